@@ -1,0 +1,137 @@
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::{Client, Counters, DisabledTimers, Inner};
+use crate::filter::Filter;
+use crate::sender::{Sender, StdoutSender};
+use crate::{Severity, SharedStr};
+
+/// Configures a [`Client`]; made by [`Client::builder`].
+///
+/// ```
+/// use metlog::{filter, sender::CaptureSender, Severity};
+/// let client = metlog::Client::builder("myapp")
+///     .severity(Severity::Notice)           // default severity of messages
+///     .sender(CaptureSender::new())         // default: StdoutSender
+///     .disabled_timers(["slow.report"])     // "*" disables every timer
+///     .filter(filter::severity_max(Severity::Informational))
+///     .build();
+/// assert_eq!(client.logger(), "myapp");
+/// assert!(client.is_timer_disabled("slow.report"));
+/// ```
+#[must_use = "a ClientBuilder does nothing until .build() is called"]
+pub struct ClientBuilder {
+    logger: SharedStr,
+    severity: Severity,
+    sender: Option<(Box<dyn Sender>, &'static str)>,
+    disabled_timers: DisabledTimers,
+    filters: Vec<Box<dyn Filter>>,
+}
+
+impl ClientBuilder {
+    pub(super) fn new(logger: SharedStr) -> Self {
+        ClientBuilder {
+            logger,
+            severity: Severity::default(),
+            sender: None,
+            disabled_timers: DisabledTimers::default(),
+            filters: Vec::new(),
+        }
+    }
+
+    /// The default severity of messages that don't set their own
+    /// (default: [`Severity::Informational`], 6).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Where messages go. Without this call the client writes JSON lines to
+    /// stdout ([`StdoutSender`]), metlog-py's development default, so that a
+    /// forgotten sender shows up rather than losing data silently.
+    pub fn sender<S: Sender>(mut self, sender: S) -> Self {
+        let name = short_type_name(std::any::type_name::<S>());
+        self.sender = Some((Box::new(sender), name));
+        self
+    }
+
+    /// Timers that produce nothing: each item is a timer name, or `"*"` for
+    /// all timers. Adds to any names given before.
+    pub fn disabled_timers<I>(mut self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<SharedStr>,
+    {
+        for name in names {
+            let name = name.into();
+            if name == "*" {
+                self.disabled_timers.all = true;
+            } else {
+                self.disabled_timers.names.insert(name);
+            }
+        }
+        self
+    }
+
+    /// Adds a filter; filters run in the order they were added, and the first
+    /// that rejects a message drops it.
+    pub fn filter(mut self, filter: impl Filter) -> Self {
+        self.filters.push(Box::new(filter));
+        self
+    }
+
+    /// Makes the client.
+    pub fn build(mut self) -> Client {
+        let sender = self
+            .sender
+            .take()
+            .unwrap_or_else(|| (Box::new(StdoutSender::new()), "StdoutSender"));
+        self.finish(Some(sender))
+    }
+
+    pub(super) fn build_inactive(mut self) -> Client {
+        self.sender = None;
+        self.finish(None)
+    }
+
+    fn finish(self, sender: Option<(Box<dyn Sender>, &'static str)>) -> Client {
+        let (sender, sender_name) = match sender {
+            Some((sender, name)) => (Some(sender), name),
+            None => (None, "no sender"),
+        };
+        Client {
+            inner: Arc::new(Inner {
+                logger: self.logger,
+                severity: self.severity,
+                sender,
+                sender_name,
+                disabled_timers: self.disabled_timers,
+                filters: self.filters,
+                counters: Counters::default(),
+                failure_reported: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("logger", &self.logger)
+            .field("severity", &self.severity)
+            .field("sender", &self.sender.as_ref().map(|(_, name)| *name))
+            .field("disabled_timers", &self.disabled_timers)
+            .field("filters", &self.filters.len())
+            .finish()
+    }
+}
+
+/// `metlog::sender::capture::CaptureSender` → `CaptureSender` (generic
+/// arguments kept), for messages about the sender.
+fn short_type_name(full: &'static str) -> &'static str {
+    let end = full.find('<').unwrap_or(full.len());
+    match full[..end].rfind("::") {
+        Some(i) => &full[i + 2..],
+        None => full,
+    }
+}

@@ -1,0 +1,197 @@
+use std::time::SystemTime;
+
+use super::ClientRef;
+use crate::sampling::sampled_out;
+use crate::{Fields, Severity, SharedStr, Value};
+
+/// A message of any type, being configured; made by
+/// [`Client::metlog`](crate::Client::metlog) or [`metlog::metlog`](crate::metlog()).
+/// Nothing is sent until [`send`](MessageBuilder::send).
+#[must_use = "the message is only sent by .send()"]
+pub struct MessageBuilder<'c> {
+    client: ClientRef<'c>,
+    kind: SharedStr,
+    payload: SharedStr,
+    severity: Option<Severity>,
+    logger: Option<SharedStr>,
+    fields: Fields,
+    timestamp: Option<SystemTime>,
+}
+
+impl<'c> MessageBuilder<'c> {
+    pub(crate) fn new(client: ClientRef<'c>, kind: SharedStr) -> Self {
+        MessageBuilder {
+            client,
+            kind,
+            payload: SharedStr::EMPTY,
+            severity: None,
+            logger: None,
+            fields: Fields::new(),
+            timestamp: None,
+        }
+    }
+
+    /// The message body (default: empty).
+    pub fn payload(mut self, payload: impl Into<SharedStr>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// The severity (default: the client's).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// The logger (default: the client's).
+    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
+        self.logger = Some(logger.into());
+        self
+    }
+
+    /// Sets one field.
+    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+        self.fields.insert(key, value);
+        self
+    }
+
+    /// Sets several fields.
+    pub fn fields<I, K, V>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<SharedStr>,
+        V: Into<Value>,
+    {
+        self.fields.extend(fields);
+        self
+    }
+
+    /// The time the message is stamped with (default: when it is sent).
+    pub fn timestamp(mut self, timestamp: SystemTime) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Filters and sends the message.
+    pub fn send(self) {
+        let Some(client) = self.client.get() else {
+            return;
+        };
+        if !client.is_active() {
+            return;
+        }
+        let msg = client.make_message(
+            self.kind,
+            self.logger,
+            self.severity,
+            self.payload,
+            self.fields,
+            self.timestamp,
+        );
+        client.dispatch(msg);
+    }
+}
+
+/// A counter message being configured; made by
+/// [`Client::counter`](crate::Client::counter) or
+/// [`metlog::counter`](crate::counter()). Sent by [`send`](Counter::send).
+///
+/// The message has type `counter`, the count as its payload (`"1"` by
+/// default) and fields `name` and `rate`, exactly like metlog-py's `incr`.
+#[must_use = "the counter is only sent by .send()"]
+pub struct Counter<'c> {
+    client: ClientRef<'c>,
+    name: SharedStr,
+    count: i64,
+    rate: f64,
+    severity: Option<Severity>,
+    logger: Option<SharedStr>,
+    fields: Fields,
+    timestamp: Option<SystemTime>,
+}
+
+impl<'c> Counter<'c> {
+    pub(crate) fn new(client: ClientRef<'c>, name: SharedStr) -> Self {
+        Counter {
+            client,
+            name,
+            count: 1,
+            rate: 1.0,
+            severity: None,
+            logger: None,
+            fields: Fields::new(),
+            timestamp: None,
+        }
+    }
+
+    /// How much to add (default 1; negative to decrement).
+    pub fn count(mut self, count: i64) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// Sample rate in `[0, 1]` (default 1): [`send`](Counter::send) delivers
+    /// only this fraction of calls, and writes the rate into `fields.rate`.
+    pub fn rate(mut self, rate: f64) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// The severity (default: the client's).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// The logger (default: the client's).
+    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
+        self.logger = Some(logger.into());
+        self
+    }
+
+    /// Sets one extra field (`name` and `rate` are always set by the counter).
+    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+        self.fields.insert(key, value);
+        self
+    }
+
+    /// Sets several extra fields.
+    pub fn fields<I, K, V>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<SharedStr>,
+        V: Into<Value>,
+    {
+        self.fields.extend(fields);
+        self
+    }
+
+    /// The time the message is stamped with (default: when it is sent).
+    pub fn timestamp(mut self, timestamp: SystemTime) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Samples, filters and sends the counter.
+    #[inline]
+    pub fn send(self) {
+        let Some(client) = self.client.get() else {
+            return;
+        };
+        if !client.is_active() || sampled_out(self.rate) {
+            return;
+        }
+        let mut fields = self.fields;
+        fields.insert("name", self.name);
+        fields.insert("rate", self.rate);
+        let msg = client.make_message(
+            SharedStr::from_static("counter"),
+            self.logger,
+            self.severity,
+            SharedStr::from_i64(self.count),
+            fields,
+            self.timestamp,
+        );
+        client.dispatch(msg);
+    }
+}

@@ -1,0 +1,439 @@
+//! [`Client`]: builds messages and hands them to a sender.
+
+mod builder;
+mod message_builder;
+mod stats;
+mod timer;
+
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub use builder::ClientBuilder;
+pub use message_builder::{Counter, MessageBuilder};
+pub use stats::Stats;
+pub use timer::Timer;
+
+use crate::filter::Filter;
+use crate::message::identity;
+use crate::sender::{SendErrorKind, Sender};
+use crate::{Fields, Message, Severity, SharedStr};
+use stats::Counters;
+
+/// The metlog client: a cheap, cloneable handle that makes messages and hands
+/// them to its [`Sender`].
+///
+/// Every method of metlog-py's `MetlogClient` is here: [`metlog`](Client::metlog)
+/// for any message, [`incr`](Client::incr) / [`counter`](Client::counter) for
+/// counters, [`timer`](Client::timer) / [`timer_send`](Client::timer_send) for
+/// timers, the log-style [`debug`](Client::debug) … [`critical`](Client::critical)
+/// and [`exception`](Client::exception), plus [`flush`](Client::flush) and
+/// [`stats`](Client::stats).
+///
+/// Nothing a client does reaches its caller as an error or a panic: a failing
+/// sender is counted in [`stats`](Client::stats) and reported once on stderr.
+///
+/// ```
+/// use metlog::{sender::CaptureSender, Severity};
+/// let capture = CaptureSender::new();
+/// let client = metlog::Client::builder("myapp").sender(capture.clone()).build();
+///
+/// client.incr("requests");
+/// client.counter("bytes").count(512).field("route", "/login").send();
+/// {
+///     let _t = client.timer("db.query"); // sends a timer when dropped
+/// }
+/// client.warn("disk 91% full");
+/// client.metlog("deploy").payload("v1.2.3").severity(Severity::Notice).send();
+///
+/// let kinds: Vec<_> = capture.messages().into_iter().map(|m| m.kind).collect();
+/// assert_eq!(kinds, ["counter", "counter", "timer", "oldstyle", "deploy"]);
+/// assert_eq!(client.stats().sent, 5);
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    logger: SharedStr,
+    severity: Severity,
+    /// `None` for an inactive client (see [`Client::inactive`]).
+    sender: Option<Box<dyn Sender>>,
+    sender_name: &'static str,
+    disabled_timers: DisabledTimers,
+    filters: Vec<Box<dyn Filter>>,
+    counters: Counters,
+    failure_reported: AtomicBool,
+}
+
+/// Timer names that produce nothing.
+#[derive(Debug, Default)]
+struct DisabledTimers {
+    all: bool,
+    names: HashSet<SharedStr>,
+}
+
+impl DisabledTimers {
+    #[inline]
+    fn contains(&self, name: &str) -> bool {
+        self.all || (!self.names.is_empty() && self.names.contains(name))
+    }
+}
+
+/// A client to send through, borrowed or owned; `None` makes builders no-ops.
+pub(crate) enum ClientRef<'c> {
+    None,
+    Borrowed(&'c Client),
+    Owned(Client),
+}
+
+impl ClientRef<'_> {
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Client> {
+        match self {
+            ClientRef::None => None,
+            ClientRef::Borrowed(c) => Some(c),
+            ClientRef::Owned(c) => Some(c),
+        }
+    }
+}
+
+impl Client {
+    /// Starts building a client whose messages carry `logger` (usually the
+    /// application's name).
+    pub fn builder(logger: impl Into<SharedStr>) -> ClientBuilder {
+        ClientBuilder::new(logger.into())
+    }
+
+    /// A client that sends nothing: every call returns at once. It is what
+    /// [`get_client`](crate::get_client) hands out for a name nobody has
+    /// configured, like metlog-py's client without a sender.
+    pub fn inactive(logger: impl Into<SharedStr>) -> Client {
+        ClientBuilder::new(logger.into()).build_inactive()
+    }
+
+    /// Whether the client has a sender (metlog-py's `is_active`).
+    pub fn is_active(&self) -> bool {
+        self.inner.sender.is_some()
+    }
+
+    /// The default `logger` of this client's messages.
+    pub fn logger(&self) -> &str {
+        &self.inner.logger
+    }
+
+    /// The default severity of this client's messages.
+    pub fn severity(&self) -> Severity {
+        self.inner.severity
+    }
+
+    /// Whether timers named `name` are disabled (by name or by `*`).
+    pub fn is_timer_disabled(&self, name: &str) -> bool {
+        self.inner.disabled_timers.contains(name)
+    }
+
+    /// A message of any type, configured by chained calls and sent by
+    /// [`send`](MessageBuilder::send) (metlog-py's `client.metlog(...)`).
+    ///
+    /// ```
+    /// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+    /// client.metlog("audit")
+    ///     .payload("user 42 logged in")
+    ///     .severity(metlog::Severity::Notice)
+    ///     .field("user", 42)
+    ///     .send();
+    /// ```
+    pub fn metlog(&self, kind: impl Into<SharedStr>) -> MessageBuilder<'_> {
+        MessageBuilder::new(ClientRef::Borrowed(self), kind.into())
+    }
+
+    /// Increments counter `name` by one: a `counter` message with payload
+    /// `"1"` and fields `name` and `rate` (1.0).
+    #[inline]
+    pub fn incr(&self, name: impl Into<SharedStr>) {
+        self.counter(name).send();
+    }
+
+    /// A counter message to configure (count, rate, fields, severity, logger)
+    /// and [`send`](Counter::send).
+    ///
+    /// With a rate below 1, `send` delivers only that fraction of calls, and
+    /// the message carries the rate so statsd can scale the count back up.
+    ///
+    /// ```
+    /// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+    /// client.counter("cache.miss").count(3).rate(0.1).field("shard", 7).send();
+    /// ```
+    pub fn counter(&self, name: impl Into<SharedStr>) -> Counter<'_> {
+        Counter::new(ClientRef::Borrowed(self), name.into())
+    }
+
+    /// A timer guard: measures from now until it is dropped (or
+    /// [`stop`](Timer::stop)ped), then sends a `timer` message whose payload is
+    /// the elapsed whole milliseconds (rounded, as metlog-py does).
+    ///
+    /// A disabled timer name (see
+    /// [`ClientBuilder::disabled_timers`]) gives a guard that does nothing and
+    /// reads no clock.
+    ///
+    /// ```
+    /// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+    /// fn query() {}
+    /// let timer = client.timer("db.query").rate(0.5).field("table", "users");
+    /// query();
+    /// drop(timer); // sends now (or, half of the time, nothing)
+    /// ```
+    pub fn timer(&self, name: impl Into<SharedStr>) -> Timer<'_> {
+        Timer::start(ClientRef::Borrowed(self), name.into())
+    }
+
+    /// Sends a `timer` message for a duration measured elsewhere (metlog-py's
+    /// `timer_send`). The payload is the duration in whole milliseconds
+    /// (rounded); the rate written is 1.0.
+    pub fn timer_send(&self, name: impl Into<SharedStr>, elapsed: Duration) {
+        let name = name.into();
+        if !self.is_active() || self.is_timer_disabled(&name) {
+            return;
+        }
+        let mut fields = Fields::new();
+        fields.insert("name", name);
+        fields.insert("rate", 1.0);
+        let msg = self.make_message(
+            SharedStr::from_static("timer"),
+            None,
+            None,
+            SharedStr::from_u64(whole_millis(elapsed)),
+            fields,
+            None,
+        );
+        self.dispatch(msg);
+    }
+
+    /// Logs `text` at [`Severity::Debug`] (an `oldstyle` message).
+    pub fn debug(&self, text: impl Into<SharedStr>) {
+        self.log(Severity::Debug, text);
+    }
+
+    /// Logs `text` at [`Severity::Informational`].
+    pub fn info(&self, text: impl Into<SharedStr>) {
+        self.log(Severity::Informational, text);
+    }
+
+    /// Logs `text` at [`Severity::Warning`].
+    pub fn warn(&self, text: impl Into<SharedStr>) {
+        self.log(Severity::Warning, text);
+    }
+
+    /// Logs `text` at [`Severity::Error`].
+    pub fn error(&self, text: impl Into<SharedStr>) {
+        self.log(Severity::Error, text);
+    }
+
+    /// Logs `text` at [`Severity::Critical`].
+    pub fn critical(&self, text: impl Into<SharedStr>) {
+        self.log(Severity::Critical, text);
+    }
+
+    /// Logs `text` at `severity`: an `oldstyle` message, as metlog-py's
+    /// logging-style methods send.
+    pub fn log(&self, severity: Severity, text: impl Into<SharedStr>) {
+        if !self.is_active() {
+            return;
+        }
+        let msg = self.make_message(
+            SharedStr::from_static("oldstyle"),
+            None,
+            Some(severity),
+            text.into(),
+            Fields::new(),
+            None,
+        );
+        self.dispatch(msg);
+    }
+
+    /// Logs pre-formatted arguments; what the `metlog::info!`-style macros
+    /// call. Formats only when the client is active.
+    pub fn log_fmt(&self, severity: Severity, args: fmt::Arguments<'_>) {
+        if !self.is_active() {
+            return;
+        }
+        let text = match args.as_str() {
+            Some(s) => SharedStr::from_static(s),
+            None => SharedStr::from(args.to_string()),
+        };
+        self.log(severity, text);
+    }
+
+    /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`).
+    ///
+    /// The payload is `text`, the error and each of its
+    /// [`source`](std::error::Error::source)s joined by `": "`; fields carry
+    /// `error` (the error's message), `causes` (the sources' messages, as a
+    /// list) and `error_type` (the Rust type name).
+    ///
+    /// ```
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// let err = std::fs::read("/nonexistent/file").unwrap_err();
+    /// client.exception("cannot load settings", &err);
+    /// # assert!(capture.messages()[0].payload.starts_with("cannot load settings: "));
+    /// ```
+    pub fn exception<E>(&self, text: impl fmt::Display, error: &E)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        if !self.is_active() {
+            return;
+        }
+        let mut payload = text.to_string();
+        let _ = write!(payload, ": {error}");
+        let mut causes = Vec::new();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            let _ = write!(payload, ": {cause_text}");
+            causes.push(serde_json::Value::String(cause_text));
+            source = cause.source();
+        }
+        let mut fields = Fields::new();
+        fields.insert("error", error.to_string());
+        fields.insert("causes", serde_json::Value::Array(causes));
+        fields.insert("error_type", std::any::type_name::<E>());
+        let msg = self.make_message(
+            SharedStr::from_static("oldstyle"),
+            None,
+            Some(Severity::Alert),
+            payload.into(),
+            fields,
+            None,
+        );
+        self.dispatch(msg);
+    }
+
+    /// Asks the sender to push out anything it buffers, and waits for it.
+    /// A failure is counted and reported like a failed send.
+    pub fn flush(&self) {
+        let Some(sender) = &self.inner.sender else {
+            return;
+        };
+        match panic::catch_unwind(AssertUnwindSafe(|| sender.flush())) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => self.report_failure(format_args!("flush failed: {err}")),
+            Err(_) => self.report_failure(format_args!("flush panicked")),
+        }
+    }
+
+    /// Counts of what happened to this client's messages so far.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Builds the envelope with this client's defaults.
+    pub(crate) fn make_message(
+        &self,
+        kind: SharedStr,
+        logger: Option<SharedStr>,
+        severity: Option<Severity>,
+        payload: SharedStr,
+        fields: Fields,
+        timestamp: Option<SystemTime>,
+    ) -> Message {
+        let identity = identity();
+        Message {
+            kind,
+            timestamp: timestamp.unwrap_or_else(SystemTime::now),
+            logger: logger.unwrap_or_else(|| self.inner.logger.clone()),
+            severity: severity.unwrap_or(self.inner.severity),
+            payload,
+            fields,
+            pid: identity.pid,
+            hostname: SharedStr::from_static(identity.hostname),
+        }
+    }
+
+    /// Runs the filters and hands the message to the sender, counting the
+    /// outcome. Nothing escapes: errors and panics become counts.
+    pub(crate) fn dispatch(&self, message: Message) {
+        let inner = &*self.inner;
+        let Some(sender) = &inner.sender else {
+            return;
+        };
+        let counters = &inner.counters;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            if inner.filters.iter().all(|f| f.allow(&message)) {
+                Some(sender.send(message))
+            } else {
+                None
+            }
+        }));
+        match outcome {
+            Ok(Some(Ok(()))) => {
+                counters.sent.fetch_add(1, Relaxed);
+            }
+            Ok(None) => {
+                counters.filtered.fetch_add(1, Relaxed);
+            }
+            Ok(Some(Err(err))) if err.kind() == SendErrorKind::Full => {
+                counters.dropped.fetch_add(1, Relaxed);
+            }
+            Ok(Some(Err(err))) => {
+                counters.failed.fetch_add(1, Relaxed);
+                self.report_failure(format_args!("{err}"));
+            }
+            Err(panic) => {
+                counters.failed.fetch_add(1, Relaxed);
+                let what = panic_message(&*panic);
+                self.report_failure(format_args!("a filter or the sender panicked: {what}"));
+            }
+        }
+    }
+
+    /// Writes the first failure of this client to stderr; later ones are only
+    /// counted, so a dead transport cannot flood the service's logs.
+    fn report_failure(&self, what: fmt::Arguments<'_>) {
+        if self.inner.failure_reported.swap(true, Relaxed) {
+            return;
+        }
+        // Not `eprintln!`, which panics when stderr is closed.
+        let _ = writeln!(
+            std::io::stderr(),
+            "metlog: client {:?} ({}): {what}; further failures are only counted \
+             (see Client::stats)",
+            &*self.inner.logger,
+            self.inner.sender_name,
+        );
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("logger", &self.inner.logger)
+            .field("severity", &self.inner.severity)
+            .field("sender", &self.inner.sender_name)
+            .field("disabled_timers", &self.inner.disabled_timers)
+            .field("filters", &self.inner.filters.len())
+            .finish()
+    }
+}
+
+/// Whole milliseconds, rounded to nearest (metlog-py: `int(round(s * 1000))`).
+pub(crate) fn whole_millis(elapsed: Duration) -> u64 {
+    let nanos = elapsed.as_nanos().saturating_add(500_000) / 1_000_000;
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}

@@ -1,0 +1,39 @@
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What happened to the messages a [`Client`](crate::Client) produced.
+///
+/// `sent + dropped + failed` is the number of messages handed to the sender;
+/// `filtered` ones never reached it. Messages skipped by sampling or a disabled
+/// timer are never produced and are not counted (counting them would put a
+/// shared write on the path that must cost next to nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Accepted by the sender.
+    pub sent: u64,
+    /// Refused because the sender had no room (e.g. a full queue).
+    pub dropped: u64,
+    /// Lost to an error in the sender (I/O, encoding, a panic).
+    pub failed: u64,
+    /// Stopped by one of the client's filters.
+    pub filtered: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) sent: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) filtered: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            sent: self.sent.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            filtered: self.filtered.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+use std::time::{Duration, Instant};
+
+use super::{whole_millis, ClientRef};
+use crate::sampling::sampled_out;
+use crate::{Fields, Severity, SharedStr, Value};
+
+/// Measures a scope and sends a `timer` message when dropped; made by
+/// [`Client::timer`](crate::Client::timer) or [`metlog::timer`](crate::timer()).
+///
+/// The message has type `timer`, the elapsed whole milliseconds as payload
+/// and fields `name` and `rate`. Builder-style methods configure it; a timer
+/// that is disabled, sampled out or has no client is inert and costs next to
+/// nothing.
+///
+/// ```
+/// # let capture = metlog::sender::CaptureSender::new();
+/// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+/// let timer = client.timer("render").field("template", "index");
+/// // ... work ...
+/// let elapsed = timer.stop(); // send now and get the measured time
+/// assert!(elapsed.is_some());
+///
+/// let timer = client.timer("aborted");
+/// timer.cancel(); // send nothing
+/// # assert_eq!(capture.len(), 1);
+/// ```
+#[must_use = "a Timer measures until it is dropped; `let _ = ` would drop it at once, \
+              bind it to a named variable such as `_timer`"]
+pub struct Timer<'c> {
+    state: Option<Running<'c>>,
+}
+
+struct Running<'c> {
+    client: ClientRef<'c>,
+    name: SharedStr,
+    start: Instant,
+    rate: f64,
+    severity: Option<Severity>,
+    logger: Option<SharedStr>,
+    fields: Fields,
+}
+
+impl<'c> Timer<'c> {
+    /// Starts a timer, unless there is nothing to report to.
+    #[inline]
+    pub(crate) fn start(client: ClientRef<'c>, name: SharedStr) -> Self {
+        let live = match client.get() {
+            Some(c) => c.is_active() && !c.is_timer_disabled(&name),
+            None => false,
+        };
+        if !live {
+            return Timer::inert();
+        }
+        Timer {
+            state: Some(Running {
+                client,
+                name,
+                start: Instant::now(),
+                rate: 1.0,
+                severity: None,
+                logger: None,
+                fields: Fields::new(),
+            }),
+        }
+    }
+
+    /// A timer that does nothing.
+    pub const fn inert() -> Timer<'static> {
+        Timer { state: None }
+    }
+
+    /// Whether the timer will send a message.
+    pub fn is_running(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Sample rate in `[0, 1]`: the timer is kept with this probability
+    /// (decided now) and the rate is written into `fields.rate`.
+    pub fn rate(mut self, rate: f64) -> Self {
+        if let Some(state) = &mut self.state {
+            if sampled_out(rate) {
+                self.state = None;
+            } else {
+                state.rate = rate;
+            }
+        }
+        self
+    }
+
+    /// The severity (default: the client's).
+    pub fn severity(mut self, severity: Severity) -> Self {
+        if let Some(state) = &mut self.state {
+            state.severity = Some(severity);
+        }
+        self
+    }
+
+    /// The logger (default: the client's).
+    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
+        if let Some(state) = &mut self.state {
+            state.logger = Some(logger.into());
+        }
+        self
+    }
+
+    /// Sets one extra field.
+    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+        self.set_field(key, value);
+        self
+    }
+
+    /// Sets one extra field on a timer already bound to a variable (e.g. the
+    /// outcome of the timed work).
+    pub fn set_field(&mut self, key: impl Into<SharedStr>, value: impl Into<Value>) {
+        if let Some(state) = &mut self.state {
+            state.fields.insert(key, value);
+        }
+    }
+
+    /// Time since the timer started, if it is running.
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.state.as_ref().map(|s| s.start.elapsed())
+    }
+
+    /// Sends the message now and returns the measured time (`None` for an
+    /// inert timer).
+    pub fn stop(mut self) -> Option<Duration> {
+        self.finish()
+    }
+
+    /// Stops the timer without sending anything.
+    pub fn cancel(mut self) {
+        self.state = None;
+    }
+
+    fn finish(&mut self) -> Option<Duration> {
+        let state = self.state.take()?;
+        let elapsed = state.start.elapsed();
+        let client = state.client.get()?;
+        let mut fields = state.fields;
+        fields.insert("name", state.name);
+        fields.insert("rate", state.rate);
+        let msg = client.make_message(
+            SharedStr::from_static("timer"),
+            state.logger,
+            state.severity,
+            SharedStr::from_u64(whole_millis(elapsed)),
+            fields,
+            None,
+        );
+        client.dispatch(msg);
+        Some(elapsed)
+    }
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl std::fmt::Debug for Timer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.state {
+            Some(s) => f
+                .debug_struct("Timer")
+                .field("name", &s.name)
+                .field("elapsed", &s.start.elapsed())
+                .field("rate", &s.rate)
+                .finish(),
+            None => f.write_str("Timer(inert)"),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Filters: decide, message by message, what reaches the sender.
+//!
+//! metlog-py's four filter providers are here under the same names, and any
+//! closure `Fn(&Message) -> bool` is a filter too. A client applies its filters
+//! in the order they were added; the first one that returns `false` drops the
+//! message (counted in [`Stats::filtered`](crate::Stats::filtered)).
+//!
+//! ```
+//! use metlog::{filter, sender::CaptureSender, Severity};
+//! let capture = CaptureSender::new();
+//! let client = metlog::Client::builder("app")
+//!     .sender(capture.clone())
+//!     .filter(filter::severity_max(Severity::Warning)) // drop info and debug
+//!     .filter(filter::type_blacklist(["noise"]))
+//!     .filter(|msg: &metlog::Message| !msg.payload.contains("password"))
+//!     .build();
+//! client.info("dropped: severity 6 > 4");
+//! client.error("kept");
+//! client.metlog("noise").severity(Severity::Error).send();
+//! client.error("password=hunter2");
+//! assert_eq!(capture.len(), 1);
+//! ```
+
+use crate::{Message, Severity, SharedStr};
+
+/// Decides whether a message is delivered.
+pub trait Filter: Send + Sync + 'static {
+    /// `true` to deliver `message`, `false` to drop it.
+    fn allow(&self, message: &Message) -> bool;
+}
+
+impl<F> Filter for F
+where
+    F: Fn(&Message) -> bool + Send + Sync + 'static,
+{
+    fn allow(&self, message: &Message) -> bool {
+        self(message)
+    }
+}
+
+/// Drops messages less severe than `max` (metlog-py's
+/// `severity_max_provider`): a message passes when its severity number is at
+/// most `max`'s.
+pub fn severity_max(max: Severity) -> SeverityMax {
+    SeverityMax { max }
+}
+
+/// The filter returned by [`severity_max`].
+#[derive(Clone, Debug)]
+pub struct SeverityMax {
+    max: Severity,
+}
+
+impl Filter for SeverityMax {
+    fn allow(&self, message: &Message) -> bool {
+        message.severity <= self.max
+    }
+}
+
+/// Delivers only messages whose type is listed (metlog-py's
+/// `type_whitelist_provider`).
+pub fn type_whitelist<I>(types: I) -> TypeWhitelist
+where
+    I: IntoIterator,
+    I::Item: Into<SharedStr>,
+{
+    TypeWhitelist {
+        types: types.into_iter().map(Into::into).collect(),
+    }
+}
+
+/// The filter returned by [`type_whitelist`].
+#[derive(Clone, Debug)]
+pub struct TypeWhitelist {
+    types: Vec<SharedStr>,
+}
+
+impl Filter for TypeWhitelist {
+    fn allow(&self, message: &Message) -> bool {
+        self.types.contains(&message.kind)
+    }
+}
+
+/// Drops messages whose type is listed (metlog-py's
+/// `type_blacklist_provider`).
+pub fn type_blacklist<I>(types: I) -> TypeBlacklist
+where
+    I: IntoIterator,
+    I::Item: Into<SharedStr>,
+{
+    TypeBlacklist {
+        types: types.into_iter().map(Into::into).collect(),
+    }
+}
+
+/// The filter returned by [`type_blacklist`].
+#[derive(Clone, Debug)]
+pub struct TypeBlacklist {
+    types: Vec<SharedStr>,
+}
+
+impl Filter for TypeBlacklist {
+    fn allow(&self, message: &Message) -> bool {
+        !self.types.contains(&message.kind)
+    }
+}
+
+/// A maximum severity per message type (metlog-py's
+/// `type_severity_max_provider`): a message of a listed type passes when its
+/// severity number is at most that type's maximum; other types always pass.
+///
+/// ```
+/// use metlog::{filter, Severity};
+/// let f = filter::type_severity_max([("oldstyle", Severity::Warning), ("cef", Severity::Error)]);
+/// # let _ = f;
+/// ```
+pub fn type_severity_max<I, T>(limits: I) -> TypeSeverityMax
+where
+    I: IntoIterator<Item = (T, Severity)>,
+    T: Into<SharedStr>,
+{
+    TypeSeverityMax {
+        limits: limits.into_iter().map(|(t, s)| (t.into(), s)).collect(),
+    }
+}
+
+/// The filter returned by [`type_severity_max`].
+#[derive(Clone, Debug)]
+pub struct TypeSeverityMax {
+    limits: Vec<(SharedStr, Severity)>,
+}
+
+impl Filter for TypeSeverityMax {
+    fn allow(&self, message: &Message) -> bool {
+        match self.limits.iter().find(|(t, _)| *t == message.kind) {
+            Some((_, max)) => message.severity <= *max,
+            None => true,
+        }
+    }
+}

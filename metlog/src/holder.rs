@@ -1,0 +1,348 @@
+//! The current client: a thread-local scope, else the global client, else none.
+//!
+//! Looked up at call time (metlog-py's deferred configuration): code can be
+//! instrumented anywhere and configured once at startup. With no client
+//! anywhere every call is a cheap no-op.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{OnceLock, PoisonError, RwLock};
+use std::task::{Context, Poll};
+
+use crate::client::ClientRef;
+use crate::{Client, Counter, MessageBuilder, SharedStr, Timer};
+
+static GLOBAL: OnceLock<Client> = OnceLock::new();
+
+/// Live thread-local scopes in the whole process. While it is zero — the
+/// common case of a service with only a global client — lookups skip the
+/// thread-local entirely.
+static SCOPES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SCOPED: RefCell<Option<Client>> = const { RefCell::new(None) };
+}
+
+/// Installs `client` as the process-wide client, once.
+///
+/// Returns the client back inside the error when a global client is already
+/// set; the first one stays.
+///
+/// ```
+/// let client = metlog::Client::builder("myapp").sender(metlog::sender::NullSender).build();
+/// metlog::set_global_client(client).expect("set once, at startup");
+/// metlog::incr("started"); // goes to the global client
+/// let again = metlog::Client::builder("other").build();
+/// assert!(metlog::set_global_client(again).is_err());
+/// ```
+pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
+    GLOBAL
+        .set(client)
+        .map_err(|client| SetGlobalClientError { client })
+}
+
+/// The global client, if one was set.
+pub fn global_client() -> Option<&'static Client> {
+    GLOBAL.get()
+}
+
+/// The error of [`set_global_client`] when a global client already exists.
+pub struct SetGlobalClientError {
+    client: Client,
+}
+
+impl SetGlobalClientError {
+    /// The client that was not installed.
+    pub fn into_inner(self) -> Client {
+        self.client
+    }
+}
+
+impl fmt::Debug for SetGlobalClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetGlobalClientError")
+            .field("rejected_logger", &self.client.logger())
+            .finish()
+    }
+}
+
+impl fmt::Display for SetGlobalClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a global metlog client is already set (logger {:?}); client {:?} was not installed",
+            GLOBAL.get().map(Client::logger).unwrap_or_default(),
+            self.client.logger()
+        )
+    }
+}
+
+impl std::error::Error for SetGlobalClientError {}
+
+/// Runs `f` with `client` as this thread's current client, then restores the
+/// previous one (also when `f` panics). Returns what `f` returns.
+///
+/// ```
+/// use metlog::sender::CaptureSender;
+/// let capture = CaptureSender::new();
+/// let client = metlog::Client::builder("test").sender(capture.clone()).build();
+/// let answer = metlog::with_client(&client, || {
+///     metlog::incr("inside");
+///     42
+/// });
+/// assert_eq!(answer, 42);
+/// assert_eq!(capture.len(), 1);
+/// ```
+pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
+    let _guard = set_default(client);
+    f()
+}
+
+/// Makes `client` this thread's current client until the returned guard is
+/// dropped, which restores the previous one.
+///
+/// ```
+/// let client = metlog::Client::builder("test").sender(metlog::sender::NullSender).build();
+/// let _guard = metlog::set_default(&client);
+/// assert_eq!(metlog::current_client().unwrap().logger(), "test");
+/// ```
+pub fn set_default(client: &Client) -> DefaultGuard {
+    SCOPES.fetch_add(1, Ordering::SeqCst);
+    let previous = SCOPED
+        .try_with(|slot| slot.replace(Some(client.clone())))
+        .ok()
+        .flatten();
+    DefaultGuard {
+        previous,
+        _not_send: PhantomData,
+    }
+}
+
+/// Restores the previous thread-local client when dropped; made by
+/// [`set_default`]. Stays on the thread that made it.
+#[must_use = "the client is current only until this guard is dropped; `let _ =` drops it at once"]
+pub struct DefaultGuard {
+    previous: Option<Client>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for DefaultGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // The thread-local may already be gone while the thread exits.
+        let replaced = SCOPED.try_with(|slot| slot.replace(previous));
+        drop(replaced);
+        SCOPES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl fmt::Debug for DefaultGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultGuard").finish_non_exhaustive()
+    }
+}
+
+fn scoped() -> Option<Client> {
+    if SCOPES.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    // Cloned out so no borrow is held while the caller runs (which may set a
+    // scope of its own).
+    SCOPED
+        .try_with(|slot| slot.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// The current client: this thread's scope, else the global one.
+pub fn current_client() -> Option<Client> {
+    scoped().or_else(|| GLOBAL.get().cloned())
+}
+
+/// The current client as builders hold it: borrowed when global (no
+/// reference count touched), owned when scoped.
+#[inline]
+pub(crate) fn current_ref() -> ClientRef<'static> {
+    if let Some(client) = scoped() {
+        return ClientRef::Owned(client);
+    }
+    match GLOBAL.get() {
+        Some(client) => ClientRef::Borrowed(client),
+        None => ClientRef::None,
+    }
+}
+
+/// Runs `f` on the current client, if any.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
+    match current_ref() {
+        ClientRef::None => None,
+        ClientRef::Borrowed(c) => Some(f(c)),
+        ClientRef::Owned(c) => Some(f(&c)),
+    }
+}
+
+/// Increments counter `name` on the current client (no-op without one).
+pub fn incr(name: impl Into<SharedStr>) {
+    with_current(|c| c.incr(name));
+}
+
+/// A counter on the current client, to configure and send.
+pub fn counter(name: impl Into<SharedStr>) -> Counter<'static> {
+    Counter::new(current_ref(), name.into())
+}
+
+/// A timer guard on the current client (inert without one).
+///
+/// ```
+/// fn handle() {
+///     let _timer = metlog::timer("handle");
+///     // ... the timer message is sent when `_timer` goes out of scope
+/// }
+/// handle();
+/// ```
+pub fn timer(name: impl Into<SharedStr>) -> Timer<'static> {
+    Timer::start(current_ref(), name.into())
+}
+
+/// A message of type `kind` on the current client, to configure and send.
+pub fn metlog(kind: impl Into<SharedStr>) -> MessageBuilder<'static> {
+    MessageBuilder::new(current_ref(), kind.into())
+}
+
+// ---- named clients (metlog-py's CLIENT_HOLDER) ----
+
+fn registry() -> &'static RwLock<HashMap<String, Client>> {
+    static NAMED: OnceLock<RwLock<HashMap<String, Client>>> = OnceLock::new();
+    NAMED.get_or_init(Default::default)
+}
+
+/// Registers `client` under `name`, returning the client it replaces.
+///
+/// ```
+/// let db = metlog::Client::builder("db").sender(metlog::sender::NullSender).build();
+/// metlog::set_client("db", db);
+/// assert!(metlog::get_client("db").is_active());
+/// ```
+pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
+    registry()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.into(), client)
+}
+
+/// The client registered under `name`; if there is none, registers and
+/// returns a new *inactive* client whose logger is `name` (metlog-py's
+/// `get_client`, which also hands out unconfigured clients).
+///
+/// A client obtained before [`set_client`] replaces it stays inactive: look
+/// named clients up where they are used (the attribute macros' `client = "…"`
+/// option does), or configure them first.
+pub fn get_client(name: &str) -> Client {
+    if let Some(client) = named_client(name) {
+        return client;
+    }
+    registry()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(name.to_owned())
+        .or_insert_with(|| Client::inactive(SharedStr::copy_from(name)))
+        .clone()
+}
+
+/// The client registered under `name`, without registering anything.
+pub fn named_client(name: &str) -> Option<Client> {
+    registry()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+        .cloned()
+}
+
+/// Unregisters the client named `name`, returning it.
+pub fn remove_client(name: &str) -> Option<Client> {
+    registry()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(name)
+}
+
+// ---- async: a scope that follows a future ----
+
+/// Makes a client current while a future runs, on whichever thread polls it
+/// (like `tracing`'s `WithSubscriber`).
+///
+/// ```
+/// use metlog::WithClient;
+/// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+/// async fn handler() { metlog::incr("handled"); }
+/// let fut = handler().with_client(&client);
+/// # drop(fut);
+/// ```
+pub trait WithClient: Sized {
+    /// Runs `self` with `client` current during every poll (and its drop).
+    fn with_client(self, client: &Client) -> WithClientFuture<Self> {
+        WithClientFuture {
+            inner: Some(self),
+            client: Some(client.clone()),
+        }
+    }
+
+    /// Runs `self` with the client that is current *now* (e.g. before
+    /// spawning a task), if any.
+    fn with_current_client(self) -> WithClientFuture<Self> {
+        WithClientFuture {
+            inner: Some(self),
+            client: current_client(),
+        }
+    }
+}
+
+impl<F: Future> WithClient for F {}
+
+pin_project_lite::pin_project! {
+    /// A future running with a client current; made by [`WithClient`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithClientFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        client: Option<Client>,
+    }
+
+    impl<F> PinnedDrop for WithClientFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Drop the inner future inside the scope, so what it reports on
+            // cancellation reaches the same client.
+            let mut this = this.project();
+            let _guard = this.client.as_ref().map(set_default);
+            this.inner.set(None);
+        }
+    }
+}
+
+impl<F: Future> Future for WithClientFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _guard = this.client.as_ref().map(set_default);
+        match this.inner.as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            // Only reachable by polling after drop began, which Pin forbids.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for WithClientFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithClientFuture")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}

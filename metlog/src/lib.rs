@@ -1,0 +1,135 @@
+//! # metlog — application metrics and logging for Rust services
+//!
+//! Metlog is Mozilla Services' metrics and logging system: an application
+//! sends small typed *messages* — counters, timers, log lines, security events,
+//! exceptions — "fire and forget" to routing infrastructure (statsd, syslog,
+//! JSON over UDP/TCP) that delivers them to their endpoints. This crate is its
+//! Rust client; messages it makes are indistinguishable from metlog-py's.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use metlog::{sender::CaptureSender, Client, Severity};
+//!
+//! // Configure once, at startup. (Without `.sender(…)`, JSON goes to stdout.)
+//! let capture = CaptureSender::new();
+//! let client = Client::builder("myapp").sender(capture.clone()).build();
+//!
+//! client.incr("requests");                                  // counter
+//! client.counter("bytes").count(512).rate(0.5).send();      // sampled counter
+//! {
+//!     let _t = client.timer("db.query");                    // timer, sent on drop
+//! }
+//! client.warn("disk nearly full");                          // log line
+//! metlog::error!(client, "request {} failed", 17);           // formatted
+//! client.metlog("deploy").payload("v2").severity(Severity::Notice).send();
+//!
+//! let json = capture.json();
+//! assert_eq!(json[0]["type"], "counter");
+//! assert_eq!(json[0]["payload"], "1");
+//! assert_eq!(json[0]["fields"]["name"], "requests");
+//! ```
+//!
+//! ## The message
+//!
+//! Every message is a [`Message`], serialised to the nine keys of metlog
+//! envelope 0.8 (`type`, `timestamp`, `logger`, `severity`, `payload`,
+//! `fields`, `env_version`, `metlog_pid`, `metlog_hostname`):
+//!
+//! ```json
+//! {"type":"counter","timestamp":"2026-11-25T05:27:11.123456Z","logger":"myapp",
+//!  "severity":6,"payload":"1","fields":{"name":"requests","rate":1.0},
+//!  "env_version":"0.8","metlog_pid":4242,"metlog_hostname":"web-1"}
+//! ```
+//!
+//! Counters carry the count as their payload, timers the elapsed whole
+//! milliseconds (rounded); both carry `fields.name` and `fields.rate`.
+//!
+//! ## The current client
+//!
+//! Instrumented code rarely holds a client. The free functions
+//! [`incr`](crate::incr()), [`counter`](crate::counter()), [`timer`](crate::timer()),
+//! [`metlog`](crate::metlog()) and the macros [`info!`] & co. use the *current*
+//! client, looked up at each call: this thread's scope ([`with_client`],
+//! [`set_default`], or a future's [`WithClient::with_client`]), else the
+//! global client ([`set_global_client`]), else none — in which case every call
+//! is a cheap no-op, never a panic. Named clients ([`set_client`],
+//! [`get_client`]) mirror metlog-py's `CLIENT_HOLDER`.
+//!
+//! ```
+//! let client = metlog::Client::builder("myapp").sender(metlog::sender::NullSender).build();
+//! metlog::set_global_client(client).expect("only set once");
+//!
+//! fn handle_request() {
+//!     let _timer = metlog::timer("handle_request");
+//!     metlog::incr("requests");
+//!     metlog::info!("handled");
+//! }
+//! handle_request();
+//! ```
+//!
+//! ## Sampling, disabled timers, filters
+//!
+//! A rate below 1 ([`Counter::rate`], [`Timer::rate`]) keeps only that
+//! fraction of calls, decided on the caller's thread before any other work,
+//! and records the rate in `fields.rate` (so statsd scales counts back up).
+//! [`ClientBuilder::disabled_timers`] turns named timers (or `*`, all) into
+//! inert guards that read no clock. [`filter`]s — metlog-py's four providers
+//! or any closure — run in order before the sender sees a message.
+//!
+//! ## Senders
+//!
+//! See [`sender`]: [`CaptureSender`](sender::CaptureSender) for tests,
+//! [`StdoutSender`](sender::StdoutSender),
+//! [`StreamSender`](sender::StreamSender), [`FileSender`](sender::FileSender),
+//! [`NullSender`](sender::NullSender), or your own [`Sender`](sender::Sender).
+//!
+//! ## Decisions where metlog-py leaves room
+//!
+//! - **Failures never reach the caller.** A sender's error or panic, or a
+//!   filter's panic, is counted in [`Client::stats`] and the first one is
+//!   written to stderr; later ones are only counted.
+//! - **Default sender is stdout**, so a client built without `.sender(…)`
+//!   shows its messages instead of losing them silently.
+//! - **Timers round** to the nearest millisecond, like metlog-py's `_Timer`;
+//!   [`Client::timer_send`] writes rate 1.0 and does not sample.
+//! - **Non-finite floats** in fields are written as `null`, keeping output
+//!   valid JSON.
+//! - **`exception`** sends an `oldstyle` message at severity Alert (as
+//!   metlog-py does), with the error's source chain in the payload and fields.
+//! - **[`CaptureSender`](sender::CaptureSender) is bounded** (10,000 messages
+//!   by default); when full it refuses new messages, counted as dropped.
+//! - **Named clients are not reconfigured in place**: [`get_client`] hands out
+//!   an inactive client for an unknown name; [`set_client`] replaces the
+//!   registration, not clients already handed out.
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod client;
+pub mod encode;
+pub mod filter;
+mod holder;
+mod macros;
+mod message;
+mod sampling;
+pub mod sender;
+mod severity;
+mod text;
+mod timestamp;
+mod value;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use client::{Client, ClientBuilder, Counter, MessageBuilder, Stats, Timer};
+pub use holder::{
+    counter, current_client, get_client, global_client, incr, metlog, named_client,
+    remove_client, set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
+    SetGlobalClientError, WithClient, WithClientFuture,
+};
+pub use message::{Message, ENV_VERSION};
+pub use severity::{ParseSeverityError, Severity};
+pub use text::SharedStr;
+pub use timestamp::Rfc3339;
+pub use value::{Fields, Value};

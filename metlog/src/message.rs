@@ -1,0 +1,211 @@
+//! [`Message`]: the metlog envelope, version 0.8.
+
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use crate::timestamp::{self, Rfc3339};
+use crate::{Fields, Severity, SharedStr};
+
+/// The envelope version this crate writes into every message.
+pub const ENV_VERSION: &str = "0.8";
+
+/// One metlog message: the envelope every sender encodes.
+///
+/// It serialises (serde) to exactly the nine keys of metlog envelope 0.8, in
+/// metlog-py's order:
+///
+/// | key | JSON type | from |
+/// |---|---|---|
+/// | `type` | string | [`kind`](Message::kind) |
+/// | `timestamp` | string, `2026-11-25T05:27:11.123456Z` | [`timestamp`](Message::timestamp) |
+/// | `logger` | string | [`logger`](Message::logger) |
+/// | `severity` | integer 0–7 | [`severity`](Message::severity) |
+/// | `payload` | string | [`payload`](Message::payload) |
+/// | `fields` | object | [`fields`](Message::fields) |
+/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`] |
+/// | `metlog_pid` | integer | [`pid`](Message::pid) |
+/// | `metlog_hostname` | string | [`hostname`](Message::hostname) |
+///
+/// Deserialisation accepts what metlog-py writes too: timestamps without a
+/// fraction or zone (UTC), severities as names, a missing or `null` `fields`.
+///
+/// ```
+/// use metlog::{Message, Severity};
+/// let mut msg = Message::new("oldstyle", "myapp");
+/// msg.payload = "hello".into();
+/// msg.severity = Severity::Warning;
+/// let json: serde_json::Value = serde_json::from_str(&msg.to_json()).unwrap();
+/// assert_eq!(json["type"], "oldstyle");
+/// assert_eq!(json["severity"], 4);
+/// assert_eq!(json["env_version"], "0.8");
+/// assert_eq!(Message::from_json(&msg.to_json()).unwrap(), msg.truncated_to_micros());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The message type (`type` on the wire): `counter`, `timer`, `oldstyle`,
+    /// `cef`, or any type of the application's.
+    pub kind: SharedStr,
+    /// When the message was made; written in UTC with microseconds.
+    pub timestamp: SystemTime,
+    /// The application (or component) that emitted the message.
+    pub logger: SharedStr,
+    /// RFC 5424 severity.
+    pub severity: Severity,
+    /// The body: text for log messages, the count for counters, whole
+    /// milliseconds for timers.
+    pub payload: SharedStr,
+    /// Metadata; counters and timers carry `name` and `rate`.
+    pub fields: Fields,
+    /// The emitting process's id (`metlog_pid`).
+    pub pid: u32,
+    /// The emitting host's name (`metlog_hostname`).
+    pub hostname: SharedStr,
+}
+
+impl Message {
+    /// A message of type `kind` from `logger`, stamped now, with this process's
+    /// pid and host name, severity 6, an empty payload and no fields.
+    pub fn new(kind: impl Into<SharedStr>, logger: impl Into<SharedStr>) -> Message {
+        let identity = identity();
+        Message {
+            kind: kind.into(),
+            timestamp: SystemTime::now(),
+            logger: logger.into(),
+            severity: Severity::default(),
+            payload: SharedStr::EMPTY,
+            fields: Fields::new(),
+            pid: identity.pid,
+            hostname: SharedStr::from_static(identity.hostname),
+        }
+    }
+
+    /// The message as one line of JSON (no trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        crate::encode::json::write(self, &mut out);
+        // serde_json writes only valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The message as a [`serde_json::Value`].
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Parses one JSON envelope.
+    pub fn from_json(text: &str) -> Result<Message, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// This message with its timestamp cut to whole microseconds, the
+    /// precision of the wire format (for comparing with a parsed copy).
+    pub fn truncated_to_micros(&self) -> Message {
+        let mut msg = self.clone();
+        if let Ok(since) = msg.timestamp.duration_since(SystemTime::UNIX_EPOCH) {
+            let micros = std::time::Duration::from_micros(since.as_micros() as u64);
+            msg.timestamp = SystemTime::UNIX_EPOCH + micros;
+        }
+        msg
+    }
+
+    /// The value of field `key`.
+    pub fn field(&self, key: &str) -> Option<&crate::Value> {
+        self.fields.get(key)
+    }
+}
+
+/// This process's id and host name, read once.
+pub(crate) struct Identity {
+    pub(crate) pid: u32,
+    pub(crate) hostname: &'static str,
+}
+
+pub(crate) fn identity() -> &'static Identity {
+    static IDENTITY: OnceLock<Identity> = OnceLock::new();
+    IDENTITY.get_or_init(|| Identity {
+        pid: std::process::id(),
+        // Leaked once per process so every message can refer to it without a
+        // reference count (no shared cache line written per message).
+        hostname: Box::leak(
+            gethostname::gethostname()
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        ),
+    })
+}
+
+#[derive(serde::Serialize)]
+struct WireOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'a SharedStr,
+    #[serde(serialize_with = "serialize_timestamp")]
+    timestamp: SystemTime,
+    logger: &'a SharedStr,
+    severity: Severity,
+    payload: &'a SharedStr,
+    fields: &'a Fields,
+    env_version: &'static str,
+    metlog_pid: u32,
+    metlog_hostname: &'a SharedStr,
+}
+
+fn serialize_timestamp<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Rfc3339(*t))
+}
+
+impl serde::Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireOut {
+            kind: &self.kind,
+            timestamp: self.timestamp,
+            logger: &self.logger,
+            severity: self.severity,
+            payload: &self.payload,
+            fields: &self.fields,
+            env_version: ENV_VERSION,
+            metlog_pid: self.pid,
+            metlog_hostname: &self.hostname,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct WireIn {
+    #[serde(rename = "type")]
+    kind: SharedStr,
+    timestamp: String,
+    #[serde(default)]
+    logger: SharedStr,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    payload: Option<SharedStr>,
+    #[serde(default)]
+    fields: Fields,
+    #[allow(dead_code)]
+    #[serde(default)]
+    env_version: Option<String>,
+    #[serde(default)]
+    metlog_pid: Option<u32>,
+    #[serde(default)]
+    metlog_hostname: Option<SharedStr>,
+}
+
+impl<'de> serde::Deserialize<'de> for Message {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireIn::deserialize(deserializer)?;
+        let timestamp = timestamp::parse(&wire.timestamp).map_err(serde::de::Error::custom)?;
+        Ok(Message {
+            kind: wire.kind,
+            timestamp,
+            logger: wire.logger,
+            severity: wire.severity,
+            payload: wire.payload.unwrap_or_default(),
+            fields: wire.fields,
+            pid: wire.metlog_pid.unwrap_or(0),
+            hostname: wire.metlog_hostname.unwrap_or_default(),
+        })
+    }
+}

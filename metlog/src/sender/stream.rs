@@ -1,0 +1,198 @@
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use super::{SendError, Sender};
+use crate::encode::json;
+use crate::Message;
+
+/// How a stream sender lays out each message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Layout {
+    /// One compact JSON object per line (NDJSON): what routers read.
+    #[default]
+    Line,
+    /// Indented JSON followed by a newline: for people.
+    Pretty,
+}
+
+fn encode_line(message: &Message, layout: Layout) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(320);
+    match layout {
+        Layout::Line => json::write(message, &mut buf),
+        Layout::Pretty => json::write_pretty(message, &mut buf),
+    }
+    buf.push(b'\n');
+    buf
+}
+
+/// Writes each message to standard output as one line of JSON (metlog-py's
+/// `StdOutSender`).
+///
+/// ```
+/// let client = metlog::Client::builder("app")
+///     .sender(metlog::sender::StdoutSender::new())
+///     .build();
+/// client.info("to stdout");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StdoutSender {
+    layout: Layout,
+}
+
+impl StdoutSender {
+    /// Compact output: one JSON object per line.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Indented, multi-line JSON per message, easier to read by eye (not for
+    /// routers, which expect one object per line).
+    pub fn pretty() -> Self {
+        StdoutSender {
+            layout: Layout::Pretty,
+        }
+    }
+}
+
+impl Sender for StdoutSender {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        let line = encode_line(&message, self.layout);
+        // One `write_all` under the lock keeps lines from different threads
+        // whole.
+        io::stdout()
+            .lock()
+            .write_all(&line)
+            .map_err(|e| SendError::io("cannot write to stdout", e))
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        io::stdout()
+            .flush()
+            .map_err(|e| SendError::io("cannot flush stdout", e))
+    }
+}
+
+/// Writes each message as one line of JSON to any [`io::Write`].
+///
+/// The writer is behind a mutex; each message is written with one
+/// `write_all`, so lines from different threads never interleave.
+///
+/// ```
+/// use std::io::Write;
+/// let sender = metlog::sender::StreamSender::new(std::io::stderr());
+/// let client = metlog::Client::builder("app").sender(sender).build();
+/// client.warn("to stderr");
+/// ```
+#[derive(Debug)]
+pub struct StreamSender<W> {
+    writer: Mutex<W>,
+    layout: Layout,
+}
+
+impl<W: Write + Send + 'static> StreamSender<W> {
+    /// Compact output, one JSON object per line.
+    pub fn new(writer: W) -> Self {
+        StreamSender {
+            writer: Mutex::new(writer),
+            layout: Layout::Line,
+        }
+    }
+
+    /// Indented, multi-line JSON per message.
+    pub fn pretty(writer: W) -> Self {
+        StreamSender {
+            writer: Mutex::new(writer),
+            layout: Layout::Pretty,
+        }
+    }
+
+    /// Gives the writer back.
+    pub fn into_inner(self) -> W {
+        self.writer.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<W: Write + Send + 'static> Sender for StreamSender<W> {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        let line = encode_line(&message, self.layout);
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer
+            .write_all(&line)
+            .map_err(|e| SendError::io("cannot write to stream", e))
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer
+            .flush()
+            .map_err(|e| SendError::io("cannot flush stream", e))
+    }
+}
+
+/// Appends each message as one line of JSON to a file (metlog-py's
+/// `FileSender`), creating it if needed.
+///
+/// Each line is written with a single `write` on a file opened in append
+/// mode, so several processes can share one file without interleaving lines.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("metlog-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("metlog.json");
+/// let sender = metlog::sender::FileSender::open(&path)?;
+/// let client = metlog::Client::builder("app").sender(sender).build();
+/// client.info("to a file");
+/// assert!(std::fs::read_to_string(&path)?.contains("to a file"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FileSender {
+    file: File,
+    path: PathBuf,
+}
+
+impl FileSender {
+    /// Opens `path` for appending, creating the file if it does not exist.
+    ///
+    /// The error keeps the I/O error's kind and names the path, e.g.
+    /// `cannot open metlog file "/var/log/app.json": Permission denied`.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<FileSender> {
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open metlog file {}: {e}", path.display()),
+                )
+            })?;
+        Ok(FileSender {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path the sender appends to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Sender for FileSender {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        let line = encode_line(&message, Layout::Line);
+        (&self.file).write_all(&line).map_err(|e| {
+            SendError::io(format!("cannot write to {}", self.path.display()), e)
+        })
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        (&self.file)
+            .flush()
+            .map_err(|e| SendError::io(format!("cannot flush {}", self.path.display()), e))
+    }
+}

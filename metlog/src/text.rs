@@ -1,0 +1,319 @@
+//! [`SharedStr`]: the string type of message names, loggers and payloads.
+//!
+//! Most strings in a metlog message are either literals in the caller's code
+//! (`"db.query"`), values shared by every message of a client (its logger, the
+//! host name) or short numbers (a counter's payload). `SharedStr` stores each of
+//! those without a heap allocation per message: literals by reference, shared
+//! values behind an [`Arc`], short strings inline. That is what keeps the
+//! caller's cost of `client.incr("x")` free of allocation.
+
+use std::borrow::{Borrow, Cow};
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// How many bytes a [`SharedStr`] stores inline (enough for any `i64`/`u64`).
+const INLINE_CAPACITY: usize = 22;
+
+/// An immutable string that is cheap to clone and usually needs no allocation.
+///
+/// Build one from a `&'static str` (free), a `String` (moved behind an `Arc`),
+/// or with [`SharedStr::copy_from`] for a borrowed `&str` (copied inline when
+/// short). It dereferences to `str`, compares with `&str` and `String`, and
+/// serialises as a JSON string.
+///
+/// ```
+/// use metlog::SharedStr;
+/// let literal = SharedStr::from("db.query");
+/// let owned = SharedStr::from(format!("shard.{}", 7));
+/// assert_eq!(literal, "db.query");
+/// assert_eq!(&*owned, "shard.7");
+/// assert_eq!(SharedStr::from_u64(1234), "1234");
+/// ```
+#[derive(Clone)]
+pub struct SharedStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    Shared(Arc<str>),
+    Inline { len: u8, bytes: [u8; INLINE_CAPACITY] },
+}
+
+impl SharedStr {
+    /// The empty string.
+    pub const EMPTY: SharedStr = SharedStr(Repr::Static(""));
+
+    /// A string literal, without allocation (usable in `const` items).
+    pub const fn from_static(s: &'static str) -> Self {
+        SharedStr(Repr::Static(s))
+    }
+
+    /// Copies a borrowed string: inline when it is short, else into an `Arc`.
+    pub fn copy_from(s: &str) -> Self {
+        Self::inline(s).unwrap_or_else(|| SharedStr(Repr::Shared(Arc::from(s))))
+    }
+
+    /// The decimal form of an unsigned integer, without allocation.
+    pub fn from_u64(n: u64) -> Self {
+        Self::format_inline(format_args!("{n}"))
+    }
+
+    /// The decimal form of a signed integer, without allocation.
+    pub fn from_i64(n: i64) -> Self {
+        Self::format_inline(format_args!("{n}"))
+    }
+
+    /// The string as a `&str`.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+            // Only ever filled from a `&str` cut at a char boundary, so this
+            // cannot fail; the fallback keeps the code free of `unsafe`.
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+        }
+    }
+
+    fn inline(s: &str) -> Option<Self> {
+        let len = s.len();
+        if len > INLINE_CAPACITY {
+            return None;
+        }
+        let mut bytes = [0u8; INLINE_CAPACITY];
+        bytes[..len].copy_from_slice(s.as_bytes());
+        Some(SharedStr(Repr::Inline {
+            len: len as u8,
+            bytes,
+        }))
+    }
+
+    fn format_inline(args: fmt::Arguments<'_>) -> Self {
+        let mut buf = InlineBuf::default();
+        if buf.write_fmt(args).is_err() {
+            // Longer than the inline buffer: not reachable for integers.
+            return SharedStr::from(args.to_string());
+        }
+        SharedStr(Repr::Inline {
+            len: buf.len as u8,
+            bytes: buf.bytes,
+        })
+    }
+}
+
+#[derive(Default)]
+struct InlineBuf {
+    len: usize,
+    bytes: [u8; INLINE_CAPACITY],
+}
+
+impl fmt::Write for InlineBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > INLINE_CAPACITY {
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl Default for SharedStr {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&'static str> for SharedStr {
+    fn from(s: &'static str) -> Self {
+        SharedStr(Repr::Static(s))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        Self::inline(&s).unwrap_or_else(|| SharedStr(Repr::Shared(Arc::from(s))))
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(s: &String) -> Self {
+        Self::copy_from(s)
+    }
+}
+
+impl From<Box<str>> for SharedStr {
+    fn from(s: Box<str>) -> Self {
+        SharedStr(Repr::Shared(Arc::from(s)))
+    }
+}
+
+impl From<Arc<str>> for SharedStr {
+    fn from(s: Arc<str>) -> Self {
+        SharedStr(Repr::Shared(s))
+    }
+}
+
+impl From<Cow<'static, str>> for SharedStr {
+    fn from(s: Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => s.into(),
+            Cow::Owned(s) => s.into(),
+        }
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for SharedStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SharedStr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SharedStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SharedStr, E> {
+                Ok(SharedStr::copy_from(v))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SharedStr, E> {
+                Ok(SharedStr::from(v))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_representation_reads_back_the_same_text() {
+        let long = "a string that is clearly longer than the inline buffer";
+        assert_eq!(SharedStr::from("lit"), "lit");
+        assert_eq!(SharedStr::copy_from("short"), "short");
+        assert_eq!(SharedStr::copy_from(long), long);
+        assert_eq!(SharedStr::from(long.to_owned()), long);
+        assert_eq!(SharedStr::from_u64(u64::MAX), u64::MAX.to_string().as_str());
+        assert_eq!(SharedStr::from_i64(i64::MIN), i64::MIN.to_string().as_str());
+        // Multi-byte characters survive the inline copy.
+        assert_eq!(SharedStr::copy_from("héllo→"), "héllo→");
+    }
+
+    #[test]
+    fn equal_text_is_equal_whatever_the_representation() {
+        use std::collections::HashSet;
+        let set: HashSet<SharedStr> = [SharedStr::from("x"), SharedStr::copy_from("x")]
+            .into_iter()
+            .collect();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains("x"));
+    }
+
+    #[test]
+    fn stays_small() {
+        assert!(std::mem::size_of::<SharedStr>() <= 24);
+    }
+}

@@ -1,0 +1,460 @@
+//! [`Value`] and [`Fields`]: a message's `fields` object.
+
+use std::fmt;
+
+use smallvec::SmallVec;
+
+use crate::SharedStr;
+
+/// One value in a message's `fields`.
+///
+/// Scalars are stored directly (strings as [`SharedStr`], so literals cost no
+/// allocation); arrays and objects as [`serde_json::Value`]. Floats that are
+/// NaN or infinite serialise as JSON `null`, so output is always valid JSON.
+///
+/// ```
+/// use metlog::Value;
+/// assert_eq!(Value::from(3), 3);
+/// assert_eq!(Value::from("GET"), "GET");
+/// assert_eq!(Value::from(0.5).as_f64(), Some(0.5));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// JSON `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer too large for `i64`.
+    U64(u64),
+    /// A floating-point number.
+    F64(f64),
+    /// A string.
+    Str(SharedStr),
+    /// An array or object.
+    Json(Box<serde_json::Value>),
+}
+
+impl Value {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number as `f64`, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::I64(n) => Some(n as f64),
+            Value::U64(n) => Some(n as f64),
+            Value::F64(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The number as `i64`, if this is an integer that fits.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::I64(n) => Some(n),
+            Value::U64(n) => i64::try_from(n).ok(),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// This value as a [`serde_json::Value`].
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::I64(n) => (*n).into(),
+            Value::U64(n) => (*n).into(),
+            Value::F64(n) => (*n).into(),
+            Value::Str(s) => s.as_str().into(),
+            Value::Json(v) => (**v).clone(),
+        }
+    }
+}
+
+macro_rules! from_int {
+    ($variant:ident as $wide:ty: $($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Self {
+                Value::$variant(<$wide>::from(n))
+            }
+        }
+    )*};
+}
+from_int!(I64 as i64: i8, i16, i32, i64, u8, u16, u32);
+
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        i64::try_from(n).map_or(Value::U64(n), Value::I64)
+    }
+}
+
+impl From<usize> for Value {
+    fn from(n: usize) -> Self {
+        Value::from(n as u64)
+    }
+}
+
+impl From<isize> for Value {
+    fn from(n: isize) -> Self {
+        Value::I64(n as i64)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::F64(n)
+    }
+}
+
+impl From<f32> for Value {
+    fn from(n: f32) -> Self {
+        Value::F64(f64::from(n))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<&'static str> for Value {
+    fn from(s: &'static str) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<SharedStr> for Value {
+    fn from(s: SharedStr) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::I64(i)
+                } else if let Some(u) = n.as_u64() {
+                    Value::U64(u)
+                } else {
+                    Value::F64(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::Str(s.into()),
+            other => Value::Json(Box::new(other)),
+        }
+    }
+}
+
+impl From<Value> for serde_json::Value {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Json(v) => *v,
+            other => other.to_json(),
+        }
+    }
+}
+
+impl PartialEq<str> for Value {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<i64> for Value {
+    fn eq(&self, other: &i64) -> bool {
+        self.as_i64() == Some(*other)
+    }
+}
+
+impl PartialEq<i32> for Value {
+    fn eq(&self, other: &i32) -> bool {
+        self.as_i64() == Some(i64::from(*other))
+    }
+}
+
+impl PartialEq<f64> for Value {
+    fn eq(&self, other: &f64) -> bool {
+        self.as_f64() == Some(*other)
+    }
+}
+
+impl PartialEq<bool> for Value {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+impl fmt::Display for Value {
+    /// Strings as themselves, everything else as JSON.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            other => write!(f, "{}", other.to_json()),
+        }
+    }
+}
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::I64(n) => serializer.serialize_i64(*n),
+            Value::U64(n) => serializer.serialize_u64(*n),
+            // JSON has no NaN or infinity; metlog-py would fail on them, we
+            // write null rather than an invalid document.
+            Value::F64(n) if !n.is_finite() => serializer.serialize_unit(),
+            Value::F64(n) => serializer.serialize_f64(*n),
+            Value::Str(s) => serializer.serialize_str(s),
+            Value::Json(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(Value::from)
+    }
+}
+
+/// Entries kept inline before `Fields` allocates: counters and timers carry
+/// `name`, `rate` and, from the macros, `outcome`.
+const INLINE_FIELDS: usize = 3;
+
+/// A message's `fields`: string keys to [`Value`]s, in insertion order.
+///
+/// Inserting an existing key replaces its value in place. Up to three entries
+/// are stored without a heap allocation.
+///
+/// ```
+/// use metlog::Fields;
+/// let mut fields = Fields::new();
+/// fields.insert("name", "db.query");
+/// fields.insert("rate", 1.0);
+/// assert_eq!(fields["name"], "db.query");
+/// assert_eq!(fields.get("rate").and_then(|v| v.as_f64()), Some(1.0));
+/// assert_eq!(fields.keys().collect::<Vec<_>>(), ["name", "rate"]);
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct Fields {
+    entries: SmallVec<[(SharedStr, Value); INLINE_FIELDS]>,
+}
+
+impl Fields {
+    /// No fields.
+    pub const fn new() -> Self {
+        Fields {
+            entries: SmallVec::new_const(),
+        }
+    }
+
+    /// Sets `key` to `value`, replacing (in place) any earlier value of `key`.
+    pub fn insert(&mut self, key: impl Into<SharedStr>, value: impl Into<Value>) {
+        let key = key.into();
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key, value)),
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let index = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The fields as a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_json()))
+                .collect(),
+        )
+    }
+}
+
+impl std::ops::Index<&str> for Fields {
+    type Output = Value;
+
+    /// The value of `key`; panics when it is absent, like `HashMap`'s index.
+    fn index(&self, key: &str) -> &Value {
+        match self.get(key) {
+            Some(v) => v,
+            None => panic!("no field {key:?} in {self:?}"),
+        }
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<SharedStr>, V: Into<Value>> FromIterator<(K, V)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut fields = Fields::new();
+        fields.extend(iter);
+        fields
+    }
+}
+
+impl<K: Into<SharedStr>, V: Into<Value>> Extend<(K, V)> for Fields {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl serde::Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (k, v) in &self.entries {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Fields::new();
+                while let Some((k, v)) = map.next_entry::<SharedStr, Value>()? {
+                    fields.insert(k, v);
+                }
+                Ok(fields)
+            }
+            // metlog-py clients may send `null` for an absent fields dict.
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Fields, E> {
+                Ok(Fields::new())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_replaces_in_place_and_keeps_order() {
+        let mut f: Fields = [("a", 1), ("b", 2)].into_iter().collect();
+        f.insert("a", "x");
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(f["a"], "x");
+        assert_eq!(f.remove("a"), Some(Value::from("x")));
+        assert!(!f.contains_key("a"));
+    }
+
+    #[test]
+    fn serialises_in_order_with_json_types() {
+        let mut f = Fields::new();
+        f.insert("s", "v");
+        f.insert("i", -3);
+        f.insert("u", u64::MAX);
+        f.insert("f", 1.0);
+        f.insert("nan", f64::NAN);
+        f.insert("b", true);
+        f.insert("n", Option::<i32>::None);
+        f.insert("list", serde_json::json!([1, "two"]));
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"s":"v","i":-3,"u":18446744073709551615,"f":1.0,"nan":null,"b":true,"n":null,"list":[1,"two"]}"#
+        );
+    }
+
+    #[test]
+    fn deserialises_preserving_order_and_types() {
+        let f: Fields = serde_json::from_str(r#"{"z":1,"a":"s","m":2.5,"o":{"k":[]}}"#).unwrap();
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["z", "a", "m", "o"]);
+        assert_eq!(f["z"], Value::I64(1));
+        assert_eq!(f["m"], 2.5);
+        assert_eq!(f["o"].to_json(), serde_json::json!({"k": []}));
+    }
+}
