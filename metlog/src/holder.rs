@@ -153,10 +153,7 @@ fn scoped() -> Option<Client> {
     }
     // Cloned out so no borrow is held while the caller runs (which may set a
     // scope of its own).
-    SCOPED
-        .try_with(|slot| slot.borrow().clone())
-        .ok()
-        .flatten()
+    SCOPED.try_with(|slot| slot.borrow().clone()).ok().flatten()
 }
 
 /// The current client: this thread's scope, else the global one.

@@ -124,8 +124,8 @@ pub mod __private;
 
 pub use client::{Client, ClientBuilder, Counter, MessageBuilder, Stats, Timer};
 pub use holder::{
-    counter, current_client, get_client, global_client, incr, metlog, named_client,
-    remove_client, set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
+    counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
+    set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
 };
 pub use message::{Message, ENV_VERSION};

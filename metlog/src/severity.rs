@@ -204,8 +204,14 @@ mod tests {
     #[test]
     fn serde_uses_the_integer() {
         assert_eq!(serde_json::to_string(&Severity::Error).unwrap(), "3");
-        assert_eq!(serde_json::from_str::<Severity>("7").unwrap(), Severity::Debug);
-        assert_eq!(serde_json::from_str::<Severity>("\"crit\"").unwrap(), Severity::Critical);
+        assert_eq!(
+            serde_json::from_str::<Severity>("7").unwrap(),
+            Severity::Debug
+        );
+        assert_eq!(
+            serde_json::from_str::<Severity>("\"crit\"").unwrap(),
+            Severity::Critical
+        );
         assert!(serde_json::from_str::<Severity>("8").is_err());
         assert!(serde_json::from_str::<Severity>("-1").is_err());
     }

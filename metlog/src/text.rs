@@ -38,7 +38,10 @@ pub struct SharedStr(Repr);
 enum Repr {
     Static(&'static str),
     Shared(Arc<str>),
-    Inline { len: u8, bytes: [u8; INLINE_CAPACITY] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_CAPACITY],
+    },
 }
 
 impl SharedStr {

@@ -89,9 +89,17 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 /// `datetime.utcnow().isoformat()` carries no zone and means UTC). A space is
 /// accepted in place of `T`.
 pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
-    let invalid = || format!("invalid timestamp {text:?}: expected RFC 3339 such as 2026-11-25T05:27:11.123456Z");
+    let invalid = || {
+        format!("invalid timestamp {text:?}: expected RFC 3339 such as 2026-11-25T05:27:11.123456Z")
+    };
     let b = text.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(invalid());
     }
     let num = |range: std::ops::Range<usize>| -> Result<u32, String> {
@@ -99,11 +107,19 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
         if !digits.iter().all(u8::is_ascii_digit) {
             return Err(invalid());
         }
-        Ok(digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+        Ok(digits
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return Err(invalid());
     }
     let mut rest = &b[19..];
@@ -164,12 +180,24 @@ mod tests {
 
     #[test]
     fn formats_known_instants() {
-        assert_eq!(Rfc3339(UNIX_EPOCH).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Rfc3339(UNIX_EPOCH).to_string(),
+            "1970-01-01T00:00:00.000000Z"
+        );
         // 2026-11-25T05:27:11.123456Z
-        assert_eq!(Rfc3339(at(1_795_584_431, 123_456)).to_string(), "2026-11-25T05:27:11.123456Z");
+        assert_eq!(
+            Rfc3339(at(1_795_584_431, 123_456)).to_string(),
+            "2026-11-25T05:27:11.123456Z"
+        );
         // Leap day.
-        assert_eq!(Rfc3339(at(951_782_400, 1)).to_string(), "2000-02-29T00:00:00.000001Z");
-        assert_eq!(Rfc3339(at(u64::MAX / 4, 0)).to_string(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(
+            Rfc3339(at(951_782_400, 1)).to_string(),
+            "2000-02-29T00:00:00.000001Z"
+        );
+        assert_eq!(
+            Rfc3339(at(u64::MAX / 4, 0)).to_string(),
+            "9999-12-31T23:59:59.999999Z"
+        );
     }
 
     #[test]
@@ -190,14 +218,25 @@ mod tests {
     #[test]
     fn parses_metlog_py_and_offset_forms() {
         assert_eq!(parse("2012-06-01T10:00:00"), Ok(at(1_338_544_800, 0)));
-        assert_eq!(parse("2012-06-01T10:00:00.5"), Ok(at(1_338_544_800, 500_000)));
+        assert_eq!(
+            parse("2012-06-01T10:00:00.5"),
+            Ok(at(1_338_544_800, 500_000))
+        );
         assert_eq!(parse("2012-06-01T12:00:00+02:00"), Ok(at(1_338_544_800, 0)));
         assert_eq!(parse("2012-06-01 10:00:00Z"), Ok(at(1_338_544_800, 0)));
     }
 
     #[test]
     fn rejects_malformed_text_with_the_input_in_the_message() {
-        for bad in ["", "2012-13-01T00:00:00Z", "2012-02-30T00:00:00Z", "2012-06-01T10:00:00.Z", "2012-06-01T10:00:00+2", "yesterday", "1969-12-31T23:59:59Z"] {
+        for bad in [
+            "",
+            "2012-13-01T00:00:00Z",
+            "2012-02-30T00:00:00Z",
+            "2012-06-01T10:00:00.Z",
+            "2012-06-01T10:00:00+2",
+            "yesterday",
+            "1969-12-31T23:59:59Z",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
         }

@@ -402,7 +402,10 @@ impl<'de> serde::Deserialize<'de> for Fields {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
                 let mut fields = Fields::new();
                 while let Some((k, v)) = map.next_entry::<SharedStr, Value>()? {
                     fields.insert(k, v);

@@ -126,12 +126,13 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
-/// `metlog::sender::capture::CaptureSender` → `CaptureSender` (generic
-/// arguments kept), for messages about the sender.
+/// `metlog::sender::stream::StreamSender<std::io::Stderr>` → `StreamSender`,
+/// for messages about the sender.
 fn short_type_name(full: &'static str) -> &'static str {
     let end = full.find('<').unwrap_or(full.len());
-    match full[..end].rfind("::") {
-        Some(i) => &full[i + 2..],
-        None => full,
+    let path = &full[..end];
+    match path.rfind("::") {
+        Some(i) => &path[i + 2..],
+        None => path,
     }
 }

@@ -410,6 +410,13 @@ impl Client {
     }
 }
 
+// A panic in the middle of a client call cannot leave it inconsistent: its
+// only mutable state is atomic counters, and sender/filter panics are caught.
+// So a client may be used across `catch_unwind`, as users of `tokio` or test
+// harnesses expect.
+impl panic::UnwindSafe for Client {}
+impl panic::RefUnwindSafe for Client {}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")

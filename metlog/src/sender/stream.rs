@@ -110,7 +110,9 @@ impl<W: Write + Send + 'static> StreamSender<W> {
 
     /// Gives the writer back.
     pub fn into_inner(self) -> W {
-        self.writer.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.writer
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -185,9 +187,9 @@ impl FileSender {
 impl Sender for FileSender {
     fn send(&self, message: Message) -> Result<(), SendError> {
         let line = encode_line(&message, Layout::Line);
-        (&self.file).write_all(&line).map_err(|e| {
-            SendError::io(format!("cannot write to {}", self.path.display()), e)
-        })
+        (&self.file)
+            .write_all(&line)
+            .map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
     }
 
     fn flush(&self) -> Result<(), SendError> {

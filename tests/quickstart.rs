@@ -1,0 +1,67 @@
+//! `cargo run --example quickstart` prints valid metlog JSON lines.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use metlog::Message;
+
+/// The example's binary. `cargo test` builds examples next to the test
+/// binaries' `deps/` folder, but not when only some tests are selected, so
+/// build it if it is missing.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    path
+}
+
+#[test]
+fn quickstart_prints_valid_metlog_json_lines() {
+    let out = Command::new(example("quickstart"))
+        .env_remove("METLOG_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let messages: Vec<Message> = stdout
+        .lines()
+        .map(|line| Message::from_json(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let kinds: Vec<&str> = messages.iter().map(|m| &*m.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "counter", "oldstyle", "timer", // ada
+            "counter", "oldstyle", "timer", // grace
+            "counter", "oldstyle", "timer", // linus: exception
+            "timer", "deploy",
+        ]
+    );
+    assert!(messages.iter().all(|m| m.logger == "quickstart"));
+    assert_eq!(messages[7].severity, metlog::Severity::Alert);
+    // Every line carries exactly the nine envelope keys.
+    for line in stdout.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 9, "{line}");
+    }
+}
+
+#[test]
+fn quickstart_says_when_it_ignores_a_config_path() {
+    let out = Command::new(example("quickstart"))
+        .arg("app.ini")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("\"app.ini\" ignored"), "{stderr}");
+    assert!(!out.stdout.is_empty(), "still prints with the default");
+}
