@@ -133,3 +133,8 @@ pub use severity::{ParseSeverityError, Severity};
 pub use text::SharedStr;
 pub use timestamp::Rfc3339;
 pub use value::{Fields, Value};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
