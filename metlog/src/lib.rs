@@ -105,7 +105,9 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod attributes;
 mod client;
+mod decorators;
 pub mod encode;
 pub mod filter;
 mod holder;
@@ -122,11 +124,17 @@ mod value;
 #[path = "private.rs"]
 pub mod __private;
 
+#[cfg(feature = "macros")]
+pub use attributes::{incr, skip, timer};
 pub use client::{Client, ClientBuilder, Counter, MessageBuilder, Stats, Timer};
 pub use holder::{
     counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
+};
+pub use decorators::{
+    is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
+    UnknownDecoratorError,
 };
 pub use message::{Message, ENV_VERSION};
 pub use severity::{ParseSeverityError, Severity};

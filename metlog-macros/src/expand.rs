@@ -1,0 +1,308 @@
+//! Code generation: wraps a function body in a metlog guard.
+//!
+//! The generated code names only `::metlog::__private::…` and `::core::…`,
+//! and its locals have mixed-site hygiene, so a user's `mod metlog`, `mod core`
+//! or a local of the same name cannot interfere.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::ext::IdentExt;
+use syn::visit::Visit;
+use syn::{
+    AttrStyle, Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, ReturnType, Signature, Type,
+};
+
+use crate::attr::{FieldValue, MacroKind, Options};
+
+/// Expands the attribute on `item`; on error the item is kept as it was, so
+/// the user sees one precise error rather than a cascade.
+pub(crate) fn expand(kind: MacroKind, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(kind, args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#item #err)
+        }
+    }
+}
+
+fn try_expand(kind: MacroKind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = Options::parse(kind, args)?;
+    let parsed: Item = match syn::parse2(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(_) => return Err(not_applicable(kind, &item)),
+    };
+    match parsed {
+        Item::Fn(mut function) => {
+            instrument_fn(kind, &options, &mut function, "")?;
+            Ok(function.into_token_stream())
+        }
+        Item::Impl(mut block) => {
+            instrument_impl(kind, &options, &mut block)?;
+            Ok(block.into_token_stream())
+        }
+        other => Err(not_applicable(kind, &other.into_token_stream())),
+    }
+}
+
+fn not_applicable(kind: MacroKind, item: &TokenStream) -> syn::Error {
+    // A trait method without a body parses as neither a fn nor an impl.
+    let is_bodyless_fn = syn::parse2::<syn::TraitItemFn>(item.clone())
+        .map(|f| f.default.is_none())
+        .unwrap_or(false);
+    let message = if is_bodyless_fn {
+        format!(
+            "#[metlog::{}] needs a function body; put it on the trait's implementations",
+            kind.attr_name()
+        )
+    } else {
+        format!(
+            "#[metlog::{}] can only be applied to functions and `impl` blocks",
+            kind.attr_name()
+        )
+    };
+    let mut tokens = item.clone().into_iter();
+    let first = tokens.next();
+    let span = first.map_or_else(Span::call_site, |t| t.span());
+    syn::Error::new(span, message)
+}
+
+fn instrument_fn(kind: MacroKind, options: &Options, function: &mut ItemFn, scope: &str) -> syn::Result<()> {
+    let block = instrument(kind, options, &mut function.attrs, &function.sig, &function.block, scope)?;
+    *function.block = block;
+    Ok(())
+}
+
+/// Instruments every method of an `impl` block, naming each
+/// `<module>.<Type>.<method>`. Methods marked `#[metlog::skip]`, `const fn`s,
+/// and methods carrying their own attribute of the same kind are left alone.
+fn instrument_impl(kind: MacroKind, options: &Options, block: &mut ItemImpl) -> syn::Result<()> {
+    if options.name.is_some() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`name` cannot be given for a whole `impl` block: each method is named \
+             `<module>.<Type>.<method>`; put a named attribute on the method instead",
+        ));
+    }
+    let scope = type_name(&block.self_ty);
+    for item in &mut block.items {
+        let ImplItem::Fn(method) = item else { continue };
+        let before = method.attrs.len();
+        method.attrs.retain(|attr| !is_metlog_attr(attr, "skip"));
+        let skipped = method.attrs.len() != before;
+        let own = method.attrs.iter().any(|attr| is_metlog_attr(attr, kind.attr_name()));
+        if skipped || own || method.sig.constness.is_some() {
+            continue;
+        }
+        method.block = instrument(kind, options, &mut method.attrs, &method.sig, &method.block, &scope)?;
+    }
+    Ok(())
+}
+
+/// `metlog::<name>` (or `::metlog::<name>`).
+fn is_metlog_attr(attr: &Attribute, name: &str) -> bool {
+    let segments: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.len() == 2 && segments[0] == "metlog" && segments[1] == name
+}
+
+/// The name of an impl's self type, e.g. `Cache` for `Cache<K, V>`.
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or_else(String::new, |s| s.ident.unraw().to_string()),
+        Type::Reference(reference) => type_name(&reference.elem),
+        Type::Group(group) => type_name(&group.elem),
+        Type::Paren(paren) => type_name(&paren.elem),
+        other => other
+            .to_token_stream()
+            .to_string()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '_')
+            .collect(),
+    }
+}
+
+/// The new body of an instrumented function.
+fn instrument(
+    kind: MacroKind,
+    options: &Options,
+    attrs: &mut Vec<Attribute>,
+    sig: &Signature,
+    block: &Block,
+    scope: &str,
+) -> syn::Result<Block> {
+    if let Some(constness) = &sig.constness {
+        return Err(syn::Error::new(
+            constness.span,
+            format!(
+                "#[metlog::{}] cannot instrument a `const fn`: it sends a message at run time",
+                kind.attr_name()
+            ),
+        ));
+    }
+    // Inner attributes (`#![allow(…)]`) of the body must stay at the top of
+    // the new body, not move in front of the function.
+    let (inner, outer): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .drain(..)
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    *attrs = outer;
+
+    let site = site(kind, options, scope, &sig.ident.unraw().to_string());
+    let guard = syn::Ident::new("__metlog_guard", Span::mixed_site());
+    let ret = syn::Ident::new("__metlog_ret", Span::mixed_site());
+    let once = syn::Ident::new("__metlog_once", Span::mixed_site());
+    let stmts = &block.stmts;
+    let output = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(&**ty),
+    };
+    let nameable = output.filter(|ty| !contains_impl_trait(ty));
+
+    let body = if sig.asyncness.is_some() {
+        // Time from first poll to completion: the body runs in an inner
+        // future so that its `return`s land here; a future dropped before
+        // completion drops the guard unfinished, which reports `cancelled`.
+        let (annotation, fix_type) = match (output, nameable) {
+            (None, _) => (quote!(: ()), quote!()),
+            (Some(_), Some(ty)) => (
+                quote!(: #ty),
+                // Tells the inner block its return type before the body is
+                // checked, so `?` and `return` infer as in the original.
+                quote! {
+                    if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
+                        #[allow(unreachable_code)]
+                        return #ret;
+                    }
+                },
+            ),
+            (Some(_), None) => (quote!(), quote!()),
+        };
+        quote! {
+            #(#inner)*
+            #site
+            let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, true);
+            let #ret #annotation = async move {
+                #fix_type
+                #(#stmts)*
+            }
+            .await;
+            #guard.complete(::metlog::__private::outcome_of!(&#ret));
+            #ret
+        }
+    } else if let Some(ty) = nameable.filter(|ty| returns_result(ty)) {
+        // A `Result`: run the body in a closure so every `return`, `?` and
+        // early-returning macro (`bail!`) yields the value to inspect. The
+        // moved token makes the closure `FnOnce`, so it may return borrows of
+        // the arguments it owns, as the function could.
+        quote! {
+            #(#inner)*
+            #site
+            let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, false);
+            let #once = ::metlog::__private::OnceToken;
+            #[allow(clippy::redundant_closure_call)]
+            let #ret: #ty = (move || -> #ty {
+                #once.consume();
+                #(#stmts)*
+            })();
+            #guard.complete(::metlog::__private::outcome_of!(&#ret));
+            #ret
+        }
+    } else {
+        // Anything else: the guard alone covers normal and early returns
+        // (`ok`) and unwinding (`panic`).
+        quote! {
+            #(#inner)*
+            #site
+            let #guard = ::metlog::__private::enter(&__METLOG_SITE, false);
+            #block
+        }
+    };
+    syn::parse2(quote!({ #body }))
+}
+
+/// The `static` describing this call site.
+fn site(kind: MacroKind, options: &Options, scope: &str, function: &str) -> TokenStream {
+    let kind_tokens = match kind {
+        MacroKind::Timer => quote!(::metlog::__private::Kind::Timer),
+        MacroKind::Incr => quote!(::metlog::__private::Kind::Incr),
+    };
+    let name = option_str(options.name.as_deref());
+    let logger = option_str(options.logger.as_deref());
+    let client = option_str(options.client.as_deref());
+    let rate = proc_macro2::Literal::f64_unsuffixed(options.rate.unwrap_or(1.0));
+    let severity = match options.severity {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    let count = proc_macro2::Literal::i64_unsuffixed(options.count.unwrap_or(1));
+    let fields = options.fields.iter().map(|(key, value)| {
+        let value = match value {
+            FieldValue::Str(s) => quote!(::metlog::__private::FieldLit::Str(#s)),
+            FieldValue::Int(n) => {
+                let n = proc_macro2::Literal::i64_unsuffixed(*n);
+                quote!(::metlog::__private::FieldLit::Int(#n))
+            }
+            FieldValue::Float(f) => {
+                let f = proc_macro2::Literal::f64_unsuffixed(*f);
+                quote!(::metlog::__private::FieldLit::Float(#f))
+            }
+            FieldValue::Bool(b) => quote!(::metlog::__private::FieldLit::Bool(#b)),
+        };
+        quote!((#key, #value))
+    });
+    quote! {
+        static __METLOG_SITE: ::metlog::__private::Site = ::metlog::__private::Site {
+            kind: #kind_tokens,
+            module_path: ::core::module_path!(),
+            scope: #scope,
+            function: #function,
+            name: #name,
+            rate: #rate,
+            severity: #severity,
+            logger: #logger,
+            fields: &[#(#fields),*],
+            client: #client,
+            count: #count,
+            resolved: ::metlog::__private::OnceLock::new(),
+        };
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// Whether the type is spelled `…Result<…>` (std's, `io::Result`,
+/// `anyhow::Result`, a crate's own alias): the calls whose `Err` is reported.
+fn returns_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Result"),
+        Type::Group(group) => returns_result(&group.elem),
+        Type::Paren(paren) => returns_result(&paren.elem),
+        _ => false,
+    }
+}
+
+/// `impl Trait` anywhere in the type: such a type cannot be written inside
+/// the body, so it is left to inference.
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
