@@ -99,7 +99,12 @@ impl Options {
         Ok(options)
     }
 
-    fn parse_option(&mut self, kind: MacroKind, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    fn parse_option(
+        &mut self,
+        kind: MacroKind,
+        key: &Ident,
+        input: ParseStream<'_>,
+    ) -> syn::Result<()> {
         let key_name = key.unraw().to_string();
         match key_name.as_str() {
             "fields" => {
@@ -128,12 +133,10 @@ impl Options {
                 let rate = match number(&expr) {
                     Some(Number::Float(f)) => f,
                     Some(Number::Int(i)) => i as f64,
-                    None => {
-                        return Err(syn::Error::new_spanned(
-                            &expr,
-                            "`rate` must be a number literal between 0.0 and 1.0, e.g. `rate = 0.1`",
-                        ))
-                    }
+                    None => return Err(syn::Error::new_spanned(
+                        &expr,
+                        "`rate` must be a number literal between 0.0 and 1.0, e.g. `rate = 0.1`",
+                    )),
                 };
                 if !(0.0..=1.0).contains(&rate) {
                     return Err(syn::Error::new_spanned(
@@ -207,8 +210,18 @@ impl Options {
             let value = match (&expr, number(&expr)) {
                 (_, Some(Number::Int(n))) => FieldValue::Int(n),
                 (_, Some(Number::Float(f))) => FieldValue::Float(f),
-                (Expr::Lit(ExprLit { lit: Lit::Str(s), .. }), _) => FieldValue::Str(s.value()),
-                (Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }), _) => FieldValue::Bool(b.value),
+                (
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }),
+                    _,
+                ) => FieldValue::Str(s.value()),
+                (
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(b), ..
+                    }),
+                    _,
+                ) => FieldValue::Bool(b.value),
                 _ => {
                     return Err(syn::Error::new_spanned(
                         &expr,
@@ -242,10 +255,16 @@ fn parse_string(key: &Ident, input: ParseStream<'_>) -> syn::Result<String> {
     input.parse::<Token![=]>()?;
     let expr: Expr = input.parse()?;
     match &expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => non_empty(lit, &key.unraw().to_string()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => non_empty(lit, &key.unraw().to_string()),
         _ => Err(syn::Error::new_spanned(
             &expr,
-            format!("`{}` must be a string literal, e.g. `{} = \"…\"`", key.unraw(), key.unraw()),
+            format!(
+                "`{}` must be a string literal, e.g. `{} = \"…\"`",
+                key.unraw(),
+                key.unraw()
+            ),
         )),
     }
 }
@@ -253,7 +272,10 @@ fn parse_string(key: &Ident, input: ParseStream<'_>) -> syn::Result<String> {
 fn non_empty(lit: &LitStr, what: &str) -> syn::Result<String> {
     let value = lit.value();
     if value.trim().is_empty() {
-        return Err(syn::Error::new(lit.span(), format!("{what} must not be empty")));
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("{what} must not be empty"),
+        ));
     }
     Ok(value)
 }
@@ -266,9 +288,17 @@ enum Number {
 /// A number literal, possibly negated.
 fn number(expr: &Expr) -> Option<Number> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok().map(Number::Int),
-        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().ok().map(Number::Float),
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => match number(expr)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse().ok().map(Number::Int),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse().ok().map(Number::Float),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => match number(expr)? {
             Number::Int(i) => Some(Number::Int(-i)),
             Number::Float(f) => Some(Number::Float(-f)),
         },

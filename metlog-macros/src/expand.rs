@@ -8,9 +8,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit::Visit;
-use syn::{
-    AttrStyle, Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, ReturnType, Signature, Type,
-};
+use syn::{Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, ReturnType, Signature, Type};
 
 use crate::attr::{FieldValue, MacroKind, Options};
 
@@ -67,8 +65,13 @@ fn not_applicable(kind: MacroKind, item: &TokenStream) -> syn::Error {
     syn::Error::new(span, message)
 }
 
-fn instrument_fn(kind: MacroKind, options: &Options, function: &mut ItemFn, scope: &str) -> syn::Result<()> {
-    let block = instrument(kind, options, &mut function.attrs, &function.sig, &function.block, scope)?;
+fn instrument_fn(
+    kind: MacroKind,
+    options: &Options,
+    function: &mut ItemFn,
+    scope: &str,
+) -> syn::Result<()> {
+    let block = instrument(kind, options, &function.sig, &function.block, scope)?;
     *function.block = block;
     Ok(())
 }
@@ -90,18 +93,26 @@ fn instrument_impl(kind: MacroKind, options: &Options, block: &mut ItemImpl) -> 
         let before = method.attrs.len();
         method.attrs.retain(|attr| !is_metlog_attr(attr, "skip"));
         let skipped = method.attrs.len() != before;
-        let own = method.attrs.iter().any(|attr| is_metlog_attr(attr, kind.attr_name()));
+        let own = method
+            .attrs
+            .iter()
+            .any(|attr| is_metlog_attr(attr, kind.attr_name()));
         if skipped || own || method.sig.constness.is_some() {
             continue;
         }
-        method.block = instrument(kind, options, &mut method.attrs, &method.sig, &method.block, &scope)?;
+        method.block = instrument(kind, options, &method.sig, &method.block, &scope)?;
     }
     Ok(())
 }
 
 /// `metlog::<name>` (or `::metlog::<name>`).
 fn is_metlog_attr(attr: &Attribute, name: &str) -> bool {
-    let segments: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    let segments: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     segments.len() == 2 && segments[0] == "metlog" && segments[1] == name
 }
 
@@ -129,7 +140,6 @@ fn type_name(ty: &Type) -> String {
 fn instrument(
     kind: MacroKind,
     options: &Options,
-    attrs: &mut Vec<Attribute>,
     sig: &Signature,
     block: &Block,
     scope: &str,
@@ -143,13 +153,6 @@ fn instrument(
             ),
         ));
     }
-    // Inner attributes (`#![allow(…)]`) of the body must stay at the top of
-    // the new body, not move in front of the function.
-    let (inner, outer): (Vec<Attribute>, Vec<Attribute>) = attrs
-        .drain(..)
-        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
-    *attrs = outer;
-
     let site = site(kind, options, scope, &sig.ident.unraw().to_string());
     let guard = syn::Ident::new("__metlog_guard", Span::mixed_site());
     let ret = syn::Ident::new("__metlog_ret", Span::mixed_site());
@@ -160,6 +163,12 @@ fn instrument(
         ReturnType::Type(_, ty) => Some(&**ty),
     };
     let nameable = output.filter(|ty| !contains_impl_trait(ty));
+
+    if sig.asyncness.is_none() {
+        if let Some(instrumented) = instrument_returned_future(&site, block) {
+            return syn::parse2(quote!({ #instrumented }));
+        }
+    }
 
     let body = if sig.asyncness.is_some() {
         // Time from first poll to completion: the body runs in an inner
@@ -181,7 +190,6 @@ fn instrument(
             (Some(_), None) => (quote!(), quote!()),
         };
         quote! {
-            #(#inner)*
             #site
             let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, true);
             let #ret #annotation = async move {
@@ -198,7 +206,6 @@ fn instrument(
         // moved token makes the closure `FnOnce`, so it may return borrows of
         // the arguments it owns, as the function could.
         quote! {
-            #(#inner)*
             #site
             let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, false);
             let #once = ::metlog::__private::OnceToken;
@@ -214,13 +221,66 @@ fn instrument(
         // Anything else: the guard alone covers normal and early returns
         // (`ok`) and unwinding (`panic`).
         quote! {
-            #(#inner)*
             #site
             let #guard = ::metlog::__private::enter(&__METLOG_SITE, false);
             #block
         }
     };
     syn::parse2(quote!({ #body }))
+}
+
+/// A function that returns a future it builds as its last expression —
+/// `async move { … }` or `Box::pin(async move { … })`, which is also what
+/// `#[async_trait]` makes of an `async fn` — is timed inside that future,
+/// from its first poll to completion, not while it is merely constructed.
+fn instrument_returned_future(site: &TokenStream, block: &Block) -> Option<TokenStream> {
+    let (last, init) = block.stmts.split_last()?;
+    let syn::Stmt::Expr(tail, None) = last else {
+        return None;
+    };
+    let (async_block, rebuild): (&syn::ExprAsync, Box<dyn Fn(TokenStream) -> TokenStream>) =
+        match tail {
+            syn::Expr::Async(async_block) => (async_block, Box::new(|fut| fut)),
+            syn::Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
+                let syn::Expr::Async(async_block) = &call.args[0] else {
+                    return None;
+                };
+                let func = call.func.clone();
+                (async_block, Box::new(move |fut| quote!(#func(#fut))))
+            }
+            _ => return None,
+        };
+    let guard = syn::Ident::new("__metlog_guard", Span::mixed_site());
+    let ret = syn::Ident::new("__metlog_ret", Span::mixed_site());
+    let attrs = &async_block.attrs;
+    let capture = &async_block.capture;
+    let stmts = &async_block.block.stmts;
+    let future = quote! {
+        #(#attrs)*
+        async #capture {
+            #site
+            let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, true);
+            let #ret = async #capture { #(#stmts)* }.await;
+            #guard.complete(::metlog::__private::outcome_of!(&#ret));
+            #ret
+        }
+    };
+    let tail = rebuild(future);
+    Some(quote!(#(#init)* #tail))
+}
+
+/// `Box::pin`, `std::boxed::Box::pin`, `::alloc::boxed::Box::pin`, …
+fn is_box_pin(func: &syn::Expr) -> bool {
+    let syn::Expr::Path(path) = func else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    segments.ends_with(&["Box".to_owned(), "pin".to_owned()])
 }
 
 /// The `static` describing this call site.
@@ -278,15 +338,16 @@ fn option_str(value: Option<&str>) -> TokenStream {
     }
 }
 
-/// Whether the type is spelled `…Result<…>` (std's, `io::Result`,
-/// `anyhow::Result`, a crate's own alias): the calls whose `Err` is reported.
+/// Whether the type's name ends in `Result` (std's, `io::Result`,
+/// `anyhow::Result`, a crate's own `MyResult` alias): the calls whose `Err`
+/// is reported.
 fn returns_result(ty: &Type) -> bool {
     match ty {
         Type::Path(path) => path
             .path
             .segments
             .last()
-            .is_some_and(|s| s.ident == "Result"),
+            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
         Type::Group(group) => returns_result(&group.elem),
         Type::Paren(paren) => returns_result(&paren.elem),
         _ => false,

@@ -127,14 +127,14 @@ pub mod __private;
 #[cfg(feature = "macros")]
 pub use attributes::{incr, skip, timer};
 pub use client::{Client, ClientBuilder, Counter, MessageBuilder, Stats, Timer};
+pub use decorators::{
+    is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
+    UnknownDecoratorError,
+};
 pub use holder::{
     counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
-};
-pub use decorators::{
-    is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
-    UnknownDecoratorError,
 };
 pub use message::{Message, ENV_VERSION};
 pub use severity::{ParseSeverityError, Severity};
