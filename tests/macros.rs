@@ -433,6 +433,8 @@ mod hygiene {
     pub(crate) fn shadowing(__metlog_guard: u32, __metlog_ret: u32) -> Result<u32, ()> {
         #[allow(non_upper_case_globals)]
         static __METLOG_SITE: u32 = 1;
+        #[allow(non_upper_case_globals, dead_code)]
+        static __METLOG_STATE: u8 = 0;
         let __metlog_once = 2;
         Ok(__metlog_guard + __metlog_ret + __METLOG_SITE + __metlog_once)
     }

@@ -141,7 +141,7 @@ impl Options {
                 if !(0.0..=1.0).contains(&rate) {
                     return Err(syn::Error::new_spanned(
                         &expr,
-                        format!("`rate` must be between 0.0 and 1.0 (the fraction of calls to report), not {rate}"),
+                        format!("`rate` must be between 0.0 and 1.0 (the fraction of calls to report), not {rate:?}"),
                     ));
                 }
                 set_once(&mut self.rate, rate, key)

@@ -314,6 +314,7 @@ fn site(kind: MacroKind, options: &Options, scope: &str, function: &str) -> Toke
         quote!((#key, #value))
     });
     quote! {
+        static __METLOG_STATE: ::metlog::__private::SiteState = ::metlog::__private::SiteState::new();
         static __METLOG_SITE: ::metlog::__private::Site = ::metlog::__private::Site {
             kind: #kind_tokens,
             module_path: ::core::module_path!(),
@@ -326,7 +327,7 @@ fn site(kind: MacroKind, options: &Options, scope: &str, function: &str) -> Toke
             fields: &[#(#fields),*],
             client: #client,
             count: #count,
-            resolved: ::metlog::__private::OnceLock::new(),
+            state: &__METLOG_STATE,
         };
     }
 }

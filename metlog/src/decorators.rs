@@ -1,9 +1,9 @@
 //! Process-wide switches for the attribute macros (metlog-py's
 //! `global_disabled_decorators`).
 
+use crate::gate;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The attribute macros, as the process-wide switches name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,16 +15,14 @@ pub enum Decorator {
 }
 
 impl Decorator {
-    const fn bit(self) -> u8 {
+    #[inline(always)]
+    pub(crate) const fn bit(self) -> usize {
         match self {
-            Decorator::Timer => 1,
-            Decorator::Incr => 2,
+            Decorator::Timer => gate::TIMER_OFF,
+            Decorator::Incr => gate::INCR_OFF,
         }
     }
 }
-
-/// Bits of the disabled decorators; read (relaxed) on every annotated call.
-static DISABLED: AtomicU8 = AtomicU8::new(0);
 
 /// Turns every `#[metlog::timer]` or every `#[metlog::incr]` in the process
 /// off (`false`) or back on (`true`). Off, an annotated call costs one atomic
@@ -38,16 +36,16 @@ static DISABLED: AtomicU8 = AtomicU8::new(0);
 /// ```
 pub fn set_decorator_enabled(decorator: Decorator, enabled: bool) {
     if enabled {
-        DISABLED.fetch_and(!decorator.bit(), Ordering::Relaxed);
+        gate::clear(decorator.bit());
     } else {
-        DISABLED.fetch_or(decorator.bit(), Ordering::Relaxed);
+        gate::set(decorator.bit());
     }
 }
 
 /// Whether `decorator` is on (the default).
-#[inline]
+#[inline(always)]
 pub fn is_decorator_enabled(decorator: Decorator) -> bool {
-    DISABLED.load(Ordering::Relaxed) & decorator.bit() == 0
+    gate::load() & decorator.bit() == 0
 }
 
 /// Sets exactly which decorators are disabled, by name: metlog-py's
@@ -72,7 +70,7 @@ where
     for name in names {
         bits |= name.as_ref().parse::<Decorator>()?.bit();
     }
-    DISABLED.store(bits, Ordering::Relaxed);
+    gate::set_decorators(bits);
     Ok(())
 }
 

@@ -10,19 +10,14 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
 
 use crate::client::ClientRef;
+use crate::gate;
 use crate::{Client, Counter, MessageBuilder, SharedStr, Timer};
 
 static GLOBAL: OnceLock<Client> = OnceLock::new();
-
-/// Live thread-local scopes in the whole process. While it is zero — the
-/// common case of a service with only a global client — lookups skip the
-/// thread-local entirely.
-static SCOPES: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static SCOPED: RefCell<Option<Client>> = const { RefCell::new(None) };
@@ -43,10 +38,13 @@ thread_local! {
 pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
     GLOBAL
         .set(client)
-        .map_err(|client| SetGlobalClientError { client })
+        .map_err(|client| SetGlobalClientError { client })?;
+    gate::set(gate::GLOBAL_SET);
+    Ok(())
 }
 
 /// The global client, if one was set.
+#[inline]
 pub fn global_client() -> Option<&'static Client> {
     GLOBAL.get()
 }
@@ -112,7 +110,7 @@ pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
 /// assert_eq!(metlog::current_client().unwrap().logger(), "test");
 /// ```
 pub fn set_default(client: &Client) -> DefaultGuard {
-    SCOPES.fetch_add(1, Ordering::SeqCst);
+    gate::scope_entered();
     let previous = SCOPED
         .try_with(|slot| slot.replace(Some(client.clone())))
         .ok()
@@ -137,7 +135,7 @@ impl Drop for DefaultGuard {
         // The thread-local may already be gone while the thread exits.
         let replaced = SCOPED.try_with(|slot| slot.replace(previous));
         drop(replaced);
-        SCOPES.fetch_sub(1, Ordering::SeqCst);
+        gate::scope_left();
     }
 }
 
@@ -147,10 +145,20 @@ impl fmt::Debug for DefaultGuard {
     }
 }
 
+/// This thread's scoped client. While no scope is live anywhere — the common
+/// case of a service with only a global client — the thread-local is not
+/// touched.
+#[inline(always)]
 fn scoped() -> Option<Client> {
-    if SCOPES.load(Ordering::Relaxed) == 0 {
+    if gate::load() < gate::SCOPE_ONE {
         return None;
     }
+    scoped_slow()
+}
+
+#[cold]
+#[inline(never)]
+fn scoped_slow() -> Option<Client> {
     // Cloned out so no borrow is held while the caller runs (which may set a
     // scope of its own).
     SCOPED.try_with(|slot| slot.borrow().clone()).ok().flatten()
@@ -163,7 +171,7 @@ pub fn current_client() -> Option<Client> {
 
 /// The current client as builders hold it: borrowed when global (no
 /// reference count touched), owned when scoped.
-#[inline]
+#[inline(always)]
 pub(crate) fn current_ref() -> ClientRef<'static> {
     if let Some(client) = scoped() {
         return ClientRef::Owned(client);

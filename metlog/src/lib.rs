@@ -110,6 +110,7 @@ mod client;
 mod decorators;
 pub mod encode;
 pub mod filter;
+mod gate;
 mod holder;
 mod macros;
 mod message;

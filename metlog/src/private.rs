@@ -6,12 +6,13 @@
 //! guard sends one message when it is dropped, whichever way the function
 //! ends.
 
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
-pub use std::sync::OnceLock;
-
 use crate::client::{whole_millis, ClientRef};
-use crate::decorators::{is_decorator_enabled, Decorator};
+use crate::decorators::Decorator;
+use crate::gate;
 use crate::sampling::sampled_out;
 use crate::{holder, Client, Fields, Severity, SharedStr, Value};
 
@@ -85,8 +86,41 @@ pub struct Site {
     pub client: Option<&'static str>,
     /// The `count` option (1 by default; counters only).
     pub count: i64,
+    /// What the site learns at run time, in a `static` of its own so that
+    /// this one holds only constants, which the compiler folds into the
+    /// inlined checks of [`enter`].
+    pub state: &'static SiteState,
+}
+
+/// Run-time memory of a [`Site`].
+#[derive(Debug)]
+pub struct SiteState {
     /// The default name, built on first use.
-    pub resolved: OnceLock<&'static str>,
+    name: OnceLock<&'static str>,
+    /// `client id << 1 | disabled` for the client last seen here (0: none):
+    /// whether this timer is disabled on that client, so the disabled-timer
+    /// set is consulted once per client rather than hashed on every call.
+    timer_disabled: AtomicU64,
+    /// Whether this site has nothing to do on the global client (inactive,
+    /// or this timer disabled on it): [`UNKNOWN`], [`LIVE`] or [`IDLE`]. The
+    /// global client never changes once set, so this is learnt once.
+    on_global: AtomicU8,
+}
+
+const UNKNOWN: u8 = 0;
+const LIVE: u8 = 1;
+const IDLE: u8 = 2;
+
+impl SiteState {
+    /// Nothing learnt yet.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> SiteState {
+        SiteState {
+            name: OnceLock::new(),
+            timer_disabled: AtomicU64::new(0),
+            on_global: AtomicU8::new(UNKNOWN),
+        }
+    }
 }
 
 impl Site {
@@ -96,7 +130,7 @@ impl Site {
         if let Some(name) = self.name {
             return name;
         }
-        self.resolved.get_or_init(|| {
+        self.state.name.get_or_init(|| {
             let mut name = self.module_path.replace("::", ".");
             for part in [self.scope, self.function] {
                 if !part.is_empty() {
@@ -108,6 +142,21 @@ impl Site {
             // it lets every message refer to the name without counting.
             Box::leak(name.into_boxed_str())
         })
+    }
+
+    /// Whether this (timer) site is disabled on `client`, from the cache.
+    #[inline]
+    fn timer_disabled_on(&self, client: &Client) -> bool {
+        let id = client.id();
+        let cached = self.state.timer_disabled.load(Ordering::Relaxed);
+        if cached >> 1 == id {
+            return cached & 1 == 1;
+        }
+        let disabled = client.is_timer_disabled(self.name());
+        self.state
+            .timer_disabled
+            .store(id << 1 | u64::from(disabled), Ordering::Relaxed);
+        disabled
     }
 
     fn decorator(&self) -> Decorator {
@@ -138,37 +187,57 @@ struct Active {
 }
 
 /// Starts the guard of an annotated call. Decides everything that can make
-/// the call free — decorator switch, client, disabled timer, sampling —
-/// before reading the clock.
-#[inline]
+/// the call free — decorator switch, client, sampling, disabled timer —
+/// inline and before reading the clock; only an enabled call leaves this
+/// function.
+#[inline(always)]
 pub fn enter(site: &'static Site, is_async: bool) -> Guard {
-    if !is_decorator_enabled(site.decorator()) {
-        return Guard { active: None };
+    // One load decides the common idle cases: decorator off, or (for the
+    // current client) no global client and no scope anywhere.
+    let gate = gate::load();
+    if gate & site.decorator().bit() != 0 {
+        return Guard::inert();
     }
+    if site.client.is_none() {
+        let clients = gate & gate::ANY_CLIENT;
+        if clients == 0 {
+            return Guard::inert();
+        }
+        // Only the global client can be current: what this site learnt
+        // about it holds for good.
+        if clients == gate::GLOBAL_SET && site.state.on_global.load(Ordering::Relaxed) == IDLE {
+            return Guard::inert();
+        }
+    }
+    if sampled_out(site.rate) {
+        return Guard::inert();
+    }
+    enter_resolved(site, is_async)
+}
+
+/// The rest of [`enter`], out of line so the inline part stays small.
+#[inline(never)]
+fn enter_resolved(site: &'static Site, is_async: bool) -> Guard {
     let client = match site.client {
+        None => holder::current_ref(),
         Some(name) => match holder::named_client(name) {
             Some(client) => ClientRef::Owned(client),
             None => ClientRef::None,
         },
-        None => holder::current_ref(),
     };
-    enter_with(client, site, is_async)
-}
-
-#[inline]
-fn enter_with(client: ClientRef<'static>, site: &'static Site, is_async: bool) -> Guard {
     let Some(c) = client.get() else {
-        return Guard { active: None };
+        return Guard::inert();
     };
-    if !c.is_active() {
-        return Guard { active: None };
+    let idle = !c.is_active() || (site.kind == Kind::Timer && site.timer_disabled_on(c));
+    if matches!(client, ClientRef::Borrowed(_))
+        && site.state.on_global.load(Ordering::Relaxed) == UNKNOWN
+    {
+        // `Borrowed` only ever holds the global client.
+        let verdict = if idle { IDLE } else { LIVE };
+        site.state.on_global.store(verdict, Ordering::Relaxed);
     }
-    let name = site.name();
-    if site.kind == Kind::Timer && c.is_timer_disabled(name) {
-        return Guard { active: None };
-    }
-    if sampled_out(site.rate) {
-        return Guard { active: None };
+    if idle {
+        return Guard::inert();
     }
     let start = match site.kind {
         Kind::Timer => Some(Instant::now()),
@@ -178,7 +247,7 @@ fn enter_with(client: ClientRef<'static>, site: &'static Site, is_async: bool) -
         active: Some(Active {
             client,
             site,
-            name,
+            name: site.name(),
             start,
             outcome: None,
             was_panicking: std::thread::panicking(),
@@ -188,6 +257,13 @@ fn enter_with(client: ClientRef<'static>, site: &'static Site, is_async: bool) -
 }
 
 impl Guard {
+    /// A guard that sends nothing. (A function, not a `const`: a constant
+    /// would be copied whole, where this writes one discriminant.)
+    #[inline(always)]
+    fn inert() -> Guard {
+        Guard { active: None }
+    }
+
     /// Records how the call ended (`ok` or `err`, from [`outcome_of`]).
     #[inline]
     pub fn complete(&mut self, outcome: &'static str) {
@@ -198,7 +274,19 @@ impl Guard {
 }
 
 impl Drop for Guard {
+    #[inline]
     fn drop(&mut self) {
+        if self.active.is_some() {
+            self.send();
+        }
+    }
+}
+
+impl Guard {
+    /// Builds and dispatches the message: out of line, so the inert guard's
+    /// drop is a single test.
+    #[inline(never)]
+    fn send(&mut self) {
         let Some(active) = self.active.take() else {
             return;
         };

@@ -1,4 +1,4 @@
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{Client, Counters, DisabledTimers, Inner};
@@ -109,6 +109,7 @@ impl ClientBuilder {
                 filters: self.filters,
                 counters: Counters::default(),
                 failure_reported: AtomicBool::new(false),
+                id: next_client_id(),
             }),
         }
     }
@@ -135,4 +136,11 @@ fn short_type_name(full: &'static str) -> &'static str {
         Some(i) => &path[i + 2..],
         None => path,
     }
+}
+
+/// A process-unique, non-zero id per client, so per-call-site caches can tell
+/// which client they describe.
+fn next_client_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -69,6 +69,8 @@ struct Inner {
     filters: Vec<Box<dyn Filter>>,
     counters: Counters,
     failure_reported: AtomicBool,
+    /// Process-unique, non-zero.
+    id: u64,
 }
 
 /// Timer names that produce nothing.
@@ -93,7 +95,7 @@ pub(crate) enum ClientRef<'c> {
 }
 
 impl ClientRef<'_> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self) -> Option<&Client> {
         match self {
             ClientRef::None => None,
@@ -118,6 +120,7 @@ impl Client {
     }
 
     /// Whether the client has a sender (metlog-py's `is_active`).
+    #[inline]
     pub fn is_active(&self) -> bool {
         self.inner.sender.is_some()
     }
@@ -130,6 +133,12 @@ impl Client {
     /// The default severity of this client's messages.
     pub fn severity(&self) -> Severity {
         self.inner.severity
+    }
+
+    /// The process-unique id of this client (shared by its clones).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// Whether timers named `name` are disabled (by name or by `*`).

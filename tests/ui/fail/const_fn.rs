@@ -1,0 +1,6 @@
+#[metlog::timer]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

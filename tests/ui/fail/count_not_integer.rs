@@ -1,0 +1,4 @@
+#[metlog::incr(count = 1.5)]
+fn hit() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[metlog::timer(count = 2)]
+fn query() {}
+
+fn main() {}

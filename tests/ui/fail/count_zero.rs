@@ -1,0 +1,4 @@
+#[metlog::incr(count = 0)]
+fn hit() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[metlog::timer("a", name = "b")]
+fn query() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[metlog::incr("")]
+fn hit() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+const KIND: &str = "x";
+
+#[metlog::timer(fields(kind = KIND))]
+fn query() {}
+
+fn main() {}

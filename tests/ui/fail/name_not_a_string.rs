@@ -1,0 +1,4 @@
+#[metlog::timer(name = db.query)]
+fn query() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[metlog::incr]
+struct Config {
+    port: u16,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[metlog::timer(rate = "x")]
+fn query() {}
+
+fn main() {}

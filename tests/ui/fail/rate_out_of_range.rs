@@ -1,0 +1,4 @@
+#[metlog::timer(rate = 2.0)]
+fn query() {}
+
+fn main() {}

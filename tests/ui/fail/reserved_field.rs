@@ -1,0 +1,4 @@
+#[metlog::timer(fields(outcome = "mine"))]
+fn query() {}
+
+fn main() {}

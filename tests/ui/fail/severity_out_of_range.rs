@@ -1,0 +1,4 @@
+#[metlog::timer(severity = 9)]
+fn query() {}
+
+fn main() {}

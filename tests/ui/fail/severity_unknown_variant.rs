@@ -1,0 +1,4 @@
+#[metlog::timer(severity = Severity::Loud)]
+fn query() {}
+
+fn main() {}

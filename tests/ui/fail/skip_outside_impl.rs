@@ -1,0 +1,4 @@
+#[metlog::skip]
+fn helper() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+trait Store {
+    #[metlog::timer]
+    fn load(&self) -> u32;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[metlog::timer(nmae = "db.query")]
+fn query() {}
+
+fn main() {}
