@@ -68,6 +68,44 @@
 //! handle_request();
 //! ```
 //!
+//! ## Attribute macros
+//!
+//! [`#[metlog::timer]`](macro@timer) and [`#[metlog::incr]`](macro@incr)
+//! instrument a function (or every method of an `impl` block) like
+//! metlog-py's `@timeit` and `@incr_count`: one message per call on every
+//! path — return, `?`, panic, a dropped future — carrying `fields.outcome`
+//! (`ok`, `err`, `panic`, `cancelled`), through the current client looked up
+//! at call time. Idle (no client, disabled timer, switched off with
+//! [`set_disabled_decorators`], sampled out) they cost about as much as an
+//! unannotated call; enabled on a static name they do not allocate.
+//!
+//! ```
+//! # let capture = metlog::sender::CaptureSender::new();
+//! # metlog::set_global_client(metlog::Client::builder("app").sender(capture.clone()).build()).unwrap();
+//! #[metlog::timer("db.load")]
+//! fn load(id: u64) -> Result<String, String> {
+//!     if id == 0 {
+//!         return Err("no such row".into());
+//!     }
+//!     Ok(format!("row {id}"))
+//! }
+//! load(1).unwrap();
+//! load(0).unwrap_err();
+//! let outcomes: Vec<_> = capture.messages().iter().map(|m| m.fields["outcome"].to_string()).collect();
+//! assert_eq!(outcomes, ["ok", "err"]);
+//! ```
+//!
+//! Misuse is a compile error at the offending token (see the UI tests in
+//! `tests/ui`). Default names are `<module path with . for ::>.<fn>`; inside
+//! an instrumented `impl` block, `<module>.<Type>.<method>`. A method
+//! annotated on its own cannot see its type, so its default name is
+//! `<module>.<method>`. Messages carry `fields.outcome` `err` when the return
+//! type's name ends in `Result` (`Result`, `io::Result`, `MyResult` aliases)
+//! and the value is an `Err`; a `Result<impl Trait, E>` is reported as `ok`
+//! or `panic` only. A function returning `async move { … }` or
+//! `Box::pin(async move { … })` (what `#[async_trait]` generates) is timed
+//! inside the future.
+//!
 //! ## Sampling, disabled timers, filters
 //!
 //! A rate below 1 ([`Counter::rate`], [`Timer::rate`]) keeps only that
