@@ -1,7 +1,5 @@
 //! Every accepted form of the options.
 
-use metlog::Severity;
-
 #[metlog::timer]
 fn bare() {}
 
