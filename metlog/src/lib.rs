@@ -165,7 +165,7 @@ pub mod __private;
 
 #[cfg(feature = "macros")]
 pub use attributes::{incr, skip, timer};
-pub use client::{Client, ClientBuilder, Counter, MessageBuilder, Stats, Timer};
+pub use client::{Client, ClientBuilder, Counter, FlushGuard, MessageBuilder, Stats, Timer};
 pub use decorators::{
     is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
     UnknownDecoratorError,

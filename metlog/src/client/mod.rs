@@ -324,8 +324,10 @@ impl Client {
         self.dispatch(msg);
     }
 
-    /// Asks the sender to push out anything it buffers, and waits for it.
-    /// A failure is counted and reported like a failed send.
+    /// Waits until the sender has handed everything queued to its transport
+    /// (background senders give up after their configured flush timeout,
+    /// 5 s by default). A failure is reported like a failed send; use
+    /// [`flush_timeout`](Client::flush_timeout) to get it as a `Result`.
     pub fn flush(&self) {
         let Some(sender) = &self.inner.sender else {
             return;
@@ -337,9 +339,52 @@ impl Client {
         }
     }
 
+    /// Like [`flush`](Client::flush), waiting at most `timeout`, and saying
+    /// whether everything was delivered in time.
+    pub fn flush_timeout(&self, timeout: Duration) -> Result<(), crate::sender::SendError> {
+        let Some(sender) = &self.inner.sender else {
+            return Ok(());
+        };
+        panic::catch_unwind(AssertUnwindSafe(|| sender.flush_timeout(timeout))).unwrap_or_else(
+            |_| {
+                Err(crate::sender::SendError::new(
+                    SendErrorKind::Other,
+                    "flush panicked",
+                ))
+            },
+        )
+    }
+
+    /// A guard that flushes this client when dropped: keep it in `main` so
+    /// messages still queued at exit are delivered (within the flush
+    /// timeout) — for a global client, which is never dropped, this is the
+    /// way to drain it.
+    ///
+    /// ```
+    /// let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+    /// let _flush_at_exit = client.flush_guard();
+    /// client.incr("started");
+    /// ```
+    pub fn flush_guard(&self) -> FlushGuard {
+        FlushGuard {
+            client: self.clone(),
+        }
+    }
+
     /// Counts of what happened to this client's messages so far.
+    ///
+    /// With a background sender, messages move from `queued` to `sent` or
+    /// `failed` as the worker delivers them (see [`Stats`]).
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        let mut stats = self.inner.counters.snapshot();
+        let delivery = self.inner.sender.as_ref().and_then(|s| s.delivery());
+        if let Some(delivery) = delivery {
+            stats.sent = delivery.delivered;
+            stats.failed += delivery.failed;
+            stats.queued = delivery.queued;
+            stats.ignored += delivery.ignored;
+        }
+        stats
     }
 
     /// Builds the envelope with this client's defaults.
@@ -390,6 +435,9 @@ impl Client {
             Ok(Some(Err(err))) if err.kind() == SendErrorKind::Full => {
                 counters.dropped.fetch_add(1, Relaxed);
             }
+            Ok(Some(Err(err))) if err.kind() == SendErrorKind::Unsupported => {
+                counters.ignored.fetch_add(1, Relaxed);
+            }
             Ok(Some(Err(err))) => {
                 counters.failed.fetch_add(1, Relaxed);
                 self.report_failure(format_args!("{err}"));
@@ -435,6 +483,19 @@ impl fmt::Debug for Client {
             .field("disabled_timers", &self.inner.disabled_timers)
             .field("filters", &self.inner.filters.len())
             .finish()
+    }
+}
+
+/// Flushes its client when dropped; made by [`Client::flush_guard`].
+#[must_use = "the client is flushed when this guard is dropped; `let _ =` drops it at once"]
+#[derive(Debug)]
+pub struct FlushGuard {
+    client: Client,
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.client.flush();
     }
 }
 

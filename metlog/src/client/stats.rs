@@ -2,8 +2,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// What happened to the messages a [`Client`](crate::Client) produced.
 ///
-/// `sent + dropped + failed` is the number of messages handed to the sender;
-/// `filtered` ones never reached it. Messages skipped by sampling or a disabled
+/// Every message that passed the filters is in exactly one bucket:
+/// `sent + dropped + failed + queued + ignored` is the number of messages
+/// handed to the sender; `filtered` ones never reached it. With a
+/// background sender, `sent` counts messages actually handed to the
+/// transport and `queued` those still waiting. Messages skipped by sampling or a disabled
 /// timer are never produced and are not counted (counting them would put a
 /// shared write on the path that must cost next to nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -17,6 +20,17 @@ pub struct Stats {
     pub failed: u64,
     /// Stopped by one of the client's filters.
     pub filtered: u64,
+    /// Accepted by a background sender, not yet delivered.
+    pub queued: u64,
+    /// Of a type the sender does not carry (e.g. log lines sent to statsd).
+    pub ignored: u64,
+}
+
+impl Stats {
+    /// All messages handed to the sender: `sent + dropped + failed + queued + ignored`.
+    pub fn produced(&self) -> u64 {
+        self.sent + self.dropped + self.failed + self.queued + self.ignored
+    }
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +39,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) filtered: AtomicU64,
+    pub(crate) ignored: AtomicU64,
 }
 
 impl Counters {
@@ -34,6 +49,8 @@ impl Counters {
             dropped: self.dropped.load(Relaxed),
             failed: self.failed.load(Relaxed),
             filtered: self.filtered.load(Relaxed),
+            queued: 0,
+            ignored: self.ignored.load(Relaxed),
         }
     }
 }

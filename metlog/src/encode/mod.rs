@@ -1,7 +1,8 @@
 //! Encoders: how a [`Message`](crate::Message) becomes bytes on a transport.
 //!
-//! Every encoding starts from the same envelope. This module has the JSON one
-//! (metlog's native wire format); the statsd and syslog encoders arrive with
-//! their senders.
+//! Every encoding starts from the same envelope: [`json`] (metlog's native
+//! wire format), [`statsd`] lines and RFC 5424 [`syslog`] messages.
 
 pub mod json;
+pub mod statsd;
+pub mod syslog;

@@ -22,6 +22,9 @@ pub enum SendErrorKind {
     Encode,
     /// The sender was shut down: counted as *failed*.
     Closed,
+    /// The sender does not carry messages of this type (e.g. a log line
+    /// sent to statsd): counted as *ignored*, not reported.
+    Unsupported,
     /// Anything else: counted as *failed*.
     Other,
 }
@@ -39,6 +42,14 @@ impl SendError {
     /// The sender had no room for the message.
     pub fn full() -> Self {
         Self::new(SendErrorKind::Full, "sender is full")
+    }
+
+    /// The sender does not carry messages of this type.
+    pub fn unsupported(kind: &str) -> Self {
+        Self::new(
+            SendErrorKind::Unsupported,
+            format!("messages of type {kind:?} are not carried by this sender"),
+        )
     }
 
     /// The sender has been shut down.

@@ -12,7 +12,18 @@
 //! | [`StreamSender`] | any `io::Write` | pipes, buffers, custom sinks |
 //! | [`FileSender`] | a file, appended | local logs |
 //! | [`NullSender`] | nowhere | benchmarks, switching output off |
+//! | [`UdpSender`] | JSON datagrams (metlog-py's wire) | a metlog/Heka router |
+//! | [`TcpSender`] | newline-delimited JSON over TCP | Logstash, Vector, syslog-ng |
+//! | [`StatsdSender`] | statsd lines over UDP | statsd, Graphite |
+//! | [`SyslogSender`] | RFC 5424 over UDP, TCP, Unix | rsyslog, syslog-ng |
+//! | [`LogSender`] | the `log` crate | an existing logging setup |
+//! | [`Router`] | a sender per message type | metrics to statsd, the rest to syslog |
 //! | [`from_fn`] | a closure | adapting to anything else |
+//!
+//! The network senders deliver from a background thread behind a bounded
+//! queue ([`QueueConfig`]): the caller never waits for I/O; a full queue drops
+//! (counted in [`Stats::dropped`](crate::Stats::dropped)); [`Client::flush`](crate::Client::flush)
+//! waits for the queue; dropping the sender drains it (within a deadline).
 //!
 //! Write your own by implementing the trait:
 //!
@@ -31,17 +42,31 @@
 //! client.incr("started");
 //! ```
 
+mod background;
 mod capture;
 mod error;
+mod log_sender;
 mod null;
+mod router;
+mod statsd;
 mod stream;
+mod syslog;
+mod tcp;
+mod udp;
 
 use std::sync::Arc;
 
+pub use background::QueueConfig;
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
+pub use log_sender::LogSender;
 pub use null::NullSender;
+pub use router::Router;
+pub use statsd::{StatsdSender, DEFAULT_MTU};
 pub use stream::{FileSender, StdoutSender, StreamSender};
+pub use syslog::{SyslogConfig, SyslogSender};
+pub use tcp::{TcpSender, DEFAULT_BACKLOG};
+pub use udp::UdpSender;
 
 use crate::Message;
 
@@ -60,25 +85,69 @@ pub trait Sender: Send + Sync + 'static {
     fn flush(&self) -> Result<(), SendError> {
         Ok(())
     }
+
+    /// Like [`flush`](Sender::flush), giving up after `timeout`. Senders that
+    /// deliver in the background wait at most that long; the default calls
+    /// `flush`.
+    fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
+        let _ = timeout;
+        self.flush()
+    }
+
+    /// For senders that deliver after `send` returns (a background queue):
+    /// what became of the messages they accepted. `None` (the default) means
+    /// a message accepted by `send` is delivered.
+    fn delivery(&self) -> Option<Delivery> {
+        None
+    }
 }
 
-impl<S: Sender + ?Sized> Sender for Arc<S> {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        (**self).send(message)
-    }
-    fn flush(&self) -> Result<(), SendError> {
-        (**self).flush()
+/// What a sender that delivers in the background did with the messages it
+/// accepted; see [`Sender::delivery`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// Handed to the transport (written to the socket).
+    pub delivered: u64,
+    /// Lost to transport errors, or too large for it.
+    pub failed: u64,
+    /// Accepted but not yet delivered or failed.
+    pub queued: u64,
+    /// Of a type this sender does not carry (e.g. a log line to statsd).
+    pub ignored: u64,
+}
+
+impl std::ops::Add for Delivery {
+    type Output = Delivery;
+    fn add(self, other: Delivery) -> Delivery {
+        Delivery {
+            delivered: self.delivered + other.delivered,
+            failed: self.failed + other.failed,
+            queued: self.queued + other.queued,
+            ignored: self.ignored + other.ignored,
+        }
     }
 }
 
-impl<S: Sender + ?Sized> Sender for Box<S> {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        (**self).send(message)
-    }
-    fn flush(&self) -> Result<(), SendError> {
-        (**self).flush()
-    }
+macro_rules! forward_sender {
+    ($($ptr:ident),*) => {$(
+        impl<S: Sender + ?Sized> Sender for $ptr<S> {
+            fn send(&self, message: Message) -> Result<(), SendError> {
+                (**self).send(message)
+            }
+            fn flush(&self) -> Result<(), SendError> {
+                (**self).flush()
+            }
+            fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
+                (**self).flush_timeout(timeout)
+            }
+            fn delivery(&self) -> Option<Delivery> {
+                (**self).delivery()
+            }
+        }
+    )*};
 }
+forward_sender!(Arc, Box);
 
 /// A sender made from a closure.
 ///

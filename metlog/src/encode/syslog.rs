@@ -1,0 +1,231 @@
+//! RFC 5424 syslog messages carrying the metlog envelope.
+//!
+//! `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [metlog@32473 …] MSG`:
+//! the priority from the facility and the message's severity, APP-NAME from
+//! the logger, MSGID from the type, chosen fields as structured data, and the
+//! JSON envelope as MSG (without a BOM, which would break JSON parsers such
+//! as rsyslog's mmjsonparse).
+
+use crate::timestamp::Rfc3339;
+use crate::{Message, Value};
+
+/// The SD-ID of the structured-data element (32473 is the private
+/// enterprise number reserved for documentation, RFC 5612).
+pub const SD_ID: &str = "metlog@32473";
+
+/// Syslog facilities (RFC 5424 §6.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Facility {
+    Kern = 0,
+    #[default]
+    User = 1,
+    Mail = 2,
+    Daemon = 3,
+    Auth = 4,
+    Syslog = 5,
+    Lpr = 6,
+    News = 7,
+    Uucp = 8,
+    Cron = 9,
+    AuthPriv = 10,
+    Ftp = 11,
+    Local0 = 16,
+    Local1 = 17,
+    Local2 = 18,
+    Local3 = 19,
+    Local4 = 20,
+    Local5 = 21,
+    Local6 = 22,
+    Local7 = 23,
+}
+
+impl std::str::FromStr for Facility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "kern" => Facility::Kern,
+            "user" => Facility::User,
+            "mail" => Facility::Mail,
+            "daemon" => Facility::Daemon,
+            "auth" => Facility::Auth,
+            "syslog" => Facility::Syslog,
+            "lpr" => Facility::Lpr,
+            "news" => Facility::News,
+            "uucp" => Facility::Uucp,
+            "cron" => Facility::Cron,
+            "authpriv" => Facility::AuthPriv,
+            "ftp" => Facility::Ftp,
+            "local0" => Facility::Local0,
+            "local1" => Facility::Local1,
+            "local2" => Facility::Local2,
+            "local3" => Facility::Local3,
+            "local4" => Facility::Local4,
+            "local5" => Facility::Local5,
+            "local6" => Facility::Local6,
+            "local7" => Facility::Local7,
+            _ => return Err(format!("unknown syslog facility {s:?}")),
+        })
+    }
+}
+
+/// Which fields become structured-data parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SdFields {
+    /// Every field whose value is a string, number or boolean (the default).
+    #[default]
+    AllScalars,
+    /// Only these fields.
+    Only(Vec<String>),
+    /// No structured data (`-`).
+    None,
+}
+
+/// Appends one RFC 5424 message (no trailer, no framing) to `out`.
+///
+/// ```
+/// use metlog::encode::syslog::{self, Facility, SdFields};
+/// use metlog::Message;
+/// let mut msg = Message::new("oldstyle", "my app");
+/// msg.payload = "hello".into();
+/// msg.fields.insert("path", "/a]\"b\\");
+/// let mut out = Vec::new();
+/// syslog::write(&msg, Facility::Local0, &SdFields::AllScalars, &mut out);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("<134>1 "));          // local0 (16) * 8 + informational (6)
+/// assert!(text.contains(" my_app "));           // APP-NAME: printable ASCII, no spaces
+/// assert!(text.contains(r#"[metlog@32473 path="/a\]\"b\\"]"#));
+/// assert!(text.ends_with('}'));                 // the JSON envelope
+/// ```
+pub fn write(message: &Message, facility: Facility, sd: &SdFields, out: &mut Vec<u8>) {
+    let pri = facility as u8 * 8 + message.severity.as_u8();
+    out.extend_from_slice(format!("<{pri}>1 {} ", Rfc3339(message.timestamp)).as_bytes());
+    push_header_field(&message.hostname, 255, out);
+    out.push(b' ');
+    push_header_field(&message.logger, 48, out);
+    out.push(b' ');
+    out.extend_from_slice(message.pid.to_string().as_bytes());
+    out.push(b' ');
+    push_header_field(&message.kind, 32, out);
+    out.push(b' ');
+    write_structured_data(message, sd, out);
+    out.push(b' ');
+    crate::encode::json::write(message, out);
+}
+
+/// PRINTUSASCII (33–126) only, at most `max` bytes, `-` when empty.
+fn push_header_field(text: &str, max: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend(
+        text.bytes()
+            .take(max)
+            .map(|b| if (33..=126).contains(&b) { b } else { b'_' }),
+    );
+    if out.len() == start {
+        out.push(b'-');
+    }
+}
+
+fn write_structured_data(message: &Message, sd: &SdFields, out: &mut Vec<u8>) {
+    let wanted = |key: &str| match sd {
+        SdFields::AllScalars => true,
+        SdFields::Only(keys) => keys.iter().any(|k| k == key),
+        SdFields::None => false,
+    };
+    let mut params = Vec::new();
+    for (key, value) in message.fields.iter() {
+        if !wanted(key) {
+            continue;
+        }
+        let text = match value {
+            Value::Str(s) => s.to_string(),
+            Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Bool(_) => value.to_string(),
+            Value::Null | Value::Json(_) => continue,
+        };
+        params.push((sd_name(key), text));
+    }
+    if params.is_empty() {
+        out.push(b'-');
+        return;
+    }
+    out.push(b'[');
+    out.extend_from_slice(SD_ID.as_bytes());
+    for (name, value) in params {
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        for c in value.chars() {
+            // RFC 5424 §6.3.3: '"', '\' and ']' must be escaped.
+            if matches!(c, '"' | '\\' | ']') {
+                out.push(b'\\');
+            }
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        out.push(b'"');
+    }
+    out.push(b']');
+}
+
+/// SD-NAME: PRINTUSASCII except `=`, space, `]`, `"`; 1–32 bytes.
+fn sd_name(key: &str) -> String {
+    let name: String = key
+        .bytes()
+        .take(32)
+        .map(|b| match b {
+            b'=' | b' ' | b']' | b'"' => '_',
+            33..=126 => b as char,
+            _ => '_',
+        })
+        .collect();
+    if name.is_empty() {
+        "_".to_owned()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_are_sanitised_and_bounded() {
+        let mut msg = Message::new("a type with spaces", "");
+        msg.hostname = "h".repeat(300).into();
+        msg.severity = crate::Severity::Error;
+        let mut out = Vec::new();
+        write(&msg, Facility::User, &SdFields::None, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let parts: Vec<&str> = text.splitn(8, ' ').collect();
+        assert_eq!(parts[0], "<11>1");
+        assert_eq!(parts[2].len(), 255);
+        assert_eq!(parts[3], "-", "empty APP-NAME is NILVALUE");
+        assert_eq!(parts[5], "a_type_with_spaces");
+        assert_eq!(parts[6], "-");
+        assert!(parts[7].starts_with('{'));
+    }
+
+    #[test]
+    fn structured_data_escapes_and_selects() {
+        let mut msg = Message::new("t", "l");
+        msg.fields.insert("q", "a\"b\\c]d");
+        msg.fields.insert("bad key=]", 1);
+        msg.fields.insert("list", serde_json::json!([1]));
+        let mut out = Vec::new();
+        write(&msg, Facility::User, &SdFields::AllScalars, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(r#"[metlog@32473 q="a\"b\\c\]d" bad_key__="1"]"#),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        write(
+            &msg,
+            Facility::User,
+            &SdFields::Only(vec!["q".into()]),
+            &mut out,
+        );
+        assert!(!String::from_utf8(out).unwrap().contains("bad_key"));
+    }
+}

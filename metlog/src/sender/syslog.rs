@@ -1,0 +1,132 @@
+//! [`SyslogSender`]: RFC 5424 over UDP, TCP or a Unix socket.
+
+use std::io;
+use std::net::ToSocketAddrs;
+#[cfg(unix)]
+use std::path::Path;
+
+use super::background::{Background, QueueConfig};
+use super::tcp::{Framing, StreamTransport, DEFAULT_BACKLOG};
+use super::udp::{background_sender, resolve, DatagramTransport, Datagrams, Encoder};
+use super::{Delivery, SendError, Sender};
+use crate::encode::syslog::{self, Facility, SdFields};
+use crate::Message;
+
+/// How syslog messages are written: facility and structured-data fields.
+///
+/// ```
+/// use metlog::encode::syslog::{Facility, SdFields};
+/// use metlog::sender::SyslogConfig;
+/// let config = SyslogConfig::default()
+///     .facility(Facility::Local0)
+///     .structured_data(SdFields::Only(vec!["name".into(), "rate".into()]));
+/// # let _ = config;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SyslogConfig {
+    facility: Facility,
+    sd: SdFields,
+    queue: QueueConfig,
+}
+
+impl SyslogConfig {
+    /// The facility (default `user`).
+    pub fn facility(mut self, facility: Facility) -> Self {
+        self.facility = facility;
+        self
+    }
+
+    /// Which fields become structured data (default: every scalar field).
+    pub fn structured_data(mut self, sd: SdFields) -> Self {
+        self.sd = sd;
+        self
+    }
+
+    /// The background queue.
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    fn encoder(&self) -> Encoder {
+        let facility = self.facility;
+        let sd = self.sd.clone();
+        Box::new(move |message: &Message, out: &mut Vec<u8>| {
+            syslog::write(message, facility, &sd, out);
+            Ok(())
+        })
+    }
+}
+
+/// Sends each message as an RFC 5424 syslog message: priority from the
+/// facility and the message's severity, APP-NAME from the logger, PROCID the
+/// pid, MSGID the type, fields as structured data (`[metlog@32473 …]`,
+/// escaped), and the JSON envelope as MSG (no BOM). See
+/// [`encode::syslog`](crate::encode::syslog) for the exact format.
+///
+/// ```
+/// use metlog::sender::{SyslogConfig, SyslogSender};
+/// let udp = SyslogSender::udp("127.0.0.1:514", SyslogConfig::default())?;
+/// let tcp = SyslogSender::tcp("127.0.0.1:514", SyslogConfig::default())?; // octet counting
+/// # #[cfg(unix)] { let _unix = SyslogSender::unix("/dev/log", SyslogConfig::default()); }
+/// # let _ = (udp, tcp);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SyslogSender {
+    background: Background,
+}
+
+impl SyslogSender {
+    /// One message per UDP datagram.
+    pub fn udp(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        config: SyslogConfig,
+    ) -> io::Result<SyslogSender> {
+        let destination = resolve(addr)?.remove(0);
+        let transport = DatagramTransport {
+            datagrams: Datagrams::udp(vec![destination])?,
+            encode: config.encoder(),
+            buf: Vec::with_capacity(1024),
+        };
+        Ok(SyslogSender {
+            background: Background::spawn("syslog-udp", transport, config.queue)?,
+        })
+    }
+
+    /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
+    /// first use, reconnecting with backoff, with a backlog of
+    /// [`DEFAULT_BACKLOG`] messages while the peer is away.
+    pub fn tcp(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        config: SyslogConfig,
+    ) -> io::Result<SyslogSender> {
+        let transport = StreamTransport::new(
+            resolve(addr)?,
+            config.encoder(),
+            Framing::OctetCount,
+            DEFAULT_BACKLOG,
+        );
+        Ok(SyslogSender {
+            background: Background::spawn("syslog-tcp", transport, config.queue)?,
+        })
+    }
+
+    /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
+    #[cfg(unix)]
+    pub fn unix(path: impl AsRef<Path>, config: SyslogConfig) -> io::Result<SyslogSender> {
+        let transport = DatagramTransport {
+            datagrams: Datagrams::Unix {
+                socket: std::os::unix::net::UnixDatagram::unbound()?,
+                path: path.as_ref().to_path_buf(),
+            },
+            encode: config.encoder(),
+            buf: Vec::with_capacity(1024),
+        };
+        Ok(SyslogSender {
+            background: Background::spawn("syslog-unix", transport, config.queue)?,
+        })
+    }
+}
+
+background_sender!(SyslogSender);

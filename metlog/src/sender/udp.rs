@@ -1,0 +1,258 @@
+//! Datagram delivery (UDP, Unix datagram sockets) and [`UdpSender`].
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+#[cfg(unix)]
+use std::os::unix::net::UnixDatagram;
+#[cfg(unix)]
+use std::path::PathBuf;
+
+use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::{Delivery, SendError, SendErrorKind, Sender};
+use crate::encode::json;
+use crate::Message;
+
+/// The largest UDP payload over IPv4 (65,535 − 8 − 20).
+pub(crate) const MAX_DATAGRAM: usize = 65_507;
+
+/// Turns one message into one datagram's bytes.
+pub(crate) type Encoder = Box<dyn Fn(&Message, &mut Vec<u8>) -> Result<(), SendError> + Send>;
+
+pub(crate) fn json_encoder() -> Encoder {
+    Box::new(|message, out| {
+        json::write(message, out);
+        Ok(())
+    })
+}
+
+/// Where datagrams go.
+pub(crate) enum Datagrams {
+    Udp {
+        v4: Option<UdpSocket>,
+        v6: Option<UdpSocket>,
+        destinations: Vec<SocketAddr>,
+    },
+    #[cfg(unix)]
+    Unix { socket: UnixDatagram, path: PathBuf },
+}
+
+impl Datagrams {
+    pub(crate) fn udp(destinations: Vec<SocketAddr>) -> io::Result<Datagrams> {
+        let v4 = if destinations.iter().any(SocketAddr::is_ipv4) {
+            Some(UdpSocket::bind("0.0.0.0:0")?)
+        } else {
+            None
+        };
+        let v6 = if destinations.iter().any(SocketAddr::is_ipv6) {
+            Some(UdpSocket::bind("[::]:0")?)
+        } else {
+            None
+        };
+        Ok(Datagrams::Udp {
+            v4,
+            v6,
+            destinations,
+        })
+    }
+
+    fn send(&self, datagram: &[u8]) -> io::Result<()> {
+        match self {
+            Datagrams::Udp {
+                v4,
+                v6,
+                destinations,
+            } => {
+                let mut result = Ok(());
+                for destination in destinations {
+                    let socket = if destination.is_ipv4() { v4 } else { v6 };
+                    if let Some(socket) = socket {
+                        if let Err(e) = socket.send_to(datagram, destination) {
+                            result = Err(e);
+                        }
+                    }
+                }
+                result
+            }
+            #[cfg(unix)]
+            Datagrams::Unix { socket, path } => socket.send_to(datagram, path).map(drop),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Datagrams::Udp { destinations, .. } => format!("udp {destinations:?}"),
+            #[cfg(unix)]
+            Datagrams::Unix { path, .. } => format!("unix {}", path.display()),
+        }
+    }
+}
+
+/// One message per datagram.
+pub(crate) struct DatagramTransport {
+    pub(crate) datagrams: Datagrams,
+    pub(crate) encode: Encoder,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl Transport for DatagramTransport {
+    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
+        for message in batch.drain(..) {
+            self.buf.clear();
+            if let Err(e) = (self.encode)(&message, &mut self.buf) {
+                outcome.failed(1, &e);
+                continue;
+            }
+            if self.buf.len() > MAX_DATAGRAM {
+                let e = SendError::new(
+                    SendErrorKind::Encode,
+                    format!(
+                        "a {}-byte message does not fit in one datagram (at most {MAX_DATAGRAM} \
+                         bytes); it was not sent rather than truncated",
+                        self.buf.len()
+                    ),
+                );
+                outcome.failed(1, &e);
+                continue;
+            }
+            match self.datagrams.send(&self.buf) {
+                Ok(()) => outcome.delivered(1),
+                Err(e) => outcome.failed(
+                    1,
+                    &SendError::io(format!("cannot send to {}", self.datagrams.describe()), e),
+                ),
+            }
+        }
+    }
+}
+
+/// Resolves `host:port` strings, `SocketAddr`s and the like; the error names
+/// what could not be resolved.
+pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<Vec<SocketAddr>> {
+    let described = format!("{addr:?}");
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {described}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{described} resolves to no address"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Sends each message as one JSON datagram to one or several destinations
+/// (metlog-py's `UdpSender`), from a background thread.
+///
+/// A message larger than a datagram can carry (65,507 bytes) is counted as
+/// failed with that reason, never truncated into invalid JSON.
+///
+/// ```
+/// let receiver = std::net::UdpSocket::bind("127.0.0.1:0")?;
+/// let sender = metlog::sender::UdpSender::new(receiver.local_addr()?)?;
+/// let client = metlog::Client::builder("app").sender(sender).build();
+/// client.incr("hits");
+/// client.flush();
+/// let mut buf = [0; 65_536];
+/// let n = receiver.recv(&mut buf)?;
+/// let msg = metlog::Message::from_json(std::str::from_utf8(&buf[..n]).unwrap()).unwrap();
+/// assert_eq!(msg.kind, "counter");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UdpSender {
+    background: Background,
+    destinations: Vec<SocketAddr>,
+}
+
+impl UdpSender {
+    /// Sends to `addr` (e.g. `"127.0.0.1:5565"` or a `SocketAddr`).
+    pub fn new(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<UdpSender> {
+        Self::with_queue(addr, QueueConfig::default())
+    }
+
+    /// Sends to `addr`, queuing as `config` says.
+    pub fn with_queue(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        config: QueueConfig,
+    ) -> io::Result<UdpSender> {
+        let first = resolve(addr)?.remove(0);
+        Self::spawn(vec![first], config)
+    }
+
+    /// metlog-py's host and port lists: hosts and ports are zipped; with more
+    /// hosts than ports the last port is repeated, extra ports are ignored.
+    ///
+    /// ```
+    /// let sender = metlog::sender::UdpSender::to_hosts(["127.0.0.1", "127.0.0.2"], [5565])?;
+    /// assert_eq!(sender.destinations().len(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn to_hosts<H, P>(hosts: H, ports: P) -> io::Result<UdpSender>
+    where
+        H: IntoIterator,
+        H::Item: AsRef<str>,
+        P: IntoIterator<Item = u16>,
+    {
+        let hosts: Vec<String> = hosts.into_iter().map(|h| h.as_ref().to_owned()).collect();
+        let ports: Vec<u16> = ports.into_iter().collect();
+        let destinations = zip_hosts_ports(&hosts, &ports)?;
+        Self::spawn(destinations, QueueConfig::default())
+    }
+
+    fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
+        let transport = DatagramTransport {
+            datagrams: Datagrams::udp(destinations.clone())?,
+            encode: json_encoder(),
+            buf: Vec::with_capacity(1024),
+        };
+        Ok(UdpSender {
+            background: Background::spawn("udp", transport, config)?,
+            destinations,
+        })
+    }
+
+    /// The addresses messages are sent to.
+    pub fn destinations(&self) -> &[SocketAddr] {
+        &self.destinations
+    }
+}
+
+/// Zips hosts with ports the way metlog-py does.
+pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec<SocketAddr>> {
+    let Some(&last_port) = ports.last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no port given"));
+    };
+    if hosts.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no host given"));
+    }
+    let mut destinations = Vec::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let port = ports.get(i).copied().unwrap_or(last_port);
+        destinations.push(resolve((host.as_str(), port))?.remove(0));
+    }
+    Ok(destinations)
+}
+
+macro_rules! background_sender {
+    ($($ty:ty),*) => {$(
+        impl Sender for $ty {
+            fn send(&self, message: Message) -> Result<(), SendError> {
+                self.background.send(message)
+            }
+            fn flush(&self) -> Result<(), SendError> {
+                self.background.flush()
+            }
+            fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
+                self.background.flush_timeout(timeout)
+            }
+            fn delivery(&self) -> Option<Delivery> {
+                Some(self.background.delivery())
+            }
+        }
+    )*};
+}
+pub(crate) use background_sender;
+
+background_sender!(UdpSender);
