@@ -41,8 +41,17 @@ fn payload_types_as_text_json_types_as_envelopes_others_ignored() {
 
     let records = RECORDER.0.lock().unwrap().clone();
     let levels: Vec<log::Level> = records.iter().map(|r| r.0).collect();
-    use log::Level::*;
-    assert_eq!(levels, [Error, Warn, Info, Debug, Info]);
+    use log::Level;
+    assert_eq!(
+        levels,
+        [
+            Level::Error,
+            Level::Warn,
+            Level::Info,
+            Level::Debug,
+            Level::Info
+        ]
+    );
     assert!(records.iter().all(|r| r.1 == "svc"));
     assert_eq!(records[0].2, "c");
     let json: serde_json::Value = serde_json::from_str(&records[4].2).unwrap();
