@@ -1,0 +1,213 @@
+//! Delivery into the real programs: Etsy statsd and rsyslog, started by
+//! `scripts/test.sh` (which runs these ignored tests). Each test fails
+//! loudly if its peer is not there.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use metlog::encode::syslog::{Facility, SdFields};
+use metlog::sender::{StatsdSender, SyslogConfig, SyslogSender};
+use metlog::Client;
+use serde_json::Value;
+
+fn peer(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: run the peer tests through scripts/test.sh, which starts the peers"
+        )
+    })
+}
+
+/// A name no other test run uses.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// Asks statsd's management port (`counters`, `timers`, …).
+fn statsd_admin(command: &str) -> String {
+    let mut conn =
+        TcpStream::connect(peer("METLOG_TEST_STATSD_MGMT")).expect("statsd management port");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn.write_all(format!("{command}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    let mut buf = [0u8; 4096];
+    while !out.contains("END") {
+        let n = conn.read(&mut buf).expect("statsd answers");
+        if n == 0 {
+            break;
+        }
+        out.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    out
+}
+
+/// The value after `'name':` in statsd's admin dump.
+fn statsd_value(dump: &str, name: &str) -> Option<String> {
+    let key = format!("'{name}':");
+    let start = dump.find(&key)? + key.len();
+    let rest = dump[start..].trim_start();
+    let end = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([',', '\n', '}'])?
+    };
+    Some(rest[..end].trim().to_owned())
+}
+
+/// Polls statsd until `name` shows `expected` (UDP: give it a moment).
+fn await_statsd(kind: &str, name: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let dump = statsd_admin(kind);
+        let value = statsd_value(&dump, name);
+        if value.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statsd {kind} {name}: want {expected}, have {value:?} in\n{dump}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_receives_exact_counters_and_timers() {
+    let logger = unique("metlog");
+    let client = Client::builder(logger.clone())
+        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .build();
+    let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+
+    for _ in 0..7 {
+        client.incr("hits");
+    }
+    client.counter("bytes").count(512).send();
+    client.timer_send("db.query", Duration::from_millis(12));
+    client.timer_send("db.query", Duration::from_millis(30));
+    // Sampled at 0.5 (built directly, so this test is deterministic):
+    // statsd scales the count back up.
+    client
+        .metlog("counter")
+        .payload("3")
+        .field("name", "sampled")
+        .field("rate", 0.5)
+        .send();
+    client.flush();
+
+    await_statsd("counters", &format!("{logger}.hits"), "7");
+    await_statsd("counters", &format!("{logger}.bytes"), "512");
+    await_statsd("counters", &format!("{logger}.sampled"), "6");
+    await_statsd("timers", &format!("{logger}.db.query"), "[ 12, 30 ]");
+    let bad_after = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    assert_eq!(bad_before, bad_after, "no line was rejected");
+    assert_eq!(client.stats().sent, 11);
+}
+
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn hostile_names_never_inject_a_metric_into_statsd() {
+    let logger = unique("hostile");
+    let client = Client::builder(logger.clone())
+        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .build();
+    let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    for name in ["a:1|c", "b\ninjected:100|c", "c|@0.001", "d e\r\0]\"\\=@"] {
+        client.incr(name.to_owned());
+    }
+    client.counter("marker").send();
+    client.flush();
+    await_statsd("counters", &format!("{logger}.marker"), "1");
+    let dump = statsd_admin("counters");
+    assert!(!dump.contains("'injected'"), "{dump}");
+    assert_eq!(
+        statsd_value(&dump, &format!("{logger}.a_1_c")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        statsd_value(&dump, &format!("{logger}.b_injected_100_c")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        statsd_value(&dump, "statsd.bad_lines_seen").unwrap(),
+        bad_before
+    );
+}
+
+/// Waits for rsyslog's JSON output to hold a line containing `marker`.
+fn await_rsyslog(marker: &str) -> Value {
+    let path = peer("METLOG_TEST_RSYSLOG_OUT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(marker)) {
+            return serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rsyslog wrote no line with {marker} to {path}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn check_rsyslog_parsed(record: &Value, marker: &str, app: &str) {
+    // rsyslog parsed the RFC 5424 header…
+    assert_eq!(record["app-name"], app, "{record:#}");
+    assert_eq!(record["procid"], std::process::id().to_string());
+    assert_eq!(record["msgid"], "audit");
+    assert_eq!(record["syslogseverity"], "4");
+    assert_eq!(record["syslogfacility"], "19");
+    // … the structured data, escapes undone …
+    let sd = &record["$!"]["rfc5424-sd"]["metlog@32473"];
+    assert_eq!(sd["path"], "/a]\"b\\c", "{record:#}");
+    assert_eq!(sd["marker"], marker);
+    // … and the JSON envelope in MSG, with no BOM in the way.
+    assert_eq!(record["$!"]["type"], "audit", "{record:#}");
+    assert_eq!(record["$!"]["payload"], "hello rsyslog");
+    assert_eq!(record["$!"]["env_version"], "0.8");
+    assert_eq!(record["$!"]["fields"]["marker"], marker);
+}
+
+fn send_audit(sender: SyslogSender, app: &str, marker: &str) {
+    let client = Client::builder(app.to_owned()).sender(sender).build();
+    client
+        .metlog("audit")
+        .severity(metlog::Severity::Warning)
+        .payload("hello rsyslog")
+        .field("path", "/a]\"b\\c")
+        .field("marker", marker.to_owned())
+        .send();
+    client.flush();
+    assert_eq!(client.stats().sent, 1);
+}
+
+fn syslog_config() -> SyslogConfig {
+    SyslogConfig::default()
+        .facility(Facility::Local3)
+        .structured_data(SdFields::AllScalars)
+}
+
+#[test]
+#[ignore = "needs the real rsyslog: run scripts/test.sh"]
+fn rsyslog_parses_our_udp_messages() {
+    let marker = unique("udp");
+    let sender = SyslogSender::udp(peer("METLOG_TEST_RSYSLOG"), syslog_config()).unwrap();
+    send_audit(sender, "metlog-udp", &marker);
+    check_rsyslog_parsed(&await_rsyslog(&marker), &marker, "metlog-udp");
+}
+
+#[test]
+#[ignore = "needs the real rsyslog: run scripts/test.sh"]
+fn rsyslog_parses_our_tcp_octet_counted_messages() {
+    let marker = unique("tcp");
+    let sender = SyslogSender::tcp(peer("METLOG_TEST_RSYSLOG"), syslog_config()).unwrap();
+    send_audit(sender, "metlog-tcp", &marker);
+    check_rsyslog_parsed(&await_rsyslog(&marker), &marker, "metlog-tcp");
+}
