@@ -211,3 +211,113 @@ fn rsyslog_parses_our_tcp_octet_counted_messages() {
     send_audit(sender, "metlog-tcp", &marker);
     check_rsyslog_parsed(&await_rsyslog(&marker), &marker, "metlog-tcp");
 }
+
+fn zmq_received() -> Vec<Value> {
+    std::fs::read_to_string(peer("METLOG_TEST_ZMQ_OUT"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the ZeroMQ SUB peer: run scripts/test.sh"]
+fn zeromq_sub_peer_receives_the_json_messages() {
+    use metlog::sender::ZmqSender;
+    let logger = unique("zmq");
+    let client = Client::builder(logger.clone())
+        .sender(ZmqSender::connect([peer("METLOG_TEST_ZMQ")], 1000).unwrap())
+        .build();
+    // PUB/SUB drops what is sent before the subscription reaches the
+    // publisher: knock until the peer hears us.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        client.metlog("knock").send();
+        client.flush();
+        if zmq_received()
+            .iter()
+            .any(|m| m["logger"] == logger.as_str())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the SUB peer never received a message"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..100 {
+        client.counter("zmq.count").count(i).send();
+    }
+    client.flush();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ours: Vec<Value> = zmq_received()
+            .into_iter()
+            .filter(|m| m["logger"] == logger.as_str() && m["type"] == "counter")
+            .collect();
+        if ours.len() == 100 {
+            let payloads: Vec<String> = ours
+                .iter()
+                .map(|m| m["payload"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(
+                payloads,
+                (0..100).map(|i| i.to_string()).collect::<Vec<_>>()
+            );
+            assert_eq!(ours[0]["env_version"], "0.8");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of 100 counters arrived",
+            ours.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = client.stats();
+    assert_eq!(stats.produced(), stats.sent + stats.dropped, "{stats:?}");
+    assert_eq!(stats.dropped, 0);
+}
+
+#[test]
+#[ignore = "uses ZeroMQ: run scripts/test.sh"]
+fn zeromq_high_water_mark_drops_are_counted() {
+    use metlog::sender::ZmqSender;
+    // A subscriber that subscribes and then never reads: once its queue, the
+    // socket buffers and ours (high-water mark 10) are full, further
+    // messages are refused and counted as dropped, not lost silently.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let client = Client::builder("hwm")
+        .sender(ZmqSender::bind([endpoint.as_str()], 10).unwrap())
+        .build();
+    let context = zmq::Context::new();
+    let sub = context.socket(zmq::SUB).unwrap();
+    sub.set_rcvhwm(10).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(&endpoint).unwrap();
+    // Let the subscription reach the publisher.
+    client.incr("warm-up");
+    client.flush();
+    std::thread::sleep(Duration::from_millis(300));
+    // 40 MB: more than the kernel's socket buffers can hold.
+    let text = "x".repeat(2_000);
+    for _ in 0..20_000 {
+        client.info(text.clone());
+        client.flush();
+    }
+    let stats = client.stats();
+    let mut received = 0;
+    while sub.recv_bytes(zmq::DONTWAIT).is_ok() {
+        received += 1;
+    }
+    assert!(received > 0, "the subscriber was connected");
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert_eq!(stats.produced(), 20_001, "{stats:?}");
+    assert_eq!(stats.produced(), stats.sent + stats.dropped, "{stats:?}");
+}

@@ -381,6 +381,7 @@ impl Client {
         if let Some(delivery) = delivery {
             stats.sent = delivery.delivered;
             stats.failed += delivery.failed;
+            stats.dropped += delivery.dropped;
             stats.queued = delivery.queued;
             stats.ignored += delivery.ignored;
         }

@@ -43,6 +43,12 @@ impl Outcome {
         self.shared.delivered.fetch_add(n, Relaxed);
     }
 
+    /// Refused by the transport for lack of room: counted, not reported.
+    #[allow(dead_code)] // only the ZeroMQ transport has such a limit
+    pub(crate) fn dropped(&self, n: u64) {
+        self.shared.dropped.fetch_add(n, Relaxed);
+    }
+
     pub(crate) fn failed(&self, n: u64, error: &SendError) {
         self.shared.failed.fetch_add(n, Relaxed);
         if !self.shared.error_reported.swap(true, Relaxed) {
@@ -134,6 +140,7 @@ struct Shared {
     accepted: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
+    dropped: AtomicU64,
     error_reported: AtomicBool,
     /// Signalled whenever the worker has finished a batch.
     progress: Mutex<()>,
@@ -142,7 +149,7 @@ struct Shared {
 
 impl Shared {
     fn settled(&self) -> u64 {
-        self.delivered.load(Relaxed) + self.failed.load(Relaxed)
+        self.delivered.load(Relaxed) + self.failed.load(Relaxed) + self.dropped.load(Relaxed)
     }
 }
 
@@ -172,6 +179,7 @@ impl Background {
             accepted: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             error_reported: AtomicBool::new(false),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
@@ -264,11 +272,13 @@ impl Background {
         // accepted, so `queued` never goes negative.
         let delivered = self.shared.delivered.load(Relaxed);
         let failed = self.shared.failed.load(Relaxed);
+        let dropped = self.shared.dropped.load(Relaxed);
         let accepted = self.shared.accepted.load(Relaxed);
         Delivery {
             delivered,
             failed,
-            queued: accepted.saturating_sub(delivered + failed),
+            dropped,
+            queued: accepted.saturating_sub(delivered + failed + dropped),
             ignored: 0,
         }
     }

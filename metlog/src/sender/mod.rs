@@ -17,6 +17,7 @@
 //! | [`StatsdSender`] | statsd lines over UDP | statsd, Graphite |
 //! | [`SyslogSender`] | RFC 5424 over UDP, TCP, Unix | rsyslog, syslog-ng |
 //! | [`LogSender`] | the `log` crate | an existing logging setup |
+//! | `ZmqSender` (feature `zmq`) | ZeroMQ PUB | metlog's original router transport |
 //! | [`Router`] | a sender per message type | metrics to statsd, the rest to syslog |
 //! | [`from_fn`] | a closure | adapting to anything else |
 //!
@@ -53,6 +54,8 @@ mod stream;
 mod syslog;
 mod tcp;
 mod udp;
+#[cfg(feature = "zmq")]
+mod zmq;
 
 use std::sync::Arc;
 
@@ -67,6 +70,8 @@ pub use stream::{FileSender, StdoutSender, StreamSender};
 pub use syslog::{SyslogConfig, SyslogSender};
 pub use tcp::{TcpSender, DEFAULT_BACKLOG};
 pub use udp::UdpSender;
+#[cfg(feature = "zmq")]
+pub use zmq::{ZmqSender, DEFAULT_QUEUE_LENGTH as ZMQ_DEFAULT_QUEUE_LENGTH};
 
 use crate::Message;
 
@@ -111,7 +116,10 @@ pub struct Delivery {
     pub delivered: u64,
     /// Lost to transport errors, or too large for it.
     pub failed: u64,
-    /// Accepted but not yet delivered or failed.
+    /// Refused by the transport for lack of room (e.g. ZeroMQ's high-water
+    /// mark).
+    pub dropped: u64,
+    /// Accepted but not yet delivered, failed or dropped.
     pub queued: u64,
     /// Of a type this sender does not carry (e.g. a log line to statsd).
     pub ignored: u64,
@@ -123,6 +131,7 @@ impl std::ops::Add for Delivery {
         Delivery {
             delivered: self.delivered + other.delivered,
             failed: self.failed + other.failed,
+            dropped: self.dropped + other.dropped,
             queued: self.queued + other.queued,
             ignored: self.ignored + other.ignored,
         }

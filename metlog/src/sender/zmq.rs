@@ -1,0 +1,150 @@
+//! [`ZmqSender`]: metlog-py's `ZmqPubSender` (feature `zmq`).
+
+// The one `unsafe` block of the crate: the `zmq` bindings expose no setter
+// for ZMQ_XPUB_NODROP, without which a PUB socket drops messages beyond its
+// high-water mark silently, so they could not be counted.
+#![allow(unsafe_code)]
+
+use std::io;
+
+use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::udp::background_sender;
+use super::{Delivery, SendError, SendErrorKind, Sender};
+use crate::encode::json;
+use crate::Message;
+
+/// metlog-py's default queue length (ZeroMQ send high-water mark).
+pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
+
+/// Publishes each message as one JSON ZeroMQ message on a PUB socket that
+/// connects (metlog-py's `bindstrs`) or binds to one or more endpoints.
+///
+/// Beyond `queue_length` messages waiting in ZeroMQ (its send high-water
+/// mark), messages are dropped and counted in
+/// [`Stats::dropped`](crate::Stats::dropped) — never silently, as a plain PUB
+/// socket would.
+///
+/// ```no_run
+/// let sender = metlog::sender::ZmqSender::connect(["tcp://127.0.0.1:5565"], 1000)?;
+/// let client = metlog::Client::builder("app").sender(sender).build();
+/// client.incr("over zeromq");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ZmqSender {
+    background: Background,
+}
+
+impl ZmqSender {
+    /// Connects the PUB socket to each endpoint (e.g. the router's SUB
+    /// `tcp://host:port`), as metlog-py does.
+    pub fn connect<I, S>(endpoints: I, queue_length: i32) -> io::Result<ZmqSender>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::open(endpoints, queue_length, false)
+    }
+
+    /// Binds the PUB socket to each endpoint, for subscribers to connect to.
+    pub fn bind<I, S>(endpoints: I, queue_length: i32) -> io::Result<ZmqSender>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::open(endpoints, queue_length, true)
+    }
+
+    fn open<I, S>(endpoints: I, queue_length: i32, bind: bool) -> io::Result<ZmqSender>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let context = zmq::Context::new();
+        let mut socket = context.socket(zmq::PUB).map_err(zmq_error)?;
+        socket.set_sndhwm(queue_length.max(1)).map_err(zmq_error)?;
+        // Pending messages get a second to leave when the sender is dropped.
+        socket.set_linger(1000).map_err(zmq_error)?;
+        set_nodrop(&mut socket)?;
+        let mut any = false;
+        for endpoint in endpoints {
+            let endpoint = endpoint.as_ref();
+            let result = if bind {
+                socket.bind(endpoint)
+            } else {
+                socket.connect(endpoint)
+            };
+            result.map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("zmq endpoint {endpoint:?}: {e}"),
+                )
+            })?;
+            any = true;
+        }
+        if !any {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no zmq endpoint given",
+            ));
+        }
+        let transport = ZmqTransport {
+            socket,
+            _context: context,
+            buf: Vec::with_capacity(512),
+        };
+        Ok(ZmqSender {
+            background: Background::spawn("zmq", transport, QueueConfig::default())?,
+        })
+    }
+}
+
+background_sender!(ZmqSender);
+
+fn zmq_error(e: zmq::Error) -> io::Error {
+    io::Error::other(format!("zmq: {e}"))
+}
+
+/// Makes a full PUB socket refuse (EAGAIN) instead of dropping silently.
+fn set_nodrop(socket: &mut zmq::Socket) -> io::Result<()> {
+    let on: std::os::raw::c_int = 1;
+    // SAFETY: `as_mut_ptr` is the live socket this function borrows
+    // mutably; the option value points to a c_int that outlives the call and
+    // its size is passed alongside, as zmq_setsockopt requires.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as std::os::raw::c_int,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of_val(&on),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::other("zmq: cannot set ZMQ_XPUB_NODROP"))
+    }
+}
+
+struct ZmqTransport {
+    socket: zmq::Socket,
+    _context: zmq::Context,
+    buf: Vec<u8>,
+}
+
+impl Transport for ZmqTransport {
+    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
+        for message in batch.drain(..) {
+            self.buf.clear();
+            json::write(&message, &mut self.buf);
+            match self.socket.send(&self.buf[..], zmq::DONTWAIT) {
+                Ok(()) => outcome.delivered(1),
+                Err(zmq::Error::EAGAIN) => outcome.dropped(1),
+                Err(e) => outcome.failed(
+                    1,
+                    &SendError::new(SendErrorKind::Io, format!("zmq send failed: {e}")),
+                ),
+            }
+        }
+    }
+}
