@@ -182,6 +182,6 @@ pub use timestamp::Rfc3339;
 pub use value::{Fields, Value};
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "zmq"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
