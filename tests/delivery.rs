@@ -441,3 +441,22 @@ fn overload_keeps_memory_bounded_and_counts_every_drop() {
     assert!(stats.dropped > produced / 2, "{stats:?}");
     assert_accounted(stats, produced);
 }
+
+#[test]
+fn a_flush_guard_delivers_what_is_queued_when_it_drops() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = Client::builder("guard")
+        .sender(TcpSender::new(addr).unwrap())
+        .build();
+    {
+        let _flush_at_exit = client.flush_guard();
+        for _ in 0..200 {
+            client.incr("queued");
+        }
+    } // the guard flushes here; the client itself lives on (like a global)
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.queued), (200, 0), "{stats:?}");
+    let (mut conn, _) = listener.accept().unwrap();
+    assert_eq!(read_lines(&mut conn, 200).len(), 200);
+}

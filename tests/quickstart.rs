@@ -65,3 +65,55 @@ fn quickstart_says_when_it_ignores_a_config_path() {
     assert!(stderr.contains("\"app.ini\" ignored"), "{stderr}");
     assert!(!out.stdout.is_empty(), "still prints with the default");
 }
+
+#[test]
+fn mb_blasts_messages_and_reports_the_counts() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = receiver.local_addr().unwrap().port().to_string();
+    let out = Command::new(example("mb"))
+        .args([
+            "--sender",
+            "udp",
+            "--port",
+            &port,
+            "--duration",
+            "0.2",
+            "--queue",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let number = |label: &str| -> u64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in {stdout}"));
+        line[label.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let produced = number("produced:");
+    assert!(produced > 0, "{stdout}");
+    assert_eq!(
+        produced,
+        number("sent:") + number("dropped:") + number("failed:") + number("queued:"),
+        "{stdout}"
+    );
+    let mut buf = [0u8; 2048];
+    let n = receiver.recv(&mut buf).unwrap();
+    assert!(metlog::Message::from_json(std::str::from_utf8(&buf[..n]).unwrap()).is_ok());
+
+    let out = Command::new(example("mb"))
+        .args(["--sender", "carrier-pigeon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unknown sender \"carrier-pigeon\""));
+}
