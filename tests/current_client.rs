@@ -2,13 +2,15 @@
 //! has its own test binary (`global_client.rs`): it can be set only once per
 //! process.
 
+mod support;
+
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Context;
 
 use metlog::sender::CaptureSender;
 use metlog::{Client, WithClient};
+use support::{noop_waker, YieldOnce};
 
 fn capture_client(logger: &'static str) -> (Client, CaptureSender) {
     let capture = CaptureSender::new();
@@ -155,26 +157,6 @@ fn named_clients_from_several_threads() {
     assert!(metlog::named_client("db").is_none());
 }
 
-struct NoopWaker;
-impl Wake for NoopWaker {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Yields once, so the future is polled twice.
-struct YieldOnce(bool);
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 #[test]
 fn with_client_on_a_future_is_current_on_every_poll_on_any_thread() {
     let (client, capture) = capture_client("async");
@@ -185,7 +167,7 @@ fn with_client_on_a_future_is_current_on_every_poll_on_any_thread() {
     }
     .with_client(&client);
     let mut fut = Box::pin(fut);
-    let waker = Waker::from(Arc::new(NoopWaker));
+    let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(fut.as_mut().poll(&mut cx).is_pending());
     assert!(
@@ -217,7 +199,7 @@ fn dropping_a_scoped_future_runs_its_drop_inside_the_scope() {
     }
     .with_client(&client);
     let mut fut = Box::pin(fut);
-    let waker = Waker::from(Arc::new(NoopWaker));
+    let waker = noop_waker();
     assert!(fut
         .as_mut()
         .poll(&mut Context::from_waker(&waker))
@@ -236,7 +218,7 @@ fn with_current_client_captures_the_scope_at_creation() {
         .with_current_client()
     });
     let mut fut = Box::pin(fut);
-    let waker = Waker::from(Arc::new(NoopWaker));
+    let waker = noop_waker();
     assert!(fut
         .as_mut()
         .poll(&mut Context::from_waker(&waker))

@@ -9,14 +9,15 @@
     dead_code
 )]
 
+mod support;
+
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Context;
 use std::time::Duration;
 
 use metlog::sender::CaptureSender;
 use metlog::{Client, Message, WithClient};
+use support::{block_on, noop_waker, YieldOnce};
 
 /// A client current on this thread for the test's duration.
 struct Scope {
@@ -622,36 +623,6 @@ fn exactly_once_from_several_threads() {
 
 // ---------- async ----------
 
-struct NoopWaker;
-impl Wake for NoopWaker {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Pending once, then ready.
-struct YieldOnce(bool);
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let waker = Waker::from(Arc::new(NoopWaker));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 #[metlog::timer("async_fn")]
 async fn async_fn(x: u32) -> u32 {
     YieldOnce(false).await;
@@ -733,7 +704,7 @@ async fn async_timer_covers_first_poll_to_completion() {
 fn a_dropped_future_reports_cancelled() {
     let s = scope();
     let mut fut = Box::pin(async_fn(1));
-    let waker = Waker::from(Arc::new(NoopWaker));
+    let waker = noop_waker();
     assert!(fut
         .as_mut()
         .poll(&mut Context::from_waker(&waker))

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: a minimal executor for driving
+//! futures by hand.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// A waker that does nothing: the tests poll in a loop.
+pub struct NoopWaker;
+
+impl Wake for NoopWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A waker for polling by hand.
+pub fn noop_waker() -> Waker {
+    Waker::from(Arc::new(NoopWaker))
+}
+
+/// Pending once, then ready: makes a future be polled twice.
+pub struct YieldOnce(pub bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Polls `fut` on this thread until it is ready.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
