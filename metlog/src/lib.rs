@@ -145,6 +145,7 @@
 
 mod attributes;
 mod client;
+pub mod config;
 mod decorators;
 pub mod encode;
 pub mod filter;
@@ -152,6 +153,7 @@ mod gate;
 mod holder;
 mod macros;
 mod message;
+pub mod plugin;
 mod sampling;
 pub mod sender;
 mod severity;

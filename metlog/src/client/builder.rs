@@ -26,6 +26,8 @@ pub struct ClientBuilder {
     sender: Option<(Box<dyn Sender>, &'static str)>,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
+    plugins: Vec<(String, Box<dyn std::any::Any + Send + Sync>)>,
+    config_json: Option<String>,
 }
 
 impl ClientBuilder {
@@ -36,6 +38,8 @@ impl ClientBuilder {
             sender: None,
             disabled_timers: DisabledTimers::default(),
             filters: Vec::new(),
+            plugins: Vec::new(),
+            config_json: None,
         }
     }
 
@@ -80,6 +84,38 @@ impl ClientBuilder {
         self
     }
 
+    /// Binds `plugin` under `name` (replacing a plugin of that name); get it
+    /// back with [`Client::plugin`].
+    pub fn plugin(
+        mut self,
+        name: impl Into<String>,
+        plugin: impl std::any::Any + Send + Sync,
+    ) -> Self {
+        self.add_plugin(name.into(), Box::new(plugin));
+        self
+    }
+
+    pub(crate) fn add_plugin(
+        &mut self,
+        name: String,
+        plugin: Box<dyn std::any::Any + Send + Sync>,
+    ) {
+        self.plugins.retain(|(n, _)| *n != name);
+        self.plugins.push((name, plugin));
+    }
+
+    pub(crate) fn add_filter_boxed(&mut self, filter: Box<dyn Filter>) {
+        self.filters.push(filter);
+    }
+
+    pub(crate) fn set_config_json(&mut self, json: String) {
+        self.config_json = Some(json);
+    }
+
+    pub(crate) fn set_sender_boxed(&mut self, sender: Box<dyn Sender>, name: &'static str) {
+        self.sender = Some((sender, name));
+    }
+
     /// Makes the client.
     pub fn build(mut self) -> Client {
         let sender = self
@@ -107,6 +143,8 @@ impl ClientBuilder {
                 sender_name,
                 disabled_timers: self.disabled_timers,
                 filters: self.filters,
+                plugins: self.plugins,
+                config_json: self.config_json,
                 counters: Counters::default(),
                 failure_reported: AtomicBool::new(false),
                 id: next_client_id(),

@@ -71,6 +71,10 @@ struct Inner {
     failure_reported: AtomicBool,
     /// Process-unique, non-zero.
     id: u64,
+    /// Plugins by name.
+    plugins: Vec<(String, Box<dyn std::any::Any + Send + Sync>)>,
+    /// The effective configuration, when the client came from one.
+    config_json: Option<String>,
 }
 
 /// Timer names that produce nothing.
@@ -133,6 +137,37 @@ impl Client {
     /// The default severity of this client's messages.
     pub fn severity(&self) -> Severity {
         self.inner.severity
+    }
+
+    /// The plugin bound under `name`, if it is a `T`.
+    pub fn plugin<T: 'static>(&self, name: &str) -> Option<&T> {
+        self.inner
+            .plugins
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, p)| p.downcast_ref())
+    }
+
+    /// The names of the bound plugins.
+    pub fn plugin_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.inner.plugins.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The sender, if it is a `T` (e.g. the [`CaptureSender`](crate::sender::CaptureSender)
+    /// a configuration file chose).
+    pub fn sender_as<T: 'static>(&self) -> Option<&T> {
+        self.inner.sender.as_ref()?.as_any()?.downcast_ref()
+    }
+
+    /// The name of the sender's type, e.g. `"UdpSender"`.
+    pub fn sender_name(&self) -> &'static str {
+        self.inner.sender_name
+    }
+
+    /// The effective configuration as JSON, when the client was built from
+    /// one (metlog-py's `client._config`), for debugging.
+    pub fn config_json(&self) -> Option<&str> {
+        self.inner.config_json.as_deref()
     }
 
     /// The process-unique id of this client (shared by its clones).

@@ -126,4 +126,8 @@ impl Sender for CaptureSender {
         buffer.messages.push(message);
         Ok(())
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

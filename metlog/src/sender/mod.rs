@@ -105,6 +105,13 @@ pub trait Sender: Send + Sync + 'static {
     fn delivery(&self) -> Option<Delivery> {
         None
     }
+
+    /// The sender as `Any`, so [`Client::sender_as`](crate::Client::sender_as)
+    /// can hand back the concrete type (e.g. the `CaptureSender` a
+    /// configuration file asked for). The default is `None`.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// What a sender that delivers in the background did with the messages it
@@ -152,6 +159,9 @@ macro_rules! forward_sender {
             }
             fn delivery(&self) -> Option<Delivery> {
                 (**self).delivery()
+            }
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                (**self).as_any()
             }
         }
     )*};

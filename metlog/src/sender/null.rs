@@ -12,4 +12,8 @@ impl Sender for NullSender {
     fn send(&self, _message: Message) -> Result<(), SendError> {
         Ok(())
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

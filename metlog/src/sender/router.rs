@@ -108,6 +108,10 @@ impl Sender for Router {
                 .fold(Delivery::default(), |a, b| a + b),
         )
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 fn first_error(results: impl Iterator<Item = Result<(), SendError>>) -> Result<(), SendError> {

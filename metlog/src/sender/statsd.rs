@@ -130,6 +130,10 @@ impl Sender for StatsdSender {
         };
         Some(ours + theirs)
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 struct StatsdTransport {

@@ -72,6 +72,10 @@ impl Sender for StdoutSender {
             .flush()
             .map_err(|e| SendError::io("cannot flush stdout", e))
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// Writes each message as one line of JSON to any [`io::Write`].
@@ -130,6 +134,10 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
         writer
             .flush()
             .map_err(|e| SendError::io("cannot flush stream", e))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
@@ -196,5 +204,9 @@ impl Sender for FileSender {
         (&self.file)
             .flush()
             .map_err(|e| SendError::io(format!("cannot flush {}", self.path.display()), e))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

@@ -250,6 +250,9 @@ macro_rules! background_sender {
             fn delivery(&self) -> Option<Delivery> {
                 Some(self.background.delivery())
             }
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
+            }
         }
     )*};
 }

@@ -1,0 +1,294 @@
+//! A reader for metlog-py's INI files, with Python `configparser`'s rules:
+//! `[section]` headers, `key = value` or `key: value` (keys are
+//! case-insensitive, kept lower-case), indented continuation lines, `#` and
+//! `;` comment lines, a `[DEFAULT]` section whose options every section
+//! inherits, and `%(key)s` interpolation (`%%` for a literal `%`).
+
+use std::collections::BTreeMap;
+
+/// One `key = value` with where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) line: usize,
+}
+
+/// A section, its entries in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Section {
+    pub(crate) name: String,
+    pub(crate) line: usize,
+    pub(crate) entries: Vec<Entry>,
+}
+
+/// A syntax error: what and on which line (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SyntaxError {
+    pub(crate) line: usize,
+    pub(crate) section: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) message: String,
+}
+
+/// Parses `text` into its sections (`[DEFAULT]` merged into each, then
+/// interpolated).
+pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
+    let mut sections: Vec<Section> = Vec::new();
+    let mut defaults: Option<Section> = None;
+    let mut current: Option<Section> = None;
+    // Continuation lines are allowed right after an entry (and blank lines
+    // between them, as configparser keeps them in the value).
+    let mut continuing = false;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+    for (index, raw) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let trimmed = raw.trim();
+        let indented = raw.starts_with([' ', '\t']);
+        if trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if trimmed.is_empty() {
+            if continuing {
+                if let Some(entry) = current.as_mut().and_then(|s| s.entries.last_mut()) {
+                    entry.value.push('\n');
+                }
+            }
+            continue;
+        }
+        if indented && continuing {
+            if let Some(entry) = current.as_mut().and_then(|s| s.entries.last_mut()) {
+                entry.value.push('\n');
+                entry.value.push_str(trimmed);
+                continue;
+            }
+        }
+        if trimmed.starts_with('[') {
+            let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+                return Err(error(
+                    line_no,
+                    None,
+                    None,
+                    format!("malformed section header {trimmed:?}"),
+                ));
+            };
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                return Err(error(line_no, None, None, "empty section name".into()));
+            }
+            finish(&mut sections, &mut defaults, current.take());
+            if sections.iter().any(|s| s.name == name) || (name == "DEFAULT" && defaults.is_some())
+            {
+                return Err(error(
+                    line_no,
+                    Some(&name),
+                    None,
+                    format!("section [{name}] appears twice"),
+                ));
+            }
+            current = Some(Section {
+                name,
+                line: line_no,
+                entries: Vec::new(),
+            });
+            continuing = false;
+            continue;
+        }
+        let Some(section) = current.as_mut() else {
+            return Err(error(
+                line_no,
+                None,
+                None,
+                format!("{trimmed:?} comes before any [section] header"),
+            ));
+        };
+        let Some(split) = trimmed.find(['=', ':']) else {
+            return Err(error(
+                line_no,
+                Some(&section.name),
+                None,
+                format!("expected `key = value`, found {trimmed:?}"),
+            ));
+        };
+        let key = trimmed[..split].trim().to_lowercase();
+        if key.is_empty() {
+            return Err(error(
+                line_no,
+                Some(&section.name),
+                None,
+                "missing key before `=`".into(),
+            ));
+        }
+        if section.entries.iter().any(|e| e.key == key) {
+            return Err(error(
+                line_no,
+                Some(&section.name),
+                Some(&key),
+                format!("option `{key}` appears twice in [{}]", section.name),
+            ));
+        }
+        section.entries.push(Entry {
+            key,
+            value: trimmed[split + 1..].trim().to_owned(),
+            line: line_no,
+        });
+        continuing = true;
+    }
+    finish(&mut sections, &mut defaults, current.take());
+
+    for section in &mut sections {
+        if let Some(defaults) = &defaults {
+            for entry in &defaults.entries {
+                if !section.entries.iter().any(|e| e.key == entry.key) {
+                    section.entries.push(entry.clone());
+                }
+            }
+        }
+        interpolate(section)?;
+    }
+    Ok(sections)
+}
+
+fn finish(sections: &mut Vec<Section>, defaults: &mut Option<Section>, section: Option<Section>) {
+    if let Some(mut section) = section {
+        // Trailing blank lines kept by continuation are not part of a value.
+        for entry in &mut section.entries {
+            let trimmed_len = entry.value.trim_end_matches('\n').len();
+            entry.value.truncate(trimmed_len);
+        }
+        if section.name == "DEFAULT" {
+            *defaults = Some(section);
+        } else {
+            sections.push(section);
+        }
+    }
+}
+
+fn error(line: usize, section: Option<&str>, key: Option<&str>, message: String) -> SyntaxError {
+    SyntaxError {
+        line,
+        section: section.map(str::to_owned),
+        key: key.map(str::to_owned),
+        message,
+    }
+}
+
+/// Replaces `%(key)s` with the (interpolated) value of `key` in the same
+/// section, and `%%` with `%`, like configparser's BasicInterpolation.
+fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
+    let raw: BTreeMap<String, String> = section
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    for entry in &mut section.entries {
+        entry.value = expand(&entry.value, &raw, 0).map_err(|message| SyntaxError {
+            line: entry.line,
+            section: Some(section.name.clone()),
+            key: Some(entry.key.clone()),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn expand(value: &str, raw: &BTreeMap<String, String>, depth: usize) -> Result<String, String> {
+    if depth > 10 {
+        return Err("interpolation nested more than 10 deep (a reference loop?)".into());
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(after) = after.strip_prefix('%') {
+            out.push('%');
+            rest = after;
+        } else if let Some(inner) = after.strip_prefix('(') {
+            let Some(close) = inner.find(")s") else {
+                return Err(format!("bad interpolation in {value:?}: expected %(name)s"));
+            };
+            let name = inner[..close].to_lowercase();
+            let Some(target) = raw.get(&name) else {
+                return Err(format!("%({name})s refers to no option of this section"));
+            };
+            out.push_str(&expand(target, raw, depth + 1)?);
+            rest = &inner[close + 2..];
+        } else {
+            return Err(format!(
+                "a lone '%' in {value:?}: write %% for a literal percent sign"
+            ));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+        parse(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name,
+                    s.entries.into_iter().map(|e| (e.key, e.value)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sections_keys_continuations_comments() {
+        let got = values(
+            "# comment\n[metlog]\nLogger = app\nsender_multi = foo\n    bar\n\n    baz\n; note\nkey: v:w\n\n[other]\nx=1\n",
+        );
+        assert_eq!(
+            got,
+            [
+                (
+                    "metlog".to_owned(),
+                    vec![
+                        ("logger".to_owned(), "app".to_owned()),
+                        ("sender_multi".to_owned(), "foo\nbar\n\nbaz".to_owned()),
+                        ("key".to_owned(), "v:w".to_owned()),
+                    ]
+                ),
+                ("other".to_owned(), vec![("x".to_owned(), "1".to_owned())]),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_and_interpolation() {
+        let got = values("[DEFAULT]\nhere = /srv\n[a]\npath = %(here)s/log\npct = 100%%\n");
+        assert_eq!(
+            got[0].1,
+            [
+                ("path".to_owned(), "/srv/log".to_owned()),
+                ("pct".to_owned(), "100%".to_owned()),
+                ("here".to_owned(), "/srv".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse("x = 1\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        let err = parse("[a]\nx = 1\nx = 2\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_deref()), (3, Some("x")));
+        let err = parse("[a]\njust words\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        let err = parse("[a\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        let err = parse("[a]\nx = %(nope)s\n").unwrap_err();
+        assert!(err.message.contains("nope"));
+        let err = parse("[a]\nx = %(x)s\n").unwrap_err();
+        assert!(err.message.contains("loop"));
+    }
+}

@@ -1,0 +1,652 @@
+//! Configuration: metlog-py's INI files unchanged, TOML, or any serde format.
+//!
+//! A metlog-py INI section works as it is:
+//!
+//! ```
+//! let client = metlog::config::from_ini_str(r#"
+//! [metlog]
+//! logger = myapp
+//! severity = 4
+//! disabled_timers = slow.report
+//!                   other.timer
+//! sender_class = metlog.senders.DebugCaptureSender
+//! global_disabled_decorators = incr_count
+//!
+//! [metlog_filter_sev_max]
+//! provider = metlog.filters.severity_max_provider
+//! severity = 4
+//! "#, "metlog")?;
+//! assert_eq!(client.logger(), "myapp");
+//! assert!(client.sender_as::<metlog::sender::CaptureSender>().is_some());
+//! # metlog::set_disabled_decorators(Vec::<&str>::new()).unwrap();
+//! # Ok::<(), metlog::config::ConfigError>(())
+//! ```
+//!
+//! The same as TOML:
+//!
+//! ```
+//! let client = metlog::config::from_toml_str(r#"
+//! logger = "myapp"
+//! severity = 4
+//! disabled_timers = ["slow.report"]
+//! sender = { class = "capture" }
+//!
+//! [[filters]]
+//! provider = "severity_max"
+//! severity = 4
+//! "#)?;
+//! # assert_eq!(client.logger(), "myapp");
+//! # Ok::<(), metlog::config::ConfigError>(())
+//! ```
+//!
+//! INI rules (metlog-py's): the client section holds `logger`, `severity`,
+//! `disabled_timers`, `sender_<option>` (with `sender_class`) and
+//! `global_<option>`; `<section>_filter_<any>` sections hold a filter each
+//! (`provider` plus its options, applied in file order);
+//! `<section>_plugin_<name>` sections bind a plugin (`provider`, `override`,
+//! options); `<section>_route_<any>` sections send the listed `types` to
+//! their own sender (`class` plus options). Values convert as metlog-py does:
+//! integers, `true t yes on` / `false f no off`, indented multi-line values as
+//! lists, `${VAR}` from the environment.
+//!
+//! Every error names the file, section, key and (INI) line; an unknown key
+//! is an error, except among the options of a sender class registered with
+//! [`register_sender`].
+
+mod error;
+mod ini;
+mod senders;
+mod value;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
+pub use error::{ConfigError, ConfigErrorKind};
+pub use senders::{register_sender, SenderFactory};
+pub use value::ConfigValue;
+
+use crate::filter::{self, Filter};
+use crate::{Client, Severity};
+
+/// The environment variable naming the configuration file used by
+/// [`init_from_env`] (and the quickstart).
+pub const CONFIG_ENV: &str = "METLOG_CONFIG";
+/// The environment variable naming the INI section (default `metlog`).
+pub const SECTION_ENV: &str = "METLOG_CONFIG_SECTION";
+
+/// The whole configuration of a client, as a plain serde struct: load it
+/// from any format your application already parses, then [`Config::build`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The messages' default `logger`.
+    pub logger: String,
+    /// The messages' default severity (0–7 or a name; default 6).
+    pub severity: Severity,
+    /// Timer names to disable (`*` for all).
+    pub disabled_timers: Vec<String>,
+    /// The sender (default: stdout).
+    pub sender: SenderConfig,
+    /// Senders for particular message types; the rest go to `sender`.
+    pub routes: Vec<RouteConfig>,
+    /// Filters, applied in order.
+    pub filters: Vec<ProviderConfig>,
+    /// Plugins by name.
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Process-wide settings (metlog-py's `global_*`): `disabled_decorators`
+    /// is applied; everything is kept in [`global_config`].
+    pub global: BTreeMap<String, ConfigValue>,
+}
+
+/// A sender: its `class` and options.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SenderConfig {
+    /// `udp`, `tcp`, `statsd`, `syslog`, `zmq`, `stdout`, `file`, `capture`,
+    /// `log`, `null`, a metlog-py class name, or a registered class.
+    pub class: String,
+    /// The class's options.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, ConfigValue>,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            class: "stdout".to_owned(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// Messages of `types` go to `sender`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Message types, e.g. `["counter", "timer"]`.
+    pub types: Vec<String>,
+    /// Where they go.
+    pub sender: SenderConfig,
+}
+
+/// A filter: its `provider` and options.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProviderConfig {
+    /// `severity_max`, `type_whitelist`, `type_blacklist`,
+    /// `type_severity_max`, or metlog-py's `metlog.filters.<name>_provider`.
+    pub provider: String,
+    /// The provider's options.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, ConfigValue>,
+}
+
+/// A plugin: its provider, whether it may take a reserved name, options.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PluginConfig {
+    /// A provider registered with [`plugin::register_provider`](crate::plugin::register_provider).
+    pub provider: String,
+    /// Allow a name that is one of the client's own methods.
+    #[serde(default, rename = "override")]
+    pub override_: bool,
+    /// The plugin's options.
+    #[serde(flatten)]
+    pub options: BTreeMap<String, ConfigValue>,
+}
+
+/// Where a key was written, for errors.
+type Lines = BTreeMap<(String, String), usize>;
+
+impl Config {
+    /// Builds the client this configuration describes (and applies its
+    /// `global` settings).
+    pub fn build(&self) -> Result<Client, ConfigError> {
+        self.build_located(&Lines::new(), "")
+    }
+
+    fn build_located(&self, lines: &Lines, section: &str) -> Result<Client, ConfigError> {
+        let locate = |e: ConfigError, sect: &str, key: Option<&str>| {
+            let line = key.and_then(|k| lines.get(&(sect.to_owned(), k.to_owned())).copied());
+            let e = if sect.is_empty() {
+                e
+            } else {
+                e.in_section(sect)
+            };
+            e.at_line(line)
+        };
+        let mut builder = Client::builder(self.logger.clone())
+            .severity(self.severity)
+            .disabled_timers(self.disabled_timers.iter().cloned());
+
+        let (sender, name) =
+            senders::build(&self.sender.class, &self.sender.options).map_err(|e| {
+                let key = e.key().map(|k| format!("sender_{k}"));
+                let e = match &key {
+                    Some(k) if !section.is_empty() => {
+                        ConfigError::new(e.kind(), strip_key(&e)).at_key(k)
+                    }
+                    _ => e,
+                };
+                locate(e, section, key.as_deref())
+            })?;
+        if self.routes.is_empty() {
+            builder.set_sender_boxed(sender, name);
+        } else {
+            let mut router = crate::sender::Router::new(sender);
+            for route in &self.routes {
+                let (routed, _) = senders::build(&route.sender.class, &route.sender.options)?;
+                router = router.route(route.types.iter().cloned(), routed);
+            }
+            builder.set_sender_boxed(Box::new(router), "Router");
+        }
+
+        for spec in &self.filters {
+            builder.add_filter_boxed(build_filter(spec)?);
+        }
+
+        for (name, plugin) in &self.plugins {
+            if crate::plugin::RESERVED_NAMES.contains(&name.as_str()) && !plugin.override_ {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Plugin,
+                    format!(
+                        "plugin name {name:?} is one of the client's own methods; set `override = true` \
+                         to replace it"
+                    ),
+                ));
+            }
+            let Some(provider) = crate::plugin::provider(&plugin.provider) else {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::UnknownProvider,
+                    format!(
+                        "unknown plugin provider {:?} for plugin {name:?} (providers are registered with \
+                         metlog::plugin::register_provider)",
+                        plugin.provider
+                    ),
+                )
+                .at_key("provider"));
+            };
+            let built = provider(&plugin.options).map_err(|e| {
+                ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"))
+            })?;
+            builder.add_plugin(name.clone(), built);
+        }
+
+        if let Some(value) = self.global.get("disabled_decorators") {
+            let names = value.as_string_list().unwrap_or_default();
+            crate::set_disabled_decorators(&names).map_err(|e| {
+                locate(
+                    ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string())
+                        .at_key("global_disabled_decorators"),
+                    section,
+                    Some("global_disabled_decorators"),
+                )
+            })?;
+        }
+        globals()
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(self.global.clone());
+
+        builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
+        Ok(builder.build())
+    }
+}
+
+fn strip_key(e: &ConfigError) -> String {
+    // The message after "key: ".
+    let text = e.to_string();
+    match e.key() {
+        Some(k) => text
+            .strip_prefix(&format!("{k}: "))
+            .unwrap_or(&text)
+            .to_owned(),
+        None => text,
+    }
+}
+
+fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
+    let name = spec
+        .provider
+        .strip_prefix("metlog.filters.")
+        .unwrap_or(&spec.provider);
+    let name = name.strip_suffix("_provider").unwrap_or(name);
+    let only = |allowed: &[&str]| -> Result<(), ConfigError> {
+        match spec.options.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(ConfigError::new(
+                ConfigErrorKind::UnknownKey,
+                format!(
+                    "unknown option for the {name} filter (expected {})",
+                    allowed.join(", ")
+                ),
+            )
+            .at_key(k)),
+            None => Ok(()),
+        }
+    };
+    let severity = |v: &ConfigValue, key: &str| -> Result<Severity, ConfigError> {
+        let parsed = match v {
+            ConfigValue::Int(i) => u8::try_from(*i).ok().and_then(Severity::new),
+            ConfigValue::Str(s) => s.parse().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            ConfigError::new(
+                ConfigErrorKind::InvalidValue,
+                format!("expected a severity 0-7, found {v}"),
+            )
+            .at_key(key)
+        })
+    };
+    let types = || -> Result<Vec<String>, ConfigError> {
+        spec.options
+            .get("types")
+            .and_then(ConfigValue::as_string_list)
+            .ok_or_else(|| {
+                ConfigError::new(ConfigErrorKind::InvalidValue, "expected a list of types")
+                    .at_key("types")
+            })
+    };
+    Ok(match name {
+        "severity_max" => {
+            only(&["severity"])?;
+            let v = spec.options.get("severity").ok_or_else(|| {
+                ConfigError::new(ConfigErrorKind::InvalidValue, "the severity_max filter needs a severity").at_key("severity")
+            })?;
+            Box::new(filter::severity_max(severity(v, "severity")?))
+        }
+        "type_whitelist" => {
+            only(&["types"])?;
+            Box::new(filter::type_whitelist(types()?))
+        }
+        "type_blacklist" => {
+            only(&["types"])?;
+            Box::new(filter::type_blacklist(types()?))
+        }
+        "type_severity_max" => {
+            // Each option is `<message type> = <max severity>`.
+            let mut limits = Vec::new();
+            for (kind, v) in &spec.options {
+                limits.push((kind.clone(), severity(v, kind)?));
+            }
+            Box::new(filter::type_severity_max(limits))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                ConfigErrorKind::UnknownProvider,
+                format!(
+                    "unknown filter provider {:?}; expected severity_max, type_whitelist, type_blacklist or \
+                     type_severity_max (metlog-py's metlog.filters.*_provider names work too)",
+                    spec.provider
+                ),
+            )
+            .at_key("provider"))
+        }
+    })
+}
+
+fn globals() -> &'static RwLock<BTreeMap<String, ConfigValue>> {
+    static GLOBALS: OnceLock<RwLock<BTreeMap<String, ConfigValue>>> = OnceLock::new();
+    GLOBALS.get_or_init(Default::default)
+}
+
+/// The process-wide settings loaded so far (metlog-py's
+/// `CLIENT_HOLDER.global_config`): every `global_*` option, merged.
+pub fn global_config() -> BTreeMap<String, ConfigValue> {
+    globals()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Reads section `section` of a metlog-py INI text into a [`Config`].
+pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigError> {
+    config_from_ini(text, section, &|name| std::env::var(name).ok()).map(|(c, _)| c)
+}
+
+fn config_from_ini(
+    text: &str,
+    section: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, Lines), ConfigError> {
+    let sections = ini::parse(text).map_err(|e| {
+        let mut err = ConfigError::new(ConfigErrorKind::Syntax, e.message).at_line(Some(e.line));
+        if let Some(s) = &e.section {
+            err = err.in_section(s);
+        }
+        if let Some(k) = &e.key {
+            err = err.at_key(k);
+        }
+        err
+    })?;
+    let Some(main) = sections.iter().find(|s| s.name == section) else {
+        let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
+        return Err(ConfigError::new(
+            ConfigErrorKind::MissingSection,
+            format!(
+                "no [{section}] section (found: {})",
+                if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                }
+            ),
+        ));
+    };
+    let mut lines = Lines::new();
+    let convert = |sect: &ini::Section, entry: &ini::Entry| -> Result<ConfigValue, ConfigError> {
+        ConfigValue::from_ini(&entry.value, env).map_err(|missing| {
+            ConfigError::new(
+                ConfigErrorKind::MissingVariable,
+                format!(
+                    "environment variable {} is not set (used as ${{{}}})",
+                    missing.0, missing.0
+                ),
+            )
+            .in_section(&sect.name)
+            .at_key(&entry.key)
+            .at_line(Some(entry.line))
+        })
+    };
+    let invalid = |sect: &ini::Section, entry: &ini::Entry, message: String| {
+        ConfigError::new(ConfigErrorKind::InvalidValue, message)
+            .in_section(&sect.name)
+            .at_key(&entry.key)
+            .at_line(Some(entry.line))
+    };
+
+    let mut config = Config::default();
+    for entry in &main.entries {
+        lines.insert((section.to_owned(), entry.key.clone()), entry.line);
+        let value = convert(main, entry)?;
+        match entry.key.as_str() {
+            "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
+            "severity" => {
+                config.severity = match &value {
+                    ConfigValue::Int(i) => u8::try_from(*i).ok().and_then(Severity::new),
+                    ConfigValue::Str(s) => s.parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    invalid(
+                        main,
+                        entry,
+                        format!("expected a severity 0-7 or a name, found {value}"),
+                    )
+                })?;
+            }
+            "disabled_timers" => {
+                config.disabled_timers = value.as_string_list().ok_or_else(|| {
+                    invalid(main, entry, format!("expected timer names, found {value}"))
+                })?;
+            }
+            "sender_class" => {
+                config.sender.class = value
+                    .as_string()
+                    .ok_or_else(|| invalid(main, entry, "expected a class name".into()))?;
+            }
+            key if key.starts_with("sender_") => {
+                config
+                    .sender
+                    .options
+                    .insert(key["sender_".len()..].to_owned(), value);
+            }
+            key if key.starts_with("global_") => {
+                config
+                    .global
+                    .insert(key["global_".len()..].to_owned(), value);
+            }
+            _ => return Err(ConfigError::new(
+                ConfigErrorKind::UnknownKey,
+                "unknown option (expected logger, severity, disabled_timers, sender_*, global_*)",
+            )
+            .in_section(section)
+            .at_key(&entry.key)
+            .at_line(Some(entry.line))),
+        }
+    }
+
+    let filter_prefix = format!("{section}_filter");
+    let plugin_prefix = format!("{section}_plugin_");
+    let route_prefix = format!("{section}_route");
+    for sect in &sections {
+        if sect.name == section {
+            continue;
+        }
+        let located = |e: ConfigError, key: Option<&str>| {
+            let line = key
+                .and_then(|k| sect.entries.iter().find(|e| e.key == k))
+                .map_or(sect.line, |e| e.line);
+            e.in_section(&sect.name).at_line(Some(line))
+        };
+        if sect.name.starts_with(&filter_prefix)
+            || sect.name.starts_with(&plugin_prefix)
+            || sect.name.starts_with(&route_prefix)
+        {
+            let mut provider = None;
+            let mut class = None;
+            let mut options = BTreeMap::new();
+            for entry in &sect.entries {
+                match entry.key.as_str() {
+                    // A dotted name: taken as written.
+                    "provider" => provider = Some(entry.value.trim().to_owned()),
+                    "class" if sect.name.starts_with(&route_prefix) => {
+                        class = Some(convert(sect, entry)?)
+                    }
+                    _ => {
+                        options.insert(entry.key.clone(), convert(sect, entry)?);
+                    }
+                }
+            }
+            if sect.name.starts_with(&route_prefix) {
+                let types = options
+                    .remove("types")
+                    .and_then(|t| t.as_string_list())
+                    .ok_or_else(|| {
+                        located(
+                            ConfigError::new(
+                                ConfigErrorKind::InvalidValue,
+                                "a route needs `types`",
+                            )
+                            .at_key("types"),
+                            None,
+                        )
+                    })?;
+                let class = class.and_then(|c| c.as_string()).ok_or_else(|| {
+                    located(
+                        ConfigError::new(
+                            ConfigErrorKind::InvalidValue,
+                            "a route needs a sender `class`",
+                        )
+                        .at_key("class"),
+                        None,
+                    )
+                })?;
+                let route = RouteConfig {
+                    types,
+                    sender: SenderConfig { class, options },
+                };
+                senders::build(&route.sender.class, &route.sender.options).map_err(|e| {
+                    let key = e.key().map(str::to_owned);
+                    located(e, key.as_deref())
+                })?;
+                config.routes.push(route);
+                continue;
+            }
+            let Some(provider) = provider else {
+                return Err(located(
+                    ConfigError::new(ConfigErrorKind::InvalidValue, "missing `provider`")
+                        .at_key("provider"),
+                    None,
+                ));
+            };
+            if sect.name.starts_with(&plugin_prefix) {
+                let name = sect.name[plugin_prefix.len()..].to_owned();
+                let override_ = match options.remove("override") {
+                    None => false,
+                    Some(ConfigValue::Bool(b)) => b,
+                    Some(v) => {
+                        return Err(located(
+                            ConfigError::new(
+                                ConfigErrorKind::InvalidValue,
+                                format!("expected true or false, found {v}"),
+                            )
+                            .at_key("override"),
+                            Some("override"),
+                        ))
+                    }
+                };
+                config.plugins.insert(
+                    name,
+                    PluginConfig {
+                        provider,
+                        override_,
+                        options,
+                    },
+                );
+            } else {
+                let spec = ProviderConfig { provider, options };
+                build_filter(&spec).map_err(|e| {
+                    let key = e.key().map(str::to_owned);
+                    located(e, key.as_deref())
+                })?;
+                config.filters.push(spec);
+            }
+        }
+    }
+    Ok((config, lines))
+}
+
+/// Builds a client from section `section` of a metlog-py INI text.
+pub fn from_ini_str(text: &str, section: &str) -> Result<Client, ConfigError> {
+    let (config, lines) = config_from_ini(text, section, &|name| std::env::var(name).ok())?;
+    config.build_located(&lines, section)
+}
+
+/// Builds a client from section `section` of a metlog-py INI file; errors
+/// name the file.
+pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
+    let path = path.as_ref();
+    let text = read(path)?;
+    from_ini_str(&text, section).map_err(|e| e.in_file(path))
+}
+
+/// Reads a TOML text into a [`Config`].
+pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        ConfigError::new(ConfigErrorKind::Syntax, e.message().to_owned()).at_line(line)
+    })
+}
+
+/// Builds a client from a TOML text (the [`Config`] fields).
+pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
+    config_from_toml_str(text)?.build()
+}
+
+/// Builds a client from a TOML file; errors name the file.
+pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
+    let path = path.as_ref();
+    let text = read(path)?;
+    from_toml_str(&text).map_err(|e| e.in_file(path))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}")).in_file(path)
+    })
+}
+
+/// Builds a client from a file: TOML when it ends in `.toml`, else a
+/// metlog-py INI file read at `section`.
+pub fn from_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
+    let path = path.as_ref();
+    if path.extension().is_some_and(|e| e == "toml") {
+        from_toml_file(path)
+    } else {
+        from_ini_file(path, section)
+    }
+}
+
+/// Installs the global client from the file named by `METLOG_CONFIG` (INI
+/// section from `METLOG_CONFIG_SECTION`, default `metlog`). Returns
+/// `Ok(false)` when the variable is not set, so the caller can fall back to
+/// a default.
+///
+/// ```no_run
+/// if !metlog::config::init_from_env()? {
+///     let client = metlog::Client::builder("myapp").build(); // stdout
+///     metlog::set_global_client(client).ok();
+/// }
+/// # Ok::<(), metlog::config::ConfigError>(())
+/// ```
+pub fn init_from_env() -> Result<bool, ConfigError> {
+    let Some(path) = std::env::var_os(CONFIG_ENV) else {
+        return Ok(false);
+    };
+    let section = std::env::var(SECTION_ENV).unwrap_or_else(|_| "metlog".to_owned());
+    let client = from_file(&path, &section)?;
+    crate::set_global_client(client)
+        .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string()))?;
+    Ok(true)
+}

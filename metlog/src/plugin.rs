@@ -1,0 +1,87 @@
+//! Plugins: extensions bound to a client by name (metlog-py's dynamic
+//! plugins such as metlog-cef), usually from a configuration file's
+//! `<section>_plugin_<name>` sections.
+//!
+//! A plugin is any `Send + Sync` value; the client keeps it under a name and
+//! hands it back typed with [`Client::plugin`](crate::Client::plugin).
+//! Configuration files name a *provider*, which builds the plugin from the
+//! section's options; register your own providers with [`register_provider`].
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use metlog::config::ConfigValue;
+//!
+//! struct Greeting(String);
+//!
+//! metlog::plugin::register_provider("myapp.greeting", |options| {
+//!     let text = options.get("text").and_then(|v| v.as_string()).unwrap_or_default();
+//!     Ok(Box::new(Greeting(text)))
+//! });
+//! let client = metlog::config::from_ini_str(
+//!     "[metlog]\nsender_class = null\n[metlog_plugin_hello]\nprovider = myapp.greeting\ntext = hi\n",
+//!     "metlog",
+//! ).unwrap();
+//! assert_eq!(client.plugin::<Greeting>("hello").unwrap().0, "hi");
+//! ```
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{OnceLock, PoisonError, RwLock};
+
+use crate::config::ConfigValue;
+
+/// Builds a plugin from its configuration options (all but `provider` and
+/// `override`); an `Err` explains what is wrong with them.
+pub type Provider =
+    fn(&BTreeMap<String, ConfigValue>) -> Result<Box<dyn Any + Send + Sync>, String>;
+
+fn providers() -> &'static RwLock<HashMap<String, Provider>> {
+    static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
+    PROVIDERS.get_or_init(Default::default)
+}
+
+/// Makes `provider` available to configuration files under `name`
+/// (replacing any provider of that name).
+pub fn register_provider(name: impl Into<String>, provider: Provider) {
+    providers()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.into(), provider);
+}
+
+/// The provider registered under `name`.
+pub(crate) fn provider(name: &str) -> Option<Provider> {
+    providers()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+        .copied()
+}
+
+/// Names a plugin may only take with `override = true`: the client's own
+/// methods (metlog-py refuses to shadow an existing attribute).
+pub const RESERVED_NAMES: &[&str] = &[
+    "metlog",
+    "incr",
+    "counter",
+    "timer",
+    "timer_send",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "critical",
+    "exception",
+    "log",
+    "log_fmt",
+    "flush",
+    "flush_timeout",
+    "flush_guard",
+    "stats",
+    "logger",
+    "severity",
+    "is_active",
+    "plugin",
+    "sender_as",
+    "config_json",
+];

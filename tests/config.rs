@@ -1,0 +1,432 @@
+//! Configuration: metlog-py's own configuration tests, in Rust, plus TOML,
+//! serde, errors that say where, and the process-wide settings.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use metlog::config::{self, ConfigErrorKind, ConfigValue};
+use metlog::sender::{CaptureSender, UdpSender};
+use metlog::Severity;
+
+/// A sender class of the tests' own, recording the options it was given
+/// (metlog-py's tests use a Mock sender class for this).
+static MOCK_OPTIONS: Mutex<Vec<BTreeMap<String, ConfigValue>>> = Mutex::new(Vec::new());
+
+fn register_mock() {
+    config::register_sender("tests.MockSender", |options| {
+        MOCK_OPTIONS.lock().unwrap().push(options.clone());
+        Ok(Box::new(metlog::sender::NullSender))
+    });
+}
+
+fn last_mock_options() -> BTreeMap<String, ConfigValue> {
+    MOCK_OPTIONS.lock().unwrap().last().cloned().unwrap()
+}
+
+fn s(text: &str) -> ConfigValue {
+    ConfigValue::Str(text.to_owned())
+}
+
+#[test]
+fn simple_config() {
+    let client = config::from_ini_str(
+        "\n    [metlog_config]\n    sender_class = metlog.senders.DebugCaptureSender\n",
+        "metlog_config",
+    )
+    .unwrap();
+    assert!(client.sender_as::<CaptureSender>().is_some());
+    assert_eq!(client.severity(), Severity::Informational);
+}
+
+#[test]
+fn multiline_config() {
+    register_mock();
+    let _client = config::from_ini_str(
+        "[metlog_config]\nsender_class = tests.MockSender\nsender_multi = foo\n               bar\n",
+        "metlog_config",
+    )
+    .unwrap();
+    assert_eq!(
+        last_mock_options()["multi"],
+        ConfigValue::List(vec![s("foo"), s("bar")])
+    );
+}
+
+#[test]
+fn environ_vars() {
+    std::env::set_var(
+        "METLOG_TEST_SENDER_CLASS",
+        "metlog.senders.DebugCaptureSender",
+    );
+    let client = config::from_ini_str(
+        "[test1]\nsender_class = ${METLOG_TEST_SENDER_CLASS}\n",
+        "test1",
+    )
+    .unwrap();
+    assert!(client.sender_as::<CaptureSender>().is_some());
+
+    let err =
+        config::from_ini_str("[test1]\n\nsender_class = ${NO_SUCH_VAR}\n", "test1").unwrap_err();
+    assert_eq!(err.kind(), ConfigErrorKind::MissingVariable);
+    assert_eq!(
+        (err.section(), err.key(), err.line()),
+        (Some("test1"), Some("sender_class"), Some(3))
+    );
+    assert!(err.to_string().contains("NO_SUCH_VAR"), "{err}");
+}
+
+#[test]
+fn int_bool_conversions() {
+    register_mock();
+    let _client = config::from_ini_str(
+        "[metlog_config]
+sender_class = tests.MockSender
+sender_integer = 123
+sender_true1 = True
+sender_true2 = t
+sender_true3 = Yes
+sender_true4 = on
+sender_false1 = false
+sender_false2 = F
+sender_false3 = no
+sender_false4 = OFF
+",
+        "metlog_config",
+    )
+    .unwrap();
+    let options = last_mock_options();
+    assert_eq!(options["integer"], ConfigValue::Int(123));
+    for key in ["true1", "true2", "true3", "true4"] {
+        assert_eq!(options[key], ConfigValue::Bool(true), "{key}");
+    }
+    for key in ["false1", "false2", "false3", "false4"] {
+        assert_eq!(options[key], ConfigValue::Bool(false), "{key}");
+    }
+}
+
+#[test]
+fn global_config() {
+    config::from_ini_str(
+        "[metlog]\nsender_class = metlog.senders.DebugCaptureSender\nglobal_foo = bar\nglobal_multi = one\n               two\n",
+        "metlog",
+    )
+    .unwrap();
+    let globals = config::global_config();
+    assert_eq!(globals["foo"], s("bar"));
+    assert_eq!(
+        globals["multi"],
+        ConfigValue::List(vec![s("one"), s("two")])
+    );
+}
+
+#[test]
+fn filters_config() {
+    let client = config::from_ini_str(
+        "[metlog]
+sender_class = metlog.senders.DebugCaptureSender
+[metlog_filter_sev_max]
+provider = metlog.filters.severity_max_provider
+severity = 6
+[metlog_filter_type_whitelist]
+provider = metlog.filters.type_whitelist_provider
+types = foo
+        bar
+        baz
+",
+        "metlog",
+    )
+    .unwrap();
+    client
+        .metlog("bar")
+        .severity(Severity::Informational)
+        .send(); // passes both
+    client.metlog("bar").severity(Severity::Debug).send(); // severity 7 > 6
+    client.metlog("bawlp").severity(Severity::Error).send(); // not whitelisted
+    let capture = client.sender_as::<CaptureSender>().unwrap();
+    assert_eq!(capture.len(), 1);
+    assert_eq!(client.stats().filtered, 2);
+}
+
+#[test]
+fn type_severity_max_filter_and_blacklist() {
+    let client = config::from_ini_str(
+        "[metlog]
+sender_class = capture
+[metlog_filter_1]
+provider = type_severity_max
+oldstyle = warning
+[metlog_filter_2]
+provider = metlog.filters.type_blacklist_provider
+types = noise, chatter
+",
+        "metlog",
+    )
+    .unwrap();
+    client.info("dropped: oldstyle above warning");
+    client.warn("kept");
+    client.metlog("noise").send();
+    client.incr("kept too");
+    assert_eq!(client.sender_as::<CaptureSender>().unwrap().len(), 2);
+}
+
+/// The tests' plugin: it keeps the options it was configured with.
+#[derive(Debug)]
+struct ConfigPlugin(BTreeMap<String, ConfigValue>);
+
+fn register_plugins() {
+    metlog::plugin::register_provider("metlog.tests.plugin:config_plugin", |options| {
+        let mut options = options.clone();
+        options.remove("verbose");
+        Ok(Box::new(ConfigPlugin(options)))
+    });
+}
+
+#[test]
+fn plugins_config() {
+    register_plugins();
+    let client = config::from_ini_str(
+        "[metlog]
+sender_class = metlog.senders.DebugCaptureSender
+[metlog_plugin_dummy]
+provider=metlog.tests.plugin:config_plugin
+verbose=True
+foo=bar
+some_list = dog
+            cat
+            bus
+port=8080
+host=lolcathost
+",
+        "metlog",
+    )
+    .unwrap();
+    let plugin = client
+        .plugin::<ConfigPlugin>("dummy")
+        .expect("bound as `dummy`");
+    let expected: BTreeMap<String, ConfigValue> = [
+        ("host".to_owned(), s("lolcathost")),
+        ("foo".to_owned(), s("bar")),
+        (
+            "some_list".to_owned(),
+            ConfigValue::List(vec![s("dog"), s("cat"), s("bus")]),
+        ),
+        ("port".to_owned(), ConfigValue::Int(8080)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(plugin.0, expected);
+    assert_eq!(client.plugin_names().collect::<Vec<_>>(), ["dummy"]);
+}
+
+#[test]
+fn plugin_override() {
+    register_plugins();
+    let client = config::from_ini_str(
+        "[metlog]\nsender_class = capture\n\n[metlog_plugin_exception]\noverride=True\nprovider=metlog.tests.plugin:config_plugin\n",
+        "metlog",
+    )
+    .unwrap();
+    assert!(client.plugin::<ConfigPlugin>("exception").is_some());
+
+    // Without `override`, a plugin may not take the name of a client method.
+    let err = config::from_ini_str(
+        "[metlog]\nsender_class = capture\n[metlog_plugin_exception]\nprovider=metlog.tests.plugin:config_plugin\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ConfigErrorKind::Plugin);
+    assert!(err.to_string().contains("override = true"), "{err}");
+
+    let err = config::from_ini_str(
+        "[metlog]\n[metlog_plugin_x]\nprovider = no.such:plugin\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ConfigErrorKind::UnknownProvider);
+    assert!(err.to_string().contains("no.such:plugin"), "{err}");
+}
+
+fn marketplace_config() -> config::Config {
+    // metlog-py's test uses hosts logstash1/logstash2; names that resolve
+    // here stand in for them.
+    config::config_from_toml_str(
+        r#"
+logger = "addons-marketplace-dev"
+[sender]
+class = "metlog.senders.UdpSender"
+host = ["127.0.0.1", "localhost"]
+port = "5566"
+"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn load_config_multiple_times() {
+    let cfg = marketplace_config();
+    let a = cfg.build().unwrap();
+    let b = cfg.build().unwrap();
+    assert_eq!(a.logger(), b.logger());
+    assert_eq!(a.sender_as::<UdpSender>().unwrap().destinations().len(), 2);
+}
+
+#[test]
+fn clients_expose_configuration() {
+    let cfg = marketplace_config();
+    let client = cfg.build().unwrap();
+    let json: serde_json::Value = serde_json::from_str(client.config_json().unwrap()).unwrap();
+    assert_eq!(json["logger"], "addons-marketplace-dev");
+    assert_eq!(json["sender"]["class"], "metlog.senders.UdpSender");
+    assert_eq!(
+        json["sender"]["host"],
+        serde_json::json!(["127.0.0.1", "localhost"])
+    );
+    // It is the effective configuration: it reads back to the same Config.
+    let back: config::Config = serde_json::from_value(json).unwrap();
+    assert_eq!(back, cfg);
+}
+
+#[test]
+fn toml_and_serde_share_one_model() {
+    let toml = r#"
+logger = "svc"
+severity = "warning"
+disabled_timers = ["slow"]
+sender = { class = "capture", capacity = 5 }
+
+[[filters]]
+provider = "type_blacklist"
+types = ["noise"]
+
+[global]
+color = "blue"
+"#;
+    let from_toml = config::config_from_toml_str(toml).unwrap();
+    let from_json: config::Config = serde_json::from_value(serde_json::json!({
+        "logger": "svc", "severity": 4, "disabled_timers": ["slow"],
+        "sender": {"class": "capture", "capacity": 5},
+        "filters": [{"provider": "type_blacklist", "types": ["noise"]}],
+        "global": {"color": "blue"}
+    }))
+    .unwrap();
+    assert_eq!(from_toml, from_json);
+    let client = from_toml.build().unwrap();
+    assert!(client.is_timer_disabled("slow"));
+    for _ in 0..10 {
+        client.incr("x");
+    }
+    client.metlog("noise").send();
+    let capture = client.sender_as::<CaptureSender>().unwrap();
+    assert_eq!((capture.len(), capture.capacity()), (5, 5));
+}
+
+#[test]
+fn routes_send_types_to_their_own_sender() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let client = config::from_ini_str(
+        &format!(
+            "[metlog]\nlogger = app\nsender_class = capture\n\n[metlog_route_metrics]\ntypes = counter\n        timer\nclass = statsd\nhost = 127.0.0.1\nport = {port}\n"
+        ),
+        "metlog",
+    )
+    .unwrap();
+    client.incr("hits");
+    client.info("to the default sender");
+    client.flush();
+    let mut buf = [0u8; 512];
+    let n = receiver.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"app.hits:1|c");
+    assert_eq!(client.stats().sent, 2);
+}
+
+#[test]
+fn errors_name_file_section_key_and_line() {
+    let cases: &[(&str, ConfigErrorKind, &str, usize)] = &[
+        ("[metlog]\nsender_class = capture\nloger = typo\n", ConfigErrorKind::UnknownKey, "loger", 3),
+        ("[metlog]\nsender_class = udp\nsender_hots = x\nsender_port = 1\n", ConfigErrorKind::UnknownKey, "sender_hots", 3),
+        ("[metlog]\nsender_class = udp\nsender_port = http\n", ConfigErrorKind::InvalidValue, "sender_port", 3),
+        ("[metlog]\nseverity = loud\n", ConfigErrorKind::InvalidValue, "severity", 2),
+        ("[metlog]\nsender_class = pigeon\n", ConfigErrorKind::UnknownProvider, "sender_class", 2),
+        ("[metlog]\nsender_class = capture\n[metlog_filter_x]\nprovider = severity_max\nseverity = 9\n", ConfigErrorKind::InvalidValue, "severity", 5),
+        ("[metlog]\nsender_class = capture\n[metlog_filter_x]\nprovider = severity_maxx\n", ConfigErrorKind::UnknownProvider, "provider", 4),
+        ("[metlog]\nglobal_disabled_decorators = timeitt\n", ConfigErrorKind::InvalidValue, "global_disabled_decorators", 2),
+        ("[metlog]\nlogger = a\nlogger = b\n", ConfigErrorKind::Syntax, "logger", 3),
+    ];
+    for (text, kind, key, line) in cases {
+        let err = config::from_ini_str(text, "metlog").unwrap_err();
+        assert_eq!(err.kind(), *kind, "{text:?}: {err}");
+        assert_eq!(err.key(), Some(*key), "{text:?}: {err}");
+        assert_eq!(err.line(), Some(*line), "{text:?}: {err}");
+        assert!(err.to_string().contains(&format!("line {line}")), "{err}");
+    }
+    let err = config::from_ini_str("[other]\nx = 1\n", "metlog").unwrap_err();
+    assert_eq!(err.kind(), ConfigErrorKind::MissingSection);
+    assert!(err.to_string().contains("found: other"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("metlog-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.ini");
+    std::fs::write(
+        &path,
+        "[metlog]\nsender_class = capture\nsender_capacityy = 3\n",
+    )
+    .unwrap();
+    let err = config::from_ini_file(&path, "metlog").unwrap_err();
+    assert_eq!(err.file(), Some(path.as_path()));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: [metlog] line 3: sender_capacityy: unknown option for the capture sender (expected capacity)", path.display())
+    );
+    let err = config::from_ini_file(dir.join("missing.ini"), "metlog").unwrap_err();
+    assert_eq!(err.kind(), ConfigErrorKind::Io);
+    assert!(err.to_string().contains("missing.ini"), "{err}");
+
+    let toml_path = dir.join("app.toml");
+    std::fs::write(&toml_path, "logger = \"a\"\nloger = \"typo\"\n").unwrap();
+    let err = config::from_toml_file(&toml_path).unwrap_err();
+    assert_eq!((err.kind(), err.line()), (ConfigErrorKind::Syntax, Some(2)));
+    assert!(err.to_string().contains("loger"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn unknown_custom_sender_options_pass_through_unchecked() {
+    register_mock();
+    config::from_ini_str(
+        "[m]\nsender_class = tests.MockSender\nsender_anything_goes = 1\n",
+        "m",
+    )
+    .unwrap();
+    assert_eq!(last_mock_options()["anything_goes"], ConfigValue::Int(1));
+}
+
+#[test]
+fn metlog_py_documentation_example() {
+    // The shape of the example in metlog-py's "Metlog Configuration" docs.
+    let text = "
+[metlog]
+logger = myapp
+severity = 4
+disabled_timers = foo
+                  bar
+sender_class = metlog.senders.UdpSender
+sender_host = 127.0.0.1
+sender_port = 5565
+
+[metlog_filter_sev_max]
+provider = metlog.filters.severity_max_provider
+severity = 4
+";
+    let client = config::from_ini_str(text, "metlog").unwrap();
+    assert_eq!(client.logger(), "myapp");
+    assert_eq!(client.severity(), Severity::Warning);
+    assert!(client.is_timer_disabled("foo") && client.is_timer_disabled("bar"));
+    assert_eq!(
+        client.sender_as::<UdpSender>().unwrap().destinations()[0].port(),
+        5565
+    );
+}
