@@ -5,10 +5,14 @@
 //! ```
 //!
 //! With no configuration at all it prints its metlog messages to stdout, one
-//! JSON object per line (the embedded default). Reading a metlog-py style
-//! config file — `cargo run --example quickstart -- app.ini`, or the
-//! `METLOG_CONFIG` environment variable — arrives with the configuration
-//! issue; until then such a path is reported and the default is used.
+//! JSON object per line (the embedded default). Given a configuration file —
+//! a metlog-py INI file (section `[metlog]`) or a `.toml` file — as its
+//! argument or in the `METLOG_CONFIG` environment variable, it uses that:
+//!
+//! ```text
+//! cargo run --example quickstart -- examples/quickstart.ini
+//! METLOG_CONFIG=examples/quickstart.ini cargo run --example quickstart
+//! ```
 
 use std::time::Duration;
 
@@ -17,19 +21,23 @@ use metlog::{Client, Severity};
 fn main() {
     let config = std::env::args()
         .nth(1)
-        .or_else(|| std::env::var("METLOG_CONFIG").ok());
-    if let Some(path) = config {
-        eprintln!(
-            "quickstart: config file {path:?} ignored: reading config files is not \
-             implemented yet; using the built-in default (JSON lines on stdout)"
-        );
-    }
-
-    // The embedded default: every message as one JSON line on stdout.
-    let client = Client::builder("quickstart")
-        .sender(metlog::sender::StdoutSender::new())
-        .build();
+        .or_else(|| std::env::var(metlog::config::CONFIG_ENV).ok());
+    let client = match config {
+        Some(path) => match metlog::config::from_file(&path, "metlog") {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!("quickstart: {e}");
+                std::process::exit(1);
+            }
+        },
+        // The embedded default: every message as one JSON line on stdout.
+        None => Client::builder("quickstart")
+            .sender(metlog::sender::StdoutSender::new())
+            .build(),
+    };
     metlog::set_global_client(client.clone()).expect("the only global client");
+    // Whatever is still queued (network senders) is delivered at exit.
+    let _flush_at_exit = client.flush_guard();
 
     for user in ["ada", "grace", "linus"] {
         handle_login(user);

@@ -5,14 +5,13 @@ use std::process::Command;
 
 use metlog::Message;
 
-/// The example's binary. `cargo test` builds examples next to the test
-/// binaries' `deps/` folder, but not when only some tests are selected, so
-/// build it if it is missing.
+/// The example's binary, built (or brought up to date) first: `cargo test`
+/// builds examples only when no test is selected by name.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let path = dir.join("examples").join(name);
-    if !path.exists() {
+    {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--example", name])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -55,15 +54,38 @@ fn quickstart_prints_valid_metlog_json_lines() {
 }
 
 #[test]
-fn quickstart_says_when_it_ignores_a_config_path() {
-    let out = Command::new(example("quickstart"))
-        .arg("app.ini")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+fn quickstart_follows_a_config_file_from_the_argument_or_metlog_config() {
+    let dir = std::env::temp_dir().join(format!("metlog-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ini = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.ini");
+    for (i, by_env) in [false, true].into_iter().enumerate() {
+        let log = dir.join(format!("out{i}.json"));
+        let mut command = Command::new(example("quickstart"));
+        command.env("QUICKSTART_LOG", &log).env_remove("METLOG_CONFIG");
+        if by_env {
+            command.env("METLOG_CONFIG", ini);
+        } else {
+            command.arg(ini);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(out.stdout.is_empty(), "the file sender, not stdout");
+        let messages: Vec<Message> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| Message::from_json(l).unwrap())
+            .collect();
+        // The filter drops the informational log lines; the rest is there.
+        assert!(messages.iter().all(|m| m.kind != "oldstyle" || m.severity <= metlog::Severity::Warning));
+        assert_eq!(messages.iter().filter(|m| m.kind == "counter").count(), 3);
+        assert_eq!(messages.iter().filter(|m| m.kind == "oldstyle").count(), 1, "only the exception");
+    }
+    // A broken configuration is reported with where it is, and no messages.
+    let out = Command::new(example("quickstart")).arg(ini).env_remove("QUICKSTART_LOG").output().unwrap();
+    assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("\"app.ini\" ignored"), "{stderr}");
-    assert!(!out.stdout.is_empty(), "still prints with the default");
+    assert!(stderr.contains("QUICKSTART_LOG") && stderr.contains("line 11"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
