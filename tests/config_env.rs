@@ -6,13 +6,20 @@ use metlog::sender::CaptureSender;
 #[test]
 fn init_from_env_installs_the_global_client_from_metlog_config() {
     std::env::remove_var(metlog::config::CONFIG_ENV);
-    assert!(!metlog::config::init_from_env().unwrap(), "nothing to do without the variable");
+    assert!(
+        !metlog::config::init_from_env().unwrap(),
+        "nothing to do without the variable"
+    );
     assert!(metlog::global_client().is_none());
 
     let dir = std::env::temp_dir().join(format!("metlog-env-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("metlog.toml");
-    std::fs::write(&path, "logger = \"from-env\"\nsender = { class = \"capture\" }\n").unwrap();
+    std::fs::write(
+        &path,
+        "logger = \"from-env\"\nsender = { class = \"capture\" }\n",
+    )
+    .unwrap();
     std::env::set_var(metlog::config::CONFIG_ENV, &path);
     assert!(metlog::config::init_from_env().unwrap());
 

@@ -61,7 +61,9 @@ fn quickstart_follows_a_config_file_from_the_argument_or_metlog_config() {
     for (i, by_env) in [false, true].into_iter().enumerate() {
         let log = dir.join(format!("out{i}.json"));
         let mut command = Command::new(example("quickstart"));
-        command.env("QUICKSTART_LOG", &log).env_remove("METLOG_CONFIG");
+        command
+            .env("QUICKSTART_LOG", &log)
+            .env_remove("METLOG_CONFIG");
         if by_env {
             command.env("METLOG_CONFIG", ini);
         } else {
@@ -76,15 +78,28 @@ fn quickstart_follows_a_config_file_from_the_argument_or_metlog_config() {
             .map(|l| Message::from_json(l).unwrap())
             .collect();
         // The filter drops the informational log lines; the rest is there.
-        assert!(messages.iter().all(|m| m.kind != "oldstyle" || m.severity <= metlog::Severity::Warning));
+        assert!(messages
+            .iter()
+            .all(|m| m.kind != "oldstyle" || m.severity <= metlog::Severity::Warning));
         assert_eq!(messages.iter().filter(|m| m.kind == "counter").count(), 3);
-        assert_eq!(messages.iter().filter(|m| m.kind == "oldstyle").count(), 1, "only the exception");
+        assert_eq!(
+            messages.iter().filter(|m| m.kind == "oldstyle").count(),
+            1,
+            "only the exception"
+        );
     }
     // A broken configuration is reported with where it is, and no messages.
-    let out = Command::new(example("quickstart")).arg(ini).env_remove("QUICKSTART_LOG").output().unwrap();
+    let out = Command::new(example("quickstart"))
+        .arg(ini)
+        .env_remove("QUICKSTART_LOG")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("QUICKSTART_LOG") && stderr.contains("line 11"), "{stderr}");
+    assert!(
+        stderr.contains("QUICKSTART_LOG") && stderr.contains("line 11"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

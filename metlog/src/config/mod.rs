@@ -592,9 +592,10 @@ pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, Co
 /// Reads a TOML text into a [`Config`].
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map(|span| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            before.iter().filter(|&&b| b == b'\n').count() + 1
+        });
         ConfigError::new(ConfigErrorKind::Syntax, e.message().to_owned()).at_line(line)
     })
 }
