@@ -430,3 +430,23 @@ severity = 4
         5565
     );
 }
+
+#[test]
+fn the_readme_ini_example_loads() {
+    let readme = include_str!("../README.md");
+    let ini = readme
+        .split("```ini\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let config = config::config_from_ini_str(ini, "metlog").unwrap();
+    assert_eq!(config.logger, "myapp");
+    assert_eq!(config.routes.len(), 1);
+    assert_eq!(config.filters.len(), 1);
+    assert_eq!(
+        config.sender.options["host"],
+        ConfigValue::List(vec![s("10.0.0.1"), s("10.0.0.2")])
+    );
+}
