@@ -144,6 +144,7 @@
 #![warn(unreachable_pub)]
 
 mod attributes;
+pub mod bridge;
 mod client;
 pub mod config;
 mod decorators;

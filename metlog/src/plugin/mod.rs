@@ -2,6 +2,10 @@
 //! plugins such as metlog-cef), usually from a configuration file's
 //! `<section>_plugin_<name>` sections.
 //!
+//! Built in: [`cef`] (metlog-cef's security events), [`panics`] (a panic
+//! hook, metlog-raven's role) and [`process`] (metlog-psutils' process
+//! statistics).
+//!
 //! A plugin is any `Send + Sync` value; the client keeps it under a name and
 //! hands it back typed with [`Client::plugin`](crate::Client::plugin).
 //! Configuration files name a *provider*, which builds the plugin from the
@@ -35,9 +39,25 @@ use crate::config::ConfigValue;
 pub type Provider =
     fn(&BTreeMap<String, ConfigValue>) -> Result<Box<dyn Any + Send + Sync>, String>;
 
+pub mod cef;
+pub mod panics;
+pub mod process;
+
 fn providers() -> &'static RwLock<HashMap<String, Provider>> {
     static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
-    PROVIDERS.get_or_init(Default::default)
+    PROVIDERS.get_or_init(|| {
+        // The built-in plugins, under our names and metlog-py's.
+        let builtins: [(&str, Provider); 2] = [
+            ("cef", cef::provider),
+            ("metlog_cef.cef_plugin:config_plugin", cef::provider),
+        ];
+        RwLock::new(
+            builtins
+                .into_iter()
+                .map(|(n, p)| (n.to_owned(), p))
+                .collect(),
+        )
+    })
 }
 
 /// Makes `provider` available to configuration files under `name`

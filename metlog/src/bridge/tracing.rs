@@ -1,0 +1,177 @@
+//! A `tracing` layer (feature `tracing`): events become `oldstyle`
+//! messages, and spans can become `timer` messages.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//! # let capture = metlog::sender::CaptureSender::new();
+//! # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(metlog::bridge::tracing::MetlogLayer::new(client).with_span_timers(true));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("handle_request");
+//!     let _entered = span.enter();
+//!     tracing::warn!(user = "ada", attempts = 3, "login failed");
+//! });
+//! let msgs = capture.messages();
+//! assert_eq!(msgs[0].payload, "login failed");
+//! assert_eq!(msgs[0].fields["user"], "ada");
+//! assert_eq!(msgs[1].kind, "timer");
+//! assert_eq!(msgs[1].fields["name"], "handle_request");
+//! ```
+
+use std::time::Instant;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id};
+use tracing_core::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::{Client, Fields, Severity, SharedStr};
+
+/// Sends `tracing` events (and, optionally, closed spans) through a metlog
+/// client, or the current one.
+///
+/// Events: type `oldstyle`, payload the `message` field, every other field
+/// in `fields` (plus `target`), severity from the level (`ERROR` → 3, `WARN`
+/// → 4, `INFO` → 6, `DEBUG`/`TRACE` → 7). Spans, when enabled: a `timer`
+/// named after the span, from creation to close.
+#[derive(Debug)]
+pub struct MetlogLayer {
+    client: Option<Client>,
+    span_timers: bool,
+}
+
+impl MetlogLayer {
+    /// Sends through `client`.
+    pub fn new(client: Client) -> Self {
+        MetlogLayer {
+            client: Some(client),
+            span_timers: false,
+        }
+    }
+
+    /// Sends through the current client of each event.
+    pub fn current() -> Self {
+        MetlogLayer {
+            client: None,
+            span_timers: false,
+        }
+    }
+
+    /// Also report each span as a `timer` when it closes.
+    pub fn with_span_timers(mut self, enabled: bool) -> Self {
+        self.span_timers = enabled;
+        self
+    }
+
+    fn with_client(&self, f: impl FnOnce(&Client)) {
+        super::guarded(|| match &self.client {
+            Some(client) => f(client),
+            None => {
+                crate::holder::with_current(f);
+            }
+        });
+    }
+}
+
+/// The severity of a `tracing` level.
+pub fn severity(level: &Level) -> Severity {
+    match *level {
+        Level::ERROR => Severity::Error,
+        Level::WARN => Severity::Warning,
+        Level::INFO => Severity::Informational,
+        _ => Severity::Debug,
+    }
+}
+
+struct FieldVisitor {
+    message: Option<String>,
+    fields: Fields,
+}
+
+impl Visit for FieldVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.fields.insert(field.name(), value.to_owned());
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name(), value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name(), value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.insert(field.name(), value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.insert(field.name(), value);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        } else {
+            self.fields.insert(field.name(), format!("{value:?}"));
+        }
+    }
+}
+
+/// When a span started, kept in its extensions.
+struct Started(Instant);
+
+impl<S> Layer<S> for MetlogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        self.with_client(|client| {
+            if !client.is_active() {
+                return;
+            }
+            let mut visitor = FieldVisitor {
+                message: None,
+                fields: Fields::new(),
+            };
+            event.record(&mut visitor);
+            let metadata = event.metadata();
+            visitor
+                .fields
+                .insert("target", SharedStr::from_static(metadata.target()));
+            let msg = client.make_message(
+                SharedStr::from_static("oldstyle"),
+                None,
+                Some(severity(metadata.level())),
+                SharedStr::from(visitor.message.unwrap_or_default()),
+                visitor.fields,
+                None,
+            );
+            client.dispatch(msg);
+        });
+    }
+
+    fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.span_timers {
+            return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Started(Instant::now()));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if !self.span_timers {
+            return;
+        }
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(started) = span.extensions().get::<Started>().map(|s| s.0) else {
+            return;
+        };
+        let name = span.metadata().name();
+        self.with_client(|client| {
+            client.timer_send(SharedStr::from_static(name), started.elapsed())
+        });
+    }
+}

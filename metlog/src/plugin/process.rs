@@ -1,0 +1,149 @@
+//! Process statistics (metlog-psutils): CPU time, memory, threads, open
+//! files and I/O of this process, as `gauge` messages.
+//!
+//! Each statistic is one `gauge` message whose logger is the prefix and
+//! whose name is `<hostname>.<pid>.<statistic>`, so the
+//! [`StatsdSender`](crate::sender::StatsdSender) turns it into
+//! `<prefix>.<hostname>.<pid>.<statistic>:<value>|g`. Read from Linux's
+//! `/proc/self`; elsewhere nothing is sent.
+//!
+//! ```
+//! # let capture = metlog::sender::CaptureSender::new();
+//! # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+//! use metlog::plugin::process;
+//! let sent = process::send(&client, "myapp.process");
+//! # #[cfg(target_os = "linux")]
+//! assert!(sent >= 5);
+//! // Or every 10 s until the handle is dropped:
+//! let _reporter = process::spawn(client.clone(), "myapp.process", std::time::Duration::from_secs(10));
+//! ```
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{Client, Fields, SharedStr};
+
+/// One reading of this process's statistics: `(statistic, value)`.
+///
+/// `cpu_user_seconds`, `cpu_system_seconds`, `rss_bytes`, `threads`,
+/// `open_fds`, and when the kernel allows, `io_read_bytes` and
+/// `io_write_bytes`.
+pub fn collect() -> Vec<(&'static str, f64)> {
+    let mut stats = Vec::new();
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may hold spaces), from ')'.
+        if let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 (11 and 12 after ')'),
+            // in clock ticks of USER_HZ, which Linux fixes at 100.
+            let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+            if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                stats.push(("cpu_user_seconds", user / 100.0));
+                stats.push(("cpu_system_seconds", system / 100.0));
+            }
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            let mut parts = line.split_whitespace();
+            match (
+                parts.next(),
+                parts.next().and_then(|v| v.parse::<f64>().ok()),
+            ) {
+                (Some("VmRSS:"), Some(kb)) => stats.push(("rss_bytes", kb * 1024.0)),
+                (Some("Threads:"), Some(n)) => stats.push(("threads", n)),
+                _ => {}
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        stats.push(("open_fds", entries.count() as f64));
+    }
+    if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
+        for line in io.lines() {
+            let mut parts = line.split_whitespace();
+            match (
+                parts.next(),
+                parts.next().and_then(|v| v.parse::<f64>().ok()),
+            ) {
+                (Some("read_bytes:"), Some(n)) => stats.push(("io_read_bytes", n)),
+                (Some("write_bytes:"), Some(n)) => stats.push(("io_write_bytes", n)),
+                _ => {}
+            }
+        }
+    }
+    stats
+}
+
+/// Sends one reading through `client` under `prefix`; returns how many
+/// statistics were sent.
+pub fn send(client: &Client, prefix: &str) -> usize {
+    let identity = crate::message::identity();
+    // Dots in a host name would split the statsd hierarchy.
+    let host = identity.hostname.replace('.', "_");
+    let stats = collect();
+    for (stat, value) in &stats {
+        let mut fields = Fields::new();
+        fields.insert("name", format!("{host}.{}.{stat}", identity.pid));
+        fields.insert("rate", 1.0);
+        let msg = client.make_message(
+            SharedStr::from_static("gauge"),
+            Some(SharedStr::copy_from(prefix)),
+            None,
+            SharedStr::from(format_value(*value)),
+            fields,
+            None,
+        );
+        client.dispatch(msg);
+    }
+    stats.len()
+}
+
+fn format_value(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+/// Sends a reading every `interval` from a background thread until the
+/// returned handle is dropped.
+pub fn spawn(client: Client, prefix: impl Into<String>, interval: Duration) -> Reporter {
+    let prefix = prefix.into();
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("metlog-process-stats".to_owned())
+        .spawn(move || loop {
+            send(&client, &prefix);
+            if !matches!(
+                stopped.recv_timeout(interval),
+                Err(mpsc::RecvTimeoutError::Timeout)
+            ) {
+                return;
+            }
+        })
+        .ok();
+    Reporter {
+        stop: Some(stop),
+        thread,
+    }
+}
+
+/// Stops the periodic reports of [`spawn`] when dropped.
+#[derive(Debug)]
+#[must_use = "the reports stop when this handle is dropped"]
+pub struct Reporter {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The `log` bridge: records become oldstyle envelopes; levels below the
+//! maximum are skipped; a sender that logs does not loop. Own process: it
+//! installs the `log` logger.
+
+use metlog::sender::{CaptureSender, LogSender, Router};
+use metlog::{Client, Severity};
+
+#[test]
+fn log_records_become_envelopes_and_never_loop() {
+    let capture = CaptureSender::new();
+    // Counters go to the capture; log lines go back into `log` (LogSender),
+    // which would loop forever without the bridge's guard.
+    let router = Router::new(LogSender::new()).route(["counter"], capture.clone());
+    let looping = Client::builder("svc").sender(router).build();
+    metlog::bridge::log::install(looping.clone(), log::LevelFilter::Info).unwrap();
+    assert_eq!(log::max_level(), log::LevelFilter::Info);
+
+    log::error!(target: "db", "connection lost after {} retries", 3);
+    log::warn!("disk 91% full");
+    log::info!("started");
+    log::debug!("not sent: below the level");
+    // Each record reached the client once and went back into `log` once,
+    // where the guard stopped it: three log messages, none looping.
+    let stats = looping.stats();
+    assert_eq!(stats.sent, 3, "{stats:?}");
+
+    // Now through a capture, to look at the envelopes.
+    let capture2 = CaptureSender::new();
+    let client = Client::builder("svc").sender(capture2.clone()).build();
+    metlog::with_client(&client, || {
+        let logger = metlog::bridge::log::MetlogLogger::current(log::LevelFilter::Trace);
+        let record = log::Record::builder()
+            .level(log::Level::Warn)
+            .target("payments")
+            .module_path_static(Some("svc::payments"))
+            .file_static(Some("src/payments.rs"))
+            .line(Some(42))
+            .args(format_args!("card {} declined", "visa"))
+            .build();
+        log::Log::log(&logger, &record);
+    });
+    let msg = &capture2.messages()[0];
+    assert_eq!(msg.kind, "oldstyle");
+    assert_eq!(msg.severity, Severity::Warning);
+    assert_eq!(msg.payload, "card visa declined");
+    assert_eq!(msg.logger, "svc");
+    assert_eq!(msg.fields["target"], "payments");
+    assert_eq!(msg.fields["module_path"], "svc::payments");
+    assert_eq!(msg.fields["file"], "src/payments.rs");
+    assert_eq!(msg.fields["line"], 42);
+    for (level, severity) in [
+        (log::Level::Error, 3),
+        (log::Level::Warn, 4),
+        (log::Level::Info, 6),
+        (log::Level::Debug, 7),
+        (log::Level::Trace, 7),
+    ] {
+        assert_eq!(metlog::bridge::log::severity(level).as_u8(), severity);
+    }
+    assert!(capture.is_empty());
+}

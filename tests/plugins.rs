@@ -1,0 +1,187 @@
+//! CEF lines, process statistics and the tracing layer.
+
+use metlog::plugin::cef::{self, Cef, CefContext, CefExt};
+use metlog::sender::CaptureSender;
+use metlog::Client;
+
+fn capture_client() -> (Client, CaptureSender) {
+    let capture = CaptureSender::new();
+    (
+        Client::builder("svc").sender(capture.clone()).build(),
+        capture,
+    )
+}
+
+#[test]
+fn cef_lines_follow_the_specification_byte_for_byte() {
+    let device = Cef {
+        vendor: "Moz|illa".into(),
+        product: Some("Acc\\ounts".into()),
+        version: "1.0".into(),
+    };
+    let line = cef::format(
+        &device,
+        "Acc\\ounts",
+        "sig|1",
+        "name\nwith break",
+        12,
+        &[
+            ("src", "10.0.0.1"),
+            ("msg", "a=b\\c\nd\re|f"),
+            ("bad key!", "v"),
+            ("suser", "ümlaut ☃"),
+            ("!!!", "dropped: no usable key"),
+        ],
+    );
+    assert_eq!(
+        line,
+        "CEF:0|Moz\\|illa|Acc\\\\ounts|1.0|sig\\|1|name with break|10|\
+         src=10.0.0.1 msg=a\\=b\\\\c\\nd\\re|f badkey=v suser=ümlaut ☃"
+    );
+}
+
+#[test]
+fn hostile_values_cannot_forge_extensions_or_header_fields() {
+    let line = cef::format(
+        &Cef::default(),
+        "app",
+        "sig",
+        "n",
+        5,
+        &[
+            ("suser", "eve act=allow src=1.2.3.4"),
+            ("request", "/x\nCEF:0|forged|"),
+        ],
+    );
+    // Unescaped `=` only after real keys: split on spaces preceded by a key.
+    let ext = line.splitn(8, '|').nth(7).unwrap();
+    let keys: Vec<&str> = ext
+        .split(' ')
+        .filter_map(|part| {
+            let bytes = part.as_bytes();
+            let eq = part.find('=')?;
+            (eq == 0 || bytes[eq - 1] != b'\\').then(|| &part[..eq])
+        })
+        .collect();
+    assert_eq!(keys, ["suser", "request"], "{line}");
+    // One record: the value's line break is escaped, so its "CEF:0|…"
+    // text stays inside the `request` value.
+    assert!(!line.contains('\n') && !line.contains('\r'));
+    assert!(line.ends_with("request=/x\\nCEF:0|forged|"), "{line}");
+}
+
+#[test]
+fn client_cef_sends_a_cef_message_with_the_configured_device() {
+    let client = metlog::config::from_ini_str(
+        "[metlog]\nlogger = accounts\nsender_class = capture\n[metlog_plugin_cef]\nprovider = metlog_cef.cef_plugin:config_plugin\nvendor = Mozilla\nversion = 2\n",
+        "metlog",
+    )
+    .unwrap();
+    let context = CefContext::new()
+        .source_address("192.0.2.1")
+        .user("ada")
+        .request("POST", "/login")
+        .host("accounts.example")
+        .user_agent("curl/8");
+    let line = client
+        .cef("LoginFailed", 5, &context, [("reason", "bad password")])
+        .unwrap();
+    assert_eq!(
+        line,
+        "CEF:0|Mozilla|accounts|2|LoginFailed|LoginFailed|5|src=192.0.2.1 suser=ada requestMethod=POST \
+         request=/login dhost=accounts.example requestClientApplication=curl/8 reason=bad password"
+    );
+    let capture = client.sender_as::<CaptureSender>().unwrap();
+    let msg = &capture.messages()[0];
+    assert_eq!(msg.kind, "cef");
+    assert_eq!(msg.payload, line.as_str());
+    assert_eq!(msg.fields["cef_severity"], 5);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn process_statistics_are_present_and_plausible() {
+    let stats: std::collections::BTreeMap<&str, f64> =
+        metlog::plugin::process::collect().into_iter().collect();
+    for key in [
+        "cpu_user_seconds",
+        "cpu_system_seconds",
+        "rss_bytes",
+        "threads",
+        "open_fds",
+    ] {
+        assert!(stats.contains_key(key), "{key} missing from {stats:?}");
+    }
+    assert!(
+        stats["rss_bytes"] > 1_000_000.0 && stats["rss_bytes"] < 10e9,
+        "{stats:?}"
+    );
+    assert!(stats["threads"] >= 1.0);
+    assert!(stats["open_fds"] >= 3.0);
+    assert!(stats["cpu_user_seconds"] >= 0.0 && stats["cpu_user_seconds"] < 1e6);
+
+    let (client, capture) = capture_client();
+    let sent = metlog::plugin::process::send(&client, "svc.process");
+    let msgs = capture.messages();
+    assert_eq!(msgs.len(), sent);
+    let host = metlog::Message::new("x", "y").hostname.replace('.', "_");
+    for msg in &msgs {
+        assert_eq!(msg.kind, "gauge");
+        assert_eq!(msg.logger, "svc.process");
+        let name = msg.fields["name"].as_str().unwrap();
+        assert!(
+            name.starts_with(&format!("{host}.{}.", std::process::id())),
+            "{name}"
+        );
+        // The statsd encoder turns it into a gauge line.
+        let mut line = Vec::new();
+        metlog::encode::statsd::write_line(msg, &mut line).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.starts_with("svc.process.") && line.ends_with("|g"),
+            "{line}"
+        );
+    }
+
+    // Periodic reports stop with the handle.
+    let (client, capture) = capture_client();
+    let reporter =
+        metlog::plugin::process::spawn(client, "p", std::time::Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    drop(reporter);
+    let after_stop = capture.len();
+    assert!(after_stop >= 2 * sent, "several reports: {after_stop}");
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(
+        capture.len(),
+        after_stop,
+        "no report after the handle is dropped"
+    );
+}
+
+#[test]
+fn tracing_events_and_spans_become_messages() {
+    use tracing_subscriber::prelude::*;
+    let (client, capture) = capture_client();
+    let layer = metlog::bridge::tracing::MetlogLayer::new(client).with_span_timers(true);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("checkout", order = 7);
+        let _entered = span.enter();
+        tracing::error!(code = 502, retry = true, ratio = 0.5, "upstream failed");
+        tracing::debug!(detail = ?vec![1, 2], "debug with a Debug field");
+    });
+    let msgs = capture.messages();
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    assert_eq!(msgs[0].kind, "oldstyle");
+    assert_eq!(msgs[0].severity.as_u8(), 3);
+    assert_eq!(msgs[0].payload, "upstream failed");
+    assert_eq!(msgs[0].fields["code"], 502);
+    assert_eq!(msgs[0].fields["retry"], true);
+    assert_eq!(msgs[0].fields["ratio"], 0.5);
+    assert_eq!(msgs[0].fields["target"], "plugins");
+    assert_eq!(msgs[1].severity.as_u8(), 7);
+    assert_eq!(msgs[1].fields["detail"], "[1, 2]");
+    assert_eq!(msgs[2].kind, "timer");
+    assert_eq!(msgs[2].fields["name"], "checkout");
+}
