@@ -29,15 +29,17 @@ fn log_records_become_envelopes_and_never_loop() {
     let client = Client::builder("svc").sender(capture2.clone()).build();
     metlog::with_client(&client, || {
         let logger = metlog::bridge::log::MetlogLogger::current(log::LevelFilter::Trace);
-        let record = log::Record::builder()
-            .level(log::Level::Warn)
-            .target("payments")
-            .module_path_static(Some("svc::payments"))
-            .file_static(Some("src/payments.rs"))
-            .line(Some(42))
-            .args(format_args!("card {} declined", "visa"))
-            .build();
-        log::Log::log(&logger, &record);
+        log::Log::log(
+            &logger,
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("payments")
+                .module_path_static(Some("svc::payments"))
+                .file_static(Some("src/payments.rs"))
+                .line(Some(42))
+                .args(format_args!("card {} declined", "visa"))
+                .build(),
+        );
     });
     let msg = &capture2.messages()[0];
     assert_eq!(msg.kind, "oldstyle");
