@@ -2,6 +2,8 @@
 //! `scripts/test.sh` (which runs these ignored tests). Each test fails
 //! loudly if its peer is not there.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -61,7 +63,7 @@ fn statsd_value(dump: &str, name: &str) -> Option<String> {
 
 /// Polls statsd until `name` shows `expected` (UDP: give it a moment).
 fn await_statsd(kind: &str, name: &str, expected: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let dump = statsd_admin(kind);
         let value = statsd_value(&dump, name);
@@ -143,7 +145,7 @@ fn hostile_names_never_inject_a_metric_into_statsd() {
 /// Waits for rsyslog's JSON output to hold a line containing `marker`.
 fn await_rsyslog(marker: &str) -> Value {
     let path = peer("METLOG_TEST_RSYSLOG_OUT");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         if let Some(line) = text.lines().find(|l| l.contains(marker)) {
@@ -230,7 +232,7 @@ fn zeromq_sub_peer_receives_the_json_messages() {
         .build();
     // PUB/SUB drops what is sent before the subscription reaches the
     // publisher: knock until the peer hears us.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         client.metlog("knock").send();
         client.flush();
@@ -250,7 +252,7 @@ fn zeromq_sub_peer_receives_the_json_messages() {
         client.counter("zmq.count").count(i).send();
     }
     client.flush();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ours: Vec<Value> = zmq_received()
             .into_iter()
@@ -320,4 +322,83 @@ fn zeromq_high_water_mark_drops_are_counted() {
     assert!(stats.dropped > 0, "{stats:?}");
     assert_eq!(stats.produced(), 20_001, "{stats:?}");
     assert_eq!(stats.produced(), stats.sent + stats.dropped, "{stats:?}");
+}
+
+/// GET `path` from the service; the status line.
+fn http_get(addr: &str, path: &str) -> String {
+    let mut conn = TcpStream::connect(addr).expect("the service listens");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = conn.read_to_string(&mut response);
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+#[ignore = "needs the real statsd and rsyslog: run scripts/test.sh"]
+fn the_service_example_reports_to_statsd_and_rsyslog() {
+    let (statsd_host, statsd_port) = peer("METLOG_TEST_STATSD")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let (syslog_host, syslog_port) = peer("METLOG_TEST_RSYSLOG")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut service = std::process::Command::new(support::example("service"))
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/service.ini"),
+            &addr,
+        ])
+        .env("METLOG_STATSD_HOST", statsd_host)
+        .env("METLOG_STATSD_PORT", statsd_port)
+        .env("METLOG_SYSLOG_HOST", syslog_host)
+        .env("METLOG_SYSLOG_PORT", syslog_port)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for "listening on …".
+    let mut stdout = std::io::BufReader::new(service.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+
+    let before = statsd_value(&statsd_admin("counters"), "service.requests")
+        .map_or(0, |v| v.parse::<u64>().unwrap());
+    assert!(http_get(&addr, "/hello").contains("200"));
+    assert!(http_get(&addr, "/hello").contains("200"));
+    assert!(http_get(&addr, "/fail").contains("500"));
+    let _ = http_get(&addr, "/panic"); // the handler panics: no response
+    assert!(http_get(&addr, "/quit").contains("200"));
+    assert!(
+        service.wait().unwrap().success(),
+        "the service exits cleanly"
+    );
+
+    await_statsd("counters", "service.requests", &(before + 5).to_string());
+    let timers = statsd_admin("timers");
+    for name in [
+        "service.handlers.hello",
+        "service.handlers.fail",
+        "service.handlers.panic",
+    ] {
+        assert!(statsd_value(&timers, name).is_some(), "{name} in {timers}");
+    }
+    // The warning (via the log bridge) and the panic (via the plugin) reached
+    // rsyslog as parsed envelopes.
+    let warning = await_rsyslog("request failed: the database is down");
+    assert_eq!(warning["app-name"], "service");
+    assert_eq!(warning["$!"]["type"], "oldstyle");
+    assert_eq!(warning["$!"]["severity"], 4);
+    let panic = await_rsyslog("handler exploded");
+    assert_eq!(panic["msgid"], "panic");
+    assert_eq!(panic["$!"]["severity"], 2);
 }

@@ -1,26 +1,11 @@
 //! `cargo run --example quickstart` prints valid metlog JSON lines.
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
 use metlog::Message;
-
-/// The example's binary, built (or brought up to date) first: `cargo test`
-/// builds examples only when no test is selected by name.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
-    path
-}
+use support::example;
 
 #[test]
 fn quickstart_prints_valid_metlog_json_lines() {

@@ -46,3 +46,17 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         }
     }
 }
+
+/// An example's binary, built (or brought up to date) first: `cargo test`
+/// builds examples only when no test is selected by name.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build --example {name} failed");
+    dir.join("examples").join(name)
+}

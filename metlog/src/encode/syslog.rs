@@ -69,10 +69,16 @@ impl std::str::FromStr for Facility {
     }
 }
 
+/// Longer field values stay out of the structured data (they are still in
+/// the JSON envelope): structured data is for short, indexable values, and
+/// syslog daemons cut long messages.
+pub const MAX_SD_VALUE: usize = 256;
+
 /// Which fields become structured-data parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum SdFields {
-    /// Every field whose value is a string, number or boolean (the default).
+    /// Every field whose value is a string, number or boolean, up to
+    /// [`MAX_SD_VALUE`] bytes (the default).
     #[default]
     AllScalars,
     /// Only these fields.
@@ -142,6 +148,9 @@ fn write_structured_data(message: &Message, sd: &SdFields, out: &mut Vec<u8>) {
             Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Bool(_) => value.to_string(),
             Value::Null | Value::Json(_) => continue,
         };
+        if text.len() > MAX_SD_VALUE {
+            continue;
+        }
         params.push((sd_name(key), text));
     }
     if params.is_empty() {

@@ -3,7 +3,8 @@
 //! Each panic sends one message of type `panic` at severity
 //! [`Critical`](crate::Severity::Critical): the payload is the panic message;
 //! fields carry `location` (`file:line:column`), `thread` (its name, or
-//! `unnamed`) and `backtrace` (captured whatever `RUST_BACKTRACE` says).
+//! `unnamed`) and `backtrace` (captured whatever `RUST_BACKTRACE` says, its
+//! first 4 KB, so the message stays within syslog's usual 8 KB limit).
 //! The client is then flushed (at most `flush_timeout`), so the message
 //! leaves before a dying process does, and the previously installed hook
 //! runs as before (the usual "thread panicked at" report still prints).
@@ -39,6 +40,21 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
     }));
 }
 
+/// Backtraces can run to tens of kilobytes; syslog daemons cut messages at
+/// 8 KB by default (rsyslog), which would break the JSON. Keep the first
+/// frames, whole lines only.
+const MAX_BACKTRACE: usize = 4096;
+
+fn bounded(mut backtrace: String) -> String {
+    if backtrace.len() <= MAX_BACKTRACE {
+        return backtrace;
+    }
+    let cut = backtrace[..MAX_BACKTRACE].rfind('\n').unwrap_or(0);
+    backtrace.truncate(cut);
+    backtrace.push_str("\n(backtrace truncated)");
+    backtrace
+}
+
 fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     if !client.is_active() {
         return;
@@ -65,7 +81,7 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     }
     let thread = std::thread::current();
     fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
-    fields.insert("backtrace", Backtrace::force_capture().to_string());
+    fields.insert("backtrace", bounded(Backtrace::force_capture().to_string()));
     let msg = client.make_message(
         SharedStr::from_static("panic"),
         None,
