@@ -6,6 +6,41 @@
 //! JSON over UDP/TCP) that delivers them to their endpoints. This crate is its
 //! Rust client; messages it makes are indistinguishable from metlog-py's.
 //!
+//! ## Guide: from the dependency to messages in statsd
+//!
+//! 1. Add the dependency: `metlog = "0.1"` (features: `macros`, default;
+//!    `zmq`; `tracing`).
+//! 2. At startup, build a client — in code, or from a metlog-py INI / TOML
+//!    file with [`config`] (`METLOG_CONFIG` + [`config::init_from_env`]) —
+//!    and make it global with [`set_global_client`]; keep
+//!    [`Client::flush_guard`] alive in `main`.
+//! 3. Instrument: [`#[metlog::timer]`](macro@timer) / [`#[metlog::incr]`](macro@incr)
+//!    on functions, [`timer`](crate::timer()) guards around scopes,
+//!    [`incr`](crate::incr()) and the log-style macros anywhere; route `log`
+//!    and `tracing` through [`bridge`].
+//! 4. Deliver: a [`StatsdSender`](sender::StatsdSender) for counters and
+//!    timers (`<logger>.<name>:1|c`), a [`SyslogSender`](sender::SyslogSender)
+//!    or JSON over [`UdpSender`](sender::UdpSender) / [`TcpSender`](sender::TcpSender)
+//!    for the rest, combined with a [`Router`](sender::Router).
+//! 5. Watch [`Client::stats`]: sent, dropped, failed, queued.
+//!
+//! ```no_run
+//! use metlog::sender::{Router, StatsdSender, SyslogConfig, SyslogSender};
+//!
+//! let statsd = StatsdSender::new("127.0.0.1:8125")?;
+//! let syslog = SyslogSender::udp("127.0.0.1:514", SyslogConfig::default())?;
+//! let client = metlog::Client::builder("myapp")
+//!     .sender(Router::new(syslog).route(["counter", "timer"], statsd))
+//!     .build();
+//! metlog::set_global_client(client.clone()).expect("set once");
+//! let _flush_at_exit = client.flush_guard();
+//!
+//! #[metlog::timer]
+//! fn handle() { /* … */ }
+//! handle(); // statsd receives "myapp.<module>.handle:<ms>|ms"
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! ## Quick start
 //!
 //! ```
