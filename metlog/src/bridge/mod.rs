@@ -1,6 +1,6 @@
 //! Bridges from the logging facades Rust services already use: the [`log`]
-//! crate ([`log`](self::log) module) and, with the `tracing` feature,
-//! `tracing` ([`tracing`](self::tracing) module).
+//! crate (the [`log`](mod@self::log) module) and, with the `tracing` feature,
+//! `tracing` (the `tracing` module).
 
 pub mod log;
 #[cfg(feature = "tracing")]
