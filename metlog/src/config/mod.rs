@@ -204,6 +204,10 @@ impl Config {
         }
 
         for (name, plugin) in &self.plugins {
+            if crate::plugin::attaches(&plugin.provider) {
+                // Not bound under its name: set up once the client exists.
+                continue;
+            }
             if crate::plugin::RESERVED_NAMES.contains(&name.as_str()) && !plugin.override_ {
                 return Err(ConfigError::new(
                     ConfigErrorKind::Plugin,
@@ -247,7 +251,15 @@ impl Config {
             .extend(self.global.clone());
 
         builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
-        Ok(builder.build())
+        let client = builder.build();
+        for (name, plugin) in &self.plugins {
+            if crate::plugin::attaches(&plugin.provider) {
+                crate::plugin::attach(&plugin.provider, &client, &plugin.options).map_err(|e| {
+                    ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"))
+                })?;
+            }
+        }
+        Ok(client)
     }
 }
 

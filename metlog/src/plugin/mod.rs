@@ -78,6 +78,63 @@ pub(crate) fn provider(name: &str) -> Option<Provider> {
         .copied()
 }
 
+/// Plugins that act on the client rather than being looked up on it: the
+/// panic hook (`provider = panics`, option `flush_timeout` in seconds,
+/// default 2) and periodic process statistics (`provider = process`,
+/// options `prefix`, default `<logger>.process`, and `interval` in seconds,
+/// default 10; the reporter runs for the rest of the process).
+pub(crate) fn attaches(provider: &str) -> bool {
+    matches!(provider, "panics" | "process")
+}
+
+pub(crate) fn attach(
+    provider: &str,
+    client: &crate::Client,
+    options: &BTreeMap<String, ConfigValue>,
+) -> Result<(), String> {
+    let seconds = |key: &str, default: f64| -> Result<std::time::Duration, String> {
+        let value = match options.get(key) {
+            None => default,
+            Some(ConfigValue::Int(i)) => *i as f64,
+            Some(ConfigValue::Float(f)) => *f,
+            Some(ConfigValue::Str(text)) if text.trim().parse::<f64>().is_ok() => {
+                text.trim().parse().unwrap_or(default)
+            }
+            Some(v) => return Err(format!("`{key}` must be a number of seconds, found {v}")),
+        };
+        if !(0.001..=86_400.0).contains(&value) {
+            return Err(format!(
+                "`{key}` must be between 0.001 and 86400 seconds, found {value}"
+            ));
+        }
+        Ok(std::time::Duration::from_secs_f64(value))
+    };
+    let only = |allowed: &[&str]| match options.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "unknown option `{k}` (expected {})",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    };
+    match provider {
+        "panics" => {
+            only(&["flush_timeout"])?;
+            panics::install(Some(client.clone()), seconds("flush_timeout", 2.0)?);
+        }
+        _ => {
+            only(&["prefix", "interval"])?;
+            let prefix = match options.get("prefix") {
+                Some(v) => v.as_string().ok_or("`prefix` must be text")?,
+                None => format!("{}.process", client.logger()),
+            };
+            let reporter = process::spawn(client.clone(), prefix, seconds("interval", 10.0)?);
+            // Configured reporting lasts as long as the process.
+            std::mem::forget(reporter);
+        }
+    }
+    Ok(())
+}
+
 /// Names a plugin may only take with `override = true`: the client's own
 /// methods (metlog-py refuses to shadow an existing attribute).
 pub const RESERVED_NAMES: &[&str] = &[
