@@ -181,6 +181,7 @@
 mod attributes;
 pub mod bridge;
 mod client;
+mod clock;
 pub mod config;
 mod decorators;
 pub mod encode;

@@ -300,24 +300,36 @@ impl Guard {
             return;
         };
         let site = active.site;
-        let (kind, payload) = match active.start {
-            Some(start) => ("timer", SharedStr::from_u64(whole_millis(start.elapsed()))),
-            None => ("counter", SharedStr::from_i64(site.count)),
+        // A timer reads the clock twice in all: at the start and here; the
+        // timestamp is derived from the second reading.
+        let (kind, payload, timestamp) = match active.start {
+            Some(start) => {
+                let end = Instant::now();
+                let elapsed = end.saturating_duration_since(start);
+                (
+                    "timer",
+                    SharedStr::from_u64(whole_millis(elapsed)),
+                    Some(crate::clock::system_time_at(end)),
+                )
+            }
+            None => ("counter", SharedStr::from_i64(site.count), None),
         };
+        // Keys are unique by construction: the macro rejects duplicate and
+        // reserved field names at compile time.
         let mut fields = Fields::new();
         for (key, value) in site.fields {
-            fields.insert(SharedStr::from_static(key), *value);
+            fields.push_unique(SharedStr::from_static(key), Value::from(*value));
         }
-        fields.insert("name", SharedStr::from_static(active.name));
-        fields.insert("rate", site.rate);
-        fields.insert("outcome", SharedStr::from_static(outcome));
+        fields.push_unique(SharedStr::from_static("name"), Value::Str(SharedStr::from_static(active.name)));
+        fields.push_unique(SharedStr::from_static("rate"), Value::F64(site.rate));
+        fields.push_unique(SharedStr::from_static("outcome"), Value::Str(SharedStr::from_static(outcome)));
         let message = client.make_message(
             SharedStr::from_static(kind),
             site.logger.map(SharedStr::from_static),
             site.severity.map(Severity::from),
             payload,
             fields,
-            None,
+            timestamp,
         );
         client.dispatch(message);
     }

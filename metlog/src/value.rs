@@ -302,6 +302,14 @@ impl Fields {
         }
     }
 
+    /// Appends an entry whose key the caller knows is not present yet (the
+    /// macros' fixed keys), skipping the duplicate search.
+    #[inline]
+    pub(crate) fn push_unique(&mut self, key: SharedStr, value: Value) {
+        debug_assert!(self.get(&key).is_none(), "duplicate field {key:?}");
+        self.entries.push((key, value));
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)

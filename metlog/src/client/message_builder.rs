@@ -182,8 +182,13 @@ impl<'c> Counter<'c> {
             return;
         }
         let mut fields = self.fields;
-        fields.insert("name", self.name);
-        fields.insert("rate", self.rate);
+        if fields.is_empty() {
+            fields.push_unique(SharedStr::from_static("name"), Value::Str(self.name));
+            fields.push_unique(SharedStr::from_static("rate"), Value::F64(self.rate));
+        } else {
+            fields.insert("name", self.name);
+            fields.insert("rate", self.rate);
+        }
         let msg = client.make_message(
             SharedStr::from_static("counter"),
             self.logger,

@@ -135,7 +135,8 @@ impl<'c> Timer<'c> {
 
     fn finish(&mut self) -> Option<Duration> {
         let state = self.state.take()?;
-        let elapsed = state.start.elapsed();
+        let end = Instant::now();
+        let elapsed = end.saturating_duration_since(state.start);
         let client = state.client.get()?;
         let mut fields = state.fields;
         fields.insert("name", state.name);
@@ -146,7 +147,7 @@ impl<'c> Timer<'c> {
             state.severity,
             SharedStr::from_u64(whole_millis(elapsed)),
             fields,
-            None,
+            Some(crate::clock::system_time_at(end)),
         );
         client.dispatch(msg);
         Some(elapsed)
