@@ -187,9 +187,10 @@ fn main() {
             metrics::counter!("bench.incr").increment(1);
         });
     });
-    let statsd_recorder = metrics_exporter_statsd::StatsdBuilder::from("127.0.0.1", sink_addr.port())
-        .build(Some("bench"))
-        .unwrap();
+    let statsd_recorder =
+        metrics_exporter_statsd::StatsdBuilder::from("127.0.0.1", sink_addr.port())
+            .build(Some("bench"))
+            .unwrap();
     metrics::with_local_recorder(&statsd_recorder, || {
         bench(&mut group, "metrics_counter_statsd", || {
             metrics::counter!("bench.incr").increment(1);

@@ -320,9 +320,15 @@ impl Guard {
         for (key, value) in site.fields {
             fields.push_unique(SharedStr::from_static(key), Value::from(*value));
         }
-        fields.push_unique(SharedStr::from_static("name"), Value::Str(SharedStr::from_static(active.name)));
+        fields.push_unique(
+            SharedStr::from_static("name"),
+            Value::Str(SharedStr::from_static(active.name)),
+        );
         fields.push_unique(SharedStr::from_static("rate"), Value::F64(site.rate));
-        fields.push_unique(SharedStr::from_static("outcome"), Value::Str(SharedStr::from_static(outcome)));
+        fields.push_unique(
+            SharedStr::from_static("outcome"),
+            Value::Str(SharedStr::from_static(outcome)),
+        );
         let message = client.make_message(
             SharedStr::from_static(kind),
             site.logger.map(SharedStr::from_static),

@@ -122,7 +122,6 @@ impl SharedStr {
             bytes,
         }))
     }
-
 }
 
 impl Default for SharedStr {
