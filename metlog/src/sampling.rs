@@ -19,11 +19,20 @@ thread_local! {
 /// `>= rate`; so `rate <= 0` always skips and `rate >= 1` (or NaN) never does.
 #[inline(always)]
 pub(crate) fn sampled_out(rate: f64) -> bool {
-    rate < 1.0 && draw_unit() >= rate
+    // Compared as integers: for the macros' constant rates the threshold
+    // folds at compile time, leaving one generator step and a compare.
+    rate < 1.0 && next_u64() >= threshold(rate)
+}
+
+/// `rate` scaled to the generator's range: a draw below it is kept.
+#[inline(always)]
+fn threshold(rate: f64) -> u64 {
+    // `as` saturates: rates <= 0 (and below) give 0, so every draw skips.
+    (rate * 18_446_744_073_709_551_616.0) as u64
 }
 
 /// A uniform draw in `[0, 1)` with 53 random bits.
-#[inline(always)]
+#[cfg(test)]
 fn draw_unit() -> f64 {
     (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
