@@ -28,8 +28,6 @@ pub(crate) fn canonical(class: &str) -> Option<&'static str> {
 
 /// The options each sender class takes.
 fn known_options(class: &str) -> &'static [&'static str] {
-    const QUEUE: [&str; 2] = ["queue_capacity", "flush_timeout"];
-    let _ = QUEUE;
     match class {
         "udp" => &["host", "port", "queue_capacity", "flush_timeout"],
         "tcp" => &["host", "port", "backlog", "queue_capacity", "flush_timeout"],
