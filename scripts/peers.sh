@@ -79,8 +79,11 @@ ruleset(name="r") {
 input(type="imudp" address="127.0.0.1" port="$RSYSLOG_PORT" ruleset="r")
 input(type="imtcp" address="127.0.0.1" port="$RSYSLOG_PORT" ruleset="r")
 CONF
-  rsyslogd -N1 -f "$dir/rsyslog.conf" >/dev/null 2>&1 || { peers_log "invalid rsyslog config"; return 1; }
-  rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/log" 2>&1 &
+  # /usr/sbin may be missing from a non-login PATH.
+  local rsyslogd
+  rsyslogd=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
+  "$rsyslogd" -N1 -f "$dir/rsyslog.conf" >/dev/null 2>&1 || { peers_log "invalid rsyslog config"; return 1; }
+  "$rsyslogd" -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
   peers_wait_tcp "$RSYSLOG_PORT"
 }
