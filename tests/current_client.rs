@@ -10,7 +10,7 @@ use std::task::Context;
 
 use metlog::sender::CaptureSender;
 use metlog::{Client, WithClient};
-use support::{noop_waker, YieldOnce};
+use support::{noop_waker, poll_once, YieldOnce};
 
 fn capture_client(logger: &'static str) -> (Client, CaptureSender) {
     let capture = CaptureSender::new();
@@ -199,11 +199,7 @@ fn dropping_a_scoped_future_runs_its_drop_inside_the_scope() {
     }
     .with_client(&client);
     let mut fut = Box::pin(fut);
-    let waker = noop_waker();
-    assert!(fut
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_pending());
+    assert!(poll_once(fut.as_mut()).is_pending());
     drop(fut);
     assert_eq!(capture.len(), 1);
 }
@@ -218,10 +214,6 @@ fn with_current_client_captures_the_scope_at_creation() {
         .with_current_client()
     });
     let mut fut = Box::pin(fut);
-    let waker = noop_waker();
-    assert!(fut
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_ready());
+    assert!(poll_once(fut.as_mut()).is_ready());
     assert_eq!(capture.len(), 1);
 }

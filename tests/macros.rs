@@ -12,12 +12,11 @@
 mod support;
 
 use std::future::Future;
-use std::task::Context;
 use std::time::Duration;
 
 use metlog::sender::CaptureSender;
 use metlog::{Client, Message, WithClient};
-use support::{block_on, noop_waker, YieldOnce};
+use support::{block_on, poll_once, YieldOnce};
 
 /// A client current on this thread for the test's duration.
 struct Scope {
@@ -704,11 +703,7 @@ async fn async_timer_covers_first_poll_to_completion() {
 fn a_dropped_future_reports_cancelled() {
     let s = scope();
     let mut fut = Box::pin(async_fn(1));
-    let waker = noop_waker();
-    assert!(fut
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_pending());
+    assert!(poll_once(fut.as_mut()).is_pending());
     drop(fut);
     assert_eq!(s.only(), timer("async_fn", "cancelled"));
     // Dropped before the first poll: the body never ran, nothing to report.

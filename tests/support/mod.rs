@@ -35,6 +35,11 @@ impl Future for YieldOnce {
     }
 }
 
+/// Polls `fut` once with a waker that does nothing.
+pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(&noop_waker()))
+}
+
 /// Polls `fut` on this thread until it is ready.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
