@@ -460,3 +460,98 @@ fn a_flush_guard_delivers_what_is_queued_when_it_drops() {
     let (mut conn, _) = listener.accept().unwrap();
     assert_eq!(read_lines(&mut conn, 200).len(), 200);
 }
+
+mod annotated {
+    #[metlog::incr("events.hits", fields(shard = 3))]
+    pub fn hit() {}
+
+    #[metlog::timer("events.work", severity = 4, logger = "worker")]
+    pub fn work() -> Result<(), ()> {
+        Err(())
+    }
+}
+
+/// Annotated functions hand background senders a small event that the
+/// worker builds into the envelope; what arrives must be exactly what the
+/// caller-side build makes, in the caller's order.
+#[test]
+fn annotated_events_are_built_by_the_worker_in_the_callers_order() {
+    let (socket, addr) = udp_listener();
+    let capture = CaptureSender::new();
+    let queued = Client::builder("svc")
+        .severity(metlog::Severity::Notice)
+        .sender(UdpSender::new(addr).unwrap())
+        .build();
+    let direct = Client::builder("svc")
+        .severity(metlog::Severity::Notice)
+        .sender(capture.clone())
+        .build();
+    for client in [&queued, &direct] {
+        metlog::with_client(client, || {
+            annotated::hit();
+            client.info("between");
+            let _ = annotated::work();
+            annotated::hit();
+        });
+    }
+    queued.flush();
+    let received: Vec<Message> = (0..4)
+        .map(|_| Message::from_json(std::str::from_utf8(&recv(&socket)).unwrap()).unwrap())
+        .collect();
+    let expected = capture.take();
+    assert_eq!(expected.len(), 4);
+    for (got, want) in received.iter().zip(&expected) {
+        let mut want = want.truncated_to_micros();
+        want.timestamp = got.timestamp;
+        assert_eq!(got, &want);
+    }
+    let kinds: Vec<&str> = received.iter().map(|m| &*m.kind).collect();
+    assert_eq!(kinds, ["counter", "oldstyle", "timer", "counter"]);
+    let timer = &received[2];
+    assert_eq!(
+        (&*timer.logger, timer.severity, timer.fields.get("outcome")),
+        ("worker", metlog::Severity::Warning, Some(&"err".into()))
+    );
+    assert_eq!(received[0].fields.get("shard"), Some(&3.into()));
+    assert_eq!(received[0].severity, metlog::Severity::Notice);
+    assert_eq!(&*received[0].logger, "svc");
+    assert_accounted(queued.stats(), 4);
+    assert_eq!(queued.stats().sent, 4);
+}
+
+#[test]
+fn a_background_sender_shared_by_two_clients_keeps_each_clients_logger() {
+    let (socket, addr) = udp_listener();
+    let shared = std::sync::Arc::new(UdpSender::new(addr).unwrap());
+    let first = Client::builder("first").sender(shared.clone()).build();
+    let second = Client::builder("second").sender(shared.clone()).build();
+    metlog::with_client(&first, annotated::hit);
+    first.flush();
+    metlog::with_client(&second, annotated::hit);
+    second.flush();
+    let loggers: Vec<String> = (0..2)
+        .map(|_| {
+            let msg = Message::from_json(std::str::from_utf8(&recv(&socket)).unwrap()).unwrap();
+            msg.logger.to_string()
+        })
+        .collect();
+    assert_eq!(loggers, ["first", "second"]);
+}
+
+#[test]
+fn filters_still_apply_to_annotated_events() {
+    let (socket, addr) = udp_listener();
+    let client = Client::builder("svc")
+        .sender(UdpSender::new(addr).unwrap())
+        .filter(metlog::filter::type_blacklist(["counter"]))
+        .build();
+    metlog::with_client(&client, || {
+        annotated::hit();
+        let _ = annotated::work();
+    });
+    client.flush();
+    let msg = Message::from_json(std::str::from_utf8(&recv(&socket)).unwrap()).unwrap();
+    assert_eq!(msg.kind, "timer");
+    let stats = client.stats();
+    assert_eq!((stats.filtered, stats.sent), (1, 1));
+}

@@ -88,3 +88,31 @@ fn annotated_calls_do_not_allocate_on_the_callers_thread() {
     assert_eq!(n, 0, "{n} allocations in 4,000 annotated calls");
     assert_eq!(metlog::global_client().unwrap().stats().sent, 2_001);
 }
+
+#[test]
+fn queued_delivery_does_not_allocate_on_the_callers_thread_once_warm() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = metlog::sender::UdpSender::new(receiver.local_addr().unwrap()).unwrap();
+    let client = Client::builder("alloc").sender(sender).build();
+    metlog::with_client(&client, || {
+        // Warm-up: the queue's buffers grow to their working size once.
+        for _ in 0..3 {
+            for _ in 0..1_000 {
+                let _ = counted();
+            }
+            client.flush();
+        }
+        let mut total = 0;
+        for _ in 0..3 {
+            total += allocations_during(|| {
+                for _ in 0..1_000 {
+                    let _ = counted();
+                }
+            });
+            client.flush();
+        }
+        assert_eq!(total, 0, "{total} allocations in 3,000 queued calls");
+    });
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped, stats.failed), (6_000, 0, 0));
+}

@@ -8,13 +8,13 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::client::{whole_millis, ClientRef};
 use crate::decorators::Decorator;
 use crate::gate;
 use crate::sampling::sampled_out;
-use crate::{holder, Client, Fields, Severity, SharedStr, Value};
+use crate::{holder, Client, Fields, Message, Severity, SharedStr, Value};
 
 /// Runs a log macro's formatting against the current client, if there is one
 /// and it is active (so nothing is formatted otherwise).
@@ -176,10 +176,10 @@ pub struct Guard {
 struct Active {
     client: ClientRef<'static>,
     site: &'static Site,
-    name: &'static str,
     /// Set for timers only: counters read no clock.
     start: Option<Instant>,
-    outcome: Option<&'static str>,
+    /// An index into [`OUTCOMES`], once known.
+    outcome: Option<u8>,
     /// A function that *starts* while the thread unwinds (called from a
     /// `Drop`) must not be reported as panicking when it returns normally.
     was_panicking: bool,
@@ -247,7 +247,6 @@ fn enter_resolved(site: &'static Site, is_async: bool) -> Guard {
         active: Some(Active {
             client,
             site,
-            name: site.name(),
             start,
             outcome: None,
             was_panicking: std::thread::panicking(),
@@ -268,7 +267,7 @@ impl Guard {
     #[inline]
     pub fn complete(&mut self, outcome: &'static str) {
         if let Some(active) = &mut self.active {
-            active.outcome = Some(outcome);
+            active.outcome = Some(u8::from(outcome == "err"));
         }
     }
 }
@@ -292,27 +291,83 @@ impl Guard {
         };
         let outcome = match active.outcome {
             Some(outcome) => outcome,
-            None if std::thread::panicking() && !active.was_panicking => "panic",
-            None if active.is_async => "cancelled",
-            None => "ok",
+            None if std::thread::panicking() && !active.was_panicking => OUTCOME_PANIC,
+            None if active.is_async => OUTCOME_CANCELLED,
+            None => OUTCOME_OK,
         };
         let Some(client) = active.client.get() else {
             return;
         };
-        let site = active.site;
         // A timer reads the clock twice in all: at the start and here; the
         // timestamp is derived from the second reading.
-        let (kind, payload, timestamp) = match active.start {
+        let (millis, at) = match active.start {
             Some(start) => {
                 let end = Instant::now();
                 let elapsed = end.saturating_duration_since(start);
-                (
-                    "timer",
-                    SharedStr::from_u64(whole_millis(elapsed)),
-                    Some(crate::clock::system_time_at(end)),
-                )
+                (whole_millis(elapsed), crate::clock::system_time_at(end))
             }
-            None => ("counter", SharedStr::from_i64(site.count), None),
+            None => (0, SystemTime::now()),
+        };
+        client.dispatch_site(SiteEvent {
+            site: active.site,
+            millis,
+            at,
+            outcome,
+            position: 0,
+        });
+    }
+}
+
+/// A counter or timer from an annotated function before it is built into a
+/// [`Message`]. Senders that deliver in the background queue this small
+/// value and let their worker build the envelope, so the caller's thread
+/// neither builds nor moves it.
+///
+/// Kept small (40 bytes): the caller writes it into memory the worker read
+/// last, and every cache line it touches has to come back.
+#[derive(Clone, Copy, Debug)]
+pub struct SiteEvent {
+    site: &'static Site,
+    /// Whole milliseconds (timers only).
+    millis: u64,
+    at: SystemTime,
+    /// Messages queued before this event in its queue's shard (set by the
+    /// queue, to keep each thread's order).
+    pub(crate) position: u32,
+    /// An index into [`OUTCOMES`].
+    outcome: u8,
+}
+
+/// The `outcome` field's values.
+const OUTCOMES: [&str; 4] = ["ok", "err", "panic", "cancelled"];
+const OUTCOME_OK: u8 = 0;
+const OUTCOME_PANIC: u8 = 2;
+const OUTCOME_CANCELLED: u8 = 3;
+
+/// What a client adds to a [`SiteEvent`] to make it a message.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientDefaults<'a> {
+    pub(crate) id: u64,
+    pub(crate) logger: &'a SharedStr,
+    pub(crate) severity: Severity,
+}
+
+impl SiteEvent {
+    /// The message type: `timer` or `counter`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self.site.kind {
+            Kind::Timer => "timer",
+            Kind::Incr => "counter",
+        }
+    }
+
+    /// The envelope, with the client's logger and severity unless the site
+    /// names its own.
+    pub(crate) fn into_message(self, logger: &SharedStr, severity: Severity) -> Message {
+        let site = self.site;
+        let payload = match site.kind {
+            Kind::Timer => SharedStr::from_u64(self.millis),
+            Kind::Incr => SharedStr::from_i64(site.count),
         };
         // Keys are unique by construction: the macro rejects duplicate and
         // reserved field names at compile time.
@@ -322,22 +377,28 @@ impl Guard {
         }
         fields.push_unique(
             SharedStr::from_static("name"),
-            Value::Str(SharedStr::from_static(active.name)),
+            Value::Str(SharedStr::from_static(site.name())),
         );
         fields.push_unique(SharedStr::from_static("rate"), Value::F64(site.rate));
         fields.push_unique(
             SharedStr::from_static("outcome"),
-            Value::Str(SharedStr::from_static(outcome)),
+            Value::Str(SharedStr::from_static(
+                OUTCOMES[usize::from(self.outcome & 3)],
+            )),
         );
-        let message = client.make_message(
-            SharedStr::from_static(kind),
-            site.logger.map(SharedStr::from_static),
-            site.severity.map(Severity::from),
+        let identity = crate::message::identity();
+        Message {
+            kind: SharedStr::from_static(self.kind()),
+            timestamp: self.at,
+            logger: site
+                .logger
+                .map_or_else(|| logger.clone(), SharedStr::from_static),
+            severity: site.severity.map_or(severity, Severity::from),
             payload,
             fields,
-            timestamp,
-        );
-        client.dispatch(message);
+            pid: identity.pid,
+            hostname: SharedStr::from_static(identity.hostname),
+        }
     }
 }
 

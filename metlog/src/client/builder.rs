@@ -135,8 +135,10 @@ impl ClientBuilder {
             Some((sender, name)) => (Some(sender), name),
             None => (None, "no sender"),
         };
+        let sender_counts = sender.as_ref().is_some_and(|s| s.delivery().is_some());
         Client {
             inner: Arc::new(Inner {
+                sender_counts,
                 logger: self.logger,
                 severity: self.severity,
                 sender,

@@ -18,9 +18,10 @@ pub use message_builder::{Counter, MessageBuilder};
 pub use stats::Stats;
 pub use timer::Timer;
 
+use crate::__private::{ClientDefaults, SiteEvent};
 use crate::filter::Filter;
 use crate::message::identity;
-use crate::sender::{SendErrorKind, Sender};
+use crate::sender::{SendError, SendErrorKind, Sender};
 use crate::{Fields, Message, Severity, SharedStr};
 use stats::Counters;
 
@@ -65,6 +66,10 @@ struct Inner {
     /// `None` for an inactive client (see [`Client::inactive`]).
     sender: Option<Box<dyn Sender>>,
     sender_name: &'static str,
+    /// Whether the sender accounts for accepted messages itself
+    /// ([`Sender::delivery`]), so the client's `sent` counter — a write to a
+    /// cache line every calling thread shares — is skipped.
+    sender_counts: bool,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
     counters: Counters,
@@ -453,7 +458,6 @@ impl Client {
         let Some(sender) = &inner.sender else {
             return;
         };
-        let counters = &inner.counters;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             if inner.filters.iter().all(|f| f.allow(&message)) {
                 Some(sender.send(message))
@@ -461,9 +465,39 @@ impl Client {
                 None
             }
         }));
+        self.count(outcome);
+    }
+
+    /// Like [`dispatch`](Client::dispatch) for an annotated function's
+    /// counter or timer: without filters, the sender gets the small event
+    /// and may build the envelope later, on its own thread.
+    pub(crate) fn dispatch_site(&self, event: SiteEvent) {
+        let inner = &*self.inner;
+        let Some(sender) = &inner.sender else {
+            return;
+        };
+        if !inner.filters.is_empty() {
+            return self.dispatch(event.into_message(&inner.logger, inner.severity));
+        }
+        let defaults = ClientDefaults {
+            id: inner.id,
+            logger: &inner.logger,
+            severity: inner.severity,
+        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            Some(sender.send_site(event, &defaults))
+        }));
+        self.count(outcome);
+    }
+
+    fn count(&self, outcome: std::thread::Result<Option<Result<(), SendError>>>) {
+        let inner = &*self.inner;
+        let counters = &inner.counters;
         match outcome {
             Ok(Some(Ok(()))) => {
-                counters.sent.fetch_add(1, Relaxed);
+                if !inner.sender_counts {
+                    counters.sent.fetch_add(1, Relaxed);
+                }
             }
             Ok(None) => {
                 counters.filtered.fetch_add(1, Relaxed);

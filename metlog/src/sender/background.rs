@@ -1,15 +1,18 @@
-//! Background delivery: a bounded queue in front of a worker thread that
-//! encodes and transmits, so the caller never waits for I/O.
+//! Background delivery: a bounded queue (sharded per calling thread, see
+//! [`queue`](super::queue)) in front of a worker thread that encodes and
+//! transmits, so the caller never waits for I/O.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+use super::queue::{Buffer, Queue};
 use super::{Delivery, SendError, SendErrorKind};
-use crate::Message;
+use crate::__private::{ClientDefaults, SiteEvent};
+use crate::{Message, Severity, SharedStr};
 
 /// The worker side of a background sender: turns batches of messages into
 /// I/O. Implemented by each network sender's transport.
@@ -100,7 +103,7 @@ impl QueueConfig {
     /// How many messages may wait (default 65,536). When the queue is full a
     /// message is dropped and counted in [`Stats::dropped`](crate::Stats::dropped).
     pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+        self.capacity = capacity.clamp(1, u32::MAX as usize);
         self
     }
 
@@ -134,14 +137,82 @@ impl QueueConfig {
     }
 }
 
+/// What waits in one shard: messages, and annotated functions' events with
+/// the number of messages queued before each (so the worker keeps each
+/// thread's order).
+#[derive(Default)]
+struct Pending {
+    messages: Vec<Message>,
+    events: Vec<SiteEvent>,
+}
+
+impl Buffer for Pending {
+    fn len(&self) -> usize {
+        self.messages.len() + self.events.len()
+    }
+}
+
+impl Pending {
+    /// Moves everything, in order, into `batch` as messages, handing the
+    /// batch to `deliver` whenever it reaches `max_batch`.
+    fn drain(
+        &mut self,
+        owner: Option<&Owner>,
+        batch: &mut Vec<Message>,
+        max_batch: usize,
+        mut deliver: impl FnMut(&mut Vec<Message>),
+    ) {
+        let mut messages = self.messages.drain(..);
+        let mut taken = 0;
+        let mut push = |batch: &mut Vec<Message>, message: Message| {
+            batch.push(message);
+            if batch.len() >= max_batch {
+                deliver(batch);
+            }
+        };
+        for event in self.events.drain(..) {
+            while taken < event.position as usize {
+                let Some(message) = messages.next() else {
+                    break;
+                };
+                taken += 1;
+                push(batch, message);
+            }
+            // Events are only queued once the owner is known.
+            if let Some(owner) = owner {
+                push(batch, event.into_message(&owner.logger, owner.severity));
+            }
+        }
+        for message in messages {
+            push(batch, message);
+        }
+    }
+}
+
+/// The client whose defaults the worker adds to events.
 #[derive(Debug)]
+struct Owner {
+    id: u64,
+    logger: SharedStr,
+    severity: Severity,
+}
+
 struct Shared {
     name: &'static str,
-    accepted: AtomicU64,
+    queue: Queue<Pending>,
+    /// Learnt from the first event; a sender shared between clients builds
+    /// the other clients' messages on the caller's thread.
+    owner: OnceLock<Owner>,
     delivered: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
     error_reported: AtomicBool,
+    /// Set by the worker before it parks for long; a caller that finds it
+    /// set after filling an empty shard wakes the worker.
+    sleeping: AtomicBool,
+    /// Set when the sender is dropped: drain and stop.
+    closing: AtomicBool,
+    worker: OnceLock<Thread>,
     /// Signalled whenever the worker has finished a batch.
     progress: Mutex<()>,
     progressed: Condvar,
@@ -151,12 +222,26 @@ impl Shared {
     fn settled(&self) -> u64 {
         self.delivered.load(Relaxed) + self.failed.load(Relaxed) + self.dropped.load(Relaxed)
     }
+
+    fn wake_worker(&self) {
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The queue and worker behind every network sender.
 #[derive(Debug)]
 pub(crate) struct Background {
-    queue: Option<SyncSender<Message>>,
     shared: Arc<Shared>,
     config: QueueConfig,
     /// Signalled by the worker when it has finished (in a mutex only to be
@@ -172,15 +257,18 @@ impl Background {
         transport: impl Transport,
         config: QueueConfig,
     ) -> std::io::Result<Background> {
-        let (queue, receiver) = mpsc::sync_channel(config.capacity);
         let (done_tx, done) = mpsc::channel();
         let shared = Arc::new(Shared {
             name,
-            accepted: AtomicU64::new(0),
+            queue: Queue::new(config.capacity),
+            owner: OnceLock::new(),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             error_reported: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
         });
@@ -192,11 +280,11 @@ impl Background {
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
-                run(transport, &receiver, &outcome, max_batch, drain_timeout);
+                run(transport, &outcome, max_batch, drain_timeout);
                 let _ = done_tx.send(());
             })?;
+        let _ = shared.worker.set(worker.thread().clone());
         Ok(Background {
-            queue: Some(queue),
             shared,
             config,
             done: Mutex::new(Some(done)),
@@ -206,34 +294,80 @@ impl Background {
 
     /// Queues a message without waiting (or waiting up to the configured
     /// time for room).
+    #[inline]
     pub(crate) fn send(&self, message: Message) -> Result<(), SendError> {
-        let Some(queue) = &self.queue else {
-            return Err(SendError::closed());
+        self.push(|pending: &mut Pending| pending.messages.push(message))
+    }
+
+    /// Queues an annotated function's event; the worker builds its message.
+    #[inline]
+    pub(crate) fn send_site(
+        &self,
+        event: SiteEvent,
+        client: &ClientDefaults<'_>,
+    ) -> Result<(), SendError> {
+        let owner = self.shared.owner.get_or_init(|| Owner {
+            id: client.id,
+            logger: client.logger.clone(),
+            severity: client.severity,
+        });
+        if owner.id != client.id {
+            return self.send(event.into_message(client.logger, client.severity));
+        }
+        self.push(|pending: &mut Pending| {
+            // Capacity is at most `u32::MAX`.
+            let position = u32::try_from(pending.messages.len()).unwrap_or(u32::MAX);
+            let mut event = event;
+            event.position = position;
+            pending.events.push(event);
+        })
+    }
+
+    #[inline]
+    fn push(&self, write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
+        let shared = &*self.shared;
+        match shared.queue.push(write) {
+            Ok(was_empty) => {
+                // Only the first message of a batch can find the worker
+                // asleep. The fence pairs with the worker's: either it sees
+                // this message, or this sees it sleeping.
+                if was_empty {
+                    fence(SeqCst);
+                    if shared.sleeping.load(Relaxed) && shared.sleeping.swap(false, Relaxed) {
+                        shared.wake_worker();
+                    }
+                }
+                Ok(())
+            }
+            Err(write) => self.push_when_room(write),
+        }
+    }
+
+    #[cold]
+    fn push_when_room(&self, mut write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
+        let Some(wait) = self.config.block_when_full else {
+            return Err(SendError::full());
         };
-        let mut message = message;
-        let deadline = self.config.block_when_full.map(|t| Instant::now() + t);
-        loop {
-            match queue.try_send(message) {
-                Ok(()) => {
-                    self.shared.accepted.fetch_add(1, Relaxed);
+        let deadline = Instant::now() + wait;
+        self.shared.wake_worker();
+        while Instant::now() < deadline {
+            std::thread::yield_now();
+            match self.shared.queue.push(write) {
+                Ok(_) => {
+                    self.shared.wake_worker();
                     return Ok(());
                 }
-                Err(TrySendError::Full(back)) => match deadline {
-                    Some(deadline) if Instant::now() < deadline => {
-                        message = back;
-                        std::thread::yield_now();
-                    }
-                    _ => return Err(SendError::full()),
-                },
-                Err(TrySendError::Disconnected(_)) => return Err(SendError::closed()),
+                Err(back) => write = back,
             }
         }
+        Err(SendError::full())
     }
 
     /// Waits until everything accepted so far is delivered or failed.
     pub(crate) fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let target = self.shared.accepted.load(Relaxed);
+        let target = self.shared.queue.accepted();
         let deadline = Instant::now() + timeout;
+        self.shared.wake_worker();
         let mut guard = self
             .shared
             .progress
@@ -273,7 +407,7 @@ impl Background {
         let delivered = self.shared.delivered.load(Relaxed);
         let failed = self.shared.failed.load(Relaxed);
         let dropped = self.shared.dropped.load(Relaxed);
-        let accepted = self.shared.accepted.load(Relaxed);
+        let accepted = self.shared.queue.accepted();
         Delivery {
             delivered,
             failed,
@@ -285,10 +419,11 @@ impl Background {
 }
 
 impl Drop for Background {
-    /// Closes the queue and lets the worker drain it, waiting at most the
-    /// drain timeout.
+    /// Lets the worker drain the queue and stop, waiting at most the drain
+    /// timeout.
     fn drop(&mut self) {
-        drop(self.queue.take());
+        self.shared.closing.store(true, SeqCst);
+        self.shared.wake_worker();
         let finished = self
             .done
             .get_mut()
@@ -307,38 +442,85 @@ impl Drop for Background {
 /// How long the worker sleeps between idle calls to the transport.
 const IDLE_TICK: Duration = Duration::from_millis(100);
 
+/// After finding the queue empty the worker naps this long, a few times,
+/// without asking to be woken: under load, messages gather into batches and
+/// callers never pay for a wake-up.
+const NAP: Duration = Duration::from_micros(200);
+const NAPS: u32 = 5;
+
 fn run(
     mut transport: impl Transport,
-    receiver: &Receiver<Message>,
     outcome: &Outcome,
     max_batch: usize,
     drain_timeout: Duration,
 ) {
+    let shared = &*outcome.shared;
+    let mut spare = Pending::default();
     let mut batch = Vec::with_capacity(max_batch);
+    let mut quiet_rounds = 0;
     loop {
-        match receiver.recv_timeout(IDLE_TICK) {
-            Ok(message) => batch.push(message),
-            Err(RecvTimeoutError::Timeout) => {
-                guarded(outcome, 0, || transport.idle(outcome));
-                notify(outcome);
+        // Read before taking: everything sent before the sender was dropped
+        // is then taken in this round.
+        let closing = shared.closing.load(SeqCst);
+        let mut moved = 0;
+        for shard in 0..shared.queue.shard_count() {
+            let taken = shared.queue.take(shard, &mut spare);
+            if taken == 0 {
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        while batch.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
+            moved += taken;
+            if spare.events.is_empty() && spare.messages.len() <= max_batch {
+                // The common case for senders without annotated functions:
+                // hand the shard's messages over as they are.
+                deliver(&mut transport, &mut spare.messages, outcome);
+            } else {
+                spare.drain(shared.owner.get(), &mut batch, max_batch, |batch| {
+                    deliver(&mut transport, batch, outcome);
+                });
+                if !batch.is_empty() {
+                    deliver(&mut transport, &mut batch, outcome);
+                }
             }
+            shared.queue.release(taken);
+            notify(outcome);
         }
-        let size = batch.len() as u64;
-        guarded(outcome, size, || transport.deliver(&mut batch, outcome));
-        batch.clear();
-        notify(outcome);
+        if moved > 0 {
+            quiet_rounds = 0;
+            // Taking a shard moves its cache lines to this thread, and the
+            // caller pays to get them back: let small batches grow first.
+            if moved < max_batch && !closing {
+                std::thread::sleep(NAP);
+            }
+            continue;
+        }
+        if closing {
+            break;
+        }
+        quiet_rounds += 1;
+        if quiet_rounds <= NAPS {
+            std::thread::sleep(NAP);
+            continue;
+        }
+        shared.sleeping.store(true, Relaxed);
+        fence(SeqCst);
+        if shared.queue.is_empty() && !shared.closing.load(SeqCst) {
+            std::thread::park_timeout(IDLE_TICK);
+        }
+        shared.sleeping.store(false, Relaxed);
+        if shared.queue.is_empty() {
+            guarded(outcome, 0, || transport.idle(outcome));
+            notify(outcome);
+        }
     }
     let deadline = Instant::now() + drain_timeout;
     guarded(outcome, 0, || transport.close(outcome, deadline));
     notify(outcome);
+}
+
+fn deliver(transport: &mut impl Transport, batch: &mut Vec<Message>, outcome: &Outcome) {
+    let size = batch.len() as u64;
+    guarded(outcome, size, || transport.deliver(batch, outcome));
+    batch.clear();
 }
 
 /// Runs a transport call; a panic in it counts the batch as failed rather

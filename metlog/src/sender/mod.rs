@@ -48,6 +48,7 @@ mod capture;
 mod error;
 mod log_sender;
 mod null;
+mod queue;
 mod router;
 mod statsd;
 mod stream;
@@ -58,6 +59,8 @@ mod udp;
 mod zmq;
 
 use std::sync::Arc;
+
+use crate::__private::{ClientDefaults, SiteEvent};
 
 pub use background::QueueConfig;
 pub use capture::CaptureSender;
@@ -99,9 +102,20 @@ pub trait Sender: Send + Sync + 'static {
         self.flush()
     }
 
+    /// Delivers an annotated function's counter or timer. The default builds
+    /// the message and calls [`send`](Sender::send); background senders
+    /// queue the event and build the message on their worker thread.
+    #[doc(hidden)]
+    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
+        self.send(event.into_message(client.logger, client.severity))
+    }
+
     /// For senders that deliver after `send` returns (a background queue):
     /// what became of the messages they accepted. `None` (the default) means
     /// a message accepted by `send` is delivered.
+    ///
+    /// A sender answers `Some` always or never: the client asks once, when
+    /// it is built, whether to count sent messages itself.
     fn delivery(&self) -> Option<Delivery> {
         None
     }
@@ -150,6 +164,13 @@ macro_rules! forward_sender {
         impl<S: Sender + ?Sized> Sender for $ptr<S> {
             fn send(&self, message: Message) -> Result<(), SendError> {
                 (**self).send(message)
+            }
+            fn send_site(
+                &self,
+                event: SiteEvent,
+                client: &ClientDefaults<'_>,
+            ) -> Result<(), SendError> {
+                (**self).send_site(event, client)
             }
             fn flush(&self) -> Result<(), SendError> {
                 (**self).flush()

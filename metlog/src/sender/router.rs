@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::{Delivery, SendError, Sender};
+use crate::__private::{ClientDefaults, SiteEvent};
 use crate::Message;
 
 /// Sends each message to the sender routed for its type, or to the default
@@ -46,6 +47,12 @@ impl Route {
         Ok(())
     }
 
+    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
+        self.sender.send_site(event, client)?;
+        self.accepted.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
     fn delivery(&self) -> Delivery {
         self.sender.delivery().unwrap_or(Delivery {
             delivered: self.accepted.load(Relaxed),
@@ -76,6 +83,13 @@ impl Router {
         self
     }
 
+    fn route_for(&self, kind: &str) -> &Route {
+        self.routes
+            .iter()
+            .find(|(types, _)| types.iter().any(|t| t == kind))
+            .map_or(&self.default, |(_, route)| route)
+    }
+
     fn all(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter().map(|(_, r)| r).chain([&self.default])
     }
@@ -83,12 +97,11 @@ impl Router {
 
 impl Sender for Router {
     fn send(&self, message: Message) -> Result<(), SendError> {
-        let route = self
-            .routes
-            .iter()
-            .find(|(types, _)| types.iter().any(|t| *t == *message.kind))
-            .map_or(&self.default, |(_, route)| route);
-        route.send(message)
+        self.route_for(&message.kind).send(message)
+    }
+
+    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
+        self.route_for(event.kind()).send_site(event, client)
     }
 
     /// Flushes every route (all of them, even after one fails), returning

@@ -102,6 +102,16 @@ impl Sender for StatsdSender {
         }
     }
 
+    /// Annotated functions make only counters and timers, which statsd
+    /// carries.
+    fn send_site(
+        &self,
+        event: crate::__private::SiteEvent,
+        client: &crate::__private::ClientDefaults<'_>,
+    ) -> Result<(), SendError> {
+        self.background.send_site(event, client)
+    }
+
     fn flush(&self) -> Result<(), SendError> {
         let ours = self.background.flush();
         let theirs = self.fallback.as_ref().map_or(Ok(()), |f| f.flush());

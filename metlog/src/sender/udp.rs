@@ -241,6 +241,13 @@ macro_rules! background_sender {
             fn send(&self, message: Message) -> Result<(), SendError> {
                 self.background.send(message)
             }
+            fn send_site(
+                &self,
+                event: $crate::__private::SiteEvent,
+                client: &$crate::__private::ClientDefaults<'_>,
+            ) -> Result<(), SendError> {
+                self.background.send_site(event, client)
+            }
             fn flush(&self) -> Result<(), SendError> {
                 self.background.flush()
             }
