@@ -555,3 +555,60 @@ fn filters_still_apply_to_annotated_events() {
     let stats = client.stats();
     assert_eq!((stats.filtered, stats.sent), (1, 1));
 }
+
+mod statsd_sites {
+    #[metlog::incr("sites.down", count = -2, logger = "other app")]
+    pub fn down() {}
+
+    #[metlog::timer("sites.slow|evil:1|c", rate = 0.9999999)]
+    pub fn slow() {}
+}
+
+/// The statsd worker writes annotated functions' lines straight from their
+/// events; they must be the lines `write_line` makes from the messages.
+#[test]
+fn statsd_lines_from_events_match_the_lines_from_messages() {
+    let (socket, addr) = udp_listener();
+    let capture = CaptureSender::new();
+    let statsd = Client::builder("svc.x")
+        .sender(StatsdSender::new(addr).unwrap())
+        .build();
+    let direct = Client::builder("svc.x").sender(capture.clone()).build();
+    // `slow` is sampled at 0.9999999: kept but for one call in ten million,
+    // and written with its rate.
+    let calls = || {
+        annotated::hit();
+        statsd_sites::down();
+        let _ = annotated::work();
+        statsd_sites::slow();
+    };
+    metlog::with_client(&direct, calls);
+    let expected: Vec<String> = capture
+        .take()
+        .iter()
+        .map(|m| {
+            let mut line = Vec::new();
+            metlog::encode::statsd::write_line(m, &mut line).unwrap();
+            String::from_utf8(line).unwrap()
+        })
+        .collect();
+    metlog::with_client(&statsd, calls);
+    statsd.flush();
+    // The worker may have packed the lines into one datagram or several.
+    let mut received = Vec::new();
+    while received.len() < 4 {
+        let datagram = recv(&socket);
+        let text = String::from_utf8(datagram).unwrap();
+        received.extend(text.lines().map(str::to_owned));
+    }
+    assert_eq!(received, expected);
+    assert_eq!(
+        received,
+        [
+            "svc.x.events.hits:1|c",
+            "other_app.sites.down:-2|c",
+            "worker.events.work:0|ms",
+            "svc.x.sites.slow_evil_1_c:0|ms|@0.9999999"
+        ]
+    );
+}

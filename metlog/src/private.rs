@@ -338,6 +338,25 @@ pub struct SiteEvent {
     outcome: u8,
 }
 
+/// `n` (negated if `negative`) in decimal, written at the end of `buf`.
+fn decimal(negative: bool, mut n: u64, buf: &mut [u8; 21]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    // Only ASCII digits and `-` were written.
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
+}
+
 /// The `outcome` field's values.
 const OUTCOMES: [&str; 4] = ["ok", "err", "panic", "cancelled"];
 const OUTCOME_OK: u8 = 0;
@@ -359,6 +378,27 @@ impl SiteEvent {
             Kind::Timer => "timer",
             Kind::Incr => "counter",
         }
+    }
+
+    /// The statsd line of this event's message — what
+    /// [`encode::statsd::write_line`](crate::encode::statsd::write_line)
+    /// writes for it — without building the message.
+    pub(crate) fn write_statsd(&self, client_logger: &str, out: &mut Vec<u8>) {
+        let site = self.site;
+        let (metric, negative, magnitude) = match site.kind {
+            Kind::Timer => ("ms", false, self.millis),
+            Kind::Incr => ("c", site.count < 0, site.count.unsigned_abs()),
+        };
+        let mut digits = [0u8; 21];
+        let payload = decimal(negative, magnitude, &mut digits);
+        crate::encode::statsd::write_parts(
+            site.logger.unwrap_or(client_logger),
+            site.name(),
+            payload,
+            metric,
+            Some(site.rate),
+            out,
+        );
     }
 
     /// The envelope, with the client's logger and severity unless the site

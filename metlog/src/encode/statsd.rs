@@ -57,47 +57,72 @@ pub fn write_line(message: &Message, out: &mut Vec<u8>) -> Result<(), StatsdErro
     if !is_finite_number(payload) {
         return Err(StatsdError::BadPayload(message.payload.to_string()));
     }
-    let name = match message.fields.get("name") {
-        Some(Value::Str(name)) => name.to_string(),
-        Some(other) => other.to_string(),
-        None => String::new(),
+    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
+        Some(Value::Str(name)) => std::borrow::Cow::Borrowed(name),
+        Some(other) => std::borrow::Cow::Owned(other.to_string()),
+        None => std::borrow::Cow::Borrowed(""),
     };
-    if !message.logger.is_empty() {
-        push_sanitised(&message.logger, out);
+    let rate = message.fields.get("rate").and_then(Value::as_f64);
+    write_parts(&message.logger, &name, payload, metric, rate, out);
+    Ok(())
+}
+
+/// Writes `<logger>.<name>:<payload>|<metric>[|@<rate>]`, sanitising the
+/// logger and name; `payload` must already be a valid number.
+pub(crate) fn write_parts(
+    logger: &str,
+    name: &str,
+    payload: &str,
+    metric: &str,
+    rate: Option<f64>,
+    out: &mut Vec<u8>,
+) {
+    if !logger.is_empty() {
+        push_sanitised(logger, out);
         if !name.is_empty() {
             out.push(b'.');
         }
     }
-    push_sanitised(&name, out);
+    push_sanitised(name, out);
     out.push(b':');
     out.extend_from_slice(payload.as_bytes());
     out.push(b'|');
     out.extend_from_slice(metric.as_bytes());
-    if let Some(rate) = message.fields.get("rate").and_then(Value::as_f64) {
+    if let Some(rate) = rate {
         // 0 would make statsd divide by zero; NaN and >= 1 mean "unsampled".
         if rate > 0.0 && rate < 1.0 {
-            out.extend_from_slice(format!("|@{rate}").as_bytes());
+            use std::io::Write as _;
+            let _ = write!(out, "|@{rate}");
         }
     }
-    Ok(())
 }
 
 fn push_sanitised(text: &str, out: &mut Vec<u8>) {
-    out.extend(text.bytes().map(|b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'-' => b,
-        _ => b'_',
-    }));
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    // Names are nearly always clean already: copy them whole.
+    if text.bytes().all(safe) {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend(text.bytes().map(|b| if safe(b) { b } else { b'_' }));
+    }
 }
 
-/// A plain decimal number statsd accepts: digits, one optional leading `-`,
-/// at most one `.`, and finite.
+/// An optional `-`, then digits with at most one `.` among them, and a
+/// finite value.
 fn is_finite_number(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && digits.bytes().filter(|&b| b == b'.').count() <= 1
-        && digits.bytes().any(|b| b.is_ascii_digit())
-        && text.parse::<f64>().is_ok_and(f64::is_finite)
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => seen_digit = true,
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return false,
+        }
+    }
+    // Plain decimals this short are always finite; only longer ones can
+    // overflow to infinity, so only they are parsed.
+    seen_digit && (digits.len() <= 300 || text.parse::<f64>().is_ok_and(f64::is_finite))
 }
 
 #[cfg(test)]
@@ -173,5 +198,10 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Long enough to overflow an f64: refused; just short enough: kept.
+        let huge = "9".repeat(400);
+        assert!(line("counter", "a", "n", &huge, 1.0).is_err());
+        let big = "9".repeat(300);
+        assert!(line("counter", "a", "n", &big, 1.0).is_ok());
     }
 }

@@ -22,6 +22,18 @@ pub(crate) trait Transport: Send + 'static {
     /// are reported when they are finally delivered or dropped.
     fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome);
 
+    /// Whether [`deliver_events`](Transport::deliver_events) is implemented.
+    fn takes_events(&self) -> bool {
+        false
+    }
+
+    /// Delivers annotated functions' events without building their
+    /// messages (`client_logger` is the sending client's logger). Only
+    /// called when [`takes_events`](Transport::takes_events) says so.
+    fn deliver_events(&mut self, events: &[SiteEvent], client_logger: &str, outcome: &Outcome) {
+        let _ = (events, client_logger, outcome);
+    }
+
     /// Called when the queue has been idle for a while: retry backlogs,
     /// reconnect.
     fn idle(&mut self, outcome: &Outcome) {
@@ -458,6 +470,7 @@ fn run(
     let mut spare = Pending::default();
     let mut batch = Vec::with_capacity(max_batch);
     let mut quiet_rounds = 0;
+    let takes_events = transport.takes_events();
     loop {
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
@@ -469,12 +482,21 @@ fn run(
                 continue;
             }
             moved += taken;
+            let owner = shared.owner.get();
             if spare.events.is_empty() && spare.messages.len() <= max_batch {
                 // The common case for senders without annotated functions:
                 // hand the shard's messages over as they are.
                 deliver(&mut transport, &mut spare.messages, outcome);
+            } else if let (Some(owner), true) = (owner, takes_events && spare.messages.is_empty()) {
+                // Only events: encoded straight from them.
+                let events = &spare.events;
+                let size = events.len() as u64;
+                guarded(outcome, size, || {
+                    transport.deliver_events(events, &owner.logger, outcome);
+                });
+                spare.events.clear();
             } else {
-                spare.drain(shared.owner.get(), &mut batch, max_batch, |batch| {
+                spare.drain(owner, &mut batch, max_batch, |batch| {
                     deliver(&mut transport, batch, outcome);
                 });
                 if !batch.is_empty() {

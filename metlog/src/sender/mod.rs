@@ -50,6 +50,8 @@ mod log_sender;
 mod null;
 mod queue;
 mod router;
+#[cfg(target_os = "linux")]
+mod sendmmsg;
 mod statsd;
 mod stream;
 mod syslog;

@@ -84,11 +84,8 @@ impl SyslogSender {
         config: SyslogConfig,
     ) -> io::Result<SyslogSender> {
         let destination = resolve(addr)?.remove(0);
-        let transport = DatagramTransport {
-            datagrams: Datagrams::udp(vec![destination])?,
-            encode: config.encoder(),
-            buf: Vec::with_capacity(1024),
-        };
+        let transport =
+            DatagramTransport::new(Datagrams::udp(vec![destination])?, config.encoder());
         Ok(SyslogSender {
             background: Background::spawn("syslog-udp", transport, config.queue)?,
         })
@@ -115,14 +112,13 @@ impl SyslogSender {
     /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
     #[cfg(unix)]
     pub fn unix(path: impl AsRef<Path>, config: SyslogConfig) -> io::Result<SyslogSender> {
-        let transport = DatagramTransport {
-            datagrams: Datagrams::Unix {
+        let transport = DatagramTransport::new(
+            Datagrams::Unix {
                 socket: std::os::unix::net::UnixDatagram::unbound()?,
                 path: path.as_ref().to_path_buf(),
             },
-            encode: config.encoder(),
-            buf: Vec::with_capacity(1024),
-        };
+            config.encoder(),
+        );
         Ok(SyslogSender {
             background: Background::spawn("syslog-unix", transport, config.queue)?,
         })

@@ -91,37 +91,101 @@ impl Datagrams {
 pub(crate) struct DatagramTransport {
     pub(crate) datagrams: Datagrams,
     pub(crate) encode: Encoder,
+    /// A batch's datagrams, one after another, ...
     pub(crate) buf: Vec<u8>,
+    /// ... each ending here.
+    pub(crate) ends: Vec<usize>,
+}
+
+impl DatagramTransport {
+    pub(crate) fn new(datagrams: Datagrams, encode: Encoder) -> DatagramTransport {
+        DatagramTransport {
+            datagrams,
+            encode,
+            buf: Vec::with_capacity(64 * 1024),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Encodes one message after the others, unless it fails or is too big.
+    fn encode(&mut self, message: &Message, outcome: &Outcome) {
+        let start = self.buf.len();
+        if let Err(e) = (self.encode)(message, &mut self.buf) {
+            self.buf.truncate(start);
+            outcome.failed(1, &e);
+            return;
+        }
+        let size = self.buf.len() - start;
+        if size > MAX_DATAGRAM {
+            self.buf.truncate(start);
+            let e = SendError::new(
+                SendErrorKind::Encode,
+                format!(
+                    "a {size}-byte message does not fit in one datagram (at most {MAX_DATAGRAM} \
+                     bytes); it was not sent rather than truncated"
+                ),
+            );
+            outcome.failed(1, &e);
+            return;
+        }
+        self.ends.push(self.buf.len());
+    }
+
+    fn send_encoded(&mut self, outcome: &Outcome) {
+        let mut start = 0;
+        let datagrams: Vec<&[u8]> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let datagram = &self.buf[start..end];
+                start = end;
+                datagram
+            })
+            .collect();
+        let describe = || format!("cannot send to {}", self.datagrams.describe());
+        match &self.datagrams {
+            #[cfg(target_os = "linux")]
+            Datagrams::Udp {
+                v4,
+                v6,
+                destinations,
+            } if destinations.len() == 1 => {
+                let destination = destinations[0];
+                let socket = if destination.is_ipv4() { v4 } else { v6 };
+                if let Some(socket) = socket {
+                    super::sendmmsg::send_each(
+                        socket,
+                        destination,
+                        &datagrams,
+                        |n| outcome.delivered(n as u64),
+                        |e| outcome.failed(1, &SendError::io(describe(), e)),
+                    );
+                }
+            }
+            _ => {
+                for datagram in datagrams {
+                    match self.datagrams.send(datagram) {
+                        Ok(()) => outcome.delivered(1),
+                        Err(e) => outcome.failed(1, &SendError::io(describe(), e)),
+                    }
+                }
+            }
+        }
+        self.buf.clear();
+        self.ends.clear();
+    }
 }
 
 impl Transport for DatagramTransport {
     fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
         for message in batch.drain(..) {
-            self.buf.clear();
-            if let Err(e) = (self.encode)(&message, &mut self.buf) {
-                outcome.failed(1, &e);
-                continue;
-            }
-            if self.buf.len() > MAX_DATAGRAM {
-                let e = SendError::new(
-                    SendErrorKind::Encode,
-                    format!(
-                        "a {}-byte message does not fit in one datagram (at most {MAX_DATAGRAM} \
-                         bytes); it was not sent rather than truncated",
-                        self.buf.len()
-                    ),
-                );
-                outcome.failed(1, &e);
-                continue;
-            }
-            match self.datagrams.send(&self.buf) {
-                Ok(()) => outcome.delivered(1),
-                Err(e) => outcome.failed(
-                    1,
-                    &SendError::io(format!("cannot send to {}", self.datagrams.describe()), e),
-                ),
+            self.encode(&message, outcome);
+            // Bounded memory whatever the messages' sizes.
+            if self.buf.len() >= 1 << 20 {
+                self.send_encoded(outcome);
             }
         }
+        self.send_encoded(outcome);
     }
 }
 
@@ -202,11 +266,8 @@ impl UdpSender {
     }
 
     fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
-        let transport = DatagramTransport {
-            datagrams: Datagrams::udp(destinations.clone())?,
-            encode: json_encoder(),
-            buf: Vec::with_capacity(1024),
-        };
+        let transport =
+            DatagramTransport::new(Datagrams::udp(destinations.clone())?, json_encoder());
         Ok(UdpSender {
             background: Background::spawn("udp", transport, config)?,
             destinations,
