@@ -313,9 +313,33 @@ impl Client {
         }
         let text = match args.as_str() {
             Some(s) => SharedStr::from_static(s),
-            None => SharedStr::from(args.to_string()),
+            None => match self.format(|out| fmt::write(out, args)) {
+                Some(text) => SharedStr::from(text),
+                None => return,
+            },
         };
         self.log(severity, text);
+    }
+
+    /// Runs the caller's `Display` code into a string. A `Display` that
+    /// fails or panics costs the message (counted as failed, reported
+    /// once), never the caller's function.
+    fn format(&self, write: impl FnOnce(&mut String) -> fmt::Result) -> Option<String> {
+        let mut out = String::new();
+        match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
+            Ok(Ok(())) => Some(out),
+            Ok(Err(fmt::Error)) => {
+                self.inner.counters.failed.fetch_add(1, Relaxed);
+                self.report_failure(format_args!("a Display implementation returned an error"));
+                None
+            }
+            Err(panic) => {
+                self.inner.counters.failed.fetch_add(1, Relaxed);
+                let what = panic_message(&*panic);
+                self.report_failure(format_args!("a Display implementation panicked: {what}"));
+                None
+            }
+        }
     }
 
     /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`).
@@ -339,18 +363,25 @@ impl Client {
         if !self.is_active() {
             return;
         }
-        let mut payload = text.to_string();
-        let _ = write!(payload, ": {error}");
+        let mut error_text = String::new();
         let mut causes = Vec::new();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            let _ = write!(payload, ": {cause_text}");
-            causes.push(serde_json::Value::String(cause_text));
-            source = cause.source();
-        }
+        let payload = self.format(|payload| {
+            write!(payload, "{text}")?;
+            write!(error_text, "{error}")?;
+            write!(payload, ": {error_text}")?;
+            let mut source = error.source();
+            while let Some(cause) = source {
+                let mut cause_text = String::new();
+                write!(cause_text, "{cause}")?;
+                write!(payload, ": {cause_text}")?;
+                causes.push(serde_json::Value::String(cause_text));
+                source = cause.source();
+            }
+            Ok(())
+        });
+        let Some(payload) = payload else { return };
         let mut fields = Fields::new();
-        fields.insert("error", error.to_string());
+        fields.insert("error", error_text);
         fields.insert("causes", serde_json::Value::Array(causes));
         fields.insert("error_type", std::any::type_name::<E>());
         let msg = self.make_message(
@@ -571,8 +602,12 @@ impl Drop for FlushGuard {
 
 /// Whole milliseconds, rounded to nearest (metlog-py: `int(round(s * 1000))`).
 pub(crate) fn whole_millis(elapsed: Duration) -> u64 {
-    let nanos = elapsed.as_nanos().saturating_add(500_000) / 1_000_000;
-    u64::try_from(nanos).unwrap_or(u64::MAX)
+    // In u64 (a u128 division is a library call on the timer's hot path).
+    let rounded = (u64::from(elapsed.subsec_nanos()) + 500_000) / 1_000_000;
+    elapsed
+        .as_secs()
+        .saturating_mul(1_000)
+        .saturating_add(rounded)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
@@ -582,5 +617,21 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         s
     } else {
         "(non-string panic payload)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_millis;
+    use std::time::Duration;
+
+    #[test]
+    fn whole_millis_rounds_to_nearest_and_saturates() {
+        let ms = |secs, nanos| whole_millis(Duration::new(secs, nanos));
+        assert_eq!(ms(0, 499_999), 0);
+        assert_eq!(ms(0, 500_000), 1);
+        assert_eq!(ms(1, 499_500_000), 1_500);
+        assert_eq!(ms(2, 999_600_000), 3_000);
+        assert_eq!(ms(u64::MAX, 999_999_999), u64::MAX);
     }
 }
