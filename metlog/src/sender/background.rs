@@ -567,3 +567,42 @@ fn notify(outcome: &Outcome) {
         .unwrap_or_else(PoisonError::into_inner);
     outcome.shared.progressed.notify_all();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on its first batch, delivers the rest.
+    struct PanicsOnce {
+        panicked: bool,
+    }
+
+    impl Transport for PanicsOnce {
+        fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
+            if !self.panicked {
+                self.panicked = true;
+                panic!("transport bug");
+            }
+            outcome.delivered(batch.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_panicking_transport_costs_its_batch_and_the_worker_lives_on() {
+        let background = Background::spawn(
+            "test",
+            PanicsOnce { panicked: false },
+            QueueConfig::default(),
+        )
+        .unwrap();
+        background.send(Message::new("counter", "t")).unwrap();
+        let _ = background.flush_timeout(Duration::from_secs(5));
+        background.send(Message::new("counter", "t")).unwrap();
+        background.flush_timeout(Duration::from_secs(5)).unwrap();
+        let delivery = background.delivery();
+        assert_eq!(
+            (delivery.failed, delivery.delivered, delivery.queued),
+            (1, 1, 0)
+        );
+    }
+}
