@@ -148,7 +148,9 @@ fn await_rsyslog(marker: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains(marker)) {
+        // rsyslog may be writing a line as we read: complete lines only.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        if let Some(line) = complete.lines().find(|l| l.contains(marker)) {
             return serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         }
         assert!(
@@ -215,8 +217,10 @@ fn rsyslog_parses_our_tcp_octet_counted_messages() {
 }
 
 fn zmq_received() -> Vec<Value> {
-    std::fs::read_to_string(peer("METLOG_TEST_ZMQ_OUT"))
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(peer("METLOG_TEST_ZMQ_OUT")).unwrap_or_default();
+    // The peer may be writing a line as we read: take complete lines only.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()

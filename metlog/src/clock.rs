@@ -19,10 +19,17 @@ thread_local! {
 pub(crate) fn system_time_at(instant: Instant) -> SystemTime {
     ANCHOR
         .try_with(|anchor| match anchor.get() {
-            Some((wall, mono)) if instant >= mono && instant - mono < ANCHOR_LIFE => {
-                wall + (instant - mono)
-            }
-            _ => {
+            // One subtraction: std's `Instant`/`SystemTime` arithmetic is
+            // checked and not cheap on the timer's hot path.
+            Some((wall, mono)) => match instant.checked_duration_since(mono) {
+                Some(since) if since < ANCHOR_LIFE => wall + since,
+                _ => {
+                    let wall = SystemTime::now();
+                    anchor.set(Some((wall, instant)));
+                    wall
+                }
+            },
+            None => {
                 let wall = SystemTime::now();
                 anchor.set(Some((wall, instant)));
                 wall
