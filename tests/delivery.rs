@@ -612,3 +612,35 @@ fn statsd_lines_from_events_match_the_lines_from_messages() {
         ]
     );
 }
+
+/// A burst of events larger than the TCP backlog, all taken by the worker at
+/// once, still goes out a batch at a time: nothing is dropped while the
+/// peer reads.
+#[test]
+fn a_burst_of_events_larger_than_the_tcp_backlog_is_delivered_whole() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all.iter().filter(|&&b| b == b'\n').count()
+    });
+    let client = Client::builder("burst")
+        .sender(TcpSender::with_options(addr, QueueConfig::default(), 1_000).unwrap())
+        .build();
+    metlog::with_client(&client, || {
+        for _ in 0..30_000 {
+            annotated::hit();
+        }
+    });
+    client.flush();
+    let stats = client.stats();
+    assert_eq!(
+        (stats.sent, stats.failed, stats.dropped),
+        (30_000, 0, 0),
+        "{stats:?}"
+    );
+    drop(client);
+    assert_eq!(reader.join().unwrap(), 30_000);
+}

@@ -401,6 +401,64 @@ impl SiteEvent {
         );
     }
 
+    /// The JSON envelope of this event's message — byte for byte what
+    /// [`encode::json::write`](crate::encode::json::write) writes for it —
+    /// without building the message.
+    pub(crate) fn write_json(
+        &self,
+        client_logger: &str,
+        client_severity: Severity,
+        out: &mut Vec<u8>,
+    ) {
+        use std::io::Write as _;
+        let site = self.site;
+        let start = out.len();
+        let written = (|| -> serde_json::Result<()> {
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(self.kind().as_bytes());
+            out.extend_from_slice(b"\",\"timestamp\":\"");
+            let _ = write!(out, "{}", crate::Rfc3339(self.at));
+            out.extend_from_slice(b"\",\"logger\":");
+            serde_json::to_writer(&mut *out, site.logger.unwrap_or(client_logger))?;
+            let severity = site.severity.map_or(client_severity, Severity::from);
+            let _ = write!(out, ",\"severity\":{},\"payload\":\"", severity.as_u8());
+            let mut digits = [0u8; 21];
+            let payload = match site.kind {
+                Kind::Timer => decimal(false, self.millis, &mut digits),
+                Kind::Incr => decimal(site.count < 0, site.count.unsigned_abs(), &mut digits),
+            };
+            out.extend_from_slice(payload.as_bytes());
+            out.extend_from_slice(b"\",\"fields\":{");
+            for (key, value) in site.fields {
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
+                serde_json::to_writer(&mut *out, &Value::from(*value))?;
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"name\":");
+            serde_json::to_writer(&mut *out, site.name())?;
+            out.extend_from_slice(b",\"rate\":");
+            serde_json::to_writer(&mut *out, &Value::F64(site.rate))?;
+            out.extend_from_slice(b",\"outcome\":\"");
+            out.extend_from_slice(OUTCOMES[usize::from(self.outcome & 3)].as_bytes());
+            let identity = crate::message::identity();
+            let _ = write!(
+                out,
+                "\"}},\"env_version\":\"{}\",\"metlog_pid\":{},\"metlog_hostname\":",
+                crate::ENV_VERSION,
+                identity.pid
+            );
+            serde_json::to_writer(&mut *out, identity.hostname)?;
+            out.push(b'}');
+            Ok(())
+        })();
+        if written.is_err() {
+            // Unreachable (strings and numbers into a `Vec`); never leave
+            // half an object behind.
+            out.truncate(start);
+        }
+    }
+
     /// The envelope, with the client's logger and severity unless the site
     /// names its own.
     pub(crate) fn into_message(self, logger: &SharedStr, severity: Severity) -> Message {
@@ -499,3 +557,84 @@ macro_rules! __outcome_of {
     }};
 }
 pub use crate::__outcome_of as outcome_of;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TIMER_STATE: SiteState = SiteState::new();
+    static TIMER: Site = Site {
+        kind: Kind::Timer,
+        module_path: "a::b",
+        scope: "T",
+        function: "f",
+        name: Some("q\"é\n\\"),
+        rate: 0.25,
+        severity: Some(3),
+        logger: Some("lo\"g\u{1F980}"),
+        fields: &[
+            ("s", FieldLit::Str("x\"y\u{0}")),
+            ("i", FieldLit::Int(-3)),
+            ("nan", FieldLit::Float(f64::NAN)),
+            ("f", FieldLit::Float(1.5)),
+            ("b", FieldLit::Bool(true)),
+        ],
+        client: None,
+        count: 1,
+        state: &TIMER_STATE,
+    };
+
+    static COUNTER_STATE: SiteState = SiteState::new();
+    static COUNTER: Site = Site {
+        kind: Kind::Incr,
+        module_path: "my_crate::handlers",
+        scope: "",
+        function: "get",
+        name: None,
+        rate: 1.0,
+        severity: None,
+        logger: None,
+        fields: &[],
+        client: None,
+        count: -7,
+        state: &COUNTER_STATE,
+    };
+
+    /// The workers write events straight into JSON and statsd lines; both
+    /// must be exactly what the encoders make of the built message.
+    #[test]
+    fn direct_encodings_match_the_built_message() {
+        let logger = SharedStr::from("client \"logger\"");
+        for site in [&TIMER, &COUNTER] {
+            for outcome in 0..4 {
+                let event = SiteEvent {
+                    site,
+                    millis: 1_234_567,
+                    at: SystemTime::UNIX_EPOCH
+                        + std::time::Duration::new(1_790_000_000, 123_456_789),
+                    position: 0,
+                    outcome,
+                };
+                let message = event.into_message(&logger, Severity::Notice);
+
+                let mut direct = Vec::new();
+                event.write_json(&logger, Severity::Notice, &mut direct);
+                let mut built = Vec::new();
+                crate::encode::json::write(&message, &mut built);
+                assert_eq!(
+                    String::from_utf8_lossy(&direct),
+                    String::from_utf8_lossy(&built)
+                );
+
+                let mut direct = Vec::new();
+                event.write_statsd(&logger, &mut direct);
+                let mut built = Vec::new();
+                crate::encode::statsd::write_line(&message, &mut built).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&direct),
+                    String::from_utf8_lossy(&built)
+                );
+            }
+        }
+    }
+}

@@ -28,10 +28,10 @@ pub(crate) trait Transport: Send + 'static {
     }
 
     /// Delivers annotated functions' events without building their
-    /// messages (`client_logger` is the sending client's logger). Only
-    /// called when [`takes_events`](Transport::takes_events) says so.
-    fn deliver_events(&mut self, events: &[SiteEvent], client_logger: &str, outcome: &Outcome) {
-        let _ = (events, client_logger, outcome);
+    /// messages (`owner` is the sending client's defaults). Only called
+    /// when [`takes_events`](Transport::takes_events) says so.
+    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
+        let _ = (events, owner, outcome);
     }
 
     /// Called when the queue has been idle for a while: retry backlogs,
@@ -203,10 +203,10 @@ impl Pending {
 
 /// The client whose defaults the worker adds to events.
 #[derive(Debug)]
-struct Owner {
+pub(crate) struct Owner {
     id: u64,
-    logger: SharedStr,
-    severity: Severity,
+    pub(crate) logger: SharedStr,
+    pub(crate) severity: Severity,
 }
 
 struct Shared {
@@ -488,12 +488,13 @@ fn run(
                 // hand the shard's messages over as they are.
                 deliver(&mut transport, &mut spare.messages, outcome);
             } else if let (Some(owner), true) = (owner, takes_events && spare.messages.is_empty()) {
-                // Only events: encoded straight from them.
-                let events = &spare.events;
-                let size = events.len() as u64;
-                guarded(outcome, size, || {
-                    transport.deliver_events(events, &owner.logger, outcome);
-                });
+                // Only events: encoded straight from them, at most a batch
+                // at a time like messages.
+                for events in spare.events.chunks(max_batch) {
+                    guarded(outcome, events.len() as u64, || {
+                        transport.deliver_events(events, owner, outcome);
+                    });
+                }
                 spare.events.clear();
             } else {
                 spare.drain(owner, &mut batch, max_batch, |batch| {

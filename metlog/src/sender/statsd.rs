@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
-use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::udp::{resolve, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::__private::SiteEvent;
@@ -204,10 +204,10 @@ impl Transport for StatsdTransport {
 
     /// Counters and timers from annotated functions, written straight into
     /// lines: this is the hot path of a metrics-heavy service.
-    fn deliver_events(&mut self, events: &[SiteEvent], client_logger: &str, outcome: &Outcome) {
+    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
         for event in events {
             self.line.clear();
-            event.write_statsd(client_logger, &mut self.line);
+            event.write_statsd(&owner.logger, &mut self.line);
             self.add_line(outcome);
         }
         self.send_datagram(outcome);

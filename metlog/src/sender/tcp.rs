@@ -6,9 +6,10 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::udp::{background_sender, resolve, Encoder};
 use super::{Delivery, SendError, SendErrorKind, Sender};
+use crate::__private::SiteEvent;
 use crate::encode::json;
 use crate::Message;
 
@@ -33,6 +34,9 @@ pub(crate) struct StreamTransport {
     pub(crate) encode: Encoder,
     pub(crate) framing: Framing,
     pub(crate) backlog_limit: usize,
+    /// Whether annotated functions' events are written as the JSON
+    /// envelope directly (the encoder is the JSON one, newline-framed).
+    pub(crate) json_events: bool,
     stream: Option<TcpStream>,
     /// Encoded, framed messages not yet written.
     backlog: VecDeque<Vec<u8>>,
@@ -53,6 +57,7 @@ impl StreamTransport {
             encode,
             framing,
             backlog_limit: backlog_limit.max(1),
+            json_events: false,
             stream: None,
             backlog: VecDeque::new(),
             next_attempt: Instant::now(),
@@ -184,6 +189,20 @@ impl StreamTransport {
 }
 
 impl Transport for StreamTransport {
+    fn takes_events(&self) -> bool {
+        self.json_events && matches!(self.framing, Framing::Newline)
+    }
+
+    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
+        for event in events {
+            let mut framed = Vec::with_capacity(384);
+            event.write_json(&owner.logger, owner.severity, &mut framed);
+            framed.push(b'\n');
+            self.push(framed, outcome);
+        }
+        outcome.delivered(self.write_backlog());
+    }
+
     fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
         for message in batch.drain(..) {
             match self.frame(&message) {
@@ -263,7 +282,8 @@ impl TcpSender {
             json::write(message, out);
             Ok(())
         });
-        let transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, backlog);
+        let mut transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, backlog);
+        transport.json_events = true;
         Ok(TcpSender {
             background: Background::spawn("tcp", transport, config)?,
         })

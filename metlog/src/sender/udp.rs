@@ -7,8 +7,9 @@ use std::os::unix::net::UnixDatagram;
 #[cfg(unix)]
 use std::path::PathBuf;
 
-use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::{Delivery, SendError, SendErrorKind, Sender};
+use crate::__private::SiteEvent;
 use crate::encode::json;
 use crate::Message;
 
@@ -95,6 +96,9 @@ pub(crate) struct DatagramTransport {
     pub(crate) buf: Vec<u8>,
     /// ... each ending here.
     pub(crate) ends: Vec<usize>,
+    /// Whether annotated functions' events are written as the JSON
+    /// envelope directly (the encoder is the JSON one).
+    pub(crate) json_events: bool,
 }
 
 impl DatagramTransport {
@@ -104,6 +108,7 @@ impl DatagramTransport {
             encode,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::new(),
+            json_events: false,
         }
     }
 
@@ -177,6 +182,21 @@ impl DatagramTransport {
 }
 
 impl Transport for DatagramTransport {
+    fn takes_events(&self) -> bool {
+        self.json_events
+    }
+
+    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
+        for event in events {
+            event.write_json(&owner.logger, owner.severity, &mut self.buf);
+            self.ends.push(self.buf.len());
+            if self.buf.len() >= 1 << 20 {
+                self.send_encoded(outcome);
+            }
+        }
+        self.send_encoded(outcome);
+    }
+
     fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
         for message in batch.drain(..) {
             self.encode(&message, outcome);
