@@ -165,6 +165,15 @@ impl Buffer for Pending {
 }
 
 impl Pending {
+    /// Makes room (while empty) for twice `most` messages and events, at
+    /// least a small burst's worth (64 messages, 1,024 40-byte events), but
+    /// never beyond the queue's `capacity`.
+    fn reserve(&mut self, most: (usize, usize), capacity: usize) {
+        let wanted = |n: usize, floor: usize| n.saturating_mul(2).max(floor).min(capacity);
+        self.messages.reserve(wanted(most.0, 64));
+        self.events.reserve(wanted(most.1, 1_024));
+    }
+
     /// Moves everything, in order, into `batch` as messages, handing the
     /// batch to `deliver` whenever it reaches `max_batch`.
     fn drain(
@@ -289,10 +298,11 @@ impl Background {
         };
         let max_batch = config.max_batch;
         let drain_timeout = config.drain_timeout;
+        let capacity = config.capacity;
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
-                run(transport, &outcome, max_batch, drain_timeout);
+                run(transport, &outcome, capacity, max_batch, drain_timeout);
                 let _ = done_tx.send(());
             })?;
         let _ = shared.worker.set(worker.thread().clone());
@@ -463,6 +473,7 @@ const NAPS: u32 = 5;
 fn run(
     mut transport: impl Transport,
     outcome: &Outcome,
+    capacity: usize,
     max_batch: usize,
     drain_timeout: Duration,
 ) {
@@ -471,16 +482,26 @@ fn run(
     let mut batch = Vec::with_capacity(max_batch);
     let mut quiet_rounds = 0;
     let takes_events = transport.takes_events();
+    // The most of each kind ever taken from a shard at once.
+    let mut most = (0, 0);
     loop {
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
         let closing = shared.closing.load(SeqCst);
         let mut moved = 0;
         for shard in 0..shared.queue.shard_count() {
+            // The spare becomes the shard's buffer: room for twice the
+            // largest batch so far, allocated here rather than by a caller
+            // pushing into it.
+            spare.reserve(most, capacity);
             let taken = shared.queue.take(shard, &mut spare);
             if taken == 0 {
                 continue;
             }
+            most = (
+                most.0.max(spare.messages.len()),
+                most.1.max(spare.events.len()),
+            );
             moved += taken;
             let owner = shared.owner.get();
             if spare.events.is_empty() && spare.messages.len() <= max_batch {
