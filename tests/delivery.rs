@@ -2,6 +2,8 @@
 //! datagrams, TCP reconnection and backlog, statsd packing, syslog framing,
 //! routing, draining on drop, and exact accounting under overload.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::Duration;
@@ -401,12 +403,6 @@ fn router_sends_by_type_and_sums_the_accounting() {
 
 /// Resident memory of this process, in bytes (Linux).
 #[cfg(target_os = "linux")]
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
 #[cfg(target_os = "linux")]
 #[test]
 fn overload_keeps_memory_bounded_and_counts_every_drop() {
@@ -426,12 +422,12 @@ fn overload_keeps_memory_bounded_and_counts_every_drop() {
         .sender(TcpSender::with_options(addr, config, 2_000).unwrap())
         .build();
     let text = "y".repeat(2_000);
-    let before = resident_bytes();
+    let before = support::resident_bytes();
     let produced = 200_000u64;
     for _ in 0..produced {
         client.info(text.clone());
     }
-    let grown = resident_bytes().saturating_sub(before);
+    let grown = support::resident_bytes().saturating_sub(before);
     assert!(
         grown < 64 << 20,
         "resident memory grew by {} MB",

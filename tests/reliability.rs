@@ -2,6 +2,8 @@
 //! shutdown and panics in code we run, each tried against the real senders.
 //! RELIABILITY.md lists which guarantee each test proves.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +17,6 @@ use metlog::{Client, Stats};
 
 #[metlog::incr("reliability.calls")]
 fn instrumented() {}
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
 
 /// A UDP socket nobody reads, with the smallest receive buffer: the kernel
 /// drops nearly everything sent to it.
@@ -63,7 +59,7 @@ struct Overload {
 
 fn overload(client: &Client, run_for: Duration) -> Overload {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let rss_before = resident_bytes();
+    let rss_before = support::resident_bytes();
     let deadline = Instant::now() + run_for;
     let big = "x".repeat(2_000);
     let per_thread: Vec<Vec<u32>> = std::thread::scope(|scope| {
@@ -93,7 +89,7 @@ fn overload(client: &Client, run_for: Duration) -> Overload {
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
     let stats = client.stats();
-    let rss_growth = resident_bytes().saturating_sub(rss_before);
+    let rss_growth = support::resident_bytes().saturating_sub(rss_before);
     let mut times: Vec<u32> = per_thread.into_iter().flatten().collect();
     let calls = times.len() as u64;
     times.sort_unstable();

@@ -14,6 +14,7 @@ use crate::client::{whole_millis, ClientRef};
 use crate::decorators::Decorator;
 use crate::gate;
 use crate::sampling::sampled_out;
+use crate::text::{write_decimal, DECIMAL_LEN};
 use crate::{holder, Client, Fields, Message, Severity, SharedStr, Value};
 
 /// Runs a log macro's formatting against the current client, if there is one
@@ -338,25 +339,6 @@ pub struct SiteEvent {
     outcome: u8,
 }
 
-/// `n` (negated if `negative`) in decimal, written at the end of `buf`.
-fn decimal(negative: bool, mut n: u64, buf: &mut [u8; 21]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        start -= 1;
-        buf[start] = b'-';
-    }
-    // Only ASCII digits and `-` were written.
-    std::str::from_utf8(&buf[start..]).unwrap_or("0")
-}
-
 /// The `outcome` field's values.
 const OUTCOMES: [&str; 4] = ["ok", "err", "panic", "cancelled"];
 const OUTCOME_OK: u8 = 0;
@@ -389,8 +371,8 @@ impl SiteEvent {
             Kind::Timer => ("ms", false, self.millis),
             Kind::Incr => ("c", site.count < 0, site.count.unsigned_abs()),
         };
-        let mut digits = [0u8; 21];
-        let payload = decimal(negative, magnitude, &mut digits);
+        let mut digits = [0u8; DECIMAL_LEN];
+        let payload = write_decimal(negative, magnitude, &mut digits);
         crate::encode::statsd::write_parts(
             site.logger.unwrap_or(client_logger),
             site.name(),
@@ -422,10 +404,10 @@ impl SiteEvent {
             serde_json::to_writer(&mut *out, site.logger.unwrap_or(client_logger))?;
             let severity = site.severity.map_or(client_severity, Severity::from);
             let _ = write!(out, ",\"severity\":{},\"payload\":\"", severity.as_u8());
-            let mut digits = [0u8; 21];
+            let mut digits = [0u8; DECIMAL_LEN];
             let payload = match site.kind {
-                Kind::Timer => decimal(false, self.millis, &mut digits),
-                Kind::Incr => decimal(site.count < 0, site.count.unsigned_abs(), &mut digits),
+                Kind::Timer => write_decimal(false, self.millis, &mut digits),
+                Kind::Incr => write_decimal(site.count < 0, site.count.unsigned_abs(), &mut digits),
             };
             out.extend_from_slice(payload.as_bytes());
             out.extend_from_slice(b"\",\"fields\":{");

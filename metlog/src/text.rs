@@ -71,28 +71,13 @@ impl SharedStr {
     /// Digits written backwards into the inline buffer: counters' and
     /// timers' payloads are made on the caller's thread, where the general
     /// formatting machinery costs several times more.
-    fn decimal(negative: bool, mut n: u64) -> Self {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+    fn decimal(negative: bool, n: u64) -> Self {
+        let mut buf = [0u8; DECIMAL_LEN];
+        let text = write_decimal(negative, n, &mut buf).as_bytes();
         let mut bytes = [0u8; INLINE_CAPACITY];
-        let mut len = 0;
-        if negative {
-            bytes[0] = b'-';
-            len = 1;
-        }
-        let count = digits.len() - i;
-        bytes[len..len + count].copy_from_slice(&digits[i..]);
-        len += count;
+        bytes[..text.len()].copy_from_slice(text);
         SharedStr(Repr::Inline {
-            len: len as u8,
+            len: text.len() as u8,
             bytes,
         })
     }
@@ -285,6 +270,29 @@ impl<'de> serde::Deserialize<'de> for SharedStr {
         }
         deserializer.deserialize_str(Visitor)
     }
+}
+
+/// Room for any `i64` or `u64` in decimal, sign included.
+pub(crate) const DECIMAL_LEN: usize = 21;
+
+/// `n` (negated if `negative`) in decimal, written at the end of `buf`:
+/// no `core::fmt` on the hot paths that write counts and milliseconds.
+pub(crate) fn write_decimal(negative: bool, mut n: u64, buf: &mut [u8; DECIMAL_LEN]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    // Only ASCII digits and `-` were written.
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: a minimal executor for driving
-//! futures by hand.
+//! futures by hand, and the process's resident memory.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -64,4 +64,11 @@ pub fn example(name: &str) -> std::path::PathBuf {
         .unwrap();
     assert!(status.success(), "cargo build --example {name} failed");
     dir.join("examples").join(name)
+}
+
+/// This process's resident memory in bytes (Linux: `/proc/self/statm`).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
 }
