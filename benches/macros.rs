@@ -1,7 +1,7 @@
 //! Caller-thread cost of an annotated call, next to an empty function call.
 //!
 //! ```text
-//! cargo bench --bench macros && python3 scripts/bench_ratios.py macros
+//! cargo bench -p metlog-benches --bench macros && python3 scripts/bench_ratios.py macros
 //! ```
 //!
 //! Lines, in one run: `empty_fn` (the floor: an `#[inline(never)]` function

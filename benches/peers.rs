@@ -2,7 +2,7 @@
 //! crates a Rust user would otherwise pick (cadence, metrics, tracing).
 //!
 //! ```text
-//! cargo bench --bench peers && python3 scripts/bench_ratios.py peers empty_fn
+//! cargo bench -p metlog-benches --bench peers && python3 scripts/bench_ratios.py peers empty_fn
 //! ```
 //!
 //! Every line measures what the *calling* thread pays; delivery happens on

@@ -4,9 +4,9 @@
 //! machine's floor for one datagram per message).
 //!
 //! ```text
-//! cargo bench --bench throughput            # 3 runs of 1,000,000 messages per line
-//! cargo bench --bench throughput -- 5 2000000
-//! cargo bench --bench throughput -- statsd     # only the lines naming statsd
+//! cargo bench -p metlog-benches --bench throughput            # 3 runs of 1,000,000 messages per line
+//! cargo bench -p metlog-benches --bench throughput -- 5 2000000
+//! cargo bench -p metlog-benches --bench throughput -- statsd     # only the lines naming statsd
 //! ```
 //!
 //! One producer thread calls as fast as it can for the whole run; the

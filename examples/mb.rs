@@ -72,10 +72,13 @@ fn sender(o: &Options) -> Result<Box<dyn Sender>, String> {
         "syslog-tcp" => {
             Box::new(SyslogSender::tcp(addr, SyslogConfig::default().queue(queue)).map_err(err)?)
         }
+        #[cfg(feature = "zmq")]
         "zmq" => Box::new(
             metlog::sender::ZmqSender::connect([format!("tcp://{}:{}", o.host, o.port)], 1000)
                 .map_err(err)?,
         ),
+        #[cfg(not(feature = "zmq"))]
+        "zmq" => return Err("the zmq sender needs `--features zmq`".to_owned()),
         other => return Err(format!("unknown sender {other:?}")),
     })
 }

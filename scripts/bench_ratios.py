@@ -12,7 +12,7 @@ group = sys.argv[1] if len(sys.argv) > 1 else "macros"
 floor_name = sys.argv[2] if len(sys.argv) > 2 else "empty_fn"
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion" / group
 if not root.is_dir():
-    sys.exit(f"no results in {root}: run `cargo bench --bench {group}` first")
+    sys.exit(f"no results in {root}: run `cargo bench -p metlog-benches --bench {group}` first")
 
 rows = []
 for estimates in sorted(root.glob("*/new/estimates.json")):

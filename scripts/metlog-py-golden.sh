@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates tests/fixtures/metlog-py-0.10.0.jsonl: the messages the real
+# Regenerates suite/tests/fixtures/metlog-py-0.10.0.jsonl: the messages the real
 # metlog-py 0.10.0 (from PyPI) emits for a fixed scenario, which
-# tests/envelope.rs replays through the Rust client and compares key by key.
+# suite/tests/envelope.rs replays through the Rust client and compares key by key.
 #
 # metlog-py is Python 2 code; it is converted with the standard library's
 # 2to3 in a throwaway directory (nothing of it is kept).
@@ -15,13 +15,13 @@ python3 -m venv "$work/venv"
 python3 -W ignore -m lib2to3 -w -n "$work/src/metlog" >/dev/null 2>&1
 sed -i 's/^from types import StringTypes$/StringTypes = (str,)/' "$work/src/metlog/senders/udp.py"
 
-PYTHONPATH="$work/src" python3 - >"$root/tests/fixtures/metlog-py-0.10.0.jsonl" <<'PY'
+PYTHONPATH="$work/src" python3 - >"$root/suite/tests/fixtures/metlog-py-0.10.0.jsonl" <<'PY'
 from metlog.client import MetlogClient, SEVERITY
 from metlog.senders.dev import DebugCaptureSender
 
 sender = DebugCaptureSender()
 client = MetlogClient(sender, 'myapp')
-# Keep this scenario in step with `metlog_py_scenario` in tests/envelope.rs.
+# Keep this scenario in step with `metlog_py_scenario` in suite/tests/envelope.rs.
 client.incr('requests')
 client.incr('bytes', count=512, fields={'route': '/login'})
 client.timer_send('db.query', 12)
@@ -35,4 +35,4 @@ client.critical('c')
 client.exception('boom')
 print('\n'.join(sender.msgs))
 PY
-echo "wrote tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/tests/fixtures/metlog-py-0.10.0.jsonl") messages)"
+echo "wrote suite/tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/suite/tests/fixtures/metlog-py-0.10.0.jsonl") messages)"

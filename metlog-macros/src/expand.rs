@@ -220,6 +220,7 @@ fn instrument(
     } else {
         // Anything else: the guard alone covers normal and early returns
         // (`ok`) and unwinding (`panic`).
+        let block = as_generated(block);
         quote! {
             #site
             let #guard = ::metlog::__private::enter(&__METLOG_SITE, false);
@@ -227,6 +228,19 @@ fn instrument(
         }
     };
     syn::parse2(quote!({ #body }))
+}
+
+/// The user's block, its braces marked as generated but still located where
+/// the user wrote them. Nested as the tail of the new body, a one-line
+/// `{ x + 1 }` would otherwise draw rustc's `unused_braces` warning at the
+/// user's line (and `cargo fix` would delete braces the function needs);
+/// rustc does not lint braces that come from a macro expansion. Errors about
+/// the block still point at the user's braces.
+fn as_generated(block: &Block) -> Block {
+    let mut block = block.clone();
+    let user = block.brace_token.span.join();
+    block.brace_token = syn::token::Brace(Span::call_site().located_at(user));
+    block
 }
 
 /// A function that returns a future it builds as its last expression —

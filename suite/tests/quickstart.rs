@@ -42,7 +42,7 @@ fn quickstart_prints_valid_metlog_json_lines() {
 fn quickstart_follows_a_config_file_from_the_argument_or_metlog_config() {
     let dir = std::env::temp_dir().join(format!("metlog-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let ini = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.ini");
+    let ini = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.ini");
     for (i, by_env) in [false, true].into_iter().enumerate() {
         let log = dir.join(format!("out{i}.json"));
         let mut command = Command::new(example("quickstart"));

@@ -52,18 +52,32 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// An example's binary, built (or brought up to date) first: `cargo test`
-/// builds examples only when no test is selected by name.
+/// An example's binary (package `metlog-examples`), built or brought up to
+/// date first: `cargo test` builds examples only when no test is selected by
+/// name. Built with the workspace's full feature set, as `scripts/test.sh`
+/// builds everything, so this reuses that build rather than making another.
 pub fn example(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--all-features",
+            "--example",
+            name,
+        ])
+        .current_dir(workspace_root())
         .status()
         .unwrap();
     assert!(status.success(), "cargo build --example {name} failed");
     dir.join("examples").join(name)
+}
+
+/// The workspace's top directory (where README.md and examples/ are).
+pub fn workspace_root() -> &'static std::path::Path {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// This process's resident memory in bytes (Linux: `/proc/self/statm`).

@@ -358,7 +358,7 @@ fn the_service_example_reports_to_statsd_and_rsyslog() {
     let addr = format!("127.0.0.1:{port}");
     let mut service = std::process::Command::new(support::example("service"))
         .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/service.ini"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/service.ini"),
             &addr,
         ])
         .env("METLOG_STATSD_HOST", statsd_host)

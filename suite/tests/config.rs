@@ -433,7 +433,7 @@ severity = 4
 
 #[test]
 fn the_readme_ini_example_loads() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let ini = readme
         .split("```ini\n")
         .nth(1)
