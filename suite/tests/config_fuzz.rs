@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 
+mod support;
+
 /// INI-ish text: section headers, keys, values, continuations, junk.
 fn ini_like() -> impl Strategy<Value = String> {
     let line = prop_oneof![
@@ -23,7 +25,7 @@ fn ini_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(support::proptest_config())]
 
     #[test]
     fn ini_loader_never_panics(text in ini_like()) {

@@ -1,13 +1,16 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// A configuration problem, with where it is: file, section, key and (for
-/// INI) line, as far as they are known.
+/// A configuration problem, with where it is: file, section, key and line,
+/// as far as they are known.
 ///
 /// ```text
 /// app.ini: [metlog] line 7: sender_port: expected an integer port, found "http"
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` form is that same sentence, so `main() -> Result<(), Box<dyn
+/// Error>>` prints it as is (`{:#?}` shows the parts).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     kind: ConfigErrorKind,
     file: Option<PathBuf>,
@@ -96,7 +99,7 @@ impl ConfigError {
         self.key.as_deref()
     }
 
-    /// The 1-based line (INI).
+    /// The 1-based line.
     pub fn line(&self) -> Option<usize> {
         self.line
     }
@@ -122,6 +125,22 @@ impl fmt::Display for ConfigError {
             wrote = true;
         }
         write!(f, "{}{}", if wrote { ": " } else { "" }, self.message)
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        f.debug_struct("ConfigError")
+            .field("kind", &self.kind)
+            .field("file", &self.file)
+            .field("section", &self.section)
+            .field("key", &self.key)
+            .field("line", &self.line)
+            .field("message", &self.message)
+            .finish()
     }
 }
 

@@ -86,3 +86,19 @@ pub fn resident_bytes() -> u64 {
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096
 }
+
+/// The property tests' settings: 2,000 cases (`PROPTEST_CASES` overrides),
+/// a fresh random seed every run, and no regressions file written into the
+/// source tree — a failure prints its minimal input, to be pinned as a named
+/// test beside the property.
+pub fn proptest_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
