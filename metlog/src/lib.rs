@@ -191,6 +191,7 @@ mod holder;
 mod macros;
 mod message;
 pub mod plugin;
+pub mod report;
 mod sampling;
 pub mod sender;
 mod severity;

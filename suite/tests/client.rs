@@ -1,6 +1,8 @@
 //! Every client method, sampling, disabled timers, filters and failure
 //! handling, observed through what a sender receives.
 
+mod support;
+
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -474,6 +476,7 @@ fn filters_run_in_order_and_stop_at_the_first_rejection() {
 
 #[test]
 fn failing_sender_never_reaches_the_caller_and_is_counted() {
+    support::collect_reports();
     let client = Client::builder("app")
         .sender(sender::from_fn(|_| {
             Err(SendError::io(
@@ -492,6 +495,7 @@ fn failing_sender_never_reaches_the_caller_and_is_counted() {
 
 #[test]
 fn panicking_sender_and_filter_never_unwind_into_the_caller() {
+    support::collect_reports();
     let client = Client::builder("app")
         .sender(sender::from_fn(|m: Message| {
             if m.kind == "boom" {
@@ -528,6 +532,7 @@ fn full_sender_counts_drops() {
 
 #[test]
 fn send_error_kinds_decide_the_counter() {
+    support::collect_reports();
     for (kind, dropped, failed) in [
         (SendErrorKind::Full, 1, 0),
         (SendErrorKind::Io, 0, 1),

@@ -82,6 +82,7 @@ fn udp_zips_hosts_and_ports_like_metlog_py() {
 
 #[test]
 fn udp_oversized_message_is_failed_not_truncated() {
+    support::collect_reports();
     let (socket, addr) = udp_listener();
     let client = Client::builder("udp")
         .sender(UdpSender::new(addr).unwrap())
@@ -97,6 +98,13 @@ fn udp_oversized_message_is_failed_not_truncated() {
     let stats = client.stats();
     assert_eq!((stats.sent, stats.failed), (1, 1));
     assert_accounted(stats, 2);
+    let reports = support::reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("100") && r.contains("datagram")),
+        "the oversized message is reported: {reports:?}"
+    );
 }
 
 #[test]
@@ -231,6 +239,7 @@ fn a_stalled_peer_never_blocks_the_caller_and_every_drop_is_counted() {
 
 #[test]
 fn statsd_lines_are_packed_into_datagrams_up_to_the_mtu() {
+    support::collect_reports();
     let (socket, addr) = udp_listener();
     let client = Client::builder("app")
         .sender(StatsdSender::with_options(addr, 100, QueueConfig::default()).unwrap())

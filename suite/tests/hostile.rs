@@ -340,7 +340,13 @@ fn large_floats_read_back_bit_for_bit() {
         5e-324,
         -0.0,
     ] {
-        check_json(&message(String::new(), String::new(), String::new(), vec![], number));
+        check_json(&message(
+            String::new(),
+            String::new(),
+            String::new(),
+            vec![],
+            number,
+        ));
     }
 }
 

@@ -1,6 +1,8 @@
 //! LogSender hands messages to the `log` crate with metlog-py's
 //! StdLibLoggingSender rules. Own process: it installs a logger.
 
+mod support;
+
 use std::sync::Mutex;
 
 use metlog::sender::LogSender;
@@ -26,6 +28,7 @@ static RECORDER: Recorder = Recorder(Mutex::new(Vec::new()));
 
 #[test]
 fn payload_types_as_text_json_types_as_envelopes_others_ignored() {
+    support::collect_reports();
     log::set_logger(&RECORDER).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
 

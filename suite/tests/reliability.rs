@@ -159,6 +159,7 @@ fn short_drain() -> QueueConfig {
 
 #[test]
 fn overload_against_a_stalled_tcp_peer() {
+    support::collect_reports();
     let (stop, addr) = stalled_tcp();
     check_overload(
         "tcp",
@@ -169,12 +170,14 @@ fn overload_against_a_stalled_tcp_peer() {
 
 #[test]
 fn overload_against_a_deaf_udp_peer() {
+    support::collect_reports();
     let (_socket, addr) = deaf_udp();
     check_overload("udp", UdpSender::with_queue(addr, short_drain()).unwrap());
 }
 
 #[test]
 fn overload_against_a_deaf_statsd_peer() {
+    support::collect_reports();
     let (_socket, addr) = deaf_udp();
     check_overload(
         "statsd",
@@ -184,6 +187,7 @@ fn overload_against_a_deaf_statsd_peer() {
 
 #[test]
 fn overload_against_a_stalled_syslog_tcp_peer() {
+    support::collect_reports();
     let (stop, addr) = stalled_tcp();
     let config = SyslogConfig::default().queue(short_drain());
     check_overload("syslog-tcp", SyslogSender::tcp(addr, config).unwrap());
@@ -192,6 +196,7 @@ fn overload_against_a_stalled_syslog_tcp_peer() {
 
 #[test]
 fn udp_to_a_closed_port_never_blocks_and_counts_add_up() {
+    support::collect_reports();
     // Bound then closed: ICMP port unreachable comes back for each datagram.
     let addr = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -215,6 +220,7 @@ fn udp_to_a_closed_port_never_blocks_and_counts_add_up() {
 
 #[test]
 fn a_tcp_connection_reset_is_survived_and_delivery_resumes() {
+    support::collect_reports();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let client = Client::builder("rst")
@@ -262,6 +268,7 @@ fn a_tcp_connection_reset_is_survived_and_delivery_resumes() {
 
 #[test]
 fn a_host_that_does_not_resolve_is_a_clear_construction_error() {
+    support::collect_reports();
     let err = UdpSender::new("no-such-host.invalid:5565").unwrap_err();
     assert!(
         err.to_string().contains("no-such-host.invalid"),
@@ -279,6 +286,7 @@ fn a_host_that_does_not_resolve_is_a_clear_construction_error() {
 
 #[test]
 fn a_full_disk_costs_messages_not_the_caller() {
+    support::collect_reports();
     // /dev/full fails every write with ENOSPC, as a full disk does.
     let client = Client::builder("disk")
         .sender(FileSender::open("/dev/full").unwrap())
@@ -290,6 +298,10 @@ fn a_full_disk_costs_messages_not_the_caller() {
     let stats = client.stats();
     assert_eq!(stats.failed, 200, "{stats:?}");
     assert_eq!(stats.produced(), 200);
+    let reports = support::reports();
+    let about_disk: Vec<_> = reports.iter().filter(|r| r.contains("\"disk\"")).collect();
+    assert_eq!(about_disk.len(), 1, "reported once: {reports:?}");
+    assert!(about_disk[0].contains("/dev/full"), "{}", about_disk[0]);
 }
 
 fn instrumented_on(client: &Client) {
@@ -298,6 +310,7 @@ fn instrumented_on(client: &Client) {
 
 #[test]
 fn an_unwritable_path_is_a_clear_construction_error() {
+    support::collect_reports();
     let err = FileSender::open("/nonexistent-dir/metlog.log").unwrap_err();
     assert!(
         err.to_string().contains("/nonexistent-dir/metlog.log"),
@@ -334,6 +347,7 @@ impl std::error::Error for PanickingError {}
 
 #[test]
 fn a_display_that_panics_or_fails_never_reaches_the_caller() {
+    support::collect_reports();
     let capture = metlog::sender::CaptureSender::new();
     let client = Client::builder("fmt").sender(capture.clone()).build();
     let user_function = || {
@@ -351,6 +365,7 @@ fn a_display_that_panics_or_fails_never_reaches_the_caller() {
 
 #[test]
 fn queued_messages_are_delivered_by_the_flush_guard_within_its_deadline() {
+    support::collect_reports();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let reader = std::thread::spawn(move || {
@@ -380,6 +395,7 @@ fn queued_messages_are_delivered_by_the_flush_guard_within_its_deadline() {
 
 #[test]
 fn a_hung_peer_cannot_hang_the_flush_or_the_exit() {
+    support::collect_reports();
     let (stop, addr) = stalled_tcp();
     let config = QueueConfig::default()
         .flush_timeout(Duration::from_millis(300))

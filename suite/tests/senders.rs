@@ -1,6 +1,8 @@
 //! The first senders: capture, stream, file, stdout, null; and how a failing
 //! sender is reported (once, on stderr) without reaching the caller.
 
+mod support;
+
 use std::io::{self, Write};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -138,6 +140,7 @@ impl Write for BrokenPipe {
 
 #[test]
 fn stream_write_errors_are_counted_not_raised() {
+    support::collect_reports();
     let client = Client::builder("app")
         .sender(StreamSender::new(BrokenPipe))
         .build();
@@ -261,7 +264,43 @@ fn child_process_entry() {
             }
             assert_eq!(client.stats().failed, 1000);
         }
+        Some("statsd-logs") => {
+            let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let statsd = metlog::sender::StatsdSender::new(peer.local_addr().unwrap()).unwrap();
+            let client = Client::builder("child").sender(statsd).build();
+            client.incr("delivered");
+            client.info("one");
+            metlog::warn!(client, "two {}", 2);
+            client.error("three");
+            client.critical("four");
+            client.debug("five");
+            client.exception("six", &io::Error::other("x"));
+            client.flush();
+            let stats = client.stats();
+            assert_eq!((stats.ignored, stats.sent), (6, 1), "{stats:?}");
+        }
         _ => {} // not a child: nothing to do
+    }
+}
+
+/// A statsd sender without a fallback sends no log lines: that is said once
+/// on stderr, with the way out, instead of only counted.
+#[test]
+fn a_statsd_sender_without_fallback_says_once_that_it_ignores_log_lines() {
+    let (_, stderr) = run_child("child_process_entry", "statsd-logs");
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("metlog:"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    for needed in [
+        "\"child\"",
+        "StatsdSender",
+        "\"oldstyle\"",
+        "fallback",
+        "Router",
+    ] {
+        assert!(reports[0].contains(needed), "{needed}: {}", reports[0]);
     }
 }
 

@@ -149,6 +149,7 @@ impl ClientBuilder {
                 config_json: self.config_json,
                 counters: Counters::default(),
                 failure_reported: AtomicBool::new(false),
+                ignored_reported: AtomicBool::new(false),
                 id: next_client_id(),
             }),
         }

@@ -7,7 +7,6 @@ mod timer;
 
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -74,6 +73,7 @@ struct Inner {
     filters: Vec<Box<dyn Filter>>,
     counters: Counters,
     failure_reported: AtomicBool,
+    ignored_reported: AtomicBool,
     /// Process-unique, non-zero.
     id: u64,
     /// Plugins by name.
@@ -538,6 +538,7 @@ impl Client {
             }
             Ok(Some(Err(err))) if err.kind() == SendErrorKind::Unsupported => {
                 counters.ignored.fetch_add(1, Relaxed);
+                self.report_ignored(&err);
             }
             Ok(Some(Err(err))) => {
                 counters.failed.fetch_add(1, Relaxed);
@@ -551,20 +552,32 @@ impl Client {
         }
     }
 
-    /// Writes the first failure of this client to stderr; later ones are only
-    /// counted, so a dead transport cannot flood the service's logs.
+    /// Reports the first failure of this client ([`crate::report`]); later
+    /// ones are only counted, so a dead transport cannot flood the service's
+    /// logs.
     fn report_failure(&self, what: fmt::Arguments<'_>) {
         if self.inner.failure_reported.swap(true, Relaxed) {
             return;
         }
-        // Not `eprintln!`, which panics when stderr is closed.
-        let _ = writeln!(
-            std::io::stderr(),
-            "metlog: client {:?} ({}): {what}; further failures are only counted \
+        crate::report::report(format_args!(
+            "client {:?} ({}): {what}; further failures are only counted (see Client::stats)",
+            &*self.inner.logger, self.inner.sender_name,
+        ));
+    }
+
+    /// Reports, once per client, that its sender ignores a message type (a
+    /// log line sent to statsd): otherwise such messages would vanish with
+    /// only a count to show for it.
+    fn report_ignored(&self, why: &SendError) {
+        if self.inner.ignored_reported.swap(true, Relaxed) {
+            return;
+        }
+        crate::report::report(format_args!(
+            "client {:?} ({}): {why}; route them to another sender (sender::Router, \
+             or StatsdSender::fallback); until then they are only counted as ignored \
              (see Client::stats)",
-            &*self.inner.logger,
-            self.inner.sender_name,
-        );
+            &*self.inner.logger, self.inner.sender_name,
+        ));
     }
 }
 

@@ -67,13 +67,11 @@ impl Outcome {
     pub(crate) fn failed(&self, n: u64, error: &SendError) {
         self.shared.failed.fetch_add(n, Relaxed);
         if !self.shared.error_reported.swap(true, Relaxed) {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "metlog: {} failed to deliver: {error}; further failures are only counted \
+            crate::report::report(format_args!(
+                "{} failed to deliver: {error}; further failures are only counted \
                  (see Client::stats)",
                 self.shared.name
-            );
+            ));
         }
     }
 }
@@ -611,6 +609,9 @@ mod tests {
 
     #[test]
     fn a_panicking_transport_costs_its_batch_and_the_worker_lives_on() {
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = reports.clone();
+        crate::report::set_handler(move |text: &str| sink.lock().unwrap().push(text.to_owned()));
         let background = Background::spawn(
             "test",
             PanicsOnce { panicked: false },
@@ -625,6 +626,11 @@ mod tests {
         assert_eq!(
             (delivery.failed, delivery.delivered, delivery.queued),
             (1, 1, 0)
+        );
+        let reports = reports.lock().unwrap();
+        assert!(
+            reports.iter().any(|r| r.contains("the transport panicked")),
+            "reported once: {reports:?}"
         );
     }
 }

@@ -23,7 +23,7 @@ pub enum SendErrorKind {
     /// The sender was shut down: counted as *failed*.
     Closed,
     /// The sender does not carry messages of this type (e.g. a log line
-    /// sent to statsd): counted as *ignored*, not reported.
+    /// sent to statsd): counted as *ignored*, and reported once per client.
     Unsupported,
     /// Anything else: counted as *failed*.
     Other,

@@ -16,8 +16,14 @@ use crate::Message;
 /// on any network; 1432 suits Ethernet, 8932 jumbo frames).
 ///
 /// Names are sanitised (see [`encode::statsd`](crate::encode::statsd)) so no
-/// name can inject another metric. Messages of other types are counted as
-/// *ignored*, or handed to a fallback sender:
+/// name can inject another metric.
+///
+/// **statsd carries only metrics: give the sender a fallback for everything
+/// else** — log lines (`info`, `warn!`, the `log` bridge), exceptions, CEF
+/// and your own types. Without one they are not sent: each is counted as
+/// *ignored* in [`Client::stats`](crate::Client::stats), and the first is
+/// reported once on stderr (see [`report`](crate::report)). A
+/// [`Router`](super::Router) does the same per message type.
 ///
 /// ```
 /// use metlog::sender::{StatsdSender, StdoutSender};

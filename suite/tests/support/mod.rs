@@ -102,3 +102,29 @@ pub fn proptest_config() -> proptest::test_runner::Config {
         ..proptest::test_runner::Config::default()
     }
 }
+
+/// Sends metlog's reports (see `metlog::report`) to a list instead of
+/// stderr, for the whole test binary: tests that provoke failures on purpose
+/// call this first, so a passing run reads clean, and may then assert on
+/// [`reports`].
+pub fn collect_reports() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        metlog::report::set_handler(|text: &str| {
+            REPORTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(text.to_owned());
+        });
+    });
+}
+
+static REPORTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// What metlog reported since [`collect_reports`].
+pub fn reports() -> Vec<String> {
+    REPORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
