@@ -450,3 +450,84 @@ fn the_readme_ini_example_loads() {
         ConfigValue::List(vec![s("10.0.0.1"), s("10.0.0.2")])
     );
 }
+
+/// Errors found while building the client from a TOML file — not only the
+/// parser's — name their table and line.
+#[test]
+fn toml_build_errors_give_the_line() {
+    let text = r#"logger = "a"
+
+[sender]
+class = "udp"
+host = "127.0.0.1"
+port = "http"
+"#;
+    let err = config::from_toml_str(text).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.section(), err.key(), err.line()),
+        (
+            ConfigErrorKind::InvalidValue,
+            Some("sender"),
+            Some("port"),
+            Some(6)
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with("[sender] line 6: port: "),
+        "{err}"
+    );
+
+    let inline = "logger = \"a\"\nsender = { class = \"capture\", capacityy = 3 }\n";
+    let err = config::from_toml_str(inline).unwrap_err();
+    assert_eq!(
+        (err.key(), err.line()),
+        (Some("capacityy"), Some(2)),
+        "{err}"
+    );
+
+    let routes = r#"logger = "a"
+sender = { class = "null" }
+
+[[routes]]
+types = ["counter"]
+sender = { class = "null" }
+
+[[routes]]
+types = ["timer"]
+sender = { class = "statsd", host = "127.0.0.1", port = 70000 }
+"#;
+    let err = config::from_toml_str(routes).unwrap_err();
+    assert_eq!((err.key(), err.line()), (Some("port"), Some(10)), "{err}");
+
+    let filters = r#"logger = "a"
+
+[[filters]]
+provider = "severity_max"
+severity = 4
+
+[[filters]]
+provider = "severity_max"
+severity = "loud"
+"#;
+    let err = config::from_toml_str(filters).unwrap_err();
+    assert_eq!(
+        (err.key(), err.line()),
+        (Some("severity"), Some(9)),
+        "{err}"
+    );
+}
+
+/// `main() -> Result<(), Box<dyn Error>>` prints `Error: {:?}`: that is the
+/// one-line sentence, not the struct.
+#[test]
+fn config_errors_debug_as_their_sentence() {
+    let err = config::from_ini_str("[metlog]\nsender_class = nope\n", "metlog").unwrap_err();
+    let boxed: Box<dyn std::error::Error> = Box::new(err.clone());
+    assert_eq!(format!("Error: {boxed:?}"), format!("Error: {err}"));
+    assert!(!format!("{boxed:?}").contains("ConfigError {"), "{boxed:?}");
+    assert!(
+        format!("{err:#?}").contains("kind: UnknownProvider"),
+        "{err:#?}"
+    );
+}

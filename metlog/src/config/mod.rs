@@ -55,6 +55,7 @@
 
 mod error;
 mod ini;
+mod origin;
 mod senders;
 mod value;
 
@@ -68,6 +69,7 @@ pub use value::ConfigValue;
 
 use crate::filter::{self, Filter};
 use crate::{Client, Severity};
+use origin::{Lines, Origin, Step};
 
 /// The environment variable naming the configuration file used by
 /// [`init_from_env`] (and the quickstart).
@@ -153,54 +155,65 @@ pub struct PluginConfig {
     pub options: BTreeMap<String, ConfigValue>,
 }
 
-/// Where a key was written, for errors.
-type Lines = BTreeMap<(String, String), usize>;
-
 impl Config {
     /// Builds the client this configuration describes (and applies its
     /// `global` settings).
     pub fn build(&self) -> Result<Client, ConfigError> {
-        self.build_located(&Lines::new(), "")
+        self.build_from(&Origin::Code)
     }
 
-    fn build_located(&self, lines: &Lines, section: &str) -> Result<Client, ConfigError> {
-        let locate = |e: ConfigError, sect: &str, key: Option<&str>| {
-            let line = key.and_then(|k| lines.get(&(sect.to_owned(), k.to_owned())).copied());
-            let e = if sect.is_empty() {
-                e
-            } else {
-                e.in_section(sect)
+    fn build_from(&self, origin: &Origin<'_>) -> Result<Client, ConfigError> {
+        // An error about `key` in the table at `table`: named and located
+        // the way the source format writes it.
+        let locate = |e: ConfigError, table: &[Step<'_>]| -> ConfigError {
+            let Some(key) = e.key().map(str::to_owned) else {
+                return e;
             };
-            e.at_line(line)
+            let mut path = table.to_vec();
+            path.push(Step::Key(&key));
+            let line = origin.line(&path);
+            match origin {
+                Origin::Code => e,
+                // INI flattens the sender's options into the client's
+                // section as `sender_<option>`.
+                Origin::Ini { section, .. } => match table {
+                    [Step::Key(prefix @ ("sender" | "global"))] => {
+                        let message = strip_key(&e);
+                        ConfigError::new(e.kind(), message)
+                            .at_key(&format!("{prefix}_{key}"))
+                            .in_section(section)
+                            .at_line(line)
+                    }
+                    _ => e,
+                },
+                Origin::Toml { .. } => e.in_section(&toml_table_name(table)).at_line(line),
+            }
         };
         let mut builder = Client::builder(self.logger.clone())
             .severity(self.severity)
             .disabled_timers(self.disabled_timers.iter().cloned());
 
-        let (sender, name) =
-            senders::build(&self.sender.class, &self.sender.options).map_err(|e| {
-                let key = e.key().map(|k| format!("sender_{k}"));
-                let e = match &key {
-                    Some(k) if !section.is_empty() => {
-                        ConfigError::new(e.kind(), strip_key(&e)).at_key(k)
-                    }
-                    _ => e,
-                };
-                locate(e, section, key.as_deref())
-            })?;
+        let (sender, name) = senders::build(&self.sender.class, &self.sender.options)
+            .map_err(|e| locate(e, &[Step::Key("sender")]))?;
         if self.routes.is_empty() {
             builder.set_sender_boxed(sender, name);
         } else {
             let mut router = crate::sender::Router::new(sender);
-            for route in &self.routes {
-                let (routed, _) = senders::build(&route.sender.class, &route.sender.options)?;
+            for (index, route) in self.routes.iter().enumerate() {
+                let (routed, _) = senders::build(&route.sender.class, &route.sender.options)
+                    .map_err(|e| {
+                        let table = [Step::Key("routes"), Step::Index(index), Step::Key("sender")];
+                        locate(e, &table)
+                    })?;
                 router = router.route(route.types.iter().cloned(), routed);
             }
             builder.set_sender_boxed(Box::new(router), "Router");
         }
 
-        for spec in &self.filters {
-            builder.add_filter_boxed(build_filter(spec)?);
+        for (index, spec) in self.filters.iter().enumerate() {
+            let filter = build_filter(spec)
+                .map_err(|e| locate(e, &[Step::Key("filters"), Step::Index(index)]))?;
+            builder.add_filter_boxed(filter);
         }
 
         for (name, plugin) in &self.plugins {
@@ -239,9 +252,8 @@ impl Config {
             crate::set_disabled_decorators(&names).map_err(|e| {
                 locate(
                     ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string())
-                        .at_key("global_disabled_decorators"),
-                    section,
-                    Some("global_disabled_decorators"),
+                        .at_key("disabled_decorators"),
+                    &[Step::Key("global")],
                 )
             })?;
         }
@@ -261,6 +273,18 @@ impl Config {
         }
         Ok(client)
     }
+}
+
+/// `sender`, `routes`, `filters`: the TOML table an error is in.
+fn toml_table_name(table: &[Step<'_>]) -> String {
+    let names: Vec<&str> = table
+        .iter()
+        .filter_map(|step| match step {
+            Step::Key(key) => Some(*key),
+            Step::Index(_) => None,
+        })
+        .collect();
+    names.join(".")
 }
 
 fn strip_key(e: &ConfigError) -> String {
@@ -590,7 +614,10 @@ fn config_from_ini(
 /// Builds a client from section `section` of a metlog-py INI text.
 pub fn from_ini_str(text: &str, section: &str) -> Result<Client, ConfigError> {
     let (config, lines) = config_from_ini(text, section, &|name| std::env::var(name).ok())?;
-    config.build_located(&lines, section)
+    config.build_from(&Origin::Ini {
+        lines: &lines,
+        section,
+    })
 }
 
 /// Builds a client from section `section` of a metlog-py INI file; errors
@@ -604,17 +631,15 @@ pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, Co
 /// Reads a TOML text into a [`Config`].
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|span| {
-            let before = &text.as_bytes()[..span.start.min(text.len())];
-            before.iter().filter(|&&b| b == b'\n').count() + 1
-        });
+        let line = e.span().map(|span| origin::line_at(text, span.start));
         ConfigError::new(ConfigErrorKind::Syntax, e.message().to_owned()).at_line(line)
     })
 }
 
-/// Builds a client from a TOML text (the [`Config`] fields).
+/// Builds a client from a TOML text (the [`Config`] fields); errors found
+/// while building (a bad port, an unknown filter) name their table and line.
 pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
-    config_from_toml_str(text)?.build()
+    config_from_toml_str(text)?.build_from(&Origin::toml(text))
 }
 
 /// Builds a client from a TOML file; errors name the file.
