@@ -25,7 +25,7 @@ pub(super) enum Origin<'a> {
     /// A TOML text, re-read with spans.
     Toml {
         text: &'a str,
-        document: Option<toml_edit::ImDocument<&'a str>>,
+        document: Option<Box<toml_edit::ImDocument<&'a str>>>,
     },
 }
 
@@ -33,7 +33,7 @@ impl<'a> Origin<'a> {
     pub(super) fn toml(text: &'a str) -> Self {
         Origin::Toml {
             text,
-            document: toml_edit::ImDocument::parse(text).ok(),
+            document: toml_edit::ImDocument::parse(text).ok().map(Box::new),
         }
     }
 
