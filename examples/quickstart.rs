@@ -35,12 +35,16 @@ fn main() {
             .sender(metlog::sender::StdoutSender::new())
             .build(),
     };
+    // Configure once at startup; everything below finds the client itself.
     metlog::set_global_client(client.clone()).expect("the only global client");
-    // Whatever is still queued (network senders) is delivered at exit.
+    // Network senders deliver from a background queue: this guard flushes
+    // it when `main` returns, so no message is left behind.
     let _flush_at_exit = client.flush_guard();
 
     for user in ["ada", "grace", "linus"] {
-        handle_login(user);
+        if let Err(e) = handle_login(user) {
+            client.exception(format!("login failed for {user}"), &e);
+        }
     }
 
     client.timer_send("startup", Duration::from_millis(42));
@@ -50,20 +54,21 @@ fn main() {
         .severity(Severity::Notice)
         .field("commit", "abc123")
         .send();
-    client.flush();
 }
 
-/// Instrumented through the global client: no client is passed around.
-fn handle_login(user: &str) {
-    let _timer = metlog::timer("login.duration");
-    metlog::incr("login.attempts");
+/// Annotated: each call sends a counter (`login.attempts`) and a timer
+/// (`login.duration`), both with `fields.outcome` `ok` or `err` — metlog-py's
+/// `@incr_count` and `@timeit`, through the global client.
+#[metlog::incr("login.attempts")]
+#[metlog::timer("login.duration")]
+fn handle_login(user: &str) -> Result<(), std::io::Error> {
     if user == "linus" {
-        let err = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "account locked");
-        if let Some(client) = metlog::global_client() {
-            client.exception(format!("login failed for {user}"), &err);
-        }
-        return;
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "account locked",
+        ));
     }
     std::thread::sleep(Duration::from_millis(3));
     metlog::info!("user {user} logged in");
+    Ok(())
 }

@@ -3,9 +3,39 @@
 # real peers (statsd, rsyslog, a ZeroMQ SUB; installed if missing), then runs
 # every test of the workspace, including the peer tests that plain
 # `cargo test` leaves ignored. Peers are stopped on exit.
+#
+# Two checks on the run itself: it must not change the source tree (a test
+# that writes a regressions file, a `wip/` directory or anything else into
+# the checkout fails it), and a passing run must read clean (no `metlog:`
+# report escaping a test, no colour codes when colour is off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/peers.sh
 trap peers_stop EXIT
 peers_start
-cargo test --workspace --all-features "$@" -- --include-ignored
+
+tree_state() {
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git status --porcelain --untracked-files=all
+    fi
+}
+before=$(tree_state)
+
+mkdir -p target
+log=target/test-output.log
+cargo test --workspace --all-features "$@" -- --include-ignored 2>&1 | tee "$log"
+
+after=$(tree_state)
+if [ "$before" != "$after" ]; then
+    echo "test.sh: the test run changed the source tree:" >&2
+    diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") >&2 || true
+    exit 1
+fi
+if grep -n '^metlog: ' "$log" >&2; then
+    echo "test.sh: metlog reports escaped the tests above (collect them: support::collect_reports)" >&2
+    exit 1
+fi
+if [ "${CARGO_TERM_COLOR:-}" = never ] && grep -n $'\e\[' "$log" >&2; then
+    echo "test.sh: colour codes in the output although CARGO_TERM_COLOR=never" >&2
+    exit 1
+fi

@@ -28,8 +28,15 @@ thread_local! {
 /// Returns the client back inside the error when a global client is already
 /// set; the first one stays.
 ///
+/// The global client lives until the process ends, so it is never dropped —
+/// and dropping is what drains a network sender's queue. Keep a
+/// [`Client::flush_guard`] alive in `main` (a named binding, not `let _`):
+/// when `main` returns, it delivers what is still queued (within the flush
+/// deadline). Without it, messages queued at the end are lost.
+///
 /// ```
 /// let client = metlog::Client::builder("myapp").sender(metlog::sender::NullSender).build();
+/// let _flush_at_exit = client.flush_guard(); // delivers the queue when main returns
 /// metlog::set_global_client(client).expect("set once, at startup");
 /// metlog::incr("started"); // goes to the global client
 /// let again = metlog::Client::builder("other").build();

@@ -279,8 +279,50 @@ fn child_process_entry() {
             let stats = client.stats();
             assert_eq!((stats.ignored, stats.sent), (6, 1), "{stats:?}");
         }
+        Some("tour-exit") => {
+            // The README's tour, with a network sender: the guard, then the
+            // global client, then calls from anywhere, then return.
+            let addr = std::env::var("METLOG_TEST_PEER").unwrap();
+            let client = Client::builder("tour")
+                .sender(metlog::sender::TcpSender::new(addr.as_str()).unwrap())
+                .build();
+            let _flush_at_exit = client.flush_guard();
+            metlog::set_global_client(client).unwrap();
+            for _ in 0..5_000 {
+                metlog::incr("anywhere");
+            }
+        }
         _ => {} // not a child: nothing to do
     }
+}
+
+/// A program written from the README's tour and `set_global_client`'s docs
+/// (flush guard kept in `main`) delivers every message when it returns.
+#[test]
+fn the_tour_pattern_delivers_everything_when_main_returns() {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        std::io::BufReader::new(conn).lines().count()
+    });
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("METLOG_TEST_CHILD", "tour-exit")
+        .env("METLOG_TEST_PEER", addr.to_string())
+        .output()
+        .unwrap();
+    // Unblocks the reader if the child never connected (it waits in the
+    // backlog otherwise).
+    let _ = std::net::TcpStream::connect(addr);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(reader.join().unwrap(), 5_000);
 }
 
 /// A statsd sender without a fallback sends no log lines: that is said once
