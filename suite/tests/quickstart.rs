@@ -268,13 +268,14 @@ fn main() {
 "#,
     )
     .unwrap();
-    // Beside the workspace's own build, in its target directory.
-    let target = std::env::current_exe().unwrap();
-    let target = target.ancestors().nth(3).unwrap();
+    // In the workspace's target directory: metlog as a dependency is built
+    // beside the workspace's own artifacts (a few seconds), not from scratch.
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap();
     let out = Command::new(env!("CARGO"))
         .args(["run", "--quiet", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target.join("readme-dep"))
+        .env("CARGO_TARGET_DIR", target)
         .output()
         .unwrap();
     std::fs::remove_dir_all(&project).unwrap();

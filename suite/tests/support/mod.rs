@@ -54,25 +54,38 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 
 /// An example's binary (package `metlog-examples`), built or brought up to
 /// date first: `cargo test` builds examples only when no test is selected by
-/// name. Built with the workspace's full feature set, as `scripts/test.sh`
-/// builds everything, so this reuses that build rather than making another.
+/// name. Asked for as `scripts/test.sh`'s `cargo test --workspace
+/// --all-features` builds them (same features, `test` profile), so after a
+/// full run this finds that build fresh instead of compiling another.
 pub fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let status = std::process::Command::new(env!("CARGO"))
+    let out = std::process::Command::new(env!("CARGO"))
         .args([
             "build",
             "--quiet",
             "--workspace",
             "--all-features",
+            "--profile",
+            "test",
+        ])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
             "--example",
             name,
         ])
         .current_dir(workspace_root())
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .unwrap();
-    assert!(status.success(), "cargo build --example {name} failed");
-    dir.join("examples").join(name)
+    assert!(out.status.success(), "cargo build --example {name} failed");
+    // The artifact's path, as cargo reports it (also for a fresh build).
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
 }
 
 /// The workspace's top directory (where README.md and examples/ are).
