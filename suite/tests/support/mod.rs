@@ -54,36 +54,32 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 
 /// An example's binary (package `metlog-examples`), built or brought up to
 /// date first: `cargo test` builds examples only when no test is selected by
-/// name. Asked for as `scripts/test.sh`'s `cargo test --workspace
-/// --all-features` builds them (same features, `test` profile), so after a
-/// full run this finds that build fresh instead of compiling another.
+/// name. Asked of the same command `scripts/test.sh` runs, so after a full
+/// run cargo finds everything fresh and only names the binary (building an
+/// example any other way compiles its dependencies again, in another
+/// profile).
 pub fn example(name: &str) -> std::path::PathBuf {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
-            "build",
+            "test",
+            "--no-run",
             "--quiet",
             "--workspace",
             "--all-features",
-            "--profile",
-            "test",
         ])
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--example",
-            name,
-        ])
+        .args(["--message-format", "json-render-diagnostics"])
         .current_dir(workspace_root())
         .stderr(std::process::Stdio::inherit())
         .output()
         .unwrap();
-    assert!(out.status.success(), "cargo build --example {name} failed");
+    assert!(out.status.success(), "cargo test --no-run failed");
     // The artifact's path, as cargo reports it (also for a fresh build).
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .filter(|m| m["target"]["kind"][0] == "example")
         .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
         .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
 }
