@@ -161,7 +161,9 @@
 //!
 //! - **Failures never reach the caller.** A sender's error or panic, or a
 //!   filter's panic, is counted in [`Client::stats`] and the first one is
-//!   written to stderr; later ones are only counted.
+//!   reported on stderr (or to your [`report::set_handler`]); later ones are
+//!   only counted. So is a sender that ignores a message type (a log line
+//!   sent to a [`StatsdSender`](sender::StatsdSender) without a fallback).
 //! - **Default sender is stdout**, so a client built without `.sender(…)`
 //!   shows its messages instead of losing them silently.
 //! - **Timers round** to the nearest millisecond, like metlog-py's `_Timer`;
