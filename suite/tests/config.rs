@@ -531,3 +531,124 @@ fn config_errors_debug_as_their_sentence() {
         "{err:#?}"
     );
 }
+
+/// The UDP sender reads its queue options like every network sender: a bad
+/// value is an error, a good one is applied.
+#[test]
+fn udp_queue_options_are_checked_and_applied() {
+    let err = config::from_ini_str(
+        "[metlog]\nsender_class = udp\nsender_host = 127.0.0.1\nsender_port = 5\nsender_flush_timeout = forever\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.key(), err.line()),
+        (Some("sender_flush_timeout"), Some(5)),
+        "{err}"
+    );
+    let err = config::from_ini_str(
+        "[metlog]\nsender_class = udp\nsender_host = 127.0.0.1\nsender_port = 5\nsender_queue_capacity = 0\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("sender_queue_capacity"), "{err}");
+
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let client = config::from_ini_str(
+        &format!("[metlog]\nsender_class = udp\nsender_host = 127.0.0.1\nsender_port = {port}\nsender_queue_capacity = 1\n"),
+        "metlog",
+    )
+    .unwrap();
+    for _ in 0..10_000 {
+        client.incr("burst");
+    }
+    let _ = client.flush();
+    let stats = client.stats();
+    assert!(
+        stats.dropped > 0,
+        "a one-message queue drops in a burst: {stats:?}"
+    );
+    assert_eq!(stats.produced(), 10_000);
+}
+
+/// Errors a hostile review found unlocated or misleading: each now names
+/// its table (or section) and line, in one sentence.
+#[test]
+fn config_errors_name_their_table_and_line_in_one_sentence() {
+    let toml_err = |text: &str| config::from_toml_str(text).unwrap_err();
+
+    // Plugins, TOML and INI.
+    let err = toml_err("logger = \"a\"\n\n[plugins.x]\nprovider = \"nope\"\n");
+    assert_eq!(
+        (err.section(), err.key(), err.line()),
+        (Some("plugins.x"), Some("provider"), Some(4)),
+        "{err}"
+    );
+    let err = toml_err("logger = \"a\"\n[plugins.incr]\nprovider = \"cef\"\n");
+    assert_eq!(
+        (err.section(), err.line()),
+        (Some("plugins.incr"), Some(2)),
+        "{err}"
+    );
+    let err = toml_err("[plugins.c]\nprovider = \"cef\"\nfoo = 3\n");
+    assert_eq!(
+        (err.section(), err.line()),
+        (Some("plugins.c"), Some(1)),
+        "{err}"
+    );
+    let err = config::from_ini_str(
+        "[metlog]\nlogger = a\n\n[metlog_plugin_x]\nprovider = nope\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.section(), err.line()),
+        (Some("metlog_plugin_x"), Some(5)),
+        "{err}"
+    );
+
+    // A sender that cannot be created, inside the second route.
+    let err = toml_err(
+        "sender = { class = \"null\" }\n[[routes]]\ntypes = [\"a\"]\nsender = { class = \"null\" }\n\
+         [[routes]]\ntypes = [\"counter\"]\nsender = { class = \"udp\", host = \"no.such.host.invalid\", port = 5 }\n",
+    );
+    assert_eq!(
+        (err.section(), err.line()),
+        (Some("routes.sender"), Some(7)),
+        "{err}"
+    );
+
+    // A missing key: the table's line.
+    let err = toml_err("logger = \"a\"\n[sender]\nclass = \"udp\"\nhost = \"127.0.0.1\"\n");
+    assert_eq!(
+        (err.section(), err.key(), err.line()),
+        (Some("sender"), Some("port"), Some(2)),
+        "{err}"
+    );
+
+    // A misspelt `class` is named, not reported as a missing field.
+    let err = toml_err("[sender]\nclasss = \"udp\"\n");
+    assert!(err.to_string().contains("classs"), "{err}");
+    assert_eq!(err.line(), Some(2), "{err}");
+
+    // A nested table where a value belongs says what is expected.
+    let err = toml_err(
+        "[[filters]]\nprovider = \"type_severity_max\"\n\n[filters.types]\ncounter = \"loud\"\n",
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("a string, number, boolean or a list of them"),
+        "{text}"
+    );
+    assert!(!text.contains("untagged"), "{text}");
+
+    // A duplicate table: one line, as every ConfigError.
+    let err = toml_err("logger = \"a\"\n[sender]\nclass = \"null\"\n[sender]\nclass = \"udp\"\n");
+    let text = err.to_string();
+    assert!(!text.contains('\n'), "{text:?}");
+    assert!(
+        text.contains("duplicate") && err.line() == Some(4),
+        "{text}"
+    );
+}

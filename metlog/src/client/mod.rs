@@ -573,9 +573,9 @@ impl Client {
             return;
         }
         crate::report::report(format_args!(
-            "client {:?} ({}): {why}; route them to another sender (sender::Router, \
-             or StatsdSender::fallback); until then they are only counted as ignored \
-             (see Client::stats)",
+            "client {:?} ({}): its sender ignores messages of some types (the first: {why}); \
+             route them to another sender (sender::Router, or StatsdSender::fallback); until \
+             then every such message, of any type, is only counted as ignored (see Client::stats)",
             &*self.inner.logger, self.inner.sender_name,
         ));
     }

@@ -105,11 +105,18 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SenderConfig {
     /// `udp`, `tcp`, `statsd`, `syslog`, `zmq`, `stdout`, `file`, `capture`,
-    /// `log`, `null`, a metlog-py class name, or a registered class.
+    /// `log`, `null`, a metlog-py class name, or a registered class; stdout
+    /// when absent (as in INI), so a misspelt `class` shows up as an
+    /// unknown option of the stdout sender rather than a missing field.
+    #[serde(default = "default_class")]
     pub class: String,
     /// The class's options.
     #[serde(flatten)]
     pub options: BTreeMap<String, ConfigValue>,
+}
+
+fn default_class() -> String {
+    "stdout".to_owned()
 }
 
 impl Default for SenderConfig {
@@ -166,27 +173,39 @@ impl Config {
         // An error about `key` in the table at `table`: named and located
         // the way the source format writes it.
         let locate = |e: ConfigError, table: &[Step<'_>]| -> ConfigError {
-            let Some(key) = e.key().map(str::to_owned) else {
-                return e;
+            let key = e.key().map(str::to_owned);
+            let key_line = |table: &[Step<'_>]| {
+                let key = key.as_deref()?;
+                let mut path = table.to_vec();
+                path.push(Step::Key(key));
+                origin.line(&path)
             };
-            let mut path = table.to_vec();
-            path.push(Step::Key(&key));
-            let line = origin.line(&path);
             match origin {
                 Origin::Code => e,
-                // INI flattens the sender's options into the client's
-                // section as `sender_<option>`.
                 Origin::Ini { section, .. } => match table {
+                    // INI flattens the sender's options into the client's
+                    // section as `sender_<option>`.
                     [Step::Key(prefix @ ("sender" | "global"))] => {
+                        let Some(key) = key.as_deref() else {
+                            let class = [Step::Key(prefix), Step::Key("class")];
+                            return e.in_section(section).at_line(origin.line(&class));
+                        };
                         let message = strip_key(&e);
                         ConfigError::new(e.kind(), message)
                             .at_key(&format!("{prefix}_{key}"))
                             .in_section(section)
-                            .at_line(line)
+                            .at_line(key_line(table))
                     }
+                    [Step::Key("plugins"), Step::Key(name)] => e
+                        .in_section(&format!("{section}_plugin_{name}"))
+                        .at_line(key_line(table).or_else(|| origin.line(table))),
                     _ => e,
                 },
-                Origin::Toml { .. } => e.in_section(&toml_table_name(table)).at_line(line),
+                // The key's line, or the table's when the key is missing
+                // (or the error is about the table as a whole).
+                Origin::Toml { .. } => e
+                    .in_section(&toml_table_name(table))
+                    .at_line(key_line(table).or_else(|| origin.line(table))),
             }
         };
         let mut builder = Client::builder(self.logger.clone())
@@ -217,21 +236,23 @@ impl Config {
         }
 
         for (name, plugin) in &self.plugins {
+            let table = [Step::Key("plugins"), Step::Key(name)];
             if crate::plugin::attaches(&plugin.provider) {
                 // Not bound under its name: set up once the client exists.
                 continue;
             }
             if crate::plugin::RESERVED_NAMES.contains(&name.as_str()) && !plugin.override_ {
-                return Err(ConfigError::new(
+                let e = ConfigError::new(
                     ConfigErrorKind::Plugin,
                     format!(
                         "plugin name {name:?} is one of the client's own methods; set `override = true` \
                          to replace it"
                     ),
-                ));
+                );
+                return Err(locate(e, &table));
             }
             let Some(provider) = crate::plugin::provider(&plugin.provider) else {
-                return Err(ConfigError::new(
+                let e = ConfigError::new(
                     ConfigErrorKind::UnknownProvider,
                     format!(
                         "unknown plugin provider {:?} for plugin {name:?} (providers are registered with \
@@ -239,10 +260,12 @@ impl Config {
                         plugin.provider
                     ),
                 )
-                .at_key("provider"));
+                .at_key("provider");
+                return Err(locate(e, &table));
             };
             let built = provider(&plugin.options).map_err(|e| {
-                ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"))
+                let e = ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"));
+                locate(e, &table)
             })?;
             builder.add_plugin(name.clone(), built);
         }
@@ -267,7 +290,9 @@ impl Config {
         for (name, plugin) in &self.plugins {
             if crate::plugin::attaches(&plugin.provider) {
                 crate::plugin::attach(&plugin.provider, &client, &plugin.options).map_err(|e| {
-                    ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"))
+                    let e =
+                        ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"));
+                    locate(e, &[Step::Key("plugins"), Step::Key(name)])
                 })?;
             }
         }
@@ -449,9 +474,16 @@ fn config_from_ini(
             .at_line(Some(entry.line))
     };
 
+    // Every key's line (and each section's, under the empty key), for
+    // errors found later while building.
+    for sect in &sections {
+        lines.insert((sect.name.clone(), String::new()), sect.line);
+        for entry in &sect.entries {
+            lines.insert((sect.name.clone(), entry.key.clone()), entry.line);
+        }
+    }
     let mut config = Config::default();
     for entry in &main.entries {
-        lines.insert((section.to_owned(), entry.key.clone()), entry.line);
         let value = convert(main, entry)?;
         match entry.key.as_str() {
             "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
@@ -632,7 +664,15 @@ pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, Co
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| origin::line_at(text, span.start));
-        ConfigError::new(ConfigErrorKind::Syntax, e.message().to_owned()).at_line(line)
+        // toml's messages may span lines ("invalid table header\nduplicate
+        // key ..."): one sentence, as every ConfigError.
+        let message: Vec<&str> = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        ConfigError::new(ConfigErrorKind::Syntax, message.join(": ")).at_line(line)
     })
 }
 

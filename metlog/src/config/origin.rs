@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-/// INI: the line of each `(section, key)`.
+/// INI: the line of each `(section, key)`; a section's own line under the
+/// empty key.
 pub(super) type Lines = BTreeMap<(String, String), usize>;
 
 /// One step of a path into the configuration model: a table key or an
@@ -42,12 +43,21 @@ impl<'a> Origin<'a> {
         match self {
             Origin::Code => None,
             Origin::Ini { lines, section } => {
-                let [Step::Key(table @ ("sender" | "global")), Step::Key(key)] = path else {
-                    return None;
+                let (sect, key) = match path {
+                    [Step::Key(table @ ("sender" | "global")), Step::Key(key)] => {
+                        ((*section).to_owned(), format!("{table}_{key}"))
+                    }
+                    [Step::Key("plugins"), Step::Key(name), rest @ ..] => {
+                        let key = match rest {
+                            [] => String::new(),
+                            [Step::Key(key)] => (*key).to_owned(),
+                            _ => return None,
+                        };
+                        (format!("{section}_plugin_{name}"), key)
+                    }
+                    _ => return None,
                 };
-                lines
-                    .get(&((*section).to_owned(), format!("{table}_{key}")))
-                    .copied()
+                lines.get(&(sect, key)).copied()
             }
             Origin::Toml { text, document } => {
                 let mut item = document.as_ref()?.as_item();

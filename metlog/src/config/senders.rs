@@ -242,7 +242,7 @@ pub(crate) fn build(
     };
     let boxed: (Box<dyn Sender>, &'static str) = match name {
         "udp" => {
-            let s = sender::UdpSender::to_hosts(o.hosts()?, o.ports()?)
+            let s = sender::UdpSender::to_hosts_with_queue(o.hosts()?, o.ports()?, o.queue()?)
                 .map_err(|e| sender_error(name, e))?;
             (Box::new(s), "UdpSender")
         }

@@ -10,7 +10,7 @@ use std::fmt;
 /// values become a `List` of their non-blank lines, and `${VAR}` is replaced
 /// from the environment. From TOML or other serde formats, values keep their
 /// own types.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ConfigValue {
     /// `true` / `false`.
@@ -23,6 +23,52 @@ pub enum ConfigValue {
     Str(String),
     /// Several values (an INI multi-line value, a TOML array).
     List(Vec<ConfigValue>),
+}
+
+/// By hand rather than `untagged`, so that a value of the wrong shape (a
+/// nested table) says what is expected instead of serde's "did not match
+/// any variant".
+impl<'de> serde::Deserialize<'de> for ConfigValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ConfigValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, number, boolean or a list of them")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ConfigValue, E> {
+                Ok(ConfigValue::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ConfigValue, E> {
+                Ok(ConfigValue::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ConfigValue, E> {
+                i64::try_from(v)
+                    .map(ConfigValue::Int)
+                    .map_err(|_| E::custom(format!("{v} is too large (at most {})", i64::MAX)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ConfigValue, E> {
+                Ok(ConfigValue::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ConfigValue, E> {
+                Ok(ConfigValue::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<ConfigValue, E> {
+                Ok(ConfigValue::Str(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ConfigValue, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    list.push(item);
+                }
+                Ok(ConfigValue::List(list))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl ConfigValue {

@@ -279,10 +279,24 @@ impl UdpSender {
         H::Item: AsRef<str>,
         P: IntoIterator<Item = u16>,
     {
+        Self::to_hosts_with_queue(hosts, ports, QueueConfig::default())
+    }
+
+    /// [`to_hosts`](Self::to_hosts), queuing as `config` says.
+    pub fn to_hosts_with_queue<H, P>(
+        hosts: H,
+        ports: P,
+        config: QueueConfig,
+    ) -> io::Result<UdpSender>
+    where
+        H: IntoIterator,
+        H::Item: AsRef<str>,
+        P: IntoIterator<Item = u16>,
+    {
         let hosts: Vec<String> = hosts.into_iter().map(|h| h.as_ref().to_owned()).collect();
         let ports: Vec<u16> = ports.into_iter().collect();
         let destinations = zip_hosts_ports(&hosts, &ports)?;
-        Self::spawn(destinations, QueueConfig::default())
+        Self::spawn(destinations, config)
     }
 
     fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
