@@ -563,7 +563,7 @@ fn udp_queue_options_are_checked_and_applied() {
     for _ in 0..10_000 {
         client.incr("burst");
     }
-    let _ = client.flush();
+    client.flush();
     let stats = client.stats();
     assert!(
         stats.dropped > 0,
