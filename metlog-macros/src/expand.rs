@@ -5,8 +5,9 @@
 //! or a local of the same name cannot interfere.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, ReturnType, Signature, Type};
 
@@ -180,23 +181,32 @@ fn instrument(
                 quote!(: #ty),
                 // Tells the inner block its return type before the body is
                 // checked, so `?` and `return` infer as in the original.
-                quote! {
-                    if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
-                        #[allow(unreachable_code)]
-                        return #ret;
+                // Spanned at the return type, where rustc's "return type
+                // inferred here" note then points.
+                {
+                    let never =
+                        syn::Ident::new("__metlog_never", Span::mixed_site().located_at(ty.span()));
+                    quote_spanned! {ty.span()=>
+                        if let ::core::option::Option::Some(#never) = ::core::option::Option::None::<#ty> {
+                            #[allow(unreachable_code)]
+                            return #never;
+                        }
                     }
                 },
             ),
             (Some(_), None) => (quote!(), quote!()),
         };
+        // The inner future's braces are located at the user's, so a body of
+        // the wrong type is reported there, not at the attribute.
+        let at_body = Span::call_site().located_at(block.brace_token.span.join());
+        let mut inner =
+            proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#fix_type #(#stmts)*));
+        inner.set_span(at_body);
+        let inner = quote_spanned!(at_body=> async move #inner);
         quote! {
             #site
             let mut #guard = ::metlog::__private::enter(&__METLOG_SITE, true);
-            let #ret #annotation = async move {
-                #fix_type
-                #(#stmts)*
-            }
-            .await;
+            let #ret #annotation = #inner.await;
             #guard.complete(::metlog::__private::outcome_of!(&#ret));
             #ret
         }
