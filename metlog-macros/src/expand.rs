@@ -167,7 +167,7 @@ fn instrument(
 
     if sig.asyncness.is_none() {
         if let Some(instrumented) = instrument_returned_future(&site, block) {
-            return syn::parse2(quote!({ #instrumented }));
+            return new_body(block, instrumented);
         }
     }
 
@@ -237,7 +237,17 @@ fn instrument(
             #block
         }
     };
-    syn::parse2(quote!({ #body }))
+    new_body(block, body)
+}
+
+/// The function's new body, its braces located at the user's: the function
+/// item then spans the user's code, so lints about the whole function
+/// (clippy's `unnecessary_wraps`, …) point at it rather than the attribute.
+fn new_body(user: &Block, stmts: TokenStream) -> syn::Result<Block> {
+    let mut body: Block = syn::parse2(quote!({ #stmts }))?;
+    let at_body = Span::call_site().located_at(user.brace_token.span.join());
+    body.brace_token = syn::token::Brace(at_body);
+    Ok(body)
 }
 
 /// The user's block, its braces marked as generated but still located where
