@@ -1,5 +1,6 @@
 //! [`Value`] and [`Fields`]: a message's `fields` object.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use smallvec::SmallVec;
@@ -279,16 +280,27 @@ const INLINE_FIELDS: usize = 3;
 /// assert_eq!(fields.get("rate").and_then(|v| v.as_f64()), Some(1.0));
 /// assert_eq!(fields.keys().collect::<Vec<_>>(), ["name", "rate"]);
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Fields {
     entries: SmallVec<[(SharedStr, Value); INLINE_FIELDS]>,
+    /// Each key's position, once there are more than [`INDEX_FROM`] entries:
+    /// a scan is fastest for the few fields a message usually has, but
+    /// 100,000 keys read from JSON would make inserting quadratic. Boxed so
+    /// the usual message, with no index, stays a pointer's size larger
+    /// rather than a `HashMap`'s.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<SharedStr, usize>>>,
 }
+
+/// Past this many entries, keys are found through an index, not a scan.
+const INDEX_FROM: usize = 16;
 
 impl Fields {
     /// No fields.
     pub const fn new() -> Self {
         Fields {
             entries: SmallVec::new_const(),
+            index: None,
         }
     }
 
@@ -296,9 +308,9 @@ impl Fields {
     pub fn insert(&mut self, key: impl Into<SharedStr>, value: impl Into<Value>) {
         let key = key.into();
         let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.entries.push((key, value)),
+        match self.position(&key) {
+            Some(at) => self.entries[at].1 = value,
+            None => self.push_unique(key, value),
         }
     }
 
@@ -307,18 +319,44 @@ impl Fields {
     #[inline]
     pub(crate) fn push_unique(&mut self, key: SharedStr, value: Value) {
         debug_assert!(self.get(&key).is_none(), "duplicate field {key:?}");
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        }
         self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEX_FROM {
+            self.reindex();
+        }
+    }
+
+    /// Where `key` is in `entries`.
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    /// Rebuilds the index from `entries` (or drops it when they are few).
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > INDEX_FROM).then(|| {
+            let positions = self.entries.iter().enumerate();
+            Box::new(positions.map(|(at, (k, _))| (k.clone(), at)).collect())
+        });
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|at| &self.entries[at].1)
     }
 
-    /// Removes `key`, returning its value.
+    /// Removes `key`, returning its value (later entries keep their order).
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let index = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(index).1)
+        let at = self.position(key)?;
+        let (_, value) = self.entries.remove(at);
+        if self.index.is_some() {
+            self.reindex();
+        }
+        Some(value)
     }
 
     /// Whether `key` is present.
@@ -354,6 +392,13 @@ impl Fields {
                 .map(|(k, v)| (k.to_string(), v.to_json()))
                 .collect(),
         )
+    }
+}
+
+/// Equal when the same keys have the same values in the same order.
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
     }
 }
 
@@ -432,6 +477,79 @@ impl<'de> serde::Deserialize<'de> for Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fields against a plain model (a Vec of pairs, searched linearly)
+    /// through inserts, replacements and removals on both sides of the
+    /// index threshold: same values, same order.
+    #[test]
+    fn the_index_agrees_with_a_linear_model_across_the_threshold() {
+        let mut fields = Fields::new();
+        let mut model: Vec<(String, i64)> = Vec::new();
+        // A fixed pseudo-random walk (xorshift), so every run is the same.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut crossings, mut above) = (0, false);
+        for step in 0..20_000i64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = format!("k{}", x % 64);
+            // Phases of mostly inserting and mostly removing, so the size
+            // crosses the threshold both ways, many times.
+            let removing_phase = (step / 500) % 2 == 1;
+            if (x % 5 == 0) != removing_phase {
+                let expected = model
+                    .iter()
+                    .position(|(k, _)| *k == key)
+                    .map(|at| model.remove(at).1);
+                assert_eq!(fields.remove(&key).and_then(|v| v.as_i64()), expected);
+            } else {
+                fields.insert(key.clone(), step);
+                match model.iter_mut().find(|(k, _)| *k == key) {
+                    Some(entry) => entry.1 = step,
+                    None => model.push((key, step)),
+                }
+            }
+            assert_eq!(fields.len(), model.len());
+            assert_eq!(
+                fields.index.is_some(),
+                model.len() > INDEX_FROM,
+                "at step {step}"
+            );
+            crossings += usize::from((model.len() > INDEX_FROM) != above);
+            above = model.len() > INDEX_FROM;
+        }
+        assert!(
+            crossings > 10,
+            "the walk crossed the threshold {crossings} times"
+        );
+        let got: Vec<(String, i64)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.as_i64().unwrap()))
+            .collect();
+        assert_eq!(got, model);
+        for (k, v) in &model {
+            assert_eq!(fields[k.as_str()].as_i64(), Some(*v));
+        }
+        assert!(fields.get("absent").is_none());
+    }
+
+    /// Many distinct keys, as a big JSON object brings: inserted and read
+    /// back through the index (a scan per insert made this quadratic).
+    #[test]
+    fn a_hundred_thousand_keys_are_indexed() {
+        let json = format!(
+            "{{{}}}",
+            (0..100_000)
+                .map(|i| format!("\"k{i}\":{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let fields: Fields = serde_json::from_str(&json).unwrap();
+        assert_eq!(fields.len(), 100_000);
+        assert!(fields.index.is_some());
+        assert_eq!(fields["k99999"].as_i64(), Some(99_999));
+        assert_eq!(fields.keys().nth(12_345), Some("k12345"));
+    }
 
     #[test]
     fn insert_replaces_in_place_and_keeps_order() {
