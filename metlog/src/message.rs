@@ -63,6 +63,12 @@ pub struct Message {
 }
 
 impl Message {
+    /// About how many bytes this message holds beyond its fixed-size part:
+    /// its strings and field values. What a queue's byte ceiling counts.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.kind.len() + self.logger.len() + self.payload.len() + self.fields.heap_bytes()
+    }
+
     /// A message of type `kind` from `logger`, stamped now, with this process's
     /// pid and host name, severity 6, an empty payload and no fields.
     pub fn new(kind: impl Into<SharedStr>, logger: impl Into<SharedStr>) -> Message {

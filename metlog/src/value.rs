@@ -359,6 +359,23 @@ impl Fields {
         Some(value)
     }
 
+    /// About how many bytes the entries hold: keys, values, and a word or
+    /// two per entry (nested JSON walked without recursion, so any depth
+    /// is counted safely).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        const ENTRY: usize = std::mem::size_of::<(SharedStr, Value)>();
+        let mut total = 0;
+        for (key, value) in &self.entries {
+            total += ENTRY + key.len();
+            match value {
+                Value::Str(s) => total += s.len(),
+                Value::Json(json) => total += json_bytes(json),
+                _ => {}
+            }
+        }
+        total
+    }
+
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -393,6 +410,29 @@ impl Fields {
                 .collect(),
         )
     }
+}
+
+/// About how many bytes a JSON value holds: its strings and a word or two
+/// per node.
+fn json_bytes(root: &serde_json::Value) -> usize {
+    const NODE: usize = std::mem::size_of::<serde_json::Value>();
+    let mut total = 0;
+    let mut stack = vec![root];
+    while let Some(value) = stack.pop() {
+        total += NODE;
+        match value {
+            serde_json::Value::String(s) => total += s.len(),
+            serde_json::Value::Array(items) => stack.extend(items),
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    total += key.len();
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    total
 }
 
 /// Equal when the same keys have the same values in the same order.

@@ -652,3 +652,37 @@ fn config_errors_name_their_table_and_line_in_one_sentence() {
         "{text}"
     );
 }
+
+/// `queue_max_bytes`: a network sender's memory ceiling, checked and
+/// applied from configuration.
+#[test]
+fn queue_max_bytes_is_checked_and_applied() {
+    let err = config::from_ini_str(
+        "[metlog]\nsender_class = udp\nsender_host = 127.0.0.1\nsender_port = 5\nsender_queue_max_bytes = 100\n",
+        "metlog",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.key(), err.line()),
+        (Some("sender_queue_max_bytes"), Some(5)),
+        "{err}"
+    );
+
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let client = config::from_toml_str(&format!(
+        "[sender]\nclass = \"udp\"\nhost = \"127.0.0.1\"\nport = {port}\nqueue_max_bytes = 65536\n"
+    ))
+    .unwrap();
+    let line = "z".repeat(10_000);
+    for i in 0..2_000 {
+        client.info(format!("{i} {line}"));
+    }
+    client.flush();
+    let stats = client.stats();
+    assert!(
+        stats.dropped > 0,
+        "20 MB offered to a 64 KiB ceiling: {stats:?}"
+    );
+    assert_eq!(stats.produced(), 2_000);
+}

@@ -422,3 +422,40 @@ fn a_hung_peer_cannot_hang_the_flush_or_the_exit() {
     stop.store(true, Ordering::Relaxed);
     let _ = std::io::stderr().flush();
 }
+
+/// 50 kB log lines to a peer that stalled: the queue and the backlog each
+/// stop at their byte ceiling (32 MiB by default), the rest is dropped and
+/// counted — not gigabytes held (issue 13: 80,000 such messages once took
+/// RSS from 3 MB to 3,170 MB).
+#[test]
+fn large_messages_to_a_stalled_tcp_peer_stay_under_the_byte_ceiling() {
+    support::collect_reports();
+    let _alone = OVERLOAD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (stop, addr) = stalled_tcp();
+    let client = Client::builder("large")
+        .sender(TcpSender::with_options(addr, short_drain(), 10_000).unwrap())
+        .build();
+    let rss_before = support::resident_bytes();
+    let line = "y".repeat(50_000);
+    for i in 0..6_000 {
+        client.info(format!("{i} {line}")); // 300 MB offered, each distinct
+    }
+    let rss_growth = support::resident_bytes().saturating_sub(rss_before);
+    let stats = client.stats();
+    eprintln!("large messages: RSS +{} MB, {stats:?}", rss_growth >> 20);
+    assert_eq!(stats.produced(), 6_000, "{stats:?}");
+    assert!(
+        stats.dropped + stats.failed > 0,
+        "beyond the ceiling: {stats:?}"
+    );
+    // Queue and backlog: 32 MiB each at most, plus socket buffers and slack.
+    assert!(
+        rss_growth < 110 << 20,
+        "RSS grew {} MB: {stats:?}",
+        rss_growth >> 20
+    );
+    drop(client);
+    stop.store(true, Ordering::Relaxed);
+}

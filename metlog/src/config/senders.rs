@@ -29,9 +29,29 @@ pub(crate) fn canonical(class: &str) -> Option<&'static str> {
 /// The options each sender class takes.
 fn known_options(class: &str) -> &'static [&'static str] {
     match class {
-        "udp" => &["host", "port", "queue_capacity", "flush_timeout"],
-        "tcp" => &["host", "port", "backlog", "queue_capacity", "flush_timeout"],
-        "statsd" => &["host", "port", "mtu", "queue_capacity", "flush_timeout"],
+        "udp" => &[
+            "host",
+            "port",
+            "queue_capacity",
+            "queue_max_bytes",
+            "flush_timeout",
+        ],
+        "tcp" => &[
+            "host",
+            "port",
+            "backlog",
+            "queue_capacity",
+            "queue_max_bytes",
+            "flush_timeout",
+        ],
+        "statsd" => &[
+            "host",
+            "port",
+            "mtu",
+            "queue_capacity",
+            "queue_max_bytes",
+            "flush_timeout",
+        ],
         "syslog" => &[
             "transport",
             "host",
@@ -40,6 +60,7 @@ fn known_options(class: &str) -> &'static [&'static str] {
             "facility",
             "sd_fields",
             "queue_capacity",
+            "queue_max_bytes",
             "flush_timeout",
         ],
         "zmq" => &["bindstrs", "queue_length", "bind"],
@@ -160,6 +181,10 @@ impl Options<'_> {
         let mut queue = QueueConfig::default();
         if let Some(capacity) = self.int("queue_capacity", 1, 1 << 30)? {
             queue = queue.capacity(capacity as usize);
+        }
+        // At least 64 KiB, at most 64 GiB.
+        if let Some(bytes) = self.int("queue_max_bytes", 1 << 16, 1 << 36)? {
+            queue = queue.max_bytes(bytes as usize);
         }
         if let Some(v) = self.get("flush_timeout") {
             let secs = match v {

@@ -76,6 +76,9 @@ impl Outcome {
     }
 }
 
+/// The default memory ceiling of a queue (and of a stream sender's backlog).
+pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+
 /// How a background sender queues; every network sender takes one.
 ///
 /// ```
@@ -91,6 +94,7 @@ impl Outcome {
 #[derive(Clone, Debug)]
 pub struct QueueConfig {
     capacity: usize,
+    max_bytes: usize,
     block_when_full: Option<Duration>,
     flush_timeout: Duration,
     drain_timeout: Duration,
@@ -101,6 +105,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             capacity: 65_536,
+            max_bytes: DEFAULT_MAX_BYTES,
             block_when_full: None,
             flush_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(5),
@@ -115,6 +120,23 @@ impl QueueConfig {
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.clamp(1, u32::MAX as usize);
         self
+    }
+
+    /// How many bytes of message contents may wait (default 32 MiB): the
+    /// memory ceiling when messages are large — 50 kB log lines to a peer
+    /// that stalled would otherwise fill `capacity` with gigabytes. Beyond
+    /// it a message is dropped and counted, as when the queue is full; one
+    /// message larger than the whole ceiling is never queued. Stream
+    /// senders (TCP, syslog over TCP) hold their unsent backlog to the same
+    /// ceiling. A message's contents are its strings and field values (the
+    /// envelope's fixed part and the macros' events count only by number).
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes.max(1);
+        self
+    }
+
+    pub(crate) fn max_bytes_value(&self) -> usize {
+        self.max_bytes
     }
 
     /// When the queue is full, wait up to `timeout` for room before dropping
@@ -279,7 +301,7 @@ impl Background {
         let (done_tx, done) = mpsc::channel();
         let shared = Arc::new(Shared {
             name,
-            queue: Queue::new(config.capacity),
+            queue: Queue::new(config.capacity, config.max_bytes),
             owner: OnceLock::new(),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -316,7 +338,10 @@ impl Background {
     /// time for room).
     #[inline]
     pub(crate) fn send(&self, message: Message) -> Result<(), SendError> {
-        self.push(|pending: &mut Pending| pending.messages.push(message))
+        let bytes = message.heap_bytes();
+        self.push(bytes, |pending: &mut Pending| {
+            pending.messages.push(message)
+        })
     }
 
     /// Queues an annotated function's event; the worker builds its message.
@@ -334,7 +359,7 @@ impl Background {
         if owner.id != client.id {
             return self.send(event.into_message(client.logger, client.severity));
         }
-        self.push(|pending: &mut Pending| {
+        self.push(0, |pending: &mut Pending| {
             // Capacity is at most `u32::MAX`.
             let position = u32::try_from(pending.messages.len()).unwrap_or(u32::MAX);
             let mut event = event;
@@ -344,9 +369,9 @@ impl Background {
     }
 
     #[inline]
-    fn push(&self, write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
+    fn push(&self, bytes: usize, write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
         let shared = &*self.shared;
-        match shared.queue.push(write) {
+        match shared.queue.push(bytes, write) {
             Ok(was_empty) => {
                 // Only the first message of a batch can find the worker
                 // asleep. The fence pairs with the worker's: either it sees
@@ -359,12 +384,16 @@ impl Background {
                 }
                 Ok(())
             }
-            Err(write) => self.push_when_room(write),
+            Err(write) => self.push_when_room(bytes, write),
         }
     }
 
     #[cold]
-    fn push_when_room(&self, mut write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
+    fn push_when_room(
+        &self,
+        bytes: usize,
+        mut write: impl FnOnce(&mut Pending),
+    ) -> Result<(), SendError> {
         let Some(wait) = self.config.block_when_full else {
             return Err(SendError::full());
         };
@@ -372,7 +401,7 @@ impl Background {
         self.shared.wake_worker();
         while Instant::now() < deadline {
             std::thread::yield_now();
-            match self.shared.queue.push(write) {
+            match self.shared.queue.push(bytes, write) {
                 Ok(_) => {
                     self.shared.wake_worker();
                     return Ok(());
@@ -500,6 +529,8 @@ fn run(
                 most.0.max(spare.messages.len()),
                 most.1.max(spare.events.len()),
             );
+            // What their senders charged, given back once they are dealt with.
+            let bytes: usize = spare.messages.iter().map(Message::heap_bytes).sum();
             moved += taken;
             let owner = shared.owner.get();
             if spare.events.is_empty() && spare.messages.len() <= max_batch {
@@ -523,7 +554,7 @@ fn run(
                     deliver(&mut transport, &mut batch, outcome);
                 }
             }
-            shared.queue.release(taken);
+            shared.queue.release(taken, bytes);
             notify(outcome);
         }
         if moved > 0 {

@@ -71,7 +71,7 @@ use std::sync::Arc;
 
 use crate::__private::{ClientDefaults, SiteEvent};
 
-pub use background::QueueConfig;
+pub use background::{QueueConfig, DEFAULT_MAX_BYTES};
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
 pub use log_sender::LogSender;

@@ -8,9 +8,11 @@
 //! caller already owns, and an unlock. The worker swaps each shard's `Vec`
 //! for an empty one and delivers what it took.
 //!
-//! The bound is global: shards take room from a shared counter in chunks
-//! (one shared write per chunk, not per message) and the worker gives room
-//! back as it takes messages out.
+//! The bound is global, in messages and in bytes: shards take room from
+//! shared counters in chunks (one shared write per chunk, not per message)
+//! and the worker gives room back once it has dealt with what it took. An
+//! item's bytes are what it holds on the heap, as its pusher says; items of
+//! fixed size (the macros' events) say 0 and are bounded by their number.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,17 +38,24 @@ struct Shard<T> {
     items: T,
     /// Room this shard has taken from [`Queue::room`] and not used yet.
     credits: usize,
+    /// Bytes this shard has taken from [`Queue::bytes`] and not used yet.
+    byte_credits: usize,
     /// Messages ever accepted into this shard.
     accepted: u64,
 }
 
-/// Messages waiting for the worker, at most `capacity` at a time.
+/// Messages waiting for the worker, at most `capacity` of them and
+/// `max_bytes` of their contents at a time.
 pub(crate) struct Queue<T> {
     shards: Box<[Padded<Mutex<Shard<T>>>]>,
     /// Room not yet handed to any shard.
     room: AtomicUsize,
     /// How much room a shard takes at once.
     chunk: usize,
+    /// Bytes not yet handed to any shard.
+    bytes: AtomicUsize,
+    /// How many bytes a shard takes at once (more for a larger item).
+    byte_chunk: usize,
 }
 
 impl<T> std::fmt::Debug for Queue<T> {
@@ -82,25 +91,30 @@ fn thread_slot() -> usize {
 }
 
 impl<T: Buffer> Queue<T> {
-    /// A queue holding at most `capacity` items, with a shard for each of
-    /// about four threads per core.
-    pub(crate) fn new(capacity: usize) -> Queue<T> {
+    /// A queue holding at most `capacity` items and `max_bytes` of their
+    /// contents, with a shard for each of about four threads per core.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Queue<T> {
         let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
         let shards = (cores * 4).next_power_of_two().min(64);
-        // Small chunks for small queues, so one thread can still fill it.
+        // Small chunks for small queues, so one thread can still fill it;
+        // shards never strand more than a quarter of either bound.
         let chunk = (capacity / (shards * 4)).clamp(1, 256);
+        let byte_chunk = (max_bytes / (shards * 4)).clamp(1, 1 << 20);
         Queue {
             shards: (0..shards)
                 .map(|_| {
                     Padded(Mutex::new(Shard {
                         items: T::default(),
                         credits: 0,
+                        byte_credits: 0,
                         accepted: 0,
                     }))
                 })
                 .collect(),
             room: AtomicUsize::new(capacity.max(1)),
             chunk,
+            bytes: AtomicUsize::new(max_bytes.max(1)),
+            byte_chunk,
         }
     }
 
@@ -117,46 +131,34 @@ impl<T: Buffer> Queue<T> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds one item to the calling thread's shard with `write`, which must
-    /// add exactly one. `Ok(true)` when that shard was empty before (the
-    /// worker may need waking); when the queue is full, `write` comes back
-    /// unused.
+    /// Adds one item holding `bytes` on the heap to the calling thread's
+    /// shard with `write`, which must add exactly one. `Ok(true)` when that
+    /// shard was empty before (the worker may need waking); when the queue
+    /// is full (in number or in bytes), `write` comes back unused.
     #[inline]
-    pub(crate) fn push<F: FnOnce(&mut T)>(&self, write: F) -> Result<bool, F> {
+    pub(crate) fn push<F: FnOnce(&mut T)>(&self, bytes: usize, write: F) -> Result<bool, F> {
         let index = thread_slot() & (self.shards.len() - 1);
         let mut shard = self.lock(index);
         if shard.credits == 0 {
-            let taken = self.take_room();
+            let taken = take(&self.room, self.chunk, 1);
             if taken == 0 {
                 return Err(write);
             }
             shard.credits = taken;
         }
+        if shard.byte_credits < bytes {
+            let wanted = self.byte_chunk.max(bytes - shard.byte_credits);
+            shard.byte_credits += take(&self.bytes, wanted, bytes - shard.byte_credits);
+            if shard.byte_credits < bytes {
+                return Err(write);
+            }
+        }
+        shard.byte_credits -= bytes;
         shard.credits -= 1;
         shard.accepted += 1;
         let was_empty = shard.items.len() == 0;
         write(&mut shard.items);
         Ok(was_empty)
-    }
-
-    /// Takes up to a chunk of room from the shared counter.
-    fn take_room(&self) -> usize {
-        let mut available = self.room.load(Ordering::Relaxed);
-        loop {
-            let take = available.min(self.chunk);
-            if take == 0 {
-                return 0;
-            }
-            match self.room.compare_exchange_weak(
-                available,
-                available - take,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return take,
-                Err(now) => available = now,
-            }
-        }
     }
 
     /// Swaps shard `index`'s items with `spare` (which must be empty);
@@ -174,9 +176,13 @@ impl<T: Buffer> Queue<T> {
         spare.len()
     }
 
-    /// Gives back the room of `n` items taken and dealt with.
-    pub(crate) fn release(&self, n: usize) {
+    /// Gives back the room of `n` items taken and dealt with, which held
+    /// `bytes` (as their pushers said).
+    pub(crate) fn release(&self, n: usize, bytes: usize) {
         self.room.fetch_add(n, Ordering::Relaxed);
+        if bytes > 0 {
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
     }
 
     /// Whether every shard is empty.
@@ -192,17 +198,38 @@ impl<T: Buffer> Queue<T> {
     }
 }
 
+/// Takes up to `most` from `counter`, all or nothing below `least` (what
+/// is available when that is less than `most` but at least `least`).
+fn take(counter: &AtomicUsize, most: usize, least: usize) -> usize {
+    let mut available = counter.load(Ordering::Relaxed);
+    loop {
+        let take = available.min(most);
+        if take == 0 || take < least {
+            return 0;
+        }
+        match counter.compare_exchange_weak(
+            available,
+            available - take,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return take,
+            Err(now) => available = now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn push(queue: &Queue<Vec<i32>>, n: i32) -> bool {
-        queue.push(|v| v.push(n)).is_ok()
+        queue.push(0, |v| v.push(n)).is_ok()
     }
 
     #[test]
     fn holds_at_most_its_capacity_and_gives_room_back() {
-        let queue = Queue::<Vec<i32>>::new(10);
+        let queue = Queue::<Vec<i32>>::new(10, usize::MAX);
         let accepted = (0..25).filter(|&n| push(&queue, n)).count();
         assert_eq!(accepted, 10);
         assert_eq!(queue.accepted(), 10);
@@ -216,13 +243,13 @@ mod tests {
         assert!(queue.is_empty());
         // Taken but not released: still no room.
         assert!(!push(&queue, 0));
-        queue.release(10);
+        queue.release(10, 0);
         assert_eq!((0..25).filter(|&n| push(&queue, n)).count(), 10);
     }
 
     #[test]
     fn threads_share_the_bound() {
-        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(1_000));
+        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(1_000, usize::MAX));
         let accepted: usize = (0..4)
             .map(|_| {
                 let queue = queue.clone();
@@ -239,8 +266,38 @@ mod tests {
 
     #[test]
     fn reports_when_a_shard_was_empty() {
-        let queue = Queue::<Vec<i32>>::new(100);
-        assert!(matches!(queue.push(|v| v.push(1)), Ok(true)));
-        assert!(matches!(queue.push(|v| v.push(2)), Ok(false)));
+        let queue = Queue::<Vec<i32>>::new(100, usize::MAX);
+        assert!(matches!(queue.push(0, |v| v.push(1)), Ok(true)));
+        assert!(matches!(queue.push(0, |v| v.push(2)), Ok(false)));
+    }
+
+    #[test]
+    fn holds_at_most_its_bytes_and_gives_them_back() {
+        let queue = Queue::<Vec<i32>>::new(1_000, 10_000);
+        let big = |queue: &Queue<Vec<i32>>| queue.push(3_000, |v| v.push(3)).is_ok();
+        assert_eq!(
+            (0..10).filter(|_| big(&queue)).count(),
+            3,
+            "3 × 3,000 fit in 10,000"
+        );
+        // Small items still fit in what is left, and count-only items always.
+        assert!(queue.push(1_000, |v| v.push(1)).is_ok());
+        assert!(queue.push(1_000, |v| v.push(1)).is_err());
+        assert!(queue.push(0, |v| v.push(0)).is_ok());
+        // One item larger than the whole bound never fits.
+        assert!(queue.push(10_001, |v| v.push(9)).is_err());
+        let mut spare = Vec::new();
+        let mut taken = 0;
+        for index in 0..queue.shard_count() {
+            taken += queue.take(index, &mut spare);
+            spare.clear();
+        }
+        assert_eq!(taken, 5);
+        assert!(
+            !big(&queue),
+            "taken, not released: the bytes are still held"
+        );
+        queue.release(taken, 10_000);
+        assert_eq!((0..10).filter(|_| big(&queue)).count(), 3);
     }
 }

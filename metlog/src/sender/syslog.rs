@@ -102,7 +102,7 @@ impl SyslogSender {
             resolve(addr)?,
             config.encoder(),
             Framing::OctetCount,
-            DEFAULT_BACKLOG,
+            (DEFAULT_BACKLOG, config.queue.max_bytes_value()),
         );
         Ok(SyslogSender {
             background: Background::spawn("syslog-tcp", transport, config.queue)?,

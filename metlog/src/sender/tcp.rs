@@ -40,23 +40,29 @@ pub(crate) struct StreamTransport {
     stream: Option<TcpStream>,
     /// Encoded, framed messages not yet written.
     backlog: VecDeque<Vec<u8>>,
+    /// The most bytes the backlog may hold, and what it holds.
+    backlog_max_bytes: usize,
+    backlog_bytes: usize,
     next_attempt: Instant,
     backoff: Duration,
     out: Vec<u8>,
 }
 
 impl StreamTransport {
+    /// `backlog`: at most this many messages and bytes wait unsent.
     pub(crate) fn new(
         addrs: Vec<SocketAddr>,
         encode: Encoder,
         framing: Framing,
-        backlog_limit: usize,
+        (backlog_limit, backlog_max_bytes): (usize, usize),
     ) -> Self {
         StreamTransport {
             addrs,
             encode,
             framing,
             backlog_limit: backlog_limit.max(1),
+            backlog_max_bytes,
+            backlog_bytes: 0,
             json_events: false,
             stream: None,
             backlog: VecDeque::new(),
@@ -164,27 +170,48 @@ impl StreamTransport {
                 break;
             }
             self.backlog.drain(..count);
+            self.backlog_bytes -= chunk.len();
             written += count as u64;
         }
         written
     }
 
+    /// Keeps `framed` for when the peer takes it, dropping the oldest (or
+    /// `framed` itself, when it alone exceeds the byte ceiling) to stay
+    /// within the backlog's bounds in messages and bytes.
     fn push(&mut self, framed: Vec<u8>, outcome: &Outcome) {
-        if self.backlog.len() >= self.backlog_limit {
-            self.backlog.pop_front();
+        let full = |t: &Self| {
+            t.backlog.len() >= t.backlog_limit
+                || t.backlog_bytes + framed.len() > t.backlog_max_bytes
+        };
+        let mut dropped = 0;
+        while full(self) {
+            let Some(oldest) = self.backlog.pop_front() else {
+                break;
+            };
+            self.backlog_bytes -= oldest.len();
+            dropped += 1;
+        }
+        let too_big = framed.len() > self.backlog_max_bytes;
+        if too_big {
+            dropped += 1;
+        } else {
+            self.backlog_bytes += framed.len();
+            self.backlog.push_back(framed);
+        }
+        if dropped > 0 {
             outcome.failed(
-                1,
+                dropped,
                 &SendError::new(
                     SendErrorKind::Io,
                     format!(
-                        "peer {:?} unreachable and the backlog of {} messages is full; the oldest \
-                         was dropped",
-                        self.addrs, self.backlog_limit
+                        "peer {:?} unreachable and the backlog ({} messages, {} bytes at most) is \
+                         full; the oldest was dropped",
+                        self.addrs, self.backlog_limit, self.backlog_max_bytes
                     ),
                 ),
             );
         }
-        self.backlog.push_back(framed);
     }
 }
 
@@ -282,7 +309,8 @@ impl TcpSender {
             json::write(message, out);
             Ok(())
         });
-        let mut transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, backlog);
+        let limits = (backlog, config.max_bytes_value());
+        let mut transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, limits);
         transport.json_events = true;
         Ok(TcpSender {
             background: Background::spawn("tcp", transport, config)?,
