@@ -582,6 +582,57 @@ mod tests {
         state: &COUNTER_STATE,
     };
 
+    fn counter_event() -> SiteEvent {
+        SiteEvent {
+            site: &COUNTER,
+            millis: 0,
+            at: SystemTime::UNIX_EPOCH + std::time::Duration::new(1_790_000_000, 123_456_000),
+            position: 0,
+            outcome: 0,
+        }
+    }
+
+    /// The UDP and TCP workers take the direct road for events — the one
+    /// BENCHMARKS.md measures — not only produce the same bytes: the count
+    /// of events they encoded straight from the queue is every event sent.
+    #[test]
+    fn udp_and_tcp_workers_encode_events_directly() {
+        use crate::sender::Sender;
+        use std::io::BufRead;
+        let logger = SharedStr::from("direct");
+        let client = ClientDefaults {
+            id: 7,
+            logger: &logger,
+            severity: Severity::Informational,
+        };
+        let expected = counter_event()
+            .into_message(&logger, Severity::Informational)
+            .to_json();
+
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp = crate::sender::UdpSender::new(receiver.local_addr().unwrap()).unwrap();
+        for _ in 0..10 {
+            udp.send_site(counter_event(), &client).unwrap();
+        }
+        udp.flush().unwrap();
+        assert_eq!(udp.direct_events(), 10, "UDP took the direct road");
+        let mut buf = [0u8; 2048];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expected);
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = crate::sender::TcpSender::new(listener.local_addr().unwrap()).unwrap();
+        for _ in 0..10 {
+            tcp.send_site(counter_event(), &client).unwrap();
+        }
+        tcp.flush().unwrap();
+        assert_eq!(tcp.direct_events(), 10, "TCP took the direct road");
+        let (conn, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(conn).read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), expected);
+    }
+
     /// The workers write events straight into JSON and statsd lines; both
     /// must be exactly what the encoders make of the built message.
     #[test]

@@ -247,6 +247,10 @@ struct Shared {
     delivered: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Events the transport encoded straight from the queue (tests check
+    /// that the direct path is the one that runs).
+    #[cfg(test)]
+    direct_events: AtomicU64,
     error_reported: AtomicBool,
     /// Set by the worker before it parks for long; a caller that finds it
     /// set after filling an empty shard wakes the worker.
@@ -306,6 +310,8 @@ impl Background {
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            #[cfg(test)]
+            direct_events: AtomicU64::new(0),
             error_reported: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -450,6 +456,12 @@ impl Background {
         self.flush_timeout(self.config.flush_timeout)
     }
 
+    /// Events encoded straight from the queue so far.
+    #[cfg(test)]
+    pub(crate) fn direct_events(&self) -> u64 {
+        self.shared.direct_events.load(Relaxed)
+    }
+
     pub(crate) fn delivery(&self) -> Delivery {
         // Read the settled counts first: a message settles after it is
         // accepted, so `queued` never goes negative.
@@ -544,6 +556,8 @@ fn run(
                     guarded(outcome, events.len() as u64, || {
                         transport.deliver_events(events, owner, outcome);
                     });
+                    #[cfg(test)]
+                    shared.direct_events.fetch_add(events.len() as u64, Relaxed);
                 }
                 spare.events.clear();
             } else {

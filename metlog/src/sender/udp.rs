@@ -300,8 +300,11 @@ impl UdpSender {
     }
 
     fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
-        let transport =
+        let mut transport =
             DatagramTransport::new(Datagrams::udp(destinations.clone())?, json_encoder());
+        // The JSON encoder: annotated functions' events are written
+        // straight from the queue.
+        transport.json_events = true;
         Ok(UdpSender {
             background: Background::spawn("udp", transport, config)?,
             destinations,
@@ -354,6 +357,15 @@ macro_rules! background_sender {
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 Some(self)
+            }
+        }
+
+        #[cfg(test)]
+        impl $ty {
+            /// Events its worker encoded straight from the queue.
+            #[allow(dead_code)] // asked of the JSON senders only
+            pub(crate) fn direct_events(&self) -> u64 {
+                self.background.direct_events()
             }
         }
     )*};
