@@ -283,17 +283,29 @@ const INLINE_FIELDS: usize = 3;
 #[derive(Clone, Default)]
 pub struct Fields {
     entries: SmallVec<[(SharedStr, Value); INLINE_FIELDS]>,
-    /// Each key's position, once there are more than [`INDEX_FROM`] entries:
-    /// a scan is fastest for the few fields a message usually has, but
-    /// 100,000 keys read from JSON would make inserting quadratic. Boxed so
-    /// the usual message, with no index, stays a pointer's size larger
-    /// rather than a `HashMap`'s.
-    #[allow(clippy::box_collection)]
-    index: Option<Box<HashMap<SharedStr, usize>>>,
+    /// Past [`INDEX_FROM`] entries: where each key is, and which entries
+    /// are removed. A scan is fastest for the few fields a message usually
+    /// has, but 100,000 keys read from JSON would make inserting quadratic.
+    /// Boxed so the usual message, with no index, stays a pointer's size
+    /// larger rather than a `HashMap`'s.
+    index: Option<Box<Index>>,
 }
 
 /// Past this many entries, keys are found through an index, not a scan.
 const INDEX_FROM: usize = 16;
+
+/// The index of a large [`Fields`].
+#[derive(Clone, Default)]
+struct Index {
+    /// Each live key's position in `entries`.
+    positions: HashMap<SharedStr, usize>,
+    /// Per entry, whether it was removed: removing marks rather than
+    /// shifting every later entry (and its position), and the marked ones
+    /// are swept out once they are half of all, so removal stays O(1)
+    /// amortised.
+    removed: Vec<bool>,
+    removed_count: usize,
+}
 
 impl Fields {
     /// No fields.
@@ -320,7 +332,8 @@ impl Fields {
     pub(crate) fn push_unique(&mut self, key: SharedStr, value: Value) {
         debug_assert!(self.get(&key).is_none(), "duplicate field {key:?}");
         if let Some(index) = &mut self.index {
-            index.insert(key.clone(), self.entries.len());
+            index.positions.insert(key.clone(), self.entries.len());
+            index.removed.push(false);
         }
         self.entries.push((key, value));
         if self.index.is_none() && self.entries.len() > INDEX_FROM {
@@ -328,20 +341,42 @@ impl Fields {
         }
     }
 
-    /// Where `key` is in `entries`.
+    /// Where the live entry of `key` is in `entries`.
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.get(key).copied(),
+            Some(index) => index.positions.get(key).copied(),
             None => self.entries.iter().position(|(k, _)| k == key),
         }
     }
 
-    /// Rebuilds the index from `entries` (or drops it when they are few).
+    /// Sweeps out removed entries, then indexes what is left (or drops the
+    /// index when few are left).
     fn reindex(&mut self) {
+        if let Some(index) = self.index.take() {
+            let mut at = 0;
+            self.entries.retain(|_| {
+                at += 1;
+                !index.removed[at - 1]
+            });
+        }
         self.index = (self.entries.len() > INDEX_FROM).then(|| {
             let positions = self.entries.iter().enumerate();
-            Box::new(positions.map(|(at, (k, _))| (k.clone(), at)).collect())
+            Box::new(Index {
+                positions: positions.map(|(at, (k, _))| (k.clone(), at)).collect(),
+                removed: vec![false; self.entries.len()],
+                removed_count: 0,
+            })
         });
+    }
+
+    /// The live entries, in insertion order.
+    fn live(&self) -> impl Iterator<Item = &(SharedStr, Value)> + '_ {
+        let removed = self.index.as_ref().map(|index| &index.removed);
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
+            .map(|(_, entry)| entry)
     }
 
     /// The value of `key`.
@@ -349,11 +384,18 @@ impl Fields {
         self.position(key).map(|at| &self.entries[at].1)
     }
 
-    /// Removes `key`, returning its value (later entries keep their order).
+    /// Removes `key`, returning its value; later entries keep their order.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let at = self.position(key)?;
-        let (_, value) = self.entries.remove(at);
-        if self.index.is_some() {
+        let Some(index) = &mut self.index else {
+            let at = self.position(key)?;
+            return Some(self.entries.remove(at).1);
+        };
+        let at = index.positions.remove(key)?;
+        index.removed[at] = true;
+        index.removed_count += 1;
+        let value = std::mem::replace(&mut self.entries[at].1, Value::Null);
+        let live = self.entries.len() - index.removed_count;
+        if index.removed_count > live || live <= INDEX_FROM {
             self.reindex();
         }
         Some(value)
@@ -364,9 +406,15 @@ impl Fields {
     /// is counted safely).
     pub(crate) fn heap_bytes(&self) -> usize {
         const ENTRY: usize = std::mem::size_of::<(SharedStr, Value)>();
-        let mut total = 0;
+        // The entries' storage as allocated, and the index's (a key, a
+        // position and a flag per entry, plus the table's control bytes).
+        const INDEXED: usize = std::mem::size_of::<(SharedStr, usize)>() + 9;
+        let mut total = ENTRY * self.entries.capacity();
+        if self.index.is_some() {
+            total += INDEXED * self.entries.len();
+        }
         for (key, value) in &self.entries {
-            total += ENTRY + key.len();
+            total += key.len();
             match value {
                 Value::Str(s) => total += s.len(),
                 Value::Json(json) => total += json_bytes(json),
@@ -383,29 +431,28 @@ impl Fields {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() - self.index.as_ref().map_or(0, |index| index.removed_count)
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.live().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The keys in insertion order.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.entries.iter().map(|(k, _)| k.as_str())
+        self.live().map(|(k, _)| k.as_str())
     }
 
     /// The fields as a JSON object.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
-            self.entries
-                .iter()
+            self.live()
                 .map(|(k, v)| (k.to_string(), v.to_json()))
                 .collect(),
         )
@@ -438,7 +485,7 @@ fn json_bytes(root: &serde_json::Value) -> usize {
 /// Equal when the same keys have the same values in the same order.
 impl PartialEq for Fields {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        self.len() == other.len() && self.live().eq(other.live())
     }
 }
 
@@ -479,8 +526,8 @@ impl<K: Into<SharedStr>, V: Into<Value>> Extend<(K, V)> for Fields {
 impl serde::Serialize for Fields {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (k, v) in self.live() {
             map.serialize_entry(k, v)?;
         }
         map.end()

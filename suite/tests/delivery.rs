@@ -649,3 +649,26 @@ fn a_burst_of_events_larger_than_the_tcp_backlog_is_delivered_whole() {
     drop(client);
     assert_eq!(reader.join().unwrap(), 30_000);
 }
+
+/// A message larger than the whole byte ceiling is dropped at once, even
+/// when the sender may wait for room: no wait would ever make room.
+#[test]
+fn a_message_over_the_byte_ceiling_is_dropped_without_waiting() {
+    let (_socket, addr) = udp_listener();
+    let queue = QueueConfig::default()
+        .max_bytes(65_536)
+        .block_when_full(Duration::from_secs(30));
+    let client = Client::builder("big")
+        .sender(UdpSender::with_queue(addr, queue).unwrap())
+        .build();
+    let start = std::time::Instant::now();
+    client.info("z".repeat(70_000));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the caller waited {:?} for room that cannot come",
+        start.elapsed()
+    );
+    let stats = client.stats();
+    assert_eq!(stats.dropped, 1, "{stats:?}");
+    assert_eq!(stats.produced(), 1);
+}

@@ -403,6 +403,10 @@ impl Background {
         let Some(wait) = self.config.block_when_full else {
             return Err(SendError::full());
         };
+        // Larger than the whole byte ceiling: no wait would make room.
+        if !self.shared.queue.fits(bytes) {
+            return Err(SendError::full());
+        }
         let deadline = Instant::now() + wait;
         self.shared.wake_worker();
         while Instant::now() < deadline {

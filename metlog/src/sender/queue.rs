@@ -56,6 +56,8 @@ pub(crate) struct Queue<T> {
     bytes: AtomicUsize,
     /// How many bytes a shard takes at once (more for a larger item).
     byte_chunk: usize,
+    /// The byte bound itself.
+    max_bytes: usize,
 }
 
 impl<T> std::fmt::Debug for Queue<T> {
@@ -115,6 +117,7 @@ impl<T: Buffer> Queue<T> {
             chunk,
             bytes: AtomicUsize::new(max_bytes.max(1)),
             byte_chunk,
+            max_bytes: max_bytes.max(1),
         }
     }
 
@@ -150,7 +153,22 @@ impl<T: Buffer> Queue<T> {
             let wanted = self.byte_chunk.max(bytes - shard.byte_credits);
             shard.byte_credits += take(&self.bytes, wanted, bytes - shard.byte_credits);
             if shard.byte_credits < bytes {
-                return Err(write);
+                // Other shards may hold unused bytes: gather them (without
+                // holding this shard, so two threads doing so cannot
+                // deadlock) and try once more.
+                drop(shard);
+                if bytes > self.max_bytes || !self.reclaim_bytes() {
+                    return Err(write);
+                }
+                shard = self.lock(index);
+                shard.byte_credits += take(
+                    &self.bytes,
+                    bytes - shard.byte_credits,
+                    bytes - shard.byte_credits,
+                );
+                if shard.byte_credits < bytes {
+                    return Err(write);
+                }
             }
         }
         shard.byte_credits -= bytes;
@@ -159,6 +177,26 @@ impl<T: Buffer> Queue<T> {
         let was_empty = shard.items.len() == 0;
         write(&mut shard.items);
         Ok(was_empty)
+    }
+
+    /// Returns every shard's unused bytes to the shared pool; whether any
+    /// were returned. The cold path of a push that found too few bytes.
+    #[cold]
+    fn reclaim_bytes(&self) -> bool {
+        let mut returned = 0;
+        for index in 0..self.shards.len() {
+            let mut shard = self.lock(index);
+            returned += std::mem::take(&mut shard.byte_credits);
+        }
+        if returned > 0 {
+            self.bytes.fetch_add(returned, Ordering::Relaxed);
+        }
+        returned > 0
+    }
+
+    /// Whether an item of `bytes` could ever fit.
+    pub(crate) fn fits(&self, bytes: usize) -> bool {
+        bytes <= self.max_bytes
     }
 
     /// Swaps shard `index`'s items with `spare` (which must be empty);
@@ -299,5 +337,29 @@ mod tests {
         );
         queue.release(taken, 10_000);
         assert_eq!((0..10).filter(|_| big(&queue)).count(), 3);
+    }
+
+    /// Bytes one thread's shard took but did not use are not lost to the
+    /// others: an item under the bound fits an empty queue whoever pushes it.
+    #[test]
+    fn bytes_left_in_other_shards_are_reclaimed() {
+        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(1_000, 65_536));
+        // Sixteen threads each take a chunk of bytes for one small item.
+        for _ in 0..16 {
+            let queue = queue.clone();
+            std::thread::spawn(move || assert!(queue.push(10, |v| v.push(1)).is_ok()))
+                .join()
+                .unwrap();
+        }
+        let mut spare = Vec::new();
+        let mut taken = 0;
+        for index in 0..queue.shard_count() {
+            taken += queue.take(index, &mut spare);
+            spare.clear();
+        }
+        queue.release(taken, 16 * 10);
+        // Empty again: an item of almost the whole bound fits.
+        assert!(queue.push(65_000, |v| v.push(2)).is_ok());
+        assert!(!queue.fits(65_537));
     }
 }
