@@ -1,9 +1,10 @@
 //! `metlog::report`: metlog's own trouble, once per cause, on stderr or to a
 //! handler — and a handler can neither break the caller nor loop.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+mod support;
 
 use metlog::sender::{SendError, SendErrorKind};
 use metlog::Client;
@@ -92,18 +93,12 @@ fn a_report_made_inside_the_handler_goes_to_stderr() {
         assert_eq!(calls.load(Ordering::Relaxed), 1);
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "a_report_made_inside_the_handler_goes_to_stderr"])
-        .args(["--nocapture", "--test-threads=1"])
-        .env("METLOG_TEST_CHILD", "nested")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let reports: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("metlog:"))
-        .collect();
+    let (_, stderr) = support::run_child(
+        "a_report_made_inside_the_handler_goes_to_stderr",
+        "nested",
+        &[],
+    );
+    let reports = support::report_lines(&stderr);
     assert_eq!(reports.len(), 1, "{stderr}");
     assert!(reports[0].contains("client \"inner\""), "{}", reports[0]);
 }

@@ -4,7 +4,6 @@
 mod support;
 
 use std::io::{self, Write};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use metlog::sender::{CaptureSender, FileSender, NullSender, Sender, StdoutSender, StreamSender};
@@ -217,21 +216,6 @@ fn senders_compose_through_arc_and_box() {
 
 // ---- tests that need their own process (stdout, stderr) ----
 
-/// Runs this test binary again with only `test` selected and `mode` in the
-/// environment; returns (stdout, stderr).
-fn run_child(test: &str, mode: &str) -> (String, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("METLOG_TEST_CHILD", mode)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "child failed: {out:?}");
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 fn child_mode() -> Option<String> {
     std::env::var("METLOG_TEST_CHILD").ok()
 }
@@ -307,21 +291,15 @@ fn the_tour_pattern_delivers_everything_when_main_returns() {
         let (conn, _) = listener.accept().unwrap();
         std::io::BufReader::new(conn).lines().count()
     });
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_process_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("METLOG_TEST_CHILD", "tour-exit")
-        .env("METLOG_TEST_PEER", addr.to_string())
-        .output()
-        .unwrap();
+    let peer = addr.to_string();
+    support::run_child(
+        "child_process_entry",
+        "tour-exit",
+        &[("METLOG_TEST_PEER", &peer)],
+    );
     // Unblocks the reader if the child never connected (it waits in the
     // backlog otherwise).
     let _ = std::net::TcpStream::connect(addr);
-    assert!(out.status.success(), "{out:?}");
     assert_eq!(reader.join().unwrap(), 5_000);
 }
 
@@ -329,11 +307,8 @@ fn the_tour_pattern_delivers_everything_when_main_returns() {
 /// on stderr, with the way out, instead of only counted.
 #[test]
 fn a_statsd_sender_without_fallback_says_once_that_it_ignores_log_lines() {
-    let (_, stderr) = run_child("child_process_entry", "statsd-logs");
-    let reports: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("metlog:"))
-        .collect();
+    let (_, stderr) = support::run_child("child_process_entry", "statsd-logs", &[]);
+    let reports = support::report_lines(&stderr);
     assert_eq!(reports.len(), 1, "{stderr}");
     for needed in [
         "\"child\"",
@@ -357,7 +332,7 @@ fn json_lines(stdout: &str) -> Vec<Value> {
 
 #[test]
 fn stdout_sender_prints_one_json_line_per_message() {
-    let (stdout, _) = run_child("child_process_entry", "stdout");
+    let (stdout, _) = support::run_child("child_process_entry", "stdout", &[]);
     let lines = json_lines(&stdout);
     assert_eq!(lines.len(), 2, "{stdout}");
     assert_eq!(lines[0]["fields"]["name"], "to.stdout");
@@ -366,7 +341,7 @@ fn stdout_sender_prints_one_json_line_per_message() {
 
 #[test]
 fn a_client_without_a_sender_prints_to_stdout() {
-    let (stdout, _) = run_child("child_process_entry", "default");
+    let (stdout, _) = support::run_child("child_process_entry", "default", &[]);
     let lines = json_lines(&stdout);
     assert_eq!(lines.len(), 1, "{stdout}");
     assert_eq!(lines[0]["fields"]["name"], "default.sender");
@@ -374,11 +349,8 @@ fn a_client_without_a_sender_prints_to_stdout() {
 
 #[test]
 fn a_failing_sender_is_reported_once_on_stderr() {
-    let (_, stderr) = run_child("child_process_entry", "failing");
-    let reports: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("metlog:"))
-        .collect();
+    let (_, stderr) = support::run_child("child_process_entry", "failing", &[]);
+    let reports = support::report_lines(&stderr);
     assert_eq!(reports.len(), 1, "{stderr}");
     assert!(reports[0].contains("cannot reach router"), "{}", reports[0]);
     assert!(

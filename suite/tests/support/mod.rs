@@ -137,3 +137,29 @@ pub fn reports() -> Vec<String> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
 }
+
+/// Runs test `test` of this same test binary in a child process with
+/// `METLOG_TEST_CHILD=mode` (and `env`), for what needs a process of its own
+/// (a global client, a return from `main`, stderr as the user sees it);
+/// asserts it passed and gives its stdout and stderr.
+pub fn run_child(test: &str, mode: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("METLOG_TEST_CHILD", mode)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The `metlog:` report lines of a child's stderr.
+pub fn report_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("metlog:"))
+        .collect()
+}
