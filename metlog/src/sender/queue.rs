@@ -141,42 +141,37 @@ impl<T: Buffer> Queue<T> {
     #[inline]
     pub(crate) fn push<F: FnOnce(&mut T)>(&self, bytes: usize, write: F) -> Result<bool, F> {
         let index = thread_slot() & (self.shards.len() - 1);
-        let mut shard = self.lock(index);
-        if shard.credits == 0 {
-            let taken = take(&self.room, self.chunk, 1);
-            if taken == 0 {
+        let mut reclaimed = false;
+        loop {
+            let mut shard = self.lock(index);
+            if shard.credits == 0 {
+                let taken = take(&self.room, self.chunk, 1);
+                if taken == 0 {
+                    return Err(write);
+                }
+                shard.credits = taken;
+            }
+            if shard.byte_credits < bytes {
+                let needed = bytes - shard.byte_credits;
+                shard.byte_credits += take(&self.bytes, self.byte_chunk.max(needed), needed);
+            }
+            if shard.byte_credits >= bytes {
+                shard.byte_credits -= bytes;
+                shard.credits -= 1;
+                shard.accepted += 1;
+                let was_empty = shard.items.len() == 0;
+                write(&mut shard.items);
+                return Ok(was_empty);
+            }
+            // Other shards may hold unused bytes: gather them, without
+            // holding this shard (two threads doing so cannot deadlock),
+            // and start over once — the shard may have changed meanwhile.
+            drop(shard);
+            if reclaimed || bytes > self.max_bytes || !self.reclaim_bytes() {
                 return Err(write);
             }
-            shard.credits = taken;
+            reclaimed = true;
         }
-        if shard.byte_credits < bytes {
-            let wanted = self.byte_chunk.max(bytes - shard.byte_credits);
-            shard.byte_credits += take(&self.bytes, wanted, bytes - shard.byte_credits);
-            if shard.byte_credits < bytes {
-                // Other shards may hold unused bytes: gather them (without
-                // holding this shard, so two threads doing so cannot
-                // deadlock) and try once more.
-                drop(shard);
-                if bytes > self.max_bytes || !self.reclaim_bytes() {
-                    return Err(write);
-                }
-                shard = self.lock(index);
-                shard.byte_credits += take(
-                    &self.bytes,
-                    bytes - shard.byte_credits,
-                    bytes - shard.byte_credits,
-                );
-                if shard.byte_credits < bytes {
-                    return Err(write);
-                }
-            }
-        }
-        shard.byte_credits -= bytes;
-        shard.credits -= 1;
-        shard.accepted += 1;
-        let was_empty = shard.items.len() == 0;
-        write(&mut shard.items);
-        Ok(was_empty)
     }
 
     /// Returns every shard's unused bytes to the shared pool; whether any
@@ -337,6 +332,51 @@ mod tests {
         );
         queue.release(taken, 10_000);
         assert_eq!((0..10).filter(|_| big(&queue)).count(), 3);
+    }
+
+    /// Many threads (several per shard) pushing items near the byte bound
+    /// while a drainer takes and releases: reclaiming and retrying never
+    /// overdraws a shard's credits, and everything accepted is taken.
+    #[test]
+    fn contended_pushes_near_the_byte_bound_stay_consistent() {
+        use std::sync::atomic::AtomicBool;
+        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(64, 16_384));
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let drainer = {
+            let (queue, done) = (queue.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut spare = Vec::new();
+                let mut taken = 0u64;
+                loop {
+                    let finished = done.load(Ordering::SeqCst);
+                    for index in 0..queue.shard_count() {
+                        let n = queue.take(index, &mut spare);
+                        queue.release(n, n * 3_000);
+                        taken += n as u64;
+                        spare.clear();
+                    }
+                    if finished {
+                        return taken;
+                    }
+                }
+            })
+        };
+        let pushers: Vec<_> = (0..4 * queue.shard_count())
+            .map(|_| {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    (0..2_000)
+                        .filter(|_| queue.push(3_000, |v| v.push(1)).is_ok())
+                        .count()
+                })
+            })
+            .collect();
+        let accepted: usize = pushers.into_iter().map(|p| p.join().unwrap()).sum();
+        done.store(true, Ordering::SeqCst);
+        let taken = drainer.join().unwrap();
+        assert!(accepted > 0);
+        assert_eq!(taken, accepted as u64);
+        assert_eq!(queue.accepted(), accepted as u64);
     }
 
     /// Bytes one thread's shard took but did not use are not lost to the
