@@ -173,6 +173,14 @@ impl From<Cow<'static, str>> for SharedStr {
     }
 }
 
+/// So a `SharedStr` goes wherever text of any lifetime does
+/// ([`Client::builder`](crate::Client::builder)).
+impl<'a> From<SharedStr> for Cow<'a, str> {
+    fn from(s: SharedStr) -> Self {
+        Cow::Owned(s.as_str().to_owned())
+    }
+}
+
 impl From<SharedStr> for String {
     fn from(s: SharedStr) -> Self {
         s.as_str().to_owned()

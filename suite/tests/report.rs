@@ -13,7 +13,7 @@ use metlog::Client;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn failing_client(logger: &str) -> Client {
-    Client::builder(logger.to_owned())
+    Client::builder(logger)
         .sender(metlog::sender::from_fn(|_| {
             Err(SendError::new(SendErrorKind::Io, "router down"))
         }))

@@ -5,6 +5,7 @@ mod message_builder;
 mod stats;
 mod timer;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::panic::{self, AssertUnwindSafe};
@@ -116,9 +117,21 @@ impl ClientRef<'_> {
 
 impl Client {
     /// Starts building a client whose messages carry `logger` (usually the
-    /// application's name).
-    pub fn builder(logger: impl Into<SharedStr>) -> ClientBuilder {
-        ClientBuilder::new(logger.into())
+    /// application's name): a string of any lifetime — a literal, a
+    /// `String`, or text borrowed from configuration read at run time.
+    ///
+    /// ```
+    /// let from_config = String::from("billing");
+    /// let client = metlog::Client::builder(from_config.as_str()).build();
+    /// drop(from_config);
+    /// assert_eq!(client.logger(), "billing");
+    /// ```
+    pub fn builder<'a>(logger: impl Into<Cow<'a, str>>) -> ClientBuilder {
+        let logger = match logger.into() {
+            Cow::Borrowed(s) => SharedStr::copy_from(s),
+            Cow::Owned(s) => SharedStr::from(s),
+        };
+        ClientBuilder::new(logger)
     }
 
     /// A client that sends nothing: every call returns at once. It is what
