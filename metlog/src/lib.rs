@@ -185,6 +185,7 @@ pub mod bridge;
 mod client;
 mod clock;
 pub mod config;
+mod config_value;
 mod decorators;
 pub mod encode;
 pub mod filter;

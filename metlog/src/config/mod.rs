@@ -57,15 +57,14 @@ mod error;
 mod ini;
 mod origin;
 mod senders;
-mod value;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{OnceLock, PoisonError, RwLock};
 
+pub use crate::config_value::ConfigValue;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use senders::{register_sender, SenderFactory};
-pub use value::ConfigValue;
 
 use crate::filter::{self, Filter};
 use crate::{Client, Severity};

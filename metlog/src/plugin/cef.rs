@@ -218,7 +218,7 @@ impl CefExt for Client {
 /// `version`; metlog-cef's `syslog_*` options are accepted and ignored (the
 /// sender decides where messages go).
 pub(crate) fn provider(
-    options: &std::collections::BTreeMap<String, crate::config::ConfigValue>,
+    options: &std::collections::BTreeMap<String, crate::config_value::ConfigValue>,
 ) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
     let mut cef = Cef::default();
     for (key, value) in options {

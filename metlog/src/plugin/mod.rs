@@ -32,7 +32,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{OnceLock, PoisonError, RwLock};
 
-use crate::config::ConfigValue;
+use crate::config_value::ConfigValue;
 
 /// Builds a plugin from its configuration options (all but `provider` and
 /// `override`); an `Err` explains what is wrong with them.

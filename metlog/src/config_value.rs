@@ -1,5 +1,7 @@
 //! [`ConfigValue`]: an option's value, and metlog-py's conversion rules for
-//! INI text.
+//! INI text. A leaf of its own, so that the configuration loader and the
+//! plugins it configures both use it without importing each other
+//! (`scripts/check_layers.py`).
 
 use std::fmt;
 
