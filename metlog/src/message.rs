@@ -85,12 +85,12 @@ impl Message {
         }
     }
 
-    /// The message as one line of JSON (no trailing newline).
+    /// The message as one line of JSON (no trailing newline): what
+    /// [`encode::json`](crate::encode::json) writes, through the same
+    /// `Serialize` (the message itself knows no encoder).
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(256);
-        crate::encode::json::write(self, &mut out);
-        // serde_json writes only valid UTF-8.
-        String::from_utf8(out).unwrap_or_default()
+        // Cannot fail: every part serialises (non-finite floats as `null`).
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The message as a [`serde_json::Value`].

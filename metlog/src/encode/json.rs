@@ -22,3 +22,23 @@ pub fn write_pretty(message: &Message, out: &mut Vec<u8>) {
         out.truncate(start);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Message, Severity};
+
+    /// `Message::to_json` (which knows no encoder) and this encoder write the
+    /// same bytes.
+    #[test]
+    fn to_json_is_this_encoding() {
+        let mut message = Message::new("oldstyle", "app");
+        message.severity = Severity::Warning;
+        message.payload = "pay\"load\n".into();
+        message.fields.insert("k", "v");
+        message.fields.insert("n", f64::NAN);
+        message.fields.insert("i", -3);
+        let mut out = Vec::new();
+        super::write(&message, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), message.to_json());
+    }
+}
