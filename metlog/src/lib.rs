@@ -198,6 +198,7 @@ pub mod report;
 mod sampling;
 pub mod sender;
 mod severity;
+mod site;
 mod text;
 mod timestamp;
 mod value;

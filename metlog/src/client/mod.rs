@@ -18,10 +18,10 @@ pub use message_builder::{Counter, MessageBuilder};
 pub use stats::Stats;
 pub use timer::Timer;
 
-use crate::__private::{ClientDefaults, SiteEvent};
 use crate::filter::Filter;
 use crate::message::identity;
 use crate::sender::{SendError, SendErrorKind, Sender};
+use crate::site::{ClientDefaults, SiteEvent};
 use crate::{Fields, Message, Severity, SharedStr};
 use stats::Counters;
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::queue::{Buffer, Queue};
 use super::{Delivery, SendError, SendErrorKind};
-use crate::__private::{ClientDefaults, SiteEvent};
+use crate::site::{ClientDefaults, SiteEvent};
 use crate::{Message, Severity, SharedStr};
 
 /// The worker side of a background sender: turns batches of messages into

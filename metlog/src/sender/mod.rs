@@ -69,7 +69,7 @@ mod zmq;
 
 use std::sync::Arc;
 
-use crate::__private::{ClientDefaults, SiteEvent};
+use crate::site::{ClientDefaults, SiteEvent};
 
 pub use background::{QueueConfig, DEFAULT_MAX_BYTES};
 pub use capture::CaptureSender;

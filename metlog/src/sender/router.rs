@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::{Delivery, SendError, Sender};
-use crate::__private::{ClientDefaults, SiteEvent};
+use crate::site::{ClientDefaults, SiteEvent};
 use crate::Message;
 
 /// Sends each message to the sender routed for its type, or to the default

@@ -6,8 +6,8 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::udp::{resolve, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::__private::SiteEvent;
 use crate::encode::statsd;
+use crate::site::SiteEvent;
 use crate::Message;
 
 /// Sends `counter`, `timer` and `gauge` messages to statsd as
@@ -113,8 +113,8 @@ impl Sender for StatsdSender {
     /// carries.
     fn send_site(
         &self,
-        event: crate::__private::SiteEvent,
-        client: &crate::__private::ClientDefaults<'_>,
+        event: crate::site::SiteEvent,
+        client: &crate::site::ClientDefaults<'_>,
     ) -> Result<(), SendError> {
         self.background.send_site(event, client)
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::udp::{background_sender, resolve, Encoder};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::__private::SiteEvent;
 use crate::encode::json;
+use crate::site::SiteEvent;
 use crate::Message;
 
 /// How messages are delimited on the stream.

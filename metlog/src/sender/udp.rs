@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::__private::SiteEvent;
 use crate::encode::json;
+use crate::site::SiteEvent;
 use crate::Message;
 
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20).
@@ -341,8 +341,8 @@ macro_rules! background_sender {
             }
             fn send_site(
                 &self,
-                event: $crate::__private::SiteEvent,
-                client: &$crate::__private::ClientDefaults<'_>,
+                event: $crate::site::SiteEvent,
+                client: &$crate::site::ClientDefaults<'_>,
             ) -> Result<(), SendError> {
                 self.background.send_site(event, client)
             }
