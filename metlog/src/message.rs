@@ -3,7 +3,8 @@
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::timestamp::{self, Rfc3339};
+use crate::envelope::{Envelope, FieldsView, Payload};
+use crate::timestamp;
 use crate::{Fields, Severity, SharedStr};
 
 /// The envelope version this crate writes into every message.
@@ -114,6 +115,21 @@ impl Message {
         msg
     }
 
+    /// The message as a borrowed [`Envelope`]: what encoders and filters
+    /// read.
+    pub fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            kind: &self.kind,
+            timestamp: self.timestamp,
+            logger: &self.logger,
+            severity: self.severity,
+            payload: Payload::Text(&self.payload),
+            fields: FieldsView::of(&self.fields),
+            pid: self.pid,
+            hostname: &self.hostname,
+        }
+    }
+
     /// The value of field `key`.
     pub fn field(&self, key: &str) -> Option<&crate::Value> {
         self.fields.get(key)
@@ -141,39 +157,35 @@ pub(crate) fn identity() -> &'static Identity {
     })
 }
 
-#[derive(serde::Serialize)]
-struct WireOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'a SharedStr,
-    #[serde(serialize_with = "serialize_timestamp")]
-    timestamp: SystemTime,
-    logger: &'a SharedStr,
-    severity: Severity,
-    payload: &'a SharedStr,
-    fields: &'a Fields,
-    env_version: &'static str,
-    metlog_pid: u32,
-    metlog_hostname: &'a SharedStr,
-}
-
-fn serialize_timestamp<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&Rfc3339(*t))
-}
-
 impl serde::Serialize for Message {
+    /// Through its [`Envelope`]: the one JSON encoding.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        WireOut {
-            kind: &self.kind,
-            timestamp: self.timestamp,
-            logger: &self.logger,
-            severity: self.severity,
-            payload: &self.payload,
-            fields: &self.fields,
-            env_version: ENV_VERSION,
-            metlog_pid: self.pid,
-            metlog_hostname: &self.hostname,
+        self.envelope().serialize(serializer)
+    }
+}
+
+impl From<Envelope<'_>> for Message {
+    /// An owned copy of the view: the one place a message is assembled from
+    /// its parts (borrowed text is copied, inline when short).
+    fn from(view: Envelope<'_>) -> Message {
+        Message {
+            kind: SharedStr::copy_from(view.kind),
+            timestamp: view.timestamp,
+            logger: SharedStr::copy_from(view.logger),
+            severity: view.severity,
+            payload: match view.payload {
+                Payload::Text(text) => SharedStr::copy_from(text),
+                Payload::I64(n) => SharedStr::from_i64(n),
+                Payload::U64(n) => SharedStr::from_u64(n),
+            },
+            fields: view.fields.to_fields(),
+            pid: view.pid,
+            // This host's name (nearly always) is kept for the whole process.
+            hostname: match identity().hostname {
+                own if std::ptr::eq(own, view.hostname) => SharedStr::from_static(own),
+                _ => SharedStr::copy_from(view.hostname),
+            },
         }
-        .serialize(serializer)
     }
 }
 

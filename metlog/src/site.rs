@@ -1,14 +1,12 @@
 //! Annotated call sites (`#[metlog::timer]`, `#[metlog::incr]`): what is
-//! known of each at compile time ([`Site`]), and the small event one call
-//! queues ([`SiteEvent`]) with its encodings. Below the senders and the
-//! client, which both use it; the macros reach it through `__private`.
+//! known of each at compile time ([`Site`]). A call's record refers to its
+//! site; the macros reach this module through `__private`.
 
 use std::sync::atomic::{AtomicU64, AtomicU8};
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
-use crate::text::{write_decimal, DECIMAL_LEN};
-use crate::{Fields, Message, Severity, SharedStr, Value};
+use crate::value::ValueRef;
+use crate::{SharedStr, Value};
 
 /// Which macro a site belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +28,18 @@ pub enum FieldLit {
     Float(f64),
     /// A boolean.
     Bool(bool),
+}
+
+impl FieldLit {
+    /// The literal as a field value.
+    pub(crate) fn as_ref(&self) -> ValueRef<'static> {
+        match *self {
+            FieldLit::Str(s) => ValueRef::Str(s),
+            FieldLit::Int(n) => ValueRef::I64(n),
+            FieldLit::Float(n) => ValueRef::F64(n),
+            FieldLit::Bool(b) => ValueRef::Bool(b),
+        }
+    }
 }
 
 impl From<FieldLit> for Value {
@@ -128,165 +138,8 @@ impl Site {
     }
 }
 
-/// A counter or timer from an annotated function before it is built into a
-/// [`Message`]. Senders that deliver in the background queue this small
-/// value and let their worker build the envelope, so the caller's thread
-/// neither builds nor moves it.
-///
-/// Kept small (40 bytes): the caller writes it into memory the worker read
-/// last, and every cache line it touches has to come back.
-#[derive(Clone, Copy, Debug)]
-pub struct SiteEvent {
-    pub(crate) site: &'static Site,
-    /// Whole milliseconds (timers only).
-    pub(crate) millis: u64,
-    pub(crate) at: SystemTime,
-    /// Messages queued before this event in its queue's shard (set by the
-    /// queue, to keep each thread's order).
-    pub(crate) position: u32,
-    /// An index into [`OUTCOMES`].
-    pub(crate) outcome: u8,
-}
-
-/// The `outcome` field's values.
-const OUTCOMES: [&str; 4] = ["ok", "err", "panic", "cancelled"];
+/// The `outcome` field's values, indexed by a record's outcome byte.
+pub(crate) const OUTCOMES: [&str; 4] = ["ok", "err", "panic", "cancelled"];
 pub(crate) const OUTCOME_OK: u8 = 0;
 pub(crate) const OUTCOME_PANIC: u8 = 2;
 pub(crate) const OUTCOME_CANCELLED: u8 = 3;
-
-/// What a client adds to a [`SiteEvent`] to make it a message.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientDefaults<'a> {
-    pub(crate) id: u64,
-    pub(crate) logger: &'a SharedStr,
-    pub(crate) severity: Severity,
-}
-
-impl SiteEvent {
-    /// The message type: `timer` or `counter`.
-    pub(crate) fn kind(&self) -> &'static str {
-        match self.site.kind {
-            Kind::Timer => "timer",
-            Kind::Incr => "counter",
-        }
-    }
-
-    /// The statsd line of this event's message — what
-    /// [`encode::statsd::write_line`](crate::encode::statsd::write_line)
-    /// writes for it — without building the message.
-    pub(crate) fn write_statsd(&self, client_logger: &str, out: &mut Vec<u8>) {
-        let site = self.site;
-        let (metric, negative, magnitude) = match site.kind {
-            Kind::Timer => ("ms", false, self.millis),
-            Kind::Incr => ("c", site.count < 0, site.count.unsigned_abs()),
-        };
-        let mut digits = [0u8; DECIMAL_LEN];
-        let payload = write_decimal(negative, magnitude, &mut digits);
-        crate::encode::statsd::write_parts(
-            site.logger.unwrap_or(client_logger),
-            site.name(),
-            payload,
-            metric,
-            Some(site.rate),
-            out,
-        );
-    }
-
-    /// The JSON envelope of this event's message — byte for byte what
-    /// [`encode::json::write`](crate::encode::json::write) writes for it —
-    /// without building the message.
-    pub(crate) fn write_json(
-        &self,
-        client_logger: &str,
-        client_severity: Severity,
-        out: &mut Vec<u8>,
-    ) {
-        use std::io::Write as _;
-        let site = self.site;
-        let start = out.len();
-        let written = (|| -> serde_json::Result<()> {
-            out.extend_from_slice(b"{\"type\":\"");
-            out.extend_from_slice(self.kind().as_bytes());
-            out.extend_from_slice(b"\",\"timestamp\":\"");
-            let _ = write!(out, "{}", crate::Rfc3339(self.at));
-            out.extend_from_slice(b"\",\"logger\":");
-            serde_json::to_writer(&mut *out, site.logger.unwrap_or(client_logger))?;
-            let severity = site.severity.map_or(client_severity, Severity::from);
-            let _ = write!(out, ",\"severity\":{},\"payload\":\"", severity.as_u8());
-            let mut digits = [0u8; DECIMAL_LEN];
-            let payload = match site.kind {
-                Kind::Timer => write_decimal(false, self.millis, &mut digits),
-                Kind::Incr => write_decimal(site.count < 0, site.count.unsigned_abs(), &mut digits),
-            };
-            out.extend_from_slice(payload.as_bytes());
-            out.extend_from_slice(b"\",\"fields\":{");
-            for (key, value) in site.fields {
-                serde_json::to_writer(&mut *out, key)?;
-                out.push(b':');
-                serde_json::to_writer(&mut *out, &Value::from(*value))?;
-                out.push(b',');
-            }
-            out.extend_from_slice(b"\"name\":");
-            serde_json::to_writer(&mut *out, site.name())?;
-            out.extend_from_slice(b",\"rate\":");
-            serde_json::to_writer(&mut *out, &Value::F64(site.rate))?;
-            out.extend_from_slice(b",\"outcome\":\"");
-            out.extend_from_slice(OUTCOMES[usize::from(self.outcome & 3)].as_bytes());
-            let identity = crate::message::identity();
-            let _ = write!(
-                out,
-                "\"}},\"env_version\":\"{}\",\"metlog_pid\":{},\"metlog_hostname\":",
-                crate::ENV_VERSION,
-                identity.pid
-            );
-            serde_json::to_writer(&mut *out, identity.hostname)?;
-            out.push(b'}');
-            Ok(())
-        })();
-        if written.is_err() {
-            // Unreachable (strings and numbers into a `Vec`); never leave
-            // half an object behind.
-            out.truncate(start);
-        }
-    }
-
-    /// The envelope, with the client's logger and severity unless the site
-    /// names its own.
-    pub(crate) fn into_message(self, logger: &SharedStr, severity: Severity) -> Message {
-        let site = self.site;
-        let payload = match site.kind {
-            Kind::Timer => SharedStr::from_u64(self.millis),
-            Kind::Incr => SharedStr::from_i64(site.count),
-        };
-        // Keys are unique by construction: the macro rejects duplicate and
-        // reserved field names at compile time.
-        let mut fields = Fields::new();
-        for (key, value) in site.fields {
-            fields.push_unique(SharedStr::from_static(key), Value::from(*value));
-        }
-        fields.push_unique(
-            SharedStr::from_static("name"),
-            Value::Str(SharedStr::from_static(site.name())),
-        );
-        fields.push_unique(SharedStr::from_static("rate"), Value::F64(site.rate));
-        fields.push_unique(
-            SharedStr::from_static("outcome"),
-            Value::Str(SharedStr::from_static(
-                OUTCOMES[usize::from(self.outcome & 3)],
-            )),
-        );
-        let identity = crate::message::identity();
-        Message {
-            kind: SharedStr::from_static(self.kind()),
-            timestamp: self.at,
-            logger: site
-                .logger
-                .map_or_else(|| logger.clone(), SharedStr::from_static),
-            severity: site.severity.map_or(severity, Severity::from),
-            payload,
-            fields,
-            pid: identity.pid,
-            hostname: SharedStr::from_static(identity.hostname),
-        }
-    }
-}

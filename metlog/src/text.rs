@@ -335,3 +335,115 @@ mod tests {
         assert!(std::mem::size_of::<SharedStr>() <= 24);
     }
 }
+
+/// Text of any lifetime, as every metlog API that takes a name, a logger, a
+/// field key or log text accepts it: a literal, a `&str` borrowed from a
+/// `String` or from configuration, a `&String`, a `String`, a `Cow` or a
+/// [`SharedStr`].
+///
+/// Borrowed text is copied only where it has to outlive the call: into the
+/// queue of a background sender, inline when it is at most
+/// [`INLINE_TEXT`](crate::INLINE_TEXT) bytes long (no allocation), into one
+/// allocation when longer. Owned text (`String`, `SharedStr`) is moved, never
+/// copied.
+///
+/// ```
+/// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
+/// let route = String::from("/login");
+/// client.incr(route.as_str());          // borrowed: copied into the queue
+/// client.incr(&route);                  // the same
+/// client.incr(format!("shard.{}", 7));  // owned: moved
+/// client.incr("requests");              // a literal
+/// ```
+#[derive(Clone, Debug)]
+pub enum Text<'a> {
+    /// Borrowed for the duration of the call.
+    Borrowed(&'a str),
+    /// Owned (or static) text.
+    Shared(SharedStr),
+}
+
+impl Text<'_> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Shared(s) => s,
+        }
+    }
+
+    /// Owned text: borrowed text is copied ([`SharedStr::copy_from`]).
+    pub fn into_shared(self) -> SharedStr {
+        match self {
+            Text::Borrowed(s) => SharedStr::copy_from(s),
+            Text::Shared(s) => s,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    #[inline]
+    fn from(s: &'a str) -> Self {
+        Text::Borrowed(s)
+    }
+}
+
+impl<'a> From<&'a String> for Text<'a> {
+    #[inline]
+    fn from(s: &'a String) -> Self {
+        Text::Borrowed(s)
+    }
+}
+
+impl<'a> From<&'a SharedStr> for Text<'a> {
+    #[inline]
+    fn from(s: &'a SharedStr) -> Self {
+        Text::Shared(s.clone())
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(s: String) -> Self {
+        Text::Shared(s.into())
+    }
+}
+
+impl From<SharedStr> for Text<'_> {
+    #[inline]
+    fn from(s: SharedStr) -> Self {
+        Text::Shared(s)
+    }
+}
+
+impl From<Box<str>> for Text<'_> {
+    fn from(s: Box<str>) -> Self {
+        Text::Shared(s.into())
+    }
+}
+
+impl From<Arc<str>> for Text<'_> {
+    fn from(s: Arc<str>) -> Self {
+        Text::Shared(s.into())
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for Text<'a> {
+    fn from(s: Cow<'a, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => Text::Borrowed(s),
+            Cow::Owned(s) => Text::Shared(s.into()),
+        }
+    }
+}
+
+impl<'a> From<&'a Text<'_>> for Text<'a> {
+    fn from(s: &'a Text<'_>) -> Self {
+        Text::Borrowed(s.as_str())
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
-use crate::SharedStr;
+use crate::{SharedStr, Text};
 
 /// One value in a message's `fields`.
 ///
@@ -241,17 +241,105 @@ impl fmt::Display for Value {
 
 impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValueRef::from(self).serialize(serializer)
+    }
+}
+
+/// A field value borrowed from wherever it lives — a [`Value`] in a
+/// message's [`Fields`], a literal of an annotated function, a counter's name
+/// in a queued record — as the encoders and filters read it through an
+/// [`Envelope`](crate::Envelope).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// JSON `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer too large for `i64`.
+    U64(u64),
+    /// A floating-point number.
+    F64(f64),
+    /// A string.
+    Str(&'a str),
+    /// An array or object.
+    Json(&'a serde_json::Value),
+}
+
+impl ValueRef<'_> {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::Null => serializer.serialize_unit(),
-            Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::I64(n) => serializer.serialize_i64(*n),
-            Value::U64(n) => serializer.serialize_u64(*n),
+            ValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number as `f64`, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            ValueRef::I64(n) => Some(n as f64),
+            ValueRef::U64(n) => Some(n as f64),
+            ValueRef::F64(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(n) => Value::I64(n),
+            ValueRef::U64(n) => Value::U64(n),
+            ValueRef::F64(n) => Value::F64(n),
+            ValueRef::Str(s) => Value::Str(SharedStr::copy_from(s)),
+            ValueRef::Json(v) => Value::Json(Box::new(v.clone())),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(value: &'a Value) -> ValueRef<'a> {
+        match value {
+            Value::Null => ValueRef::Null,
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::I64(n) => ValueRef::I64(*n),
+            Value::U64(n) => ValueRef::U64(*n),
+            Value::F64(n) => ValueRef::F64(*n),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Json(v) => ValueRef::Json(v),
+        }
+    }
+}
+
+impl fmt::Display for ValueRef<'_> {
+    /// Strings as themselves, everything else as JSON.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueRef::Str(s) => f.write_str(s),
+            other => match serde_json::to_string(other) {
+                Ok(json) => f.write_str(&json),
+                Err(_) => Err(fmt::Error),
+            },
+        }
+    }
+}
+
+impl serde::Serialize for ValueRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            ValueRef::Null => serializer.serialize_unit(),
+            ValueRef::Bool(b) => serializer.serialize_bool(b),
+            ValueRef::I64(n) => serializer.serialize_i64(n),
+            ValueRef::U64(n) => serializer.serialize_u64(n),
             // JSON has no NaN or infinity; metlog-py would fail on them, we
             // write null rather than an invalid document.
-            Value::F64(n) if !n.is_finite() => serializer.serialize_unit(),
-            Value::F64(n) => serializer.serialize_f64(*n),
-            Value::Str(s) => serializer.serialize_str(s),
-            Value::Json(v) => v.serialize(serializer),
+            ValueRef::F64(n) if !n.is_finite() => serializer.serialize_unit(),
+            ValueRef::F64(n) => serializer.serialize_f64(n),
+            ValueRef::Str(s) => serializer.serialize_str(s),
+            ValueRef::Json(v) => v.serialize(serializer),
         }
     }
 }
@@ -317,8 +405,8 @@ impl Fields {
     }
 
     /// Sets `key` to `value`, replacing (in place) any earlier value of `key`.
-    pub fn insert(&mut self, key: impl Into<SharedStr>, value: impl Into<Value>) {
-        let key = key.into();
+    pub fn insert<'k>(&mut self, key: impl Into<Text<'k>>, value: impl Into<Value>) {
+        let key = key.into().into_shared();
         let value = value.into();
         match self.position(&key) {
             Some(at) => self.entries[at].1 = value,
@@ -377,6 +465,15 @@ impl Fields {
             .enumerate()
             .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
             .map(|(_, entry)| entry)
+    }
+
+    /// The entry at `at` among all stored ones, unless it was removed (for
+    /// [`FieldsView`](crate::envelope::FieldsView)'s iterator, which must
+    /// name its type).
+    pub(crate) fn live_at(&self, at: usize) -> Option<Option<(&str, &Value)>> {
+        let (key, value) = self.entries.get(at)?;
+        let removed = self.index.as_ref().is_some_and(|index| index.removed[at]);
+        Some((!removed).then_some((key.as_str(), value)))
     }
 
     /// The value of `key`.
@@ -507,7 +604,7 @@ impl fmt::Debug for Fields {
     }
 }
 
-impl<K: Into<SharedStr>, V: Into<Value>> FromIterator<(K, V)> for Fields {
+impl<'k, K: Into<Text<'k>>, V: Into<Value>> FromIterator<(K, V)> for Fields {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut fields = Fields::new();
         fields.extend(iter);
@@ -515,7 +612,7 @@ impl<K: Into<SharedStr>, V: Into<Value>> FromIterator<(K, V)> for Fields {
     }
 }
 
-impl<K: Into<SharedStr>, V: Into<Value>> Extend<(K, V)> for Fields {
+impl<'k, K: Into<Text<'k>>, V: Into<Value>> Extend<(K, V)> for Fields {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);

@@ -1,0 +1,244 @@
+//! [`Envelope`]: one borrowed view of a message, whatever holds it — an owned
+//! [`Message`](crate::Message), a record in a background sender's queue, an
+//! annotated function's call. Every encoder (JSON, statsd, syslog, log) and
+//! every filter reads this view, so each exists once.
+
+use std::time::SystemTime;
+
+use crate::site::FieldLit;
+use crate::timestamp::Rfc3339;
+use crate::value::ValueRef;
+use crate::{Fields, Severity, ENV_VERSION};
+
+/// A metlog message, borrowed: the nine keys of envelope 0.8 (see
+/// [`Message`](crate::Message)), read from wherever the message is held
+/// without building it.
+///
+/// It serialises (serde) to exactly the JSON an owned `Message` does; an
+/// owned copy is [`Message::from(envelope)`](crate::Message#impl-From<Envelope<'_>>-for-Message).
+///
+/// ```
+/// use metlog::{Envelope, Message};
+/// let mut message = Message::new("counter", "app");
+/// message.fields.insert("name", "hits");
+/// let view: Envelope<'_> = message.envelope();
+/// assert_eq!(view.kind, "counter");
+/// assert_eq!(view.fields.get("name").and_then(|v| v.as_str().map(str::to_owned)).as_deref(), Some("hits"));
+/// assert_eq!(serde_json::to_string(&view).unwrap(), message.to_json());
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Envelope<'a> {
+    /// The message type (`type` on the wire).
+    pub kind: &'a str,
+    /// When the message was made.
+    pub timestamp: SystemTime,
+    /// The emitting application.
+    pub logger: &'a str,
+    /// RFC 5424 severity.
+    pub severity: Severity,
+    /// The body.
+    pub payload: Payload<'a>,
+    /// The metadata.
+    pub fields: FieldsView<'a>,
+    /// The emitting process's id.
+    pub pid: u32,
+    /// The emitting host's name.
+    pub hostname: &'a str,
+}
+
+/// The payload of an [`Envelope`]: text, or the number a counter or timer
+/// carries (written as its decimal string on the wire).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Payload<'a> {
+    /// Text.
+    Text(&'a str),
+    /// A signed number (a counter's count).
+    I64(i64),
+    /// An unsigned number (a timer's milliseconds).
+    U64(u64),
+}
+
+impl<'a> Payload<'a> {
+    /// The payload when it is text.
+    pub fn as_text(&self) -> Option<&'a str> {
+        match *self {
+            Payload::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` with the payload as a string, formatting numbers into a
+    /// buffer on the stack.
+    pub fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let mut digits = [0u8; crate::text::DECIMAL_LEN];
+        let text = match *self {
+            Payload::Text(s) => s,
+            Payload::I64(n) => crate::text::write_decimal(n < 0, n.unsigned_abs(), &mut digits),
+            Payload::U64(n) => crate::text::write_decimal(false, n, &mut digits),
+        };
+        f(text)
+    }
+}
+
+impl std::fmt::Display for Payload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.with_str(|s| f.write_str(s))
+    }
+}
+
+/// The fields of an [`Envelope`], in the order they are written.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldsView<'a>(Repr<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum Repr<'a> {
+    /// A message's own fields.
+    Fields(&'a Fields),
+    /// A counter's or timer's: literals (an annotated function's), then
+    /// `name`, `rate` and, for annotated functions, `outcome`.
+    Metric {
+        literals: &'a [(&'static str, FieldLit)],
+        name: &'a str,
+        rate: f64,
+        outcome: Option<&'static str>,
+    },
+}
+
+impl<'a> FieldsView<'a> {
+    /// The fields of an owned [`Fields`].
+    pub fn of(fields: &'a Fields) -> Self {
+        FieldsView(Repr::Fields(fields))
+    }
+
+    /// `literals`, `name`, `rate` and `outcome` (when given).
+    pub(crate) fn metric(
+        literals: &'a [(&'static str, FieldLit)],
+        name: &'a str,
+        rate: f64,
+        outcome: Option<&'static str>,
+    ) -> Self {
+        FieldsView(Repr::Metric {
+            literals,
+            name,
+            rate,
+            outcome,
+        })
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Repr::Fields(fields) => fields.len(),
+            Repr::Metric {
+                literals, outcome, ..
+            } => literals.len() + 2 + usize::from(outcome.is_some()),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<ValueRef<'a>> {
+        match self.0 {
+            Repr::Fields(fields) => fields.get(key).map(ValueRef::from),
+            Repr::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        }
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> FieldsIter<'a> {
+        FieldsIter { view: *self, at: 0 }
+    }
+
+    /// An owned copy.
+    pub fn to_fields(&self) -> Fields {
+        match self.0 {
+            Repr::Fields(fields) => fields.clone(),
+            Repr::Metric { .. } => {
+                let mut fields = Fields::new();
+                for (key, value) in self.iter() {
+                    fields.insert(crate::Text::Borrowed(key), value.to_value());
+                }
+                fields
+            }
+        }
+    }
+}
+
+/// The iterator of [`FieldsView::iter`].
+#[derive(Clone, Debug)]
+pub struct FieldsIter<'a> {
+    view: FieldsView<'a>,
+    at: usize,
+}
+
+impl<'a> Iterator for FieldsIter<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.view.0 {
+            Repr::Fields(fields) => loop {
+                let entry = fields.live_at(self.at)?;
+                self.at += 1;
+                if let Some((key, value)) = entry {
+                    return Some((key, ValueRef::from(value)));
+                }
+            },
+            Repr::Metric {
+                literals,
+                name,
+                rate,
+                outcome,
+            } => {
+                let at = self.at;
+                self.at += 1;
+                if let Some((key, literal)) = literals.get(at) {
+                    return Some((key, literal.as_ref()));
+                }
+                match at - literals.len() {
+                    0 => Some(("name", ValueRef::Str(name))),
+                    1 => Some(("rate", ValueRef::F64(rate))),
+                    2 => outcome.map(|outcome| ("outcome", ValueRef::Str(outcome))),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+impl serde::Serialize for FieldsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+/// The JSON envelope — metlog-py's key order — and the only JSON encoder.
+impl serde::Serialize for Envelope<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Envelope", 9)?;
+        out.serialize_field("type", self.kind)?;
+        out.serialize_field("timestamp", &Collected(Rfc3339(self.timestamp)))?;
+        out.serialize_field("logger", self.logger)?;
+        out.serialize_field("severity", &self.severity)?;
+        out.serialize_field("payload", &Collected(self.payload))?;
+        out.serialize_field("fields", &self.fields)?;
+        out.serialize_field("env_version", ENV_VERSION)?;
+        out.serialize_field("metlog_pid", &self.pid)?;
+        out.serialize_field("metlog_hostname", self.hostname)?;
+        out.end()
+    }
+}
+
+/// Serialises a `Display` as a string, without an intermediate `String`.
+struct Collected<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Collected<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
