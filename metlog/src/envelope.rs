@@ -8,7 +8,10 @@ use std::time::SystemTime;
 use crate::site::FieldLit;
 use crate::timestamp::Rfc3339;
 use crate::value::ValueRef;
-use crate::{Fields, Severity, ENV_VERSION};
+use crate::{Fields, Severity};
+
+/// The envelope version this crate writes into every message.
+pub const ENV_VERSION: &str = "0.8";
 
 /// A metlog message, borrowed: the nine keys of envelope 0.8 (see
 /// [`Message`](crate::Message)), read from wherever the message is held
@@ -45,6 +48,12 @@ pub struct Envelope<'a> {
     pub pid: u32,
     /// The emitting host's name.
     pub hostname: &'a str,
+}
+
+impl<'a> From<&Envelope<'a>> for Envelope<'a> {
+    fn from(view: &Envelope<'a>) -> Envelope<'a> {
+        *view
+    }
 }
 
 /// The payload of an [`Envelope`]: text, or the number a counter or timer

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use crate::client::ClientRef;
 use crate::gate;
-use crate::{Client, Counter, MessageBuilder, SharedStr, Timer};
+use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 
 static GLOBAL: OnceLock<Client> = OnceLock::new();
 
@@ -200,12 +200,16 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
 }
 
 /// Increments counter `name` on the current client (no-op without one).
-pub fn incr(name: impl Into<SharedStr>) {
+///
+/// `name` may be text of any lifetime (see [`Client::incr`]).
+#[inline]
+pub fn incr<'a>(name: impl Into<Text<'a>>) {
+    let name = name.into();
     with_current(|c| c.incr(name));
 }
 
 /// A counter on the current client, to configure and send.
-pub fn counter(name: impl Into<SharedStr>) -> Counter<'static> {
+pub fn counter<'a>(name: impl Into<Text<'a>>) -> Counter<'a> {
     Counter::new(current_ref(), name.into())
 }
 
@@ -218,13 +222,13 @@ pub fn counter(name: impl Into<SharedStr>) -> Counter<'static> {
 /// }
 /// handle();
 /// ```
-pub fn timer(name: impl Into<SharedStr>) -> Timer<'static> {
+pub fn timer<'a>(name: impl Into<Text<'a>>) -> Timer<'a> {
     Timer::start(current_ref(), name.into())
 }
 
 /// A message of type `kind` on the current client, to configure and send.
-pub fn metlog(kind: impl Into<SharedStr>) -> MessageBuilder<'static> {
-    MessageBuilder::new(current_ref(), kind.into())
+pub fn metlog<'a>(kind: impl Into<Text<'a>>) -> MessageBuilder<'static> {
+    MessageBuilder::new(current_ref(), kind.into().into_shared())
 }
 
 // ---- named clients (metlog-py's CLIENT_HOLDER) ----

@@ -188,12 +188,14 @@ pub mod config;
 mod config_value;
 mod decorators;
 pub mod encode;
+mod envelope;
 pub mod filter;
 mod gate;
 mod holder;
 mod macros;
 mod message;
 pub mod plugin;
+mod record;
 pub mod report;
 mod sampling;
 pub mod sender;
@@ -219,11 +221,13 @@ pub use holder::{
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
 };
-pub use message::{Message, ENV_VERSION};
+pub use envelope::{Envelope, FieldsIter, FieldsView, Payload, ENV_VERSION};
+pub use message::Message;
+pub use record::{ClientId, Record, INLINE_TEXT};
 pub use severity::{ParseSeverityError, Severity};
-pub use text::SharedStr;
+pub use text::{SharedStr, Text};
 pub use timestamp::Rfc3339;
-pub use value::{Fields, Value};
+pub use value::{Fields, Value, ValueRef};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "zmq"))]

@@ -7,9 +7,6 @@ use crate::envelope::{Envelope, FieldsView, Payload};
 use crate::timestamp;
 use crate::{Fields, Severity, SharedStr};
 
-/// The envelope version this crate writes into every message.
-pub const ENV_VERSION: &str = "0.8";
-
 /// One metlog message: the envelope every sender encodes.
 ///
 /// It serialises (serde) to exactly the nine keys of metlog envelope 0.8, in
@@ -23,7 +20,7 @@ pub const ENV_VERSION: &str = "0.8";
 /// | `severity` | integer 0–7 | [`severity`](Message::severity) |
 /// | `payload` | string | [`payload`](Message::payload) |
 /// | `fields` | object | [`fields`](Message::fields) |
-/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`] |
+/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`](crate::ENV_VERSION) |
 /// | `metlog_pid` | integer | [`pid`](Message::pid) |
 /// | `metlog_hostname` | string | [`hostname`](Message::hostname) |
 ///
@@ -161,6 +158,12 @@ impl serde::Serialize for Message {
     /// Through its [`Envelope`]: the one JSON encoding.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.envelope().serialize(serializer)
+    }
+}
+
+impl<'a> From<&'a Message> for Envelope<'a> {
+    fn from(message: &'a Message) -> Envelope<'a> {
+        message.envelope()
     }
 }
 

@@ -12,13 +12,14 @@ use std::time::{Instant, SystemTime};
 use crate::client::{whole_millis, ClientRef};
 use crate::decorators::Decorator;
 use crate::gate;
+use crate::record::Body;
 use crate::sampling::sampled_out;
 use crate::site::{IDLE, LIVE, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_PANIC, UNKNOWN};
 use crate::{holder, Client, Severity};
 
-// The call sites' descriptions and the events they queue live in
-// `crate::site`, below the senders; the macros name them through here.
-pub use crate::site::{ClientDefaults, FieldLit, Kind, Site, SiteEvent, SiteState};
+// The call sites' descriptions live in `crate::site`, below the senders;
+// the macros name them through here.
+pub use crate::site::{FieldLit, Kind, Site, SiteState};
 
 /// Runs a log macro's formatting against the current client, if there is one
 /// and it is active (so nothing is formatted otherwise).
@@ -196,13 +197,14 @@ impl Guard {
             }
             None => (0, SystemTime::now()),
         };
-        client.dispatch_site(SiteEvent {
-            site: active.site,
-            millis,
+        client.dispatch(client.record(
             at,
-            outcome,
-            position: 0,
-        });
+            Body::Site {
+                site: active.site,
+                millis,
+                outcome,
+            },
+        ));
     }
 }
 
@@ -264,135 +266,3 @@ macro_rules! __outcome_of {
 }
 pub use crate::__outcome_of as outcome_of;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::SharedStr;
-
-    static TIMER_STATE: SiteState = SiteState::new();
-    static TIMER: Site = Site {
-        kind: Kind::Timer,
-        module_path: "a::b",
-        scope: "T",
-        function: "f",
-        name: Some("q\"é\n\\"),
-        rate: 0.25,
-        severity: Some(3),
-        logger: Some("lo\"g\u{1F980}"),
-        fields: &[
-            ("s", FieldLit::Str("x\"y\u{0}")),
-            ("i", FieldLit::Int(-3)),
-            ("nan", FieldLit::Float(f64::NAN)),
-            ("f", FieldLit::Float(1.5)),
-            ("b", FieldLit::Bool(true)),
-        ],
-        client: None,
-        count: 1,
-        state: &TIMER_STATE,
-    };
-
-    static COUNTER_STATE: SiteState = SiteState::new();
-    static COUNTER: Site = Site {
-        kind: Kind::Incr,
-        module_path: "my_crate::handlers",
-        scope: "",
-        function: "get",
-        name: None,
-        rate: 1.0,
-        severity: None,
-        logger: None,
-        fields: &[],
-        client: None,
-        count: -7,
-        state: &COUNTER_STATE,
-    };
-
-    fn counter_event() -> SiteEvent {
-        SiteEvent {
-            site: &COUNTER,
-            millis: 0,
-            at: SystemTime::UNIX_EPOCH + std::time::Duration::new(1_790_000_000, 123_456_000),
-            position: 0,
-            outcome: 0,
-        }
-    }
-
-    /// The UDP and TCP workers take the direct road for events — the one
-    /// BENCHMARKS.md measures — not only produce the same bytes: the count
-    /// of events they encoded straight from the queue is every event sent.
-    #[test]
-    fn udp_and_tcp_workers_encode_events_directly() {
-        use crate::sender::Sender;
-        use std::io::BufRead;
-        let logger = SharedStr::from("direct");
-        let client = ClientDefaults {
-            id: 7,
-            logger: &logger,
-            severity: Severity::Informational,
-        };
-        let expected = counter_event()
-            .into_message(&logger, Severity::Informational)
-            .to_json();
-
-        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let udp = crate::sender::UdpSender::new(receiver.local_addr().unwrap()).unwrap();
-        for _ in 0..10 {
-            udp.send_site(counter_event(), &client).unwrap();
-        }
-        udp.flush().unwrap();
-        assert_eq!(udp.direct_events(), 10, "UDP took the direct road");
-        let mut buf = [0u8; 2048];
-        let n = receiver.recv(&mut buf).unwrap();
-        assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expected);
-
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let tcp = crate::sender::TcpSender::new(listener.local_addr().unwrap()).unwrap();
-        for _ in 0..10 {
-            tcp.send_site(counter_event(), &client).unwrap();
-        }
-        tcp.flush().unwrap();
-        assert_eq!(tcp.direct_events(), 10, "TCP took the direct road");
-        let (conn, _) = listener.accept().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(conn).read_line(&mut line).unwrap();
-        assert_eq!(line.trim_end(), expected);
-    }
-
-    /// The workers write events straight into JSON and statsd lines; both
-    /// must be exactly what the encoders make of the built message.
-    #[test]
-    fn direct_encodings_match_the_built_message() {
-        let logger = SharedStr::from("client \"logger\"");
-        for site in [&TIMER, &COUNTER] {
-            for outcome in 0..4 {
-                let event = SiteEvent {
-                    site,
-                    millis: 1_234_567,
-                    at: SystemTime::UNIX_EPOCH
-                        + std::time::Duration::new(1_790_000_000, 123_456_789),
-                    position: 0,
-                    outcome,
-                };
-                let message = event.into_message(&logger, Severity::Notice);
-
-                let mut direct = Vec::new();
-                event.write_json(&logger, Severity::Notice, &mut direct);
-                let mut built = Vec::new();
-                crate::encode::json::write(&message, &mut built);
-                assert_eq!(
-                    String::from_utf8_lossy(&direct),
-                    String::from_utf8_lossy(&built)
-                );
-
-                let mut direct = Vec::new();
-                event.write_statsd(&logger, &mut direct);
-                let mut built = Vec::new();
-                crate::encode::statsd::write_line(&message, &mut built).unwrap();
-                assert_eq!(
-                    String::from_utf8_lossy(&direct),
-                    String::from_utf8_lossy(&built)
-                );
-            }
-        }
-    }
-}

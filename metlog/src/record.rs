@@ -170,6 +170,15 @@ pub(crate) struct Stored {
 }
 
 impl Stored {
+    /// A message sent to a sender directly, by no client (slot 0).
+    pub(crate) fn message(message: Message) -> Stored {
+        Stored {
+            at: message.timestamp,
+            owner: 0,
+            body: Body::Message(Box::new(message)),
+        }
+    }
+
     /// About how many bytes it holds on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.body.heap_bytes()

@@ -99,7 +99,7 @@ impl log::Log for MetlogLogger {
                     fields,
                     None,
                 );
-                client.dispatch(msg);
+                client.dispatch_message(msg);
             };
             match &self.client {
                 Some(client) => send(client),

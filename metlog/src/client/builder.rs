@@ -4,6 +4,7 @@ use std::sync::Arc;
 use super::{Client, Counters, DisabledTimers, Inner};
 use crate::filter::Filter;
 use crate::sender::{Sender, StdoutSender};
+use crate::record::ClientDefaults;
 use crate::{Severity, SharedStr};
 
 /// Configures a [`Client`]; made by [`Client::builder`].
@@ -139,8 +140,11 @@ impl ClientBuilder {
         Client {
             inner: Arc::new(Inner {
                 sender_counts,
-                logger: self.logger,
-                severity: self.severity,
+                defaults: Arc::new(ClientDefaults::new(
+                    next_client_id(),
+                    self.logger,
+                    self.severity,
+                )),
                 sender,
                 sender_name,
                 disabled_timers: self.disabled_timers,
@@ -150,7 +154,6 @@ impl ClientBuilder {
                 counters: Counters::default(),
                 failure_reported: AtomicBool::new(false),
                 ignored_reported: AtomicBool::new(false),
-                id: next_client_id(),
             }),
         }
     }

@@ -1,8 +1,10 @@
 use std::time::SystemTime;
 
 use super::ClientRef;
+use crate::record::{Body, Extra};
 use crate::sampling::sampled_out;
-use crate::{Fields, Severity, SharedStr, Value};
+use crate::site::Kind;
+use crate::{Fields, Severity, SharedStr, Text, Value};
 
 /// A message of any type, being configured; made by
 /// [`Client::metlog`](crate::Client::metlog) or [`metlog::metlog`](crate::metlog()).
@@ -32,8 +34,8 @@ impl<'c> MessageBuilder<'c> {
     }
 
     /// The message body (default: empty).
-    pub fn payload(mut self, payload: impl Into<SharedStr>) -> Self {
-        self.payload = payload.into();
+    pub fn payload<'a>(mut self, payload: impl Into<Text<'a>>) -> Self {
+        self.payload = payload.into().into_shared();
         self
     }
 
@@ -44,22 +46,22 @@ impl<'c> MessageBuilder<'c> {
     }
 
     /// The logger (default: the client's).
-    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
-        self.logger = Some(logger.into());
+    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
+        self.logger = Some(logger.into().into_shared());
         self
     }
 
     /// Sets one field.
-    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
         self.fields.insert(key, value);
         self
     }
 
     /// Sets several fields.
-    pub fn fields<I, K, V>(mut self, fields: I) -> Self
+    pub fn fields<'a, I, K, V>(mut self, fields: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
-        K: Into<SharedStr>,
+        K: Into<Text<'a>>,
         V: Into<Value>,
     {
         self.fields.extend(fields);
@@ -88,7 +90,7 @@ impl<'c> MessageBuilder<'c> {
             self.fields,
             self.timestamp,
         );
-        client.dispatch(msg);
+        client.dispatch_message(msg);
     }
 }
 
@@ -101,7 +103,7 @@ impl<'c> MessageBuilder<'c> {
 #[must_use = "the counter is only sent by .send()"]
 pub struct Counter<'c> {
     client: ClientRef<'c>,
-    name: SharedStr,
+    name: Text<'c>,
     count: i64,
     rate: f64,
     severity: Option<Severity>,
@@ -111,7 +113,7 @@ pub struct Counter<'c> {
 }
 
 impl<'c> Counter<'c> {
-    pub(crate) fn new(client: ClientRef<'c>, name: SharedStr) -> Self {
+    pub(crate) fn new(client: ClientRef<'c>, name: Text<'c>) -> Self {
         Counter {
             client,
             name,
@@ -144,22 +146,22 @@ impl<'c> Counter<'c> {
     }
 
     /// The logger (default: the client's).
-    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
-        self.logger = Some(logger.into());
+    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
+        self.logger = Some(logger.into().into_shared());
         self
     }
 
     /// Sets one extra field (`name` and `rate` are always set by the counter).
-    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
         self.fields.insert(key, value);
         self
     }
 
     /// Sets several extra fields.
-    pub fn fields<I, K, V>(mut self, fields: I) -> Self
+    pub fn fields<'a, I, K, V>(mut self, fields: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
-        K: Into<SharedStr>,
+        K: Into<Text<'a>>,
         V: Into<Value>,
     {
         self.fields.extend(fields);
@@ -181,22 +183,44 @@ impl<'c> Counter<'c> {
         if !client.is_active() || sampled_out(self.rate) {
             return;
         }
-        let mut fields = self.fields;
-        if fields.is_empty() {
-            fields.push_unique(SharedStr::from_static("name"), Value::Str(self.name));
-            fields.push_unique(SharedStr::from_static("rate"), Value::F64(self.rate));
-        } else {
-            fields.insert("name", self.name);
-            fields.insert("rate", self.rate);
-        }
-        let msg = client.make_message(
-            SharedStr::from_static("counter"),
+        let extra = extra(
+            &self.name,
+            self.rate,
             self.logger,
             self.severity,
-            SharedStr::from_i64(self.count),
-            fields,
-            self.timestamp,
+            self.fields,
         );
-        client.dispatch(msg);
+        client.dispatch(client.record(
+            self.timestamp.unwrap_or_else(SystemTime::now),
+            Body::Metric {
+                kind: Kind::Incr,
+                name: self.name,
+                value: self.count as u64,
+                rate: self.rate,
+                extra,
+            },
+        ));
     }
+}
+
+/// A counter's or timer's rarely used options, out of line (`None` when
+/// there are none): its fields then hold `name` and `rate` too, set where the
+/// caller's own fields would have them.
+pub(crate) fn extra(
+    name: &Text<'_>,
+    rate: f64,
+    logger: Option<SharedStr>,
+    severity: Option<Severity>,
+    mut fields: Fields,
+) -> Option<Box<Extra>> {
+    if fields.is_empty() && logger.is_none() && severity.is_none() {
+        return None;
+    }
+    fields.insert("name", name.clone().into_shared());
+    fields.insert("rate", rate);
+    Some(Box::new(Extra {
+        logger,
+        severity,
+        fields,
+    }))
 }

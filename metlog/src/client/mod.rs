@@ -5,7 +5,6 @@ mod message_builder;
 mod stats;
 mod timer;
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::panic::{self, AssertUnwindSafe};
@@ -20,9 +19,10 @@ pub use timer::Timer;
 
 use crate::filter::Filter;
 use crate::message::identity;
+use crate::record::{Body, ClientDefaults, ClientId, Record};
 use crate::sender::{SendError, SendErrorKind, Sender};
-use crate::site::{ClientDefaults, SiteEvent};
-use crate::{Fields, Message, Severity, SharedStr};
+use crate::site::Kind;
+use crate::{Fields, Message, Severity, SharedStr, Text};
 use stats::Counters;
 
 /// The metlog client: a cheap, cloneable handle that makes messages and hands
@@ -61,8 +61,8 @@ pub struct Client {
 }
 
 struct Inner {
-    logger: SharedStr,
-    severity: Severity,
+    /// Logger, severity and identity, shared with the records in flight.
+    defaults: Arc<ClientDefaults>,
     /// `None` for an inactive client (see [`Client::inactive`]).
     sender: Option<Box<dyn Sender>>,
     sender_name: &'static str,
@@ -75,8 +75,6 @@ struct Inner {
     counters: Counters,
     failure_reported: AtomicBool,
     ignored_reported: AtomicBool,
-    /// Process-unique, non-zero.
-    id: u64,
     /// Plugins by name.
     plugins: Vec<(String, Box<dyn std::any::Any + Send + Sync>)>,
     /// The effective configuration, when the client came from one.
@@ -126,19 +124,15 @@ impl Client {
     /// drop(from_config);
     /// assert_eq!(client.logger(), "billing");
     /// ```
-    pub fn builder<'a>(logger: impl Into<Cow<'a, str>>) -> ClientBuilder {
-        let logger = match logger.into() {
-            Cow::Borrowed(s) => SharedStr::copy_from(s),
-            Cow::Owned(s) => SharedStr::from(s),
-        };
-        ClientBuilder::new(logger)
+    pub fn builder<'a>(logger: impl Into<Text<'a>>) -> ClientBuilder {
+        ClientBuilder::new(logger.into().into_shared())
     }
 
     /// A client that sends nothing: every call returns at once. It is what
     /// [`get_client`](crate::get_client) hands out for a name nobody has
     /// configured, like metlog-py's client without a sender.
-    pub fn inactive(logger: impl Into<SharedStr>) -> Client {
-        ClientBuilder::new(logger.into()).build_inactive()
+    pub fn inactive<'a>(logger: impl Into<Text<'a>>) -> Client {
+        ClientBuilder::new(logger.into().into_shared()).build_inactive()
     }
 
     /// Whether the client has a sender (metlog-py's `is_active`).
@@ -149,12 +143,18 @@ impl Client {
 
     /// The default `logger` of this client's messages.
     pub fn logger(&self) -> &str {
-        &self.inner.logger
+        &self.inner.defaults.logger
     }
 
     /// The default severity of this client's messages.
     pub fn severity(&self) -> Severity {
-        self.inner.severity
+        self.inner.defaults.severity
+    }
+
+    /// This client's identity (shared by its clones), as the records it
+    /// sends carry it.
+    pub fn client_id(&self) -> ClientId {
+        self.inner.defaults.id
     }
 
     /// The plugin bound under `name`, if it is a `T`.
@@ -191,7 +191,7 @@ impl Client {
     /// The process-unique id of this client (shared by its clones).
     #[inline]
     pub(crate) fn id(&self) -> u64 {
-        self.inner.id
+        self.inner.defaults.id.0
     }
 
     /// Whether timers named `name` are disabled (by name or by `*`).
@@ -210,14 +210,19 @@ impl Client {
     ///     .field("user", 42)
     ///     .send();
     /// ```
-    pub fn metlog(&self, kind: impl Into<SharedStr>) -> MessageBuilder<'_> {
-        MessageBuilder::new(ClientRef::Borrowed(self), kind.into())
+    pub fn metlog<'a>(&self, kind: impl Into<Text<'a>>) -> MessageBuilder<'_> {
+        MessageBuilder::new(ClientRef::Borrowed(self), kind.into().into_shared())
     }
 
     /// Increments counter `name` by one: a `counter` message with payload
     /// `"1"` and fields `name` and `rate` (1.0).
+    ///
+    /// `name` may be text of any lifetime ([`Text`]): a literal, a `&str`
+    /// borrowed from a `String`, a `String`; a background sender copies a
+    /// borrowed name of up to [`INLINE_TEXT`](crate::INLINE_TEXT) bytes into
+    /// its queue without allocating.
     #[inline]
-    pub fn incr(&self, name: impl Into<SharedStr>) {
+    pub fn incr<'a>(&'a self, name: impl Into<Text<'a>>) {
         self.counter(name).send();
     }
 
@@ -231,7 +236,7 @@ impl Client {
     /// # let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
     /// client.counter("cache.miss").count(3).rate(0.1).field("shard", 7).send();
     /// ```
-    pub fn counter(&self, name: impl Into<SharedStr>) -> Counter<'_> {
+    pub fn counter<'a>(&'a self, name: impl Into<Text<'a>>) -> Counter<'a> {
         Counter::new(ClientRef::Borrowed(self), name.into())
     }
 
@@ -250,72 +255,70 @@ impl Client {
     /// query();
     /// drop(timer); // sends now (or, half of the time, nothing)
     /// ```
-    pub fn timer(&self, name: impl Into<SharedStr>) -> Timer<'_> {
+    pub fn timer<'a>(&'a self, name: impl Into<Text<'a>>) -> Timer<'a> {
         Timer::start(ClientRef::Borrowed(self), name.into())
     }
 
     /// Sends a `timer` message for a duration measured elsewhere (metlog-py's
     /// `timer_send`). The payload is the duration in whole milliseconds
     /// (rounded); the rate written is 1.0.
-    pub fn timer_send(&self, name: impl Into<SharedStr>, elapsed: Duration) {
+    #[inline]
+    pub fn timer_send<'a>(&'a self, name: impl Into<Text<'a>>, elapsed: Duration) {
         let name = name.into();
-        if !self.is_active() || self.is_timer_disabled(&name) {
+        if !self.is_active() || self.is_timer_disabled(name.as_str()) {
             return;
         }
-        let mut fields = Fields::new();
-        fields.insert("name", name);
-        fields.insert("rate", 1.0);
-        let msg = self.make_message(
-            SharedStr::from_static("timer"),
-            None,
-            None,
-            SharedStr::from_u64(whole_millis(elapsed)),
-            fields,
-            None,
-        );
-        self.dispatch(msg);
+        self.dispatch(self.record(
+            SystemTime::now(),
+            Body::Metric {
+                kind: Kind::Timer,
+                name,
+                value: whole_millis(elapsed),
+                rate: 1.0,
+                extra: None,
+            },
+        ));
     }
 
     /// Logs `text` at [`Severity::Debug`] (an `oldstyle` message).
-    pub fn debug(&self, text: impl Into<SharedStr>) {
+    pub fn debug<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Debug, text);
     }
 
     /// Logs `text` at [`Severity::Informational`].
-    pub fn info(&self, text: impl Into<SharedStr>) {
+    pub fn info<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Informational, text);
     }
 
     /// Logs `text` at [`Severity::Warning`].
-    pub fn warn(&self, text: impl Into<SharedStr>) {
+    pub fn warn<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Warning, text);
     }
 
     /// Logs `text` at [`Severity::Error`].
-    pub fn error(&self, text: impl Into<SharedStr>) {
+    pub fn error<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Error, text);
     }
 
     /// Logs `text` at [`Severity::Critical`].
-    pub fn critical(&self, text: impl Into<SharedStr>) {
+    pub fn critical<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Critical, text);
     }
 
     /// Logs `text` at `severity`: an `oldstyle` message, as metlog-py's
     /// logging-style methods send.
-    pub fn log(&self, severity: Severity, text: impl Into<SharedStr>) {
+    #[inline]
+    pub fn log<'a>(&'a self, severity: Severity, text: impl Into<Text<'a>>) {
         if !self.is_active() {
             return;
         }
-        let msg = self.make_message(
-            SharedStr::from_static("oldstyle"),
-            None,
-            Some(severity),
-            text.into(),
-            Fields::new(),
-            None,
-        );
-        self.dispatch(msg);
+        self.dispatch(self.record(
+            SystemTime::now(),
+            Body::Log {
+                severity,
+                text: text.into(),
+            },
+        ));
     }
 
     /// Logs pre-formatted arguments; what the `metlog::info!`-style macros
@@ -331,7 +334,7 @@ impl Client {
                 None => return,
             },
         };
-        self.log(severity, text);
+        self.log(severity, Text::Shared(text));
     }
 
     /// Runs the caller's `Display` code into a string. A `Display` that
@@ -405,7 +408,7 @@ impl Client {
             fields,
             None,
         );
-        self.dispatch(msg);
+        self.dispatch_message(msg);
     }
 
     /// Waits until the sender has handed everything queued to its transport
@@ -461,7 +464,8 @@ impl Client {
     /// `failed` as the worker delivers them (see [`Stats`]).
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
-        let delivery = self.inner.sender.as_ref().and_then(|s| s.delivery());
+        let id = self.client_id();
+        let delivery = self.inner.sender.as_ref().and_then(|s| s.delivery_for(id));
         if let Some(delivery) = delivery {
             stats.sent = delivery.delivered;
             stats.failed += delivery.failed;
@@ -486,8 +490,8 @@ impl Client {
         Message {
             kind,
             timestamp: timestamp.unwrap_or_else(SystemTime::now),
-            logger: logger.unwrap_or_else(|| self.inner.logger.clone()),
-            severity: severity.unwrap_or(self.inner.severity),
+            logger: logger.unwrap_or_else(|| self.inner.defaults.logger.clone()),
+            severity: severity.unwrap_or(self.inner.defaults.severity),
             payload,
             fields,
             pid: identity.pid,
@@ -495,41 +499,38 @@ impl Client {
         }
     }
 
-    /// Runs the filters and hands the message to the sender, counting the
-    /// outcome. Nothing escapes: errors and panics become counts.
-    pub(crate) fn dispatch(&self, message: Message) {
-        let inner = &*self.inner;
-        let Some(sender) = &inner.sender else {
-            return;
-        };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            if inner.filters.iter().all(|f| f.allow(&message)) {
-                Some(sender.send(message))
-            } else {
-                None
-            }
-        }));
-        self.count(outcome);
+    /// A record of this client.
+    #[inline]
+    pub(crate) fn record<'a>(&'a self, at: SystemTime, body: Body<Text<'a>>) -> Record<'a> {
+        Record {
+            at,
+            client: &self.inner.defaults,
+            body,
+        }
     }
 
-    /// Like [`dispatch`](Client::dispatch) for an annotated function's
-    /// counter or timer: without filters, the sender gets the small event
-    /// and may build the envelope later, on its own thread.
-    pub(crate) fn dispatch_site(&self, event: SiteEvent) {
+    /// Sends a whole message as this client's.
+    pub(crate) fn dispatch_message(&self, message: Message) {
+        self.dispatch(self.record(message.timestamp, Body::Message(Box::new(message))));
+    }
+
+    /// Runs the filters on the record's envelope and hands the record to
+    /// the sender, counting the outcome. Nothing escapes: errors and panics
+    /// become counts.
+    #[inline]
+    pub(crate) fn dispatch(&self, record: Record<'_>) {
         let inner = &*self.inner;
         let Some(sender) = &inner.sender else {
             return;
         };
-        if !inner.filters.is_empty() {
-            return self.dispatch(event.into_message(&inner.logger, inner.severity));
-        }
-        let defaults = ClientDefaults {
-            id: inner.id,
-            logger: &inner.logger,
-            severity: inner.severity,
-        };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            Some(sender.send_site(event, &defaults))
+            if !inner.filters.is_empty() {
+                let envelope = record.envelope();
+                if !inner.filters.iter().all(|f| f.allow(&envelope)) {
+                    return None;
+                }
+            }
+            Some(sender.send_record(record))
         }));
         self.count(outcome);
     }
@@ -574,7 +575,7 @@ impl Client {
         }
         crate::report::report(format_args!(
             "client {:?} ({}): {what}; further failures are only counted (see Client::stats)",
-            &*self.inner.logger, self.inner.sender_name,
+            &*self.inner.defaults.logger, self.inner.sender_name,
         ));
     }
 
@@ -589,7 +590,7 @@ impl Client {
             "client {:?} ({}): its sender ignores messages of some types (the first: {why}); \
              route them to another sender (sender::Router, or StatsdSender::fallback); until \
              then every such message, of any type, is only counted as ignored (see Client::stats)",
-            &*self.inner.logger, self.inner.sender_name,
+            &*self.inner.defaults.logger, self.inner.sender_name,
         ));
     }
 }
@@ -604,8 +605,8 @@ impl panic::RefUnwindSafe for Client {}
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("logger", &self.inner.logger)
-            .field("severity", &self.inner.severity)
+            .field("logger", &self.inner.defaults.logger)
+            .field("severity", &self.inner.defaults.severity)
             .field("sender", &self.inner.sender_name)
             .field("disabled_timers", &self.inner.disabled_timers)
             .field("filters", &self.inner.filters.len())

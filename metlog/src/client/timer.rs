@@ -1,8 +1,11 @@
 use std::time::{Duration, Instant};
 
+use super::message_builder::extra;
 use super::{whole_millis, ClientRef};
+use crate::record::Body;
 use crate::sampling::sampled_out;
-use crate::{Fields, Severity, SharedStr, Value};
+use crate::site::Kind;
+use crate::{Fields, Severity, SharedStr, Text, Value};
 
 /// Measures a scope and sends a `timer` message when dropped; made by
 /// [`Client::timer`](crate::Client::timer) or [`metlog::timer`](crate::timer()).
@@ -32,7 +35,7 @@ pub struct Timer<'c> {
 
 struct Running<'c> {
     client: ClientRef<'c>,
-    name: SharedStr,
+    name: Text<'c>,
     start: Instant,
     rate: f64,
     severity: Option<Severity>,
@@ -43,9 +46,9 @@ struct Running<'c> {
 impl<'c> Timer<'c> {
     /// Starts a timer, unless there is nothing to report to.
     #[inline]
-    pub(crate) fn start(client: ClientRef<'c>, name: SharedStr) -> Self {
+    pub(crate) fn start(client: ClientRef<'c>, name: Text<'c>) -> Self {
         let live = match client.get() {
-            Some(c) => c.is_active() && !c.is_timer_disabled(&name),
+            Some(c) => c.is_active() && !c.is_timer_disabled(name.as_str()),
             None => false,
         };
         if !live {
@@ -96,22 +99,22 @@ impl<'c> Timer<'c> {
     }
 
     /// The logger (default: the client's).
-    pub fn logger(mut self, logger: impl Into<SharedStr>) -> Self {
+    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
         if let Some(state) = &mut self.state {
-            state.logger = Some(logger.into());
+            state.logger = Some(logger.into().into_shared());
         }
         self
     }
 
     /// Sets one extra field.
-    pub fn field(mut self, key: impl Into<SharedStr>, value: impl Into<Value>) -> Self {
+    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
         self.set_field(key, value);
         self
     }
 
     /// Sets one extra field on a timer already bound to a variable (e.g. the
     /// outcome of the timed work).
-    pub fn set_field(&mut self, key: impl Into<SharedStr>, value: impl Into<Value>) {
+    pub fn set_field<'a>(&mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) {
         if let Some(state) = &mut self.state {
             state.fields.insert(key, value);
         }
@@ -138,18 +141,23 @@ impl<'c> Timer<'c> {
         let end = Instant::now();
         let elapsed = end.saturating_duration_since(state.start);
         let client = state.client.get()?;
-        let mut fields = state.fields;
-        fields.insert("name", state.name);
-        fields.insert("rate", state.rate);
-        let msg = client.make_message(
-            SharedStr::from_static("timer"),
+        let extra = extra(
+            &state.name,
+            state.rate,
             state.logger,
             state.severity,
-            SharedStr::from_u64(whole_millis(elapsed)),
-            fields,
-            Some(crate::clock::system_time_at(end)),
+            state.fields,
         );
-        client.dispatch(msg);
+        client.dispatch(client.record(
+            crate::clock::system_time_at(end),
+            Body::Metric {
+                kind: Kind::Timer,
+                name: state.name,
+                value: whole_millis(elapsed),
+                rate: state.rate,
+                extra,
+            },
+        ));
         Some(elapsed)
     }
 }

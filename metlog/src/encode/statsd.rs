@@ -2,7 +2,9 @@
 //! `<logger>.<name>:<payload>|c` for counters, `|ms` for timers, `|g` for
 //! gauges, with `|@<rate>` when the rate is below 1.
 
-use crate::{Message, Value};
+use crate::envelope::Payload;
+use crate::value::ValueRef;
+use crate::Envelope;
 
 /// The statsd metric type of a metlog message type, if it has one.
 pub fn metric_type(kind: &str) -> Option<&'static str> {
@@ -51,25 +53,34 @@ impl std::error::Error for StatsdError {}
 /// statsd::write_line(&msg, &mut line).unwrap();
 /// assert_eq!(line, b"myapp.hits_evil_x_1_c:3|c|@0.5");
 /// ```
-pub fn write_line(message: &Message, out: &mut Vec<u8>) -> Result<(), StatsdError> {
-    let metric = metric_type(&message.kind).ok_or(StatsdError::Unsupported)?;
-    let payload = message.payload.trim();
-    if !is_finite_number(payload) {
-        return Err(StatsdError::BadPayload(message.payload.to_string()));
-    }
-    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
-        Some(Value::Str(name)) => std::borrow::Cow::Borrowed(name),
-        Some(other) => std::borrow::Cow::Owned(other.to_string()),
-        None => std::borrow::Cow::Borrowed(""),
+pub fn write_line<'a>(
+    message: impl Into<Envelope<'a>>,
+    out: &mut Vec<u8>,
+) -> Result<(), StatsdError> {
+    let message = message.into();
+    let metric = metric_type(message.kind).ok_or(StatsdError::Unsupported)?;
+    let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
+    let write = |name: &str, out: &mut Vec<u8>| {
+        message.payload.with_str(|payload| {
+            let payload = payload.trim();
+            if !matches!(message.payload, Payload::Text(_)) || is_finite_number(payload) {
+                write_parts(message.logger, name, payload, metric, rate, out);
+                Ok(())
+            } else {
+                Err(StatsdError::BadPayload(payload.to_owned()))
+            }
+        })
     };
-    let rate = message.fields.get("rate").and_then(Value::as_f64);
-    write_parts(&message.logger, &name, payload, metric, rate, out);
-    Ok(())
+    match message.fields.get("name") {
+        Some(ValueRef::Str(name)) => write(name, out),
+        Some(other) => write(&other.to_string(), out),
+        None => write("", out),
+    }
 }
 
 /// Writes `<logger>.<name>:<payload>|<metric>[|@<rate>]`, sanitising the
 /// logger and name; `payload` must already be a valid number.
-pub(crate) fn write_parts(
+fn write_parts(
     logger: &str,
     name: &str,
     payload: &str,
@@ -128,6 +139,7 @@ fn is_finite_number(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Message;
 
     fn line(
         kind: &str,

@@ -7,7 +7,10 @@
 //! as rsyslog's mmjsonparse).
 
 use crate::timestamp::Rfc3339;
-use crate::{Message, Value};
+use crate::value::ValueRef;
+use crate::Envelope;
+#[cfg(test)]
+use crate::Message;
 
 /// The SD-ID of the structured-data element (32473 is the private
 /// enterprise number reserved for documentation, RFC 5612).
@@ -103,18 +106,25 @@ pub enum SdFields {
 /// assert!(text.contains(r#"[metlog@32473 path="/a\]\"b\\"]"#));
 /// assert!(text.ends_with('}'));                 // the JSON envelope
 /// ```
-pub fn write(message: &Message, facility: Facility, sd: &SdFields, out: &mut Vec<u8>) {
+pub fn write<'a>(
+    message: impl Into<Envelope<'a>>,
+    facility: Facility,
+    sd: &SdFields,
+    out: &mut Vec<u8>,
+) {
+    use std::io::Write as _;
+    let message = message.into();
     let pri = facility as u8 * 8 + message.severity.as_u8();
-    out.extend_from_slice(format!("<{pri}>1 {} ", Rfc3339(message.timestamp)).as_bytes());
-    push_header_field(&message.hostname, 255, out);
+    let _ = write!(out, "<{pri}>1 {} ", Rfc3339(message.timestamp));
+    push_header_field(message.hostname, 255, out);
     out.push(b' ');
-    push_header_field(&message.logger, 48, out);
+    push_header_field(message.logger, 48, out);
     out.push(b' ');
-    out.extend_from_slice(message.pid.to_string().as_bytes());
+    let _ = write!(out, "{}", message.pid);
     out.push(b' ');
-    push_header_field(&message.kind, 32, out);
+    push_header_field(message.kind, 32, out);
     out.push(b' ');
-    write_structured_data(message, sd, out);
+    write_structured_data(&message, sd, out);
     out.push(b' ');
     crate::encode::json::write(message, out);
 }
@@ -132,7 +142,7 @@ fn push_header_field(text: &str, max: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn write_structured_data(message: &Message, sd: &SdFields, out: &mut Vec<u8>) {
+fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8>) {
     let wanted = |key: &str| match sd {
         SdFields::AllScalars => true,
         SdFields::Only(keys) => keys.iter().any(|k| k == key),
@@ -144,9 +154,11 @@ fn write_structured_data(message: &Message, sd: &SdFields, out: &mut Vec<u8>) {
             continue;
         }
         let text = match value {
-            Value::Str(s) => s.to_string(),
-            Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Bool(_) => value.to_string(),
-            Value::Null | Value::Json(_) => continue,
+            ValueRef::Str(s) => s.to_owned(),
+            ValueRef::I64(_) | ValueRef::U64(_) | ValueRef::F64(_) | ValueRef::Bool(_) => {
+                value.to_string()
+            }
+            ValueRef::Null | ValueRef::Json(_) => continue,
         };
         if text.len() > MAX_SD_VALUE {
             continue;

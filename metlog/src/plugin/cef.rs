@@ -208,7 +208,7 @@ impl CefExt for Client {
             fields,
             None,
         );
-        self.dispatch(msg);
+        self.dispatch_message(msg);
         Some(line)
     }
 }

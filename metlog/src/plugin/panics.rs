@@ -90,6 +90,6 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
         fields,
         None,
     );
-    client.dispatch(msg);
+    client.dispatch_message(msg);
     let _ = client.flush_timeout(flush_timeout);
 }

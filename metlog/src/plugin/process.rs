@@ -95,7 +95,7 @@ pub fn send(client: &Client, prefix: &str) -> usize {
             fields,
             None,
         );
-        client.dispatch(msg);
+        client.dispatch_message(msg);
     }
     stats.len()
 }

@@ -1,71 +1,167 @@
 //! Background delivery: a bounded queue (sharded per calling thread, see
 //! [`queue`](super::queue)) in front of a worker thread that encodes and
 //! transmits, so the caller never waits for I/O.
+//!
+//! Every network sender of this crate is a [`QueuedSender`] around a
+//! [`Transport`]; a transport of your own gets the same queue by
+//! implementing that trait:
+//!
+//! ```
+//! use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+//!
+//! /// Writes each message's JSON line to stderr.
+//! struct Stderr;
+//!
+//! impl Transport for Stderr {
+//!     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+//!         let mut line = Vec::new();
+//!         for item in batch.iter() {
+//!             line.clear();
+//!             metlog::encode::json::write(item.envelope(), &mut line);
+//!             line.push(b'\n');
+//!             match std::io::Write::write_all(&mut std::io::stderr(), &line) {
+//!                 Ok(()) => outcome.delivered(item.ticket()),
+//!                 Err(e) => outcome.failed(item.ticket(), &metlog::sender::SendError::io("stderr", e)),
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let sender = QueuedSender::new("stderr", Stderr, QueueConfig::default())?;
+//! let client = metlog::Client::builder("app").sender(sender).build();
+//! client.incr("started");
+//! client.flush();
+//! assert_eq!(client.stats().sent, 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::queue::{Buffer, Queue};
-use super::{Delivery, SendError, SendErrorKind};
-use crate::site::{ClientDefaults, SiteEvent};
+use super::queue::Queue;
+use super::{Delivery, SendError, SendErrorKind, Sender};
+use crate::envelope::Envelope;
+use crate::record::{ClientDefaults, ClientId, Record, Stored};
 use crate::{Message, Severity, SharedStr};
 
-/// The worker side of a background sender: turns batches of messages into
-/// I/O. Implemented by each network sender's transport.
-pub(crate) trait Transport: Send + 'static {
+/// The worker side of a [`QueuedSender`]: turns batches of messages into
+/// I/O, on the sender's own thread.
+pub trait Transport: Send + 'static {
     /// Delivers (or keeps for later) a batch, reporting each message's fate
-    /// through `outcome`. Messages it keeps (a backlog while disconnected)
-    /// are reported when they are finally delivered or dropped.
-    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome);
-
-    /// Whether [`deliver_events`](Transport::deliver_events) is implemented.
-    fn takes_events(&self) -> bool {
-        false
-    }
-
-    /// Delivers annotated functions' events without building their
-    /// messages (`owner` is the sending client's defaults). Only called
-    /// when [`takes_events`](Transport::takes_events) says so.
-    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
-        let _ = (events, owner, outcome);
-    }
+    /// through `outcome` by its [`Ticket`]. Messages it keeps (a backlog
+    /// while disconnected) are reported when they are finally delivered or
+    /// lost; a message never reported stays counted as queued.
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome);
 
     /// Called when the queue has been idle for a while: retry backlogs,
-    /// reconnect.
+    /// reconnect. The default does nothing.
     fn idle(&mut self, outcome: &Outcome) {
         let _ = outcome;
     }
 
     /// Called once at shutdown, after the queue is drained: deliver what is
     /// held if possible before `deadline`, and report the rest as failed.
+    /// The default does nothing.
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
         let _ = (outcome, deadline);
     }
 }
 
-/// Counts what a transport did, and reports its first error on stderr.
+/// Messages for a [`Transport`] to deliver, read in place from the queue.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    items: &'a [Stored],
+    owners: &'a Owners,
+}
+
+impl<'a> Batch<'a> {
+    /// How many messages.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The messages, in the order their callers sent them (per thread).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Item<'a>> + 'a {
+        let owners = self.owners;
+        self.items.iter().map(move |stored| Item {
+            stored,
+            client: owners.client(stored.owner),
+        })
+    }
+}
+
+/// One message of a [`Batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct Item<'a> {
+    stored: &'a Stored,
+    client: &'a ClientDefaults,
+}
+
+impl<'a> Item<'a> {
+    /// The message, borrowed: what the encoders read.
+    #[inline]
+    pub fn envelope(&self) -> Envelope<'a> {
+        self.stored.envelope(self.client)
+    }
+
+    /// What to report this message's fate with.
+    #[inline]
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.stored.owner)
+    }
+
+    /// The message, owned (for a transport that needs one; the encoders do
+    /// not).
+    pub fn to_message(&self) -> Message {
+        Message::from(self.envelope())
+    }
+}
+
+/// Names the client a delivered (or lost) message came from, so each client
+/// sharing a sender gets its own counts; see [`Outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(u32);
+
+/// Counts what a transport did with each message, per sending client, and
+/// reports the first error once.
 #[derive(Debug)]
-pub(crate) struct Outcome {
+pub struct Outcome {
     shared: Arc<Shared>,
 }
 
 impl Outcome {
-    pub(crate) fn delivered(&self, n: u64) {
-        self.shared.delivered.fetch_add(n, Relaxed);
+    /// The message was handed to the transport (written to the socket).
+    #[inline]
+    pub fn delivered(&self, ticket: Ticket) {
+        self.shared.owners.get(ticket.0).delivered.fetch_add(1, Relaxed);
     }
 
-    /// Refused by the transport for lack of room: counted, not reported.
-    #[allow(dead_code)] // only the ZeroMQ transport has such a limit
-    pub(crate) fn dropped(&self, n: u64) {
-        self.shared.dropped.fetch_add(n, Relaxed);
+    /// Every message of `batch` was delivered.
+    pub fn delivered_all(&self, batch: &Batch<'_>) {
+        for item in batch.iter() {
+            self.delivered(item.ticket());
+        }
     }
 
-    pub(crate) fn failed(&self, n: u64, error: &SendError) {
-        self.shared.failed.fetch_add(n, Relaxed);
+    /// The message was refused by the transport for lack of room (e.g.
+    /// ZeroMQ's high-water mark): counted as dropped, not reported.
+    pub fn dropped(&self, ticket: Ticket) {
+        self.shared.owners.get(ticket.0).dropped.fetch_add(1, Relaxed);
+    }
+
+    /// The message was lost to `error`: counted as failed; the sender's
+    /// first failure is reported ([`crate::report`]).
+    pub fn failed(&self, ticket: Ticket, error: &SendError) {
+        self.shared.owners.get(ticket.0).failed.fetch_add(1, Relaxed);
         if !self.shared.error_reported.swap(true, Relaxed) {
             crate::report::report(format_args!(
                 "{} failed to deliver: {error}; further failures are only counted \
@@ -169,88 +265,117 @@ impl QueueConfig {
     }
 }
 
-/// What waits in one shard: messages, and annotated functions' events with
-/// the number of messages queued before each (so the worker keeps each
-/// thread's order).
+/// The clients that have sent through one queue, each in a slot of its own
+/// with its counts. Slots are never reused or moved: a ticket stays valid
+/// for the life of the sender, and looking one up takes no lock.
+pub(crate) struct Owners {
+    /// Slot `i` lives in chunk `c = log2(i / 64 + 1)`; chunk `c` holds
+    /// `64 << c` slots, allocated when first needed.
+    chunks: [OnceLock<Box<[Owner]>>; 27],
+    count: AtomicU32,
+    /// Held while a slot is added.
+    adding: Mutex<()>,
+}
+
 #[derive(Default)]
-struct Pending {
-    messages: Vec<Message>,
-    events: Vec<SiteEvent>,
-}
-
-impl Buffer for Pending {
-    fn len(&self) -> usize {
-        self.messages.len() + self.events.len()
-    }
-}
-
-impl Pending {
-    /// Makes room (while empty) for twice `most` messages and events, at
-    /// least a small burst's worth (64 messages, 1,024 40-byte events), but
-    /// never beyond the queue's `capacity`.
-    fn reserve(&mut self, most: (usize, usize), capacity: usize) {
-        let wanted = |n: usize, floor: usize| n.saturating_mul(2).max(floor).min(capacity);
-        self.messages.reserve(wanted(most.0, 64));
-        self.events.reserve(wanted(most.1, 1_024));
-    }
-
-    /// Moves everything, in order, into `batch` as messages, handing the
-    /// batch to `deliver` whenever it reaches `max_batch`.
-    fn drain(
-        &mut self,
-        owner: Option<&Owner>,
-        batch: &mut Vec<Message>,
-        max_batch: usize,
-        mut deliver: impl FnMut(&mut Vec<Message>),
-    ) {
-        let mut messages = self.messages.drain(..);
-        let mut taken = 0;
-        let mut push = |batch: &mut Vec<Message>, message: Message| {
-            batch.push(message);
-            if batch.len() >= max_batch {
-                deliver(batch);
-            }
-        };
-        for event in self.events.drain(..) {
-            while taken < event.position as usize {
-                let Some(message) = messages.next() else {
-                    break;
-                };
-                taken += 1;
-                push(batch, message);
-            }
-            // Events are only queued once the owner is known.
-            if let Some(owner) = owner {
-                push(batch, event.into_message(&owner.logger, owner.severity));
-            }
-        }
-        for message in messages {
-            push(batch, message);
-        }
-    }
-}
-
-/// The client whose defaults the worker adds to events.
-#[derive(Debug)]
-pub(crate) struct Owner {
-    id: u64,
-    pub(crate) logger: SharedStr,
-    pub(crate) severity: Severity,
-}
-
-struct Shared {
-    name: &'static str,
-    queue: Queue<Pending>,
-    /// Learnt from the first event; a sender shared between clients builds
-    /// the other clients' messages on the caller's thread.
-    owner: OnceLock<Owner>,
+struct Owner {
+    client: OnceLock<Arc<ClientDefaults>>,
     delivered: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
-    /// Events the transport encoded straight from the queue (tests check
-    /// that the direct path is the one that runs).
-    #[cfg(test)]
-    direct_events: AtomicU64,
+}
+
+impl std::fmt::Debug for Owners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Owners")
+            .field("count", &self.count.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where slot `index` is: its chunk and its place there.
+fn locate(index: u32) -> (usize, usize) {
+    let index = index as usize;
+    let chunk = (index / 64 + 1).ilog2() as usize;
+    (chunk, index - 64 * ((1 << chunk) - 1))
+}
+
+impl Owners {
+    /// Slot 0 holds messages sent to the sender directly, by no client.
+    fn new() -> Owners {
+        let owners = Owners {
+            chunks: Default::default(),
+            count: AtomicU32::new(0),
+            adding: Mutex::new(()),
+        };
+        owners.add(Arc::new(ClientDefaults::new(0, SharedStr::EMPTY, Severity::default())));
+        owners
+    }
+
+    fn get(&self, index: u32) -> &Owner {
+        let (chunk, at) = locate(index);
+        // Only registered slots are ever handed out as owners or tickets.
+        &self.chunks[chunk].get_or_init(|| new_chunk(chunk))[at]
+    }
+
+    fn client(&self, index: u32) -> &ClientDefaults {
+        match self.get(index).client.get() {
+            Some(client) => client,
+            None => self.get(0).client.get().map_or_else(|| unreachable_defaults(), |c| c),
+        }
+    }
+
+    /// Gives `client` a slot (or finds the one it has).
+    fn add(&self, client: Arc<ClientDefaults>) -> u32 {
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = self.count.load(Relaxed);
+        if let Some(index) =
+            (0..count).find(|&i| self.get(i).client.get().is_some_and(|c| c.id == client.id))
+        {
+            return index;
+        }
+        let _ = self.get(count).client.set(client);
+        self.count.store(count + 1, SeqCst);
+        count
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Owner> + '_ {
+        (0..self.count.load(SeqCst)).map(|i| self.get(i))
+    }
+
+    fn totals(&self, of: impl Fn(&ClientDefaults) -> bool) -> (u64, u64, u64) {
+        self.slots()
+            .filter(|owner| owner.client.get().is_some_and(|c| of(c)))
+            .fold((0, 0, 0), |(d, f, x), owner| {
+                (
+                    d + owner.delivered.load(Relaxed),
+                    f + owner.failed.load(Relaxed),
+                    x + owner.dropped.load(Relaxed),
+                )
+            })
+    }
+}
+
+fn new_chunk(chunk: usize) -> Box<[Owner]> {
+    (0..64usize << chunk).map(|_| Owner::default()).collect()
+}
+
+/// Defaults for a slot that has none (never happens: slot 0 is set when the
+/// table is made).
+#[cold]
+fn unreachable_defaults() -> &'static ClientDefaults {
+    static NONE: OnceLock<ClientDefaults> = OnceLock::new();
+    NONE.get_or_init(|| ClientDefaults::new(0, SharedStr::EMPTY, Severity::default()))
+}
+
+/// Hands out queue ids (0 means "none" in a client's slot cache).
+static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
+
+struct Shared {
+    name: String,
+    id: u64,
+    queue: Queue<Stored>,
+    owners: Owners,
     error_reported: AtomicBool,
     /// Set by the worker before it parks for long; a caller that finds it
     /// set after filling an empty shard wakes the worker.
@@ -265,7 +390,8 @@ struct Shared {
 
 impl Shared {
     fn settled(&self) -> u64 {
-        self.delivered.load(Relaxed) + self.failed.load(Relaxed) + self.dropped.load(Relaxed)
+        let (delivered, failed, dropped) = self.owners.totals(|_| true);
+        delivered + failed + dropped
     }
 
     fn wake_worker(&self) {
@@ -284,9 +410,19 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// The queue and worker behind every network sender.
+/// A bounded queue and a worker thread in front of a [`Transport`]: the
+/// sender every network sender of this crate is made of, and the way to
+/// give a transport of your own the same road (see the [module
+/// documentation](self)).
+///
+/// The caller's cost is one compact record written into its thread's shard
+/// of the queue; the envelope is read in place and encoded on the worker.
+/// When the queue is full (in messages or in bytes, see [`QueueConfig`]) a
+/// message is dropped and counted. Counts are kept per sending client, so
+/// clients sharing the sender each see their own in
+/// [`Client::stats`](crate::Client::stats).
 #[derive(Debug)]
-pub(crate) struct Background {
+pub struct QueuedSender {
     shared: Arc<Shared>,
     config: QueueConfig,
     /// Signalled by the worker when it has finished (in a mutex only to be
@@ -295,29 +431,26 @@ pub(crate) struct Background {
     worker: Option<JoinHandle<()>>,
 }
 
-impl Background {
+impl QueuedSender {
     /// Starts the worker thread `metlog-<name>` around `transport`.
-    pub(crate) fn spawn(
-        name: &'static str,
+    pub fn new(
+        name: impl Into<String>,
         transport: impl Transport,
         config: QueueConfig,
-    ) -> std::io::Result<Background> {
+    ) -> std::io::Result<QueuedSender> {
+        let name = name.into();
         let (done_tx, done) = mpsc::channel();
         let shared = Arc::new(Shared {
-            name,
+            id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
             queue: Queue::new(config.capacity, config.max_bytes),
-            owner: OnceLock::new(),
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            #[cfg(test)]
-            direct_events: AtomicU64::new(0),
+            owners: Owners::new(),
             error_reported: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
+            name: name.clone(),
         });
         let outcome = Outcome {
             shared: shared.clone(),
@@ -332,7 +465,7 @@ impl Background {
                 let _ = done_tx.send(());
             })?;
         let _ = shared.worker.set(worker.thread().clone());
-        Ok(Background {
+        Ok(QueuedSender {
             shared,
             config,
             done: Mutex::new(Some(done)),
@@ -340,44 +473,42 @@ impl Background {
         })
     }
 
-    /// Queues a message without waiting (or waiting up to the configured
-    /// time for room).
+    /// The sending client's slot in this queue: found in the client's own
+    /// cache, without a lock, after its first message.
     #[inline]
-    pub(crate) fn send(&self, message: Message) -> Result<(), SendError> {
-        let bytes = message.heap_bytes();
-        self.push(bytes, |pending: &mut Pending| {
-            pending.messages.push(message)
-        })
-    }
-
-    /// Queues an annotated function's event; the worker builds its message.
-    #[inline]
-    pub(crate) fn send_site(
-        &self,
-        event: SiteEvent,
-        client: &ClientDefaults<'_>,
-    ) -> Result<(), SendError> {
-        let owner = self.shared.owner.get_or_init(|| Owner {
-            id: client.id,
-            logger: client.logger.clone(),
-            severity: client.severity,
-        });
-        if owner.id != client.id {
-            return self.send(event.into_message(client.logger, client.severity));
+    fn slot(&self, client: &Arc<ClientDefaults>) -> u32 {
+        let id = self.shared.id;
+        for entry in &client.slots {
+            let cached = entry.load(Relaxed);
+            if cached >> 32 == id {
+                return cached as u32;
+            }
         }
-        self.push(0, |pending: &mut Pending| {
-            // Capacity is at most `u32::MAX`.
-            let position = u32::try_from(pending.messages.len()).unwrap_or(u32::MAX);
-            let mut event = event;
-            event.position = position;
-            pending.events.push(event);
-        })
+        self.add_client(client)
+    }
+
+    #[cold]
+    fn add_client(&self, client: &Arc<ClientDefaults>) -> u32 {
+        let slot = self.shared.owners.add(client.clone());
+        let tagged = self.shared.id << 32 | u64::from(slot);
+        // An empty cache entry, or else one chosen by queue (a client
+        // sending through more queues than entries finds the rest under
+        // the lock of `add`, still in the same slot).
+        let entry = client
+            .slots
+            .iter()
+            .find(|e| e.load(Relaxed) == 0)
+            .unwrap_or(&client.slots[self.shared.id as usize % client.slots.len()]);
+        entry.store(tagged, Relaxed);
+        slot
     }
 
     #[inline]
-    fn push(&self, bytes: usize, write: impl FnOnce(&mut Pending)) -> Result<(), SendError> {
+    fn push(&self, stored: Stored) -> Result<(), SendError> {
         let shared = &*self.shared;
-        match shared.queue.push(bytes, write) {
+        let bytes = stored.heap_bytes();
+        let owner = stored.owner;
+        match shared.queue.push(owner, bytes, |items| items.push(stored)) {
             Ok(was_empty) => {
                 // Only the first message of a batch can find the worker
                 // asleep. The fence pairs with the worker's: either it sees
@@ -390,15 +521,16 @@ impl Background {
                 }
                 Ok(())
             }
-            Err(write) => self.push_when_room(bytes, write),
+            Err(write) => self.push_when_room(owner, bytes, write),
         }
     }
 
     #[cold]
     fn push_when_room(
         &self,
+        owner: u32,
         bytes: usize,
-        mut write: impl FnOnce(&mut Pending),
+        mut write: impl FnOnce(&mut Vec<Stored>),
     ) -> Result<(), SendError> {
         let Some(wait) = self.config.block_when_full else {
             return Err(SendError::full());
@@ -411,7 +543,7 @@ impl Background {
         self.shared.wake_worker();
         while Instant::now() < deadline {
             std::thread::yield_now();
-            match self.shared.queue.push(bytes, write) {
+            match self.shared.queue.push(owner, bytes, write) {
                 Ok(_) => {
                     self.shared.wake_worker();
                     return Ok(());
@@ -422,57 +554,15 @@ impl Background {
         Err(SendError::full())
     }
 
-    /// Waits until everything accepted so far is delivered or failed.
-    pub(crate) fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let target = self.shared.queue.accepted();
-        let deadline = Instant::now() + timeout;
-        self.shared.wake_worker();
-        let mut guard = self
-            .shared
-            .progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while self.shared.settled() < target {
-            let now = Instant::now();
-            if now >= deadline {
-                let waiting = target - self.shared.settled().min(target);
-                return Err(SendError::new(
-                    SendErrorKind::Other,
-                    format!(
-                        "{} still had {waiting} message(s) waiting after {timeout:?}",
-                        self.shared.name
-                    ),
-                ));
-            }
-            // Short waits: a wake-up can slip between the check and the wait.
-            let wait = (deadline - now).min(Duration::from_millis(10));
-            guard = self
-                .shared
-                .progressed
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn flush(&self) -> Result<(), SendError> {
-        self.flush_timeout(self.config.flush_timeout)
-    }
-
-    /// Events encoded straight from the queue so far.
-    #[cfg(test)]
-    pub(crate) fn direct_events(&self) -> u64 {
-        self.shared.direct_events.load(Relaxed)
-    }
-
-    pub(crate) fn delivery(&self) -> Delivery {
+    fn delivery_where(&self, of: impl Fn(&ClientDefaults) -> bool) -> Delivery {
+        let shared = &*self.shared;
         // Read the settled counts first: a message settles after it is
         // accepted, so `queued` never goes negative.
-        let delivered = self.shared.delivered.load(Relaxed);
-        let failed = self.shared.failed.load(Relaxed);
-        let dropped = self.shared.dropped.load(Relaxed);
-        let accepted = self.shared.queue.accepted();
+        let (delivered, failed, dropped) = shared.owners.totals(&of);
+        let accepted: u64 = (0..shared.owners.count.load(SeqCst))
+            .filter(|&slot| of(shared.owners.client(slot)))
+            .map(|slot| shared.queue.accepted_by(slot))
+            .sum();
         Delivery {
             delivered,
             failed,
@@ -483,7 +573,68 @@ impl Background {
     }
 }
 
-impl Drop for Background {
+impl Sender for QueuedSender {
+    /// Queues a message made without a client.
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        self.push(Stored::message(message))
+    }
+
+    /// Queues the record as it is (its borrowed text copied in).
+    #[inline]
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        let slot = self.slot(record.client);
+        self.push(record.into_stored(slot))
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        self.flush_timeout(self.config.flush_timeout)
+    }
+
+    /// Waits until everything accepted so far is delivered or lost.
+    fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
+        let shared = &*self.shared;
+        let target = shared.queue.accepted();
+        let deadline = Instant::now() + timeout;
+        shared.wake_worker();
+        let mut guard = shared.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        while shared.settled() < target {
+            let now = Instant::now();
+            if now >= deadline {
+                let waiting = target - shared.settled().min(target);
+                return Err(SendError::new(
+                    SendErrorKind::Other,
+                    format!(
+                        "{} still had {waiting} message(s) waiting after {timeout:?}",
+                        shared.name
+                    ),
+                ));
+            }
+            // Short waits: a wake-up can slip between the check and the wait.
+            let wait = (deadline - now).min(Duration::from_millis(10));
+            guard = shared
+                .progressed
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    /// The counts of every client's messages, and of those sent directly.
+    fn delivery(&self) -> Option<Delivery> {
+        Some(self.delivery_where(|_| true))
+    }
+
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        Some(self.delivery_where(|c| c.id == client))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+impl Drop for QueuedSender {
     /// Lets the worker drain the queue and stop, waiting at most the drain
     /// timeout.
     fn drop(&mut self) {
@@ -521,12 +672,10 @@ fn run(
     drain_timeout: Duration,
 ) {
     let shared = &*outcome.shared;
-    let mut spare = Pending::default();
-    let mut batch = Vec::with_capacity(max_batch);
+    let mut spare: Vec<Stored> = Vec::new();
     let mut quiet_rounds = 0;
-    let takes_events = transport.takes_events();
-    // The most of each kind ever taken from a shard at once.
-    let mut most = (0, 0);
+    // The most ever taken from a shard at once.
+    let mut most: usize = 0;
     loop {
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
@@ -534,44 +683,25 @@ fn run(
         let mut moved = 0;
         for shard in 0..shared.queue.shard_count() {
             // The spare becomes the shard's buffer: room for twice the
-            // largest batch so far, allocated here rather than by a caller
-            // pushing into it.
-            spare.reserve(most, capacity);
+            // largest batch so far (at least a burst's worth), allocated
+            // here rather than by a caller pushing into it.
+            spare.reserve(most.saturating_mul(2).max(1_024).min(capacity));
             let taken = shared.queue.take(shard, &mut spare);
             if taken == 0 {
                 continue;
             }
-            most = (
-                most.0.max(spare.messages.len()),
-                most.1.max(spare.events.len()),
-            );
+            most = most.max(taken);
             // What their senders charged, given back once they are dealt with.
-            let bytes: usize = spare.messages.iter().map(Message::heap_bytes).sum();
+            let bytes: usize = spare.iter().map(Stored::heap_bytes).sum();
             moved += taken;
-            let owner = shared.owner.get();
-            if spare.events.is_empty() && spare.messages.len() <= max_batch {
-                // The common case for senders without annotated functions:
-                // hand the shard's messages over as they are.
-                deliver(&mut transport, &mut spare.messages, outcome);
-            } else if let (Some(owner), true) = (owner, takes_events && spare.messages.is_empty()) {
-                // Only events: encoded straight from them, at most a batch
-                // at a time like messages.
-                for events in spare.events.chunks(max_batch) {
-                    guarded(outcome, events.len() as u64, || {
-                        transport.deliver_events(events, owner, outcome);
-                    });
-                    #[cfg(test)]
-                    shared.direct_events.fetch_add(events.len() as u64, Relaxed);
-                }
-                spare.events.clear();
-            } else {
-                spare.drain(owner, &mut batch, max_batch, |batch| {
-                    deliver(&mut transport, batch, outcome);
-                });
-                if !batch.is_empty() {
-                    deliver(&mut transport, &mut batch, outcome);
-                }
+            for items in spare.chunks(max_batch) {
+                let batch = Batch {
+                    items,
+                    owners: &shared.owners,
+                };
+                guarded(outcome, &batch, || transport.deliver(&batch, outcome));
             }
+            spare.clear();
             shared.queue.release(taken, bytes);
             notify(outcome);
         }
@@ -599,32 +729,26 @@ fn run(
         }
         shared.sleeping.store(false, Relaxed);
         if shared.queue.is_empty() {
-            guarded(outcome, 0, || transport.idle(outcome));
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
             notify(outcome);
         }
     }
     let deadline = Instant::now() + drain_timeout;
-    guarded(outcome, 0, || transport.close(outcome, deadline));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
     notify(outcome);
 }
 
-fn deliver(transport: &mut impl Transport, batch: &mut Vec<Message>, outcome: &Outcome) {
-    let size = batch.len() as u64;
-    guarded(outcome, size, || transport.deliver(batch, outcome));
-    batch.clear();
-}
-
-/// Runs a transport call; a panic in it counts the batch as failed rather
-/// than killing the worker.
-fn guarded(outcome: &Outcome, batch: u64, call: impl FnOnce()) {
-    let before = outcome.shared.settled();
+/// Runs a transport's delivery; a panic in it counts what the batch had not
+/// yet settled as failed (its last messages) rather than killing the worker.
+fn guarded(outcome: &Outcome, batch: &Batch<'_>, call: impl FnOnce()) {
+    let shared = &*outcome.shared;
+    let before = shared.settled();
     if panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
-        let settled = outcome.shared.settled() - before;
-        let lost = batch.saturating_sub(settled);
-        outcome.failed(
-            lost,
-            &SendError::new(SendErrorKind::Other, "the transport panicked"),
-        );
+        let settled = (shared.settled() - before) as usize;
+        let error = SendError::new(SendErrorKind::Other, "the transport panicked");
+        for item in batch.iter().skip(settled) {
+            outcome.failed(item.ticket(), &error);
+        }
     }
 }
 
@@ -647,31 +771,31 @@ mod tests {
     }
 
     impl Transport for PanicsOnce {
-        fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
+        fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
             if !self.panicked {
                 self.panicked = true;
                 panic!("transport bug");
             }
-            outcome.delivered(batch.len() as u64);
+            outcome.delivered_all(batch);
         }
     }
 
     #[test]
     fn a_panicking_transport_costs_its_batch_and_the_worker_lives_on() {
-        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reports = Arc::new(Mutex::new(Vec::new()));
         let sink = reports.clone();
         crate::report::set_handler(move |text: &str| sink.lock().unwrap().push(text.to_owned()));
-        let background = Background::spawn(
+        let sender = QueuedSender::new(
             "test",
             PanicsOnce { panicked: false },
             QueueConfig::default(),
         )
         .unwrap();
-        background.send(Message::new("counter", "t")).unwrap();
-        let _ = background.flush_timeout(Duration::from_secs(5));
-        background.send(Message::new("counter", "t")).unwrap();
-        background.flush_timeout(Duration::from_secs(5)).unwrap();
-        let delivery = background.delivery();
+        sender.send(Message::new("counter", "t")).unwrap();
+        let _ = sender.flush_timeout(Duration::from_secs(5));
+        sender.send(Message::new("counter", "t")).unwrap();
+        sender.flush_timeout(Duration::from_secs(5)).unwrap();
+        let delivery = sender.delivery().unwrap();
         assert_eq!(
             (delivery.failed, delivery.delivered, delivery.queued),
             (1, 1, 0)
@@ -681,5 +805,21 @@ mod tests {
             reports.iter().any(|r| r.contains("the transport panicked")),
             "reported once: {reports:?}"
         );
+    }
+
+    #[test]
+    fn slots_are_found_where_they_were_put() {
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..10_000u32 {
+            let (chunk, at) = locate(index);
+            assert!(at < 64 << chunk, "{index}");
+            assert!(seen.insert((chunk, at)), "{index} collides");
+        }
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(63), (0, 63));
+        assert_eq!(locate(64), (1, 0));
+        assert_eq!(locate(191), (1, 127));
+        assert_eq!(locate(192), (2, 0));
+        assert!(locate(u32::MAX).0 < 27);
     }
 }

@@ -2,7 +2,7 @@
 //! `StdLibLoggingSender`).
 
 use super::{SendError, Sender};
-use crate::{Message, Severity};
+use crate::{Envelope, Message, Record, Severity};
 
 /// Passes messages to the [`log`] crate's logger, metlog-py's
 /// `StdLibLoggingSender` semantics: a message whose type is in
@@ -77,26 +77,43 @@ pub(crate) fn level(severity: Severity) -> log::Level {
     }
 }
 
-impl Sender for LogSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        let text = if listed(&self.payload_types, &message.kind) {
-            message.payload.to_string()
-        } else if listed(&self.json_types, &message.kind) {
-            message.to_json()
-        } else {
-            return Err(SendError::unsupported(&message.kind));
-        };
+impl LogSender {
+    /// Writes the message to the `log` crate: its payload, or its JSON.
+    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
+        let payload = listed(&self.payload_types, message.kind);
+        if !payload && !listed(&self.json_types, message.kind) {
+            return Err(SendError::unsupported(message.kind));
+        }
         let level = level(message.severity);
         if level <= log::max_level() {
-            log::logger().log(
-                &log::Record::builder()
-                    .level(level)
-                    .target(&self.target)
-                    .args(format_args!("{text}"))
-                    .build(),
-            );
+            let log = |args: std::fmt::Arguments<'_>| {
+                log::logger().log(
+                    &log::Record::builder()
+                        .level(level)
+                        .target(&self.target)
+                        .args(args)
+                        .build(),
+                );
+            };
+            if payload {
+                log(format_args!("{}", message.payload));
+            } else {
+                let mut json = Vec::with_capacity(320);
+                crate::encode::json::write(message, &mut json);
+                log(format_args!("{}", String::from_utf8_lossy(&json)));
+            }
         }
         Ok(())
+    }
+}
+
+impl Sender for LogSender {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        self.write(message.envelope())
+    }
+
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {

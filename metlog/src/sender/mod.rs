@@ -26,14 +26,15 @@
 //! (counted in [`Stats::dropped`](crate::Stats::dropped)); [`Client::flush`](crate::Client::flush)
 //! waits for the queue; dropping the sender drains it (within a deadline).
 //!
-//! Annotated functions' counters and timers reach the background senders
-//! as small events that the worker thread builds into messages, through a
-//! hidden trait method that `Box`, `Arc` and [`Router`] forward. A sender of
-//! your own that wraps a network sender still works unchanged; the
-//! messages are then built on the caller's thread (what that costs: the
-//! `metlog_incr_null` line against `metlog_incr_statsd` in BENCHMARKS.md).
+//! Every call reaches its sender as one compact [`Record`](crate::Record)
+//! ([`Sender::send_record`]): the network senders store it in their queue as
+//! it is and encode it on their worker thread, reading it in place through
+//! its [`Envelope`](crate::Envelope); nothing builds a [`Message`] on the
+//! way. A transport of your own gets that road by implementing
+//! [`Transport`] and running in a [`QueuedSender`].
 //!
-//! Write your own by implementing the trait:
+//! A sender that wants whole messages implements [`send`](Sender::send)
+//! alone: the default `send_record` builds the message for it.
 //!
 //! ```
 //! use metlog::sender::{SendError, Sender};
@@ -50,6 +51,7 @@
 //! client.incr("started");
 //! ```
 
+mod accepted;
 mod background;
 mod capture;
 mod error;
@@ -69,9 +71,11 @@ mod zmq;
 
 use std::sync::Arc;
 
-use crate::site::{ClientDefaults, SiteEvent};
+use crate::record::{ClientId, Record};
 
-pub use background::{QueueConfig, DEFAULT_MAX_BYTES};
+pub use background::{
+    Batch, Item, Outcome, QueueConfig, QueuedSender, Ticket, Transport, DEFAULT_MAX_BYTES,
+};
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
 pub use log_sender::LogSender;
@@ -111,12 +115,13 @@ pub trait Sender: Send + Sync + 'static {
         self.flush()
     }
 
-    /// Delivers an annotated function's counter or timer. The default builds
-    /// the message and calls [`send`](Sender::send); background senders
-    /// queue the event and build the message on their worker thread.
-    #[doc(hidden)]
-    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
-        self.send(event.into_message(client.logger, client.severity))
+    /// Delivers (or queues) one client call's record: what a
+    /// [`Client`](crate::Client) calls. The default builds the owned
+    /// [`Message`] and calls [`send`](Sender::send); the senders of this
+    /// crate read the record in place, and a wrapper around another sender
+    /// should forward this method to keep that road.
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.send(record.into_message())
     }
 
     /// For senders that deliver after `send` returns (a background queue):
@@ -127,6 +132,15 @@ pub trait Sender: Send + Sync + 'static {
     /// it is built, whether to count sent messages itself.
     fn delivery(&self) -> Option<Delivery> {
         None
+    }
+
+    /// Like [`delivery`](Sender::delivery), for the messages of one client
+    /// only: what [`Client::stats`](crate::Client::stats) reads, so that
+    /// clients sharing a sender each see their own counts. The default is
+    /// [`delivery`](Sender::delivery) (a sender used by one client).
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        let _ = client;
+        self.delivery()
     }
 
     /// The sender as `Any`, so [`Client::sender_as`](crate::Client::sender_as)
@@ -174,12 +188,8 @@ macro_rules! forward_sender {
             fn send(&self, message: Message) -> Result<(), SendError> {
                 (**self).send(message)
             }
-            fn send_site(
-                &self,
-                event: SiteEvent,
-                client: &ClientDefaults<'_>,
-            ) -> Result<(), SendError> {
-                (**self).send_site(event, client)
+            fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+                (**self).send_record(record)
             }
             fn flush(&self) -> Result<(), SendError> {
                 (**self).flush()
@@ -189,6 +199,9 @@ macro_rules! forward_sender {
             }
             fn delivery(&self) -> Option<Delivery> {
                 (**self).delivery()
+            }
+            fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+                (**self).delivery_for(client)
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 (**self).as_any()

@@ -23,25 +23,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 #[repr(align(128))]
 struct Padded<T>(T);
 
-/// What a shard holds: a `Vec`, or several kept in step.
-pub(crate) trait Buffer: Default {
-    fn len(&self) -> usize;
-}
-
-impl<T> Buffer for Vec<T> {
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-}
-
 struct Shard<T> {
-    items: T,
+    items: Vec<T>,
     /// Room this shard has taken from [`Queue::room`] and not used yet.
     credits: usize,
     /// Bytes this shard has taken from [`Queue::bytes`] and not used yet.
     byte_credits: usize,
-    /// Messages ever accepted into this shard.
-    accepted: u64,
+    /// Messages ever accepted into this shard, by owner (the client that
+    /// sent them, see [`Owners`](super::background)).
+    accepted: Vec<u64>,
 }
 
 /// Messages waiting for the worker, at most `capacity` of them and
@@ -92,7 +82,7 @@ fn thread_slot() -> usize {
         .unwrap_or(0)
 }
 
-impl<T: Buffer> Queue<T> {
+impl<T> Queue<T> {
     /// A queue holding at most `capacity` items and `max_bytes` of their
     /// contents, with a shard for each of about four threads per core.
     pub(crate) fn new(capacity: usize, max_bytes: usize) -> Queue<T> {
@@ -106,10 +96,10 @@ impl<T: Buffer> Queue<T> {
             shards: (0..shards)
                 .map(|_| {
                     Padded(Mutex::new(Shard {
-                        items: T::default(),
+                        items: Vec::new(),
                         credits: 0,
                         byte_credits: 0,
-                        accepted: 0,
+                        accepted: Vec::new(),
                     }))
                 })
                 .collect(),
@@ -134,12 +124,18 @@ impl<T: Buffer> Queue<T> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds one item holding `bytes` on the heap to the calling thread's
-    /// shard with `write`, which must add exactly one. `Ok(true)` when that
-    /// shard was empty before (the worker may need waking); when the queue
-    /// is full (in number or in bytes), `write` comes back unused.
+    /// Adds one item of `owner`, holding `bytes` on the heap, to the
+    /// calling thread's shard with `write`, which must add exactly one.
+    /// `Ok(true)` when that shard was empty before (the worker may need
+    /// waking); when the queue is full (in number or in bytes), `write`
+    /// comes back unused.
     #[inline]
-    pub(crate) fn push<F: FnOnce(&mut T)>(&self, bytes: usize, write: F) -> Result<bool, F> {
+    pub(crate) fn push<F: FnOnce(&mut Vec<T>)>(
+        &self,
+        owner: u32,
+        bytes: usize,
+        write: F,
+    ) -> Result<bool, F> {
         let index = thread_slot() & (self.shards.len() - 1);
         let mut reclaimed = false;
         loop {
@@ -158,8 +154,12 @@ impl<T: Buffer> Queue<T> {
             if shard.byte_credits >= bytes {
                 shard.byte_credits -= bytes;
                 shard.credits -= 1;
-                shard.accepted += 1;
-                let was_empty = shard.items.len() == 0;
+                let owner = owner as usize;
+                match shard.accepted.get_mut(owner) {
+                    Some(accepted) => *accepted += 1,
+                    None => count_first(&mut shard.accepted, owner),
+                }
+                let was_empty = shard.items.is_empty();
                 write(&mut shard.items);
                 return Ok(was_empty);
             }
@@ -198,10 +198,10 @@ impl<T: Buffer> Queue<T> {
     /// returns how many were taken. Their room stays taken until
     /// [`release`](Queue::release), so the bound covers messages the worker
     /// holds too.
-    pub(crate) fn take(&self, index: usize, spare: &mut T) -> usize {
-        debug_assert!(spare.len() == 0);
+    pub(crate) fn take(&self, index: usize, spare: &mut Vec<T>) -> usize {
+        debug_assert!(spare.is_empty());
         let mut shard = self.lock(index);
-        if shard.items.len() == 0 {
+        if shard.items.is_empty() {
             return 0;
         }
         std::mem::swap(&mut shard.items, spare);
@@ -220,15 +220,32 @@ impl<T: Buffer> Queue<T> {
 
     /// Whether every shard is empty.
     pub(crate) fn is_empty(&self) -> bool {
-        (0..self.shards.len()).all(|index| self.lock(index).items.len() == 0)
+        (0..self.shards.len()).all(|index| self.lock(index).items.is_empty())
     }
 
     /// Items ever accepted.
     pub(crate) fn accepted(&self) -> u64 {
         (0..self.shards.len())
-            .map(|index| self.lock(index).accepted)
+            .map(|index| self.lock(index).accepted.iter().sum::<u64>())
             .sum()
     }
+
+    /// Items of `owner` ever accepted.
+    pub(crate) fn accepted_by(&self, owner: u32) -> u64 {
+        (0..self.shards.len())
+            .map(|index| {
+                let shard = self.lock(index);
+                shard.accepted.get(owner as usize).copied().unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+/// Counts an owner's first item in a shard (growing its table once).
+#[cold]
+fn count_first(accepted: &mut Vec<u64>, owner: usize) {
+    accepted.resize(owner + 1, 0);
+    accepted[owner] = 1;
 }
 
 /// Takes up to `most` from `counter`, all or nothing below `least` (what
@@ -256,13 +273,13 @@ fn take(counter: &AtomicUsize, most: usize, least: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn push(queue: &Queue<Vec<i32>>, n: i32) -> bool {
-        queue.push(0, |v| v.push(n)).is_ok()
+    fn push(queue: &Queue<i32>, n: i32) -> bool {
+        queue.push(0, 0, |v| v.push(n)).is_ok()
     }
 
     #[test]
     fn holds_at_most_its_capacity_and_gives_room_back() {
-        let queue = Queue::<Vec<i32>>::new(10, usize::MAX);
+        let queue = Queue::<i32>::new(10, usize::MAX);
         let accepted = (0..25).filter(|&n| push(&queue, n)).count();
         assert_eq!(accepted, 10);
         assert_eq!(queue.accepted(), 10);
@@ -282,7 +299,7 @@ mod tests {
 
     #[test]
     fn threads_share_the_bound() {
-        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(1_000, usize::MAX));
+        let queue = std::sync::Arc::new(Queue::<i32>::new(1_000, usize::MAX));
         let accepted: usize = (0..4)
             .map(|_| {
                 let queue = queue.clone();
@@ -299,26 +316,26 @@ mod tests {
 
     #[test]
     fn reports_when_a_shard_was_empty() {
-        let queue = Queue::<Vec<i32>>::new(100, usize::MAX);
-        assert!(matches!(queue.push(0, |v| v.push(1)), Ok(true)));
-        assert!(matches!(queue.push(0, |v| v.push(2)), Ok(false)));
+        let queue = Queue::<i32>::new(100, usize::MAX);
+        assert!(matches!(queue.push(0, 0, |v| v.push(1)), Ok(true)));
+        assert!(matches!(queue.push(0, 0, |v| v.push(2)), Ok(false)));
     }
 
     #[test]
     fn holds_at_most_its_bytes_and_gives_them_back() {
-        let queue = Queue::<Vec<i32>>::new(1_000, 10_000);
-        let big = |queue: &Queue<Vec<i32>>| queue.push(3_000, |v| v.push(3)).is_ok();
+        let queue = Queue::<i32>::new(1_000, 10_000);
+        let big = |queue: &Queue<i32>| queue.push(0, 3_000, |v| v.push(3)).is_ok();
         assert_eq!(
             (0..10).filter(|_| big(&queue)).count(),
             3,
             "3 × 3,000 fit in 10,000"
         );
         // Small items still fit in what is left, and count-only items always.
-        assert!(queue.push(1_000, |v| v.push(1)).is_ok());
-        assert!(queue.push(1_000, |v| v.push(1)).is_err());
-        assert!(queue.push(0, |v| v.push(0)).is_ok());
+        assert!(queue.push(0, 1_000, |v| v.push(1)).is_ok());
+        assert!(queue.push(0, 1_000, |v| v.push(1)).is_err());
+        assert!(queue.push(0, 0, |v| v.push(0)).is_ok());
         // One item larger than the whole bound never fits.
-        assert!(queue.push(10_001, |v| v.push(9)).is_err());
+        assert!(queue.push(0, 10_001, |v| v.push(9)).is_err());
         let mut spare = Vec::new();
         let mut taken = 0;
         for index in 0..queue.shard_count() {
@@ -340,7 +357,7 @@ mod tests {
     #[test]
     fn contended_pushes_near_the_byte_bound_stay_consistent() {
         use std::sync::atomic::AtomicBool;
-        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(64, 16_384));
+        let queue = std::sync::Arc::new(Queue::<i32>::new(64, 16_384));
         let done = std::sync::Arc::new(AtomicBool::new(false));
         let drainer = {
             let (queue, done) = (queue.clone(), done.clone());
@@ -366,7 +383,7 @@ mod tests {
                 let queue = queue.clone();
                 std::thread::spawn(move || {
                     (0..2_000)
-                        .filter(|_| queue.push(3_000, |v| v.push(1)).is_ok())
+                        .filter(|_| queue.push(0, 3_000, |v| v.push(1)).is_ok())
                         .count()
                 })
             })
@@ -383,11 +400,11 @@ mod tests {
     /// others: an item under the bound fits an empty queue whoever pushes it.
     #[test]
     fn bytes_left_in_other_shards_are_reclaimed() {
-        let queue = std::sync::Arc::new(Queue::<Vec<i32>>::new(1_000, 65_536));
+        let queue = std::sync::Arc::new(Queue::<i32>::new(1_000, 65_536));
         // Sixteen threads each take a chunk of bytes for one small item.
         for _ in 0..16 {
             let queue = queue.clone();
-            std::thread::spawn(move || assert!(queue.push(10, |v| v.push(1)).is_ok()))
+            std::thread::spawn(move || assert!(queue.push(0, 10, |v| v.push(1)).is_ok()))
                 .join()
                 .unwrap();
         }
@@ -399,7 +416,7 @@ mod tests {
         }
         queue.release(taken, 16 * 10);
         // Empty again: an item of almost the whole bound fits.
-        assert!(queue.push(65_000, |v| v.push(2)).is_ok());
+        assert!(queue.push(0, 65_000, |v| v.push(2)).is_ok());
         assert!(!queue.fits(65_537));
     }
 }

@@ -1,10 +1,10 @@
 //! [`Router`]: a sender per message type.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::accepted::Accepted;
 use super::{Delivery, SendError, Sender};
-use crate::site::{ClientDefaults, SiteEvent};
+use crate::record::{ClientId, Record};
 use crate::Message;
 
 /// Sends each message to the sender routed for its type, or to the default
@@ -30,32 +30,47 @@ struct Route {
     sender: Box<dyn Sender>,
     /// Messages accepted by a sender that keeps no delivery counts of its
     /// own (they are delivered when accepted).
-    accepted: AtomicU64,
+    accepted: Accepted,
+    /// Whether the sender keeps counts of its own ([`Sender::delivery`]),
+    /// asked once: then nothing is counted here on the way.
+    sender_counts: bool,
 }
 
 impl Route {
     fn new(sender: impl Sender) -> Route {
         Route {
+            sender_counts: sender.delivery().is_some(),
             sender: Box::new(sender),
-            accepted: AtomicU64::new(0),
+            accepted: Accepted::default(),
         }
     }
 
     fn send(&self, message: Message) -> Result<(), SendError> {
         self.sender.send(message)?;
-        self.accepted.fetch_add(1, Relaxed);
+        if !self.sender_counts {
+            self.accepted.add(ClientId(0));
+        }
         Ok(())
     }
 
-    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
-        self.sender.send_site(event, client)?;
-        self.accepted.fetch_add(1, Relaxed);
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        let client = record.client();
+        self.sender.send_record(record)?;
+        if !self.sender_counts {
+            self.accepted.add(client);
+        }
         Ok(())
     }
 
-    fn delivery(&self) -> Delivery {
-        self.sender.delivery().unwrap_or(Delivery {
-            delivered: self.accepted.load(Relaxed),
+    /// The route's counts: its sender's, or (when it keeps none) what it
+    /// accepted.
+    fn delivery(&self, client: Option<ClientId>) -> Delivery {
+        let counted = match client {
+            Some(client) => self.sender.delivery_for(client),
+            None => self.sender.delivery(),
+        };
+        counted.unwrap_or(Delivery {
+            delivered: client.map_or_else(|| self.accepted.total(), |c| self.accepted.of(c)),
             ..Delivery::default()
         })
     }
@@ -100,8 +115,8 @@ impl Sender for Router {
         self.route_for(&message.kind).send(message)
     }
 
-    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
-        self.route_for(event.kind()).send_site(event, client)
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.route_for(record.kind()).send_record(record)
     }
 
     /// Flushes every route (all of them, even after one fails), returning
@@ -117,7 +132,15 @@ impl Sender for Router {
     fn delivery(&self) -> Option<Delivery> {
         Some(
             self.all()
-                .map(Route::delivery)
+                .map(|route| route.delivery(None))
+                .fold(Delivery::default(), |a, b| a + b),
+        )
+    }
+
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        Some(
+            self.all()
+                .map(|route| route.delivery(Some(client)))
                 .fold(Delivery::default(), |a, b| a + b),
         )
     }

@@ -13,18 +13,18 @@ use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, MultiHeaders, Sockadd
 /// At most this many datagrams per system call.
 const PER_CALL: usize = 64;
 
-/// Sends each of `datagrams` to `addr`, calling `sent(n)` for datagrams that
-/// went out and `failed(error)` for each one that could not (the rest are
-/// still tried).
+/// Sends each of `datagrams` to `addr`, calling `done(i, result)` for each
+/// (by its index): `Ok` when it went out, the error when it could not (the
+/// rest are still tried).
 pub(crate) fn send_each(
     socket: &UdpSocket,
     addr: SocketAddr,
     datagrams: &[&[u8]],
-    mut sent: impl FnMut(usize),
-    mut failed: impl FnMut(io::Error),
+    mut done: impl FnMut(usize, io::Result<()>),
 ) {
     let address = SockaddrStorage::from(addr);
     let mut rest = datagrams;
+    let mut at = 0;
     while !rest.is_empty() {
         let chunk = &rest[..rest.len().min(PER_CALL)];
         let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|d| [IoSlice::new(d)]).collect();
@@ -43,17 +43,23 @@ pub(crate) fn send_each(
         match result {
             // The kernel may stop early; the rest go in the next call.
             Ok(n) if n > 0 => {
-                sent(n);
+                for sent in at..at + n {
+                    done(sent, Ok(()));
+                }
+                at += n;
                 rest = &rest[n..];
             }
             // An error is about the first datagram not sent: count it, go on
             // with the next.
             Ok(_) => {
-                failed(io::Error::new(io::ErrorKind::WriteZero, "no datagram sent"));
+                let error = io::Error::new(io::ErrorKind::WriteZero, "no datagram sent");
+                done(at, Err(error));
+                at += 1;
                 rest = &rest[1..];
             }
             Err(errno) => {
-                failed(io::Error::from(errno));
+                done(at, Err(io::Error::from(errno)));
+                at += 1;
                 rest = &rest[1..];
             }
         }

@@ -3,11 +3,12 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
-use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
+use super::accepted::Accepted;
+use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
 use super::udp::{resolve, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::encode::statsd;
-use crate::site::SiteEvent;
+use crate::record::{ClientId, Record};
 use crate::Message;
 
 /// Sends `counter`, `timer` and `gauge` messages to statsd as
@@ -34,15 +35,18 @@ use crate::Message;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct StatsdSender {
-    background: Background,
+    queued: QueuedSender,
     fallback: Option<Box<dyn Sender>>,
-    fallback_accepted: std::sync::atomic::AtomicU64,
+    fallback_accepted: Accepted,
+    /// Whether the fallback keeps no counts of its own, so its accepted
+    /// messages are counted here.
+    fallback_counts: bool,
 }
 
 impl std::fmt::Debug for StatsdSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StatsdSender")
-            .field("background", &self.background)
+            .field("queued", &self.queued)
             .field("fallback", &self.fallback.is_some())
             .finish()
     }
@@ -75,58 +79,92 @@ impl StatsdSender {
             addr,
             mtu: mtu.clamp(64, MAX_DATAGRAM),
             datagram: Vec::with_capacity(mtu),
-            in_datagram: 0,
+            in_datagram: Vec::new(),
             line: Vec::with_capacity(128),
         };
         Ok(StatsdSender {
-            background: Background::spawn("statsd", transport, config)?,
+            queued: QueuedSender::new("statsd", transport, config)?,
             fallback: None,
-            fallback_accepted: std::sync::atomic::AtomicU64::new(0),
+            fallback_accepted: Accepted::default(),
+            fallback_counts: false,
         })
     }
 
     /// Hands messages statsd cannot carry (log lines, custom types) to
     /// `sender` instead of ignoring them.
     pub fn fallback(mut self, sender: impl Sender) -> Self {
+        self.fallback_counts = sender.delivery().is_none();
         self.fallback = Some(Box::new(sender));
         self
+    }
+}
+
+impl StatsdSender {
+    /// What becomes of a message of a type statsd does not carry.
+    fn to_fallback(
+        &self,
+        kind: &str,
+        client: ClientId,
+        send: impl FnOnce(&dyn Sender) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        match &self.fallback {
+            Some(fallback) => {
+                send(&**fallback)?;
+                if self.fallback_counts {
+                    self.fallback_accepted.add(client);
+                }
+                Ok(())
+            }
+            None => Err(SendError::unsupported(kind)),
+        }
+    }
+
+    /// The fallback's counts (when it keeps none: what it accepted).
+    fn fallback_delivery(&self, client: Option<ClientId>) -> Delivery {
+        let Some(fallback) = &self.fallback else {
+            return Delivery::default();
+        };
+        let counted = match client {
+            Some(client) => fallback.delivery_for(client),
+            None => fallback.delivery(),
+        };
+        counted.unwrap_or(Delivery {
+            delivered: client.map_or_else(
+                || self.fallback_accepted.total(),
+                |client| self.fallback_accepted.of(client),
+            ),
+            ..Delivery::default()
+        })
     }
 }
 
 impl Sender for StatsdSender {
     fn send(&self, message: Message) -> Result<(), SendError> {
         if statsd::metric_type(&message.kind).is_some() {
-            return self.background.send(message);
+            return self.queued.send(message);
         }
-        match &self.fallback {
-            Some(fallback) => {
-                fallback.send(message)?;
-                self.fallback_accepted
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Ok(())
-            }
-            None => Err(SendError::unsupported(&message.kind)),
-        }
+        let kind = message.kind.clone();
+        self.to_fallback(&kind, ClientId(0), |fallback| fallback.send(message))
     }
 
-    /// Annotated functions make only counters and timers, which statsd
-    /// carries.
-    fn send_site(
-        &self,
-        event: crate::site::SiteEvent,
-        client: &crate::site::ClientDefaults<'_>,
-    ) -> Result<(), SendError> {
-        self.background.send_site(event, client)
+    #[inline]
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        if statsd::metric_type(record.kind()).is_some() {
+            return self.queued.send_record(record);
+        }
+        let kind = record.kind().to_owned();
+        let client = record.client();
+        self.to_fallback(&kind, client, |fallback| fallback.send_record(record))
     }
 
     fn flush(&self) -> Result<(), SendError> {
-        let ours = self.background.flush();
+        let ours = self.queued.flush();
         let theirs = self.fallback.as_ref().map_or(Ok(()), |f| f.flush());
         ours.and(theirs)
     }
 
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
-        let ours = self.background.flush_timeout(timeout);
+        let ours = self.queued.flush_timeout(timeout);
         let theirs = self
             .fallback
             .as_ref()
@@ -135,17 +173,13 @@ impl Sender for StatsdSender {
     }
 
     fn delivery(&self) -> Option<Delivery> {
-        let ours = self.background.delivery();
-        let theirs = match &self.fallback {
-            Some(fallback) => fallback.delivery().unwrap_or(Delivery {
-                delivered: self
-                    .fallback_accepted
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                ..Delivery::default()
-            }),
-            None => Delivery::default(),
-        };
-        Some(ours + theirs)
+        let ours = self.queued.delivery().unwrap_or_default();
+        Some(ours + self.fallback_delivery(None))
+    }
+
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        let ours = self.queued.delivery_for(client).unwrap_or_default();
+        Some(ours + self.fallback_delivery(Some(client)))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -157,36 +191,41 @@ struct StatsdTransport {
     socket: UdpSocket,
     addr: SocketAddr,
     mtu: usize,
-    /// Lines waiting to go out together.
+    /// Lines so far, newline-separated, ...
     datagram: Vec<u8>,
-    in_datagram: u64,
+    /// ... one per message here.
+    in_datagram: Vec<Ticket>,
     line: Vec<u8>,
 }
 
 impl StatsdTransport {
     fn send_datagram(&mut self, outcome: &Outcome) {
-        if self.in_datagram == 0 {
+        if self.in_datagram.is_empty() {
             return;
         }
         match self.socket.send_to(&self.datagram, self.addr) {
-            Ok(_) => outcome.delivered(self.in_datagram),
-            Err(e) => outcome.failed(
-                self.in_datagram,
-                &SendError::io(format!("cannot send to statsd at {}", self.addr), e),
-            ),
+            Ok(_) => {
+                for &ticket in &self.in_datagram {
+                    outcome.delivered(ticket);
+                }
+            }
+            Err(e) => {
+                let error = SendError::io(format!("cannot send to statsd at {}", self.addr), e);
+                for &ticket in &self.in_datagram {
+                    outcome.failed(ticket, &error);
+                }
+            }
         }
         self.datagram.clear();
-        self.in_datagram = 0;
+        self.in_datagram.clear();
     }
-}
 
-impl StatsdTransport {
-    /// Adds the line in `self.line` to the datagram, sending the datagram
-    /// first if the line would not fit.
-    fn add_line(&mut self, outcome: &Outcome) {
+    /// Adds the line in `line` to the datagram (sending the datagram first
+    /// when the line would not fit).
+    fn add_line(&mut self, ticket: Ticket, outcome: &Outcome) {
         if self.line.len() > MAX_DATAGRAM {
             outcome.failed(
-                1,
+                ticket,
                 &SendError::new(SendErrorKind::Encode, "statsd line longer than a datagram"),
             );
             return;
@@ -199,37 +238,22 @@ impl StatsdTransport {
             self.datagram.push(b'\n');
         }
         self.datagram.extend_from_slice(&self.line);
-        self.in_datagram += 1;
+        self.in_datagram.push(ticket);
     }
 }
 
 impl Transport for StatsdTransport {
-    fn takes_events(&self) -> bool {
-        true
-    }
-
-    /// Counters and timers from annotated functions, written straight into
-    /// lines: this is the hot path of a metrics-heavy service.
-    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
-        for event in events {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        for item in batch.iter() {
             self.line.clear();
-            event.write_statsd(&owner.logger, &mut self.line);
-            self.add_line(outcome);
-        }
-        self.send_datagram(outcome);
-    }
-
-    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
-        for message in batch.drain(..) {
-            self.line.clear();
-            if let Err(e) = statsd::write_line(&message, &mut self.line) {
+            if let Err(e) = statsd::write_line(item.envelope(), &mut self.line) {
                 outcome.failed(
-                    1,
+                    item.ticket(),
                     &SendError::new(SendErrorKind::Encode, format!("no statsd line: {e}")),
                 );
                 continue;
             }
-            self.add_line(outcome);
+            self.add_line(item.ticket(), outcome);
         }
         // The end of a batch: the queue is empty for now, send what we have.
         self.send_datagram(outcome);

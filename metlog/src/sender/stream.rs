@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{SendError, Sender};
 use crate::encode::json;
-use crate::Message;
+use crate::{Envelope, Message, Record};
 
 /// How a stream sender lays out each message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,7 +17,7 @@ enum Layout {
     Pretty,
 }
 
-fn encode_line(message: &Message, layout: Layout) -> Vec<u8> {
+fn encode_line(message: Envelope<'_>, layout: Layout) -> Vec<u8> {
     let mut buf = Vec::with_capacity(320);
     match layout {
         Layout::Line => json::write(message, &mut buf),
@@ -58,13 +58,11 @@ impl StdoutSender {
 
 impl Sender for StdoutSender {
     fn send(&self, message: Message) -> Result<(), SendError> {
-        let line = encode_line(&message, self.layout);
-        // One `write_all` under the lock keeps lines from different threads
-        // whole.
-        io::stdout()
-            .lock()
-            .write_all(&line)
-            .map_err(|e| SendError::io("cannot write to stdout", e))
+        self.write(message.envelope())
+    }
+
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {
@@ -75,6 +73,18 @@ impl Sender for StdoutSender {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+}
+
+impl StdoutSender {
+    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
+        let line = encode_line(message, self.layout);
+        // One `write_all` under the lock keeps lines from different threads
+        // whole.
+        io::stdout()
+            .lock()
+            .write_all(&line)
+            .map_err(|e| SendError::io("cannot write to stdout", e))
     }
 }
 
@@ -120,13 +130,23 @@ impl<W: Write + Send + 'static> StreamSender<W> {
     }
 }
 
-impl<W: Write + Send + 'static> Sender for StreamSender<W> {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        let line = encode_line(&message, self.layout);
+impl<W: Write + Send + 'static> StreamSender<W> {
+    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
+        let line = encode_line(message, self.layout);
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         writer
             .write_all(&line)
             .map_err(|e| SendError::io("cannot write to stream", e))
+    }
+}
+
+impl<W: Write + Send + 'static> Sender for StreamSender<W> {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        self.write(message.envelope())
+    }
+
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {
@@ -192,12 +212,22 @@ impl FileSender {
     }
 }
 
-impl Sender for FileSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        let line = encode_line(&message, Layout::Line);
+impl FileSender {
+    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
+        let line = encode_line(message, Layout::Line);
         (&self.file)
             .write_all(&line)
             .map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
+    }
+}
+
+impl Sender for FileSender {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        self.write(message.envelope())
+    }
+
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {

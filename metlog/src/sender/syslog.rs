@@ -5,12 +5,12 @@ use std::net::ToSocketAddrs;
 #[cfg(unix)]
 use std::path::Path;
 
-use super::background::{Background, QueueConfig};
+use super::background::{QueueConfig, QueuedSender};
 use super::tcp::{Framing, StreamTransport, DEFAULT_BACKLOG};
 use super::udp::{background_sender, resolve, DatagramTransport, Datagrams, Encoder};
-use super::{Delivery, SendError, Sender};
+
 use crate::encode::syslog::{self, Facility, SdFields};
-use crate::Message;
+use crate::Envelope;
 
 /// How syslog messages are written: facility and structured-data fields.
 ///
@@ -51,7 +51,7 @@ impl SyslogConfig {
     fn encoder(&self) -> Encoder {
         let facility = self.facility;
         let sd = self.sd.clone();
-        Box::new(move |message: &Message, out: &mut Vec<u8>| {
+        Box::new(move |message: &Envelope<'_>, out: &mut Vec<u8>| {
             syslog::write(message, facility, &sd, out);
             Ok(())
         })
@@ -74,7 +74,7 @@ impl SyslogConfig {
 /// ```
 #[derive(Debug)]
 pub struct SyslogSender {
-    background: Background,
+    queued: QueuedSender,
 }
 
 impl SyslogSender {
@@ -87,7 +87,7 @@ impl SyslogSender {
         let transport =
             DatagramTransport::new(Datagrams::udp(vec![destination])?, config.encoder());
         Ok(SyslogSender {
-            background: Background::spawn("syslog-udp", transport, config.queue)?,
+            queued: QueuedSender::new("syslog-udp", transport, config.queue)?,
         })
     }
 
@@ -105,7 +105,7 @@ impl SyslogSender {
             (DEFAULT_BACKLOG, config.queue.max_bytes_value()),
         );
         Ok(SyslogSender {
-            background: Background::spawn("syslog-tcp", transport, config.queue)?,
+            queued: QueuedSender::new("syslog-tcp", transport, config.queue)?,
         })
     }
 
@@ -120,7 +120,7 @@ impl SyslogSender {
             config.encoder(),
         );
         Ok(SyslogSender {
-            background: Background::spawn("syslog-unix", transport, config.queue)?,
+            queued: QueuedSender::new("syslog-unix", transport, config.queue)?,
         })
     }
 }

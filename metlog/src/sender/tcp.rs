@@ -6,12 +6,11 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
+use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
 use super::udp::{background_sender, resolve, Encoder};
-use super::{Delivery, SendError, SendErrorKind, Sender};
+use super::{SendError, SendErrorKind};
 use crate::encode::json;
-use crate::site::SiteEvent;
-use crate::Message;
+use crate::Envelope;
 
 /// How messages are delimited on the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,12 +33,9 @@ pub(crate) struct StreamTransport {
     pub(crate) encode: Encoder,
     pub(crate) framing: Framing,
     pub(crate) backlog_limit: usize,
-    /// Whether annotated functions' events are written as the JSON
-    /// envelope directly (the encoder is the JSON one, newline-framed).
-    pub(crate) json_events: bool,
     stream: Option<TcpStream>,
-    /// Encoded, framed messages not yet written.
-    backlog: VecDeque<Vec<u8>>,
+    /// Encoded, framed messages not yet written, and whose they are.
+    backlog: VecDeque<(Vec<u8>, Ticket)>,
     /// The most bytes the backlog may hold, and what it holds.
     backlog_max_bytes: usize,
     backlog_bytes: usize,
@@ -63,7 +59,6 @@ impl StreamTransport {
             backlog_limit: backlog_limit.max(1),
             backlog_max_bytes,
             backlog_bytes: 0,
-            json_events: false,
             stream: None,
             backlog: VecDeque::new(),
             next_attempt: Instant::now(),
@@ -126,7 +121,7 @@ impl StreamTransport {
         closed
     }
 
-    fn frame(&mut self, message: &Message) -> Result<Vec<u8>, SendError> {
+    fn frame(&mut self, message: &Envelope<'_>) -> Result<Vec<u8>, SendError> {
         self.out.clear();
         (self.encode)(message, &mut self.out)?;
         let mut framed = Vec::with_capacity(self.out.len() + 8);
@@ -144,16 +139,16 @@ impl StreamTransport {
     }
 
     /// Writes as much of the backlog as the connection takes, in large
-    /// writes; an entry leaves the backlog only once written.
-    fn write_backlog(&mut self) -> u64 {
-        let mut written = 0;
+    /// writes; an entry leaves the backlog (reported delivered) only once
+    /// written.
+    fn write_backlog(&mut self, outcome: &Outcome) {
         while !self.backlog.is_empty() {
             if !self.connect() {
                 break;
             }
             let mut chunk = Vec::new();
             let mut count = 0;
-            for entry in &self.backlog {
+            for (entry, _) in &self.backlog {
                 if !chunk.is_empty() && chunk.len() + entry.len() > 256 * 1024 {
                     break;
                 }
@@ -169,84 +164,66 @@ impl StreamTransport {
                 self.stream = None;
                 break;
             }
-            self.backlog.drain(..count);
+            for (_, ticket) in self.backlog.drain(..count) {
+                outcome.delivered(ticket);
+            }
             self.backlog_bytes -= chunk.len();
-            written += count as u64;
         }
-        written
     }
 
     /// Keeps `framed` for when the peer takes it, dropping the oldest (or
     /// `framed` itself, when it alone exceeds the byte ceiling) to stay
     /// within the backlog's bounds in messages and bytes.
-    fn push(&mut self, framed: Vec<u8>, outcome: &Outcome) {
+    fn backlog_full(&self) -> SendError {
+        SendError::new(
+            SendErrorKind::Io,
+            format!(
+                "peer {:?} unreachable and the backlog ({} messages, {} bytes at most) is full; \
+                 the oldest was dropped",
+                self.addrs, self.backlog_limit, self.backlog_max_bytes
+            ),
+        )
+    }
+
+    fn push(&mut self, framed: Vec<u8>, ticket: Ticket, outcome: &Outcome) {
         let full = |t: &Self| {
             t.backlog.len() >= t.backlog_limit
                 || t.backlog_bytes + framed.len() > t.backlog_max_bytes
         };
-        let mut dropped = 0;
         while full(self) {
-            let Some(oldest) = self.backlog.pop_front() else {
+            let Some((oldest, lost)) = self.backlog.pop_front() else {
                 break;
             };
             self.backlog_bytes -= oldest.len();
-            dropped += 1;
+            outcome.failed(lost, &self.backlog_full());
         }
-        let too_big = framed.len() > self.backlog_max_bytes;
-        if too_big {
-            dropped += 1;
+        if framed.len() > self.backlog_max_bytes {
+            outcome.failed(ticket, &self.backlog_full());
         } else {
             self.backlog_bytes += framed.len();
-            self.backlog.push_back(framed);
-        }
-        if dropped > 0 {
-            outcome.failed(
-                dropped,
-                &SendError::new(
-                    SendErrorKind::Io,
-                    format!(
-                        "peer {:?} unreachable and the backlog ({} messages, {} bytes at most) is \
-                         full; the oldest was dropped",
-                        self.addrs, self.backlog_limit, self.backlog_max_bytes
-                    ),
-                ),
-            );
+            self.backlog.push_back((framed, ticket));
         }
     }
 }
 
 impl Transport for StreamTransport {
-    fn takes_events(&self) -> bool {
-        self.json_events && matches!(self.framing, Framing::Newline)
-    }
-
-    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
-        for event in events {
-            let mut framed = Vec::with_capacity(384);
-            event.write_json(&owner.logger, owner.severity, &mut framed);
-            framed.push(b'\n');
-            self.push(framed, outcome);
-        }
-        outcome.delivered(self.write_backlog());
-    }
-
-    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
-        for message in batch.drain(..) {
-            match self.frame(&message) {
-                Ok(framed) => self.push(framed, outcome),
-                Err(e) => outcome.failed(1, &e),
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        for item in batch.iter() {
+            match self.frame(&item.envelope()) {
+                Ok(framed) => self.push(framed, item.ticket(), outcome),
+                Err(e) => outcome.failed(item.ticket(), &e),
             }
         }
-        outcome.delivered(self.write_backlog());
+        self.write_backlog(outcome);
     }
 
     fn idle(&mut self, outcome: &Outcome) {
-        outcome.delivered(self.write_backlog());
+        self.write_backlog(outcome);
     }
 
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
         while !self.backlog.is_empty() && Instant::now() < deadline {
-            outcome.delivered(self.write_backlog());
+            self.write_backlog(outcome);
             if !self.backlog.is_empty() {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -254,15 +231,14 @@ impl Transport for StreamTransport {
         if let Some(stream) = &mut self.stream {
             let _ = stream.flush();
         }
-        let left = self.backlog.len() as u64;
-        if left > 0 {
-            outcome.failed(
-                left,
-                &SendError::new(
-                    SendErrorKind::Io,
-                    format!("peer {:?} unreachable at shutdown", self.addrs),
-                ),
+        if !self.backlog.is_empty() {
+            let error = SendError::new(
+                SendErrorKind::Io,
+                format!("peer {:?} unreachable at shutdown", self.addrs),
             );
+            for (_, ticket) in self.backlog.drain(..) {
+                outcome.failed(ticket, &error);
+            }
         }
     }
 }
@@ -287,7 +263,7 @@ impl Transport for StreamTransport {
 /// ```
 #[derive(Debug)]
 pub struct TcpSender {
-    background: Background,
+    queued: QueuedSender,
 }
 
 /// Messages kept while the peer is unreachable, by default.
@@ -310,10 +286,9 @@ impl TcpSender {
             Ok(())
         });
         let limits = (backlog, config.max_bytes_value());
-        let mut transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, limits);
-        transport.json_events = true;
+        let transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, limits);
         Ok(TcpSender {
-            background: Background::spawn("tcp", transport, config)?,
+            queued: QueuedSender::new("tcp", transport, config)?,
         })
     }
 }

@@ -7,17 +7,17 @@ use std::os::unix::net::UnixDatagram;
 #[cfg(unix)]
 use std::path::PathBuf;
 
-use super::background::{Background, Outcome, Owner, QueueConfig, Transport};
-use super::{Delivery, SendError, SendErrorKind, Sender};
+use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
+use super::{SendError, SendErrorKind};
 use crate::encode::json;
-use crate::site::SiteEvent;
-use crate::Message;
+use crate::Envelope;
 
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20).
 pub(crate) const MAX_DATAGRAM: usize = 65_507;
 
-/// Turns one message into one datagram's bytes.
-pub(crate) type Encoder = Box<dyn Fn(&Message, &mut Vec<u8>) -> Result<(), SendError> + Send>;
+/// Turns one message into one datagram's (or stream entry's) bytes.
+pub(crate) type Encoder =
+    Box<dyn Fn(&Envelope<'_>, &mut Vec<u8>) -> Result<(), SendError> + Send>;
 
 pub(crate) fn json_encoder() -> Encoder {
     Box::new(|message, out| {
@@ -94,11 +94,8 @@ pub(crate) struct DatagramTransport {
     pub(crate) encode: Encoder,
     /// A batch's datagrams, one after another, ...
     pub(crate) buf: Vec<u8>,
-    /// ... each ending here.
-    pub(crate) ends: Vec<usize>,
-    /// Whether annotated functions' events are written as the JSON
-    /// envelope directly (the encoder is the JSON one).
-    pub(crate) json_events: bool,
+    /// ... each ending here, and whose it is.
+    pub(crate) ends: Vec<(usize, Ticket)>,
 }
 
 impl DatagramTransport {
@@ -108,16 +105,15 @@ impl DatagramTransport {
             encode,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::new(),
-            json_events: false,
         }
     }
 
     /// Encodes one message after the others, unless it fails or is too big.
-    fn encode(&mut self, message: &Message, outcome: &Outcome) {
+    fn encode(&mut self, message: &Envelope<'_>, ticket: Ticket, outcome: &Outcome) {
         let start = self.buf.len();
         if let Err(e) = (self.encode)(message, &mut self.buf) {
             self.buf.truncate(start);
-            outcome.failed(1, &e);
+            outcome.failed(ticket, &e);
             return;
         }
         let size = self.buf.len() - start;
@@ -130,10 +126,10 @@ impl DatagramTransport {
                      bytes); it was not sent rather than truncated"
                 ),
             );
-            outcome.failed(1, &e);
+            outcome.failed(ticket, &e);
             return;
         }
-        self.ends.push(self.buf.len());
+        self.ends.push((self.buf.len(), ticket));
     }
 
     fn send_encoded(&mut self, outcome: &Outcome) {
@@ -141,12 +137,13 @@ impl DatagramTransport {
         let datagrams: Vec<&[u8]> = self
             .ends
             .iter()
-            .map(|&end| {
+            .map(|&(end, _)| {
                 let datagram = &self.buf[start..end];
                 start = end;
                 datagram
             })
             .collect();
+        let tickets = |at: usize| self.ends[at].1;
         let describe = || format!("cannot send to {}", self.datagrams.describe());
         match &self.datagrams {
             #[cfg(target_os = "linux")]
@@ -158,20 +155,19 @@ impl DatagramTransport {
                 let destination = destinations[0];
                 let socket = if destination.is_ipv4() { v4 } else { v6 };
                 if let Some(socket) = socket {
-                    super::sendmmsg::send_each(
-                        socket,
-                        destination,
-                        &datagrams,
-                        |n| outcome.delivered(n as u64),
-                        |e| outcome.failed(1, &SendError::io(describe(), e)),
-                    );
+                    super::sendmmsg::send_each(socket, destination, &datagrams, |at, result| {
+                        match result {
+                            Ok(()) => outcome.delivered(tickets(at)),
+                            Err(e) => outcome.failed(tickets(at), &SendError::io(describe(), e)),
+                        }
+                    });
                 }
             }
             _ => {
-                for datagram in datagrams {
+                for (at, datagram) in datagrams.into_iter().enumerate() {
                     match self.datagrams.send(datagram) {
-                        Ok(()) => outcome.delivered(1),
-                        Err(e) => outcome.failed(1, &SendError::io(describe(), e)),
+                        Ok(()) => outcome.delivered(tickets(at)),
+                        Err(e) => outcome.failed(tickets(at), &SendError::io(describe(), e)),
                     }
                 }
             }
@@ -182,24 +178,9 @@ impl DatagramTransport {
 }
 
 impl Transport for DatagramTransport {
-    fn takes_events(&self) -> bool {
-        self.json_events
-    }
-
-    fn deliver_events(&mut self, events: &[SiteEvent], owner: &Owner, outcome: &Outcome) {
-        for event in events {
-            event.write_json(&owner.logger, owner.severity, &mut self.buf);
-            self.ends.push(self.buf.len());
-            if self.buf.len() >= 1 << 20 {
-                self.send_encoded(outcome);
-            }
-        }
-        self.send_encoded(outcome);
-    }
-
-    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
-        for message in batch.drain(..) {
-            self.encode(&message, outcome);
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        for item in batch.iter() {
+            self.encode(&item.envelope(), item.ticket(), outcome);
             // Bounded memory whatever the messages' sizes.
             if self.buf.len() >= 1 << 20 {
                 self.send_encoded(outcome);
@@ -246,7 +227,7 @@ pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<
 /// ```
 #[derive(Debug)]
 pub struct UdpSender {
-    background: Background,
+    queued: QueuedSender,
     destinations: Vec<SocketAddr>,
 }
 
@@ -300,13 +281,10 @@ impl UdpSender {
     }
 
     fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
-        let mut transport =
+        let transport =
             DatagramTransport::new(Datagrams::udp(destinations.clone())?, json_encoder());
-        // The JSON encoder: annotated functions' events are written
-        // straight from the queue.
-        transport.json_events = true;
         Ok(UdpSender {
-            background: Background::spawn("udp", transport, config)?,
+            queued: QueuedSender::new("udp", transport, config)?,
             destinations,
         })
     }
@@ -333,39 +311,41 @@ pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec
     Ok(destinations)
 }
 
+/// Implements `Sender` for a type whose field `queued` is the
+/// [`QueuedSender`] doing its work.
 macro_rules! background_sender {
     ($($ty:ty),*) => {$(
-        impl Sender for $ty {
-            fn send(&self, message: Message) -> Result<(), SendError> {
-                self.background.send(message)
+        impl $crate::sender::Sender for $ty {
+            fn send(&self, message: $crate::Message) -> Result<(), $crate::sender::SendError> {
+                $crate::sender::Sender::send(&self.queued, message)
             }
-            fn send_site(
+            #[inline]
+            fn send_record(
                 &self,
-                event: $crate::site::SiteEvent,
-                client: &$crate::site::ClientDefaults<'_>,
-            ) -> Result<(), SendError> {
-                self.background.send_site(event, client)
+                record: $crate::Record<'_>,
+            ) -> Result<(), $crate::sender::SendError> {
+                $crate::sender::Sender::send_record(&self.queued, record)
             }
-            fn flush(&self) -> Result<(), SendError> {
-                self.background.flush()
+            fn flush(&self) -> Result<(), $crate::sender::SendError> {
+                $crate::sender::Sender::flush(&self.queued)
             }
-            fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
-                self.background.flush_timeout(timeout)
+            fn flush_timeout(
+                &self,
+                timeout: std::time::Duration,
+            ) -> Result<(), $crate::sender::SendError> {
+                $crate::sender::Sender::flush_timeout(&self.queued, timeout)
             }
-            fn delivery(&self) -> Option<Delivery> {
-                Some(self.background.delivery())
+            fn delivery(&self) -> Option<$crate::sender::Delivery> {
+                $crate::sender::Sender::delivery(&self.queued)
+            }
+            fn delivery_for(
+                &self,
+                client: $crate::ClientId,
+            ) -> Option<$crate::sender::Delivery> {
+                $crate::sender::Sender::delivery_for(&self.queued, client)
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 Some(self)
-            }
-        }
-
-        #[cfg(test)]
-        impl $ty {
-            /// Events its worker encoded straight from the queue.
-            #[allow(dead_code)] // asked of the JSON senders only
-            pub(crate) fn direct_events(&self) -> u64 {
-                self.background.direct_events()
             }
         }
     )*};

@@ -7,11 +7,10 @@
 
 use std::io;
 
-use super::background::{Background, Outcome, QueueConfig, Transport};
+use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
 use super::udp::background_sender;
-use super::{Delivery, SendError, SendErrorKind, Sender};
+use super::{SendError, SendErrorKind};
 use crate::encode::json;
-use crate::Message;
 
 /// metlog-py's default queue length (ZeroMQ send high-water mark).
 pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
@@ -32,7 +31,7 @@ pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
 /// ```
 #[derive(Debug)]
 pub struct ZmqSender {
-    background: Background,
+    queued: QueuedSender,
 }
 
 impl ZmqSender {
@@ -94,7 +93,7 @@ impl ZmqSender {
             buf: Vec::with_capacity(512),
         };
         Ok(ZmqSender {
-            background: Background::spawn("zmq", transport, QueueConfig::default())?,
+            queued: QueuedSender::new("zmq", transport, QueueConfig::default())?,
         })
     }
 }
@@ -133,15 +132,15 @@ struct ZmqTransport {
 }
 
 impl Transport for ZmqTransport {
-    fn deliver(&mut self, batch: &mut Vec<Message>, outcome: &Outcome) {
-        for message in batch.drain(..) {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        for item in batch.iter() {
             self.buf.clear();
-            json::write(&message, &mut self.buf);
+            json::write(item.envelope(), &mut self.buf);
             match self.socket.send(&self.buf[..], zmq::DONTWAIT) {
-                Ok(()) => outcome.delivered(1),
-                Err(zmq::Error::EAGAIN) => outcome.dropped(1),
+                Ok(()) => outcome.delivered(item.ticket()),
+                Err(zmq::Error::EAGAIN) => outcome.dropped(item.ticket()),
                 Err(e) => outcome.failed(
-                    1,
+                    item.ticket(),
                     &SendError::new(SendErrorKind::Io, format!("zmq send failed: {e}")),
                 ),
             }
