@@ -148,7 +148,7 @@ where
                 visitor.fields,
                 None,
             );
-            client.dispatch(msg);
+            client.dispatch_message(msg);
         });
     }
 

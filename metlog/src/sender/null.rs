@@ -1,5 +1,5 @@
 use super::{SendError, Sender};
-use crate::Message;
+use crate::{Message, Record};
 
 /// Discards every message (counted as sent).
 ///
@@ -10,6 +10,11 @@ pub struct NullSender;
 
 impl Sender for NullSender {
     fn send(&self, _message: Message) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    /// Discards the record without building its message.
+    fn send_record(&self, _record: Record<'_>) -> Result<(), SendError> {
         Ok(())
     }
 
