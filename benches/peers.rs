@@ -7,8 +7,17 @@
 //!
 //! Every line measures what the *calling* thread pays; delivery happens on
 //! background threads (metlog's worker, cadence's queue thread, the metrics
-//! statsd exporter's). A UDP socket on 127.0.0.1 receives (and discards)
-//! whatever is sent. See BENCHMARKS.md for what each line means.
+//! statsd exporter's, tracing-appender's). A UDP socket on 127.0.0.1
+//! receives (and discards) whatever is sent. See BENCHMARKS.md for what each
+//! line means.
+//!
+//! Lines with queued delivery are measured two ways: `<line>` calls in a
+//! continuous loop (a caller that outruns the worker fills the queue, and
+//! its calls are then mostly refused pushes), `<line>_burst` in bursts of
+//! 4,096 calls with the queue drained, untimed, between them (every call is
+//! an accepted message). A line with only a `_burst` name is measured only
+//! that way. The block marked `NEEDS-ANY-LIFETIME` holds lines that wait
+//! for an API change.
 
 use std::hint::black_box;
 use std::net::UdpSocket;
@@ -134,6 +143,47 @@ fn bench_bursts(
     });
 }
 
+/// Measures `call` both ways: `id` continuously (`bench`) and `id_burst`
+/// in bursts (`bench_bursts`), each starting from a drained queue.
+///
+/// Continuously, a caller faster than the worker fills the queue, and from
+/// then on its calls are mostly refused pushes (dropped and counted, never
+/// blocking): that line is the caller's steady cost whether or not delivery
+/// keeps up. The `_burst` line is what an accepted message costs.
+fn bench_both(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    mut call: impl FnMut(),
+    mut drain: impl FnMut(),
+) {
+    drain();
+    bench(group, id, &mut call);
+    drain();
+    bench_bursts(group, &format!("{id}_burst"), &mut call, &mut drain);
+}
+
+/// The target of the tracing-appender drain's marker line.
+const DRAIN_TARGET: &str = "bench_drain";
+/// How tracing-subscriber's JSON formatter ends that line (the target is
+/// the last field it writes, after the event's fields).
+const MARKER_END: &[u8] = b"\"target\":\"bench_drain\"}\n";
+
+/// tracing-appender's destination: discards every line, and counts the
+/// drain's marker lines (those ending in `MARKER_END`).
+struct MarkerSink(&'static AtomicU64);
+
+impl std::io::Write for MarkerSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.ends_with(MARKER_END) {
+            self.0.fetch_add(1, Ordering::Release);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn main() {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sink_addr = sink.local_addr().unwrap();
@@ -210,14 +260,18 @@ fn main() {
     select(1);
     bench_bursts(
         &mut group,
-        "metlog_incr_udp_json",
+        "metlog_incr_udp_json_burst",
         || {
             black_box(annotated_incr(black_box(7)));
         },
         drain_metlog,
     );
+
+    // Every way of counting and timing, with the queued `StatsdSender`
+    // behind the global client's switch, each measured both ways
+    // (`bench_both`): `<form>_statsd` and `<form>_statsd_burst`.
     select(2);
-    bench_bursts(
+    bench_both(
         &mut group,
         "metlog_incr_statsd",
         || {
@@ -225,7 +279,7 @@ fn main() {
         },
         drain_metlog,
     );
-    bench_bursts(
+    bench_both(
         &mut group,
         "metlog_timer_statsd",
         || {
@@ -233,21 +287,73 @@ fn main() {
         },
         drain_metlog,
     );
-    bench_bursts(
+    bench_both(
         &mut group,
         "metlog_client_incr_statsd",
         || client.incr("bench.incr"),
         drain_metlog,
     );
+    bench_both(
+        &mut group,
+        "metlog_client_counter_statsd",
+        || client.counter("bench.incr").count(2).rate(1.0).send(),
+        drain_metlog,
+    );
+    bench_both(
+        &mut group,
+        "metlog_client_timer_statsd",
+        // The guard, created and dropped at once: two clock reads.
+        || drop(client.timer("bench.timer")),
+        drain_metlog,
+    );
+    bench_both(
+        &mut group,
+        "metlog_client_timer_send_statsd",
+        || client.timer_send("bench.timer", Duration::from_millis(3)),
+        drain_metlog,
+    );
+    // The free functions: the current client (no scoped one here, so the
+    // global one).
+    bench_both(
+        &mut group,
+        "metlog_global_incr_statsd",
+        || metlog::incr("bench.incr"),
+        drain_metlog,
+    );
+    bench_both(
+        &mut group,
+        "metlog_global_timer_statsd",
+        || drop(metlog::timer("bench.timer")),
+        drain_metlog,
+    );
+
+    // NEEDS-ANY-LIFETIME: a name borrowed from a `String` made at run time
+    // (neither `'static` nor owned). `client.incr` takes
+    // `impl Into<SharedStr>`, and `SharedStr` comes from `&'static str` or
+    // owned text only, so this does not compile yet (E0597: `name`
+    // does not live long enough). Uncomment once names of any lifetime are
+    // accepted; BENCHMARKS.md already describes the two lines.
+    //
+    // let name = String::from("bench.incr");
+    // bench_both(
+    //     &mut group,
+    //     "metlog_client_incr_borrowed_statsd",
+    //     || client.incr(name.as_str()),
+    //     drain_metlog,
+    // );
+    //
+    // NEEDS-ANY-LIFETIME (end)
 
     // cadence: queued (as deep as metlog's default queue), buffered UDP.
+    // A full queue refuses the metric (an `Err` the caller drops), as
+    // metlog's does.
     let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
     let buffered = cadence::BufferedUdpMetricSink::from(sink_addr, socket).unwrap();
     let queued = cadence::QueuingMetricSink::with_capacity(buffered, 65_536);
     let cadence_client = cadence::StatsdClient::from_sink("bench", queued.clone());
-    bench_bursts(
+    bench_both(
         &mut group,
-        "cadence_incr_queued",
+        "cadence_incr_queued_statsd",
         || {
             let _ = black_box(cadence_client.incr("bench.incr"));
         },
@@ -257,6 +363,69 @@ fn main() {
             }
         },
     );
+
+    // One JSON log line, delivered off the caller's thread: metlog's
+    // `client.info` with the queued JSON `UdpSender` (to the same discarding
+    // socket) ...
+    select(1);
+    bench_both(
+        &mut group,
+        "metlog_info_json",
+        || client.info("request handled"),
+        drain_metlog,
+    );
+    select(2);
+    // ... against `tracing::info!` through tracing-subscriber's JSON
+    // formatter onto tracing-appender's non-blocking writer (its worker
+    // thread writes into `MarkerSink`, which discards). Lossy mode (the
+    // default, spelled out): a full channel drops the line rather than
+    // block the caller, as metlog's queue does; the channel is as deep as
+    // metlog's queue (65,536 lines; tracing-appender's default is 128,000).
+    // Installed as the default for this line only (`with_default`), so the
+    // other tracing lines see no subscriber or their own.
+    static MARKERS: AtomicU64 = AtomicU64::new(0);
+    let (writer, appender_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(65_536)
+        .thread_name("bench-tracing-appender")
+        .finish(MarkerSink(&MARKERS));
+    let dropped = writer.error_counter();
+    let json = tracing_subscriber::fmt()
+        .json()
+        .with_writer(writer)
+        .finish();
+    tracing::subscriber::with_default(json, || {
+        bench_both(
+            &mut group,
+            "tracing_info_json_nonblocking",
+            || tracing::info!("request handled"),
+            // tracing-appender tells neither how many lines wait nor when
+            // they are written (its writer's `flush` does not wait for the
+            // worker), so the drain sends a marker line after the burst
+            // and waits until the worker has written it: the channel is
+            // FIFO with one worker, so every line before it has been
+            // written too. Bounded, in case the marker were dropped.
+            || {
+                let seen = MARKERS.load(Ordering::Acquire);
+                tracing::info!(target: DRAIN_TARGET, "drain");
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while MARKERS.load(Ordering::Acquire) == seen {
+                    if Instant::now() > deadline {
+                        eprintln!("tracing-appender drain: no marker after 2 s; going on");
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            },
+        );
+    });
+    eprintln!(
+        "tracing-appender lines dropped (channel full) over the run: {}",
+        dropped.dropped_lines()
+    );
+    // Flushes what is left and joins the worker (tracing-appender bounds
+    // that wait itself).
+    drop(appender_guard);
 
     // metrics: a registry-backed recorder, and the statsd exporter.
     let debugging = metrics_util::debugging::DebuggingRecorder::new();

@@ -22,6 +22,6 @@ floor = dict(rows).get(floor_name)
 if floor is None:
     sys.exit(f"no `{floor_name}` line in {root}")
 
-print(f"{'benchmark':<28} {'median ns':>10} {'x ' + floor_name:>14}")
+print(f"{'benchmark':<40} {'median ns':>10} {'x ' + floor_name:>14}")
 for name, median in sorted(rows, key=lambda r: r[1]):
-    print(f"{name:<28} {median:>10.2f} {median / floor:>14.2f}")
+    print(f"{name:<40} {median:>10.2f} {median / floor:>14.2f}")
