@@ -16,8 +16,7 @@
 //! its calls are then mostly refused pushes), `<line>_burst` in bursts of
 //! 4,096 calls with the queue drained, untimed, between them (every call is
 //! an accepted message). A line with only a `_burst` name is measured only
-//! that way. The block marked `NEEDS-ANY-LIFETIME` holds lines that wait
-//! for an API change.
+//! that way.
 
 use std::hint::black_box;
 use std::net::UdpSocket;
@@ -27,9 +26,8 @@ use std::time::{Duration, Instant};
 use cadence::prelude::*;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use metlog::__private::{ClientDefaults, SiteEvent};
 use metlog::sender::{Delivery, NullSender, SendError, Sender, StatsdSender, UdpSender};
-use metlog::{Client, Message};
+use metlog::{Client, ClientId, Message, Record};
 
 #[inline(never)]
 fn empty_fn(x: u64) -> u64 {
@@ -77,11 +75,10 @@ impl Sender for Switch {
     fn send(&self, message: Message) -> Result<(), SendError> {
         self.senders[self.active.load(Ordering::Relaxed)].send(message)
     }
-    // Forwarded like the crate's own wrappers do, so annotated functions'
-    // events reach the background senders unbuilt, as they would without
-    // the switch.
-    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
-        self.senders[self.active.load(Ordering::Relaxed)].send_site(event, client)
+    // Forwarded like the crate's own wrappers do, so records reach the
+    // background senders unbuilt, as they would without the switch.
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.senders[self.active.load(Ordering::Relaxed)].send_record(record)
     }
     fn flush(&self) -> Result<(), SendError> {
         self.senders[self.active.load(Ordering::Relaxed)].flush()
@@ -94,6 +91,14 @@ impl Sender for Switch {
             self.senders
                 .iter()
                 .filter_map(|s| s.delivery())
+                .fold(Delivery::default(), |a, b| a + b),
+        )
+    }
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        Some(
+            self.senders
+                .iter()
+                .filter_map(|s| s.delivery_for(client))
                 .fold(Delivery::default(), |a, b| a + b),
         )
     }
@@ -327,22 +332,15 @@ fn main() {
         drain_metlog,
     );
 
-    // NEEDS-ANY-LIFETIME: a name borrowed from a `String` made at run time
-    // (neither `'static` nor owned). `client.incr` takes
-    // `impl Into<SharedStr>`, and `SharedStr` comes from `&'static str` or
-    // owned text only, so this does not compile yet (E0597: `name`
-    // does not live long enough). Uncomment once names of any lifetime are
-    // accepted; BENCHMARKS.md already describes the two lines.
-    //
-    // let name = String::from("bench.incr");
-    // bench_both(
-    //     &mut group,
-    //     "metlog_client_incr_borrowed_statsd",
-    //     || client.incr(name.as_str()),
-    //     drain_metlog,
-    // );
-    //
-    // NEEDS-ANY-LIFETIME (end)
+    // A name borrowed from a `String` made at run time (neither `'static`
+    // nor owned): copied into the queue.
+    let name = String::from("bench.incr");
+    bench_both(
+        &mut group,
+        "metlog_client_incr_borrowed_statsd",
+        || client.incr(name.as_str()),
+        drain_metlog,
+    );
 
     // cadence: queued (as deep as metlog's default queue), buffered UDP.
     // A full queue refuses the metric (an `Err` the caller drops), as
@@ -465,13 +463,16 @@ impl Sender for SwitchRef {
     fn send(&self, message: Message) -> Result<(), SendError> {
         self.0.send(message)
     }
-    fn send_site(&self, event: SiteEvent, client: &ClientDefaults<'_>) -> Result<(), SendError> {
-        self.0.send_site(event, client)
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.0.send_record(record)
     }
     fn flush(&self) -> Result<(), SendError> {
         self.0.flush()
     }
     fn delivery(&self) -> Option<Delivery> {
         self.0.delivery()
+    }
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        self.0.delivery_for(client)
     }
 }
