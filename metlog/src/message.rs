@@ -167,10 +167,19 @@ impl<'a> From<&'a Message> for Envelope<'a> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Messages assembled from a view on this thread (tests check that the
+    /// record road builds none).
+    pub(crate) static BUILT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl From<Envelope<'_>> for Message {
     /// An owned copy of the view: the one place a message is assembled from
     /// its parts (borrowed text is copied, inline when short).
     fn from(view: Envelope<'_>) -> Message {
+        #[cfg(test)]
+        BUILT.with(|n| n.set(n.get() + 1));
         Message {
             kind: SharedStr::copy_from(view.kind),
             timestamp: view.timestamp,

@@ -377,6 +377,10 @@ struct Shared {
     queue: Queue<Stored>,
     owners: Owners,
     error_reported: AtomicBool,
+    /// Messages the worker assembled (tests check the record road builds
+    /// none).
+    #[cfg(test)]
+    built_on_worker: AtomicU64,
     /// Set by the worker before it parks for long; a caller that finds it
     /// set after filling an empty shard wakes the worker.
     sleeping: AtomicBool,
@@ -445,6 +449,8 @@ impl QueuedSender {
             queue: Queue::new(config.capacity, config.max_bytes),
             owners: Owners::new(),
             error_reported: AtomicBool::new(false),
+            #[cfg(test)]
+            built_on_worker: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             worker: OnceLock::new(),
@@ -552,6 +558,12 @@ impl QueuedSender {
             }
         }
         Err(SendError::full())
+    }
+
+    /// Messages its worker has assembled so far.
+    #[cfg(test)]
+    pub(crate) fn built_on_worker(&self) -> u64 {
+        self.shared.built_on_worker.load(Relaxed)
     }
 
     fn delivery_where(&self, of: impl Fn(&ClientDefaults) -> bool) -> Delivery {
@@ -702,6 +714,10 @@ fn run(
                 guarded(outcome, &batch, || transport.deliver(&batch, outcome));
             }
             spare.clear();
+            #[cfg(test)]
+            shared
+                .built_on_worker
+                .store(crate::message::BUILT.with(std::cell::Cell::get), Relaxed);
             shared.queue.release(taken, bytes);
             notify(outcome);
         }
@@ -805,6 +821,113 @@ mod tests {
             reports.iter().any(|r| r.contains("the transport panicked")),
             "reported once: {reports:?}"
         );
+    }
+
+    use crate::site::{FieldLit, Kind, Site, SiteState};
+    use crate::sender::{TcpSender, UdpSender};
+    use std::io::BufRead;
+
+    static SITE_STATE: SiteState = SiteState::new();
+    static SITE: Site = Site {
+        kind: Kind::Timer,
+        module_path: "a::b",
+        scope: "T",
+        function: "f",
+        name: Some("q\"é\n\\"),
+        rate: 0.25,
+        severity: Some(3),
+        logger: Some("lo\"g\u{1F980}"),
+        fields: &[
+            ("s", FieldLit::Str("x\"y\u{0}")),
+            ("i", FieldLit::Int(-3)),
+            ("nan", FieldLit::Float(f64::NAN)),
+            ("b", FieldLit::Bool(true)),
+        ],
+        client: None,
+        count: 1,
+        state: &SITE_STATE,
+    };
+
+    /// One call of every record kind on `client`; what each one's message is.
+    fn every_kind(client: &crate::Client) -> Vec<Message> {
+        let name = String::from("borrowed.name");
+        let at = std::time::SystemTime::now();
+        let records = || {
+            vec![
+                client.record(
+                    at,
+                    Body::Site {
+                        site: &SITE,
+                        millis: 12,
+                        outcome: 1,
+                    },
+                ),
+                client.record(
+                    at,
+                    Body::Metric {
+                        kind: Kind::Incr,
+                        name: crate::Text::Borrowed(&name),
+                        value: (-5i64) as u64,
+                        rate: 0.5,
+                        extra: None,
+                    },
+                ),
+                client.record(
+                    at,
+                    Body::Log {
+                        severity: Severity::Warning,
+                        text: crate::Text::Borrowed("a \"log\" line"),
+                    },
+                ),
+            ]
+        };
+        let expected: Vec<Message> = records().into_iter().map(Record::into_message).collect();
+        let before = crate::message::BUILT.with(std::cell::Cell::get);
+        for record in records() {
+            client.dispatch(record);
+        }
+        client.counter("with.extra").field("k", "v").send();
+        client.timer_send("timer.sent", Duration::from_millis(7));
+        assert_eq!(
+            crate::message::BUILT.with(std::cell::Cell::get),
+            before,
+            "no message built on the caller's thread"
+        );
+        expected
+    }
+
+    use crate::record::{Body, Record};
+
+    /// The UDP and TCP workers encode each record straight from its
+    /// envelope view: not one `Message` is assembled on either side, and
+    /// the bytes are those of the message the record stands for.
+    #[test]
+    fn udp_and_tcp_deliver_records_without_building_messages() {
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp = std::sync::Arc::new(UdpSender::new(receiver.local_addr().unwrap()).unwrap());
+        let client = crate::Client::builder("direct").sender(udp.clone()).build();
+        let expected = every_kind(&client);
+        client.flush();
+        assert_eq!(udp.queued.built_on_worker(), 0, "none built on the worker");
+        let mut buf = [0u8; 4096];
+        for message in &expected {
+            let n = receiver.recv(&mut buf).unwrap();
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), message.to_json());
+        }
+        assert_eq!(client.stats().sent, 5);
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = std::sync::Arc::new(TcpSender::new(listener.local_addr().unwrap()).unwrap());
+        let client = crate::Client::builder("direct").sender(tcp.clone()).build();
+        let expected = every_kind(&client);
+        client.flush();
+        assert_eq!(tcp.queued.built_on_worker(), 0, "none built on the worker");
+        let (conn, _) = listener.accept().unwrap();
+        let mut lines = std::io::BufReader::new(conn).lines();
+        for message in &expected {
+            assert_eq!(lines.next().unwrap().unwrap(), message.to_json());
+        }
+        assert_eq!(client.stats().sent, 5);
     }
 
     #[test]

@@ -263,7 +263,7 @@ impl Transport for StreamTransport {
 /// ```
 #[derive(Debug)]
 pub struct TcpSender {
-    queued: QueuedSender,
+    pub(crate) queued: QueuedSender,
 }
 
 /// Messages kept while the peer is unreachable, by default.

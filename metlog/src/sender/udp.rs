@@ -227,7 +227,7 @@ pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<
 /// ```
 #[derive(Debug)]
 pub struct UdpSender {
-    queued: QueuedSender,
+    pub(crate) queued: QueuedSender,
     destinations: Vec<SocketAddr>,
 }
 
