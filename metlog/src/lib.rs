@@ -216,12 +216,12 @@ pub use decorators::{
     is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
     UnknownDecoratorError,
 };
+pub use envelope::{Envelope, FieldsIter, FieldsView, Payload, ENV_VERSION};
 pub use holder::{
     counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
 };
-pub use envelope::{Envelope, FieldsIter, FieldsView, Payload, ENV_VERSION};
 pub use message::Message;
 pub use record::{ClientId, Record, INLINE_TEXT};
 pub use severity::{ParseSeverityError, Severity};

@@ -265,4 +265,3 @@ macro_rules! __outcome_of {
     }};
 }
 pub use crate::__outcome_of as outcome_of;
-

@@ -116,10 +116,7 @@ impl RecordText for Text<'_> {
 /// Text copied into a queue: inline when it fits, else shared.
 #[derive(Debug)]
 pub(crate) enum StoredText {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_TEXT],
-    },
+    Inline { len: u8, bytes: [u8; INLINE_TEXT] },
     Shared(SharedStr),
 }
 

@@ -123,7 +123,12 @@ fn every_call_form_is_allocation_free_through_a_queue() {
     // Exactly the documented inline length: still copied without allocating.
     let owned = "n".repeat(metlog::INLINE_TEXT);
     let total = count(&client, &owned, 40);
-    assert_eq!(total, 0, "{total} allocations in {} calls", 3 * 40 * PER_ROUND);
+    assert_eq!(
+        total,
+        0,
+        "{total} allocations in {} calls",
+        3 * 40 * PER_ROUND
+    );
     let stats = client.stats();
     assert_eq!(
         (stats.sent, stats.dropped, stats.failed),
@@ -136,7 +141,12 @@ fn every_call_form_is_allocation_free_to_a_synchronous_sender() {
     let client = Client::builder("alloc").sender(NullSender).build();
     let owned = String::from("requests.by.route");
     let total = count(&client, &owned, 100);
-    assert_eq!(total, 0, "{total} allocations in {} calls", 3 * 100 * PER_ROUND);
+    assert_eq!(
+        total,
+        0,
+        "{total} allocations in {} calls",
+        3 * 100 * PER_ROUND
+    );
     assert_eq!(client.stats().sent, 6 * 100 * PER_ROUND);
 }
 

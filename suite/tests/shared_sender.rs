@@ -27,7 +27,11 @@ fn calls(client: &Client, n: usize) {
 
 fn assert_counts(stats: Stats, sent: u64, queued: u64) {
     assert_eq!((stats.sent, stats.queued), (sent, queued), "{stats:?}");
-    assert_eq!((stats.dropped, stats.failed, stats.ignored), (0, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.dropped, stats.failed, stats.ignored),
+        (0, 0, 0),
+        "{stats:?}"
+    );
     assert_eq!(stats.produced(), sent + queued);
 }
 
@@ -52,7 +56,10 @@ fn waiting_messages_are_counted_for_the_client_that_made_them() {
     // Their loss at shutdown is reported: kept out of the test's output.
     support::collect_reports();
     // A port nobody listens on: everything waits in the TCP backlog.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let queue = QueueConfig::default().drain_timeout(std::time::Duration::from_millis(100));
     let tcp = Arc::new(TcpSender::with_options(port, queue, 10_000).unwrap());
     let (a, b) = (client("a", tcp.clone()), client("b", tcp.clone()));
@@ -82,8 +89,11 @@ fn a_router_with_synchronous_routes_counts_per_client() {
 #[test]
 fn a_statsd_fallback_counts_per_client() {
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let statsd =
-        Arc::new(StatsdSender::new(receiver.local_addr().unwrap()).unwrap().fallback(NullSender));
+    let statsd = Arc::new(
+        StatsdSender::new(receiver.local_addr().unwrap())
+            .unwrap()
+            .fallback(NullSender),
+    );
     let (a, b) = (client("a", statsd.clone()), client("b", statsd.clone()));
     calls(&a, 100);
     calls(&b, 300);

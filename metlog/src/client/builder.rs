@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use super::{Client, Counters, DisabledTimers, Inner};
 use crate::filter::Filter;
-use crate::sender::{Sender, StdoutSender};
 use crate::record::ClientDefaults;
+use crate::sender::{Sender, StdoutSender};
 use crate::{Severity, SharedStr};
 
 /// Configures a [`Client`]; made by [`Client::builder`].

@@ -1,42 +1,11 @@
 //! Background delivery: a bounded queue (sharded per calling thread, see
 //! [`queue`](super::queue)) in front of a worker thread that encodes and
 //! transmits, so the caller never waits for I/O.
-//!
-//! Every network sender of this crate is a [`QueuedSender`] around a
-//! [`Transport`]; a transport of your own gets the same queue by
-//! implementing that trait:
-//!
-//! ```
-//! use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
-//!
-//! /// Writes each message's JSON line to stderr.
-//! struct Stderr;
-//!
-//! impl Transport for Stderr {
-//!     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-//!         let mut line = Vec::new();
-//!         for item in batch.iter() {
-//!             line.clear();
-//!             metlog::encode::json::write(item.envelope(), &mut line);
-//!             line.push(b'\n');
-//!             match std::io::Write::write_all(&mut std::io::stderr(), &line) {
-//!                 Ok(()) => outcome.delivered(item.ticket()),
-//!                 Err(e) => outcome.failed(item.ticket(), &metlog::sender::SendError::io("stderr", e)),
-//!             }
-//!         }
-//!     }
-//! }
-//!
-//! let sender = QueuedSender::new("stderr", Stderr, QueueConfig::default())?;
-//! let client = metlog::Client::builder("app").sender(sender).build();
-//! client.incr("started");
-//! client.flush();
-//! assert_eq!(client.stats().sent, 1);
-//! # Ok::<(), std::io::Error>(())
-//! ```
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst,
+};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
@@ -50,6 +19,39 @@ use crate::{Message, Severity, SharedStr};
 
 /// The worker side of a [`QueuedSender`]: turns batches of messages into
 /// I/O, on the sender's own thread.
+///
+/// Every network sender of this crate is a [`QueuedSender`] around a
+/// [`Transport`]; a transport of your own gets the same queue by
+/// implementing that trait:
+///
+/// ```
+/// use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+///
+/// /// Writes each message's JSON line to stderr.
+/// struct Stderr;
+///
+/// impl Transport for Stderr {
+///     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+///         let mut line = Vec::new();
+///         for item in batch.iter() {
+///             line.clear();
+///             metlog::encode::json::write(item.envelope(), &mut line);
+///             line.push(b'\n');
+///             match std::io::Write::write_all(&mut std::io::stderr(), &line) {
+///                 Ok(()) => outcome.delivered(item.ticket()),
+///                 Err(e) => outcome.failed(item.ticket(), &metlog::sender::SendError::io("stderr", e)),
+///             }
+///         }
+///     }
+/// }
+///
+/// let sender = QueuedSender::new("stderr", Stderr, QueueConfig::default())?;
+/// let client = metlog::Client::builder("app").sender(sender).build();
+/// client.incr("started");
+/// client.flush();
+/// assert_eq!(client.stats().sent, 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait Transport: Send + 'static {
     /// Delivers (or keeps for later) a batch, reporting each message's fate
     /// through `outcome` by its [`Ticket`]. Messages it keeps (a backlog
@@ -142,7 +144,11 @@ impl Outcome {
     /// The message was handed to the transport (written to the socket).
     #[inline]
     pub fn delivered(&self, ticket: Ticket) {
-        self.shared.owners.get(ticket.0).delivered.fetch_add(1, Relaxed);
+        self.shared
+            .owners
+            .get(ticket.0)
+            .delivered
+            .fetch_add(1, Relaxed);
     }
 
     /// Every message of `batch` was delivered.
@@ -155,13 +161,21 @@ impl Outcome {
     /// The message was refused by the transport for lack of room (e.g.
     /// ZeroMQ's high-water mark): counted as dropped, not reported.
     pub fn dropped(&self, ticket: Ticket) {
-        self.shared.owners.get(ticket.0).dropped.fetch_add(1, Relaxed);
+        self.shared
+            .owners
+            .get(ticket.0)
+            .dropped
+            .fetch_add(1, Relaxed);
     }
 
     /// The message was lost to `error`: counted as failed; the sender's
     /// first failure is reported ([`crate::report`]).
     pub fn failed(&self, ticket: Ticket, error: &SendError) {
-        self.shared.owners.get(ticket.0).failed.fetch_add(1, Relaxed);
+        self.shared
+            .owners
+            .get(ticket.0)
+            .failed
+            .fetch_add(1, Relaxed);
         if !self.shared.error_reported.swap(true, Relaxed) {
             crate::report::report(format_args!(
                 "{} failed to deliver: {error}; further failures are only counted \
@@ -308,7 +322,11 @@ impl Owners {
             count: AtomicU32::new(0),
             adding: Mutex::new(()),
         };
-        owners.add(Arc::new(ClientDefaults::new(0, SharedStr::EMPTY, Severity::default())));
+        owners.add(Arc::new(ClientDefaults::new(
+            0,
+            SharedStr::EMPTY,
+            Severity::default(),
+        )));
         owners
     }
 
@@ -321,7 +339,7 @@ impl Owners {
     fn client(&self, index: u32) -> &ClientDefaults {
         match self.get(index).client.get() {
             Some(client) => client,
-            None => self.get(0).client.get().map_or_else(|| unreachable_defaults(), |c| c),
+            None => unregistered(),
         }
     }
 
@@ -360,10 +378,10 @@ fn new_chunk(chunk: usize) -> Box<[Owner]> {
     (0..64usize << chunk).map(|_| Owner::default()).collect()
 }
 
-/// Defaults for a slot that has none (never happens: slot 0 is set when the
-/// table is made).
+/// Defaults for a slot that has none (never happens: a slot is set before
+/// its first record is queued).
 #[cold]
-fn unreachable_defaults() -> &'static ClientDefaults {
+fn unregistered() -> &'static ClientDefaults {
     static NONE: OnceLock<ClientDefaults> = OnceLock::new();
     NONE.get_or_init(|| ClientDefaults::new(0, SharedStr::EMPTY, Severity::default()))
 }
@@ -416,8 +434,7 @@ impl std::fmt::Debug for Shared {
 
 /// A bounded queue and a worker thread in front of a [`Transport`]: the
 /// sender every network sender of this crate is made of, and the way to
-/// give a transport of your own the same road (see the [module
-/// documentation](self)).
+/// give a transport of your own the same road (see [`Transport`]).
 ///
 /// The caller's cost is one compact record written into its thread's shard
 /// of the queue; the envelope is read in place and encoded on the worker.
@@ -608,7 +625,10 @@ impl Sender for QueuedSender {
         let target = shared.queue.accepted();
         let deadline = Instant::now() + timeout;
         shared.wake_worker();
-        let mut guard = shared.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         while shared.settled() < target {
             let now = Instant::now();
             if now >= deadline {
@@ -823,8 +843,8 @@ mod tests {
         );
     }
 
-    use crate::site::{FieldLit, Kind, Site, SiteState};
     use crate::sender::{TcpSender, UdpSender};
+    use crate::site::{FieldLit, Kind, Site, SiteState};
     use std::io::BufRead;
 
     static SITE_STATE: SiteState = SiteState::new();

@@ -26,7 +26,7 @@
 //! (counted in [`Stats::dropped`](crate::Stats::dropped)); [`Client::flush`](crate::Client::flush)
 //! waits for the queue; dropping the sender drains it (within a deadline).
 //!
-//! Every call reaches its sender as one compact [`Record`](crate::Record)
+//! Every call reaches its sender as one compact [`Record`]
 //! ([`Sender::send_record`]): the network senders store it in their queue as
 //! it is and encode it on their worker thread, reading it in place through
 //! its [`Envelope`](crate::Envelope); nothing builds a [`Message`] on the
@@ -71,7 +71,8 @@ mod zmq;
 
 use std::sync::Arc;
 
-use crate::record::{ClientId, Record};
+use crate::record::ClientId;
+use crate::Record;
 
 pub use background::{
     Batch, Item, Outcome, QueueConfig, QueuedSender, Ticket, Transport, DEFAULT_MAX_BYTES,

@@ -16,8 +16,7 @@ use crate::Envelope;
 pub(crate) const MAX_DATAGRAM: usize = 65_507;
 
 /// Turns one message into one datagram's (or stream entry's) bytes.
-pub(crate) type Encoder =
-    Box<dyn Fn(&Envelope<'_>, &mut Vec<u8>) -> Result<(), SendError> + Send>;
+pub(crate) type Encoder = Box<dyn Fn(&Envelope<'_>, &mut Vec<u8>) -> Result<(), SendError> + Send>;
 
 pub(crate) fn json_encoder() -> Encoder {
     Box::new(|message, out| {
