@@ -187,6 +187,8 @@ mod clock;
 pub mod config;
 mod config_value;
 mod decorators;
+#[cfg(test)]
+mod delivery_tests;
 pub mod encode;
 mod envelope;
 pub mod filter;

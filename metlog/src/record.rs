@@ -5,7 +5,7 @@
 //! text borrowed by the call is copied there (inline when short), and the
 //! envelope is only ever assembled on the worker thread, as a view.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -34,6 +34,9 @@ pub(crate) struct ClientDefaults {
     /// Slots this client holds in background queues, `queue id << 32 |
     /// slot`, so a queue finds the slot without a lock (0: empty entry).
     pub(crate) slots: [AtomicU64; 8],
+    /// Cleared when the client (its last clone) is dropped: its slots may
+    /// then be given back once its messages are dealt with.
+    alive: AtomicBool,
 }
 
 impl ClientDefaults {
@@ -43,7 +46,18 @@ impl ClientDefaults {
             logger,
             severity,
             slots: Default::default(),
+            alive: AtomicBool::new(true),
         }
+    }
+
+    /// Whether the client still exists.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Marks the client gone.
+    pub(crate) fn retire(&self) {
+        self.alive.store(false, Ordering::SeqCst);
     }
 }
 

@@ -595,6 +595,14 @@ impl Client {
     }
 }
 
+impl Drop for Inner {
+    /// The last clone is gone: queues may give back its slots (once its
+    /// messages are dealt with).
+    fn drop(&mut self) {
+        self.defaults.retire();
+    }
+}
+
 // A panic in the middle of a client call cannot leave it inconsistent: its
 // only mutable state is atomic counters, and sender/filter panics are caught.
 // So a client may be used across `catch_unwind`, as users of `tokio` or test

@@ -3,19 +3,18 @@
 //! transmits, so the caller never waits for I/O.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{
-    fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst,
-};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+use super::owners::{Clients, Owners};
 use super::queue::Queue;
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::envelope::Envelope;
 use crate::record::{ClientDefaults, ClientId, Record, Stored};
-use crate::{Message, Severity, SharedStr};
+use crate::Message;
 
 /// The worker side of a [`QueuedSender`]: turns batches of messages into
 /// I/O, on the sender's own thread.
@@ -77,7 +76,7 @@ pub trait Transport: Send + 'static {
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
     items: &'a [Stored],
-    owners: &'a Owners,
+    clients: &'a Clients,
 }
 
 impl<'a> Batch<'a> {
@@ -93,10 +92,10 @@ impl<'a> Batch<'a> {
 
     /// The messages, in the order their callers sent them (per thread).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Item<'a>> + 'a {
-        let owners = self.owners;
+        let clients = self.clients;
         self.items.iter().map(move |stored| Item {
             stored,
-            client: owners.client(stored.owner),
+            client: clients.get(stored.owner),
         })
     }
 }
@@ -146,7 +145,7 @@ impl Outcome {
     pub fn delivered(&self, ticket: Ticket) {
         self.shared
             .owners
-            .get(ticket.0)
+            .counts(ticket.0)
             .delivered
             .fetch_add(1, Relaxed);
     }
@@ -163,7 +162,7 @@ impl Outcome {
     pub fn dropped(&self, ticket: Ticket) {
         self.shared
             .owners
-            .get(ticket.0)
+            .counts(ticket.0)
             .dropped
             .fetch_add(1, Relaxed);
     }
@@ -173,7 +172,7 @@ impl Outcome {
     pub fn failed(&self, ticket: Ticket, error: &SendError) {
         self.shared
             .owners
-            .get(ticket.0)
+            .counts(ticket.0)
             .failed
             .fetch_add(1, Relaxed);
         if !self.shared.error_reported.swap(true, Relaxed) {
@@ -279,113 +278,6 @@ impl QueueConfig {
     }
 }
 
-/// The clients that have sent through one queue, each in a slot of its own
-/// with its counts. Slots are never reused or moved: a ticket stays valid
-/// for the life of the sender, and looking one up takes no lock.
-pub(crate) struct Owners {
-    /// Slot `i` lives in chunk `c = log2(i / 64 + 1)`; chunk `c` holds
-    /// `64 << c` slots, allocated when first needed.
-    chunks: [OnceLock<Box<[Owner]>>; 27],
-    count: AtomicU32,
-    /// Held while a slot is added.
-    adding: Mutex<()>,
-}
-
-#[derive(Default)]
-struct Owner {
-    client: OnceLock<Arc<ClientDefaults>>,
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    dropped: AtomicU64,
-}
-
-impl std::fmt::Debug for Owners {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Owners")
-            .field("count", &self.count.load(Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where slot `index` is: its chunk and its place there.
-fn locate(index: u32) -> (usize, usize) {
-    let index = index as usize;
-    let chunk = (index / 64 + 1).ilog2() as usize;
-    (chunk, index - 64 * ((1 << chunk) - 1))
-}
-
-impl Owners {
-    /// Slot 0 holds messages sent to the sender directly, by no client.
-    fn new() -> Owners {
-        let owners = Owners {
-            chunks: Default::default(),
-            count: AtomicU32::new(0),
-            adding: Mutex::new(()),
-        };
-        owners.add(Arc::new(ClientDefaults::new(
-            0,
-            SharedStr::EMPTY,
-            Severity::default(),
-        )));
-        owners
-    }
-
-    fn get(&self, index: u32) -> &Owner {
-        let (chunk, at) = locate(index);
-        // Only registered slots are ever handed out as owners or tickets.
-        &self.chunks[chunk].get_or_init(|| new_chunk(chunk))[at]
-    }
-
-    fn client(&self, index: u32) -> &ClientDefaults {
-        match self.get(index).client.get() {
-            Some(client) => client,
-            None => unregistered(),
-        }
-    }
-
-    /// Gives `client` a slot (or finds the one it has).
-    fn add(&self, client: Arc<ClientDefaults>) -> u32 {
-        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = self.count.load(Relaxed);
-        if let Some(index) =
-            (0..count).find(|&i| self.get(i).client.get().is_some_and(|c| c.id == client.id))
-        {
-            return index;
-        }
-        let _ = self.get(count).client.set(client);
-        self.count.store(count + 1, SeqCst);
-        count
-    }
-
-    fn slots(&self) -> impl Iterator<Item = &Owner> + '_ {
-        (0..self.count.load(SeqCst)).map(|i| self.get(i))
-    }
-
-    fn totals(&self, of: impl Fn(&ClientDefaults) -> bool) -> (u64, u64, u64) {
-        self.slots()
-            .filter(|owner| owner.client.get().is_some_and(|c| of(c)))
-            .fold((0, 0, 0), |(d, f, x), owner| {
-                (
-                    d + owner.delivered.load(Relaxed),
-                    f + owner.failed.load(Relaxed),
-                    x + owner.dropped.load(Relaxed),
-                )
-            })
-    }
-}
-
-fn new_chunk(chunk: usize) -> Box<[Owner]> {
-    (0..64usize << chunk).map(|_| Owner::default()).collect()
-}
-
-/// Defaults for a slot that has none (never happens: a slot is set before
-/// its first record is queued).
-#[cold]
-fn unregistered() -> &'static ClientDefaults {
-    static NONE: OnceLock<ClientDefaults> = OnceLock::new();
-    NONE.get_or_init(|| ClientDefaults::new(0, SharedStr::EMPTY, Severity::default()))
-}
-
 /// Hands out queue ids (0 means "none" in a client's slot cache).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -412,7 +304,7 @@ struct Shared {
 
 impl Shared {
     fn settled(&self) -> u64 {
-        let (delivered, failed, dropped) = self.owners.totals(|_| true);
+        let (delivered, failed, dropped) = self.owners.totals();
         delivered + failed + dropped
     }
 
@@ -512,7 +404,7 @@ impl QueuedSender {
 
     #[cold]
     fn add_client(&self, client: &Arc<ClientDefaults>) -> u32 {
-        let slot = self.shared.owners.add(client.clone());
+        let slot = self.shared.owners.add(client);
         let tagged = self.shared.id << 32 | u64::from(slot);
         // An empty cache entry, or else one chosen by queue (a client
         // sending through more queues than entries finds the rest under
@@ -577,21 +469,34 @@ impl QueuedSender {
         Err(SendError::full())
     }
 
+    /// Client slots in use.
+    #[cfg(test)]
+    pub(crate) fn live_slots(&self) -> usize {
+        self.shared.owners.live()
+    }
+
     /// Messages its worker has assembled so far.
     #[cfg(test)]
     pub(crate) fn built_on_worker(&self) -> u64 {
         self.shared.built_on_worker.load(Relaxed)
     }
 
-    fn delivery_where(&self, of: impl Fn(&ClientDefaults) -> bool) -> Delivery {
+    /// `(delivered, failed, dropped)` and the number accepted: of every
+    /// client (`None`) or of one.
+    fn delivery_of(&self, client: Option<ClientId>) -> Delivery {
         let shared = &*self.shared;
         // Read the settled counts first: a message settles after it is
         // accepted, so `queued` never goes negative.
-        let (delivered, failed, dropped) = shared.owners.totals(&of);
-        let accepted: u64 = (0..shared.owners.count.load(SeqCst))
-            .filter(|&slot| of(shared.owners.client(slot)))
-            .map(|slot| shared.queue.accepted_by(slot))
-            .sum();
+        let ((delivered, failed, dropped), accepted) = match client {
+            None => (shared.owners.totals(), shared.queue.accepted()),
+            Some(client) => match shared.owners.find(client) {
+                Some(slot) => (
+                    shared.owners.counts(slot).read(),
+                    shared.queue.accepted_by(slot),
+                ),
+                None => ((0, 0, 0), 0),
+            },
+        };
         Delivery {
             delivered,
             failed,
@@ -654,11 +559,11 @@ impl Sender for QueuedSender {
 
     /// The counts of every client's messages, and of those sent directly.
     fn delivery(&self) -> Option<Delivery> {
-        Some(self.delivery_where(|_| true))
+        Some(self.delivery_of(None))
     }
 
     fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(self.delivery_where(|c| c.id == client))
+        Some(self.delivery_of(Some(client)))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -705,6 +610,10 @@ fn run(
 ) {
     let shared = &*outcome.shared;
     let mut spare: Vec<Stored> = Vec::new();
+    let mut clients = Clients::default();
+    // Slots of clients that are gone are looked for when the queue idles,
+    // and whenever the table has doubled since the last look.
+    let mut recycle_at = 64;
     let mut quiet_rounds = 0;
     // The most ever taken from a shard at once.
     let mut most: usize = 0;
@@ -726,10 +635,13 @@ fn run(
             // What their senders charged, given back once they are dealt with.
             let bytes: usize = spare.iter().map(Stored::heap_bytes).sum();
             moved += taken;
+            for stored in &spare {
+                clients.refresh(&shared.owners, stored.owner);
+            }
             for items in spare.chunks(max_batch) {
                 let batch = Batch {
                     items,
-                    owners: &shared.owners,
+                    clients: &clients,
                 };
                 guarded(outcome, &batch, || transport.deliver(&batch, outcome));
             }
@@ -740,6 +652,10 @@ fn run(
                 .store(crate::message::BUILT.with(std::cell::Cell::get), Relaxed);
             shared.queue.release(taken, bytes);
             notify(outcome);
+        }
+        if shared.owners.live() >= recycle_at {
+            recycle(shared, &mut clients);
+            recycle_at = (shared.owners.live() * 2).max(64);
         }
         if moved > 0 {
             quiet_rounds = 0;
@@ -766,12 +682,21 @@ fn run(
         shared.sleeping.store(false, Relaxed);
         if shared.queue.is_empty() {
             let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
+            recycle(shared, &mut clients);
             notify(outcome);
         }
     }
     let deadline = Instant::now() + drain_timeout;
     let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
     notify(outcome);
+}
+
+/// Gives back the slots of clients that are gone and whose messages the
+/// transport has all dealt with.
+fn recycle(shared: &Shared, clients: &mut Clients) {
+    shared
+        .owners
+        .recycle(clients, |slot, settled| shared.queue.retire(slot, settled));
 }
 
 /// Runs a transport's delivery; a panic in it counts what the batch had not
@@ -841,128 +766,5 @@ mod tests {
             reports.iter().any(|r| r.contains("the transport panicked")),
             "reported once: {reports:?}"
         );
-    }
-
-    use crate::sender::{TcpSender, UdpSender};
-    use crate::site::{FieldLit, Kind, Site, SiteState};
-    use std::io::BufRead;
-
-    static SITE_STATE: SiteState = SiteState::new();
-    static SITE: Site = Site {
-        kind: Kind::Timer,
-        module_path: "a::b",
-        scope: "T",
-        function: "f",
-        name: Some("q\"é\n\\"),
-        rate: 0.25,
-        severity: Some(3),
-        logger: Some("lo\"g\u{1F980}"),
-        fields: &[
-            ("s", FieldLit::Str("x\"y\u{0}")),
-            ("i", FieldLit::Int(-3)),
-            ("nan", FieldLit::Float(f64::NAN)),
-            ("b", FieldLit::Bool(true)),
-        ],
-        client: None,
-        count: 1,
-        state: &SITE_STATE,
-    };
-
-    /// One call of every record kind on `client`; what each one's message is.
-    fn every_kind(client: &crate::Client) -> Vec<Message> {
-        let name = String::from("borrowed.name");
-        let at = std::time::SystemTime::now();
-        let records = || {
-            vec![
-                client.record(
-                    at,
-                    Body::Site {
-                        site: &SITE,
-                        millis: 12,
-                        outcome: 1,
-                    },
-                ),
-                client.record(
-                    at,
-                    Body::Metric {
-                        kind: Kind::Incr,
-                        name: crate::Text::Borrowed(&name),
-                        value: (-5i64) as u64,
-                        rate: 0.5,
-                        extra: None,
-                    },
-                ),
-                client.record(
-                    at,
-                    Body::Log {
-                        severity: Severity::Warning,
-                        text: crate::Text::Borrowed("a \"log\" line"),
-                    },
-                ),
-            ]
-        };
-        let expected: Vec<Message> = records().into_iter().map(Record::into_message).collect();
-        let before = crate::message::BUILT.with(std::cell::Cell::get);
-        for record in records() {
-            client.dispatch(record);
-        }
-        client.counter("with.extra").field("k", "v").send();
-        client.timer_send("timer.sent", Duration::from_millis(7));
-        assert_eq!(
-            crate::message::BUILT.with(std::cell::Cell::get),
-            before,
-            "no message built on the caller's thread"
-        );
-        expected
-    }
-
-    use crate::record::{Body, Record};
-
-    /// The UDP and TCP workers encode each record straight from its
-    /// envelope view: not one `Message` is assembled on either side, and
-    /// the bytes are those of the message the record stands for.
-    #[test]
-    fn udp_and_tcp_deliver_records_without_building_messages() {
-        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let udp = std::sync::Arc::new(UdpSender::new(receiver.local_addr().unwrap()).unwrap());
-        let client = crate::Client::builder("direct").sender(udp.clone()).build();
-        let expected = every_kind(&client);
-        client.flush();
-        assert_eq!(udp.queued.built_on_worker(), 0, "none built on the worker");
-        let mut buf = [0u8; 4096];
-        for message in &expected {
-            let n = receiver.recv(&mut buf).unwrap();
-            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), message.to_json());
-        }
-        assert_eq!(client.stats().sent, 5);
-
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let tcp = std::sync::Arc::new(TcpSender::new(listener.local_addr().unwrap()).unwrap());
-        let client = crate::Client::builder("direct").sender(tcp.clone()).build();
-        let expected = every_kind(&client);
-        client.flush();
-        assert_eq!(tcp.queued.built_on_worker(), 0, "none built on the worker");
-        let (conn, _) = listener.accept().unwrap();
-        let mut lines = std::io::BufReader::new(conn).lines();
-        for message in &expected {
-            assert_eq!(lines.next().unwrap().unwrap(), message.to_json());
-        }
-        assert_eq!(client.stats().sent, 5);
-    }
-
-    #[test]
-    fn slots_are_found_where_they_were_put() {
-        let mut seen = std::collections::HashSet::new();
-        for index in 0..10_000u32 {
-            let (chunk, at) = locate(index);
-            assert!(at < 64 << chunk, "{index}");
-            assert!(seen.insert((chunk, at)), "{index} collides");
-        }
-        assert_eq!(locate(0), (0, 0));
-        assert_eq!(locate(63), (0, 63));
-        assert_eq!(locate(64), (1, 0));
-        assert_eq!(locate(191), (1, 127));
-        assert_eq!(locate(192), (2, 0));
-        assert!(locate(u32::MAX).0 < 27);
     }
 }

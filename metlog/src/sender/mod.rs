@@ -57,6 +57,7 @@ mod capture;
 mod error;
 mod log_sender;
 mod null;
+mod owners;
 mod queue;
 mod router;
 #[cfg(target_os = "linux")]

@@ -15,7 +15,7 @@
 //! fixed size (the macros' events) say 0 and are bounded by their number.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// A value alone on its cache lines (two, for adjacent-line prefetching), so
@@ -48,6 +48,8 @@ pub(crate) struct Queue<T> {
     byte_chunk: usize,
     /// The byte bound itself.
     max_bytes: usize,
+    /// Items accepted from owners whose counts were retired.
+    retired: AtomicU64,
 }
 
 impl<T> std::fmt::Debug for Queue<T> {
@@ -108,6 +110,7 @@ impl<T> Queue<T> {
             bytes: AtomicUsize::new(max_bytes.max(1)),
             byte_chunk,
             max_bytes: max_bytes.max(1),
+            retired: AtomicU64::new(0),
         }
     }
 
@@ -225,9 +228,29 @@ impl<T> Queue<T> {
 
     /// Items ever accepted.
     pub(crate) fn accepted(&self) -> u64 {
+        let retired = self.retired.load(Ordering::SeqCst);
         (0..self.shards.len())
             .map(|index| self.lock(index).accepted.iter().sum::<u64>())
-            .sum()
+            .sum::<u64>()
+            + retired
+    }
+
+    /// If exactly `settled` items of `owner` were ever accepted, moves its
+    /// count into the retired total (the owner's slot is being given back)
+    /// and says so. The owner must be sending no more.
+    pub(crate) fn retire(&self, owner: u32, settled: u64) -> bool {
+        if self.accepted_by(owner) != settled {
+            return false;
+        }
+        let mut moved = 0;
+        for index in 0..self.shards.len() {
+            let mut shard = self.lock(index);
+            if let Some(accepted) = shard.accepted.get_mut(owner as usize) {
+                moved += std::mem::take(accepted);
+            }
+        }
+        self.retired.fetch_add(moved, Ordering::SeqCst);
+        true
     }
 
     /// Items of `owner` ever accepted.
