@@ -5,6 +5,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::record::{Body, Record};
 use crate::sender::{Sender, TcpSender, UdpSender};
 use crate::site::{FieldLit, Kind, Site, SiteState};
 use crate::Message;
@@ -77,8 +78,6 @@ fn every_kind(client: &crate::Client) -> Vec<Message> {
     );
     expected
 }
-
-use crate::record::{Body, Record};
 
 /// A service that makes a client per request on one long-lived sender:
 /// the slots of clients that are gone come back, and the sender's
