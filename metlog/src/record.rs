@@ -102,7 +102,7 @@ pub(crate) enum Body<T> {
 }
 
 /// A metric's rarely used options.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Extra {
     pub(crate) logger: Option<SharedStr>,
     pub(crate) severity: Option<Severity>,

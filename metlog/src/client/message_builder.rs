@@ -106,10 +106,10 @@ pub struct Counter<'c> {
     name: Text<'c>,
     count: i64,
     rate: f64,
-    severity: Option<Severity>,
-    logger: Option<SharedStr>,
-    fields: Fields,
     timestamp: Option<SystemTime>,
+    /// Severity, logger, fields: out of line, so the usual counter is small
+    /// to build and to move.
+    extra: Option<Box<Extra>>,
 }
 
 impl<'c> Counter<'c> {
@@ -119,10 +119,8 @@ impl<'c> Counter<'c> {
             name,
             count: 1,
             rate: 1.0,
-            severity: None,
-            logger: None,
-            fields: Fields::new(),
             timestamp: None,
+            extra: None,
         }
     }
 
@@ -141,19 +139,22 @@ impl<'c> Counter<'c> {
 
     /// The severity (default: the client's).
     pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = Some(severity);
+        self.extra.get_or_insert_with(Default::default).severity = Some(severity);
         self
     }
 
     /// The logger (default: the client's).
     pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
-        self.logger = Some(logger.into().into_shared());
+        self.extra.get_or_insert_with(Default::default).logger = Some(logger.into().into_shared());
         self
     }
 
     /// Sets one extra field (`name` and `rate` are always set by the counter).
     pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
-        self.fields.insert(key, value);
+        self.extra
+            .get_or_insert_with(Default::default)
+            .fields
+            .insert(key, value);
         self
     }
 
@@ -164,7 +165,10 @@ impl<'c> Counter<'c> {
         K: Into<Text<'a>>,
         V: Into<Value>,
     {
-        self.fields.extend(fields);
+        self.extra
+            .get_or_insert_with(Default::default)
+            .fields
+            .extend(fields);
         self
     }
 
@@ -183,13 +187,7 @@ impl<'c> Counter<'c> {
         if !client.is_active() || sampled_out(self.rate) {
             return;
         }
-        let extra = extra(
-            &self.name,
-            self.rate,
-            self.logger,
-            self.severity,
-            self.fields,
-        );
+        let extra = finish_extra(self.extra, &self.name, self.rate);
         client.dispatch(client.record(
             self.timestamp.unwrap_or_else(SystemTime::now),
             Body::Metric {
@@ -203,24 +201,16 @@ impl<'c> Counter<'c> {
     }
 }
 
-/// A counter's or timer's rarely used options, out of line (`None` when
-/// there are none): its fields then hold `name` and `rate` too, set where the
-/// caller's own fields would have them.
-pub(crate) fn extra(
+/// A counter's or timer's rarely used options, ready to send: their
+/// fields then hold `name` and `rate` too, set where the caller's own fields
+/// would have them (the caller's `name` or `rate` is replaced in place).
+pub(crate) fn finish_extra(
+    extra: Option<Box<Extra>>,
     name: &Text<'_>,
     rate: f64,
-    logger: Option<SharedStr>,
-    severity: Option<Severity>,
-    mut fields: Fields,
 ) -> Option<Box<Extra>> {
-    if fields.is_empty() && logger.is_none() && severity.is_none() {
-        return None;
-    }
-    fields.insert("name", name.clone().into_shared());
-    fields.insert("rate", rate);
-    Some(Box::new(Extra {
-        logger,
-        severity,
-        fields,
-    }))
+    let mut extra = extra?;
+    extra.fields.insert("name", name.clone().into_shared());
+    extra.fields.insert("rate", rate);
+    Some(extra)
 }

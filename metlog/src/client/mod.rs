@@ -223,7 +223,19 @@ impl Client {
     /// its queue without allocating.
     #[inline]
     pub fn incr<'a>(&'a self, name: impl Into<Text<'a>>) {
-        self.counter(name).send();
+        if !self.is_active() {
+            return;
+        }
+        self.dispatch(self.record(
+            SystemTime::now(),
+            Body::Metric {
+                kind: Kind::Incr,
+                name: name.into(),
+                value: 1,
+                rate: 1.0,
+                extra: None,
+            },
+        ));
     }
 
     /// A counter message to configure (count, rate, fields, severity, logger)

@@ -1,11 +1,11 @@
 use std::time::{Duration, Instant};
 
-use super::message_builder::extra;
+use super::message_builder::finish_extra;
 use super::{whole_millis, ClientRef};
-use crate::record::Body;
+use crate::record::{Body, Extra};
 use crate::sampling::sampled_out;
 use crate::site::Kind;
-use crate::{Fields, Severity, SharedStr, Text, Value};
+use crate::{Severity, Text, Value};
 
 /// Measures a scope and sends a `timer` message when dropped; made by
 /// [`Client::timer`](crate::Client::timer) or [`metlog::timer`](crate::timer()).
@@ -38,9 +38,8 @@ struct Running<'c> {
     name: Text<'c>,
     start: Instant,
     rate: f64,
-    severity: Option<Severity>,
-    logger: Option<SharedStr>,
-    fields: Fields,
+    /// Severity, logger, fields: out of line, so the usual guard is small.
+    extra: Option<Box<Extra>>,
 }
 
 impl<'c> Timer<'c> {
@@ -60,9 +59,7 @@ impl<'c> Timer<'c> {
                 name,
                 start: Instant::now(),
                 rate: 1.0,
-                severity: None,
-                logger: None,
-                fields: Fields::new(),
+                extra: None,
             }),
         }
     }
@@ -93,7 +90,7 @@ impl<'c> Timer<'c> {
     /// The severity (default: the client's).
     pub fn severity(mut self, severity: Severity) -> Self {
         if let Some(state) = &mut self.state {
-            state.severity = Some(severity);
+            state.extra.get_or_insert_with(Default::default).severity = Some(severity);
         }
         self
     }
@@ -101,7 +98,8 @@ impl<'c> Timer<'c> {
     /// The logger (default: the client's).
     pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
         if let Some(state) = &mut self.state {
-            state.logger = Some(logger.into().into_shared());
+            state.extra.get_or_insert_with(Default::default).logger =
+                Some(logger.into().into_shared());
         }
         self
     }
@@ -116,7 +114,11 @@ impl<'c> Timer<'c> {
     /// outcome of the timed work).
     pub fn set_field<'a>(&mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) {
         if let Some(state) = &mut self.state {
-            state.fields.insert(key, value);
+            state
+                .extra
+                .get_or_insert_with(Default::default)
+                .fields
+                .insert(key, value);
         }
     }
 
@@ -141,13 +143,7 @@ impl<'c> Timer<'c> {
         let end = Instant::now();
         let elapsed = end.saturating_duration_since(state.start);
         let client = state.client.get()?;
-        let extra = extra(
-            &state.name,
-            state.rate,
-            state.logger,
-            state.severity,
-            state.fields,
-        );
+        let extra = finish_extra(state.extra, &state.name, state.rate);
         client.dispatch(client.record(
             crate::clock::system_time_at(end),
             Body::Metric {
