@@ -209,7 +209,10 @@ impl<T: RecordText> Body<T> {
         match self {
             Body::Site { .. } => 0,
             Body::Metric { name, extra, .. } => {
-                name.heap_bytes() + extra.as_ref().map_or(0, |extra| extra.fields.heap_bytes())
+                name.heap_bytes()
+                    + extra.as_ref().map_or(0, |extra| {
+                        extra.fields.heap_bytes() + extra.logger.as_ref().map_or(0, |l| l.len())
+                    })
             }
             Body::Log { text, .. } => text.heap_bytes(),
             Body::Message(message) => message.heap_bytes(),

@@ -9,181 +9,12 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::owners::{Clients, Owners};
+use super::owners::Clients;
 use super::queue::Queue;
+use super::transport::{Batch, Outcome, Tally, Transport};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::envelope::Envelope;
 use crate::record::{ClientDefaults, ClientId, Record, Stored};
 use crate::Message;
-
-/// The worker side of a [`QueuedSender`]: turns batches of messages into
-/// I/O, on the sender's own thread.
-///
-/// Every network sender of this crate is a [`QueuedSender`] around a
-/// [`Transport`]; a transport of your own gets the same queue by
-/// implementing that trait:
-///
-/// ```
-/// use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
-///
-/// /// Writes each message's JSON line to stderr.
-/// struct Stderr;
-///
-/// impl Transport for Stderr {
-///     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-///         let mut line = Vec::new();
-///         for item in batch.iter() {
-///             line.clear();
-///             metlog::encode::json::write(item.envelope(), &mut line);
-///             line.push(b'\n');
-///             match std::io::Write::write_all(&mut std::io::stderr(), &line) {
-///                 Ok(()) => outcome.delivered(item.ticket()),
-///                 Err(e) => outcome.failed(item.ticket(), &metlog::sender::SendError::io("stderr", e)),
-///             }
-///         }
-///     }
-/// }
-///
-/// let sender = QueuedSender::new("stderr", Stderr, QueueConfig::default())?;
-/// let client = metlog::Client::builder("app").sender(sender).build();
-/// client.incr("started");
-/// client.flush();
-/// assert_eq!(client.stats().sent, 1);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub trait Transport: Send + 'static {
-    /// Delivers (or keeps for later) a batch, reporting each message's fate
-    /// through `outcome` by its [`Ticket`]. Messages it keeps (a backlog
-    /// while disconnected) are reported when they are finally delivered or
-    /// lost; a message never reported stays counted as queued.
-    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome);
-
-    /// Called when the queue has been idle for a while: retry backlogs,
-    /// reconnect. The default does nothing.
-    fn idle(&mut self, outcome: &Outcome) {
-        let _ = outcome;
-    }
-
-    /// Called once at shutdown, after the queue is drained: deliver what is
-    /// held if possible before `deadline`, and report the rest as failed.
-    /// The default does nothing.
-    fn close(&mut self, outcome: &Outcome, deadline: Instant) {
-        let _ = (outcome, deadline);
-    }
-}
-
-/// Messages for a [`Transport`] to deliver, read in place from the queue.
-#[derive(Clone, Copy, Debug)]
-pub struct Batch<'a> {
-    items: &'a [Stored],
-    clients: &'a Clients,
-}
-
-impl<'a> Batch<'a> {
-    /// How many messages.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// The messages, in the order their callers sent them (per thread).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Item<'a>> + 'a {
-        let clients = self.clients;
-        self.items.iter().map(move |stored| Item {
-            stored,
-            client: clients.get(stored.owner),
-        })
-    }
-}
-
-/// One message of a [`Batch`].
-#[derive(Clone, Copy, Debug)]
-pub struct Item<'a> {
-    stored: &'a Stored,
-    client: &'a ClientDefaults,
-}
-
-impl<'a> Item<'a> {
-    /// The message, borrowed: what the encoders read.
-    #[inline]
-    pub fn envelope(&self) -> Envelope<'a> {
-        self.stored.envelope(self.client)
-    }
-
-    /// What to report this message's fate with.
-    #[inline]
-    pub fn ticket(&self) -> Ticket {
-        Ticket(self.stored.owner)
-    }
-
-    /// The message, owned (for a transport that needs one; the encoders do
-    /// not).
-    pub fn to_message(&self) -> Message {
-        Message::from(self.envelope())
-    }
-}
-
-/// Names the client a delivered (or lost) message came from, so each client
-/// sharing a sender gets its own counts; see [`Outcome`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ticket(u32);
-
-/// Counts what a transport did with each message, per sending client, and
-/// reports the first error once.
-#[derive(Debug)]
-pub struct Outcome {
-    shared: Arc<Shared>,
-}
-
-impl Outcome {
-    /// The message was handed to the transport (written to the socket).
-    #[inline]
-    pub fn delivered(&self, ticket: Ticket) {
-        self.shared
-            .owners
-            .counts(ticket.0)
-            .delivered
-            .fetch_add(1, Relaxed);
-    }
-
-    /// Every message of `batch` was delivered.
-    pub fn delivered_all(&self, batch: &Batch<'_>) {
-        for item in batch.iter() {
-            self.delivered(item.ticket());
-        }
-    }
-
-    /// The message was refused by the transport for lack of room (e.g.
-    /// ZeroMQ's high-water mark): counted as dropped, not reported.
-    pub fn dropped(&self, ticket: Ticket) {
-        self.shared
-            .owners
-            .counts(ticket.0)
-            .dropped
-            .fetch_add(1, Relaxed);
-    }
-
-    /// The message was lost to `error`: counted as failed; the sender's
-    /// first failure is reported ([`crate::report`]).
-    pub fn failed(&self, ticket: Ticket, error: &SendError) {
-        self.shared
-            .owners
-            .counts(ticket.0)
-            .failed
-            .fetch_add(1, Relaxed);
-        if !self.shared.error_reported.swap(true, Relaxed) {
-            crate::report::report(format_args!(
-                "{} failed to deliver: {error}; further failures are only counted \
-                 (see Client::stats)",
-                self.shared.name
-            ));
-        }
-    }
-}
 
 /// The default memory ceiling of a queue (and of a stream sender's backlog).
 pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
@@ -282,11 +113,11 @@ impl QueueConfig {
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Shared {
-    name: String,
     id: u64,
     queue: Queue<Stored>,
-    owners: Owners,
-    error_reported: AtomicBool,
+    /// Per-client counts, the sender's name and reports (shared with the
+    /// worker's [`Outcome`]).
+    tally: Arc<Tally>,
     /// Messages the worker assembled (tests check the record road builds
     /// none).
     #[cfg(test)]
@@ -304,8 +135,7 @@ struct Shared {
 
 impl Shared {
     fn settled(&self) -> u64 {
-        let (delivered, failed, dropped) = self.owners.totals();
-        delivered + failed + dropped
+        self.tally.settled()
     }
 
     fn wake_worker(&self) {
@@ -318,7 +148,7 @@ impl Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("name", &self.name)
+            .field("name", &self.tally.name)
             .field("queue", &self.queue)
             .finish_non_exhaustive()
     }
@@ -356,8 +186,7 @@ impl QueuedSender {
         let shared = Arc::new(Shared {
             id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
             queue: Queue::new(config.capacity, config.max_bytes),
-            owners: Owners::new(),
-            error_reported: AtomicBool::new(false),
+            tally: Arc::new(Tally::new(name.clone())),
             #[cfg(test)]
             built_on_worker: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
@@ -365,18 +194,23 @@ impl QueuedSender {
             worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
-            name: name.clone(),
         });
-        let outcome = Outcome {
-            shared: shared.clone(),
-        };
+        let outcome = Outcome::new(shared.tally.clone());
         let max_batch = config.max_batch;
         let drain_timeout = config.drain_timeout;
         let capacity = config.capacity;
+        let shared_for_worker = shared.clone();
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
-                run(transport, &outcome, capacity, max_batch, drain_timeout);
+                run(
+                    transport,
+                    &shared_for_worker,
+                    &outcome,
+                    capacity,
+                    max_batch,
+                    drain_timeout,
+                );
                 let _ = done_tx.send(());
             })?;
         let _ = shared.worker.set(worker.thread().clone());
@@ -404,7 +238,7 @@ impl QueuedSender {
 
     #[cold]
     fn add_client(&self, client: &Arc<ClientDefaults>) -> u32 {
-        let slot = self.shared.owners.add(client);
+        let slot = self.shared.tally.owners.add(client);
         let tagged = self.shared.id << 32 | u64::from(slot);
         // An empty cache entry, or else one chosen by queue (a client
         // sending through more queues than entries finds the rest under
@@ -472,7 +306,7 @@ impl QueuedSender {
     /// Client slots in use.
     #[cfg(test)]
     pub(crate) fn live_slots(&self) -> usize {
-        self.shared.owners.live()
+        self.shared.tally.owners.live()
     }
 
     /// Messages its worker has assembled so far.
@@ -488,10 +322,10 @@ impl QueuedSender {
         // Read the settled counts first: a message settles after it is
         // accepted, so `queued` never goes negative.
         let ((delivered, failed, dropped), accepted) = match client {
-            None => (shared.owners.totals(), shared.queue.accepted()),
-            Some(client) => match shared.owners.find(client) {
+            None => (shared.tally.owners.totals(), shared.queue.accepted()),
+            Some(client) => match shared.tally.owners.find(client) {
                 Some(slot) => (
-                    shared.owners.counts(slot).read(),
+                    shared.tally.owners.counts(slot).read(),
                     shared.queue.accepted_by(slot),
                 ),
                 None => ((0, 0, 0), 0),
@@ -527,6 +361,21 @@ impl Sender for QueuedSender {
     /// Waits until everything accepted so far is delivered or lost.
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
         let shared = &*self.shared;
+        if shared
+            .worker
+            .get()
+            .is_some_and(|worker| worker.id() == std::thread::current().id())
+        {
+            // A transport (or something it calls) flushing its own sender
+            // would wait for itself.
+            return Err(SendError::new(
+                SendErrorKind::Other,
+                format!(
+                    "{}: flush called from the sender's own worker thread; not waited for",
+                    shared.tally.name
+                ),
+            ));
+        }
         let target = shared.queue.accepted();
         let deadline = Instant::now() + timeout;
         shared.wake_worker();
@@ -542,7 +391,7 @@ impl Sender for QueuedSender {
                     SendErrorKind::Other,
                     format!(
                         "{} still had {waiting} message(s) waiting after {timeout:?}",
-                        shared.name
+                        shared.tally.name
                     ),
                 ));
             }
@@ -603,12 +452,12 @@ const NAPS: u32 = 5;
 
 fn run(
     mut transport: impl Transport,
+    shared: &Shared,
     outcome: &Outcome,
     capacity: usize,
     max_batch: usize,
     drain_timeout: Duration,
 ) {
-    let shared = &*outcome.shared;
     let mut spare: Vec<Stored> = Vec::new();
     let mut clients = Clients::default();
     // Slots of clients that are gone are looked for when the queue idles,
@@ -636,13 +485,11 @@ fn run(
             let bytes: usize = spare.iter().map(Stored::heap_bytes).sum();
             moved += taken;
             for stored in &spare {
-                clients.refresh(&shared.owners, stored.owner);
+                clients.refresh(&shared.tally.owners, stored.owner);
             }
             for items in spare.chunks(max_batch) {
-                let batch = Batch {
-                    items,
-                    clients: &clients,
-                };
+                let first = outcome.open(items);
+                let batch = Batch::new(items, &clients, first);
                 guarded(outcome, &batch, || transport.deliver(&batch, outcome));
             }
             spare.clear();
@@ -651,11 +498,11 @@ fn run(
                 .built_on_worker
                 .store(crate::message::BUILT.with(std::cell::Cell::get), Relaxed);
             shared.queue.release(taken, bytes);
-            notify(outcome);
+            notify(shared);
         }
-        if shared.owners.live() >= recycle_at {
+        if shared.tally.owners.live() >= recycle_at {
             recycle(shared, &mut clients);
-            recycle_at = (shared.owners.live() * 2).max(64);
+            recycle_at = (shared.tally.owners.live() * 2).max(64);
         }
         if moved > 0 {
             quiet_rounds = 0;
@@ -683,43 +530,38 @@ fn run(
         if shared.queue.is_empty() {
             let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
             recycle(shared, &mut clients);
-            notify(outcome);
+            notify(shared);
         }
     }
     let deadline = Instant::now() + drain_timeout;
     let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
-    notify(outcome);
+    notify(shared);
 }
 
 /// Gives back the slots of clients that are gone and whose messages the
 /// transport has all dealt with.
 fn recycle(shared: &Shared, clients: &mut Clients) {
     shared
+        .tally
         .owners
         .recycle(clients, |slot, settled| shared.queue.retire(slot, settled));
 }
 
-/// Runs a transport's delivery; a panic in it counts what the batch had not
-/// yet settled as failed (its last messages) rather than killing the worker.
+/// Runs a transport's delivery; a panic in it counts the messages of the
+/// batch it had not reported as failed, rather than killing the worker.
 fn guarded(outcome: &Outcome, batch: &Batch<'_>, call: impl FnOnce()) {
-    let shared = &*outcome.shared;
-    let before = shared.settled();
     if panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
-        let settled = (shared.settled() - before) as usize;
         let error = SendError::new(SendErrorKind::Other, "the transport panicked");
-        for item in batch.iter().skip(settled) {
-            outcome.failed(item.ticket(), &error);
-        }
+        outcome.fail_unreported(batch, &error);
     }
 }
 
-fn notify(outcome: &Outcome) {
-    let _guard = outcome
-        .shared
+fn notify(shared: &Shared) {
+    let _guard = shared
         .progress
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    outcome.shared.progressed.notify_all();
+    shared.progressed.notify_all();
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ mod statsd;
 mod stream;
 mod syslog;
 mod tcp;
+mod transport;
 mod udp;
 #[cfg(feature = "zmq")]
 mod zmq;
@@ -75,9 +76,7 @@ use std::sync::Arc;
 use crate::record::ClientId;
 use crate::Record;
 
-pub use background::{
-    Batch, Item, Outcome, QueueConfig, QueuedSender, Ticket, Transport, DEFAULT_MAX_BYTES,
-};
+pub use background::{QueueConfig, QueuedSender, DEFAULT_MAX_BYTES};
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
 pub use log_sender::LogSender;
@@ -87,6 +86,7 @@ pub use statsd::{StatsdSender, DEFAULT_MTU};
 pub use stream::{FileSender, StdoutSender, StreamSender};
 pub use syslog::{SyslogConfig, SyslogSender};
 pub use tcp::{TcpSender, DEFAULT_BACKLOG};
+pub use transport::{Batch, Item, Outcome, Ticket, Transport};
 pub use udp::UdpSender;
 #[cfg(feature = "zmq")]
 pub use zmq::{ZmqSender, DEFAULT_QUEUE_LENGTH as ZMQ_DEFAULT_QUEUE_LENGTH};

@@ -42,12 +42,6 @@ impl Counts {
         delivered + failed + dropped
     }
 
-    fn add(&self, (delivered, failed, dropped): (u64, u64, u64)) {
-        self.delivered.fetch_add(delivered, Relaxed);
-        self.failed.fetch_add(failed, Relaxed);
-        self.dropped.fetch_add(dropped, Relaxed);
-    }
-
     fn reset(&self) {
         self.delivered.store(0, Relaxed);
         self.failed.store(0, Relaxed);
@@ -87,8 +81,9 @@ pub(crate) struct Owners {
     table: Mutex<Table>,
     /// Slots ever used (the highest number plus one).
     used: AtomicU32,
-    /// The counts of slots given back.
-    retired: Counts,
+    /// Every slot's counts together, given-back slots' included: the
+    /// sender's totals, read without visiting the slots.
+    all: Counts,
 }
 
 /// Where slot `index` is: its chunk and its place there.
@@ -104,7 +99,7 @@ impl Owners {
             chunks: Default::default(),
             table: Mutex::new(Table::default()),
             used: AtomicU32::new(0),
-            retired: Counts::default(),
+            all: Counts::default(),
         };
         owners.add(&Arc::new(ClientDefaults::new(
             0,
@@ -124,10 +119,17 @@ impl Owners {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The counts of slot `index` (what a ticket names).
+    /// The counts of slot `index`.
     #[inline]
     pub(crate) fn counts(&self, index: u32) -> &Counts {
         &self.slot(index).counts
+    }
+
+    /// Counts one message of slot `index`: `fate` picks the counter.
+    #[inline]
+    pub(crate) fn count(&self, index: u32, fate: impl Fn(&Counts) -> &AtomicU64) {
+        fate(self.counts(index)).fetch_add(1, Relaxed);
+        fate(&self.all).fetch_add(1, Relaxed);
     }
 
     /// The slot of `client`, given one if it has none.
@@ -152,14 +154,9 @@ impl Owners {
         self.table().by_client.get(&client).copied()
     }
 
-    /// Every slot's counts together, the retired ones' included.
+    /// Every slot's counts together, given-back slots' included.
     pub(crate) fn totals(&self) -> (u64, u64, u64) {
-        let used = self.used.load(SeqCst);
-        (0..used)
-            .map(|i| self.counts(i).read())
-            .fold(self.retired.read(), |(d, f, x), (d2, f2, x2)| {
-                (d + d2, f + f2, x + x2)
-            })
+        self.all.read()
     }
 
     /// Gives back the slots of clients that are gone and whose messages are
@@ -184,7 +181,6 @@ impl Owners {
             if !retire(index, slot.counts.settled()) {
                 continue;
             }
-            self.retired.add(slot.counts.read());
             slot.counts.reset();
             *client = None;
             slot.generation.fetch_add(1, SeqCst);
@@ -282,7 +278,9 @@ mod tests {
         assert_eq!(owners.add(&a), slot, "one slot per client");
         clients.refresh(&owners, slot);
         assert_eq!(&*clients.get(slot).logger, "a");
-        owners.counts(slot).delivered.fetch_add(3, Relaxed);
+        for _ in 0..3 {
+            owners.count(slot, |c| &c.delivered);
+        }
 
         // Alive: kept, whatever its counts.
         owners.recycle(&mut clients, |_, _| true);

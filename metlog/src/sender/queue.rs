@@ -15,7 +15,7 @@
 //! fixed size (the macros' events) say 0 and are bounded by their number.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// A value alone on its cache lines (two, for adjacent-line prefetching), so
@@ -29,9 +29,11 @@ struct Shard<T> {
     credits: usize,
     /// Bytes this shard has taken from [`Queue::bytes`] and not used yet.
     byte_credits: usize,
-    /// Messages ever accepted into this shard, by owner (the client that
-    /// sent them, see [`Owners`](super::background)).
-    accepted: Vec<u64>,
+    /// Messages ever accepted into this shard, ...
+    accepted: u64,
+    /// ... and by owner (the client that sent them, see
+    /// [`owners`](super::owners)), until the owner's count is retired.
+    accepted_by: Vec<u64>,
 }
 
 /// Messages waiting for the worker, at most `capacity` of them and
@@ -48,8 +50,6 @@ pub(crate) struct Queue<T> {
     byte_chunk: usize,
     /// The byte bound itself.
     max_bytes: usize,
-    /// Items accepted from owners whose counts were retired.
-    retired: AtomicU64,
 }
 
 impl<T> std::fmt::Debug for Queue<T> {
@@ -101,7 +101,8 @@ impl<T> Queue<T> {
                         items: Vec::new(),
                         credits: 0,
                         byte_credits: 0,
-                        accepted: Vec::new(),
+                        accepted: 0,
+                        accepted_by: Vec::new(),
                     }))
                 })
                 .collect(),
@@ -110,7 +111,6 @@ impl<T> Queue<T> {
             bytes: AtomicUsize::new(max_bytes.max(1)),
             byte_chunk,
             max_bytes: max_bytes.max(1),
-            retired: AtomicU64::new(0),
         }
     }
 
@@ -157,10 +157,11 @@ impl<T> Queue<T> {
             if shard.byte_credits >= bytes {
                 shard.byte_credits -= bytes;
                 shard.credits -= 1;
+                shard.accepted += 1;
                 let owner = owner as usize;
-                match shard.accepted.get_mut(owner) {
+                match shard.accepted_by.get_mut(owner) {
                     Some(accepted) => *accepted += 1,
-                    None => count_first(&mut shard.accepted, owner),
+                    None => count_first(&mut shard.accepted_by, owner),
                 }
                 let was_empty = shard.items.is_empty();
                 write(&mut shard.items);
@@ -228,28 +229,24 @@ impl<T> Queue<T> {
 
     /// Items ever accepted.
     pub(crate) fn accepted(&self) -> u64 {
-        let retired = self.retired.load(Ordering::SeqCst);
         (0..self.shards.len())
-            .map(|index| self.lock(index).accepted.iter().sum::<u64>())
-            .sum::<u64>()
-            + retired
+            .map(|index| self.lock(index).accepted)
+            .sum()
     }
 
-    /// If exactly `settled` items of `owner` were ever accepted, moves its
-    /// count into the retired total (the owner's slot is being given back)
-    /// and says so. The owner must be sending no more.
+    /// If exactly `settled` items of `owner` were ever accepted, forgets its
+    /// count (the owner's slot is being given back) and says so. The owner
+    /// must be sending no more.
     pub(crate) fn retire(&self, owner: u32, settled: u64) -> bool {
         if self.accepted_by(owner) != settled {
             return false;
         }
-        let mut moved = 0;
         for index in 0..self.shards.len() {
             let mut shard = self.lock(index);
-            if let Some(accepted) = shard.accepted.get_mut(owner as usize) {
-                moved += std::mem::take(accepted);
+            if let Some(accepted) = shard.accepted_by.get_mut(owner as usize) {
+                *accepted = 0;
             }
         }
-        self.retired.fetch_add(moved, Ordering::SeqCst);
         true
     }
 
@@ -258,7 +255,7 @@ impl<T> Queue<T> {
         (0..self.shards.len())
             .map(|index| {
                 let shard = self.lock(index);
-                shard.accepted.get(owner as usize).copied().unwrap_or(0)
+                shard.accepted_by.get(owner as usize).copied().unwrap_or(0)
             })
             .sum()
     }

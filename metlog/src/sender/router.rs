@@ -48,16 +48,16 @@ impl Route {
     fn send(&self, message: Message) -> Result<(), SendError> {
         self.sender.send(message)?;
         if !self.sender_counts {
-            self.accepted.add(ClientId(0));
+            self.accepted.add(None);
         }
         Ok(())
     }
 
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        let client = record.client();
+        let client = record.client;
         self.sender.send_record(record)?;
         if !self.sender_counts {
-            self.accepted.add(client);
+            self.accepted.add(Some(client));
         }
         Ok(())
     }
@@ -105,6 +105,26 @@ impl Router {
             .map_or(&self.default, |(_, route)| route)
     }
 
+    /// The routes' counts together. A sender that keeps its own counts and
+    /// serves several routes (the same `Arc` twice) is counted once.
+    fn sum(&self, client: Option<ClientId>) -> Delivery {
+        let mut seen = Vec::new();
+        let mut total = Delivery::default();
+        for route in self.all() {
+            if route.sender_counts {
+                if let Some(any) = route.sender.as_any() {
+                    let identity = std::ptr::from_ref(any).cast::<()>();
+                    if seen.contains(&identity) {
+                        continue;
+                    }
+                    seen.push(identity);
+                }
+            }
+            total = total + route.delivery(client);
+        }
+        total
+    }
+
     fn all(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter().map(|(_, r)| r).chain([&self.default])
     }
@@ -130,19 +150,11 @@ impl Sender for Router {
     }
 
     fn delivery(&self) -> Option<Delivery> {
-        Some(
-            self.all()
-                .map(|route| route.delivery(None))
-                .fold(Delivery::default(), |a, b| a + b),
-        )
+        Some(self.sum(None))
     }
 
     fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(
-            self.all()
-                .map(|route| route.delivery(Some(client)))
-                .fold(Delivery::default(), |a, b| a + b),
-        )
+        Some(self.sum(Some(client)))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -4,12 +4,14 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
 use super::accepted::Accepted;
-use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
+use super::background::{QueueConfig, QueuedSender};
+use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::udp::{resolve, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::encode::statsd;
-use crate::record::{ClientId, Record};
+use crate::record::{ClientDefaults, ClientId, Record};
 use crate::Message;
+use std::sync::Arc;
 
 /// Sends `counter`, `timer` and `gauge` messages to statsd as
 /// `<logger>.<name>:<payload>|c` / `|ms` / `|g` (with `|@<rate>` below rate
@@ -100,22 +102,10 @@ impl StatsdSender {
 }
 
 impl StatsdSender {
-    /// What becomes of a message of a type statsd does not carry.
-    fn to_fallback(
-        &self,
-        kind: &str,
-        client: ClientId,
-        send: impl FnOnce(&dyn Sender) -> Result<(), SendError>,
-    ) -> Result<(), SendError> {
-        match &self.fallback {
-            Some(fallback) => {
-                send(&**fallback)?;
-                if self.fallback_counts {
-                    self.fallback_accepted.add(client);
-                }
-                Ok(())
-            }
-            None => Err(SendError::unsupported(kind)),
+    /// Counts a message the fallback accepted, when it keeps no counts.
+    fn count_fallback(&self, client: Option<&Arc<ClientDefaults>>) {
+        if self.fallback_counts {
+            self.fallback_accepted.add(client);
         }
     }
 
@@ -143,8 +133,12 @@ impl Sender for StatsdSender {
         if statsd::metric_type(&message.kind).is_some() {
             return self.queued.send(message);
         }
-        let kind = message.kind.clone();
-        self.to_fallback(&kind, ClientId(0), |fallback| fallback.send(message))
+        let Some(fallback) = &self.fallback else {
+            return Err(SendError::unsupported(&message.kind));
+        };
+        fallback.send(message)?;
+        self.count_fallback(None);
+        Ok(())
     }
 
     #[inline]
@@ -152,9 +146,13 @@ impl Sender for StatsdSender {
         if statsd::metric_type(record.kind()).is_some() {
             return self.queued.send_record(record);
         }
-        let kind = record.kind().to_owned();
-        let client = record.client();
-        self.to_fallback(&kind, client, |fallback| fallback.send_record(record))
+        let Some(fallback) = &self.fallback else {
+            return Err(SendError::unsupported(record.kind()));
+        };
+        let client = record.client;
+        fallback.send_record(record)?;
+        self.count_fallback(Some(client));
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), SendError> {

@@ -6,7 +6,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
+use super::background::{QueueConfig, QueuedSender};
+use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::udp::{background_sender, resolve, Encoder};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;

@@ -7,7 +7,8 @@ use std::os::unix::net::UnixDatagram;
 #[cfg(unix)]
 use std::path::PathBuf;
 
-use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Ticket, Transport};
+use super::background::{QueueConfig, QueuedSender};
+use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
 use crate::Envelope;

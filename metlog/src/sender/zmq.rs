@@ -7,7 +7,8 @@
 
 use std::io;
 
-use super::background::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+use super::background::{QueueConfig, QueuedSender};
+use super::transport::{Batch, Outcome, Transport};
 use super::udp::background_sender;
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
