@@ -122,8 +122,12 @@ impl RecordText for Text<'_> {
     fn text(&self) -> &str {
         self.as_str()
     }
+    /// What it will hold on the heap once stored ([`StoredText`]).
     fn heap_bytes(&self) -> usize {
-        self.as_str().len()
+        match self {
+            Text::Borrowed(s) if s.len() <= INLINE_TEXT => 0,
+            other => other.as_str().len(),
+        }
     }
 }
 
@@ -314,6 +318,13 @@ impl<'a> Record<'a> {
         self.body.kind()
     }
 
+    /// Whether it is a counter or a timer made by a metric call (known
+    /// without comparing its type's text).
+    #[inline]
+    pub(crate) fn is_metric_call(&self) -> bool {
+        matches!(self.body, Body::Site { .. } | Body::Metric { .. })
+    }
+
     /// The client that made it.
     pub fn client(&self) -> ClientId {
         self.client.id
@@ -332,6 +343,12 @@ impl<'a> Record<'a> {
                 message
             }
         }
+    }
+
+    /// What it will hold on the heap once stored.
+    #[inline]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.body.heap_bytes()
     }
 
     /// The record as a queue stores it, in slot `owner`.

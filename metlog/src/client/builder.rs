@@ -68,12 +68,7 @@ impl ClientBuilder {
         I::Item: Into<SharedStr>,
     {
         for name in names {
-            let name = name.into();
-            if name == "*" {
-                self.disabled_timers.all = true;
-            } else {
-                self.disabled_timers.names.insert(name);
-            }
+            self.disabled_timers.insert(name.into());
         }
         self
     }

@@ -139,21 +139,26 @@ impl<'c> Timer<'c> {
     }
 
     fn finish(&mut self) -> Option<Duration> {
-        let state = self.state.take()?;
         let end = Instant::now();
+        // Read in place: moving the running state out first costs the hot
+        // path a copy of it.
+        let state = self.state.as_mut()?;
         let elapsed = end.saturating_duration_since(state.start);
-        let client = state.client.get()?;
-        let extra = finish_extra(state.extra, &state.name, state.rate);
-        client.dispatch(client.record(
-            crate::clock::system_time_at(end),
-            Body::Metric {
-                kind: Kind::Timer,
-                name: state.name,
-                value: whole_millis(elapsed),
-                rate: state.rate,
-                extra,
-            },
-        ));
+        if let Some(client) = state.client.get() {
+            let name = std::mem::replace(&mut state.name, Text::Borrowed(""));
+            let extra = finish_extra(state.extra.take(), &name, state.rate);
+            client.dispatch(client.record(
+                crate::clock::system_time_at(end),
+                Body::Metric {
+                    kind: Kind::Timer,
+                    name,
+                    value: whole_millis(elapsed),
+                    rate: state.rate,
+                    extra,
+                },
+            ));
+        }
+        self.state = None;
         Some(elapsed)
     }
 }

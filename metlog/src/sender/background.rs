@@ -252,12 +252,17 @@ impl QueuedSender {
         slot
     }
 
+    /// Queues what `write` adds (one record of `owner`, holding `bytes` on
+    /// the heap): written straight into the shard, not built first.
     #[inline]
-    fn push(&self, stored: Stored) -> Result<(), SendError> {
+    fn push(
+        &self,
+        owner: u32,
+        bytes: usize,
+        write: impl FnOnce(&mut Vec<Stored>),
+    ) -> Result<(), SendError> {
         let shared = &*self.shared;
-        let bytes = stored.heap_bytes();
-        let owner = stored.owner;
-        match shared.queue.push(owner, bytes, |items| items.push(stored)) {
+        match shared.queue.push(owner, bytes, write) {
             Ok(was_empty) => {
                 // Only the first message of a batch can find the worker
                 // asleep. The fence pairs with the worker's: either it sees
@@ -344,14 +349,16 @@ impl QueuedSender {
 impl Sender for QueuedSender {
     /// Queues a message made without a client.
     fn send(&self, message: Message) -> Result<(), SendError> {
-        self.push(Stored::message(message))
+        let bytes = message.heap_bytes();
+        self.push(0, bytes, move |items| items.push(Stored::message(message)))
     }
 
     /// Queues the record as it is (its borrowed text copied in).
     #[inline]
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
         let slot = self.slot(record.client);
-        self.push(record.into_stored(slot))
+        let bytes = record.heap_bytes();
+        self.push(slot, bytes, move |items| items.push(record.into_stored(slot)))
     }
 
     fn flush(&self) -> Result<(), SendError> {

@@ -143,7 +143,7 @@ impl Sender for StatsdSender {
 
     #[inline]
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        if statsd::metric_type(record.kind()).is_some() {
+        if record.is_metric_call() || statsd::metric_type(record.kind()).is_some() {
             return self.queued.send_record(record);
         }
         let Some(fallback) = &self.fallback else {
