@@ -358,7 +358,9 @@ impl Sender for QueuedSender {
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
         let slot = self.slot(record.client);
         let bytes = record.heap_bytes();
-        self.push(slot, bytes, move |items| items.push(record.into_stored(slot)))
+        self.push(slot, bytes, move |items| {
+            items.push(record.into_stored(slot))
+        })
     }
 
     fn flush(&self) -> Result<(), SendError> {
