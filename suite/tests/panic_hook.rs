@@ -1,6 +1,8 @@
 //! The panic plugin: one message per panic, the previous hook still runs.
 //! Own process: it installs the process-wide panic hook.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -43,4 +45,28 @@ fn a_panic_in_a_thread_sends_exactly_one_message_and_chains() {
         1,
         "the previous hook ran once"
     );
+}
+
+
+/// A sender that panics while the hook reports must not turn the panic
+/// into an abort (a panic inside a panic hook aborts the process): the
+/// child process exits normally, and the sender's panic is counted.
+#[test]
+fn a_sender_that_panics_while_the_hook_reports_does_not_abort() {
+    if std::env::var("METLOG_TEST_CHILD").as_deref() == Ok("panicking-sender") {
+        let sender = metlog::sender::from_fn(|_| panic!("the sender's own bug"));
+        let client = Client::builder("svc").sender(sender).build();
+        metlog::plugin::panics::install(Some(client.clone()), Duration::from_secs(1));
+        let result = std::thread::spawn(|| panic!("the application's panic")).join();
+        assert!(result.is_err());
+        assert_eq!(client.stats().failed, 1, "{:?}", client.stats());
+        println!("child survived");
+        return;
+    }
+    let (stdout, _) = support::run_child(
+        "a_sender_that_panics_while_the_hook_reports_does_not_abort",
+        "panicking-sender",
+        &[],
+    );
+    assert!(stdout.contains("child survived"), "{stdout}");
 }

@@ -20,6 +20,7 @@
 //! ```
 
 use std::backtrace::Backtrace;
+use std::cell::Cell;
 use std::panic::PanicHookInfo;
 use std::time::Duration;
 
@@ -30,14 +31,23 @@ use crate::{Client, Fields, Severity, SharedStr};
 pub fn install(client: Option<Client>, flush_timeout: Duration) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        match &client {
-            Some(client) => report(client, info, flush_timeout),
-            None => {
-                crate::holder::with_current(|c| report(c, info, flush_timeout));
+        // A panic of the reporting itself (a sender's, a filter's) is not
+        // reported again: that would recurse without end.
+        if !REPORTING.with(Cell::get) {
+            match &client {
+                Some(client) => report(client, info, flush_timeout),
+                None => {
+                    crate::holder::with_current(|c| report(c, info, flush_timeout));
+                }
             }
         }
         previous(info);
     }));
+}
+
+thread_local! {
+    /// Set on the thread that delivers a panic's report.
+    static REPORTING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Backtraces can run to tens of kilobytes; syslog daemons cut messages at
@@ -45,11 +55,18 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
 /// frames, whole lines only.
 const MAX_BACKTRACE: usize = 4096;
 
+/// The first [`MAX_BACKTRACE`] bytes at most, cut at a line end. Runs inside
+/// the panic hook, where a panic aborts the process: never slices inside a
+/// character (function names may be non-ASCII).
 fn bounded(mut backtrace: String) -> String {
     if backtrace.len() <= MAX_BACKTRACE {
         return backtrace;
     }
-    let cut = backtrace[..MAX_BACKTRACE].rfind('\n').unwrap_or(0);
+    let mut end = MAX_BACKTRACE;
+    while !backtrace.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = backtrace[..end].rfind('\n').unwrap_or(0);
     backtrace.truncate(cut);
     backtrace.push_str("\n(backtrace truncated)");
     backtrace
@@ -90,6 +107,42 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
         fields,
         None,
     );
-    client.dispatch_message(msg);
-    let _ = client.flush_timeout(flush_timeout);
+    // Filters and senders are the application's code, and a panic inside a
+    // panic hook aborts the process (no unwinding can catch it): they run
+    // on a thread of their own, where the client catches and counts it.
+    let client = client.clone();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let delivered = std::thread::Builder::new()
+        .name("metlog-panic-report".into())
+        .spawn(move || {
+            REPORTING.with(|reporting| reporting.set(true));
+            client.dispatch_message(msg);
+            let _ = client.flush_timeout(flush_timeout);
+            let _ = done.send(());
+        });
+    // Waited for, but not for ever: the panicking thread still holds its
+    // locks, and a sender needing one of them would never finish.
+    if delivered.is_ok() {
+        let _ = finished.recv_timeout(flush_timeout + Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_backtrace_is_cut_at_a_line_end_never_inside_a_character() {
+        for shift in 0..4 {
+            // Three-byte characters straddling the limit at every offset.
+            let line = format!("{}{}\n", "x".repeat(shift), "€".repeat(100));
+            let backtrace = line.repeat(40);
+            let cut = bounded(backtrace.clone());
+            assert!(cut.len() <= MAX_BACKTRACE + 30, "{}", cut.len());
+            assert!(cut.ends_with("\n(backtrace truncated)"));
+            assert!(backtrace.starts_with(cut.trim_end_matches("\n(backtrace truncated)")));
+        }
+        // One line longer than the limit: nothing of it is kept.
+        assert_eq!(bounded("é".repeat(5_000)), "\n(backtrace truncated)");
+    }
 }
