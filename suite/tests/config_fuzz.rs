@@ -37,6 +37,28 @@ proptest! {
         }
     }
 
+    /// Network senders built from hostile host and port values: a
+    /// `ConfigError`, never a panic (an empty `sender_host` with the TCP
+    /// class once panicked in `Vec::remove`). Hosts stay on this machine.
+    #[test]
+    fn network_sender_values_never_panic(
+        class in prop_oneof![Just("udp"), Just("tcp"), Just("statsd"), Just("syslog"),
+                             Just("metlog.senders.UdpSender"), Just("metlog.senders.TcpSender")],
+        host in prop_oneof![Just(""), Just(" "), Just(","), Just(" , "), Just("127.0.0.1"),
+                            Just("127.0.0.1,"), Just(", 127.0.0.1"), Just("::1"), Just("[::1]"),
+                            Just("127.0.0.1 127.0.0.2")],
+        port in prop_oneof![Just(""), Just(" "), Just(","), Just("x"), Just("-1"), Just("0"),
+                            Just("5565"), Just("70000"), Just("1 2"), Just("1,"), Just(", ,")],
+        with_host in any::<bool>(),
+    ) {
+        let host_line = if with_host { format!("sender_host = {host}\n") } else { String::new() };
+        let text = format!("[metlog]\nsender_class = {class}\n{host_line}sender_port = {port}\n");
+        let built = std::panic::catch_unwind(|| {
+            metlog::config::config_from_ini_str(&text, "metlog").and_then(|c| c.build())
+        });
+        prop_assert!(built.is_ok(), "panicked on:\n{}", text);
+    }
+
     #[test]
     fn ini_loader_takes_any_bytes(text in "\\PC{0,200}") {
         let _ = metlog::config::config_from_ini_str(&text, "metlog");

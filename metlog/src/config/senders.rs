@@ -156,17 +156,32 @@ impl Options<'_> {
                 self.invalid("port", format!("expected a port number 0-65535, found {v}"))
             })
         };
-        match self.get("port") {
-            None => Err(self.invalid("port", format!("the {} sender needs a port", self.class))),
-            Some(ConfigValue::List(items)) => items.iter().map(one).collect(),
-            Some(v) => Ok(vec![one(v)?]),
+        let ports: Vec<u16> = match self.get("port") {
+            None => {
+                return Err(self.invalid("port", format!("the {} sender needs a port", self.class)))
+            }
+            Some(ConfigValue::List(items)) => items.iter().map(one).collect::<Result<_, _>>()?,
+            Some(v) => vec![one(v)?],
+        };
+        if ports.is_empty() {
+            return Err(self.invalid("port", "no port given".to_owned()));
         }
+        Ok(ports)
     }
 
+    /// The hosts (at least one: `127.0.0.1` when none is configured).
     fn hosts(&self) -> Result<Vec<String>, ConfigError> {
-        Ok(self
+        let hosts = self
             .strings("host")?
-            .unwrap_or_else(|| vec!["127.0.0.1".to_owned()]))
+            .unwrap_or_else(|| vec!["127.0.0.1".to_owned()]);
+        if hosts.is_empty() || hosts.iter().any(|h| h.trim().is_empty()) {
+            return Err(self.invalid(
+                "host",
+                "empty: give a host name or address (or leave the key out for 127.0.0.1)"
+                    .to_owned(),
+            ));
+        }
+        Ok(hosts)
     }
 
     fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
