@@ -61,3 +61,58 @@ fn log_records_become_envelopes_and_never_loop() {
     }
     assert!(capture.is_empty());
 }
+
+mod support;
+
+/// A `Debug` that returns an error without panicking.
+struct Failing;
+
+impl std::fmt::Debug for Failing {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
+/// A formatting error in a record's arguments costs the record (counted as
+/// failed, reported), never a panic in the code that logged it — through
+/// the `log` bridge and the `tracing` layer alike.
+#[test]
+fn a_display_that_fails_costs_the_record_not_the_caller() {
+    support::collect_reports();
+    let capture = CaptureSender::new();
+    let client = Client::builder("svc").sender(capture.clone()).build();
+    let logger = metlog::bridge::log::MetlogLogger::new(client.clone(), log::LevelFilter::Trace);
+    let logged = std::panic::catch_unwind(|| {
+        log::Log::log(
+            &logger,
+            &log::Record::builder()
+                .level(log::Level::Info)
+                .args(format_args!("x {}", FailingDisplay))
+                .build(),
+        );
+    });
+    assert!(logged.is_ok(), "the caller panicked");
+    assert_eq!(capture.len(), 0);
+    assert_eq!(client.stats().failed, 1, "{:?}", client.stats());
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber = tracing_subscriber::registry()
+        .with(metlog::bridge::tracing::MetlogLayer::new(client.clone()));
+    let traced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(field = ?Failing, "with a failing field");
+            tracing::info!("fine");
+        });
+    }));
+    assert!(traced.is_ok(), "the caller panicked");
+    assert_eq!(capture.len(), 1, "{:?}", capture.messages());
+    assert_eq!(client.stats().failed, 2, "{:?}", client.stats());
+}
+
+struct FailingDisplay;
+
+impl std::fmt::Display for FailingDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}

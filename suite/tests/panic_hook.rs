@@ -47,7 +47,6 @@ fn a_panic_in_a_thread_sends_exactly_one_message_and_chains() {
     );
 }
 
-
 /// A sender that panics while the hook reports must not turn the panic
 /// into an abort (a panic inside a panic hook aborts the process): the
 /// child process exits normally, and the sender's panic is counted.

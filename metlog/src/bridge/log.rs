@@ -78,7 +78,12 @@ impl log::Log for MetlogLogger {
                 let args = record.args();
                 let payload = match args.as_str() {
                     Some(s) => SharedStr::from_static(s),
-                    None => SharedStr::from(args.to_string()),
+                    // A `Display` that fails or panics costs the message
+                    // (counted as failed, reported once), not the caller.
+                    None => match client.format(|out| std::fmt::write(out, *args)) {
+                        Some(text) => SharedStr::from(text),
+                        None => return,
+                    },
                 };
                 let mut fields = Fields::new();
                 fields.insert("target", SharedStr::copy_from(record.target()));

@@ -88,6 +88,8 @@ pub fn severity(level: &Level) -> Severity {
 struct FieldVisitor {
     message: Option<String>,
     fields: Fields,
+    /// A field's `Debug` returned an error.
+    failed: bool,
 }
 
 impl Visit for FieldVisitor {
@@ -111,10 +113,18 @@ impl Visit for FieldVisitor {
         self.fields.insert(field.name(), value);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        // A `Debug` that returns an error fails the event (`format!` would
+        // panic in the caller).
+        let mut text = String::new();
+        if write!(text, "{value:?}").is_err() {
+            self.failed = true;
+            return;
+        }
         if field.name() == "message" {
-            self.message = Some(format!("{value:?}"));
+            self.message = Some(text);
         } else {
-            self.fields.insert(field.name(), format!("{value:?}"));
+            self.fields.insert(field.name(), text);
         }
     }
 }
@@ -134,8 +144,21 @@ where
             let mut visitor = FieldVisitor {
                 message: None,
                 fields: Fields::new(),
+                failed: false,
             };
-            event.record(&mut visitor);
+            // The application's `Debug` code runs here: a failure or a panic
+            // costs the event (counted as failed, reported once).
+            let recorded = client.format(|_| {
+                event.record(&mut visitor);
+                if visitor.failed {
+                    Err(std::fmt::Error)
+                } else {
+                    Ok(())
+                }
+            });
+            if recorded.is_none() {
+                return;
+            }
             let metadata = event.metadata();
             visitor
                 .fields

@@ -374,19 +374,23 @@ impl Client {
     /// Runs the caller's `Display` code into a string. A `Display` that
     /// fails or panics costs the message (counted as failed, reported
     /// once), never the caller's function.
-    fn format(&self, write: impl FnOnce(&mut String) -> fmt::Result) -> Option<String> {
+    pub(crate) fn format(&self, write: impl FnOnce(&mut String) -> fmt::Result) -> Option<String> {
         let mut out = String::new();
         match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
             Ok(Ok(())) => Some(out),
             Ok(Err(fmt::Error)) => {
                 self.inner.counters.failed.fetch_add(1, Relaxed);
-                self.report_failure(format_args!("a Display implementation returned an error"));
+                self.report_failure(format_args!(
+                    "a Display or Debug implementation returned an error"
+                ));
                 None
             }
             Err(panic) => {
                 self.inner.counters.failed.fetch_add(1, Relaxed);
                 let what = panic_message(&*panic);
-                self.report_failure(format_args!("a Display implementation panicked: {what}"));
+                self.report_failure(format_args!(
+                    "a Display or Debug implementation panicked: {what}"
+                ));
                 None
             }
         }
