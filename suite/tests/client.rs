@@ -579,3 +579,66 @@ fn client_is_a_cheap_shared_handle_usable_from_many_threads() {
     assert_eq!(capture.len(), 1000);
     assert_eq!(client.stats().sent, 1000);
 }
+
+/// An error that is its own source: `exception` returns, with the chain
+/// cut and said so (it once looped for ever, growing memory).
+#[derive(Debug)]
+struct OwnSource;
+
+impl std::fmt::Display for OwnSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("i am my own cause")
+    }
+}
+
+impl std::error::Error for OwnSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self)
+    }
+}
+
+/// A chain deeper than any real one: each error the source of the next.
+#[derive(Debug)]
+struct Deep(Option<Box<Deep>>);
+
+impl std::fmt::Display for Deep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("level")
+    }
+}
+
+impl std::error::Error for Deep {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.as_deref().map(|e| e as _)
+    }
+}
+
+#[test]
+fn an_error_chain_that_loops_or_runs_deep_is_cut() {
+    let capture = CaptureSender::new();
+    let client = Client::builder("app").sender(capture.clone()).build();
+    client.exception("failed", &OwnSource);
+    let msg = &capture.messages()[0];
+    assert_eq!(
+        &*msg.payload,
+        "failed: i am my own cause: (cause chain cut: it loops or runs deeper)"
+    );
+
+    let mut deep = Deep(None);
+    for _ in 0..10_000 {
+        deep = Deep(Some(Box::new(deep)));
+    }
+    client.exception("deep", &deep);
+    let msg = &capture.messages()[1];
+    let causes = msg.fields["causes"].to_json();
+    assert_eq!(
+        causes.as_array().unwrap().len(),
+        65,
+        "64 causes and the cut"
+    );
+    assert!(msg
+        .payload
+        .ends_with("(cause chain cut: it loops or runs deeper)"));
+    // Dropping 10,000 nested boxes recurses; keep it off this test's stack.
+    std::mem::forget(deep);
+}

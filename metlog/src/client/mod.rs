@@ -401,7 +401,9 @@ impl Client {
     /// The payload is `text`, the error and each of its
     /// [`source`](std::error::Error::source)s joined by `": "`; fields carry
     /// `error` (the error's message), `causes` (the sources' messages, as a
-    /// list) and `error_type` (the Rust type name).
+    /// list) and `error_type` (the Rust type name). The chain is followed at
+    /// most 64 deep and never twice through the same error: a chain that
+    /// loops (an error that is its own source) is cut, with a note.
     ///
     /// ```
     /// # let capture = metlog::sender::CaptureSender::new();
@@ -423,8 +425,19 @@ impl Client {
             write!(payload, "{text}")?;
             write!(error_text, "{error}")?;
             write!(payload, ": {error_text}")?;
+            // An error may be its own source, or a chain may loop or run on
+            // without end: followed at most MAX_CAUSES deep, and never twice
+            // through the same error.
+            let mut seen: Vec<*const ()> = vec![std::ptr::from_ref(error).cast()];
             let mut source = error.source();
             while let Some(cause) = source {
+                let at: *const () = std::ptr::from_ref(cause).cast();
+                if seen.contains(&at) || causes.len() >= MAX_CAUSES {
+                    payload.push_str(": (cause chain cut: it loops or runs deeper)");
+                    causes.push(serde_json::Value::String("(cut)".to_owned()));
+                    break;
+                }
+                seen.push(at);
                 let mut cause_text = String::new();
                 write!(cause_text, "{cause}")?;
                 write!(payload, ": {cause_text}")?;
@@ -672,6 +685,9 @@ impl Drop for FlushGuard {
         self.client.flush();
     }
 }
+
+/// How many of an error's sources [`Client::exception`] follows at most.
+const MAX_CAUSES: usize = 64;
 
 /// Whole milliseconds, rounded to nearest (metlog-py: `int(round(s * 1000))`).
 pub(crate) fn whole_millis(elapsed: Duration) -> u64 {
