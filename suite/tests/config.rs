@@ -686,3 +686,19 @@ fn queue_max_bytes_is_checked_and_applied() {
     );
     assert_eq!(stats.produced(), 2_000);
 }
+
+/// References that each repeat the one before grow exponentially: ten
+/// levels of ten, in 1.3 kB of INI, once ran for minutes and hundreds of
+/// megabytes. Now a clear error, at once.
+#[test]
+fn exponential_interpolation_is_refused_with_a_clear_error() {
+    let mut text = String::from("[metlog]\nsender_class = null\nv0 = xxxxxxxxxx\n");
+    for level in 1..=10 {
+        let previous = format!("%(v{})s", level - 1);
+        text.push_str(&format!("v{level} = {}\n", previous.repeat(10)));
+    }
+    let err = metlog::config::config_from_ini_str(&text, "metlog").unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("interpolation expands beyond 64 KiB"), "{shown}");
+    assert!(shown.contains("line "), "names the line: {shown}");
+}

@@ -182,18 +182,32 @@ fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
         .iter()
         .map(|e| (e.key.clone(), e.value.clone()))
         .collect();
+    let mut expanded = BTreeMap::new();
     for entry in &mut section.entries {
-        entry.value = expand(&entry.value, &raw, 0).map_err(|message| SyntaxError {
-            line: entry.line,
-            section: Some(section.name.clone()),
-            key: Some(entry.key.clone()),
-            message,
-        })?;
+        entry.value =
+            expand(&entry.value, &raw, &mut expanded, 0).map_err(|message| SyntaxError {
+                line: entry.line,
+                section: Some(section.name.clone()),
+                key: Some(entry.key.clone()),
+                message,
+            })?;
     }
     Ok(())
 }
 
-fn expand(value: &str, raw: &BTreeMap<String, String>, depth: usize) -> Result<String, String> {
+/// The longest value interpolation may produce: references that each
+/// repeat the one before grow exponentially (ten levels of ten make 10^10
+/// bytes), and a configuration value has no business being that long.
+const MAX_EXPANDED: usize = 64 * 1024;
+
+/// `value` with its references replaced; `expanded` keeps each option's
+/// expansion, so each is worked out once.
+fn expand(
+    value: &str,
+    raw: &BTreeMap<String, String>,
+    expanded: &mut BTreeMap<String, String>,
+    depth: usize,
+) -> Result<String, String> {
     if depth > 10 {
         return Err("interpolation nested more than 10 deep (a reference loop?)".into());
     }
@@ -213,7 +227,17 @@ fn expand(value: &str, raw: &BTreeMap<String, String>, depth: usize) -> Result<S
             let Some(target) = raw.get(&name) else {
                 return Err(format!("%({name})s refers to no option of this section"));
             };
-            out.push_str(&expand(target, raw, depth + 1)?);
+            if !expanded.contains_key(&name) {
+                let text = expand(target, raw, expanded, depth + 1)?;
+                expanded.insert(name.clone(), text);
+            }
+            out.push_str(&expanded[&name]);
+            if out.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "interpolation expands beyond {} KiB (references repeating references?)",
+                    MAX_EXPANDED / 1024
+                ));
+            }
             rest = &inner[close + 2..];
         } else {
             return Err(format!(
