@@ -229,7 +229,7 @@ pub use record::{ClientId, Record, INLINE_TEXT};
 pub use severity::{ParseSeverityError, Severity};
 pub use text::{SharedStr, Text};
 pub use timestamp::Rfc3339;
-pub use value::{Fields, Value, ValueRef};
+pub use value::{Fields, Value, ValueRef, MAX_NESTING};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "zmq"))]

@@ -351,6 +351,18 @@ impl<'a> Record<'a> {
         self.body.heap_bytes()
     }
 
+    /// Whether a field value nests deeper than [`MAX_NESTING`](crate::MAX_NESTING)
+    /// (too deep for a worker thread to encode and drop safely).
+    pub(crate) fn nests_too_deep(&self) -> bool {
+        match &self.body {
+            Body::Metric {
+                extra: Some(extra), ..
+            } => extra.fields.nests_too_deep(),
+            Body::Message(message) => message.fields.nests_too_deep(),
+            _ => false,
+        }
+    }
+
     /// The record as a queue stores it, in slot `owner`.
     #[inline]
     pub(crate) fn into_stored(self, owner: u32) -> Stored {

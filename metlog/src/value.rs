@@ -558,6 +558,47 @@ impl Fields {
 
 /// About how many bytes a JSON value holds: its strings and a word or two
 /// per node.
+/// How deep a field value may nest (arrays and objects) and still be
+/// queued: encoding and dropping nested values recurse, and a background
+/// sender's worker thread must not run out of stack on what a caller built.
+/// 100 keeps the whole envelope within the 128 levels JSON readers such as
+/// serde_json (and `Message::from_json`) accept.
+pub const MAX_NESTING: usize = 100;
+
+impl Fields {
+    /// Whether any value nests deeper than [`MAX_NESTING`] (walked without
+    /// recursion; only array and object values are looked at).
+    pub(crate) fn nests_too_deep(&self) -> bool {
+        self.live().any(|(_, value)| match value {
+            Value::Json(json) => json_depth_exceeds(json, MAX_NESTING),
+            _ => false,
+        })
+    }
+}
+
+/// Whether `root` nests deeper than `limit`.
+fn json_depth_exceeds(root: &serde_json::Value, limit: usize) -> bool {
+    let mut stack = vec![(root, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            serde_json::Value::Array(items) if !items.is_empty() => {
+                if depth > limit {
+                    return true;
+                }
+                stack.extend(items.iter().map(|child| (child, depth + 1)));
+            }
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                if depth > limit {
+                    return true;
+                }
+                stack.extend(map.values().map(|child| (child, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn json_bytes(root: &serde_json::Value) -> usize {
     const NODE: usize = std::mem::size_of::<serde_json::Value>();
     let mut total = 0;

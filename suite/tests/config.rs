@@ -699,6 +699,9 @@ fn exponential_interpolation_is_refused_with_a_clear_error() {
     }
     let err = metlog::config::config_from_ini_str(&text, "metlog").unwrap_err();
     let shown = err.to_string();
-    assert!(shown.contains("interpolation expands beyond 64 KiB"), "{shown}");
+    assert!(
+        shown.contains("interpolation expands beyond 64 KiB"),
+        "{shown}"
+    );
     assert!(shown.contains("line "), "names the line: {shown}");
 }

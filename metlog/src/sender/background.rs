@@ -349,6 +349,9 @@ impl QueuedSender {
 impl Sender for QueuedSender {
     /// Queues a message made without a client.
     fn send(&self, message: Message) -> Result<(), SendError> {
+        if message.fields.nests_too_deep() {
+            return Err(too_deep());
+        }
         let bytes = message.heap_bytes();
         self.push(0, bytes, move |items| items.push(Stored::message(message)))
     }
@@ -356,6 +359,9 @@ impl Sender for QueuedSender {
     /// Queues the record as it is (its borrowed text copied in).
     #[inline]
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        if record.nests_too_deep() {
+            return Err(too_deep());
+        }
         let slot = self.slot(record.client);
         let bytes = record.heap_bytes();
         self.push(slot, bytes, move |items| {
@@ -448,6 +454,18 @@ impl Drop for QueuedSender {
             // Otherwise the worker is left to finish (or not) on its own.
         }
     }
+}
+
+/// A message with a field value nested too deep for the worker.
+#[cold]
+fn too_deep() -> SendError {
+    SendError::new(
+        SendErrorKind::Encode,
+        format!(
+            "a field value nests deeper than {} levels; the message was not queued",
+            crate::MAX_NESTING
+        ),
+    )
 }
 
 /// How long the worker sleeps between idle calls to the transport.
