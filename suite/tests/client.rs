@@ -642,3 +642,57 @@ fn an_error_chain_that_loops_or_runs_deep_is_cut() {
     // Dropping 10,000 nested boxes recurses; keep it off this test's stack.
     std::mem::forget(deep);
 }
+
+/// A sender, a filter or a `Display` that sends through its own client on
+/// the same thread once recursed until the stack overflowed. The inner
+/// message is dropped and counted; the outer one goes on.
+#[test]
+fn sending_from_inside_a_sender_filter_or_display_is_bounded() {
+    support::collect_reports();
+
+    // A sender that reports every message it carries through its client.
+    let own: Arc<std::sync::OnceLock<Client>> = Arc::default();
+    let inner = own.clone();
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let seen = delivered.clone();
+    let sender = sender::from_fn(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        if let Some(client) = inner.get() {
+            client.incr("sender.reentered");
+        }
+        Ok(())
+    });
+    let client = Client::builder("app").sender(sender).build();
+    own.set(client.clone()).unwrap();
+    client.incr("outer");
+    assert_eq!(delivered.load(Ordering::SeqCst), 1);
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped), (1, 1), "{stats:?}");
+
+    // A filter that counts through the current client.
+    let capture = CaptureSender::new();
+    let filtered = Client::builder("app")
+        .sender(capture.clone())
+        .filter(filter::envelope(|_| {
+            metlog::incr("filter.reentered");
+            true
+        }))
+        .build();
+    metlog::with_client(&filtered, || filtered.info("outer"));
+    assert_eq!(capture.len(), 1);
+    assert_eq!(filtered.stats().dropped, 1);
+
+    // A `Display` that logs itself.
+    struct Loud<'a>(&'a Client);
+    impl std::fmt::Display for Loud<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            metlog::info!(self.0, "{}", Loud(self.0));
+            f.write_str("loud")
+        }
+    }
+    let capture = CaptureSender::new();
+    let logged = Client::builder("app").sender(capture.clone()).build();
+    metlog::info!(logged, "{}", Loud(&logged));
+    assert_eq!(capture.len(), 1);
+    assert_eq!(&*capture.messages()[0].payload, "loud");
+}

@@ -375,6 +375,11 @@ impl Client {
     /// fails or panics costs the message (counted as failed, reported
     /// once), never the caller's function.
     pub(crate) fn format(&self, write: impl FnOnce(&mut String) -> fmt::Result) -> Option<String> {
+        // A `Display` that logs itself through this client would recurse.
+        let Some(_entered) = Reentry::enter(self.inner.defaults.id.0) else {
+            self.refuse_reentry();
+            return None;
+        };
         let mut out = String::new();
         match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
             Ok(Ok(())) => Some(out),
@@ -574,6 +579,11 @@ impl Client {
         let Some(sender) = &inner.sender else {
             return;
         };
+        // A sender or filter that sends through this client again (on this
+        // thread) would recurse without end: such a message is dropped.
+        let Some(_entered) = Reentry::enter(inner.defaults.id.0) else {
+            return self.refuse_reentry();
+        };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             if !inner.filters.is_empty() {
                 let envelope = record.envelope();
@@ -584,6 +594,15 @@ impl Client {
             Some(sender.send_record(record))
         }));
         self.count(outcome);
+    }
+
+    #[cold]
+    fn refuse_reentry(&self) {
+        self.inner.counters.dropped.fetch_add(1, Relaxed);
+        self.report_failure(format_args!(
+            "a message was sent from inside this client's own sender or filter (or {MAX_REENTRY} \
+             clients deep): dropped, as it would recurse"
+        ));
     }
 
     fn count(&self, outcome: std::thread::Result<Option<Result<(), SendError>>>) {
@@ -683,6 +702,51 @@ pub struct FlushGuard {
 impl Drop for FlushGuard {
     fn drop(&mut self) {
         self.client.flush();
+    }
+}
+
+/// How many clients deep a message may be sent from inside another's sender
+/// or filter, on one thread.
+const MAX_REENTRY: u32 = 4;
+
+thread_local! {
+    /// The outermost client dispatching on this thread, and how deep.
+    static DISPATCHING: std::cell::Cell<(u64, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// This thread's place in a dispatch; restores the previous one when
+/// dropped.
+struct Reentry {
+    previous: (u64, u32),
+}
+
+impl Reentry {
+    /// `None` when client `id` is already the outermost one dispatching on
+    /// this thread, or dispatches are nested [`MAX_REENTRY`] deep.
+    #[inline]
+    fn enter(id: u64) -> Option<Reentry> {
+        DISPATCHING
+            .try_with(|state| {
+                let (outer, depth) = state.get();
+                if depth > 0 && (outer == id || depth >= MAX_REENTRY) {
+                    return None;
+                }
+                state.set((if depth == 0 { id } else { outer }, depth + 1));
+                Some(Reentry {
+                    previous: (outer, depth),
+                })
+            })
+            // A thread-local destructor sending on the thread's way out:
+            // no dispatch can be under way.
+            // (Built only then: a spare guard's drop would reset the state.)
+            .unwrap_or_else(|_| Some(Reentry { previous: (0, 0) }))
+    }
+}
+
+impl Drop for Reentry {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = DISPATCHING.try_with(|state| state.set(self.previous));
     }
 }
 
