@@ -28,11 +28,12 @@ thread_local! {
 /// Returns the client back inside the error when a global client is already
 /// set; the first one stays.
 ///
-/// The global client lives until the process ends, so it is never dropped —
-/// and dropping is what drains a network sender's queue. Keep a
-/// [`Client::flush_guard`] alive in `main` (a named binding, not `let _`):
-/// when `main` returns, it delivers what is still queued (within the flush
-/// deadline). Without it, messages queued at the end are lost.
+/// The global client lives until the process ends, so it is never dropped
+/// (dropping is what drains a network sender's queue): when the process
+/// exits — `main` returns, `std::process::exit`, a panic — what it still
+/// holds is delivered within its sender's flush timeout, and what cannot be
+/// is reported on stderr. A [`Client::flush_guard`] (a named binding, not
+/// `let _`) flushes earlier, where you choose.
 ///
 /// ```
 /// let client = metlog::Client::builder("myapp").sender(metlog::sender::NullSender).build();
@@ -47,6 +48,7 @@ pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
         .set(client)
         .map_err(|client| SetGlobalClientError { client })?;
     gate::set(gate::GLOBAL_SET);
+    crate::exit::on_exit(flush_at_exit);
     Ok(())
 }
 
@@ -233,6 +235,30 @@ pub fn metlog<'a>(kind: impl Into<Text<'a>>) -> MessageBuilder<'static> {
 
 // ---- named clients (metlog-py's CLIENT_HOLDER) ----
 
+/// At process exit: flushes the clients that outlive `main` — the global
+/// one and the named ones, which live in statics Rust never drops — each
+/// within its sender's flush timeout, and reports on stderr what could
+/// still not be delivered. No flush guard is needed (metlog-py's senders
+/// were synchronous, and its users never kept one).
+fn flush_at_exit() {
+    let mut clients: Vec<Client> = GLOBAL.get().cloned().into_iter().collect();
+    if let Ok(named) = registry().read() {
+        clients.extend(named.values().cloned());
+    }
+    clients.retain(Client::is_active);
+    clients.sort_by_key(Client::id);
+    clients.dedup_by_key(|client| client.id());
+    for client in clients {
+        if let Err(error) = client.flush_result() {
+            crate::report::report(format_args!(
+                "at exit, client {:?} ({}): {error}; those messages are lost",
+                client.logger(),
+                client.sender_name()
+            ));
+        }
+    }
+}
+
 fn registry() -> &'static RwLock<HashMap<String, Client>> {
     static NAMED: OnceLock<RwLock<HashMap<String, Client>>> = OnceLock::new();
     NAMED.get_or_init(Default::default)
@@ -246,6 +272,9 @@ fn registry() -> &'static RwLock<HashMap<String, Client>> {
 /// assert!(metlog::get_client("db").is_active());
 /// ```
 pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
+    if client.is_active() {
+        crate::exit::on_exit(flush_at_exit);
+    }
     registry()
         .write()
         .unwrap_or_else(PoisonError::into_inner)

@@ -12,8 +12,9 @@
 //!    `zmq`; `tracing`).
 //! 2. At startup, build a client — in code, or from a metlog-py INI / TOML
 //!    file with [`config`] (`METLOG_CONFIG` + [`config::init_from_env`]) —
-//!    and make it global with [`set_global_client`]; keep
-//!    [`Client::flush_guard`] alive in `main`.
+//!    and make it global with [`set_global_client`] (what it queued is
+//!    delivered when the process exits; [`Client::flush_guard`] flushes
+//!    earlier).
 //! 3. Instrument: [`#[metlog::timer]`](macro@timer) / [`#[metlog::incr]`](macro@incr)
 //!    on functions, [`timer`](crate::timer()) guards around scopes,
 //!    [`incr`](crate::incr()) and the log-style macros anywhere; route `log`
@@ -191,6 +192,7 @@ mod decorators;
 mod delivery_tests;
 pub mod encode;
 mod envelope;
+mod exit;
 pub mod filter;
 mod gate;
 mod holder;

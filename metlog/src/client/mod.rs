@@ -482,6 +482,16 @@ impl Client {
         }
     }
 
+    /// Like [`flush`](Client::flush) (the sender's own timeout), as a
+    /// `Result`.
+    pub(crate) fn flush_result(&self) -> Result<(), SendError> {
+        let Some(sender) = &self.inner.sender else {
+            return Ok(());
+        };
+        panic::catch_unwind(AssertUnwindSafe(|| sender.flush()))
+            .unwrap_or_else(|_| Err(SendError::new(SendErrorKind::Other, "flush panicked")))
+    }
+
     /// Like [`flush`](Client::flush), waiting at most `timeout`, and saying
     /// whether everything was delivered in time.
     pub fn flush_timeout(&self, timeout: Duration) -> Result<(), crate::sender::SendError> {

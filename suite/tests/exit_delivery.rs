@@ -1,0 +1,138 @@
+//! What the global and named clients queued is delivered when the process
+//! ends — returning from `main`, `std::process::exit`, a panic — with no
+//! flush guard; what cannot be is reported on stderr. Each case runs in a
+//! child process of this test binary, sending to a TCP listener here.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use metlog::sender::{QueueConfig, TcpSender};
+
+const MESSAGES: usize = 20_000;
+
+/// The child's side: configure, send, and leave the way `mode` says.
+fn child(mode: &str) {
+    let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
+    let queue = QueueConfig::default().flush_timeout(Duration::from_millis(800));
+    let sender = TcpSender::with_options(addr.as_str(), queue, 100_000).unwrap();
+    let client = metlog::Client::builder("exiting").sender(sender).build();
+    if mode == "named" {
+        metlog::set_client("db", client);
+        for _ in 0..MESSAGES {
+            metlog::get_client("db").incr("at.exit");
+        }
+        return;
+    }
+    metlog::set_global_client(client).unwrap();
+    for _ in 0..MESSAGES {
+        metlog::incr("at.exit");
+    }
+    match mode {
+        "exit" => std::process::exit(0),
+        "panic" => panic!("the program fails after sending"),
+        _ => {}
+    }
+}
+
+/// Runs this binary's `test` as a child in `mode`, sending to a listener
+/// here; what the child printed, and how many lines the listener read.
+fn run(test: &str, mode: &str, listening: bool) -> (Output, usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut addr = listener.local_addr().unwrap().to_string();
+    if !listening {
+        drop(listener);
+        let output = spawn(test, mode, &addr);
+        return (output, 0);
+    }
+    let reader = std::thread::spawn(move || {
+        let Ok((conn, _)) = listener.accept() else {
+            return 0;
+        };
+        BufReader::new(conn).lines().map_while(Result::ok).count()
+    });
+    let output = spawn(test, mode, &addr);
+    addr.clear();
+    (output, reader.join().unwrap())
+}
+
+fn spawn(test: &str, mode: &str, addr: &str) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("METLOG_TEST_CHILD", mode)
+        .env("METLOG_TEST_ADDR", addr)
+        .output()
+        .unwrap()
+}
+
+fn child_mode() -> Option<String> {
+    std::env::var("METLOG_TEST_CHILD").ok()
+}
+
+#[test]
+fn returning_from_main_delivers_everything_queued() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, received) = run(
+        "returning_from_main_delivers_everything_queued",
+        "return",
+        true,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(received, MESSAGES);
+}
+
+#[test]
+fn process_exit_delivers_everything_queued() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, received) = run("process_exit_delivers_everything_queued", "exit", true);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(received, MESSAGES);
+}
+
+#[test]
+fn a_panic_delivers_everything_queued() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, received) = run("a_panic_delivers_everything_queued", "panic", true);
+    assert!(!output.status.success(), "the child panicked");
+    assert_eq!(received, MESSAGES);
+}
+
+#[test]
+fn named_clients_are_delivered_too() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, received) = run("named_clients_are_delivered_too", "named", true);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(received, MESSAGES);
+}
+
+/// Nobody listening: the messages cannot be delivered before the flush
+/// timeout, and stderr says so once, with the count — not silence.
+#[test]
+fn what_cannot_be_delivered_at_exit_is_reported() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, _) = run(
+        "what_cannot_be_delivered_at_exit_is_reported",
+        "return",
+        false,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("metlog: at exit"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    assert!(reports[0].contains("message(s) waiting"), "{stderr}");
+    assert!(reports[0].contains("those messages are lost"), "{stderr}");
+}
