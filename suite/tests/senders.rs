@@ -359,3 +359,51 @@ fn a_failing_sender_is_reported_once_on_stderr() {
         reports[0]
     );
 }
+
+/// Standard output as a pipe nobody reads: once the pipe is full, a
+/// synchronous write would block the caller for ever. The child sends far
+/// more than a pipe holds and must still finish, its excess counted as
+/// dropped.
+#[test]
+fn a_stalled_stdout_never_blocks_the_caller() {
+    if std::env::var("METLOG_TEST_CHILD").as_deref() == Ok("stalled-stdout") {
+        let client = Client::builder("child").sender(StdoutSender::new()).build();
+        let line = "x".repeat(1_000);
+        for _ in 0..200_000 {
+            client.info(line.as_str()); // 200 MB against a 64 kB pipe
+        }
+        let stats = client.stats();
+        assert!(stats.dropped > 0, "{stats:?}");
+        eprintln!("child finished: {stats:?}");
+        std::process::exit(0);
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_stalled_stdout_never_blocks_the_caller",
+            "--nocapture",
+        ])
+        .env("METLOG_TEST_CHILD", "stalled-stdout")
+        .stdout(std::process::Stdio::piped()) // never read
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let Some(status) = status else {
+        child.kill().unwrap();
+        panic!("the child is stuck writing to a full stdout");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("child finished"), "{stderr}");
+}

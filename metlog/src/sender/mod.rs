@@ -21,8 +21,9 @@
 //! | [`Router`] | a sender per message type | metrics to statsd, the rest to syslog |
 //! | [`from_fn`] | a closure | adapting to anything else |
 //!
-//! The network senders deliver from a background thread behind a bounded
-//! queue ([`QueueConfig`]): the caller never waits for I/O; a full queue drops
+//! The network senders and [`StdoutSender`] deliver from a background
+//! thread behind a bounded queue ([`QueueConfig`]): the caller never waits
+//! for I/O, even when the output stalls; a full queue drops
 //! (counted in [`Stats::dropped`](crate::Stats::dropped)); [`Client::flush`](crate::Client::flush)
 //! waits for the queue; dropping the sender drains it (within a deadline).
 //!

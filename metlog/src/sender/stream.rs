@@ -1,10 +1,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use super::{SendError, Sender};
+use super::background::{QueueConfig, QueuedSender};
+use super::transport::{Batch, Outcome, Transport};
+use super::{Delivery, SendError, Sender};
 use crate::encode::json;
+use crate::record::ClientId;
 use crate::{Envelope, Message, Record};
 
 /// How a stream sender lays out each message.
@@ -30,15 +33,26 @@ fn encode_line(message: Envelope<'_>, layout: Layout) -> Vec<u8> {
 /// Writes each message to standard output as one line of JSON (metlog-py's
 /// `StdOutSender`).
 ///
+/// Written from a background thread, like the network senders: when stdout
+/// stalls (a pipe nobody reads), the caller never waits — the queue fills
+/// and further messages are dropped and counted
+/// ([`Stats::dropped`](crate::Stats::dropped)). The thread starts with the
+/// first message. [`StdoutSender::blocking`] writes on the caller's thread
+/// instead, for those who want to wait.
+///
 /// ```
 /// let client = metlog::Client::builder("app")
 ///     .sender(metlog::sender::StdoutSender::new())
 ///     .build();
 /// client.info("to stdout");
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct StdoutSender {
     layout: Layout,
+    blocking: bool,
+    /// The queue and its writer thread, made on first use (`None` inside
+    /// when the thread could not be started: then written inline).
+    queued: OnceLock<Option<QueuedSender>>,
 }
 
 impl StdoutSender {
@@ -52,31 +66,30 @@ impl StdoutSender {
     pub fn pretty() -> Self {
         StdoutSender {
             layout: Layout::Pretty,
+            ..Self::default()
         }
     }
-}
 
-impl Sender for StdoutSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.write(message.envelope())
+    /// Writes on the caller's thread: a stalled stdout makes the caller
+    /// wait.
+    pub fn blocking(mut self) -> Self {
+        self.blocking = true;
+        self
     }
 
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.write(record.envelope())
+    /// The background queue, unless writing inline.
+    fn queued(&self) -> Option<&QueuedSender> {
+        if self.blocking {
+            return None;
+        }
+        let layout = self.layout;
+        self.queued
+            .get_or_init(|| {
+                QueuedSender::new("stdout", StdoutTransport { layout }, QueueConfig::default()).ok()
+            })
+            .as_ref()
     }
 
-    fn flush(&self) -> Result<(), SendError> {
-        io::stdout()
-            .flush()
-            .map_err(|e| SendError::io("cannot flush stdout", e))
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
-
-impl StdoutSender {
     fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
         let line = encode_line(message, self.layout);
         // One `write_all` under the lock keeps lines from different threads
@@ -88,10 +101,94 @@ impl StdoutSender {
     }
 }
 
+impl Sender for StdoutSender {
+    fn send(&self, message: Message) -> Result<(), SendError> {
+        match self.queued() {
+            Some(queued) => queued.send(message),
+            None => self.write(message.envelope()),
+        }
+    }
+
+    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        match self.queued() {
+            Some(queued) => queued.send_record(record),
+            None => self.write(record.envelope()),
+        }
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        if let Some(Some(queued)) = self.queued.get() {
+            queued.flush()?;
+        }
+        io::stdout()
+            .flush()
+            .map_err(|e| SendError::io("cannot flush stdout", e))
+    }
+
+    fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
+        if let Some(Some(queued)) = self.queued.get() {
+            queued.flush_timeout(timeout)?;
+        }
+        io::stdout()
+            .flush()
+            .map_err(|e| SendError::io("cannot flush stdout", e))
+    }
+
+    /// Counts kept by the queue; `None` when writing inline (the caller's
+    /// thread knows then).
+    fn delivery(&self) -> Option<Delivery> {
+        if self.blocking {
+            return None;
+        }
+        Some(match self.queued.get() {
+            Some(Some(queued)) => queued.delivery().unwrap_or_default(),
+            _ => Delivery::default(),
+        })
+    }
+
+    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
+        if self.blocking {
+            return None;
+        }
+        Some(match self.queued.get() {
+            Some(Some(queued)) => queued.delivery_for(client).unwrap_or_default(),
+            _ => Delivery::default(),
+        })
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// The background writer of [`StdoutSender`].
+struct StdoutTransport {
+    layout: Layout,
+}
+
+impl Transport for StdoutTransport {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        let mut stdout = io::stdout().lock();
+        for item in batch.iter() {
+            let line = encode_line(item.envelope(), self.layout);
+            match stdout.write_all(&line) {
+                Ok(()) => outcome.delivered(item.ticket()),
+                Err(e) => {
+                    outcome.failed(item.ticket(), &SendError::io("cannot write to stdout", e))
+                }
+            }
+        }
+        let _ = stdout.flush();
+    }
+}
+
 /// Writes each message as one line of JSON to any [`io::Write`].
 ///
 /// The writer is behind a mutex; each message is written with one
-/// `write_all`, so lines from different threads never interleave.
+/// `write_all`, so lines from different threads never interleave. Written
+/// on the caller's thread: a writer that blocks makes the caller wait (for
+/// output that may stall, put a [`Transport`] of your own in a
+/// [`QueuedSender`]).
 ///
 /// ```
 /// use std::io::Write;
@@ -162,7 +259,9 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
 }
 
 /// Appends each message as one line of JSON to a file (metlog-py's
-/// `FileSender`), creating it if needed.
+/// `FileSender`), creating it if needed. Written on the caller's thread (a
+/// regular file does not stall; a FIFO nobody reads would make the caller
+/// wait).
 ///
 /// Each line is written with a single `write` on a file opened in append
 /// mode, so several processes can share one file without interleaving lines.
