@@ -20,7 +20,12 @@ use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 static GLOBAL: OnceLock<Client> = OnceLock::new();
 
 thread_local! {
-    static SCOPED: RefCell<Option<Client>> = const { RefCell::new(None) };
+    /// This thread's scopes, innermost last, each with its guard's number:
+    /// a guard removes its own entry wherever it is, so guards dropped out
+    /// of order still leave the thread as it was.
+    static SCOPED: RefCell<Vec<(u64, Client)>> = const { RefCell::new(Vec::new()) };
+    /// Numbers the scopes of this thread.
+    static NEXT_SCOPE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Installs `client` as the process-wide client, once.
@@ -119,13 +124,21 @@ pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
 /// assert_eq!(metlog::current_client().unwrap().logger(), "test");
 /// ```
 pub fn set_default(client: &Client) -> DefaultGuard {
-    gate::scope_entered();
-    let previous = SCOPED
-        .try_with(|slot| slot.replace(Some(client.clone())))
-        .ok()
-        .flatten();
+    let scope = NEXT_SCOPE
+        .try_with(|next| {
+            let scope = next.get();
+            next.set(scope + 1);
+            scope
+        })
+        .unwrap_or(u64::MAX);
+    let pushed = SCOPED
+        .try_with(|scopes| scopes.borrow_mut().push((scope, client.clone())))
+        .is_ok();
+    if pushed {
+        gate::scope_entered();
+    }
     DefaultGuard {
-        previous,
+        scope: pushed.then_some(scope),
         _not_send: PhantomData,
     }
 }
@@ -134,16 +147,22 @@ pub fn set_default(client: &Client) -> DefaultGuard {
 /// [`set_default`]. Stays on the thread that made it.
 #[must_use = "the client is current only until this guard is dropped; `let _ =` drops it at once"]
 pub struct DefaultGuard {
-    previous: Option<Client>,
+    /// Its entry in [`SCOPED`] (`None`: none was made).
+    scope: Option<u64>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for DefaultGuard {
     fn drop(&mut self) {
-        let previous = self.previous.take();
+        let Some(scope) = self.scope else { return };
         // The thread-local may already be gone while the thread exits.
-        let replaced = SCOPED.try_with(|slot| slot.replace(previous));
-        drop(replaced);
+        let removed = SCOPED.try_with(|scopes| {
+            let mut scopes = scopes.borrow_mut();
+            let at = scopes.iter().rposition(|(s, _)| *s == scope);
+            at.map(|at| scopes.remove(at))
+        });
+        // Dropped outside the borrow: a client's drop may run code.
+        drop(removed);
         gate::scope_left();
     }
 }
@@ -170,7 +189,10 @@ fn scoped() -> Option<Client> {
 fn scoped_slow() -> Option<Client> {
     // Cloned out so no borrow is held while the caller runs (which may set a
     // scope of its own).
-    SCOPED.try_with(|slot| slot.borrow().clone()).ok().flatten()
+    SCOPED
+        .try_with(|scopes| scopes.borrow().last().map(|(_, client)| client.clone()))
+        .ok()
+        .flatten()
 }
 
 /// The current client: this thread's scope, else the global one.

@@ -217,3 +217,53 @@ fn with_current_client_captures_the_scope_at_creation() {
     assert!(poll_once(fut.as_mut()).is_ready());
     assert_eq!(capture.len(), 1);
 }
+
+/// Guards dropped in any order leave the thread as it was: after both are
+/// gone there is no scoped client, whichever went first — also while
+/// another thread holds a scope of its own (which keeps the scope lookup
+/// switched on).
+#[test]
+fn scope_guards_dropped_out_of_order_leave_the_thread_as_it_was() {
+    let a = Client::builder("A")
+        .sender(metlog::sender::NullSender)
+        .build();
+    let b = Client::builder("B")
+        .sender(metlog::sender::NullSender)
+        .build();
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn(move || {
+        let c = Client::builder("C").build();
+        let _scope = metlog::set_default(&c);
+        held.send(()).unwrap();
+        let _ = release.recv();
+    });
+    is_held.recv().unwrap();
+
+    let ga = metlog::set_default(&a);
+    let gb = metlog::set_default(&b);
+    assert_eq!(metlog::current_client().unwrap().logger(), "B");
+    drop(ga);
+    assert_eq!(
+        metlog::current_client().unwrap().logger(),
+        "B",
+        "b is still in scope"
+    );
+    drop(gb);
+    assert!(
+        metlog::current_client().is_none(),
+        "{:?}",
+        metlog::current_client().map(|c| c.logger().to_owned())
+    );
+
+    // The usual order too.
+    let ga = metlog::set_default(&a);
+    let gb = metlog::set_default(&b);
+    drop(gb);
+    assert_eq!(metlog::current_client().unwrap().logger(), "A");
+    drop(ga);
+    assert!(metlog::current_client().is_none());
+
+    hold.send(()).unwrap();
+    other.join().unwrap();
+}
