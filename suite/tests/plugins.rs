@@ -1,5 +1,7 @@
 //! CEF lines, process statistics and the tracing layer.
 
+mod support;
+
 use metlog::plugin::cef::{self, Cef, CefContext, CefExt};
 use metlog::sender::CaptureSender;
 use metlog::Client;
@@ -184,4 +186,45 @@ fn tracing_events_and_spans_become_messages() {
     assert_eq!(msgs[1].fields["detail"], "[1, 2]");
     assert_eq!(msgs[2].kind, "timer");
     assert_eq!(msgs[2].fields["name"], "checkout");
+}
+
+/// Extension keys that clean up to one already written (`s-r-c` next to the
+/// context's `src`), or to nothing (`--`), are left out and reported — they
+/// once forged the event's source and user — and a context setter called
+/// twice writes its key once.
+#[test]
+fn extension_keys_cannot_collide_or_vanish_silently() {
+    support::collect_reports();
+    let capture = metlog::sender::CaptureSender::new();
+    let client = metlog::Client::builder("app")
+        .sender(capture.clone())
+        .build();
+    let context = CefContext::new()
+        .source_address("10.0.0.1")
+        .user("ada")
+        .user("bob");
+    let line = client
+        .cef(
+            "login",
+            5,
+            &context,
+            [
+                ("s-r-c", "6.6.6.6"),
+                ("s.user", "root"),
+                ("--", "x"),
+                ("cs1", "kept"),
+            ],
+        )
+        .unwrap();
+    let ext = line.splitn(8, '|').nth(7).unwrap();
+    assert_eq!(ext, "src=10.0.0.1 suser=bob cs1=kept", "{line}");
+    let reports = support::reports();
+    let report = reports
+        .iter()
+        .find(|r| r.contains("left out"))
+        .unwrap_or_else(|| panic!("{reports:?}"));
+    assert!(
+        report.contains("\"s-r-c\"") && report.contains("\"--\""),
+        "{report}"
+    );
 }

@@ -163,7 +163,14 @@ fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8
         if text.len() > MAX_SD_VALUE {
             continue;
         }
-        params.push((sd_name(key), text));
+        // Names are cut to 32 bytes and cleaned (`k=` and `k]` both become
+        // `k_`): each is written once, the first field's value (every field
+        // is in the JSON envelope anyway).
+        let name = sd_name(key);
+        if params.iter().any(|(written, _)| *written == name) {
+            continue;
+        }
+        params.push((name, text));
     }
     if params.is_empty() {
         out.push(b'-');
@@ -248,5 +255,27 @@ mod tests {
             &mut out,
         );
         assert!(!String::from_utf8(out).unwrap().contains("bad_key"));
+    }
+
+    #[test]
+    fn structured_data_names_are_written_once() {
+        let mut msg = Message::new("t", "l");
+        msg.fields.insert("k=", "first");
+        msg.fields.insert("k]", "second");
+        let long = "x".repeat(40);
+        msg.fields.insert(format!("{long}a"), "third");
+        msg.fields.insert(format!("{long}b"), "fourth");
+        let mut out = Vec::new();
+        write(&msg, Facility::User, &SdFields::AllScalars, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let sd = &text[text.find('[').unwrap()..=text.find(']').unwrap()];
+        let name = "x".repeat(32);
+        assert_eq!(
+            sd,
+            format!("[metlog@32473 k_=\"first\" {name}=\"third\"]"),
+            "{text}"
+        );
+        // The JSON envelope still carries every field.
+        assert!(text.contains("second") && text.contains("fourth"));
     }
 }

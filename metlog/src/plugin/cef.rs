@@ -56,8 +56,13 @@ impl CefContext {
         Self::default()
     }
 
+    /// Sets `key` (a second call replaces the first value).
     fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.extensions.push((key, value.into()));
+        let value = value.into();
+        match self.extensions.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.extensions.push((key, value)),
+        }
         self
     }
 
@@ -92,7 +97,10 @@ impl CefContext {
 /// Header fields escape `\` and `|` (and lose line breaks, which the header
 /// cannot carry); extension values escape `\`, `=`, and line breaks as
 /// `\n` / `\r`; extension keys keep only ASCII letters and digits. So no
-/// value can end a field early or add one.
+/// value can end a field early or add one. Each key is written once: an
+/// extension whose key, so cleaned, is empty or was already written (by an
+/// earlier extension, or the context's: `s-r-c` next to a source address)
+/// is left out — it could otherwise forge the event's source or user.
 pub fn format(
     cef: &Cef,
     product: &str,
@@ -101,6 +109,18 @@ pub fn format(
     severity: u8,
     extensions: &[(&str, &str)],
 ) -> String {
+    format_reporting(cef, product, signature, name, severity, extensions).0
+}
+
+/// [`format`], and the keys of the extensions left out.
+fn format_reporting(
+    cef: &Cef,
+    product: &str,
+    signature: &str,
+    name: &str,
+    severity: u8,
+    extensions: &[(&str, &str)],
+) -> (String, Vec<String>) {
     let mut line = String::from("CEF:0");
     for field in [
         cef.vendor.as_str(),
@@ -115,21 +135,26 @@ pub fn format(
     line.push('|');
     line.push_str(&severity.min(10).to_string());
     line.push('|');
-    let mut first = true;
-    for (key, value) in extensions {
-        let key: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
-        if key.is_empty() {
+    let mut written: Vec<String> = Vec::new();
+    let mut left_out = Vec::new();
+    for (original, value) in extensions {
+        let key: String = original
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        if key.is_empty() || written.contains(&key) {
+            left_out.push((*original).to_owned());
             continue;
         }
-        if !first {
+        if !written.is_empty() {
             line.push(' ');
         }
-        first = false;
         line.push_str(&key);
         line.push('=');
         escape_extension(value, &mut line);
+        written.push(key);
     }
-    line
+    (line, left_out)
 }
 
 fn escape_header(text: &str, out: &mut String) {
@@ -196,7 +221,18 @@ impl CefExt for Client {
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
         all.extend(extra.iter().copied());
-        let line = format(cef, product, name, name, severity, &all);
+        let (line, left_out) = format_reporting(cef, product, name, name, severity, &all);
+        if !left_out.is_empty() {
+            static REPORTED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                crate::report::report(format_args!(
+                    "CEF event {name:?}: extensions {left_out:?} left out (a key needs a letter \
+                     or digit, and may not repeat one already written); further ones are left \
+                     out silently"
+                ));
+            }
+        }
         let mut fields = Fields::new();
         fields.insert("name", SharedStr::copy_from(name));
         fields.insert("cef_severity", severity.min(10));
