@@ -305,7 +305,10 @@ pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
 
 /// The client registered under `name`; if there is none, registers and
 /// returns a new *inactive* client whose logger is `name` (metlog-py's
-/// `get_client`, which also hands out unconfigured clients).
+/// `get_client`, which also hands out unconfigured clients). At most
+/// [`MAX_UNCONFIGURED`] such names are kept; past that, an inactive client is
+/// handed out without being registered, so asking for ever-new names costs
+/// no memory.
 ///
 /// A client obtained before [`set_client`] replaces it stays inactive: look
 /// named clients up where they are used (the attribute macros' `client = "…"`
@@ -314,13 +317,23 @@ pub fn get_client(name: &str) -> Client {
     if let Some(client) = named_client(name) {
         return client;
     }
-    registry()
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(name.to_owned())
-        .or_insert_with(|| Client::inactive(SharedStr::copy_from(name)))
-        .clone()
+    let mut named = registry().write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(client) = named.get(name) {
+        return client.clone();
+    }
+    let client = Client::inactive(SharedStr::copy_from(name));
+    // Unconfigured names are remembered (metlog-py's holder does), but only
+    // so many: a service asking for ever-new names must not grow without
+    // bound. Past the limit they are handed out without being kept.
+    let unconfigured = named.values().filter(|c| !c.is_active()).count();
+    if unconfigured < MAX_UNCONFIGURED {
+        named.insert(name.to_owned(), client.clone());
+    }
+    client
 }
+
+/// How many unconfigured names [`get_client`] keeps at most.
+pub const MAX_UNCONFIGURED: usize = 1_024;
 
 /// The client registered under `name`, without registering anything.
 pub fn named_client(name: &str) -> Option<Client> {

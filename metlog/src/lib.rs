@@ -224,7 +224,7 @@ pub use envelope::{Envelope, FieldsIter, FieldsView, Payload, ENV_VERSION};
 pub use holder::{
     counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
-    SetGlobalClientError, WithClient, WithClientFuture,
+    SetGlobalClientError, WithClient, WithClientFuture, MAX_UNCONFIGURED,
 };
 pub use message::Message;
 pub use record::{ClientId, Record, INLINE_TEXT};
