@@ -26,6 +26,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a write to a peer that stopped sending is given to draw a reset.
+const EOF_PROBE: Duration = Duration::from_millis(20);
 
 /// Writes framed messages to a TCP peer, keeping them in a bounded backlog
 /// while it is unreachable.
@@ -35,6 +37,8 @@ pub(crate) struct StreamTransport {
     pub(crate) framing: Framing,
     pub(crate) backlog_limit: usize,
     stream: Option<TcpStream>,
+    /// The peer has stopped sending on this connection (it may still read).
+    peer_eof: bool,
     /// Encoded, framed messages not yet written, and whose they are.
     backlog: VecDeque<(Vec<u8>, Ticket)>,
     /// The most bytes the backlog may hold, and what it holds.
@@ -61,6 +65,7 @@ impl StreamTransport {
             backlog_max_bytes,
             backlog_bytes: 0,
             stream: None,
+            peer_eof: false,
             backlog: VecDeque::new(),
             next_attempt: Instant::now(),
             backoff: MIN_BACKOFF,
@@ -87,6 +92,7 @@ impl StreamTransport {
                 // fills and drops instead).
                 let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
                 self.stream = Some(stream);
+                self.peer_eof = false;
                 self.backoff = MIN_BACKOFF;
                 return true;
             }
@@ -99,8 +105,11 @@ impl StreamTransport {
     }
 
     /// Whether the peer has closed the connection (so a write would be lost
-    /// into a dead socket before the error shows).
-    fn peer_closed(&self) -> bool {
+    /// into a dead socket before the error shows). The end of what the peer
+    /// sends is not that: a peer may shut down its sending side and keep
+    /// reading; it is remembered, and each write after it confirmed
+    /// ([`write_confirmed`](StreamTransport::write_confirmed)).
+    fn peer_closed(&mut self) -> bool {
         let Some(stream) = &self.stream else {
             return true;
         };
@@ -109,7 +118,10 @@ impl StreamTransport {
         }
         let mut probe = [0u8; 1];
         let closed = match stream.peek(&mut probe) {
-            Ok(0) => true,
+            Ok(0) => {
+                self.peer_eof = true;
+                false
+            }
             Ok(_) => {
                 // The peer sent something; we never expect data: discard it.
                 let mut sink = [0u8; 512];
@@ -156,10 +168,7 @@ impl StreamTransport {
                 chunk.extend_from_slice(entry);
                 count += 1;
             }
-            let Some(stream) = self.stream.as_mut() else {
-                break;
-            };
-            if stream.write_all(&chunk).is_err() {
+            if !self.write_confirmed(&chunk) {
                 // Unknown how much arrived: the chunk stays and is sent again
                 // on a new connection (the peer may see one line cut short).
                 self.stream = None;
@@ -170,6 +179,28 @@ impl StreamTransport {
             }
             self.backlog_bytes -= chunk.len();
         }
+    }
+
+    /// Writes `chunk`; whether it reached a peer that reads. After the peer
+    /// stopped sending, a peer that closed altogether answers a write with a
+    /// reset: waited for briefly, so a chunk it drops is sent again rather
+    /// than counted as delivered.
+    fn write_confirmed(&mut self, chunk: &[u8]) -> bool {
+        let Some(stream) = self.stream.as_mut() else {
+            return false;
+        };
+        if stream.write_all(chunk).is_err() {
+            return false;
+        }
+        if !self.peer_eof {
+            return true;
+        }
+        std::thread::sleep(EOF_PROBE);
+        let reset = stream.take_error().ok().flatten().is_some()
+            || stream.set_nonblocking(true).is_err()
+            || matches!(stream.peek(&mut [0u8; 1]), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
+        let _ = stream.set_nonblocking(false);
+        !reset
     }
 
     /// Keeps `framed` for when the peer takes it, dropping the oldest (or
