@@ -737,3 +737,65 @@ fn a_tcp_peer_that_closes_and_comes_back_loses_nothing() {
     // unread: TCP cannot tell).
     assert_eq!(peer.join().unwrap(), 999);
 }
+
+/// ZeroMQ's PUB/SUB delivers nothing when nobody is subscribed, and says
+/// nothing: those messages are counted as dropped (they were once counted
+/// as sent), and once a subscriber is there they are sent.
+#[test]
+fn zeromq_without_a_subscriber_counts_drops_not_sends() {
+    use metlog::sender::ZmqSender;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let client = Client::builder("nobody")
+        .sender(ZmqSender::connect([endpoint.as_str()], 1000).unwrap())
+        .build();
+    for _ in 0..5_000 {
+        client.incr("unheard");
+    }
+    client.flush();
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped), (0, 5_000), "{stats:?}");
+
+    // A subscriber: knocks until the subscription is heard, then all of the
+    // hundred arrive and are counted as sent.
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let client = Client::builder("somebody")
+        .sender(ZmqSender::bind([endpoint.as_str()], 1000).unwrap())
+        .build();
+    let context = zmq::Context::new();
+    let sub = context.socket(zmq::SUB).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.set_rcvtimeo(50).unwrap();
+    sub.connect(&endpoint).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sub.recv_bytes(0).is_err() {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        client.metlog("knock").send();
+        client.flush();
+    }
+    while sub.recv_bytes(0).is_ok() {}
+    let before = client.stats();
+    for _ in 0..100 {
+        client.incr("heard");
+    }
+    client.flush();
+    sub.set_rcvtimeo(5_000).unwrap();
+    let received = (0..100).filter(|_| sub.recv_bytes(0).is_ok()).count();
+    assert_eq!(received, 100);
+    let after = client.stats();
+    assert_eq!(after.sent - before.sent, 100, "{after:?}");
+    assert_eq!(after.dropped, before.dropped, "{after:?}");
+    assert_eq!(after.produced(), after.sent + after.dropped, "{after:?}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -22,7 +22,9 @@ pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
 /// Beyond `queue_length` messages waiting in ZeroMQ (its send high-water
 /// mark), messages are dropped and counted in
 /// [`Stats::dropped`](crate::Stats::dropped) — never silently, as a plain PUB
-/// socket would.
+/// socket would. So are messages sent while no subscriber is there (the
+/// socket is an XPUB, which hears subscriptions; subscribers see a PUB):
+/// PUB/SUB delivers nothing to nobody, and says nothing about it.
 ///
 /// ```no_run
 /// let sender = metlog::sender::ZmqSender::connect(["tcp://127.0.0.1:5565"], 1000)?;
@@ -61,7 +63,9 @@ impl ZmqSender {
         S: AsRef<str>,
     {
         let context = zmq::Context::new();
-        let mut socket = context.socket(zmq::PUB).map_err(zmq_error)?;
+        // XPUB: a PUB socket that also hears subscriptions, so messages
+        // nobody is subscribed to are counted as dropped, not as sent.
+        let mut socket = context.socket(zmq::XPUB).map_err(zmq_error)?;
         socket.set_sndhwm(queue_length.max(1)).map_err(zmq_error)?;
         // Pending messages get a second to leave when the sender is dropped.
         socket.set_linger(1000).map_err(zmq_error)?;
@@ -92,6 +96,7 @@ impl ZmqSender {
             socket,
             _context: context,
             buf: Vec::with_capacity(512),
+            subscribed: 0,
         };
         Ok(ZmqSender {
             queued: QueuedSender::new("zmq", transport, QueueConfig::default())?,
@@ -130,11 +135,33 @@ struct ZmqTransport {
     socket: zmq::Socket,
     _context: zmq::Context,
     buf: Vec<u8>,
+    /// Subscriptions heard and not withdrawn (XPUB passes each topic's first
+    /// subscription and its last unsubscription).
+    subscribed: usize,
+}
+
+impl ZmqTransport {
+    /// Takes the subscription messages waiting on the socket.
+    fn hear_subscriptions(&mut self) {
+        while let Ok(message) = self.socket.recv_bytes(zmq::DONTWAIT) {
+            match message.first() {
+                Some(1) => self.subscribed += 1,
+                Some(0) => self.subscribed = self.subscribed.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
 }
 
 impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        self.hear_subscriptions();
         for item in batch.iter() {
+            if self.subscribed == 0 {
+                // Nobody to deliver to: ZeroMQ would drop it silently.
+                outcome.dropped(item.ticket());
+                continue;
+            }
             self.buf.clear();
             json::write(item.envelope(), &mut self.buf);
             match self.socket.send(&self.buf[..], zmq::DONTWAIT) {
@@ -146,5 +173,9 @@ impl Transport for ZmqTransport {
                 ),
             }
         }
+    }
+
+    fn idle(&mut self, _outcome: &Outcome) {
+        self.hear_subscriptions();
     }
 }
