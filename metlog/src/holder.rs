@@ -53,7 +53,7 @@ pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
         .set(client)
         .map_err(|client| SetGlobalClientError { client })?;
     gate::set(gate::GLOBAL_SET);
-    crate::exit::on_exit(flush_at_exit);
+    crate::process::on_exit(flush_at_exit);
     Ok(())
 }
 
@@ -295,7 +295,7 @@ fn registry() -> &'static RwLock<HashMap<String, Client>> {
 /// ```
 pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
     if client.is_active() {
-        crate::exit::on_exit(flush_at_exit);
+        crate::process::on_exit(flush_at_exit);
     }
     registry()
         .write()

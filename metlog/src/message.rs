@@ -78,7 +78,7 @@ impl Message {
             severity: Severity::default(),
             payload: SharedStr::EMPTY,
             fields: Fields::new(),
-            pid: identity.pid,
+            pid: identity.pid(),
             hostname: SharedStr::from_static(identity.hostname),
         }
     }
@@ -133,24 +133,34 @@ impl Message {
     }
 }
 
-/// This process's id and host name, read once.
+/// This process's host name (read once) and id (also after a fork).
 pub(crate) struct Identity {
-    pub(crate) pid: u32,
     pub(crate) hostname: &'static str,
+}
+
+impl Identity {
+    /// The process id: the child's in the child of a fork.
+    #[inline]
+    pub(crate) fn pid(&self) -> u32 {
+        crate::process::pid()
+    }
 }
 
 pub(crate) fn identity() -> &'static Identity {
     static IDENTITY: OnceLock<Identity> = OnceLock::new();
-    IDENTITY.get_or_init(|| Identity {
-        pid: std::process::id(),
-        // Leaked once per process so every message can refer to it without a
-        // reference count (no shared cache line written per message).
-        hostname: Box::leak(
-            gethostname::gethostname()
-                .to_string_lossy()
-                .into_owned()
-                .into_boxed_str(),
-        ),
+    IDENTITY.get_or_init(|| {
+        crate::process::watch_forks();
+        Identity {
+            // Leaked once per process so every message can refer to it
+            // without a reference count (no shared cache line written per
+            // message).
+            hostname: Box::leak(
+                gethostname::gethostname()
+                    .to_string_lossy()
+                    .into_owned()
+                    .into_boxed_str(),
+            ),
+        }
     })
 }
 

@@ -241,7 +241,7 @@ impl<T: RecordText> Body<T> {
             severity,
             payload,
             fields,
-            pid: identity.pid,
+            pid: identity.pid(),
             hostname: identity.hostname,
         };
         match self {

@@ -258,15 +258,15 @@ fn check_cef(line: &str, keys: &[String]) {
         }
         i += 1;
     }
-    let expected: Vec<String> = keys
-        .iter()
-        .map(|k| {
-            k.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        })
-        .filter(|k| !k.is_empty())
-        .collect();
+    // Each cleaned key once, the first occurrence (issue 14: a repeated key
+    // could forge the source or user of the event).
+    let mut expected: Vec<String> = Vec::new();
+    for key in keys {
+        let key: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
+        if !key.is_empty() && !expected.contains(&key) {
+            expected.push(key);
+        }
+    }
     assert_eq!(found, expected, "{line:?}");
 }
 

@@ -560,7 +560,7 @@ impl Client {
             severity: severity.unwrap_or(self.inner.defaults.severity),
             payload,
             fields,
-            pid: identity.pid,
+            pid: identity.pid(),
             hostname: SharedStr::from_static(identity.hostname),
         }
     }

@@ -85,7 +85,7 @@ pub fn send(client: &Client, prefix: &str) -> usize {
     let stats = collect();
     for (stat, value) in &stats {
         let mut fields = Fields::new();
-        fields.insert("name", format!("{host}.{}.{stat}", identity.pid));
+        fields.insert("name", format!("{host}.{}.{stat}", identity.pid()));
         fields.insert("rate", 1.0);
         let msg = client.make_message(
             SharedStr::from_static("gauge"),

@@ -164,7 +164,6 @@ impl std::fmt::Debug for Shared {
 /// message is dropped and counted. Counts are kept per sending client, so
 /// clients sharing the sender each see their own in
 /// [`Client::stats`](crate::Client::stats).
-#[derive(Debug)]
 pub struct QueuedSender {
     shared: Arc<Shared>,
     config: QueueConfig,
@@ -172,16 +171,97 @@ pub struct QueuedSender {
     /// `Sync`).
     done: Mutex<Option<Receiver<()>>>,
     worker: Option<JoinHandle<()>>,
+    name: String,
+    /// Makes the transport anew: how the sender starts over in the child of
+    /// a `fork()`, where its worker thread does not exist.
+    factory: Option<Arc<Factory>>,
+    /// Forks the process had been through when this sender started.
+    forks: u64,
+    /// The sender standing in for this one in the child of a fork (`None`
+    /// inside: it could not start over).
+    in_child: OnceLock<Option<Box<QueuedSender>>>,
+}
+
+/// Makes a transport (see [`QueuedSender::with_factory`]).
+type Factory = dyn Fn() -> std::io::Result<Box<dyn Transport>> + Send + Sync;
+
+impl Transport for Box<dyn Transport> {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        (**self).deliver(batch, outcome);
+    }
+    fn idle(&mut self, outcome: &Outcome) {
+        (**self).idle(outcome);
+    }
+    fn close(&mut self, outcome: &Outcome, deadline: Instant) {
+        (**self).close(outcome, deadline);
+    }
+}
+
+impl std::fmt::Debug for QueuedSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedSender")
+            .field("name", &self.name)
+            .field("shared", &self.shared)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl QueuedSender {
     /// Starts the worker thread `metlog-<name>` around `transport`.
+    ///
+    /// In the child of a `fork()` such a sender cannot start over (its
+    /// transport went with the parent's worker thread): there, messages
+    /// fail, reported once. [`with_factory`](QueuedSender::with_factory)
+    /// makes a sender that can.
     pub fn new(
         name: impl Into<String>,
         transport: impl Transport,
         config: QueueConfig,
     ) -> std::io::Result<QueuedSender> {
-        let name = name.into();
+        Self::start(name.into(), transport, config, None)
+    }
+
+    /// Like [`new`](QueuedSender::new), with the transport made by
+    /// `factory` — and made anew in the child of a `fork()`, where the
+    /// sender starts over with its own queue and worker thread (what the
+    /// parent had queued stays the parent's to deliver). Every network
+    /// sender of this crate is made this way.
+    ///
+    /// ```
+    /// use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+    /// struct Discard;
+    /// impl Transport for Discard {
+    ///     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+    ///         outcome.delivered_all(batch);
+    ///     }
+    /// }
+    /// let sender = QueuedSender::with_factory("discard", || Ok(Discard), QueueConfig::default())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_factory<T, F>(
+        name: impl Into<String>,
+        factory: F,
+        config: QueueConfig,
+    ) -> std::io::Result<QueuedSender>
+    where
+        T: Transport,
+        F: Fn() -> std::io::Result<T> + Send + Sync + 'static,
+    {
+        let factory: Arc<Factory> =
+            Arc::new(move || factory().map(|t| Box::new(t) as Box<dyn Transport>));
+        let transport = factory()?;
+        Self::start(name.into(), transport, config, Some(factory))
+    }
+
+    fn start(
+        name: String,
+        transport: impl Transport,
+        config: QueueConfig,
+        factory: Option<Arc<Factory>>,
+    ) -> std::io::Result<QueuedSender> {
+        crate::process::watch_forks();
+        let forks = crate::process::forks();
         let (done_tx, done) = mpsc::channel();
         let shared = Arc::new(Shared {
             id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
@@ -219,7 +299,47 @@ impl QueuedSender {
             config,
             done: Mutex::new(Some(done)),
             worker: Some(worker),
+            name,
+            factory,
+            forks,
+            in_child: OnceLock::new(),
         })
+    }
+
+    /// The sender doing the work in this process: this one, or in the child
+    /// of a fork the one standing in for it (started on first use).
+    #[inline]
+    fn here(&self) -> Result<&QueuedSender, SendError> {
+        if crate::process::forks() == self.forks {
+            return Ok(self);
+        }
+        self.here_after_fork()
+    }
+
+    #[cold]
+    fn here_after_fork(&self) -> Result<&QueuedSender, SendError> {
+        let child = self.in_child.get_or_init(|| {
+            let factory = self.factory.clone()?;
+            let transport = factory().ok()?;
+            let child = Self::start(
+                self.name.clone(),
+                transport,
+                self.config.clone(),
+                Some(factory),
+            );
+            child.ok().map(Box::new)
+        });
+        match child {
+            Some(child) => child.here(),
+            None => Err(SendError::new(
+                SendErrorKind::Other,
+                format!(
+                    "{}: cannot start over in the child of a fork (made without a transport \
+                     factory, or the factory failed)",
+                    self.name
+                ),
+            )),
+        }
     }
 
     /// The sending client's slot in this queue: found in the client's own
@@ -349,6 +469,10 @@ impl QueuedSender {
 impl Sender for QueuedSender {
     /// Queues a message made without a client.
     fn send(&self, message: Message) -> Result<(), SendError> {
+        let this = self.here()?;
+        if !std::ptr::eq(this, self) {
+            return this.send(message);
+        }
         if message.fields.nests_too_deep() {
             return Err(too_deep());
         }
@@ -359,6 +483,10 @@ impl Sender for QueuedSender {
     /// Queues the record as it is (its borrowed text copied in).
     #[inline]
     fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+        let this = self.here()?;
+        if !std::ptr::eq(this, self) {
+            return this.send_record(record);
+        }
         if record.nests_too_deep() {
             return Err(too_deep());
         }
@@ -375,7 +503,7 @@ impl Sender for QueuedSender {
 
     /// Waits until everything accepted so far is delivered or lost.
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let shared = &*self.shared;
+        let shared = &*self.here()?.shared;
         if shared
             .worker
             .get()
@@ -423,11 +551,17 @@ impl Sender for QueuedSender {
 
     /// The counts of every client's messages, and of those sent directly.
     fn delivery(&self) -> Option<Delivery> {
-        Some(self.delivery_of(None))
+        Some(
+            self.here()
+                .map_or_else(|_| Delivery::default(), |this| this.delivery_of(None)),
+        )
     }
 
     fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(self.delivery_of(Some(client)))
+        Some(self.here().map_or_else(
+            |_| Delivery::default(),
+            |this| this.delivery_of(Some(client)),
+        ))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -439,6 +573,11 @@ impl Drop for QueuedSender {
     /// Lets the worker drain the queue and stop, waiting at most the drain
     /// timeout.
     fn drop(&mut self) {
+        if crate::process::forks() != self.forks {
+            // In the child of a fork: this worker does not exist here (the
+            // one standing in for it, if any, drains on its own drop).
+            return;
+        }
         self.shared.closing.store(true, SeqCst);
         self.shared.wake_worker();
         let finished = self

@@ -76,16 +76,18 @@ impl StatsdSender {
         } else {
             "[::]:0"
         };
-        let transport = StatsdTransport {
-            socket: UdpSocket::bind(bind)?,
-            addr,
-            mtu: mtu.clamp(64, MAX_DATAGRAM),
-            datagram: Vec::with_capacity(mtu),
-            in_datagram: Vec::new(),
-            line: Vec::with_capacity(128),
+        let transport = move || {
+            Ok(StatsdTransport {
+                socket: UdpSocket::bind(bind)?,
+                addr,
+                mtu: mtu.clamp(64, MAX_DATAGRAM),
+                datagram: Vec::with_capacity(mtu),
+                in_datagram: Vec::new(),
+                line: Vec::with_capacity(128),
+            })
         };
         Ok(StatsdSender {
-            queued: QueuedSender::new("statsd", transport, config)?,
+            queued: QueuedSender::with_factory("statsd", transport, config)?,
             fallback: None,
             fallback_accepted: Accepted::default(),
             fallback_counts: false,

@@ -85,7 +85,12 @@ impl StdoutSender {
         let layout = self.layout;
         self.queued
             .get_or_init(|| {
-                QueuedSender::new("stdout", StdoutTransport { layout }, QueueConfig::default()).ok()
+                QueuedSender::with_factory(
+                    "stdout",
+                    move || Ok(StdoutTransport { layout }),
+                    QueueConfig::default(),
+                )
+                .ok()
             })
             .as_ref()
     }

@@ -84,10 +84,15 @@ impl SyslogSender {
         config: SyslogConfig,
     ) -> io::Result<SyslogSender> {
         let destination = resolve(addr)?.remove(0);
-        let transport =
-            DatagramTransport::new(Datagrams::udp(vec![destination])?, config.encoder());
+        let queue = config.queue.clone();
+        let transport = move || {
+            Ok(DatagramTransport::new(
+                Datagrams::udp(vec![destination])?,
+                config.encoder(),
+            ))
+        };
         Ok(SyslogSender {
-            queued: QueuedSender::new("syslog-udp", transport, config.queue)?,
+            queued: QueuedSender::with_factory("syslog-udp", transport, queue)?,
         })
     }
 
@@ -98,29 +103,37 @@ impl SyslogSender {
         addr: impl ToSocketAddrs + std::fmt::Debug,
         config: SyslogConfig,
     ) -> io::Result<SyslogSender> {
-        let transport = StreamTransport::new(
-            resolve(addr)?,
-            config.encoder(),
-            Framing::OctetCount,
-            (DEFAULT_BACKLOG, config.queue.max_bytes_value()),
-        );
+        let addrs = resolve(addr)?;
+        let queue = config.queue.clone();
+        let transport = move || {
+            Ok(StreamTransport::new(
+                addrs.clone(),
+                config.encoder(),
+                Framing::OctetCount,
+                (DEFAULT_BACKLOG, config.queue.max_bytes_value()),
+            ))
+        };
         Ok(SyslogSender {
-            queued: QueuedSender::new("syslog-tcp", transport, config.queue)?,
+            queued: QueuedSender::with_factory("syslog-tcp", transport, queue)?,
         })
     }
 
     /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
     #[cfg(unix)]
     pub fn unix(path: impl AsRef<Path>, config: SyslogConfig) -> io::Result<SyslogSender> {
-        let transport = DatagramTransport::new(
-            Datagrams::Unix {
-                socket: std::os::unix::net::UnixDatagram::unbound()?,
-                path: path.as_ref().to_path_buf(),
-            },
-            config.encoder(),
-        );
+        let path = path.as_ref().to_path_buf();
+        let queue = config.queue.clone();
+        let transport = move || {
+            Ok(DatagramTransport::new(
+                Datagrams::Unix {
+                    socket: std::os::unix::net::UnixDatagram::unbound()?,
+                    path: path.clone(),
+                },
+                config.encoder(),
+            ))
+        };
         Ok(SyslogSender {
-            queued: QueuedSender::new("syslog-unix", transport, config.queue)?,
+            queued: QueuedSender::with_factory("syslog-unix", transport, queue)?,
         })
     }
 }

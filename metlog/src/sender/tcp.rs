@@ -313,14 +313,22 @@ impl TcpSender {
         config: QueueConfig,
         backlog: usize,
     ) -> io::Result<TcpSender> {
-        let encode: Encoder = Box::new(|message, out| {
-            json::write(message, out);
-            Ok(())
-        });
         let limits = (backlog, config.max_bytes_value());
-        let transport = StreamTransport::new(resolve(addr)?, encode, Framing::Newline, limits);
+        let addrs = resolve(addr)?;
+        let transport = move || {
+            let encode: Encoder = Box::new(|message, out| {
+                json::write(message, out);
+                Ok(())
+            });
+            Ok(StreamTransport::new(
+                addrs.clone(),
+                encode,
+                Framing::Newline,
+                limits,
+            ))
+        };
         Ok(TcpSender {
-            queued: QueuedSender::new("tcp", transport, config)?,
+            queued: QueuedSender::with_factory("tcp", transport, config)?,
         })
     }
 }

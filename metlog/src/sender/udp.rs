@@ -281,10 +281,15 @@ impl UdpSender {
     }
 
     fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
-        let transport =
-            DatagramTransport::new(Datagrams::udp(destinations.clone())?, json_encoder());
+        let to = destinations.clone();
+        let transport = move || {
+            Ok(DatagramTransport::new(
+                Datagrams::udp(to.clone())?,
+                json_encoder(),
+            ))
+        };
         Ok(UdpSender {
-            queued: QueuedSender::new("udp", transport, config)?,
+            queued: QueuedSender::with_factory("udp", transport, config)?,
             destinations,
         })
     }

@@ -62,6 +62,26 @@ impl ZmqSender {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let endpoints: Vec<String> = endpoints
+            .into_iter()
+            .map(|e| e.as_ref().to_owned())
+            .collect();
+        if endpoints.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no zmq endpoint given",
+            ));
+        }
+        let transport = move || ZmqTransport::open(&endpoints, queue_length, bind);
+        Ok(ZmqSender {
+            queued: QueuedSender::with_factory("zmq", transport, QueueConfig::default())?,
+        })
+    }
+}
+
+impl ZmqTransport {
+    /// A socket bound or connected to every endpoint.
+    fn open(endpoints: &[String], queue_length: i32, bind: bool) -> io::Result<ZmqTransport> {
         let context = zmq::Context::new();
         // XPUB: a PUB socket that also hears subscriptions, so messages
         // nobody is subscribed to are counted as dropped, not as sent.
@@ -70,9 +90,7 @@ impl ZmqSender {
         // Pending messages get a second to leave when the sender is dropped.
         socket.set_linger(1000).map_err(zmq_error)?;
         set_nodrop(&mut socket)?;
-        let mut any = false;
         for endpoint in endpoints {
-            let endpoint = endpoint.as_ref();
             let result = if bind {
                 socket.bind(endpoint)
             } else {
@@ -84,22 +102,12 @@ impl ZmqSender {
                     format!("zmq endpoint {endpoint:?}: {e}"),
                 )
             })?;
-            any = true;
         }
-        if !any {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no zmq endpoint given",
-            ));
-        }
-        let transport = ZmqTransport {
+        Ok(ZmqTransport {
             socket,
             _context: context,
             buf: Vec::with_capacity(512),
             subscribed: 0,
-        };
-        Ok(ZmqSender {
-            queued: QueuedSender::new("zmq", transport, QueueConfig::default())?,
         })
     }
 }
