@@ -29,7 +29,12 @@ fn try_expand(kind: MacroKind, args: TokenStream, item: TokenStream) -> syn::Res
     let options = Options::parse(kind, args)?;
     let parsed: Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
-        Err(_) => return Err(not_applicable(kind, &item)),
+        // Not even an item (a body with a syntax error): handed back as it
+        // came, so rustc reports the real error, once, where it is — a
+        // second error of ours would only mislead (tracing's attribute does
+        // the same).
+        Err(_) if is_bodyless_fn(&item) => return Err(not_applicable(kind, &item)),
+        Err(_) => return Ok(item),
     };
     match parsed {
         Item::Fn(mut function) => {
@@ -44,12 +49,15 @@ fn try_expand(kind: MacroKind, args: TokenStream, item: TokenStream) -> syn::Res
     }
 }
 
-fn not_applicable(kind: MacroKind, item: &TokenStream) -> syn::Error {
-    // A trait method without a body parses as neither a fn nor an impl.
-    let is_bodyless_fn = syn::parse2::<syn::TraitItemFn>(item.clone())
+/// A trait method without a body (it parses as neither a fn nor an impl).
+fn is_bodyless_fn(item: &TokenStream) -> bool {
+    syn::parse2::<syn::TraitItemFn>(item.clone())
         .map(|f| f.default.is_none())
-        .unwrap_or(false);
-    let message = if is_bodyless_fn {
+        .unwrap_or(false)
+}
+
+fn not_applicable(kind: MacroKind, item: &TokenStream) -> syn::Error {
+    let message = if is_bodyless_fn(item) {
         format!(
             "#[metlog::{}] needs a function body; put it on the trait's implementations",
             kind.attr_name()
@@ -72,7 +80,8 @@ fn instrument_fn(
     function: &mut ItemFn,
     scope: &str,
 ) -> syn::Result<()> {
-    let block = instrument(kind, options, &function.sig, &function.block, scope)?;
+    let caller = tracks_caller(&function.attrs);
+    let block = instrument(kind, options, &function.sig, &function.block, scope, caller)?;
     *function.block = block;
     Ok(())
 }
@@ -101,7 +110,8 @@ fn instrument_impl(kind: MacroKind, options: &Options, block: &mut ItemImpl) -> 
         if skipped || own || method.sig.constness.is_some() {
             continue;
         }
-        method.block = instrument(kind, options, &method.sig, &method.block, &scope)?;
+        let caller = tracks_caller(&method.attrs);
+        method.block = instrument(kind, options, &method.sig, &method.block, &scope, caller)?;
     }
     Ok(())
 }
@@ -144,6 +154,7 @@ fn instrument(
     sig: &Signature,
     block: &Block,
     scope: &str,
+    tracks_caller: bool,
 ) -> syn::Result<Block> {
     if let Some(constness) = &sig.constness {
         return Err(syn::Error::new(
@@ -210,7 +221,7 @@ fn instrument(
             #guard.complete(::metlog::__private::outcome_of!(&#ret));
             #ret
         }
-    } else if let Some(ty) = nameable.filter(|ty| returns_result(ty)) {
+    } else if let Some(ty) = nameable.filter(|ty| !tracks_caller && probed(ty)) {
         // A `Result`: run the body in a closure so every `return`, `?` and
         // early-returning macro (`bail!`) yields the value to inspect. The
         // moved token makes the closure `FnOnce`, so it may return borrows of
@@ -268,6 +279,11 @@ fn as_generated(block: &Block) -> Block {
 /// `#[async_trait]` makes of an `async fn` — is timed inside that future,
 /// from its first poll to completion, not while it is merely constructed.
 fn instrument_returned_future(site: &TokenStream, block: &Block) -> Option<TokenStream> {
+    // A body that can `return` another future early would have only its
+    // last one instrumented: such a body is timed like any other function.
+    if returns_early(block) {
+        return None;
+    }
     let (last, init) = block.stmts.split_last()?;
     let syn::Stmt::Expr(tail, None) = last else {
         return None;
@@ -301,6 +317,61 @@ fn instrument_returned_future(site: &TokenStream, block: &Block) -> Option<Token
     };
     let tail = rebuild(future);
     Some(quote!(#(#init)* #tail))
+}
+
+/// Whether `block` has a `return` of its own (not one inside a closure, an
+/// `async` block or a nested item, which return from those).
+fn returns_early(block: &Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            // A macro may expand to a `return` (`bail!`, `ensure!`): assume
+            // it might, unless it is a well-known one that does not.
+            let name = mac.path.segments.last().map(|s| s.ident.to_string());
+            let harmless = matches!(
+                name.as_deref(),
+                Some(
+                    "println"
+                        | "eprintln"
+                        | "print"
+                        | "eprint"
+                        | "format"
+                        | "vec"
+                        | "write"
+                        | "writeln"
+                        | "assert"
+                        | "assert_eq"
+                        | "assert_ne"
+                        | "debug_assert"
+                        | "debug_assert_eq"
+                        | "debug_assert_ne"
+                        | "panic"
+                        | "unreachable"
+                        | "todo"
+                        | "unimplemented"
+                        | "info"
+                        | "warn"
+                        | "error"
+                        | "debug"
+                        | "trace"
+                        | "dbg"
+                        | "matches"
+                )
+            );
+            if !harmless {
+                self.0 = true;
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_block(&mut finder, block);
+    finder.0
 }
 
 /// `Box::pin`, `std::boxed::Box::pin`, `::alloc::boxed::Box::pin`, …
@@ -373,18 +444,23 @@ fn option_str(value: Option<&str>) -> TokenStream {
     }
 }
 
-/// Whether the type's name ends in `Result` (std's, `io::Result`,
-/// `anyhow::Result`, a crate's own `MyResult` alias): the calls whose `Err`
-/// is reported.
-fn returns_result(ty: &Type) -> bool {
+/// Whether the function is `#[track_caller]`: its body then runs as it is
+/// (a closure around it would report its own location to
+/// `Location::caller()`), and an `Err` it returns is reported as `ok`.
+fn tracks_caller(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+/// Whether the returned value is looked at (`err` when it is an `Err`):
+/// every named type — whether it is a `Result` cannot be told from its
+/// spelling (`type Fallible = Result<u32, String>`), so the value is asked,
+/// by the same method-resolution probe as for `async fn`. References,
+/// tuples, `()` and the like cannot be `Result`s.
+fn probed(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
-        Type::Group(group) => returns_result(&group.elem),
-        Type::Paren(paren) => returns_result(&paren.elem),
+        Type::Path(_) => true,
+        Type::Group(group) => probed(&group.elem),
+        Type::Paren(paren) => probed(&paren.elem),
         _ => false,
     }
 }

@@ -873,3 +873,93 @@ async fn exactly_once_on_a_multi_threaded_runtime() {
     let errs = msgs.iter().filter(|m| m.fields["outcome"] == "err").count();
     assert_eq!(errs, 20);
 }
+
+/// The outcome does not depend on how the return type is spelled: an alias
+/// of `Result` reports `err` from a sync function as from an async one.
+type Fallible = Result<u32, String>;
+
+#[metlog::incr("alias.sync")]
+fn alias_sync(fail: bool) -> Fallible {
+    if fail {
+        Err("no".into())
+    } else {
+        Ok(1)
+    }
+}
+
+#[metlog::incr("alias.async")]
+async fn alias_async(fail: bool) -> Fallible {
+    if fail {
+        Err("no".into())
+    } else {
+        Ok(1)
+    }
+}
+
+#[test]
+fn a_result_alias_reports_err_sync_and_async() {
+    let capture = CaptureSender::new();
+    let client = Client::builder("app").sender(capture.clone()).build();
+    metlog::with_client(&client, || {
+        let _ = alias_sync(true);
+        let _ = alias_sync(false);
+        let _ = block_on(alias_async(true));
+        let _ = block_on(alias_async(false));
+    });
+    let outcomes: Vec<(String, String)> = capture
+        .messages()
+        .iter()
+        .map(|m| {
+            (
+                m.fields["name"].as_str().unwrap().to_owned(),
+                m.fields["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("alias.sync", "err"),
+        ("alias.sync", "ok"),
+        ("alias.async", "err"),
+        ("alias.async", "ok"),
+    ];
+    assert_eq!(
+        outcomes,
+        expected.map(|(n, o)| (n.to_owned(), o.to_owned())).to_vec()
+    );
+}
+
+/// A function returning a boxed future with an early `return` of another
+/// one: one message per call, whichever future it returns.
+#[metlog::incr("boxed.early")]
+fn boxed_early(early: bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>> {
+    if early {
+        return Box::pin(async { 1 });
+    }
+    Box::pin(async { 2 })
+}
+
+#[test]
+fn a_boxed_future_returned_early_is_counted_too() {
+    let capture = CaptureSender::new();
+    let client = Client::builder("app").sender(capture.clone()).build();
+    metlog::with_client(&client, || {
+        assert_eq!(block_on(boxed_early(true)), 1);
+        assert_eq!(block_on(boxed_early(false)), 2);
+    });
+    assert_eq!(capture.len(), 2, "{:?}", capture.messages());
+}
+
+/// `#[track_caller]` keeps working: `Location::caller()` inside the
+/// annotated function is its caller's line, not the function's own.
+#[metlog::incr("tracked")]
+#[track_caller]
+fn tracked() -> Result<u32, String> {
+    Ok(std::panic::Location::caller().line())
+}
+
+#[test]
+fn track_caller_reports_the_callers_location() {
+    let line = line!() + 1;
+    let reported = tracked().unwrap();
+    assert_eq!(reported, line);
+}
