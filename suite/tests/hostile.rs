@@ -99,9 +99,25 @@ fn check_json(msg: &Message) {
     }
 }
 
+/// What the statsd encoder writes for one message: one line, or for a
+/// negative gauge two (`name:0|g` setting it to zero, then `name:-v|g`:
+/// statsd reads a signed gauge as a change).
+fn check_statsd_line(text: &str) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    if let [zero, value] = lines[..] {
+        let (name, rest) = zero.split_once(':').expect("a colon");
+        assert!(rest == "0|g" || rest.starts_with("0|g|@"), "{text:?}");
+        assert!(value.starts_with(&format!("{name}:-")), "{text:?}");
+        check_one_statsd_line(zero);
+        return check_one_statsd_line(value);
+    }
+    assert_eq!(lines.len(), 1, "{text:?}");
+    check_one_statsd_line(text);
+}
+
 /// A statsd line: `name:value|type[|@rate]`, name of safe characters,
 /// value a finite number, rate in (0, 1) — one metric, nothing else.
-fn check_statsd_line(line: &str) {
+fn check_one_statsd_line(line: &str) {
     assert!(!line.contains(['\n', '\r', '\0']), "{line:?}");
     let (name, rest) = line.split_once(':').expect("a colon");
     assert!(!rest.contains(':'), "one colon: {line:?}");

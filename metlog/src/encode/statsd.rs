@@ -64,6 +64,13 @@ pub fn write_line<'a>(
         message.payload.with_str(|payload| {
             let payload = payload.trim();
             if !matches!(message.payload, Payload::Text(_)) || is_finite_number(payload) {
+                if metric == "g" && payload.starts_with('-') {
+                    // statsd reads a signed gauge as a change ("-5": down
+                    // by 5): a negative value is set by zeroing first, in
+                    // the same datagram.
+                    write_parts(message.logger, name, "0", metric, rate, out);
+                    out.push(b'\n');
+                }
                 write_parts(message.logger, name, payload, metric, rate, out);
                 Ok(())
             } else {
@@ -173,6 +180,11 @@ mod tests {
         assert_eq!(
             line("counter", "app", "neg", "-3", 0.0).unwrap(),
             "app.neg:-3|c"
+        );
+        // A negative gauge is a value, not a decrement: zeroed first.
+        assert_eq!(
+            line("gauge", "app", "temp", "-5", 1.0).unwrap(),
+            "app.temp:0|g\napp.temp:-5|g"
         );
     }
 
