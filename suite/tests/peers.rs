@@ -112,6 +112,39 @@ fn statsd_receives_exact_counters_and_timers() {
     assert_eq!(client.stats().sent, 11);
 }
 
+/// The real statsd reads a signed gauge as a change: `-5` after `10` left
+/// 5. Sent as zero then the value, the gauge is what was sent.
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn a_negative_gauge_sets_the_value_in_statsd() {
+    let logger = unique("gauge");
+    let client = Client::builder(logger.clone())
+        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .build();
+    let name = format!("{logger}.temperature");
+    client
+        .metlog("gauge")
+        .payload("10")
+        .field("name", "temperature")
+        .send();
+    client.flush();
+    await_statsd("gauges", &name, "10");
+    client
+        .metlog("gauge")
+        .payload("-5")
+        .field("name", "temperature")
+        .send();
+    client.flush();
+    await_statsd("gauges", &name, "-5");
+    client
+        .metlog("gauge")
+        .payload("-7.5")
+        .field("name", "temperature")
+        .send();
+    client.flush();
+    await_statsd("gauges", &name, "-7.5");
+}
+
 #[test]
 #[ignore = "needs the real statsd: run scripts/test.sh"]
 fn hostile_names_never_inject_a_metric_into_statsd() {
