@@ -36,8 +36,8 @@ thread_local! {
 /// The global client lives until the process ends, so it is never dropped
 /// (dropping is what drains a network sender's queue): when the process
 /// exits — `main` returns, `std::process::exit`, a panic — what it still
-/// holds is delivered within its sender's flush timeout, and what cannot be
-/// is reported on stderr. A [`Client::flush_guard`] (a named binding, not
+/// holds is delivered (within 5 s for all such clients together), and what
+/// cannot be is reported on stderr. A [`Client::flush_guard`] (a named binding, not
 /// `let _`) flushes earlier, where you choose.
 ///
 /// ```
@@ -257,10 +257,13 @@ pub fn metlog<'a>(kind: impl Into<Text<'a>>) -> MessageBuilder<'static> {
 
 // ---- named clients (metlog-py's CLIENT_HOLDER) ----
 
+/// How long delivery at exit may take, for all clients together.
+const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// At process exit: flushes the clients that outlive `main` — the global
-/// one and the named ones, which live in statics Rust never drops — each
-/// within its sender's flush timeout, and reports on stderr what could
-/// still not be delivered. No flush guard is needed (metlog-py's senders
+/// one and the named ones, which live in statics Rust never drops — within
+/// [`EXIT_FLUSH`] in all, and reports on stderr what could still not be
+/// delivered. No flush guard is needed (metlog-py's senders
 /// were synchronous, and its users never kept one).
 fn flush_at_exit() {
     let mut clients: Vec<Client> = GLOBAL.get().cloned().into_iter().collect();
@@ -270,8 +273,19 @@ fn flush_at_exit() {
     clients.retain(Client::is_active);
     clients.sort_by_key(Client::id);
     clients.dedup_by_key(|client| client.id());
+    // One budget for all: clients whose senders are stuck must not add up.
+    let deadline = std::time::Instant::now() + EXIT_FLUSH;
     for client in clients {
-        if let Err(error) = client.flush_result() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let flushed = if left.is_zero() {
+            Err(crate::sender::SendError::new(
+                crate::sender::SendErrorKind::Other,
+                format!("not flushed: the {EXIT_FLUSH:?} for delivery at exit had run out"),
+            ))
+        } else {
+            client.flush_timeout(left)
+        };
+        if let Err(error) = flushed {
             crate::report::report(format_args!(
                 "at exit, client {:?} ({}): {error}; those messages are lost",
                 client.logger(),

@@ -331,11 +331,22 @@ impl<'a> Record<'a> {
     }
 
     /// The message, owned.
-    pub fn into_message(self) -> Message {
+    pub fn into_message(mut self) -> Message {
+        // A metric's own fields are moved into the message, not copied
+        // (copying a deeply nested value recurses).
+        let own_fields = match &mut self.body {
+            Body::Metric {
+                extra: Some(extra), ..
+            } => Some(std::mem::take(&mut extra.fields)),
+            _ => None,
+        };
         match self.body {
             Body::Message(message) => *message,
             ref body => {
                 let mut message = Message::from(body.envelope(self.at, self.client));
+                if let Some(fields) = own_fields {
+                    message.fields = fields;
+                }
                 // The client's logger is shared, not copied.
                 if message.logger == self.client.logger {
                     message.logger = self.client.logger.clone();

@@ -621,7 +621,7 @@ fn an_error_chain_that_loops_or_runs_deep_is_cut() {
     let msg = &capture.messages()[0];
     assert_eq!(
         &*msg.payload,
-        "failed: i am my own cause: (cause chain cut: it loops or runs deeper)"
+        "failed: i am my own cause: i am my own cause: (cause chain cut: it loops or runs deeper)"
     );
 
     let mut deep = Deep(None);
@@ -695,4 +695,56 @@ fn sending_from_inside_a_sender_filter_or_display_is_bounded() {
     metlog::info!(logged, "{}", Loud(&logged));
     assert_eq!(capture.len(), 1);
     assert_eq!(&*capture.messages()[0].payload, "loud");
+}
+
+/// A wrapper whose source is its first field shares that field's address:
+/// not a loop (the usual `thiserror` shape), the whole chain is kept.
+#[derive(Debug)]
+struct Wrap {
+    inner: io::Error,
+}
+
+impl std::fmt::Display for Wrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot load config")
+    }
+}
+
+impl std::error::Error for Wrap {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.inner)
+    }
+}
+
+#[derive(Debug)]
+enum AppError {
+    Config(Wrap),
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrap")
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppError::Config(wrap) => Some(wrap),
+        }
+    }
+}
+
+#[test]
+fn a_wrapper_sharing_its_fields_address_is_not_a_loop() {
+    let capture = CaptureSender::new();
+    let client = Client::builder("app").sender(capture.clone()).build();
+    let error = AppError::Config(Wrap {
+        inner: io::Error::other("disk on fire"),
+    });
+    client.exception("failed", &error);
+    assert_eq!(
+        &*capture.messages()[0].payload,
+        "failed: wrap: cannot load config: disk on fire"
+    );
 }

@@ -469,3 +469,32 @@ fn a_deeply_nested_value_is_refused_not_fatal_to_the_worker() {
         .iter()
         .any(|r| r.contains("nests deeper than 100 levels")));
 }
+
+/// A synchronous sender meets the same nesting limit: a counter carrying a
+/// value 50,000 arrays deep to a capture once overflowed the caller's stack
+/// while its message was copied (the process died), and a blocking stdout
+/// or a file wrote JSON no reader accepts. Deeper than `MAX_NESTING` is
+/// refused for every sender, counted failed. (This thread's big stack is
+/// for building and dropping the value, which recurses in any code.)
+#[test]
+fn a_deeply_nested_value_is_refused_by_synchronous_senders_too() {
+    support::collect_reports();
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let capture = metlog::sender::CaptureSender::new();
+            let client = metlog::Client::builder("deep")
+                .sender(capture.clone())
+                .build();
+            let mut deep = serde_json::json!(1);
+            for _ in 0..50_000 {
+                deep = serde_json::Value::Array(vec![deep]);
+            }
+            client.counter("deep").field("v", deep).send();
+            assert_eq!(capture.len(), 0);
+            assert_eq!(client.stats().failed, 1, "{:?}", client.stats());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -116,3 +116,37 @@ impl std::fmt::Display for FailingDisplay {
         Err(std::fmt::Error)
     }
 }
+
+/// A `Display` that logs while its own record is being handed over: the
+/// inner record cannot go through (it would loop) — it is dropped and
+/// counted, not lost without a trace.
+#[test]
+fn a_record_logged_from_inside_the_bridge_is_counted_as_dropped() {
+    support::collect_reports();
+    struct Chatty<'a>(&'a metlog::bridge::log::MetlogLogger);
+    impl std::fmt::Display for Chatty<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            log::Log::log(
+                self.0,
+                &log::Record::builder()
+                    .level(log::Level::Warn)
+                    .args(format_args!("logged from inside a Display"))
+                    .build(),
+            );
+            f.write_str("chatty")
+        }
+    }
+    let capture = CaptureSender::new();
+    let client = Client::builder("svc").sender(capture.clone()).build();
+    let logger = metlog::bridge::log::MetlogLogger::new(client.clone(), log::LevelFilter::Trace);
+    log::Log::log(
+        &logger,
+        &log::Record::builder()
+            .level(log::Level::Info)
+            .args(format_args!("{}", Chatty(&logger)))
+            .build(),
+    );
+    assert_eq!(capture.len(), 1);
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped), (1, 1), "{stats:?}");
+}

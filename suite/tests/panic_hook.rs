@@ -69,3 +69,41 @@ fn a_sender_that_panics_while_the_hook_reports_does_not_abort() {
     );
     assert!(stdout.contains("child survived"), "{stdout}");
 }
+
+/// A transport that panics, with the panic plugin reporting through the
+/// same sender: the transport's panic (on metlog's worker thread) is the
+/// sender's to count, not reported again into the queue that panicked —
+/// which once looped for ever, one report per panic.
+#[test]
+fn a_panicking_transport_does_not_feed_the_panic_plugin() {
+    use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+    use std::sync::Arc;
+
+    if std::env::var("METLOG_TEST_CHILD").as_deref() == Ok("panicking-transport") {
+        struct Panics(Arc<AtomicUsize>);
+        impl Transport for Panics {
+            fn deliver(&mut self, _: &Batch<'_>, _: &Outcome) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                panic!("transport bug");
+            }
+        }
+        let batches = Arc::new(AtomicUsize::new(0));
+        let config = QueueConfig::default().flush_timeout(Duration::from_millis(500));
+        let sender = QueuedSender::new("panics", Panics(batches.clone()), config).unwrap();
+        let client = Client::builder("svc").sender(sender).build();
+        metlog::plugin::panics::install(Some(client.clone()), Duration::from_millis(500));
+        client.info("hello");
+        let _ = client.flush_timeout(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(2));
+        let seen = batches.load(Ordering::SeqCst);
+        assert_eq!(seen, 1, "the transport saw {seen} batches for one message");
+        println!("child survived");
+        return;
+    }
+    let (stdout, _) = support::run_child(
+        "a_panicking_transport_does_not_feed_the_panic_plugin",
+        "panicking-transport",
+        &[],
+    );
+    assert!(stdout.contains("child survived"), "{stdout}");
+}

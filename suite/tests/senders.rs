@@ -407,3 +407,47 @@ fn a_stalled_stdout_never_blocks_the_caller() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("child finished"), "{stderr}");
 }
+
+/// Another thread stuck in `println!` on a stdout nobody reads holds
+/// stdout's lock: the exit's flush of a global `StdoutSender` must not wait
+/// for that lock (it once hung the exit for ever).
+#[test]
+fn a_thread_stuck_on_stdout_cannot_hang_the_exit() {
+    if std::env::var("METLOG_TEST_CHILD").as_deref() == Ok("stuck-stdout") {
+        let client = Client::builder("child").sender(StdoutSender::new()).build();
+        metlog::set_global_client(client).unwrap();
+        metlog::incr("before");
+        std::thread::spawn(|| {
+            let line = "y".repeat(10_000);
+            loop {
+                println!("{line}");
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        metlog::incr("after");
+        eprintln!("child leaving");
+        std::process::exit(0);
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_thread_stuck_on_stdout_cannot_hang_the_exit",
+            "--nocapture",
+        ])
+        .env("METLOG_TEST_CHILD", "stuck-stdout")
+        .stdout(std::process::Stdio::piped()) // never read
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the exit hung on stdout's lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("child leaving"), "{stderr}");
+}

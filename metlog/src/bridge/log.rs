@@ -70,7 +70,7 @@ impl log::Log for MetlogLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        super::guarded(|| {
+        let ran = super::guarded(|| {
             let send = |client: &Client| {
                 if !client.is_active() {
                     return;
@@ -113,6 +113,16 @@ impl log::Log for MetlogLogger {
                 }
             }
         });
+        if !ran && record.level() <= self.level {
+            // Made while this thread was already handing a record over (a
+            // `Display` or a sender that itself logs): dropped, counted.
+            match &self.client {
+                Some(client) => client.refuse_reentry(),
+                None => {
+                    crate::holder::with_current(Client::refuse_reentry);
+                }
+            }
+        }
     }
 
     fn flush(&self) {

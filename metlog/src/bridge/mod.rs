@@ -15,12 +15,12 @@ thread_local! {
 }
 
 /// Runs `f` unless this thread is already inside a bridge.
-pub(crate) fn guarded(f: impl FnOnce()) {
+pub(crate) fn guarded(f: impl FnOnce()) -> bool {
     let entered = IN_BRIDGE
         .try_with(|flag| !flag.replace(true))
         .unwrap_or(false);
     if !entered {
-        return;
+        return false;
     }
     struct Reset;
     impl Drop for Reset {
@@ -30,4 +30,5 @@ pub(crate) fn guarded(f: impl FnOnce()) {
     }
     let _reset = Reset;
     f();
+    true
 }

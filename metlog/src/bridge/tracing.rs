@@ -66,12 +66,26 @@ impl MetlogLayer {
     }
 
     fn with_client(&self, f: impl FnOnce(&Client)) {
-        super::guarded(|| match &self.client {
+        let ran = super::guarded(|| match &self.client {
             Some(client) => f(client),
             None => {
                 crate::holder::with_current(f);
             }
         });
+        if !ran {
+            // Made while this thread was already handing an event over (a
+            // `Debug` or a sender that itself traces): dropped, counted.
+            self.count_dropped();
+        }
+    }
+
+    fn count_dropped(&self) {
+        match &self.client {
+            Some(client) => client.refuse_reentry(),
+            None => {
+                crate::holder::with_current(Client::refuse_reentry);
+            }
+        }
     }
 }
 

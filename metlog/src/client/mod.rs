@@ -433,11 +433,15 @@ impl Client {
             // An error may be its own source, or a chain may loop or run on
             // without end: followed at most MAX_CAUSES deep, and never twice
             // through the same error.
-            let mut seen: Vec<*const ()> = vec![std::ptr::from_ref(error).cast()];
+            // Compared with their types (wide pointers): a wrapper and its
+            // first field share an address, and are not a loop.
+            let mut seen: Vec<*const (dyn std::error::Error + 'static)> = Vec::new();
             let mut source = error.source();
             while let Some(cause) = source {
-                let at: *const () = std::ptr::from_ref(cause).cast();
-                if seen.contains(&at) || causes.len() >= MAX_CAUSES {
+                let at = std::ptr::from_ref(cause);
+                #[allow(ambiguous_wide_pointer_comparisons)]
+                let looped = seen.iter().any(|&earlier| std::ptr::eq(earlier, at));
+                if looped || causes.len() >= MAX_CAUSES {
                     payload.push_str(": (cause chain cut: it loops or runs deeper)");
                     causes.push(serde_json::Value::String("(cut)".to_owned()));
                     break;
@@ -480,16 +484,6 @@ impl Client {
             Ok(Err(err)) => self.report_failure(format_args!("flush failed: {err}")),
             Err(_) => self.report_failure(format_args!("flush panicked")),
         }
-    }
-
-    /// Like [`flush`](Client::flush) (the sender's own timeout), as a
-    /// `Result`.
-    pub(crate) fn flush_result(&self) -> Result<(), SendError> {
-        let Some(sender) = &self.inner.sender else {
-            return Ok(());
-        };
-        panic::catch_unwind(AssertUnwindSafe(|| sender.flush()))
-            .unwrap_or_else(|_| Err(SendError::new(SendErrorKind::Other, "flush panicked")))
     }
 
     /// Like [`flush`](Client::flush), waiting at most `timeout`, and saying
@@ -594,6 +588,17 @@ impl Client {
         let Some(_entered) = Reentry::enter(inner.defaults.id.0) else {
             return self.refuse_reentry();
         };
+        // Whatever the sender: no encoder or reader should meet a value
+        // nested deeper than JSON readers accept (nor copy it, recursing).
+        if record.nests_too_deep() {
+            return self.count(Ok(Some(Err(SendError::new(
+                SendErrorKind::Encode,
+                format!(
+                    "a field value nests deeper than {} levels; the message was not sent",
+                    crate::MAX_NESTING
+                ),
+            )))));
+        }
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             if !inner.filters.is_empty() {
                 let envelope = record.envelope();
@@ -606,8 +611,11 @@ impl Client {
         self.count(outcome);
     }
 
+    /// Counts (and reports once) a message dropped because it was made
+    /// while this client — or a bridge feeding it — was already handling one
+    /// on this thread: it would recurse.
     #[cold]
-    fn refuse_reentry(&self) {
+    pub(crate) fn refuse_reentry(&self) {
         self.inner.counters.dropped.fetch_add(1, Relaxed);
         self.report_failure(format_args!(
             "a message was sent from inside this client's own sender or filter (or {MAX_REENTRY} \

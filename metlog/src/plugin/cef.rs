@@ -135,7 +135,7 @@ fn format_reporting(
     line.push('|');
     line.push_str(&severity.min(10).to_string());
     line.push('|');
-    let mut written: Vec<String> = Vec::new();
+    let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut left_out = Vec::new();
     for (original, value) in extensions {
         let key: String = original
@@ -152,7 +152,7 @@ fn format_reporting(
         line.push_str(&key);
         line.push('=');
         escape_extension(value, &mut line);
-        written.push(key);
+        written.insert(key);
     }
     (line, left_out)
 }

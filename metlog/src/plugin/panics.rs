@@ -33,7 +33,13 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
     std::panic::set_hook(Box::new(move |info| {
         // A panic of the reporting itself (a sender's, a filter's) is not
         // reported again: that would recurse without end.
-        if !REPORTING.with(Cell::get) {
+        // Nor is a panic on one of metlog's own threads (a transport's: the
+        // sender already counts and reports it), which would feed the
+        // report back into the worker that panicked.
+        let own_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with("metlog-"));
+        if !REPORTING.with(Cell::get) && !own_thread {
             match &client {
                 Some(client) => report(client, info, flush_timeout),
                 None => {

@@ -87,7 +87,7 @@ impl StdoutSender {
             .get_or_init(|| {
                 QueuedSender::with_factory(
                     "stdout",
-                    move || Ok(StdoutTransport { layout }),
+                    move || Ok(StdoutTransport::new(layout)),
                     QueueConfig::default(),
                 )
                 .ok()
@@ -121,22 +121,25 @@ impl Sender for StdoutSender {
         }
     }
 
+    /// Waits for the queue (its writer flushes stdout after each batch);
+    /// writing inline, flushes stdout — which waits for its lock, as
+    /// `println!` does. The queued flush never takes stdout's lock, so a
+    /// thread stuck writing to a full stdout cannot hang it (or the exit).
     fn flush(&self) -> Result<(), SendError> {
-        if let Some(Some(queued)) = self.queued.get() {
-            queued.flush()?;
+        match self.queued.get() {
+            Some(Some(queued)) => queued.flush(),
+            _ if self.blocking => io::stdout()
+                .flush()
+                .map_err(|e| SendError::io("cannot flush stdout", e)),
+            _ => Ok(()),
         }
-        io::stdout()
-            .flush()
-            .map_err(|e| SendError::io("cannot flush stdout", e))
     }
 
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
-        if let Some(Some(queued)) = self.queued.get() {
-            queued.flush_timeout(timeout)?;
+        match self.queued.get() {
+            Some(Some(queued)) => queued.flush_timeout(timeout),
+            _ => self.flush(),
         }
-        io::stdout()
-            .flush()
-            .map_err(|e| SendError::io("cannot flush stdout", e))
     }
 
     /// Counts kept by the queue; `None` when writing inline (the caller's
@@ -169,10 +172,35 @@ impl Sender for StdoutSender {
 /// The background writer of [`StdoutSender`].
 struct StdoutTransport {
     layout: Layout,
+    /// In the child of a fork: standard output opened anew. The process's
+    /// `Stdout` lock may have been held, at the fork, by a thread that does
+    /// not exist in the child, and would never be released there.
+    reopened: Option<File>,
+}
+
+impl StdoutTransport {
+    fn new(layout: Layout) -> StdoutTransport {
+        let reopened = (crate::process::forks() > 0)
+            .then(|| OpenOptions::new().append(true).open("/dev/stdout").ok())
+            .flatten();
+        StdoutTransport { layout, reopened }
+    }
 }
 
 impl Transport for StdoutTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        if let Some(file) = &mut self.reopened {
+            for item in batch.iter() {
+                let line = encode_line(item.envelope(), self.layout);
+                match file.write_all(&line) {
+                    Ok(()) => outcome.delivered(item.ticket()),
+                    Err(e) => {
+                        outcome.failed(item.ticket(), &SendError::io("cannot write to stdout", e))
+                    }
+                }
+            }
+            return;
+        }
         let mut stdout = io::stdout().lock();
         for item in batch.iter() {
             let line = encode_line(item.envelope(), self.layout);
