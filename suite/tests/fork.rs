@@ -35,11 +35,14 @@ fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
     });
     let client = Client::builder("forked")
         .sender(TcpSender::new(addr).unwrap())
+        .filter(metlog::filter::type_blacklist(["noise"]))
         .build();
     for _ in 0..10 {
         client.incr("parent");
+        client.metlog("noise").send();
     }
     client.flush();
+    assert_eq!(client.stats().filtered, 10);
 
     // SAFETY: the child only runs metlog and then `_exit`s; it never
     // returns into the test harness.
@@ -51,7 +54,9 @@ fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
         }
         let flushed = client.flush_timeout(Duration::from_secs(10));
         let stats = client.stats();
-        let ok = flushed.is_ok() && stats.sent == 100;
+        // The child's own counts: its 100 calls, none of the parent's.
+        let ok =
+            flushed.is_ok() && stats.sent == 100 && stats.filtered == 0 && stats.produced() == 100;
         if !ok {
             eprintln!("child: {flushed:?} {stats:?}");
         }

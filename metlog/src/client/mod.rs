@@ -384,14 +384,14 @@ impl Client {
         match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
             Ok(Ok(())) => Some(out),
             Ok(Err(fmt::Error)) => {
-                self.inner.counters.failed.fetch_add(1, Relaxed);
+                self.inner.counters.here().failed.fetch_add(1, Relaxed);
                 self.report_failure(format_args!(
                     "a Display or Debug implementation returned an error"
                 ));
                 None
             }
             Err(panic) => {
-                self.inner.counters.failed.fetch_add(1, Relaxed);
+                self.inner.counters.here().failed.fetch_add(1, Relaxed);
                 let what = panic_message(&*panic);
                 self.report_failure(format_args!(
                     "a Display or Debug implementation panicked: {what}"
@@ -616,7 +616,7 @@ impl Client {
     /// on this thread: it would recurse.
     #[cold]
     pub(crate) fn refuse_reentry(&self) {
-        self.inner.counters.dropped.fetch_add(1, Relaxed);
+        self.inner.counters.here().dropped.fetch_add(1, Relaxed);
         self.report_failure(format_args!(
             "a message was sent from inside this client's own sender or filter (or {MAX_REENTRY} \
              clients deep): dropped, as it would recurse"
@@ -625,7 +625,7 @@ impl Client {
 
     fn count(&self, outcome: std::thread::Result<Option<Result<(), SendError>>>) {
         let inner = &*self.inner;
-        let counters = &inner.counters;
+        let counters = inner.counters.here();
         match outcome {
             Ok(Some(Ok(()))) => {
                 if !inner.sender_counts {

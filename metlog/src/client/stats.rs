@@ -40,17 +40,46 @@ pub(crate) struct Counters {
     pub(crate) failed: AtomicU64,
     pub(crate) filtered: AtomicU64,
     pub(crate) ignored: AtomicU64,
+    /// The forks the process had been through when these counts began: in
+    /// the child of a fork they start over, as the child's sender does.
+    forks: AtomicU64,
 }
 
 impl Counters {
+    /// These counts, started over first if this is the child of a fork
+    /// since they were last touched.
+    #[inline]
+    pub(crate) fn here(&self) -> &Counters {
+        let forks = crate::process::forks();
+        if self.forks.load(Relaxed) != forks {
+            self.start_over(forks);
+        }
+        self
+    }
+
+    #[cold]
+    fn start_over(&self, forks: u64) {
+        for counter in [
+            &self.sent,
+            &self.dropped,
+            &self.failed,
+            &self.filtered,
+            &self.ignored,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        self.forks.store(forks, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
+        let this = self.here();
         Stats {
-            sent: self.sent.load(Relaxed),
-            dropped: self.dropped.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            filtered: self.filtered.load(Relaxed),
+            sent: this.sent.load(Relaxed),
+            dropped: this.dropped.load(Relaxed),
+            failed: this.failed.load(Relaxed),
+            filtered: this.filtered.load(Relaxed),
             queued: 0,
-            ignored: self.ignored.load(Relaxed),
+            ignored: this.ignored.load(Relaxed),
         }
     }
 }
