@@ -44,6 +44,22 @@ fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
     client.flush();
     assert_eq!(client.stats().filtered, 10);
 
+    // A sender made without a factory cannot start over in the child.
+    struct Discard;
+    impl metlog::sender::Transport for Discard {
+        fn deliver(
+            &mut self,
+            batch: &metlog::sender::Batch<'_>,
+            outcome: &metlog::sender::Outcome,
+        ) {
+            outcome.delivered_all(batch);
+        }
+    }
+    let plain = metlog::sender::QueuedSender::new("plain", Discard, Default::default()).unwrap();
+    let plain = Client::builder("plain").sender(plain).build();
+    plain.incr("in.parent");
+    plain.flush();
+
     // SAFETY: the child only runs metlog and then `_exit`s; it never
     // returns into the test harness.
     let pid = unsafe { libc::fork() };
@@ -55,10 +71,19 @@ fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
         let flushed = client.flush_timeout(Duration::from_secs(10));
         let stats = client.stats();
         // The child's own counts: its 100 calls, none of the parent's.
-        let ok =
-            flushed.is_ok() && stats.sent == 100 && stats.filtered == 0 && stats.produced() == 100;
+        // The plain sender refuses (counted failed, reported once), and has
+        // nothing to flush: no second report, no wait.
+        plain.incr("in.child");
+        let plain_ok = plain.flush_timeout(Duration::from_secs(1)).is_ok()
+            && plain.stats().failed == 1
+            && plain.stats().produced() == 1;
+        let ok = flushed.is_ok()
+            && stats.sent == 100
+            && stats.filtered == 0
+            && stats.produced() == 100
+            && plain_ok;
         if !ok {
-            eprintln!("child: {flushed:?} {stats:?}");
+            eprintln!("child: {flushed:?} {stats:?} plain {:?}", plain.stats());
         }
         drop(client);
         // SAFETY: ends the child without running the parent's exit work.

@@ -503,7 +503,12 @@ impl Sender for QueuedSender {
 
     /// Waits until everything accepted so far is delivered or lost.
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let shared = &*self.here()?.shared;
+        // A sender that could not start over in a fork's child refused its
+        // messages there (counted, reported): nothing waits to be flushed.
+        let Ok(this) = self.here() else {
+            return Ok(());
+        };
+        let shared = &*this.shared;
         if shared
             .worker
             .get()
