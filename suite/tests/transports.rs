@@ -247,3 +247,40 @@ fn large_logger_overrides_count_against_the_byte_ceiling() {
     client.flush();
     assert_identity(client.stats(), 100);
 }
+
+/// Sends one counter through its own client per batch: each would come back
+/// as the next batch, for ever. Dropped and counted instead.
+struct FeedsItself {
+    client: Arc<Mutex<Option<Client>>>,
+    batches: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Transport for FeedsItself {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        outcome.delivered_all(batch);
+        if let Some(client) = self.client.lock().unwrap().as_ref() {
+            client.incr("from.the.transport");
+        }
+    }
+}
+
+#[test]
+fn a_transport_sending_through_its_own_sender_does_not_feed_itself() {
+    let slot = Arc::new(Mutex::new(None));
+    let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sender = queued(FeedsItself {
+        client: slot.clone(),
+        batches: batches.clone(),
+    });
+    let client = client("feeds", &sender);
+    *slot.lock().unwrap() = Some(client.clone());
+    client.incr("once");
+    client.flush();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(batches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.dropped), (1, 1), "{stats:?}");
+    slot.lock().unwrap().take();
+}

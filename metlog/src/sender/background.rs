@@ -280,9 +280,11 @@ impl QueuedSender {
         let drain_timeout = config.drain_timeout;
         let capacity = config.capacity;
         let shared_for_worker = shared.clone();
+        let queue_id = shared.id;
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
+                WORKER_OF.with(|worker_of| worker_of.set(queue_id));
                 run(
                     transport,
                     &shared_for_worker,
@@ -487,6 +489,9 @@ impl Sender for QueuedSender {
         if !std::ptr::eq(this, self) {
             return this.send_record(record);
         }
+        if on_own_worker(&self.shared) {
+            return Err(fed_back());
+        }
         if record.nests_too_deep() {
             return Err(too_deep());
         }
@@ -598,6 +603,29 @@ impl Drop for QueuedSender {
             // Otherwise the worker is left to finish (or not) on its own.
         }
     }
+}
+
+thread_local! {
+    /// On a worker thread: the id of the queue it works for.
+    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is `shared`'s own worker (its transport sending
+/// through its own sender).
+#[inline]
+fn on_own_worker(shared: &Shared) -> bool {
+    WORKER_OF.try_with(std::cell::Cell::get).unwrap_or(0) == shared.id
+}
+
+/// A message a transport sent through its own sender: it would feed the
+/// queue it is draining, one message per batch, for ever.
+#[cold]
+fn fed_back() -> SendError {
+    SendError::new(
+        SendErrorKind::Full,
+        "a message sent from this sender's own worker (its transport sending through it) was \
+         dropped: it would feed itself",
+    )
 }
 
 /// A message with a field value nested too deep for the worker.
