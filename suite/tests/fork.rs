@@ -4,6 +4,8 @@
 //! parent's pid. Own process (it forks).
 #![allow(unsafe_code)] // fork, waitpid, _exit
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -13,6 +15,9 @@ use metlog::Client;
 
 #[test]
 fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
+    // The plain sender's refusal in the child is reported: kept out of the
+    // test's output.
+    support::collect_reports();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let reader = std::thread::spawn(move || {
