@@ -492,9 +492,9 @@ impl Sender for QueuedSender {
         if on_own_worker(&self.shared) {
             return Err(fed_back());
         }
-        if record.nests_too_deep() {
-            return Err(too_deep());
-        }
+        // Records come only from `Client::dispatch`, which has refused any
+        // nested too deep already (messages sent directly are checked in
+        // `send`).
         let slot = self.slot(record.client);
         let bytes = record.heap_bytes();
         self.push(slot, bytes, move |items| {
