@@ -1,44 +1,17 @@
 //! An enabled annotated call on a static name does not allocate on the
-#![allow(unsafe_code)] // the counting allocator
 //! caller's thread; a call with no client, a disabled timer or a sampled-out
 //! call neither. Counted by a global allocator (own process).
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use metlog::sender::NullSender;
 use metlog::Client;
 
-struct Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// Counts the allocations of the current thread only, so the test harness's
-// other threads do not disturb the count.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
+use counting::allocations_during;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 #[metlog::timer]
 fn timed_default_name(x: u64) -> u64 {

@@ -3,45 +3,18 @@
 //! once the queue is warm, whatever the lifetime of its name: a literal, a
 //! `&str` borrowed from a `String`, a `&String` (up to
 //! `metlog::INLINE_TEXT` bytes). Counted by a global allocator, per thread.
-#![allow(unsafe_code)] // the counting allocator
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::time::Duration;
 
 use metlog::sender::{NullSender, UdpSender};
 use metlog::Client;
+use std::time::Duration;
 
-struct Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// Counts the allocations of the current thread only, so the worker and the
-// test harness's other threads do not disturb the count.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
+use counting::allocations_during;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 #[metlog::incr("alloc.annotated.incr")]
 fn annotated_incr() {}

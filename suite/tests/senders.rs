@@ -377,33 +377,11 @@ fn a_stalled_stdout_never_blocks_the_caller() {
         eprintln!("child finished: {stats:?}");
         std::process::exit(0);
     }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_stalled_stdout_never_blocks_the_caller",
-            "--nocapture",
-        ])
-        .env("METLOG_TEST_CHILD", "stalled-stdout")
-        .stdout(std::process::Stdio::piped()) // never read
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let Some(status) = status else {
-        child.kill().unwrap();
-        panic!("the child is stuck writing to a full stdout");
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = run_with_unread_stdout(
+        "a_stalled_stdout_never_blocks_the_caller",
+        "stalled-stdout",
+        "the child is stuck writing to a full stdout",
+    );
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("child finished"), "{stderr}");
 }
@@ -428,26 +406,41 @@ fn a_thread_stuck_on_stdout_cannot_hang_the_exit() {
         eprintln!("child leaving");
         std::process::exit(0);
     }
+    let (_, stderr) = run_with_unread_stdout(
+        "a_thread_stuck_on_stdout_cannot_hang_the_exit",
+        "stuck-stdout",
+        "the exit hung on stdout's lock",
+    );
+    assert!(stderr.contains("child leaving"), "{stderr}");
+}
+
+/// Runs this binary's `test` as a child in `mode`, its stdout a pipe nobody
+/// reads; waits at most a minute (then kills it and fails with `stuck`).
+/// Its exit status and stderr.
+fn run_with_unread_stdout(
+    test: &str,
+    mode: &str,
+    stuck: &str,
+) -> (std::process::ExitStatus, String) {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_thread_stuck_on_stdout_cannot_hang_the_exit",
-            "--nocapture",
-        ])
-        .env("METLOG_TEST_CHILD", "stuck-stdout")
+        .args(["--exact", test, "--nocapture"])
+        .env("METLOG_TEST_CHILD", mode)
         .stdout(std::process::Stdio::piped()) // never read
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if std::time::Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("the exit hung on stdout's lock");
+            panic!("{stuck}");
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    };
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(stderr.contains("child leaving"), "{stderr}");
+    (status, stderr)
 }
