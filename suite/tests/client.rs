@@ -494,6 +494,35 @@ fn failing_sender_never_reaches_the_caller_and_is_counted() {
 }
 
 #[test]
+fn a_sender_in_a_box_or_arc_is_named_by_what_it_holds() {
+    support::collect_reports();
+    struct Unreachable;
+    impl sender::Sender for Unreachable {
+        fn send(&self, _: Message) -> Result<(), SendError> {
+            Err(SendError::io(
+                "no route",
+                io::ErrorKind::ConnectionRefused.into(),
+            ))
+        }
+    }
+    let boxed: Box<dyn sender::Sender> = Box::new(Unreachable);
+    let client = Client::builder("boxed-sender-app").sender(boxed).build();
+    assert_eq!(client.sender_name(), "Unreachable");
+    client.incr("a");
+    let report = support::reports()
+        .into_iter()
+        .find(|r| r.contains("boxed-sender-app"))
+        .expect("the failure is reported");
+    assert!(report.contains("(Unreachable)"), "{report}");
+
+    let shared: Arc<Box<dyn sender::Sender>> = Arc::new(Box::new(CaptureSender::new()));
+    let client = Client::builder("app").sender(shared).build();
+    assert_eq!(client.sender_name(), "CaptureSender");
+    let client = Client::builder("app").sender(sender::NullSender).build();
+    assert_eq!(client.sender_name(), "NullSender");
+}
+
+#[test]
 fn panicking_sender_and_filter_never_unwind_into_the_caller() {
     support::collect_reports();
     let client = Client::builder("app")

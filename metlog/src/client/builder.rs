@@ -55,7 +55,7 @@ impl ClientBuilder {
     /// stdout ([`StdoutSender`]), metlog-py's development default, so that a
     /// forgotten sender shows up rather than losing data silently.
     pub fn sender<S: Sender>(mut self, sender: S) -> Self {
-        let name = short_type_name(std::any::type_name::<S>());
+        let name = sender.name();
         self.sender = Some((Box::new(sender), name));
         self
     }
@@ -166,17 +166,6 @@ impl std::fmt::Debug for ClientBuilder {
             .field("disabled_timers", &self.disabled_timers)
             .field("filters", &self.filters.len())
             .finish()
-    }
-}
-
-/// `metlog::sender::stream::StreamSender<std::io::Stderr>` → `StreamSender`,
-/// for messages about the sender.
-fn short_type_name(full: &'static str) -> &'static str {
-    let end = full.find('<').unwrap_or(full.len());
-    let path = &full[..end];
-    match path.rfind("::") {
-        Some(i) => &path[i + 2..],
-        None => path,
     }
 }
 

@@ -152,6 +152,23 @@ pub trait Sender: Send + Sync + 'static {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+
+    /// A short name for reports and [`Client::sender_name`](crate::Client::sender_name):
+    /// by default the sender's type without its path or parameters
+    /// (`UdpSender`); `Box` and `Arc` give the name of what they hold.
+    fn name(&self) -> &'static str {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `metlog::sender::stream::StreamSender<std::io::Stderr>` → `StreamSender`.
+fn short_type_name(full: &'static str) -> &'static str {
+    let end = full.find('<').unwrap_or(full.len());
+    let path = &full[..end];
+    match path.rfind("::") {
+        Some(i) => &path[i + 2..],
+        None => path,
+    }
 }
 
 /// What a sender that delivers in the background did with the messages it
@@ -208,6 +225,9 @@ macro_rules! forward_sender {
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 (**self).as_any()
+            }
+            fn name(&self) -> &'static str {
+                (**self).name()
             }
         }
     )*};
