@@ -8,7 +8,6 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::visit::Visit;
 use syn::{Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, ReturnType, Signature, Type};
 
 use crate::attr::{FieldValue, MacroKind, Options};
@@ -174,7 +173,11 @@ fn instrument(
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some(&**ty),
     };
-    let nameable = output.filter(|ty| !contains_impl_trait(ty));
+    // `impl Trait` cannot be written inside the body: it becomes `_`, left
+    // to inference from the body (`Result<_, E>` still gives `?` its error
+    // type and lets the outcome probe see the `Result`).
+    let inferred = output.map(impl_trait_inferred);
+    let nameable = inferred.as_ref().filter(|ty| !matches!(ty, Type::Infer(_)));
 
     if sig.asyncness.is_none() {
         if let Some(instrumented) = instrument_returned_future(&site, block) {
@@ -465,16 +468,23 @@ fn probed(ty: &Type) -> bool {
     }
 }
 
-/// `impl Trait` anywhere in the type: such a type cannot be written inside
-/// the body, so it is left to inference.
-fn contains_impl_trait(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
-            self.0 = true;
+/// The type with every `impl Trait` in it replaced by `_`: the same type as
+/// far as the body is concerned, in a form it can name.
+fn impl_trait_inferred(ty: &Type) -> Type {
+    struct Infer;
+    impl syn::visit_mut::VisitMut for Infer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                let span = impl_trait.impl_token.span;
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
         }
     }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Infer, &mut ty);
+    ty
 }

@@ -337,6 +337,32 @@ fn impl_in_result(ok: bool) -> Result<impl std::fmt::Display, String> {
     }
 }
 
+/// `impl Trait` inside the `Result`, with `?` and an early `return`.
+#[metlog::timer("impl_in_result_q")]
+fn impl_in_result_q<'a>(
+    text: &'a str,
+) -> Result<impl Iterator<Item = u32> + 'a, std::num::ParseIntError> {
+    if text.is_empty() {
+        return Ok(None.into_iter().chain(Vec::new()));
+    }
+    let first: u32 = text.split(',').next().unwrap_or("").parse()?;
+    Ok(Some(first).into_iter().chain(
+        text.split(',')
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[metlog::timer("async_impl_in_result")]
+async fn async_impl_in_result(
+    text: &str,
+) -> Result<impl std::fmt::Display, std::num::ParseIntError> {
+    YieldOnce(false).await;
+    let n: u32 = text.parse()?;
+    Ok(n * 2)
+}
+
 #[test]
 fn generics_lifetimes_and_impl_trait() {
     let s = scope();
@@ -350,9 +376,26 @@ fn generics_lifetimes_and_impl_trait() {
     assert_eq!(impl_trait_return(3).count(), 3);
     assert_eq!(s.only(), timer("impl_trait_return", "ok"));
     assert_eq!(impl_in_result(true).unwrap().to_string(), "5");
-    // `impl Trait` inside a Result cannot be named in the body: reported
-    // as ok/panic only.
     assert_eq!(s.only(), timer("impl_in_result", "ok"));
+    // `impl Trait` inside a Result: the `Err` is seen all the same.
+    assert!(impl_in_result(false).is_err());
+    assert_eq!(s.only(), timer("impl_in_result", "err"));
+    assert_eq!(
+        impl_in_result_q("1,2,x,3").unwrap().collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(s.only(), timer("impl_in_result_q", "ok"));
+    assert!(impl_in_result_q("x,1").is_err());
+    assert_eq!(s.only(), timer("impl_in_result_q", "err"));
+    assert_eq!(impl_in_result_q("").unwrap().count(), 0);
+    assert_eq!(s.only(), timer("impl_in_result_q", "ok"));
+    assert_eq!(
+        block_on(async_impl_in_result("21")).unwrap().to_string(),
+        "42"
+    );
+    assert_eq!(s.only(), timer("async_impl_in_result", "ok"));
+    assert!(block_on(async_impl_in_result("z")).is_err());
+    assert_eq!(s.only(), timer("async_impl_in_result", "err"));
 }
 
 // ---------- unsafe, extern, attributes ----------
