@@ -135,10 +135,10 @@
 //! `tests/ui`). Default names are `<module path with . for ::>.<fn>`; inside
 //! an instrumented `impl` block, `<module>.<Type>.<method>`. A method
 //! annotated on its own cannot see its type, so its default name is
-//! `<module>.<method>`. Messages carry `fields.outcome` `err` when the return
-//! type's name ends in `Result` (`Result`, `io::Result`, `MyResult` aliases)
-//! and the value is an `Err`; a `Result<impl Trait, E>` is reported as `ok`
-//! or `panic` only. A function returning `async move { … }` or
+//! `<module>.<method>`. Messages carry `fields.outcome` `err` when the value
+//! returned is an `Err`, however its type is spelled (`io::Result`, an alias,
+//! `Result<impl Trait, E>`); a `#[track_caller]` function runs unwrapped, so
+//! its `Err` is reported as `ok`. A function returning `async move { … }` or
 //! `Box::pin(async move { … })` (what `#[async_trait]` generates) is timed
 //! inside the future.
 //!
