@@ -53,7 +53,7 @@ pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
         .set(client)
         .map_err(|client| SetGlobalClientError { client })?;
     gate::set(gate::GLOBAL_SET);
-    crate::process::on_exit(flush_at_exit);
+    crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
     Ok(())
 }
 
@@ -257,15 +257,12 @@ pub fn metlog<'a>(kind: impl Into<Text<'a>>) -> MessageBuilder<'static> {
 
 // ---- named clients (metlog-py's CLIENT_HOLDER) ----
 
-/// How long delivery at exit may take, for all clients together.
-const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// At process exit: flushes the clients that outlive `main` — the global
-/// one and the named ones, which live in statics Rust never drops — within
-/// [`EXIT_FLUSH`] in all, and reports on stderr what could still not be
-/// delivered. No flush guard is needed (metlog-py's senders
-/// were synchronous, and its users never kept one).
-fn flush_at_exit() {
+/// one and the named ones, which live in statics Rust never drops — by
+/// `deadline` in all, and reports on stderr what could still not be
+/// delivered. No flush guard is needed (metlog-py's senders were
+/// synchronous, and its users never kept one).
+fn flush_at_exit(deadline: std::time::Instant) {
     let mut clients: Vec<Client> = GLOBAL.get().cloned().into_iter().collect();
     if let Ok(named) = registry().read() {
         clients.extend(named.values().cloned());
@@ -273,14 +270,15 @@ fn flush_at_exit() {
     clients.retain(Client::is_active);
     clients.sort_by_key(Client::id);
     clients.dedup_by_key(|client| client.id());
-    // One budget for all: clients whose senders are stuck must not add up.
-    let deadline = std::time::Instant::now() + EXIT_FLUSH;
     for client in clients {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let flushed = if left.is_zero() {
             Err(crate::sender::SendError::new(
                 crate::sender::SendErrorKind::Other,
-                format!("not flushed: the {EXIT_FLUSH:?} for delivery at exit had run out"),
+                format!(
+                    "not flushed: the {:?} for delivery at exit had run out",
+                    crate::process::EXIT_BUDGET
+                ),
             ))
         } else {
             client.flush_timeout(left)
@@ -309,7 +307,7 @@ fn registry() -> &'static RwLock<HashMap<String, Client>> {
 /// ```
 pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
     if client.is_active() {
-        crate::process::on_exit(flush_at_exit);
+        crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
     }
     registry()
         .write()

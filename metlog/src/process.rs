@@ -14,31 +14,131 @@
 // (`atexit`, `pthread_atfork` have no safe wrapper in std).
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
 
-/// What runs at exit (set once).
-static AT_EXIT: OnceLock<fn()> = OnceLock::new();
+/// How long delivery at exit may take, for all clients and senders together:
+/// stuck ones must not add up.
+pub(crate) const EXIT_BUDGET: Duration = Duration::from_secs(5);
 
-/// Runs `work` when the process exits (the first `work` given: later calls
-/// do nothing).
-pub(crate) fn on_exit(work: fn()) {
-    if AT_EXIT.set(work).is_err() {
-        return;
-    }
-    #[cfg(unix)]
-    // SAFETY: `at_exit` is an `extern "C" fn()` with no arguments that never
-    // unwinds (it catches every panic), as `atexit` requires; registering
-    // has no other precondition.
-    let _ = unsafe { libc::atexit(at_exit) };
+/// How long the exit waits for a write in progress once the budget is spent
+/// (a stuck sender has been reported by then).
+const EXIT_WRITE_GRACE: Duration = Duration::from_millis(50);
+
+/// Work done at exit, in this order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ExitWork {
+    /// Flush the clients that outlive `main` (global, named): their senders,
+    /// queued or not.
+    Clients = 0,
+    /// Flush every background queue still alive (a local client's, when the
+    /// process ends by `std::process::exit` and never drops it).
+    Queues = 1,
+}
+
+/// What runs at exit, by [`ExitWork`] (each set once); every piece gets the
+/// deadline of the whole exit.
+static AT_EXIT: [OnceLock<fn(Instant)>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// Set while the exit work runs.
+static IN_EXIT_WORK: AtomicBool = AtomicBool::new(false);
+
+/// Runs `work` when the process exits, in its [`ExitWork`] place (the first
+/// `work` given for a place: later calls do nothing).
+pub(crate) fn on_exit(place: ExitWork, work: fn(Instant)) {
+    let _ = AT_EXIT[place as usize].set(work);
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        #[cfg(unix)]
+        // SAFETY: `at_exit` is an `extern "C" fn()` with no arguments that
+        // never unwinds (it catches every panic), as `atexit` requires;
+        // registering has no other precondition.
+        let _ = unsafe { libc::atexit(at_exit) };
+    });
+}
+
+/// Whether the exit work is running (a flush timing out now is reported by
+/// it).
+pub(crate) fn in_exit_work() -> bool {
+    IN_EXIT_WORK.load(Ordering::SeqCst)
 }
 
 #[cfg(unix)]
 extern "C" fn at_exit() {
-    if let Some(work) = AT_EXIT.get() {
-        // Unwinding out of an `extern "C"` function aborts: nothing may.
-        let _ = std::panic::catch_unwind(work);
+    // Unwinding out of an `extern "C"` function aborts: nothing may.
+    let _ = std::panic::catch_unwind(|| {
+        IN_EXIT_WORK.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + EXIT_BUDGET;
+        for work in &AT_EXIT {
+            if let Some(work) = work.get() {
+                let _ = std::panic::catch_unwind(|| work(deadline));
+            }
+        }
+        // Other threads may still be sending: no worker may be in the middle
+        // of a write when the process ends (a peer would get half a line).
+        let grace = Instant::now() + EXIT_WRITE_GRACE;
+        if !stop_deliveries(deadline.max(grace)) {
+            crate::report::report(format_args!(
+                "at exit: a sender was still writing when the time for delivery ran out; \
+                 its peer may receive the last message cut off"
+            ));
+        }
+    });
+}
+
+/// Set by the exit work once it has delivered what it could: from then on
+/// background workers start no further write, so the process cannot end in
+/// the middle of one and leave a peer half a line.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Background workers handing messages to their transport right now.
+static DELIVERING: AtomicUsize = AtomicUsize::new(0);
+
+/// A worker's leave to write, held while it hands messages to its transport
+/// (see [`delivering`]).
+pub(crate) struct Delivering(());
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        DELIVERING.fetch_sub(1, Ordering::SeqCst);
+        HELD_HERE.with(|held| held.set(held.get() - 1));
     }
+}
+
+thread_local! {
+    /// Leaves held by this thread: a transport that exits the process from
+    /// its own worker must not wait for itself.
+    static HELD_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Leave for a background worker to write (hand messages to its transport,
+/// or let it do its idle work) until the returned value is dropped; `None`
+/// once the process is exiting and its exit work has flushed.
+#[inline]
+pub(crate) fn delivering() -> Option<Delivering> {
+    // Announce first, then look: paired with `stop_deliveries`, which sets
+    // the flag and then counts, either this sees the flag or that sees this
+    // worker (both sequentially consistent).
+    DELIVERING.fetch_add(1, Ordering::SeqCst);
+    HELD_HERE.with(|held| held.set(held.get() + 1));
+    let leave = Delivering(());
+    (!EXITING.load(Ordering::SeqCst)).then_some(leave)
+}
+
+/// At exit, after the flush: no worker starts another write, and this waits
+/// (until `deadline`) for those in the middle of one. `false` when one was
+/// still writing at the deadline.
+pub(crate) fn stop_deliveries(deadline: Instant) -> bool {
+    EXITING.store(true, Ordering::SeqCst);
+    let own = HELD_HERE.try_with(std::cell::Cell::get).unwrap_or(0);
+    while DELIVERING.load(Ordering::SeqCst) > own {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
 }
 
 /// Forks this process has been through (0 in the original process).

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use metlog::sender::{QueueConfig, TcpSender};
+use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, TcpSender, Transport};
 
 const MESSAGES: usize = 20_000;
 
@@ -18,6 +18,13 @@ fn child(mode: &str) {
     let queue = QueueConfig::default().flush_timeout(Duration::from_millis(800));
     let sender = TcpSender::with_options(addr.as_str(), queue, 100_000).unwrap();
     let client = metlog::Client::builder("exiting").sender(sender).build();
+    if mode == "local" {
+        // A client of `main`'s own, never dropped: `exit` skips destructors.
+        for _ in 0..MESSAGES {
+            client.incr("at.exit");
+        }
+        std::process::exit(0);
+    }
     if mode == "named" {
         metlog::set_client("db", client);
         for _ in 0..MESSAGES {
@@ -135,4 +142,106 @@ fn what_cannot_be_delivered_at_exit_is_reported() {
     assert_eq!(reports.len(), 1, "{stderr}");
     assert!(reports[0].contains("message(s) waiting"), "{stderr}");
     assert!(reports[0].contains("those messages are lost"), "{stderr}");
+}
+
+#[test]
+fn a_local_client_left_behind_by_process_exit_is_delivered_too() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, received) = run(
+        "a_local_client_left_behind_by_process_exit_is_delivered_too",
+        "local",
+        true,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(received, MESSAGES);
+}
+
+/// Nobody listening, a local client, `process::exit`: reported once, with
+/// the sender's name.
+#[test]
+fn what_a_local_client_cannot_deliver_at_exit_is_reported() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let (output, _) = run(
+        "what_a_local_client_cannot_deliver_at_exit_is_reported",
+        "local",
+        false,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("metlog: at exit"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    assert!(reports[0].contains("sender tcp"), "{stderr}");
+    assert!(reports[0].contains("message(s) waiting"), "{stderr}");
+}
+
+/// Sending threads that never stop, and a thread that ends the process:
+/// `sender` gets them.
+fn send_until_exit(sender: impl metlog::sender::Sender) -> ! {
+    let client = metlog::Client::builder("busy").sender(sender).build();
+    let text = "x".repeat(10);
+    for _ in 0..3 {
+        let (client, text) = (client.clone(), text.clone());
+        std::thread::spawn(move || loop {
+            client.info(text.as_str());
+        });
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::thread::spawn(|| std::process::exit(0)).join().unwrap();
+    unreachable!("the process has exited")
+}
+
+/// A transport that writes `B`, then a line per message (slowly), then `E`
+/// for each batch, to a file: a batch begun and never ended was cut off by
+/// the end of the process.
+struct Marking(std::fs::File);
+
+impl Transport for Marking {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        use std::io::Write;
+        let _ = self.0.write_all(b"B\n");
+        for _ in batch.iter() {
+            let _ = self.0.write_all(b"m\n");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let _ = self.0.write_all(b"E\n");
+        outcome.delivered_all(batch);
+    }
+}
+
+/// After the exit's flush, a worker whose queue other threads keep filling
+/// starts no new batch (and the exit waits for the one it is in): the
+/// transport is never stopped half-way.
+#[test]
+fn exit_never_stops_a_transport_half_way_through_a_batch() {
+    if std::env::var("METLOG_TEST_CHILD").is_ok() {
+        let path = std::env::var("METLOG_TEST_ADDR").unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let queue = QueueConfig::default().capacity(500).max_batch(100);
+        let sender = QueuedSender::new("marking", Marking(file), queue).unwrap();
+        send_until_exit(sender);
+    }
+    let dir = std::env::temp_dir().join(format!("metlog-exit-marks-{}", std::process::id()));
+    for run in 0..3 {
+        let path = dir.with_extension(run.to_string());
+        let output = spawn(
+            "exit_never_stops_a_transport_half_way_through_a_batch",
+            "marks",
+            path.to_str().unwrap(),
+        );
+        assert!(output.status.success(), "{output:?}");
+        let marks = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let begun = marks.lines().filter(|l| *l == "B").count();
+        let ended = marks.lines().filter(|l| *l == "E").count();
+        assert!(begun > 0);
+        assert_eq!(begun, ended, "a batch was cut off by the exit");
+        assert!(marks.ends_with("E\n"));
+    }
 }

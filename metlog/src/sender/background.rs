@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -131,6 +131,15 @@ struct Shared {
     /// Signalled whenever the worker has finished a batch.
     progress: Mutex<()>,
     progressed: Condvar,
+    /// Forks the process had been through when the worker started: in a
+    /// later child it does not exist.
+    forks: u64,
+    /// Set when a flush of this queue timed out during the exit work (its
+    /// loss was reported with the client's name).
+    exit_reported: AtomicBool,
+    /// The longest a flush of this queue waits (its [`QueueConfig`]'s), also
+    /// at exit.
+    flush_timeout: Duration,
 }
 
 impl Shared {
@@ -141,6 +150,101 @@ impl Shared {
     fn wake_worker(&self) {
         if let Some(worker) = self.worker.get() {
             worker.unpark();
+        }
+    }
+
+    /// Waits until everything accepted so far is delivered or lost, at
+    /// most `timeout`.
+    fn wait_settled(&self, timeout: Duration) -> Result<(), SendError> {
+        if self
+            .worker
+            .get()
+            .is_some_and(|worker| worker.id() == std::thread::current().id())
+        {
+            // A transport (or something it calls) flushing its own sender
+            // would wait for itself.
+            return Err(SendError::new(
+                SendErrorKind::Other,
+                format!(
+                    "{}: flush called from the sender's own worker thread; not waited for",
+                    self.tally.name
+                ),
+            ));
+        }
+        let target = self.queue.accepted();
+        let deadline = Instant::now() + timeout;
+        self.wake_worker();
+        let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        while self.settled() < target {
+            let now = Instant::now();
+            if now >= deadline {
+                let waiting = target - self.settled().min(target);
+                if crate::process::in_exit_work() {
+                    self.exit_reported.store(true, SeqCst);
+                }
+                return Err(SendError::new(
+                    SendErrorKind::Other,
+                    format!(
+                        "{} still had {waiting} message(s) waiting after {timeout:?}",
+                        self.tally.name
+                    ),
+                ));
+            }
+            // Short waits: a wake-up can slip between the check and the wait.
+            let wait = (deadline - now).min(Duration::from_millis(10));
+            guard = self
+                .progressed
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+}
+
+/// Every queue started in this process, for the exit work (dead entries are
+/// pruned as new queues start).
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// The live-queue list, if it can be had soon: in the child of a fork it may
+/// be held for ever by a thread that does not exist there.
+fn live_queues() -> Option<MutexGuard<'static, Vec<Weak<Shared>>>> {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        match LIVE.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+/// At exit, after the clients: flushes every queue of this process still
+/// alive — a local client's, which `std::process::exit` never drops — by
+/// `deadline`, and reports what could not be delivered.
+fn flush_queues_at_exit(deadline: Instant) {
+    let Some(live) = live_queues() else {
+        return;
+    };
+    let queues: Vec<Arc<Shared>> = live.iter().filter_map(Weak::upgrade).collect();
+    drop(live);
+    let forks = crate::process::forks();
+    for queue in queues {
+        if queue.forks != forks || queue.exit_reported.load(SeqCst) {
+            continue;
+        }
+        if queue.settled() >= queue.queue.accepted() {
+            continue;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(error) = queue.wait_settled(left.min(queue.flush_timeout)) {
+            crate::report::report(format_args!(
+                "at exit, sender {}: {error}; those messages are lost",
+                queue.tally.name
+            ));
         }
     }
 }
@@ -274,7 +378,15 @@ impl QueuedSender {
             worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
+            forks,
+            exit_reported: AtomicBool::new(false),
+            flush_timeout: config.flush_timeout,
         });
+        if let Some(mut live) = live_queues() {
+            live.retain(|queue| queue.strong_count() > 0);
+            live.push(Arc::downgrade(&shared));
+        }
+        crate::process::on_exit(crate::process::ExitWork::Queues, flush_queues_at_exit);
         let outcome = Outcome::new(shared.tally.clone());
         let max_batch = config.max_batch;
         let drain_timeout = config.drain_timeout;
@@ -513,50 +625,7 @@ impl Sender for QueuedSender {
         let Ok(this) = self.here() else {
             return Ok(());
         };
-        let shared = &*this.shared;
-        if shared
-            .worker
-            .get()
-            .is_some_and(|worker| worker.id() == std::thread::current().id())
-        {
-            // A transport (or something it calls) flushing its own sender
-            // would wait for itself.
-            return Err(SendError::new(
-                SendErrorKind::Other,
-                format!(
-                    "{}: flush called from the sender's own worker thread; not waited for",
-                    shared.tally.name
-                ),
-            ));
-        }
-        let target = shared.queue.accepted();
-        let deadline = Instant::now() + timeout;
-        shared.wake_worker();
-        let mut guard = shared
-            .progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while shared.settled() < target {
-            let now = Instant::now();
-            if now >= deadline {
-                let waiting = target - shared.settled().min(target);
-                return Err(SendError::new(
-                    SendErrorKind::Other,
-                    format!(
-                        "{} still had {waiting} message(s) waiting after {timeout:?}",
-                        shared.tally.name
-                    ),
-                ));
-            }
-            // Short waits: a wake-up can slip between the check and the wait.
-            let wait = (deadline - now).min(Duration::from_millis(10));
-            guard = shared
-                .progressed
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        Ok(())
+        this.shared.wait_settled(timeout)
     }
 
     /// The counts of every client's messages, and of those sent directly.
@@ -687,6 +756,13 @@ fn run(
                 clients.refresh(&shared.tally.owners, stored.owner);
             }
             for items in spare.chunks(max_batch) {
+                // The process is ending and its exit work has flushed: start
+                // no write it could cut off (what is left stays counted
+                // queued).
+                let Some(_delivering) = crate::process::delivering() else {
+                    notify(shared);
+                    return;
+                };
                 let first = outcome.open(items);
                 let batch = Batch::new(items, &clients, first);
                 guarded(outcome, &batch, || transport.deliver(&batch, outcome));
@@ -727,12 +803,18 @@ fn run(
         }
         shared.sleeping.store(false, Relaxed);
         if shared.queue.is_empty() {
+            let Some(_delivering) = crate::process::delivering() else {
+                continue;
+            };
             let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
             recycle(shared, &mut clients);
             notify(shared);
         }
     }
     let deadline = Instant::now() + drain_timeout;
+    let Some(_delivering) = crate::process::delivering() else {
+        return;
+    };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
     notify(shared);
 }
