@@ -183,6 +183,25 @@ fn instrument(
         if let Some(instrumented) = instrument_returned_future(&site, block) {
             return new_body(block, instrumented);
         }
+        if let Some(ty) = output.filter(|ty| is_boxed_future(ty)) {
+            // A boxed future, some returned early: whichever the body
+            // returns is wrapped, timed from its first poll to completion.
+            let body = quote! {
+                #site
+                let #once = ::metlog::__private::OnceToken;
+                #[allow(clippy::redundant_closure_call)]
+                let #ret: #ty = (move || -> #ty {
+                    #once.consume();
+                    #(#stmts)*
+                })();
+                ::std::boxed::Box::pin(::metlog::__private::Timed::new(
+                    &__METLOG_SITE,
+                    #ret,
+                    |output| ::metlog::__private::outcome_of!(output),
+                ))
+            };
+            return new_body(block, body);
+        }
     }
 
     let body = if sig.asyncness.is_some() {
@@ -283,7 +302,8 @@ fn as_generated(block: &Block) -> Block {
 /// from its first poll to completion, not while it is merely constructed.
 fn instrument_returned_future(site: &TokenStream, block: &Block) -> Option<TokenStream> {
     // A body that can `return` another future early would have only its
-    // last one instrumented: such a body is timed like any other function.
+    // last one instrumented: a boxed one is wrapped whole instead (see
+    // `is_boxed_future`), any other timed like any other function.
     if returns_early(block) {
         return None;
     }
@@ -389,6 +409,50 @@ fn is_box_pin(func: &syn::Expr) -> bool {
         .map(|s| s.ident.to_string())
         .collect();
     segments.ends_with(&["Box".to_owned(), "pin".to_owned()])
+}
+
+/// `Pin<Box<dyn Future<…> …>>`, or the `futures` crate's aliases for it
+/// (`BoxFuture`, `LocalBoxFuture`): a type a wrapped future coerces to.
+fn is_boxed_future(ty: &Type) -> bool {
+    fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+        match ty {
+            Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+            Type::Group(group) => last_segment(&group.elem),
+            Type::Paren(paren) => last_segment(&paren.elem),
+            _ => None,
+        }
+    }
+    fn first_type_arg(segment: &syn::PathSegment) -> Option<&Type> {
+        let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+    }
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    if segment.ident == "BoxFuture" || segment.ident == "LocalBoxFuture" {
+        return true;
+    }
+    if segment.ident != "Pin" {
+        return false;
+    }
+    let Some(boxed) = first_type_arg(segment)
+        .and_then(last_segment)
+        .filter(|s| s.ident == "Box")
+    else {
+        return false;
+    };
+    let Some(Type::TraitObject(object)) = first_type_arg(boxed) else {
+        return false;
+    };
+    object.bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+    })
 }
 
 /// The `static` describing this call site.

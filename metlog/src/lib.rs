@@ -139,8 +139,9 @@
 //! returned is an `Err`, however its type is spelled (`io::Result`, an alias,
 //! `Result<impl Trait, E>`); a `#[track_caller]` function runs unwrapped, so
 //! its `Err` is reported as `ok`. A function returning `async move { … }` or
-//! `Box::pin(async move { … })` (what `#[async_trait]` generates) is timed
-//! inside the future.
+//! `Box::pin(async move { … })` (what `#[async_trait]` generates), or one of
+//! several boxed futures (`Pin<Box<dyn Future …>>`, `BoxFuture`, some
+//! returned early), is timed inside the future.
 //!
 //! ## Sampling, disabled timers, filters
 //!

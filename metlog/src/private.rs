@@ -252,6 +252,47 @@ impl<T> AnyOutcome for &OutcomeProbe<'_, T> {
     }
 }
 
+/// The future returned by an annotated function whose body can return one of
+/// several boxed futures: timed, like an `async fn`, from its first poll to
+/// completion (`cancelled` if dropped before), its output asked for its
+/// outcome by `outcome` (the macro's probe, where the type is known).
+pub struct Timed<F: std::future::Future> {
+    future: F,
+    site: &'static Site,
+    guard: Option<Guard>,
+    outcome: fn(&F::Output) -> &'static str,
+}
+
+impl<F: std::future::Future> Timed<F> {
+    /// Wraps `future`; nothing is measured before the first poll.
+    pub fn new(site: &'static Site, future: F, outcome: fn(&F::Output) -> &'static str) -> Self {
+        Timed {
+            future,
+            site,
+            guard: None,
+            outcome,
+        }
+    }
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for Timed<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.get_mut();
+        let site = this.site;
+        let guard = this.guard.get_or_insert_with(|| enter(site, true));
+        let output = std::task::ready!(std::pin::Pin::new(&mut this.future).poll(cx));
+        guard.complete((this.outcome)(&output));
+        // Sends now, not when the finished future is dropped.
+        this.guard = None;
+        std::task::Poll::Ready(output)
+    }
+}
+
 /// `"err"` for an `Err`, `"ok"` for anything else, without knowing the type
 /// in the macro: `outcome_of!(&value)` expands to a method call that
 /// resolves to [`ResultOutcome`] for results and [`AnyOutcome`] otherwise.

@@ -971,25 +971,78 @@ fn a_result_alias_reports_err_sync_and_async() {
     );
 }
 
-/// A function returning a boxed future with an early `return` of another
-/// one: one message per call, whichever future it returns.
-#[metlog::incr("boxed.early")]
-fn boxed_early(early: bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>> {
+/// A function returning one of two boxed futures, one by an early
+/// `return`: whichever it returns is timed from its first poll to
+/// completion, as an `async fn` is, and an `Err` output is seen.
+#[metlog::timer("boxed.early")]
+fn boxed_early(
+    early: bool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, String>> + Send>> {
     if early {
-        return Box::pin(async { 1 });
+        return Box::pin(async {
+            YieldOnce(false).await;
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Err("early".to_owned())
+        });
     }
-    Box::pin(async { 2 })
+    Box::pin(async { Ok(2) })
+}
+
+/// The `futures` crate's alias, with a borrow.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+#[metlog::incr("boxed.alias")]
+fn boxed_alias(text: &str, early: bool) -> BoxFuture<'_, usize> {
+    if early {
+        return Box::pin(async move { text.len() });
+    }
+    Box::pin(async move { text.len() * 2 })
+}
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
 }
 
 #[test]
-fn a_boxed_future_returned_early_is_counted_too() {
+fn a_boxed_future_returned_early_is_timed_when_it_runs() {
     let capture = CaptureSender::new();
     let client = Client::builder("app").sender(capture.clone()).build();
     metlog::with_client(&client, || {
-        assert_eq!(block_on(boxed_early(true)), 1);
-        assert_eq!(block_on(boxed_early(false)), 2);
+        let early = assert_send(boxed_early(true));
+        let late = boxed_early(false);
+        assert!(capture.is_empty(), "nothing before the first poll");
+        assert_eq!(block_on(early), Err("early".to_owned()));
+        assert_eq!(block_on(late), Ok(2));
+        let never_polled = boxed_early(true);
+        drop(never_polled);
+        let mut cancelled = boxed_early(true);
+        assert!(poll_once(cancelled.as_mut()).is_pending());
+        drop(cancelled);
+        assert_eq!(block_on(boxed_alias("abc", true)), 3);
+        assert_eq!(block_on(boxed_alias("abc", false)), 6);
     });
-    assert_eq!(capture.len(), 2, "{:?}", capture.messages());
+    let messages = capture.messages();
+    let seen: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m.fields["name"].as_str().unwrap(),
+                m.fields["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("boxed.early", "err"),
+            ("boxed.early", "ok"),
+            ("boxed.early", "cancelled"),
+            ("boxed.alias", "ok"),
+            ("boxed.alias", "ok"),
+        ]
+    );
+    let millis: f64 = messages[0].payload.parse().unwrap();
+    assert!(millis >= 30.0, "timed while it ran: {millis} ms");
 }
 
 /// `#[track_caller]` keeps working: `Location::caller()` inside the
