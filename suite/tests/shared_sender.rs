@@ -123,3 +123,44 @@ fn clones_of_a_client_share_its_counts() {
     assert_counts(a.stats(), 1_100, 0);
     assert_counts(other.stats(), 11, 0);
 }
+
+/// A flush waits for the messages sent before it — not for a count: on a
+/// sender other threads keep busy, newer messages of theirs settling first
+/// must not end it early. After each client's own flush, none of its
+/// messages is still queued.
+#[test]
+fn a_flush_waits_for_its_own_messages_not_for_a_count() {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let queue = QueueConfig::default().capacity(2_000);
+    let udp = Arc::new(UdpSender::with_queue(sink.local_addr().unwrap(), queue).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let udp = udp.clone();
+            std::thread::spawn(move || {
+                let mut early = Vec::new();
+                for _ in 0..40 {
+                    let client = client(&format!("c{t}"), udp.clone());
+                    for _ in 0..500 {
+                        client.incr("y");
+                    }
+                    let flushed = client.flush_timeout(std::time::Duration::from_secs(5));
+                    let stats = client.stats();
+                    if flushed.is_ok() && stats.queued != 0 {
+                        early.push(stats);
+                    }
+                }
+                early
+            })
+        })
+        .collect();
+    let early: Vec<Stats> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        early.is_empty(),
+        "{} flushes returned with messages of their client still queued, e.g. {:?}",
+        early.len(),
+        early.first()
+    );
+}

@@ -140,6 +140,14 @@ struct Shared {
     /// The longest a flush of this queue waits (its [`QueueConfig`]'s), also
     /// at exit.
     flush_timeout: Duration,
+    /// Rounds the worker has begun: a round takes everything every shard
+    /// holds, so one begun after a flush was called takes all the messages
+    /// sent before it.
+    rounds_begun: AtomicU64,
+    /// Rounds the worker has finished, and the ticket the next message
+    /// would get when it finished the last one (see [`Outcome::next_ticket`]).
+    rounds_done: AtomicU64,
+    tickets_through: AtomicU64,
 }
 
 impl Shared {
@@ -171,11 +179,29 @@ impl Shared {
                 ),
             ));
         }
+        // Everything accepted so far settled: ours with it.
         let target = self.queue.accepted();
+        if self.settled() >= target {
+            return Ok(());
+        }
+        // Otherwise: the first round begun from now on takes every message
+        // sent before this call; once it is done, they all hold tickets
+        // before `tickets_through`, and are settled when every ticket before
+        // it is. (A count would not do: on a busy sender, newer messages of
+        // other threads may settle first.)
+        let round = self.rounds_begun.load(SeqCst) + 1;
         let deadline = Instant::now() + timeout;
         self.wake_worker();
+        let mut through = None;
         let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        while self.settled() < target {
+        loop {
+            if through.is_none() && self.rounds_done.load(SeqCst) >= round {
+                through = Some(self.tickets_through.load(SeqCst));
+            }
+            let ours_settled = through.is_some_and(|t| self.tally.unsettled_from() >= t);
+            if ours_settled || self.settled() >= self.queue.accepted() {
+                return Ok(());
+            }
             let now = Instant::now();
             if now >= deadline {
                 let waiting = target - self.settled().min(target);
@@ -185,8 +211,9 @@ impl Shared {
                 return Err(SendError::new(
                     SendErrorKind::Other,
                     format!(
-                        "{} still had {waiting} message(s) waiting after {timeout:?}",
-                        self.tally.name
+                        "{} still had {} message(s) waiting after {timeout:?}",
+                        self.tally.name,
+                        waiting.max(1)
                     ),
                 ));
             }
@@ -198,7 +225,6 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        Ok(())
     }
 }
 
@@ -381,6 +407,9 @@ impl QueuedSender {
             forks,
             exit_reported: AtomicBool::new(false),
             flush_timeout: config.flush_timeout,
+            rounds_begun: AtomicU64::new(0),
+            rounds_done: AtomicU64::new(0),
+            tickets_through: AtomicU64::new(0),
         });
         if let Some(mut live) = live_queues() {
             live.retain(|queue| queue.strong_count() > 0);
@@ -738,6 +767,7 @@ fn run(
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
         let closing = shared.closing.load(SeqCst);
+        shared.rounds_begun.fetch_add(1, SeqCst);
         let mut moved = 0;
         for shard in 0..shared.queue.shard_count() {
             // The spare becomes the shard's buffer: room for twice the
@@ -775,6 +805,8 @@ fn run(
             shared.queue.release(taken, bytes);
             notify(shared);
         }
+        shared.tickets_through.store(outcome.next_ticket(), SeqCst);
+        shared.rounds_done.fetch_add(1, SeqCst);
         if shared.tally.owners.live() >= recycle_at {
             recycle(shared, &mut clients);
             recycle_at = (shared.tally.owners.live() * 2).max(64);

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Instant;
 
 use super::owners::{Clients, Counts, Owners};
@@ -156,6 +156,9 @@ pub(crate) struct Tally {
     pub(crate) owners: Owners,
     error_reported: AtomicBool,
     misuse_reported: AtomicBool,
+    /// The oldest ticket not reported yet (every one before it is settled):
+    /// what a flush waits to pass.
+    unsettled_from: AtomicU64,
 }
 
 impl Tally {
@@ -165,7 +168,13 @@ impl Tally {
             owners: Owners::new(),
             error_reported: AtomicBool::new(false),
             misuse_reported: AtomicBool::new(false),
+            unsettled_from: AtomicU64::new(0),
         }
+    }
+
+    /// Every ticket before this one has been reported.
+    pub(crate) fn unsettled_from(&self) -> u64 {
+        self.unsettled_from.load(SeqCst)
     }
 
     /// Everything delivered, failed or dropped so far.
@@ -238,7 +247,13 @@ impl Outcome {
     /// Counts `ticket`'s fate, unless it was reported already (or never
     /// handed out): then, unless `quiet`, reports the transport's mistake.
     fn settle(&self, ticket: Ticket, fate: Fate, quiet: bool) -> bool {
-        let Some(slot) = self.window.borrow_mut().settle(ticket) else {
+        let settled = {
+            let mut window = self.window.borrow_mut();
+            let slot = window.settle(ticket);
+            self.tally.unsettled_from.store(window.base, SeqCst);
+            slot
+        };
+        let Some(slot) = settled else {
             if !quiet && !self.tally.misuse_reported.swap(true, Relaxed) {
                 crate::report::report(format_args!(
                     "{}: its transport reported a message twice, or one it was not handed; \
@@ -291,6 +306,12 @@ impl Outcome {
                 self.tally.name
             ));
         }
+    }
+
+    /// The ticket the next message will get: every message handed to the
+    /// transport so far has an earlier one.
+    pub(crate) fn next_ticket(&self) -> u64 {
+        self.window.borrow().next()
     }
 
     /// Hands out the tickets of `items` (from the next one on); returns the
