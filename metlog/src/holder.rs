@@ -295,7 +295,12 @@ fn flush_at_exit(deadline: std::time::Instant) {
 
 fn registry() -> &'static RwLock<HashMap<String, Client>> {
     static NAMED: OnceLock<RwLock<HashMap<String, Client>>> = OnceLock::new();
-    NAMED.get_or_init(Default::default)
+    NAMED.get_or_init(|| {
+        crate::process::hold_across_fork(crate::process::ForkLock::NamedClients, || {
+            Box::new(registry().write().unwrap_or_else(PoisonError::into_inner))
+        });
+        RwLock::default()
+    })
 }
 
 /// Registers `client` under `name`, returning the client it replaces.

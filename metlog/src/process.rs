@@ -168,23 +168,83 @@ pub(crate) fn pid() -> u32 {
 }
 
 /// Starts counting forks (once per process; before any background sender
-/// exists, so none misses one).
+/// exists, so none misses one), and holding [`ForkLock`]s across them.
 pub(crate) fn watch_forks() {
     #[cfg(unix)]
     {
         static WATCHING: Once = Once::new();
         WATCHING.call_once(|| {
-            // SAFETY: `in_child` is an `extern "C" fn()` that only stores to
-            // atomics and calls `getpid` — all async-signal-safe, as a
-            // handler running in the child of a multithreaded fork must be;
-            // registering has no other precondition.
-            let _ = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+            // SAFETY: the three are `extern "C" fn()`s that never unwind.
+            // `in_child` runs in the child of a multithreaded fork, where
+            // only async-signal-safe work is sound: it stores to atomics,
+            // calls `getpid`, and releases the locks this same thread took
+            // in `before_fork` (an atomic store and at most a futex wake).
+            // Registering has no other precondition.
+            let _ =
+                unsafe { libc::pthread_atfork(Some(before_fork), Some(in_parent), Some(in_child)) };
         });
     }
+}
+
+/// A process-wide lock of the crate that a fork must not copy while another
+/// thread holds it: that thread does not exist in the child, which would
+/// wait for it for ever (at its exit, flushing the named clients; in its
+/// own `get_client`). The thread that forks takes each (in this order, the
+/// only order in which they are ever nested: none is) and releases it on
+/// both sides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ForkLock {
+    /// The named-client registry.
+    NamedClients = 0,
+    /// The list of live background queues.
+    LiveQueues = 1,
+}
+
+/// How to take each [`ForkLock`]: the guard, kept until after the fork.
+type Take = fn() -> Box<dyn std::any::Any>;
+static FORK_LOCKS: [OnceLock<Take>; 2] = [OnceLock::new(), OnceLock::new()];
+
+thread_local! {
+    /// The guards the forking thread holds across the fork.
+    static HELD_ACROSS_FORK: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes `lock` one the forking thread holds across a fork; `take` locks it
+/// and returns the guard.
+pub(crate) fn hold_across_fork(lock: ForkLock, take: Take) {
+    let _ = FORK_LOCKS[lock as usize].set(take);
+}
+
+#[cfg(unix)]
+extern "C" fn before_fork() {
+    let _ = std::panic::catch_unwind(|| {
+        let _ = HELD_ACROSS_FORK.try_with(|held| {
+            let mut held = held.borrow_mut();
+            for take in FORK_LOCKS.iter().filter_map(OnceLock::get) {
+                held.push(take());
+            }
+        });
+    });
+}
+
+/// Releases what [`before_fork`] took, the last taken first.
+#[cfg(unix)]
+fn release_fork_locks() {
+    let _ = HELD_ACROSS_FORK.try_with(|held| {
+        let mut held = held.borrow_mut();
+        while held.pop().is_some() {}
+    });
+}
+
+#[cfg(unix)]
+extern "C" fn in_parent() {
+    let _ = std::panic::catch_unwind(release_fork_locks);
 }
 
 #[cfg(unix)]
 extern "C" fn in_child() {
     FORKS.fetch_add(1, Ordering::SeqCst);
     PID.store(std::process::id(), Ordering::SeqCst);
+    let _ = std::panic::catch_unwind(release_fork_locks);
 }

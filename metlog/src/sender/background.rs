@@ -232,8 +232,9 @@ impl Shared {
 /// pruned as new queues start).
 static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
-/// The live-queue list, if it can be had soon: in the child of a fork it may
-/// be held for ever by a thread that does not exist there.
+/// The live-queue list, if it can be had soon (it is held across forks, see
+/// `process::ForkLock`; the wait is bounded all the same: the exit must not
+/// hang on it).
 fn live_queues() -> Option<MutexGuard<'static, Vec<Weak<Shared>>>> {
     let deadline = Instant::now() + Duration::from_millis(100);
     loop {
@@ -410,6 +411,9 @@ impl QueuedSender {
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
             tickets_through: AtomicU64::new(0),
+        });
+        crate::process::hold_across_fork(crate::process::ForkLock::LiveQueues, || {
+            Box::new(LIVE.lock().unwrap_or_else(PoisonError::into_inner))
         });
         if let Some(mut live) = live_queues() {
             live.retain(|queue| queue.strong_count() > 0);
