@@ -249,6 +249,54 @@ fn rsyslog_parses_our_tcp_octet_counted_messages() {
     check_rsyslog_parsed(&await_rsyslog(&marker), &marker, "metlog-tcp");
 }
 
+/// A log line longer than rsyslog takes (its default 8,096 bytes): the frame is
+/// cut to fit, the payload shortened with a note, so rsyslog receives one
+/// whole record — before, it truncated the frame and read the rest, text
+/// of the caller's, as a record of its own (a forged host and app).
+#[test]
+#[ignore = "needs the real rsyslog: run scripts/test.sh"]
+fn a_line_longer_than_rsyslog_takes_arrives_whole_and_forges_nothing() {
+    let marker = unique("long");
+    let forged = unique("forged");
+    for (transport, sender) in [
+        (
+            "tcp",
+            SyslogSender::tcp(peer("METLOG_TEST_RSYSLOG"), syslog_config()).unwrap(),
+        ),
+        (
+            "udp",
+            SyslogSender::udp(peer("METLOG_TEST_RSYSLOG"), syslog_config()).unwrap(),
+        ),
+    ] {
+        let client = Client::builder(format!("metlog-long-{transport}"))
+            .sender(sender)
+            .build();
+        let injected = format!("<11>1 2026-01-01T00:00:00Z evilhost {forged} 666 EVIL - injected");
+        let text = format!("{marker}-{transport} {}{injected}", "A".repeat(7_900));
+        for pad in [0, 40, 80, 120, 160, 200] {
+            client.warn(format!("{}{text}{}", "B".repeat(pad), "Z".repeat(20_000)));
+        }
+        client.flush();
+        assert_eq!(client.stats().sent, 6, "{:?}", client.stats());
+        let record = await_rsyslog(&format!("{marker}-{transport}"));
+        let payload = record["$!"]["payload"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{record:#}"));
+        assert!(payload.ends_with("bytes cut]"), "{payload:.100}");
+        assert_eq!(record["app-name"], format!("metlog-long-{transport}"));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let text = std::fs::read_to_string(peer("METLOG_TEST_RSYSLOG_OUT")).unwrap();
+    let forgeries: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&forged) && !l.contains(&marker))
+        .collect();
+    assert!(
+        forgeries.is_empty(),
+        "rsyslog read a forged record: {forgeries:?}"
+    );
+}
+
 fn zmq_received() -> Vec<Value> {
     let text = std::fs::read_to_string(peer("METLOG_TEST_ZMQ_OUT")).unwrap_or_default();
     // The peer may be writing a line as we read: take complete lines only.

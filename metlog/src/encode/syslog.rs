@@ -6,6 +6,7 @@
 //! JSON envelope as MSG (without a BOM, which would break JSON parsers such
 //! as rsyslog's mmjsonparse).
 
+use crate::envelope::Payload;
 use crate::timestamp::Rfc3339;
 use crate::value::ValueRef;
 use crate::Envelope;
@@ -127,6 +128,110 @@ pub fn write<'a>(
     write_structured_data(&message, sd, out);
     out.push(b' ');
     crate::encode::json::write(message, out);
+}
+
+/// The most bytes a syslog message may take by default: rsyslog's default
+/// `maxMessageSize` (8,096 bytes, measured: the message it receives is cut
+/// there), within the 8,192 RFC 5425 says receivers should accept. A
+/// receiver cuts a longer message — over TCP, rsyslog then reads the rest of
+/// the frame as a message of its own, whose header is whatever text the cut
+/// left there.
+pub const DEFAULT_MAX_MESSAGE: usize = 8096;
+
+/// What the cut text of a shortened payload ends with (`[... 12345 bytes
+/// cut]`): at most this many bytes.
+const CUT_NOTE_MAX: usize = 32;
+
+/// Like [`write`], in at most `max` bytes: a longer message has its payload
+/// (the text: a log line, a traceback) shortened to fit, ending with a note
+/// of how much was cut, so the receiver gets one whole message. `Err` (and
+/// nothing written) when even that does not fit — fields too large.
+///
+/// ```
+/// use metlog::encode::syslog::{self, Facility, SdFields};
+/// use metlog::Message;
+/// let mut msg = Message::new("oldstyle", "app");
+/// msg.payload = "x".repeat(20_000).into();
+/// let mut out = Vec::new();
+/// syslog::write_within(&msg, Facility::User, &SdFields::None, 8096, &mut out).unwrap();
+/// assert!(out.len() <= 8096);
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.contains(" bytes cut]\",\"fields\""), "{text}");
+/// ```
+pub fn write_within<'a>(
+    message: impl Into<Envelope<'a>>,
+    facility: Facility,
+    sd: &SdFields,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), TooLong> {
+    let message = message.into();
+    let start = out.len();
+    write(message, facility, sd, out);
+    let written = out.len() - start;
+    if written <= max {
+        return Ok(());
+    }
+    out.truncate(start);
+    if let Payload::Text(text) = message.payload {
+        // The text's room: what the rest of the message leaves, less the
+        // note; the longest prefix whose JSON fits it is kept.
+        let text_json: usize = text.chars().map(json_len).sum();
+        let rest = written - text_json;
+        if let Some(room) = max.checked_sub(rest + CUT_NOTE_MAX) {
+            let mut used = 0;
+            let keep = text
+                .char_indices()
+                .find(|&(_, c)| {
+                    used += json_len(c);
+                    used > room
+                })
+                .map_or(text.len(), |(at, _)| at);
+            let shortened = format!("{}[... {} bytes cut]", &text[..keep], text.len() - keep);
+            let mut shorter = message;
+            shorter.payload = Payload::Text(&shortened);
+            write(shorter, facility, sd, out);
+            if out.len() - start <= max {
+                return Ok(());
+            }
+            out.truncate(start);
+        }
+    }
+    Err(TooLong { len: written, max })
+}
+
+/// A syslog message that does not fit the receiver's limit even with its
+/// payload cut (see [`write_within`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooLong {
+    /// The message's length with its payload whole.
+    pub len: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a syslog message of {} bytes is longer than the receiver takes ({}) even with \
+             its payload cut; not sent",
+            self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// The bytes `c` takes in a JSON string as the envelope's encoder writes it
+/// (serde_json: `"` and `\\` and control characters escaped, the rest as
+/// UTF-8).
+fn json_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+        '\0'..='\u{1f}' => 6,
+        _ => c.len_utf8(),
+    }
 }
 
 /// PRINTUSASCII (33–126) only, at most `max` bytes, `-` when empty.
@@ -255,6 +360,54 @@ mod tests {
             &mut out,
         );
         assert!(!String::from_utf8(out).unwrap().contains("bad_key"));
+    }
+
+    /// The JSON envelope a syslog message carries as MSG.
+    fn envelope_of(out: &[u8]) -> serde_json::Value {
+        let text = std::str::from_utf8(out).unwrap();
+        serde_json::from_str(&text[text.find(" {").unwrap() + 1..]).unwrap()
+    }
+
+    #[test]
+    fn a_message_over_the_limit_has_its_payload_cut_to_fit() {
+        // Text whose JSON is longer than itself (escapes) and multi-byte
+        // characters at every possible cut.
+        let unit = "é\"\u{1}\n€";
+        for len in [7_000, 8_000, 8_096, 8_200, 20_000, 100_000] {
+            for shift in 0..4 {
+                let mut msg = Message::new("oldstyle", "app");
+                msg.payload = ("x".repeat(shift) + &unit.repeat(len / unit.len())).into();
+                msg.fields.insert("name", "n");
+                let mut out = Vec::new();
+                write_within(&msg, Facility::User, &SdFields::AllScalars, 8_096, &mut out).unwrap();
+                assert!(out.len() <= 8_096, "{len}+{shift}: {} bytes", out.len());
+                let mut whole = Vec::new();
+                write(&msg, Facility::User, &SdFields::AllScalars, &mut whole);
+                let payload = envelope_of(&out)["payload"].as_str().unwrap().to_owned();
+                if whole.len() <= 8_096 {
+                    assert_eq!(out, whole, "a message that fits is written as it is");
+                    continue;
+                }
+                let (kept, note) = payload.rsplit_once("[... ").unwrap();
+                assert!(msg.payload.starts_with(kept));
+                let cut: usize = note.strip_suffix(" bytes cut]").unwrap().parse().unwrap();
+                assert_eq!(kept.len() + cut, msg.payload.len());
+                // Not cut more than needed: the note's room, and one character.
+                assert!(out.len() > 8_096 - CUT_NOTE_MAX - 6, "{}", out.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_that_cannot_fit_is_refused() {
+        let mut msg = Message::new("oldstyle", "app");
+        msg.fields.insert("big", "y".repeat(10_000));
+        let mut out = b"kept".to_vec();
+        let error =
+            write_within(&msg, Facility::User, &SdFields::None, 8_096, &mut out).unwrap_err();
+        assert_eq!(out, b"kept", "nothing written");
+        assert_eq!(error.max, 8_096);
+        assert!(error.to_string().contains("not sent"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::background::{QueueConfig, QueuedSender};
 use super::tcp::{Framing, StreamTransport, DEFAULT_BACKLOG};
 use super::udp::{background_sender, resolve, DatagramTransport, Datagrams, Encoder};
+use super::{SendError, SendErrorKind};
 
 use crate::encode::syslog::{self, Facility, SdFields};
 use crate::Envelope;
@@ -22,14 +23,38 @@ use crate::Envelope;
 ///     .structured_data(SdFields::Only(vec!["name".into(), "rate".into()]));
 /// # let _ = config;
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SyslogConfig {
     facility: Facility,
     sd: SdFields,
     queue: QueueConfig,
+    max_message: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            facility: Facility::default(),
+            sd: SdFields::default(),
+            queue: QueueConfig::default(),
+            max_message: syslog::DEFAULT_MAX_MESSAGE,
+        }
+    }
 }
 
 impl SyslogConfig {
+    /// The most bytes a message may take, as the receiver accepts (default
+    /// [`DEFAULT_MAX_MESSAGE`](syslog::DEFAULT_MAX_MESSAGE), 8,096: rsyslog's
+    /// `maxMessageSize`). A longer message has its payload cut to fit (see
+    /// [`syslog::write_within`]); one that cannot fit even so is counted
+    /// failed. Raise it with the receiver's limit, never above: a receiver
+    /// cuts what is longer, and over TCP reads the rest as a message of its
+    /// own.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
     /// The facility (default `user`).
     pub fn facility(mut self, facility: Facility) -> Self {
         self.facility = facility;
@@ -51,9 +76,10 @@ impl SyslogConfig {
     fn encoder(&self) -> Encoder {
         let facility = self.facility;
         let sd = self.sd.clone();
+        let max = self.max_message;
         Box::new(move |message: &Envelope<'_>, out: &mut Vec<u8>| {
-            syslog::write(message, facility, &sd, out);
-            Ok(())
+            syslog::write_within(message, facility, &sd, max, out)
+                .map_err(|too_long| SendError::new(SendErrorKind::Encode, too_long.to_string()))
         })
     }
 }
