@@ -792,6 +792,42 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
     assert_eq!(after.produced(), after.sent + after.dropped, "{after:?}");
 }
 
+/// A subscriber to one topic (a message prefix) only: messages of other
+/// topics, which ZeroMQ discards without a word, are counted as dropped,
+/// not as sent.
+#[test]
+fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
+    use metlog::sender::ZmqSender;
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let client = Client::builder("topics")
+        .sender(ZmqSender::bind([endpoint.as_str()], 1000).unwrap())
+        .build();
+    let context = zmq::Context::new();
+    let sub = context.socket(zmq::SUB).unwrap();
+    sub.set_subscribe(br#"{"type":"knock""#).unwrap();
+    sub.set_rcvtimeo(50).unwrap();
+    sub.connect(&endpoint).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sub.recv_bytes(0).is_err() {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        client.metlog("knock").send();
+        client.flush();
+    }
+    while sub.recv_bytes(0).is_ok() {}
+    let before = client.stats();
+    for _ in 0..100 {
+        client.incr("unwanted");
+        client.metlog("knock").send();
+    }
+    client.flush();
+    sub.set_rcvtimeo(2_000).unwrap();
+    let received: Vec<Vec<u8>> = (0..200).map_while(|_| sub.recv_bytes(0).ok()).collect();
+    assert_eq!(received.len(), 100, "the knocks only");
+    let after = client.stats();
+    assert_eq!(after.sent - before.sent, 100, "{after:?}");
+    assert_eq!(after.dropped - before.dropped, 100, "{after:?}");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

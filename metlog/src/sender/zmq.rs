@@ -107,7 +107,7 @@ impl ZmqTransport {
             socket,
             _context: context,
             buf: Vec::with_capacity(512),
-            subscribed: 0,
+            topics: Vec::new(),
         })
     }
 }
@@ -143,21 +143,33 @@ struct ZmqTransport {
     socket: zmq::Socket,
     _context: zmq::Context,
     buf: Vec<u8>,
-    /// Subscriptions heard and not withdrawn (XPUB passes each topic's first
-    /// subscription and its last unsubscription).
-    subscribed: usize,
+    /// The topics (message prefixes) subscribed to and not withdrawn: XPUB
+    /// passes each topic's first subscription and its last unsubscription.
+    topics: Vec<Vec<u8>>,
 }
 
 impl ZmqTransport {
     /// Takes the subscription messages waiting on the socket.
     fn hear_subscriptions(&mut self) {
         while let Ok(message) = self.socket.recv_bytes(zmq::DONTWAIT) {
-            match message.first() {
-                Some(1) => self.subscribed += 1,
-                Some(0) => self.subscribed = self.subscribed.saturating_sub(1),
+            let Some((&kind, topic)) = message.split_first() else {
+                continue;
+            };
+            let known = self.topics.iter().position(|t| t == topic);
+            match (kind, known) {
+                (1, None) => self.topics.push(topic.to_vec()),
+                (0, Some(at)) => {
+                    self.topics.swap_remove(at);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// Whether a subscriber takes `message`: one of the topics is a prefix
+    /// of it (ZeroMQ discards the rest without a word).
+    fn wanted(&self, message: &[u8]) -> bool {
+        self.topics.iter().any(|topic| message.starts_with(topic))
     }
 }
 
@@ -165,13 +177,18 @@ impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         self.hear_subscriptions();
         for item in batch.iter() {
-            if self.subscribed == 0 {
+            if self.topics.is_empty() {
                 // Nobody to deliver to: ZeroMQ would drop it silently.
                 outcome.dropped(item.ticket());
                 continue;
             }
             self.buf.clear();
             json::write(item.envelope(), &mut self.buf);
+            if !self.wanted(&self.buf) {
+                // Subscribers, none to this message's topic: the same.
+                outcome.dropped(item.ticket());
+                continue;
+            }
             match self.socket.send(&self.buf[..], zmq::DONTWAIT) {
                 Ok(()) => outcome.delivered(item.ticket()),
                 Err(zmq::Error::EAGAIN) => outcome.dropped(item.ticket()),
