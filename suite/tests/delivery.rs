@@ -750,6 +750,7 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
         .unwrap()
         .port();
     let endpoint = format!("tcp://127.0.0.1:{port}");
+    support::collect_reports();
     let client = Client::builder("nobody")
         .sender(ZmqSender::connect([endpoint.as_str()], 1000).unwrap())
         .build();
@@ -759,6 +760,13 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
     client.flush();
     let stats = client.stats();
     assert_eq!((stats.sent, stats.dropped), (0, 5_000), "{stats:?}");
+    assert!(
+        support::reports()
+            .iter()
+            .any(|r| r.starts_with("zmq: no subscriber")),
+        "the drops are reported once: {:?}",
+        support::reports()
+    );
 
     // A subscriber: knocks until the subscription is heard, then all of the
     // hundred arrive and are counted as sent.

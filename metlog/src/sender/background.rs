@@ -148,6 +148,12 @@ struct Shared {
     /// would get when it finished the last one (see [`Outcome::next_ticket`]).
     rounds_done: AtomicU64,
     tickets_through: AtomicU64,
+    /// Set by the exit work once the queue is flushed: the worker closes
+    /// its transport by this deadline (so what the transport holds — ZeroMQ's
+    /// own queue — leaves before the process ends) and stops.
+    close_at_exit: OnceLock<Instant>,
+    /// Set by the worker when it has stopped.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -259,7 +265,7 @@ fn flush_queues_at_exit(deadline: Instant) {
     let queues: Vec<Arc<Shared>> = live.iter().filter_map(Weak::upgrade).collect();
     drop(live);
     let forks = crate::process::forks();
-    for queue in queues {
+    for queue in &queues {
         if queue.forks != forks || queue.exit_reported.load(SeqCst) {
             continue;
         }
@@ -272,6 +278,34 @@ fn flush_queues_at_exit(deadline: Instant) {
                 "at exit, sender {}: {error}; those messages are lost",
                 queue.tally.name
             ));
+        }
+    }
+    // Then each transport closes, delivering what it holds itself (ZeroMQ
+    // sends from a queue of its own, which the end of the process would
+    // discard), all by the same deadline.
+    for queue in &queues {
+        if queue.forks == forks && queue.close_at_exit.set(deadline).is_ok() {
+            queue.wake_worker();
+        }
+    }
+    for queue in &queues {
+        if queue.forks != forks || on_own_worker(queue) {
+            continue;
+        }
+        let mut guard = queue
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while !queue.stopped.load(SeqCst) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            guard = queue
+                .progressed
+                .wait_timeout(guard, (deadline - now).min(Duration::from_millis(10)))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -411,6 +445,8 @@ impl QueuedSender {
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
             tickets_through: AtomicU64::new(0),
+            close_at_exit: OnceLock::new(),
+            stopped: AtomicBool::new(false),
         });
         crate::process::hold_across_fork(crate::process::ForkLock::LiveQueues, || {
             Box::new(LIVE.lock().unwrap_or_else(PoisonError::into_inner))
@@ -438,6 +474,8 @@ impl QueuedSender {
                     max_batch,
                     drain_timeout,
                 );
+                shared_for_worker.stopped.store(true, SeqCst);
+                notify(&shared_for_worker);
                 let _ = done_tx.send(());
             })?;
         let _ = shared.worker.set(worker.thread().clone());
@@ -768,6 +806,16 @@ fn run(
     // The most ever taken from a shard at once.
     let mut most: usize = 0;
     loop {
+        if let Some(&deadline) = shared.close_at_exit.get() {
+            // The process is ending and this queue has been flushed: what
+            // the transport holds must leave now (messages sent since stay
+            // counted queued).
+            if let Some(_delivering) = crate::process::delivering() {
+                let _ =
+                    panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
+            }
+            return;
+        }
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
         let closing = shared.closing.load(SeqCst);

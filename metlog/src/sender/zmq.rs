@@ -5,10 +5,12 @@
 // high-water mark silently, so they could not be counted.
 #![allow(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::io;
+use std::time::{Duration, Instant};
 
 use super::background::{QueueConfig, QueuedSender};
-use super::transport::{Batch, Outcome, Transport};
+use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::udp::background_sender;
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -22,9 +24,23 @@ pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
 /// Beyond `queue_length` messages waiting in ZeroMQ (its send high-water
 /// mark), messages are dropped and counted in
 /// [`Stats::dropped`](crate::Stats::dropped) — never silently, as a plain PUB
-/// socket would. So are messages sent while no subscriber is there (the
-/// socket is an XPUB, which hears subscriptions; subscribers see a PUB):
-/// PUB/SUB delivers nothing to nobody, and says nothing about it.
+/// socket would. So are messages no subscriber takes: the socket is an XPUB,
+/// which hears subscriptions (subscribers see a PUB), and PUB/SUB delivers
+/// nothing to nobody — nor a message whose topic no subscriber wants — and
+/// says nothing about it. The first such drop is reported.
+///
+/// - A subscription is heard only once the subscriber's connection is up:
+///   for the first second after the socket opens, up to `queue_length`
+///   messages wait for one rather than being dropped, so a short program's
+///   messages reach a subscriber that is there.
+/// - Subscribers share the high-water mark: one that stops reading holds the
+///   others back once its share is full, and what cannot be sent is counted
+///   dropped (metlog's deployments have one subscriber, the router; a slow
+///   extra one shows in the counts rather than losing silently).
+/// - ZeroMQ sends from a queue of its own, which the end of a process would
+///   discard: at exit, and when the sender is dropped, the socket is closed
+///   and what it holds given time to leave (the exit's and the drain's
+///   deadlines).
 ///
 /// ```no_run
 /// let sender = metlog::sender::ZmqSender::connect(["tcp://127.0.0.1:5565"], 1000)?;
@@ -104,10 +120,14 @@ impl ZmqTransport {
             })?;
         }
         Ok(ZmqTransport {
-            socket,
-            _context: context,
+            socket: Some(socket),
+            context: Some(context),
             buf: Vec::with_capacity(512),
             topics: Vec::new(),
+            opened: Instant::now(),
+            waiting: VecDeque::new(),
+            queue_length: usize::try_from(queue_length.max(1)).unwrap_or(1),
+            unheard_reported: false,
         })
     }
 }
@@ -139,19 +159,37 @@ fn set_nodrop(socket: &mut zmq::Socket) -> io::Result<()> {
     }
 }
 
+/// How long after the socket opens messages wait for a first subscription
+/// rather than being dropped: ZeroMQ hears one only once the subscriber's
+/// connection is up (a few milliseconds on a LAN), and a short program's
+/// messages would otherwise all go to nobody.
+const FIRST_SUBSCRIPTION_WAIT: Duration = Duration::from_secs(1);
+
 struct ZmqTransport {
-    socket: zmq::Socket,
-    _context: zmq::Context,
+    /// Both closed in [`Transport::close`] (the socket first: dropping the
+    /// context waits, up to the socket's linger, for what it still holds).
+    socket: Option<zmq::Socket>,
+    context: Option<zmq::Context>,
     buf: Vec<u8>,
     /// The topics (message prefixes) subscribed to and not withdrawn: XPUB
     /// passes each topic's first subscription and its last unsubscription.
     topics: Vec<Vec<u8>>,
+    opened: Instant,
+    /// Messages (encoded) waiting for the first subscription, at most
+    /// `queue_length` of them, for at most [`FIRST_SUBSCRIPTION_WAIT`].
+    waiting: VecDeque<(Vec<u8>, Ticket)>,
+    queue_length: usize,
+    /// Whether dropping for want of a subscriber has been reported.
+    unheard_reported: bool,
 }
 
 impl ZmqTransport {
     /// Takes the subscription messages waiting on the socket.
     fn hear_subscriptions(&mut self) {
-        while let Ok(message) = self.socket.recv_bytes(zmq::DONTWAIT) {
+        let Some(socket) = &self.socket else {
+            return;
+        };
+        while let Ok(message) = socket.recv_bytes(zmq::DONTWAIT) {
             let Some((&kind, topic)) = message.split_first() else {
                 continue;
             };
@@ -171,36 +209,105 @@ impl ZmqTransport {
     fn wanted(&self, message: &[u8]) -> bool {
         self.topics.iter().any(|topic| message.starts_with(topic))
     }
+
+    /// Whether messages may still wait for a first subscription.
+    fn may_wait(&self) -> bool {
+        self.opened.elapsed() < FIRST_SUBSCRIPTION_WAIT
+    }
+
+    /// Sends (or drops) `message` now that there are subscribers.
+    fn publish(&self, message: &[u8], ticket: Ticket, outcome: &Outcome) {
+        let Some(socket) = &self.socket else {
+            return outcome.dropped(ticket);
+        };
+        if !self.wanted(message) {
+            // Subscribers, none to this message's topic: ZeroMQ would
+            // discard it silently.
+            return outcome.dropped(ticket);
+        }
+        match socket.send(message, zmq::DONTWAIT) {
+            Ok(()) => outcome.delivered(ticket),
+            Err(zmq::Error::EAGAIN) => outcome.dropped(ticket),
+            Err(e) => outcome.failed(
+                ticket,
+                &SendError::new(SendErrorKind::Io, format!("zmq send failed: {e}")),
+            ),
+        }
+    }
+
+    /// Nobody to deliver to: dropped (ZeroMQ would drop it silently),
+    /// counted, and reported the first time.
+    fn unheard(&mut self, ticket: Ticket, outcome: &Outcome) {
+        outcome.dropped(ticket);
+        if !std::mem::replace(&mut self.unheard_reported, true) {
+            crate::report::report(format_args!(
+                "zmq: no subscriber (none had subscribed {FIRST_SUBSCRIPTION_WAIT:?} after the \
+                 socket opened): messages are dropped until one does, and counted in \
+                 Stats::dropped"
+            ));
+        }
+    }
+
+    /// Sends what waited for a first subscription, once there is one; drops
+    /// it once the wait is over.
+    fn settle_waiting(&mut self, outcome: &Outcome) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        if !self.topics.is_empty() {
+            for (message, ticket) in std::mem::take(&mut self.waiting) {
+                self.publish(&message, ticket, outcome);
+            }
+        } else if !self.may_wait() {
+            for (_, ticket) in std::mem::take(&mut self.waiting) {
+                self.unheard(ticket, outcome);
+            }
+        }
+    }
 }
 
 impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         self.hear_subscriptions();
+        self.settle_waiting(outcome);
         for item in batch.iter() {
-            if self.topics.is_empty() {
-                // Nobody to deliver to: ZeroMQ would drop it silently.
-                outcome.dropped(item.ticket());
-                continue;
-            }
             self.buf.clear();
             json::write(item.envelope(), &mut self.buf);
-            if !self.wanted(&self.buf) {
-                // Subscribers, none to this message's topic: the same.
-                outcome.dropped(item.ticket());
-                continue;
-            }
-            match self.socket.send(&self.buf[..], zmq::DONTWAIT) {
-                Ok(()) => outcome.delivered(item.ticket()),
-                Err(zmq::Error::EAGAIN) => outcome.dropped(item.ticket()),
-                Err(e) => outcome.failed(
-                    item.ticket(),
-                    &SendError::new(SendErrorKind::Io, format!("zmq send failed: {e}")),
-                ),
+            if !self.topics.is_empty() {
+                self.publish(&self.buf, item.ticket(), outcome);
+            } else if self.may_wait() && self.waiting.len() < self.queue_length {
+                self.waiting.push_back((self.buf.clone(), item.ticket()));
+            } else {
+                self.unheard(item.ticket(), outcome);
             }
         }
     }
 
-    fn idle(&mut self, _outcome: &Outcome) {
+    fn idle(&mut self, outcome: &Outcome) {
         self.hear_subscriptions();
+        self.settle_waiting(outcome);
+    }
+
+    /// Lets what waits for a first subscription have it (until the wait is
+    /// over or `deadline`), then closes the socket and waits, until
+    /// `deadline`, for ZeroMQ to send what it still holds.
+    fn close(&mut self, outcome: &Outcome, deadline: Instant) {
+        while !self.waiting.is_empty() && Instant::now() < deadline {
+            self.hear_subscriptions();
+            self.settle_waiting(outcome);
+            if !self.waiting.is_empty() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for (_, ticket) in std::mem::take(&mut self.waiting) {
+            self.unheard(ticket, outcome);
+        }
+        if let Some(socket) = self.socket.take() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = socket.set_linger(i32::try_from(left.as_millis()).unwrap_or(i32::MAX));
+            drop(socket);
+        }
+        // Terminating the context waits for the socket's pending messages.
+        drop(self.context.take());
     }
 }
