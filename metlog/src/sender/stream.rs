@@ -172,46 +172,87 @@ impl Sender for StdoutSender {
 /// The background writer of [`StdoutSender`].
 struct StdoutTransport {
     layout: Layout,
-    /// In the child of a fork: standard output opened anew. The process's
-    /// `Stdout` lock may have been held, at the fork, by a thread that does
-    /// not exist in the child, and would never be released there.
-    reopened: Option<File>,
+    /// Standard output through a descriptor of its own: writing through
+    /// std's `Stdout` would hold its lock while a batch is written, and a
+    /// `fork()` meanwhile would leave it held for ever in the child (where
+    /// this thread does not exist), hanging the child's first `println!`.
+    own: Option<File>,
+    /// A batch's lines, written in pieces of at most [`PIECE`] bytes.
+    piece: Vec<u8>,
 }
+
+/// Writes of at most this many bytes (POSIX's `PIPE_BUF`) reach a pipe
+/// whole, never interleaved with another writer's: lines up to it never mix
+/// with the program's own prints.
+const PIECE: usize = 4096;
 
 impl StdoutTransport {
     fn new(layout: Layout) -> StdoutTransport {
-        let reopened = (crate::process::forks() > 0)
-            .then(|| OpenOptions::new().append(true).open("/dev/stdout").ok())
-            .flatten();
-        StdoutTransport { layout, reopened }
+        StdoutTransport {
+            layout,
+            own: own_stdout(),
+            piece: Vec::with_capacity(PIECE),
+        }
+    }
+
+    /// Writes the piece gathered so far; the fate of the lines in it.
+    fn write_piece(
+        &mut self,
+        lines: &mut Vec<crate::sender::transport::Ticket>,
+        outcome: &Outcome,
+    ) {
+        let written = match &mut self.own {
+            Some(file) => file.write_all(&self.piece),
+            None => io::stdout().lock().write_all(&self.piece),
+        };
+        for ticket in lines.drain(..) {
+            match &written {
+                Ok(()) => outcome.delivered(ticket),
+                Err(e) => outcome.failed(
+                    ticket,
+                    &SendError::io(
+                        "cannot write to stdout",
+                        io::Error::new(e.kind(), e.to_string()),
+                    ),
+                ),
+            }
+        }
+        self.piece.clear();
+    }
+}
+
+/// A descriptor of standard output's own (`None` where none can be had:
+/// then std's `Stdout` is written).
+fn own_stdout() -> Option<File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(File::from)
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
 impl Transport for StdoutTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        if let Some(file) = &mut self.reopened {
-            for item in batch.iter() {
-                let line = encode_line(item.envelope(), self.layout);
-                match file.write_all(&line) {
-                    Ok(()) => outcome.delivered(item.ticket()),
-                    Err(e) => {
-                        outcome.failed(item.ticket(), &SendError::io("cannot write to stdout", e))
-                    }
-                }
-            }
-            return;
-        }
-        let mut stdout = io::stdout().lock();
+        let mut lines = Vec::new();
         for item in batch.iter() {
             let line = encode_line(item.envelope(), self.layout);
-            match stdout.write_all(&line) {
-                Ok(()) => outcome.delivered(item.ticket()),
-                Err(e) => {
-                    outcome.failed(item.ticket(), &SendError::io("cannot write to stdout", e))
-                }
+            if !self.piece.is_empty() && self.piece.len() + line.len() > PIECE {
+                self.write_piece(&mut lines, outcome);
             }
+            self.piece.extend_from_slice(&line);
+            lines.push(item.ticket());
         }
-        let _ = stdout.flush();
+        if !self.piece.is_empty() {
+            self.write_piece(&mut lines, outcome);
+        }
     }
 }
 
