@@ -47,6 +47,28 @@ pub(crate) struct StreamTransport {
     next_attempt: Instant,
     backoff: Duration,
     out: Vec<u8>,
+    /// A chunk the peer has taken part of on this connection (it stopped
+    /// reading for longer than a write waits): the backlog's first
+    /// `entries`, of which `written` bytes are out. It is finished on the
+    /// same connection — a new one would carry its start twice, and the old
+    /// one a cut line.
+    resume: Option<Resume>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Resume {
+    entries: usize,
+    written: usize,
+}
+
+/// How a chunk's write went.
+enum Progress {
+    /// All of it is out.
+    Written,
+    /// The peer stopped taking it: this much is out, the rest waits.
+    Stalled(usize),
+    /// The connection failed.
+    Failed,
 }
 
 impl StreamTransport {
@@ -70,13 +92,14 @@ impl StreamTransport {
             next_attempt: Instant::now(),
             backoff: MIN_BACKOFF,
             out: Vec::new(),
+            resume: None,
         }
     }
 
     fn connect(&mut self) -> bool {
         if self.stream.is_some() {
             if self.peer_closed() {
-                self.stream = None;
+                self.drop_connection();
             } else {
                 return true;
             }
@@ -151,6 +174,13 @@ impl StreamTransport {
         Ok(framed)
     }
 
+    /// Gives up the connection: a chunk it had taken part of is sent whole
+    /// on the next (the peer is gone; what it got of it, TCP cannot tell).
+    fn drop_connection(&mut self) {
+        self.stream = None;
+        self.resume = None;
+    }
+
     /// Writes as much of the backlog as the connection takes, in large
     /// writes; an entry leaves the backlog (reported delivered) only once
     /// written.
@@ -159,48 +189,94 @@ impl StreamTransport {
             if !self.connect() {
                 break;
             }
+            let (count, from) = match self.resume.take() {
+                Some(resume) => (resume.entries, resume.written),
+                None => (self.chunk_len(), 0),
+            };
             let mut chunk = Vec::new();
-            let mut count = 0;
-            for (entry, _) in &self.backlog {
-                if !chunk.is_empty() && chunk.len() + entry.len() > 256 * 1024 {
+            for (entry, _) in self.backlog.iter().take(count) {
+                chunk.extend_from_slice(entry);
+            }
+            match self.write_confirmed(&chunk, from) {
+                Progress::Written => {
+                    for (_, ticket) in self.backlog.drain(..count) {
+                        outcome.delivered(ticket);
+                    }
+                    self.backlog_bytes -= chunk.len();
+                }
+                Progress::Stalled(written) => {
+                    // Finished on this connection when the peer reads again.
+                    self.resume = Some(Resume {
+                        entries: count,
+                        written,
+                    });
                     break;
                 }
-                chunk.extend_from_slice(entry);
-                count += 1;
+                Progress::Failed => {
+                    // Unknown how much arrived: the chunk stays and is sent
+                    // again on a new connection (the peer may see one line
+                    // cut short on the old one).
+                    self.drop_connection();
+                    break;
+                }
             }
-            if !self.write_confirmed(&chunk) {
-                // Unknown how much arrived: the chunk stays and is sent again
-                // on a new connection (the peer may see one line cut short).
-                self.stream = None;
-                break;
-            }
-            for (_, ticket) in self.backlog.drain(..count) {
-                outcome.delivered(ticket);
-            }
-            self.backlog_bytes -= chunk.len();
         }
     }
 
-    /// Writes `chunk`; whether it reached a peer that reads. After the peer
-    /// stopped sending, a peer that closed altogether answers a write with a
-    /// reset: waited for briefly, so a chunk it drops is sent again rather
-    /// than counted as delivered.
-    fn write_confirmed(&mut self, chunk: &[u8]) -> bool {
+    /// How many of the backlog's first entries make the next chunk (about
+    /// 256 KiB, at least one).
+    fn chunk_len(&self) -> usize {
+        let mut bytes = 0;
+        let mut count = 0;
+        for (entry, _) in &self.backlog {
+            if count > 0 && bytes + entry.len() > 256 * 1024 {
+                break;
+            }
+            bytes += entry.len();
+            count += 1;
+        }
+        count
+    }
+
+    /// Writes `chunk` from byte `from` on; whether it reached a peer that
+    /// reads. After the peer stopped sending, a peer that closed altogether
+    /// answers a write with a reset: waited for briefly, so a chunk it drops
+    /// is sent again rather than counted as delivered.
+    fn write_confirmed(&mut self, chunk: &[u8], from: usize) -> Progress {
         let Some(stream) = self.stream.as_mut() else {
-            return false;
+            return Progress::Failed;
         };
-        if stream.write_all(chunk).is_err() {
-            return false;
+        let mut at = from;
+        while at < chunk.len() {
+            match stream.write(&chunk[at..]) {
+                Ok(0) => return Progress::Failed,
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The write timeout: a peer alive but not reading.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Progress::Stalled(at);
+                }
+                Err(_) => return Progress::Failed,
+            }
         }
         if !self.peer_eof {
-            return true;
+            return Progress::Written;
         }
         std::thread::sleep(EOF_PROBE);
         let reset = stream.take_error().ok().flatten().is_some()
             || stream.set_nonblocking(true).is_err()
             || matches!(stream.peek(&mut [0u8; 1]), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
         let _ = stream.set_nonblocking(false);
-        !reset
+        if reset {
+            Progress::Failed
+        } else {
+            Progress::Written
+        }
     }
 
     /// Keeps `framed` for when the peer takes it, dropping the oldest (or
@@ -222,14 +298,17 @@ impl StreamTransport {
             t.backlog.len() >= t.backlog_limit
                 || t.backlog_bytes + framed.len() > t.backlog_max_bytes
         };
+        // A chunk the peer has taken part of is not given up: the oldest
+        // after it go first, and if there are none, this one.
+        let in_flight = self.resume.map_or(0, |r| r.entries);
         while full(self) {
-            let Some((oldest, lost)) = self.backlog.pop_front() else {
+            let Some((oldest, lost)) = self.backlog.remove(in_flight) else {
                 break;
             };
             self.backlog_bytes -= oldest.len();
             outcome.failed(lost, &self.backlog_full());
         }
-        if framed.len() > self.backlog_max_bytes {
+        if full(self) || framed.len() > self.backlog_max_bytes {
             outcome.failed(ticket, &self.backlog_full());
         } else {
             self.backlog_bytes += framed.len();
@@ -255,6 +334,13 @@ impl Transport for StreamTransport {
 
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
         while !self.backlog.is_empty() && Instant::now() < deadline {
+            // A peer that stopped reading holds a write no longer than the
+            // time left.
+            if let Some(stream) = &self.stream {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = stream
+                    .set_write_timeout(Some(left.clamp(Duration::from_millis(1), WRITE_TIMEOUT)));
+            }
             self.write_backlog(outcome);
             if !self.backlog.is_empty() {
                 std::thread::sleep(Duration::from_millis(20));
