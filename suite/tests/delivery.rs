@@ -843,3 +843,30 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A router whose three routes are stuck (a refused port): flushing it
+/// waits the timeout once, for all of them together — not once per route
+/// (the exit's 5 s became 15) — and the error names every route's loss.
+#[test]
+fn a_router_flushes_all_its_routes_within_one_timeout() {
+    support::collect_reports();
+    let refused = free_port();
+    let queue = QueueConfig::default().drain_timeout(Duration::from_millis(100));
+    let route = || TcpSender::with_options(("127.0.0.1", refused), queue.clone(), 100).unwrap();
+    let router = Router::new(route())
+        .route(["counter"], route())
+        .route(["timer"], route());
+    let client = Client::builder("stuck-routes").sender(router).build();
+    client.incr("c");
+    client.timer_send("t", Duration::from_millis(3));
+    client.info("l");
+    let started = std::time::Instant::now();
+    let error = client.flush_timeout(Duration::from_secs(1)).unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(2_500), "waited {waited:?}");
+    assert_eq!(
+        error.to_string().matches("1 message(s) waiting").count(),
+        3,
+        "{error}"
+    );
+}

@@ -145,8 +145,15 @@ impl Sender for Router {
         first_error(self.all().map(|r| r.sender.flush()))
     }
 
+    /// Flushes every route within `timeout` for all of them together (a
+    /// stuck route must not make the wait a multiple of it); an error names
+    /// every route that failed.
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        first_error(self.all().map(|r| r.sender.flush_timeout(timeout)))
+        let deadline = std::time::Instant::now() + timeout;
+        every_error(self.all().map(|r| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            r.sender.flush_timeout(left)
+        }))
     }
 
     fn delivery(&self) -> Option<Delivery> {
@@ -170,6 +177,26 @@ fn first_error(results: impl Iterator<Item = Result<(), SendError>>) -> Result<(
         }
     }
     first
+}
+
+/// `Ok`, or one error saying what each failed result said (of the first's
+/// kind).
+pub(crate) fn every_error(
+    results: impl Iterator<Item = Result<(), SendError>>,
+) -> Result<(), SendError> {
+    let errors: Vec<SendError> = results.filter_map(Result::err).collect();
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.into_iter().next().expect("one error")),
+        _ => {
+            let text = errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(SendError::new(errors[0].kind(), text))
+        }
+    }
 }
 
 impl std::fmt::Debug for Router {

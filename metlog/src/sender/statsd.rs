@@ -163,13 +163,16 @@ impl Sender for StatsdSender {
         ours.and(theirs)
     }
 
+    /// Flushes the statsd queue and the fallback within `timeout` for both.
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
+        let deadline = std::time::Instant::now() + timeout;
         let ours = self.queued.flush_timeout(timeout);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
         let theirs = self
             .fallback
             .as_ref()
-            .map_or(Ok(()), |f| f.flush_timeout(timeout));
-        ours.and(theirs)
+            .map_or(Ok(()), |f| f.flush_timeout(left));
+        super::router::every_error([ours, theirs].into_iter())
     }
 
     fn delivery(&self) -> Option<Delivery> {
