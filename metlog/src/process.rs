@@ -246,5 +246,6 @@ extern "C" fn in_parent() {
 extern "C" fn in_child() {
     FORKS.fetch_add(1, Ordering::SeqCst);
     PID.store(std::process::id(), Ordering::SeqCst);
+    crate::sampling::reseed_after_fork();
     let _ = std::panic::catch_unwind(release_fork_locks);
 }

@@ -56,7 +56,7 @@ fn next_u64() -> u64 {
 }
 
 /// A different seed per thread (std's per-process random keys, the thread
-/// id and the time), never 0.
+/// id, the process id and the time), never 0.
 #[cold]
 fn seed() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
@@ -64,8 +64,17 @@ fn seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     hasher.write_u64(now);
+    hasher.write_u32(std::process::id());
     std::hash::Hash::hash(&std::thread::current().id(), &mut hasher);
     hasher.finish() | 1
+}
+
+/// In the child of a fork, on the thread that forked (the only one there):
+/// its generator would go on exactly as the parent's, and every child of a
+/// parent would keep and skip the same calls. The next draw seeds anew.
+/// Async-signal-safe: one store to a `const` thread-local.
+pub(crate) fn reseed_after_fork() {
+    let _ = STATE.try_with(|state| state.set(0));
 }
 
 #[cfg(test)]
