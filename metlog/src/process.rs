@@ -92,6 +92,24 @@ extern "C" fn at_exit() {
 /// the middle of one and leave a peer half a line.
 static EXITING: AtomicBool = AtomicBool::new(false);
 
+/// Set once the exit work has flushed the queues and is closing their
+/// transports: a message queued from then on (by another thread, or an exit
+/// handler that runs after metlog's) would never leave.
+static QUEUES_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Marks the queues closed for the rest of the process (see
+/// [`queues_closed`]).
+pub(crate) fn close_queues() {
+    QUEUES_CLOSED.store(true, Ordering::SeqCst);
+}
+
+/// Whether the exit work has closed the background queues: what is sent
+/// now is refused (counted, reported), not queued to be lost in silence.
+#[inline]
+pub(crate) fn queues_closed() -> bool {
+    QUEUES_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Background workers handing messages to their transport right now.
 static DELIVERING: AtomicUsize = AtomicUsize::new(0);
 

@@ -245,3 +245,49 @@ fn exit_never_stops_a_transport_half_way_through_a_batch() {
         assert!(marks.ends_with("E\n"));
     }
 }
+
+/// An exit handler of the program's, registered before the client was set,
+/// runs after metlog's delivery at exit: what it sends cannot leave. It is
+/// refused, counted and reported — not queued to vanish in silence.
+#[test]
+fn what_is_sent_after_the_delivery_at_exit_is_reported() {
+    extern "C" fn late_handler() {
+        for _ in 0..100 {
+            metlog::incr("too.late");
+        }
+    }
+    if std::env::var("METLOG_TEST_CHILD").is_ok() {
+        #[allow(unsafe_code)]
+        // SAFETY: registering an `extern "C" fn()` that does not unwind
+        // (metlog's calls never panic into the caller).
+        unsafe {
+            libc::atexit(late_handler);
+        }
+        let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
+        let client = metlog::Client::builder("late")
+            .sender(TcpSender::new(addr.as_str()).unwrap())
+            .build();
+        metlog::set_global_client(client).unwrap();
+        for _ in 0..10 {
+            metlog::incr("in.time");
+        }
+        return;
+    }
+    let (output, received) = run(
+        "what_is_sent_after_the_delivery_at_exit_is_reported",
+        "late",
+        true,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(received, 10);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("metlog:"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stderr}");
+    assert!(
+        reports[0].contains("after metlog's delivery at exit"),
+        "{stderr}"
+    );
+}

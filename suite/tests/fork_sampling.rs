@@ -34,5 +34,8 @@ fn forked_children_sample_independently() {
         kept += libc::WEXITSTATUS(status);
     }
     // Independent draws at 0.5: all 60 alike has a chance of 2 in 2^60.
-    assert!(0 < kept && kept < children, "{kept} of {children} children kept the call");
+    assert!(
+        0 < kept && kept < children,
+        "{kept} of {children} children kept the call"
+    );
 }

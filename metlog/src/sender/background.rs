@@ -282,7 +282,9 @@ fn flush_queues_at_exit(deadline: Instant) {
     }
     // Then each transport closes, delivering what it holds itself (ZeroMQ
     // sends from a queue of its own, which the end of the process would
-    // discard), all by the same deadline.
+    // discard), all by the same deadline. What is sent from now on is
+    // refused: it could not leave.
+    crate::process::close_queues();
     for queue in &queues {
         if queue.forks == forks && queue.close_at_exit.set(deadline).is_ok() {
             queue.wake_worker();
@@ -658,6 +660,9 @@ impl Sender for QueuedSender {
         if !std::ptr::eq(this, self) {
             return this.send(message);
         }
+        if crate::process::queues_closed() {
+            return Err(after_exit());
+        }
         if message.fields.nests_too_deep() {
             return Err(too_deep());
         }
@@ -674,6 +679,9 @@ impl Sender for QueuedSender {
         }
         if on_own_worker(&self.shared) {
             return Err(fed_back());
+        }
+        if crate::process::queues_closed() {
+            return Err(after_exit());
         }
         // Records come only from `Client::dispatch`, which has refused any
         // nested too deep already (messages sent directly are checked in
@@ -765,6 +773,16 @@ fn fed_back() -> SendError {
         SendErrorKind::Full,
         "a message sent from this sender's own worker (its transport sending through it) was \
          dropped: it would feed itself",
+    )
+}
+
+/// A message sent after the exit work closed the queues.
+#[cold]
+fn after_exit() -> SendError {
+    SendError::new(
+        SendErrorKind::Other,
+        "sent after metlog's delivery at exit had run (from another thread, or an exit handler \
+         registered before the client was set): not delivered",
     )
 }
 
