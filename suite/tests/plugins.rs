@@ -188,6 +188,33 @@ fn tracing_events_and_spans_become_messages() {
     assert_eq!(msgs[2].fields["name"], "checkout");
 }
 
+/// An event's own field named `target` is kept (the event's target once
+/// replaced it), and a `message` of any type is the payload (a number once
+/// left it empty).
+#[test]
+fn tracing_fields_named_target_or_message_keep_their_values() {
+    use tracing_subscriber::prelude::*;
+    let (client, capture) = capture_client();
+    let layer = metlog::bridge::tracing::MetlogLayer::new(client);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target = "user-target", "with a target field");
+        tracing::info!(message = 42, extra = 1);
+        tracing::warn!(message = true);
+    });
+    let msgs = capture.messages();
+    assert_eq!(msgs[0].fields["target"], "user-target");
+    assert_eq!(msgs[0].payload, "with a target field");
+    assert_eq!(msgs[1].payload, "42");
+    assert!(
+        msgs[1].fields.get("message").is_none(),
+        "{:?}",
+        msgs[1].fields
+    );
+    assert_eq!(msgs[1].fields["target"], "plugins");
+    assert_eq!(msgs[2].payload, "true");
+}
+
 /// Extension keys that clean up to one already written (`s-r-c` next to the
 /// context's `src`), or to nothing (`--`), are left out and reported — they
 /// once forged the event's source and user — and a context setter called

@@ -32,8 +32,10 @@ use crate::{Client, Fields, Severity, SharedStr};
 /// Sends `tracing` events (and, optionally, closed spans) through a metlog
 /// client, or the current one.
 ///
-/// Events: type `oldstyle`, payload the `message` field, every other field
-/// in `fields` (plus `target`), severity from the level (`ERROR` → 3, `WARN`
+/// Events: type `oldstyle`, payload the `message` field (of any type:
+/// `message = 42` gives `"42"`), every other field in `fields`, plus
+/// `target` — the event's target, unless the event has a field of that name,
+/// which is kept — severity from the level (`ERROR` → 3, `WARN`
 /// → 4, `INFO` → 6, `DEBUG`/`TRACE` → 7). Spans, when enabled: a `timer`
 /// named after the span, from creation to close.
 #[derive(Debug)]
@@ -106,6 +108,17 @@ struct FieldVisitor {
     failed: bool,
 }
 
+impl FieldVisitor {
+    /// A field of a plain type: the payload when it is `message`.
+    fn record_value(&mut self, field: &Field, value: impl Into<crate::Value> + ToString) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        } else {
+            self.fields.insert(field.name(), value);
+        }
+    }
+}
+
 impl Visit for FieldVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
@@ -115,16 +128,16 @@ impl Visit for FieldVisitor {
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.insert(field.name(), value);
+        self.record_value(field, value);
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.insert(field.name(), value);
+        self.record_value(field, value);
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.insert(field.name(), value);
+        self.record_value(field, value);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.insert(field.name(), value);
+        self.record_value(field, value);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         use std::fmt::Write as _;
@@ -174,9 +187,12 @@ where
                 return;
             }
             let metadata = event.metadata();
-            visitor
-                .fields
-                .insert("target", SharedStr::from_static(metadata.target()));
+            // A field the event names `target` is the application's: kept.
+            if !visitor.fields.contains_key("target") {
+                visitor
+                    .fields
+                    .insert("target", SharedStr::from_static(metadata.target()));
+            }
             let msg = client.make_message(
                 SharedStr::from_static("oldstyle"),
                 None,
