@@ -207,6 +207,7 @@ impl Options {
             }
             input.parse::<Token![=]>()?;
             let expr: Expr = input.parse()?;
+            check_number_fits(&expr)?;
             let value = match (&expr, number(&expr)) {
                 (_, Some(Number::Int(n))) => FieldValue::Int(n),
                 (_, Some(Number::Float(f))) => FieldValue::Float(f),
@@ -304,6 +305,33 @@ fn number(expr: &Expr) -> Option<Number> {
         },
         Expr::Group(group) => number(&group.expr),
         _ => None,
+    }
+}
+
+/// A number literal that does not fit a field value: an integer beyond
+/// `i64`, a float beyond `f64` (infinite): a pointed error, not a
+/// misleading "must be a literal" (or a panic).
+fn check_number_fits(expr: &Expr) -> syn::Result<()> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) if i.base10_parse::<i64>().is_err() => Err(syn::Error::new(
+            i.span(),
+            "integer field value out of range: it must fit in an i64",
+        )),
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) if !f.base10_parse::<f64>().is_ok_and(f64::is_finite) => Err(syn::Error::new(
+            f.span(),
+            "float field value out of range: it must be a finite f64",
+        )),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => check_number_fits(expr),
+        Expr::Group(group) => check_number_fits(&group.expr),
+        _ => Ok(()),
     }
 }
 
