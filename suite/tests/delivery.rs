@@ -836,6 +836,59 @@ fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
     assert_eq!(after.dropped - before.dropped, 100, "{after:?}");
 }
 
+/// A sender connected to two routers, one of them down: the one that is up
+/// gets everything. The endpoint that was down once got a queue of its own,
+/// which filled up and (ZeroMQ refusing rather than dropping silently) held
+/// back every message to the other router too — and grew, meanwhile, to the
+/// high-water mark of messages of any size.
+#[test]
+fn zeromq_an_endpoint_that_is_down_holds_nothing_back() {
+    use metlog::sender::ZmqSender;
+    let context = zmq::Context::new();
+    let sub = context.socket(zmq::SUB).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.bind("tcp://127.0.0.1:*").unwrap();
+    let up = sub.get_last_endpoint().unwrap().unwrap();
+    // The other router: subscribes, then goes down.
+    let other_context = zmq::Context::new();
+    let other = other_context.socket(zmq::SUB).unwrap();
+    other.set_subscribe(b"").unwrap();
+    other.bind("tcp://127.0.0.1:*").unwrap();
+    let down = other.get_last_endpoint().unwrap().unwrap();
+    let client = Client::builder("two-routers")
+        .sender(ZmqSender::connect([up.as_str(), down.as_str()], 100).unwrap())
+        .build();
+    sub.set_rcvtimeo(50).unwrap();
+    other.set_rcvtimeo(50).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (mut heard_up, mut heard_other) = (false, false);
+    while !(heard_up && heard_other) {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        client.metlog("knock").send();
+        client.flush();
+        heard_up |= sub.recv_bytes(0).is_ok();
+        heard_other |= other.recv_bytes(0).is_ok();
+    }
+    drop(other);
+    drop(other_context);
+    while sub.recv_bytes(0).is_ok() {}
+    let before = client.stats();
+    let reader = std::thread::spawn(move || {
+        sub.set_rcvtimeo(2_000).unwrap();
+        (0..).map_while(|_| sub.recv_bytes(0).ok()).count()
+    });
+    for i in 0..2_000 {
+        client.incr("both");
+        if i % 50 == 0 {
+            client.flush();
+        }
+    }
+    client.flush();
+    let after = client.stats();
+    assert_eq!(reader.join().unwrap(), 2_000, "{after:?}");
+    assert_eq!(after.sent - before.sent, 2_000, "{after:?}");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

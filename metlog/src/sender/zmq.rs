@@ -33,10 +33,12 @@ pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
 ///   for the first second after the socket opens, up to `queue_length`
 ///   messages wait for one rather than being dropped, so a short program's
 ///   messages reach a subscriber that is there.
-/// - Subscribers share the high-water mark: one that stops reading holds the
-///   others back once its share is full, and what cannot be sent is counted
-///   dropped (metlog's deployments have one subscriber, the router; a slow
-///   extra one shows in the counts rather than losing silently).
+/// - Subscribers share the high-water mark: one that is connected but stops
+///   reading holds the others back once its share is full, and what cannot
+///   be sent is counted dropped (metlog's deployments have one subscriber,
+///   the router; a slow extra one shows in the counts rather than losing
+///   silently). An endpoint that is down holds nothing back and queues
+///   nothing: messages go only to connections that are up.
 /// - ZeroMQ sends from a queue of its own, which the end of a process would
 ///   discard: at exit, and when the sender is dropped, the socket is closed
 ///   and what it holds given time to leave (the exit's and the drain's
@@ -106,6 +108,13 @@ impl ZmqTransport {
         // Pending messages get a second to leave when the sender is dropped.
         socket.set_linger(1000).map_err(zmq_error)?;
         set_nodrop(&mut socket)?;
+        if !bind {
+            // Queue only to connections that are up: an endpoint that is
+            // down (a router restarting) would otherwise get a queue of its
+            // own, up to the high-water mark of messages of any size, and
+            // once it was full (no-drop) hold back every other subscriber.
+            socket.set_immediate(true).map_err(zmq_error)?;
+        }
         for endpoint in endpoints {
             let result = if bind {
                 socket.bind(endpoint)
