@@ -687,6 +687,27 @@ fn queue_max_bytes_is_checked_and_applied() {
     assert_eq!(stats.produced(), 2_000);
 }
 
+/// A file of 50,000 sections (the client's, and 49,999 of filters and
+/// plugins it does not use) loads in one pass: every section and key is
+/// looked up, not searched for (quadratic: 100,000 sections took half a
+/// minute in a release build). The bound below is ten times what the
+/// linear parser needs in a debug build (0.5 s), a third of what the
+/// quadratic one took (15 s): a guard on the complexity, not a benchmark.
+#[test]
+fn many_sections_load_in_linear_time() {
+    let mut text = String::from(
+        "[metlog]\nlogger = big\nsender_class = metlog.senders.dev.DebugCaptureSender\n",
+    );
+    for i in 0..50_000 {
+        text.push_str(&format!("[unused_{i}]\nkey = {i}\nother = x\n"));
+    }
+    let started = std::time::Instant::now();
+    let client = metlog::config::from_ini_str(&text, "metlog").unwrap();
+    let took = started.elapsed();
+    assert_eq!(client.logger(), "big");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
+
 /// References that each repeat the one before grow exponentially: ten
 /// levels of ten, in 1.3 kB of INI, once ran for minutes and hundreds of
 /// megabytes. Now a clear error, at once.
@@ -704,4 +725,12 @@ fn exponential_interpolation_is_refused_with_a_clear_error() {
         "{shown}"
     );
     assert!(shown.contains("line "), "names the line: {shown}");
+}
+
+/// A path to something that is not a configuration file (`/dev/zero`, a
+/// log) is refused at 16 MiB, not read until memory runs out.
+#[test]
+fn a_file_beyond_the_size_limit_is_refused() {
+    let err = metlog::config::from_ini_file("/dev/zero", "metlog").unwrap_err();
+    assert!(err.to_string().contains("MAX_CONFIG_FILE"), "{err}");
 }

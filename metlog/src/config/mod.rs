@@ -688,9 +688,29 @@ pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
     from_toml_str(&text).map_err(|e| e.in_file(path))
 }
 
+/// The most bytes a configuration file may hold: far beyond any real one,
+/// and a bound on what a wrong path (`/dev/zero`, a log file) costs.
+pub const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
+
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read as _;
+    let io_error = |e: std::io::Error| {
         ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}")).in_file(path)
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Io,
+            format!("longer than {MAX_CONFIG_FILE} bytes (metlog::config::MAX_CONFIG_FILE): not a configuration file"),
+        )
+        .in_file(path));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})")).in_file(path)
     })
 }
 
