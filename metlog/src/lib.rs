@@ -138,7 +138,8 @@
 //! `<module>.<method>`. Messages carry `fields.outcome` `err` when the value
 //! returned is an `Err`, however its type is spelled (`io::Result`, an alias,
 //! `Result<impl Trait, E>`); a `#[track_caller]` function runs unwrapped, so
-//! its `Err` is reported as `ok`. A function returning `async move { … }` or
+//! its `Err` is reported as `ok`, as is one returning a type parameter
+//! (`-> T`: the value is looked at as a `T`, whatever it is at the call). A function returning `async move { … }` or
 //! `Box::pin(async move { … })` (what `#[async_trait]` generates), or one of
 //! several boxed futures (`Pin<Box<dyn Future …>>`, `BoxFuture`, some
 //! returned early), is timed inside the future.
