@@ -142,7 +142,7 @@ pub const DEFAULT_MAX_MESSAGE: usize = 8096;
 /// cut]`): at most this many bytes.
 const CUT_NOTE_MAX: usize = 32;
 
-/// Like [`write`], in at most `max` bytes: a longer message has its payload
+/// Like [`write()`], in at most `max` bytes: a longer message has its payload
 /// (the text: a log line, a traceback) shortened to fit, ending with a note
 /// of how much was cut, so the receiver gets one whole message. `Err` (and
 /// nothing written) when even that does not fit — fields too large.
