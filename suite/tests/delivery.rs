@@ -779,13 +779,7 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
     sub.set_subscribe(b"").unwrap();
     sub.set_rcvtimeo(50).unwrap();
     sub.connect(&endpoint).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while sub.recv_bytes(0).is_err() {
-        assert!(std::time::Instant::now() < deadline, "never subscribed");
-        client.metlog("knock").send();
-        client.flush();
-    }
-    while sub.recv_bytes(0).is_ok() {}
+    knock_until_heard(&client, &sub);
     let before = client.stats();
     for _ in 0..100 {
         client.incr("heard");
@@ -815,13 +809,7 @@ fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
     sub.set_subscribe(br#"{"type":"knock""#).unwrap();
     sub.set_rcvtimeo(50).unwrap();
     sub.connect(&endpoint).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while sub.recv_bytes(0).is_err() {
-        assert!(std::time::Instant::now() < deadline, "never subscribed");
-        client.metlog("knock").send();
-        client.flush();
-    }
-    while sub.recv_bytes(0).is_ok() {}
+    knock_until_heard(&client, &sub);
     let before = client.stats();
     for _ in 0..100 {
         client.incr("unwanted");
@@ -887,6 +875,18 @@ fn zeromq_an_endpoint_that_is_down_holds_nothing_back() {
     let after = client.stats();
     assert_eq!(reader.join().unwrap(), 2_000, "{after:?}");
     assert_eq!(after.sent - before.sent, 2_000, "{after:?}");
+}
+
+/// Sends `knock` messages until `sub` (its receive timeout short) receives
+/// one — the subscription has been heard — then takes what is left.
+fn knock_until_heard(client: &Client, sub: &zmq::Socket) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sub.recv_bytes(0).is_err() {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        client.metlog("knock").send();
+        client.flush();
+    }
+    while sub.recv_bytes(0).is_ok() {}
 }
 
 fn free_port() -> u16 {

@@ -82,13 +82,7 @@ fn returning_from_main_delivers_everything_queued() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, received) = run(
-        "returning_from_main_delivers_everything_queued",
-        "return",
-        true,
-    );
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(received, MESSAGES);
+    everything_arrives("returning_from_main_delivers_everything_queued", "return");
 }
 
 #[test]
@@ -96,9 +90,7 @@ fn process_exit_delivers_everything_queued() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, received) = run("process_exit_delivers_everything_queued", "exit", true);
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(received, MESSAGES);
+    everything_arrives("process_exit_delivers_everything_queued", "exit");
 }
 
 #[test]
@@ -116,7 +108,12 @@ fn named_clients_are_delivered_too() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, received) = run("named_clients_are_delivered_too", "named", true);
+    everything_arrives("named_clients_are_delivered_too", "named");
+}
+
+/// Runs the child in `mode`, which succeeds; the listener got every message.
+fn everything_arrives(test: &str, mode: &str) {
+    let (output, received) = run(test, mode, true);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(received, MESSAGES);
 }
@@ -128,11 +125,15 @@ fn what_cannot_be_delivered_at_exit_is_reported() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, _) = run(
-        "what_cannot_be_delivered_at_exit_is_reported",
-        "return",
-        false,
-    );
+    let report = the_one_exit_report("what_cannot_be_delivered_at_exit_is_reported", "return");
+    assert!(report.contains("message(s) waiting"), "{report}");
+    assert!(report.contains("those messages are lost"), "{report}");
+}
+
+/// Runs the child in `mode` with nobody listening; the one report at exit
+/// it must make.
+fn the_one_exit_report(test: &str, mode: &str) -> String {
+    let (output, _) = run(test, mode, false);
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reports: Vec<&str> = stderr
@@ -140,8 +141,7 @@ fn what_cannot_be_delivered_at_exit_is_reported() {
         .filter(|l| l.starts_with("metlog: at exit"))
         .collect();
     assert_eq!(reports.len(), 1, "{stderr}");
-    assert!(reports[0].contains("message(s) waiting"), "{stderr}");
-    assert!(reports[0].contains("those messages are lost"), "{stderr}");
+    reports[0].to_owned()
 }
 
 #[test]
@@ -149,13 +149,10 @@ fn a_local_client_left_behind_by_process_exit_is_delivered_too() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, received) = run(
+    everything_arrives(
         "a_local_client_left_behind_by_process_exit_is_delivered_too",
         "local",
-        true,
     );
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(received, MESSAGES);
 }
 
 /// Nobody listening, a local client, `process::exit`: reported once, with
@@ -165,20 +162,12 @@ fn what_a_local_client_cannot_deliver_at_exit_is_reported() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, _) = run(
+    let report = the_one_exit_report(
         "what_a_local_client_cannot_deliver_at_exit_is_reported",
         "local",
-        false,
     );
-    assert!(output.status.success(), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let reports: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("metlog: at exit"))
-        .collect();
-    assert_eq!(reports.len(), 1, "{stderr}");
-    assert!(reports[0].contains("sender tcp"), "{stderr}");
-    assert!(reports[0].contains("message(s) waiting"), "{stderr}");
+    assert!(report.contains("sender tcp"), "{report}");
+    assert!(report.contains("message(s) waiting"), "{report}");
 }
 
 /// Sending threads that never stop, and a thread that ends the process:

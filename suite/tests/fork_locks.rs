@@ -7,8 +7,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[path = "support/children.rs"]
+mod children;
+
+use children::Ended;
 use metlog::sender::NullSender;
 use metlog::Client;
 
@@ -39,24 +43,9 @@ fn a_child_forked_while_the_registry_is_busy_exits() {
             std::process::exit(0);
         }
         assert!(pid > 0, "fork failed");
-        let started = Instant::now();
-        let mut status = 0;
-        loop {
-            // SAFETY: waiting for our own child.
-            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(5) {
-                hung += 1;
-                // SAFETY: killing and reaping our own child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        match children::wait_or_kill(pid, Duration::from_secs(5)) {
+            Ended::Exited(code) => assert_eq!(code, 0),
+            Ended::Hung => hung += 1,
         }
         if hung > 0 {
             break;

@@ -7,7 +7,10 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/children.rs"]
+mod children;
 
 /// The child's side: log from a thread, fork, count children that hang.
 fn forker() {
@@ -25,23 +28,8 @@ fn forker() {
             // SAFETY: ends the child without running the parent's exit work.
             unsafe { libc::_exit(0) };
         }
-        let started = Instant::now();
-        let mut status = 0;
-        loop {
-            // SAFETY: waiting for our own child.
-            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(3) {
-                hung += 1;
-                // SAFETY: killing and reaping our own child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        if children::wait_or_kill(pid, Duration::from_secs(3)) == children::Ended::Hung {
+            hung += 1;
         }
     }
     eprintln!("hung={hung}");
