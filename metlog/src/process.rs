@@ -265,5 +265,14 @@ extern "C" fn in_child() {
     FORKS.fetch_add(1, Ordering::SeqCst);
     PID.store(std::process::id(), Ordering::SeqCst);
     crate::sampling::reseed_after_fork();
+    // A new process, running: whatever the parent's exit had begun is not
+    // this one's (a fork from an exit handler, or while another thread
+    // exited), and the leaves its workers held are held by no thread here
+    // (but this one's own, which it gives back itself).
+    IN_EXIT_WORK.store(false, Ordering::SeqCst);
+    QUEUES_CLOSED.store(false, Ordering::SeqCst);
+    EXITING.store(false, Ordering::SeqCst);
+    let own = HELD_HERE.try_with(std::cell::Cell::get).unwrap_or(0);
+    DELIVERING.store(own, Ordering::SeqCst);
     let _ = std::panic::catch_unwind(release_fork_locks);
 }

@@ -904,7 +904,9 @@ fn free_port() -> u16 {
 fn a_router_flushes_all_its_routes_within_one_timeout() {
     support::collect_reports();
     let refused = free_port();
-    let queue = QueueConfig::default().drain_timeout(Duration::from_millis(100));
+    let queue = QueueConfig::default()
+        .drain_timeout(Duration::from_millis(100))
+        .flush_timeout(Duration::from_secs(1));
     let route = || TcpSender::with_options(("127.0.0.1", refused), queue.clone(), 100).unwrap();
     let router = Router::new(route())
         .route(["counter"], route())
@@ -921,5 +923,13 @@ fn a_router_flushes_all_its_routes_within_one_timeout() {
         error.to_string().matches("1 message(s) waiting").count(),
         3,
         "{error}"
+    );
+    // `flush` alone: each route's own 1 s, at once — not 3 s in turn.
+    let started = std::time::Instant::now();
+    client.flush();
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(2_500),
+        "flush waited {waited:?}"
     );
 }

@@ -210,7 +210,8 @@ impl Shared {
             }
             let now = Instant::now();
             if now >= deadline {
-                let waiting = target - self.settled().min(target);
+                // Everything still unsettled (of this call's and newer).
+                let waiting = self.queue.accepted().saturating_sub(self.settled());
                 if crate::process::in_exit_work() {
                     self.exit_reported.store(true, SeqCst);
                 }
@@ -824,16 +825,10 @@ fn run(
     // The most ever taken from a shard at once.
     let mut most: usize = 0;
     loop {
-        if let Some(&deadline) = shared.close_at_exit.get() {
-            // The process is ending and this queue has been flushed: what
-            // the transport holds must leave now (messages sent since stay
-            // counted queued).
-            if let Some(_delivering) = crate::process::delivering() {
-                let _ =
-                    panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
-            }
-            return;
-        }
+        // The process is ending and this queue has been flushed: one last
+        // round takes what was accepted since (new messages are refused
+        // now), then the transport closes.
+        let exit_deadline = shared.close_at_exit.get().copied();
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
         let closing = shared.closing.load(SeqCst);
@@ -877,6 +872,15 @@ fn run(
         }
         shared.tickets_through.store(outcome.next_ticket(), SeqCst);
         shared.rounds_done.fetch_add(1, SeqCst);
+        if let Some(deadline) = exit_deadline {
+            // What the transport holds must leave now (ZeroMQ's own queue).
+            if let Some(_delivering) = crate::process::delivering() {
+                let _ =
+                    panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
+            }
+            fail_left_at_exit(shared, outcome, &mut spare);
+            return;
+        }
         if shared.tally.owners.live() >= recycle_at {
             recycle(shared, &mut clients);
             recycle_at = (shared.tally.owners.live() * 2).max(64);
@@ -918,6 +922,27 @@ fn run(
         return;
     };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
+    notify(shared);
+}
+
+/// At exit, after the last round: what a sender pushed while that round ran
+/// (it had passed the check that refuses messages once the queues close) is
+/// counted failed — and reported — rather than left queued for ever.
+fn fail_left_at_exit(shared: &Shared, outcome: &Outcome, spare: &mut Vec<Stored>) {
+    let error = SendError::new(
+        SendErrorKind::Other,
+        "queued as the process ended, after metlog's last delivery at exit: not delivered",
+    );
+    for shard in 0..shared.queue.shard_count() {
+        spare.clear();
+        if shared.queue.take(shard, spare) == 0 {
+            continue;
+        }
+        let first = outcome.open(spare);
+        for ticket in first..first + spare.len() as u64 {
+            outcome.fail_ticket(ticket, &error);
+        }
+    }
     notify(shared);
 }
 

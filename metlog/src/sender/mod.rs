@@ -78,6 +78,7 @@ use crate::record::ClientId;
 use crate::Record;
 
 pub use background::{QueueConfig, QueuedSender, DEFAULT_MAX_BYTES};
+
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
 pub use log_sender::LogSender;

@@ -139,21 +139,19 @@ impl Sender for Router {
         self.route_for(record.kind()).send_record(record)
     }
 
-    /// Flushes every route (all of them, even after one fails), returning
-    /// the first error.
+    /// Flushes every route at once, so the wait is the longest route's own
+    /// flush timeout, not their sum; an error names every route that failed.
     fn flush(&self) -> Result<(), SendError> {
-        first_error(self.all().map(|r| r.sender.flush()))
+        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
+        flush_together(&senders, |sender| sender.flush())
     }
 
-    /// Flushes every route within `timeout` for all of them together (a
-    /// stuck route must not make the wait a multiple of it); an error names
-    /// every route that failed.
+    /// Flushes every route at once, each within `timeout` (so all of them
+    /// within it: a stuck route neither adds to the wait nor takes the time
+    /// of the others); an error names every route that failed.
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let deadline = std::time::Instant::now() + timeout;
-        every_error(self.all().map(|r| {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            r.sender.flush_timeout(left)
-        }))
+        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
+        flush_together(&senders, |sender| sender.flush_timeout(timeout))
     }
 
     fn delivery(&self) -> Option<Delivery> {
@@ -169,14 +167,40 @@ impl Sender for Router {
     }
 }
 
-fn first_error(results: impl Iterator<Item = Result<(), SendError>>) -> Result<(), SendError> {
-    let mut first = Ok(());
-    for result in results {
-        if first.is_ok() {
-            first = result;
+/// Runs `flush` on every sender at once (a thread each but the first, which
+/// runs here; inline when no thread can be had), and gathers the errors.
+pub(crate) fn flush_together(
+    senders: &[&dyn Sender],
+    flush: impl Fn(&dyn Sender) -> Result<(), SendError> + Sync,
+) -> Result<(), SendError> {
+    let Some((first, rest)) = senders.split_first() else {
+        return Ok(());
+    };
+    let flush = &flush;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .iter()
+            .map(|&sender| {
+                std::thread::Builder::new()
+                    .name("metlog-flush".into())
+                    .spawn_scoped(scope, move || flush(sender))
+                    .map_err(|_| sender)
+            })
+            .collect();
+        let mut results = vec![flush(*first)];
+        for other in others {
+            results.push(match other {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(SendError::new(
+                        super::SendErrorKind::Other,
+                        "a flush panicked",
+                    ))
+                }),
+                Err(sender) => flush(sender),
+            });
         }
-    }
-    first
+        every_error(results.into_iter())
+    })
 }
 
 /// `Ok`, or one error saying what each failed result said (of the first's

@@ -94,6 +94,13 @@ impl StatsdSender {
         })
     }
 
+    /// The statsd queue and the fallback, if any.
+    fn parts(&self) -> Vec<&dyn Sender> {
+        let mut parts: Vec<&dyn Sender> = vec![&self.queued];
+        parts.extend(self.fallback.as_deref());
+        parts
+    }
+
     /// Hands messages statsd cannot carry (log lines, custom types) to
     /// `sender` instead of ignoring them.
     pub fn fallback(mut self, sender: impl Sender) -> Self {
@@ -157,22 +164,16 @@ impl Sender for StatsdSender {
         Ok(())
     }
 
+    /// Flushes the statsd queue and the fallback at once (the wait is the
+    /// longer of their flush timeouts, not the sum).
     fn flush(&self) -> Result<(), SendError> {
-        let ours = self.queued.flush();
-        let theirs = self.fallback.as_ref().map_or(Ok(()), |f| f.flush());
-        ours.and(theirs)
+        super::router::flush_together(&self.parts(), |sender| sender.flush())
     }
 
-    /// Flushes the statsd queue and the fallback within `timeout` for both.
+    /// Flushes the statsd queue and the fallback at once, each within
+    /// `timeout`.
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
-        let deadline = std::time::Instant::now() + timeout;
-        let ours = self.queued.flush_timeout(timeout);
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let theirs = self
-            .fallback
-            .as_ref()
-            .map_or(Ok(()), |f| f.flush_timeout(left));
-        super::router::every_error([ours, theirs].into_iter())
+        super::router::flush_together(&self.parts(), |sender| sender.flush_timeout(timeout))
     }
 
     fn delivery(&self) -> Option<Delivery> {

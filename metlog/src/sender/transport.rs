@@ -335,6 +335,12 @@ impl Outcome {
         first
     }
 
+    /// Counts ticket number `ticket` as failed (reporting the sender's
+    /// first failure).
+    pub(crate) fn fail_ticket(&self, ticket: u64, error: &SendError) {
+        self.fail(Ticket(ticket), error, false);
+    }
+
     /// Counts as failed every message of `batch` not reported yet (its
     /// transport panicked).
     pub(crate) fn fail_unreported(&self, batch: &Batch<'_>, error: &SendError) {
