@@ -800,6 +800,7 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
 #[test]
 fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
     use metlog::sender::ZmqSender;
+    support::collect_reports();
     let endpoint = format!("tcp://127.0.0.1:{}", free_port());
     let client = Client::builder("topics")
         .sender(ZmqSender::bind([endpoint.as_str()], 1000).unwrap())
@@ -822,6 +823,13 @@ fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
     let after = client.stats();
     assert_eq!(after.sent - before.sent, 100, "{after:?}");
     assert_eq!(after.dropped - before.dropped, 100, "{after:?}");
+    assert!(
+        support::reports()
+            .iter()
+            .any(|r| r.starts_with("zmq: no subscriber takes some messages")),
+        "the drops are reported once: {:?}",
+        support::reports()
+    );
 }
 
 /// A sender connected to two routers, one of them down: the one that is up

@@ -40,6 +40,15 @@ fn encode_line(message: Envelope<'_>, layout: Layout) -> Vec<u8> {
 /// first message. [`StdoutSender::blocking`] writes on the caller's thread
 /// instead, for those who want to wait.
 ///
+/// The thread writes through a descriptor of its own, never holding std's
+/// `Stdout` lock (held across a `fork()`, it would hang the child's first
+/// `println!`), each line whole when it is at most 4,096 bytes. The
+/// program's own `println!` lines are whole too unless longer than std's
+/// 1 KiB line buffer: std writes those in pieces, and a metlog line can land
+/// between them. Where the program prints such lines to the same stdout,
+/// [`blocking`](StdoutSender::blocking) writes under std's lock, in order
+/// with them.
+///
 /// ```
 /// let client = metlog::Client::builder("app")
 ///     .sender(metlog::sender::StdoutSender::new())
@@ -182,8 +191,10 @@ struct StdoutTransport {
 }
 
 /// Writes of at most this many bytes (POSIX's `PIPE_BUF`) reach a pipe
-/// whole, never interleaved with another writer's: lines up to it never mix
-/// with the program's own prints.
+/// whole, never interleaved with another writer's: a metlog line up to it
+/// is never cut by the program's own prints. (A `println!` line longer than
+/// std's 1 KiB line buffer is written by std in pieces, between which a
+/// metlog line can land: see [`StdoutSender`].)
 const PIECE: usize = 4096;
 
 impl StdoutTransport {

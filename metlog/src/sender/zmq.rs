@@ -137,6 +137,7 @@ impl ZmqTransport {
             waiting: VecDeque::new(),
             queue_length: usize::try_from(queue_length.max(1)).unwrap_or(1),
             unheard_reported: false,
+            unwanted_reported: false,
         })
     }
 }
@@ -190,6 +191,9 @@ struct ZmqTransport {
     queue_length: usize,
     /// Whether dropping for want of a subscriber has been reported.
     unheard_reported: bool,
+    /// Whether dropping for want of a subscriber to the message's topic has
+    /// been reported.
+    unwanted_reported: bool,
 }
 
 impl ZmqTransport {
@@ -225,15 +229,25 @@ impl ZmqTransport {
     }
 
     /// Sends (or drops) `message` now that there are subscribers.
-    fn publish(&self, message: &[u8], ticket: Ticket, outcome: &Outcome) {
-        let Some(socket) = &self.socket else {
+    fn publish(&mut self, message: &[u8], ticket: Ticket, outcome: &Outcome) {
+        if self.socket.is_none() {
             return outcome.dropped(ticket);
-        };
+        }
         if !self.wanted(message) {
             // Subscribers, none to this message's topic: ZeroMQ would
             // discard it silently.
-            return outcome.dropped(ticket);
+            outcome.dropped(ticket);
+            if !std::mem::replace(&mut self.unwanted_reported, true) {
+                crate::report::report(format_args!(
+                    "zmq: no subscriber takes some messages (their topic matches no \
+                     subscription): they are dropped, and counted in Stats::dropped"
+                ));
+            }
+            return;
         }
+        let Some(socket) = &self.socket else {
+            return outcome.dropped(ticket);
+        };
         match socket.send(message, zmq::DONTWAIT) {
             Ok(()) => outcome.delivered(ticket),
             Err(zmq::Error::EAGAIN) => outcome.dropped(ticket),
@@ -250,9 +264,9 @@ impl ZmqTransport {
         outcome.dropped(ticket);
         if !std::mem::replace(&mut self.unheard_reported, true) {
             crate::report::report(format_args!(
-                "zmq: no subscriber (none had subscribed {FIRST_SUBSCRIPTION_WAIT:?} after the \
-                 socket opened): messages are dropped until one does, and counted in \
-                 Stats::dropped"
+                "zmq: no subscriber (none is subscribed, and the first {FIRST_SUBSCRIPTION_WAIT:?} \
+                 after the socket opened is over): messages are dropped until one subscribes, \
+                 and counted in Stats::dropped"
             ));
         }
     }
@@ -283,7 +297,9 @@ impl Transport for ZmqTransport {
             self.buf.clear();
             json::write(item.envelope(), &mut self.buf);
             if !self.topics.is_empty() {
-                self.publish(&self.buf, item.ticket(), outcome);
+                let message = std::mem::take(&mut self.buf);
+                self.publish(&message, item.ticket(), outcome);
+                self.buf = message;
             } else if self.may_wait() && self.waiting.len() < self.queue_length {
                 self.waiting.push_back((self.buf.clone(), item.ticket()));
             } else {
