@@ -329,7 +329,7 @@ fn routes_send_types_to_their_own_sender() {
     let port = receiver.local_addr().unwrap().port();
     let client = config::from_ini_str(
         &format!(
-            "[metlog]\nlogger = app\nsender_class = capture\n\n[metlog_route_metrics]\ntypes = counter\n        timer\nclass = statsd\nhost = 127.0.0.1\nport = {port}\n"
+            "[metlog]\nlogger = app\nsender_class = capture\n\n[metlog_route_metrics]\ntypes = counter\n        timer\nclass = statsd\nhost = 127.0.0.1\nport = {port}\nprefix = app\n"
         ),
         "metlog",
     )
