@@ -616,6 +616,44 @@ fn disabled_timers_and_sampling() {
     assert!(capture.messages().iter().all(|m| m.fields["rate"] == 0.25));
 }
 
+#[metlog::timer]
+fn timed_add(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+#[metlog::timer("named.timer")]
+fn named_timed() {}
+
+/// metlog-py's `disabled_timers = timed_add` disables `@timeit` on
+/// `timed_add`: a timer without a name of its own is disabled by its bare
+/// function name as well as its full one; a named one, by its name only.
+#[test]
+fn disabled_timers_match_bare_function_names_as_metlog_py() {
+    let run = |disabled: &[&str]| {
+        let capture = CaptureSender::new();
+        let client = Client::builder("t")
+            .sender(capture.clone())
+            .disabled_timers(disabled.iter().map(|d| d.to_string()))
+            .build();
+        metlog::with_client(&client, || {
+            assert_eq!(timed_add(1, 2), 3);
+            named_timed();
+        });
+        let mut names: Vec<String> = capture
+            .messages()
+            .iter()
+            .map(|m| m.fields["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(run(&["timed_add"]), ["named.timer"]);
+    assert_eq!(run(&["macros.timed_add"]), ["named.timer"]);
+    assert_eq!(run(&["named_timed"]), ["macros.timed_add", "named.timer"]);
+    assert_eq!(run(&["named.timer"]), ["macros.timed_add"]);
+    assert!(run(&["*"]).is_empty());
+}
+
 #[test]
 fn no_client_means_no_message_and_no_panic() {
     // No scope on this thread and no global client in this test binary.
