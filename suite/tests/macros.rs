@@ -580,13 +580,24 @@ fn incr_messages() {
 #[metlog::timer("both")]
 fn both() {}
 
+#[metlog::timer("both")]
+#[metlog::incr("both")]
+fn both_the_other_way() {}
+
+/// Stacked, the outer attribute's message goes first: the opposite of
+/// metlog-py's stacked decorators, where `@incr_count @timeit` sends the
+/// timer (the inner) first. `#[metlog::timer] #[metlog::incr]` gives
+/// metlog-py's order for `@incr_count @timeit` (README).
 #[test]
-fn timer_and_incr_together_send_one_of_each() {
+fn stacked_attributes_send_the_outer_ones_message_first() {
     let s = scope();
     both();
-    let mut kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
-    kinds.sort();
+    let kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
     assert_eq!(kinds, ["counter", "timer"]);
+    let s = scope();
+    both_the_other_way();
+    let kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
+    assert_eq!(kinds, ["timer", "counter"]);
 }
 
 // ---------- runtime switches ----------
