@@ -20,7 +20,7 @@
 //!    [`incr`](crate::incr()) and the log-style macros anywhere; route `log`
 //!    and `tracing` through [`bridge`].
 //! 4. Deliver: a [`StatsdSender`](sender::StatsdSender) for counters and
-//!    timers (`<logger>.<name>:1|c`), a [`SyslogSender`](sender::SyslogSender)
+//!    timers (`<name>:1|c`, keyed as metlog-py's routers keyed it), a [`SyslogSender`](sender::SyslogSender)
 //!    or JSON over [`UdpSender`](sender::UdpSender) / [`TcpSender`](sender::TcpSender)
 //!    for the rest, combined with a [`Router`](sender::Router).
 //! 5. Watch [`Client::stats`]: sent, dropped, failed, queued.

@@ -18,7 +18,7 @@ use crate::{Fields, Severity, SharedStr};
 /// | `timestamp` | string, `2026-11-25T05:27:11.123456Z` | [`timestamp`](Message::timestamp) |
 /// | `logger` | string | [`logger`](Message::logger) |
 /// | `severity` | integer 0–7 | [`severity`](Message::severity) |
-/// | `payload` | string | [`payload`](Message::payload) |
+/// | `payload` | string (read also as a number or other JSON value, as metlog-py's plugins write it) | [`payload`](Message::payload) |
 /// | `fields` | object | [`fields`](Message::fields) |
 /// | `env_version` | string, `"0.8"` | [`ENV_VERSION`](crate::ENV_VERSION) |
 /// | `metlog_pid` | integer | [`pid`](Message::pid) |
@@ -221,7 +221,7 @@ struct WireIn {
     #[serde(default)]
     severity: Severity,
     #[serde(default)]
-    payload: Option<SharedStr>,
+    payload: Option<PayloadIn>,
     #[serde(default)]
     fields: Fields,
     #[allow(dead_code)]
@@ -233,6 +233,26 @@ struct WireIn {
     metlog_hostname: Option<SharedStr>,
 }
 
+/// A payload as metlog-py and its plugins write it: text, or a number
+/// (metlog-psutils sends `"payload": 12345.5`) or any other JSON value, kept
+/// as its JSON text.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PayloadIn {
+    Text(SharedStr),
+    Other(serde_json::Value),
+}
+
+impl PayloadIn {
+    fn into_text(self) -> SharedStr {
+        match self {
+            PayloadIn::Text(text) => text,
+            PayloadIn::Other(serde_json::Value::Null) => SharedStr::EMPTY,
+            PayloadIn::Other(value) => SharedStr::from(value.to_string()),
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Message {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = WireIn::deserialize(deserializer)?;
@@ -242,7 +262,7 @@ impl<'de> serde::Deserialize<'de> for Message {
             timestamp,
             logger: wire.logger,
             severity: wire.severity,
-            payload: wire.payload.unwrap_or_default(),
+            payload: wire.payload.map(PayloadIn::into_text).unwrap_or_default(),
             fields: wire.fields,
             pid: wire.metlog_pid.unwrap_or(0),
             hostname: wire.metlog_hostname.unwrap_or_default(),

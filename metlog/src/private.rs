@@ -41,7 +41,10 @@ impl Site {
         if cached >> 1 == id {
             return cached & 1 == 1;
         }
-        let disabled = client.is_timer_disabled(self.name());
+        // As metlog-py's `@timeit`: a timer with no name of its own is also
+        // disabled by its function's bare name (`timed_add`).
+        let disabled = client.is_timer_disabled(self.name())
+            || (self.name.is_none() && client.is_timer_disabled(self.function));
         self.state
             .timer_disabled
             .store(id << 1 | u64::from(disabled), Ordering::Relaxed);

@@ -329,7 +329,7 @@ fn routes_send_types_to_their_own_sender() {
     let port = receiver.local_addr().unwrap().port();
     let client = config::from_ini_str(
         &format!(
-            "[metlog]\nlogger = app\nsender_class = capture\n\n[metlog_route_metrics]\ntypes = counter\n        timer\nclass = statsd\nhost = 127.0.0.1\nport = {port}\n"
+            "[metlog]\nlogger = app\nsender_class = capture\n\n[metlog_route_metrics]\ntypes = counter\n        timer\nclass = statsd\nhost = 127.0.0.1\nport = {port}\nprefix = app\n"
         ),
         "metlog",
     )
@@ -733,4 +733,33 @@ fn exponential_interpolation_is_refused_with_a_clear_error() {
 fn a_file_beyond_the_size_limit_is_refused() {
     let err = metlog::config::from_ini_file("/dev/zero", "metlog").unwrap_err();
     assert!(err.to_string().contains("MAX_CONFIG_FILE"), "{err}");
+}
+
+/// Configuration text indented as a whole, as metlog-py's own tests write it
+/// inside Python strings, loads (metlog-py's `client_from_text_config`
+/// dedents it); a line indented more than the option before it is said to
+/// be read as that option's continuation (it was "sender_class: expected a
+/// class name").
+#[test]
+fn indented_text_loads_and_a_stray_indent_is_named() {
+    let text = "
+        [metlog_config]
+        logger = indented
+        sender_class = metlog.senders.UdpSender
+        sender_host = 127.0.0.1
+                      127.0.0.2
+        sender_port = 5565
+        ";
+    let client = metlog::config::from_ini_str(text, "metlog_config").unwrap();
+    assert_eq!(client.logger(), "indented");
+
+    let text = "[metlog]\nlogger = x\nsender_class = metlog.senders.DebugCaptureSender\n  sender_host = 127.0.0.1\n";
+    let err = metlog::config::from_ini_str(text, "metlog")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 4"), "{err}");
+    assert!(
+        err.contains("would continue that option's value (`sender_class`, line 3)"),
+        "{err}"
+    );
 }

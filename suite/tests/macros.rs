@@ -580,13 +580,24 @@ fn incr_messages() {
 #[metlog::timer("both")]
 fn both() {}
 
+#[metlog::timer("both")]
+#[metlog::incr("both")]
+fn both_the_other_way() {}
+
+/// Stacked, the outer attribute's message goes first: the opposite of
+/// metlog-py's stacked decorators, where `@incr_count @timeit` sends the
+/// timer (the inner) first. `#[metlog::timer] #[metlog::incr]` gives
+/// metlog-py's order for `@incr_count @timeit` (README).
 #[test]
-fn timer_and_incr_together_send_one_of_each() {
+fn stacked_attributes_send_the_outer_ones_message_first() {
     let s = scope();
     both();
-    let mut kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
-    kinds.sort();
+    let kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
     assert_eq!(kinds, ["counter", "timer"]);
+    let s = scope();
+    both_the_other_way();
+    let kinds: Vec<String> = s.messages().iter().map(|m| m.kind.to_string()).collect();
+    assert_eq!(kinds, ["timer", "counter"]);
 }
 
 // ---------- runtime switches ----------
@@ -614,6 +625,44 @@ fn disabled_timers_and_sampling() {
     // Binomial(4000, 0.25): mean 1000, sd 27.
     assert!((850..=1_150).contains(&kept), "kept {kept}");
     assert!(capture.messages().iter().all(|m| m.fields["rate"] == 0.25));
+}
+
+#[metlog::timer]
+fn timed_add(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+#[metlog::timer("named.timer")]
+fn named_timed() {}
+
+/// metlog-py's `disabled_timers = timed_add` disables `@timeit` on
+/// `timed_add`: a timer without a name of its own is disabled by its bare
+/// function name as well as its full one; a named one, by its name only.
+#[test]
+fn disabled_timers_match_bare_function_names_as_metlog_py() {
+    let run = |disabled: &[&str]| {
+        let capture = CaptureSender::new();
+        let client = Client::builder("t")
+            .sender(capture.clone())
+            .disabled_timers(disabled.iter().map(|d| d.to_string()))
+            .build();
+        metlog::with_client(&client, || {
+            assert_eq!(timed_add(1, 2), 3);
+            named_timed();
+        });
+        let mut names: Vec<String> = capture
+            .messages()
+            .iter()
+            .map(|m| m.fields["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(run(&["timed_add"]), ["named.timer"]);
+    assert_eq!(run(&["macros.timed_add"]), ["named.timer"]);
+    assert_eq!(run(&["named_timed"]), ["macros.timed_add", "named.timer"]);
+    assert_eq!(run(&["named.timer"]), ["macros.timed_add"]);
+    assert!(run(&["*"]).is_empty());
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use metlog::encode::statsd::Prefix;
 use metlog::encode::syslog::{Facility, SdFields};
 use metlog::sender::{StatsdSender, SyslogConfig, SyslogSender};
 use metlog::Client;
@@ -83,7 +84,11 @@ fn await_statsd(kind: &str, name: &str, expected: &str) {
 fn statsd_receives_exact_counters_and_timers() {
     let logger = unique("metlog");
     let client = Client::builder(logger.clone())
-        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .sender(
+            StatsdSender::new(peer("METLOG_TEST_STATSD"))
+                .unwrap()
+                .prefix(Prefix::Logger),
+        )
         .build();
     let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
 
@@ -119,7 +124,11 @@ fn statsd_receives_exact_counters_and_timers() {
 fn a_negative_gauge_sets_the_value_in_statsd() {
     let logger = unique("gauge");
     let client = Client::builder(logger.clone())
-        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .sender(
+            StatsdSender::new(peer("METLOG_TEST_STATSD"))
+                .unwrap()
+                .prefix(Prefix::Logger),
+        )
         .build();
     let name = format!("{logger}.temperature");
     client
@@ -150,7 +159,11 @@ fn a_negative_gauge_sets_the_value_in_statsd() {
 fn hostile_names_never_inject_a_metric_into_statsd() {
     let logger = unique("hostile");
     let client = Client::builder(logger.clone())
-        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .sender(
+            StatsdSender::new(peer("METLOG_TEST_STATSD"))
+                .unwrap()
+                .prefix(Prefix::Logger),
+        )
         .build();
     let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
     for name in ["a:1|c", "b\ninjected:100|c", "c|@0.001", "d e\r\0]\"\\=@"] {
@@ -169,6 +182,52 @@ fn hostile_names_never_inject_a_metric_into_statsd() {
         statsd_value(&dump, &format!("{logger}.b_injected_100_c")).as_deref(),
         Some("1")
     );
+    assert_eq!(
+        statsd_value(&dump, "statsd.bad_lines_seen").unwrap(),
+        bad_before
+    );
+}
+
+/// The keys statsd keeps are the ones Mozilla's routers made: `fields.logger`
+/// (when given) and the name with `::` → `.` and `:|@` → `_`, then statsd's
+/// own clean-up. Expected keys come from running the real logstash-metlog
+/// output and statsd's key regexes on the same names (and the issue's
+/// table); a unique `fields.logger` keeps this run's keys apart.
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_keys_are_the_routers() {
+    let namespace = unique("keys");
+    let client = Client::builder("myapp")
+        .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
+        .build();
+    let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    let table = [
+        ("plain", "plain"),
+        ("dotted.name", "dotted.name"),
+        ("Foo::Bar:baz|qux@host", "Foo.Bar_baz_qux_host"),
+        ("a:b|c@d e/f::gé", "a_b_c_d_e-f.g"),
+        ("my.app/some path\tx", "my.app-some_path_x"),
+        ("café", "caf"),
+        ("a b  c/d\\e!f@g#h$i%j^k&l*m(n)o", "a_b_c-def_ghijklmno"),
+    ];
+    for (name, _) in table {
+        client
+            .counter(name)
+            .field("logger", namespace.clone())
+            .send();
+    }
+    // Without `fields.logger`: the name alone, not the client's logger.
+    // (With a dot: statsd's dump quotes only such keys.)
+    let alone = unique("alone.");
+    client.incr(alone.clone());
+    client.flush();
+    await_statsd("counters", &alone, "1");
+    for (name, key) in table {
+        await_statsd("counters", &format!("{namespace}.{key}"), "1");
+        let _ = name;
+    }
+    let dump = statsd_admin("counters");
+    assert!(!dump.contains(&format!("'myapp.{alone}'")), "{dump}");
     assert_eq!(
         statsd_value(&dump, "statsd.bad_lines_seen").unwrap(),
         bad_before

@@ -61,7 +61,10 @@ impl ClientBuilder {
     }
 
     /// Timers that produce nothing: each item is a timer name, or `"*"` for
-    /// all timers. Adds to any names given before.
+    /// all timers. Adds to any names given before. As in metlog-py, an
+    /// annotated function without a `name` of its own is disabled by its full
+    /// name (`myapp.db.timed_add`) or its bare one (`timed_add`); one with a
+    /// name, by that name only.
     pub fn disabled_timers<I>(mut self, names: I) -> Self
     where
         I: IntoIterator,

@@ -45,8 +45,17 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
     // between them, as configparser keeps them in the value).
     let mut continuing = false;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // As metlog-py's `client_from_text_config` (`textwrap.dedent`): the
+    // margin every line shares is not indentation (its own tests write
+    // their configurations indented inside Python strings).
+    let margin = common_margin(text);
 
     for (index, raw) in text.lines().enumerate() {
+        let raw = if raw.trim().is_empty() {
+            raw
+        } else {
+            &raw[margin..]
+        };
         let line_no = index + 1;
         let trimmed = raw.trim();
         let indented = raw.starts_with([' ', '\t']);
@@ -62,6 +71,21 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
             continue;
         }
         if indented && continuing {
+            if let Some(section) = current.as_ref().filter(|_| looks_like_an_option(trimmed)) {
+                if let Some(entry) = section.entries.last() {
+                    return Err(error(
+                        line_no,
+                        Some(&section.name),
+                        None,
+                        format!(
+                            "{trimmed:?} is indented more than the option before it, so it \
+                             would continue that option's value (`{}`, line {}); an option of \
+                             its own starts where the others do",
+                            entry.key, entry.line
+                        ),
+                    ));
+                }
+            }
             if let Some(entry) = current.as_mut().and_then(|s| s.entries.last_mut()) {
                 entry.value.push('\n');
                 entry.value.push_str(trimmed);
@@ -153,6 +177,44 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         interpolate(section)?;
     }
     Ok(sections)
+}
+
+/// The leading whitespace every non-blank line shares (in bytes; lines
+/// indented with different characters share none of it, as in Python's
+/// `textwrap.dedent`).
+fn common_margin(text: &str) -> usize {
+    let mut margin: Option<&str> = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        margin = Some(match margin {
+            None => indent,
+            Some(m) => {
+                let shared = m
+                    .bytes()
+                    .zip(indent.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                &m[..shared]
+            }
+        });
+        if margin == Some("") {
+            break;
+        }
+    }
+    margin.map_or(0, str::len)
+}
+
+/// `key = value`, as an option line reads (a continuation of a value is a
+/// name, a host, an endpoint: never `identifier =`).
+fn looks_like_an_option(line: &str) -> bool {
+    let key_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(line.len());
+    key_end > 0
+        && line[..1]
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '_')
+        && line[key_end..].trim_start().starts_with('=')
 }
 
 fn finish(sections: &mut Vec<Section>, defaults: &mut Option<Section>, section: Option<Section>) {

@@ -48,6 +48,7 @@ fn known_options(class: &str) -> &'static [&'static str] {
             "host",
             "port",
             "mtu",
+            "prefix",
             "queue_capacity",
             "queue_max_bytes",
             "flush_timeout",
@@ -301,8 +302,13 @@ pub(crate) fn build(
                 let mtu = o
                     .int("mtu", 64, 65_507)?
                     .map_or(sender::DEFAULT_MTU, |m| m as usize);
+                let prefix = match o.string("prefix")? {
+                    Some(text) if !text.is_empty() => crate::encode::statsd::Prefix::Text(text),
+                    _ => crate::encode::statsd::Prefix::None,
+                };
                 let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue)
-                    .map_err(|e| sender_error(name, e))?;
+                    .map_err(|e| sender_error(name, e))?
+                    .prefix(prefix);
                 (Box::new(s), "StatsdSender")
             }
         }

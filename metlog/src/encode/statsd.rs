@@ -1,6 +1,13 @@
-//! Statsd lines from metlog messages, as Mozilla's router wrote them:
-//! `<logger>.<name>:<payload>|c` for counters, `|ms` for timers, `|g` for
-//! gauges, with `|@<rate>` when the rate is below 1.
+//! Statsd lines from metlog messages, keyed as Mozilla's routers keyed them
+//! (logstash-metlog's `metlog_statsd` output, metlog-router): the key is
+//! `fields.logger` + `.` (when that field is there and not empty) +
+//! `fields.name` — never the envelope's logger — with `::` → `.` and `:`,
+//! `|`, `@` → `_` in the name, and then statsd's own clean-up of keys
+//! (whitespace runs → `_`, `/` → `-`, anything outside `[A-Za-z0-9_.-]`
+//! removed), done here so that the key sent is the key statsd keeps and no
+//! name can split or forge a line. `|c` for counters, `|ms` for timers, `|g`
+//! for gauges, `|@<rate>` when the rate is below 1. A prefix (the client's
+//! logger, or any text) is an option: [`Prefix`].
 
 use crate::envelope::Payload;
 use crate::value::ValueRef;
@@ -36,28 +43,66 @@ impl std::fmt::Display for StatsdError {
 
 impl std::error::Error for StatsdError {}
 
-/// Appends the statsd line of `message` (no newline) to `out`.
-///
-/// The metric name is `<logger>.<name>` (just `<name>` when the logger is
-/// empty), with every character other than ASCII letters, digits, `.`, `_`
-/// and `-` replaced by `_`: no name can smuggle in a `:`, `|`, `@`, newline
-/// or space, and so no name can inject another metric.
+/// What goes before a statsd key: nothing (the routers' keys, the
+/// default), some text, or the message's logger (`myapp.requests`). A `.`
+/// joins it to the key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Prefix {
+    /// The key as the routers made it.
+    #[default]
+    None,
+    /// This text.
+    Text(String),
+    /// The message's logger (the envelope's `logger`).
+    Logger,
+}
+
+/// Appends the statsd line of `message` (no newline) to `out`, keyed as the
+/// routers keyed it (see the [module](self)).
 ///
 /// ```
 /// use metlog::{encode::statsd, Message};
 /// let mut msg = Message::new("counter", "myapp");
 /// msg.payload = "3".into();
-/// msg.fields.insert("name", "hits|evil\nx:1|c");
+/// msg.fields.insert("name", "db::query|evil\nx:1|c");
 /// msg.fields.insert("rate", 0.5);
 /// let mut line = Vec::new();
 /// statsd::write_line(&msg, &mut line).unwrap();
-/// assert_eq!(line, b"myapp.hits_evil_x_1_c:3|c|@0.5");
+/// assert_eq!(line, b"db.query_evil_x_1_c:3|c|@0.5");
 /// ```
 pub fn write_line<'a>(
     message: impl Into<Envelope<'a>>,
     out: &mut Vec<u8>,
 ) -> Result<(), StatsdError> {
+    write_line_prefixed(message, &Prefix::None, out)
+}
+
+/// Like [`write_line`], the key after `prefix` and a `.`.
+///
+/// ```
+/// use metlog::{encode::statsd::{self, Prefix}, Message};
+/// let mut msg = Message::new("counter", "myapp");
+/// msg.payload = "1".into();
+/// msg.fields.insert("name", "requests");
+/// let mut line = Vec::new();
+/// statsd::write_line_prefixed(&msg, &Prefix::Logger, &mut line).unwrap();
+/// assert_eq!(line, b"myapp.requests:1|c");
+/// ```
+pub fn write_line_prefixed<'a>(
+    message: impl Into<Envelope<'a>>,
+    prefix: &Prefix,
+    out: &mut Vec<u8>,
+) -> Result<(), StatsdError> {
     let message = message.into();
+    let prefix = match prefix {
+        Prefix::None => "",
+        Prefix::Text(text) => text.as_str(),
+        Prefix::Logger => message.logger,
+    };
+    let namespace = match message.fields.get("logger") {
+        Some(ValueRef::Str(logger)) => logger,
+        _ => "",
+    };
     let metric = metric_type(message.kind).ok_or(StatsdError::Unsupported)?;
     let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
     let write = |name: &str, out: &mut Vec<u8>| {
@@ -68,10 +113,10 @@ pub fn write_line<'a>(
                     // statsd reads a signed gauge as a change ("-5": down
                     // by 5): a negative value is set by zeroing first, in
                     // the same datagram.
-                    write_parts(message.logger, name, "0", metric, rate, out);
+                    write_parts([prefix, namespace], name, "0", metric, rate, out);
                     out.push(b'\n');
                 }
-                write_parts(message.logger, name, payload, metric, rate, out);
+                write_parts([prefix, namespace], name, payload, metric, rate, out);
                 Ok(())
             } else {
                 Err(StatsdError::BadPayload(payload.to_owned()))
@@ -85,23 +130,25 @@ pub fn write_line<'a>(
     }
 }
 
-/// Writes `<logger>.<name>:<payload>|<metric>[|@<rate>]`, sanitising the
-/// logger and name; `payload` must already be a valid number.
+/// Writes `<prefix>.<namespace>.<name>:<payload>|<metric>[|@<rate>]` (empty
+/// parts left out), the key mapped and cleaned as the routers and statsd
+/// would; `payload` must already be a valid number.
 fn write_parts(
-    logger: &str,
+    before: [&str; 2],
     name: &str,
     payload: &str,
     metric: &str,
     rate: Option<f64>,
     out: &mut Vec<u8>,
 ) {
-    if !logger.is_empty() {
-        push_sanitised(logger, out);
-        if !name.is_empty() {
-            out.push(b'.');
-        }
+    let mut key = String::with_capacity(name.len() + 16);
+    for part in before.into_iter().filter(|p| !p.is_empty()) {
+        key.push_str(part);
+        key.push('.');
     }
-    push_sanitised(name, out);
+    // The routers' mapping, of the name only.
+    key.push_str(&name.replace("::", ".").replace([':', '|', '@'], "_"));
+    push_statsd_key(&key, out);
     out.push(b':');
     out.extend_from_slice(payload.as_bytes());
     out.push(b'|');
@@ -115,14 +162,48 @@ fn write_parts(
     }
 }
 
-fn push_sanitised(text: &str, out: &mut Vec<u8>) {
+/// `key` as Etsy statsd keeps it (`stats.js`, `sanitizeKeyName`): each run
+/// of whitespace (JavaScript's `\s`) → `_`, `/` → `-`, every character
+/// outside `[A-Za-z0-9_.-]` removed. What remains cannot split a line.
+fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
     let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    // Names are nearly always clean already: copy them whole.
-    if text.bytes().all(safe) {
-        out.extend_from_slice(text.as_bytes());
-    } else {
-        out.extend(text.bytes().map(|b| if safe(b) { b } else { b'_' }));
+    // Keys are nearly always clean already: copy them whole.
+    if key.bytes().all(safe) {
+        out.extend_from_slice(key.as_bytes());
+        return;
     }
+    let mut in_space = false;
+    for c in key.chars() {
+        if js_whitespace(c) {
+            if !in_space {
+                out.push(b'_');
+            }
+            in_space = true;
+            continue;
+        }
+        in_space = false;
+        match c {
+            '/' => out.push(b'-'),
+            c if c.is_ascii() && safe(c as u8) => out.push(c as u8),
+            _ => {}
+        }
+    }
+}
+
+/// JavaScript's `\s`: its WhiteSpace and LineTerminator characters (not
+/// quite Rust's `char::is_whitespace`: U+FEFF is one, U+0085 is not).
+fn js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 /// An optional `-`, then digits with at most one `.` among them, and a
@@ -167,11 +248,11 @@ mod tests {
     fn counters_timers_gauges() {
         assert_eq!(
             line("counter", "app", "hits", "1", 1.0).unwrap(),
-            "app.hits:1|c"
+            "hits:1|c"
         );
         assert_eq!(
             line("timer", "app", "db.q", "12", 0.25).unwrap(),
-            "app.db.q:12|ms|@0.25"
+            "db.q:12|ms|@0.25"
         );
         assert_eq!(
             line("gauge", "", "mem", "1024.5", 1.0).unwrap(),
@@ -179,19 +260,55 @@ mod tests {
         );
         assert_eq!(
             line("counter", "app", "neg", "-3", 0.0).unwrap(),
-            "app.neg:-3|c"
+            "neg:-3|c"
         );
         // A negative gauge is a value, not a decrement: zeroed first.
         assert_eq!(
             line("gauge", "app", "temp", "-5", 1.0).unwrap(),
-            "app.temp:0|g\napp.temp:-5|g"
+            "temp:0|g\ntemp:-5|g"
+        );
+    }
+
+    /// The routers' keys: `fields.logger` (not the envelope's logger) and
+    /// the name, `::` → `.`, `:|@` → `_`; then what statsd itself keeps.
+    #[test]
+    fn keys_are_the_routers() {
+        let keyed = |name: &str, namespace: Option<&str>, prefix: &Prefix| {
+            let mut msg = Message::new("counter", "myapp");
+            msg.payload = "1".into();
+            msg.fields.insert("name", name.to_owned());
+            if let Some(namespace) = namespace {
+                msg.fields.insert("logger", namespace.to_owned());
+            }
+            let mut out = Vec::new();
+            write_line_prefixed(&msg, prefix, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let none = &Prefix::None;
+        assert_eq!(keyed("requests", None, none), "requests:1|c");
+        assert_eq!(keyed("x", Some("nsfield"), none), "nsfield.x:1|c");
+        assert_eq!(keyed("x", Some(""), none), "x:1|c");
+        assert_eq!(keyed("a:b|c@d e/f::gé", None, none), "a_b_c_d_e-f.g:1|c");
+        assert_eq!(
+            keyed("Foo::Bar:baz|qux@host", Some("fl"), none),
+            "fl.Foo.Bar_baz_qux_host:1|c"
+        );
+        assert_eq!(keyed("a \t\n b\u{a0}\u{feff}c", None, none), "a_b_c:1|c");
+        assert_eq!(keyed("x\u{85}y", None, none), "xy:1|c");
+        assert_eq!(
+            keyed("requests", None, &Prefix::Logger),
+            "myapp.requests:1|c"
+        );
+        assert_eq!(
+            keyed("requests", Some("ns"), &Prefix::Text("svc 1".into())),
+            "svc_1.ns.requests:1|c"
         );
     }
 
     #[test]
     fn hostile_names_cannot_inject() {
         let l = line("counter", "a:b|c", "x\ny:1|c\r@ z\0]", "1", 1.0).unwrap();
-        assert_eq!(l, "a_b_c.x_y_1_c___z__:1|c");
+        assert_eq!(l, "x_y_1_c___z:1|c");
         assert_eq!(l.matches(':').count(), 1);
         assert_eq!(l.matches('|').count(), 1);
     }

@@ -87,6 +87,9 @@ pub fn send(client: &Client, prefix: &str) -> usize {
         let mut fields = Fields::new();
         fields.insert("name", format!("{host}.{}.{stat}", identity.pid()));
         fields.insert("rate", 1.0);
+        // The statsd namespace, where metlog-psutils put it: the routers
+        // (and `StatsdSender`) key by `fields.logger`, not the envelope's.
+        fields.insert("logger", prefix.to_owned());
         let msg = client.make_message(
             SharedStr::from_static("gauge"),
             Some(SharedStr::copy_from(prefix)),

@@ -8,18 +8,23 @@ use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::udp::{resolve, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::encode::statsd;
+use crate::encode::statsd::{self, Prefix};
 use crate::record::{ClientDefaults, ClientId, Record};
 use crate::Message;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Sends `counter`, `timer` and `gauge` messages to statsd as
-/// `<logger>.<name>:<payload>|c` / `|ms` / `|g` (with `|@<rate>` below rate
-/// 1), several lines per datagram up to the MTU (512 bytes by default, safe
-/// on any network; 1432 suits Ethernet, 8932 jumbo frames).
+/// `<name>:<payload>|c` / `|ms` / `|g` (with `|@<rate>` below rate 1),
+/// several lines per datagram up to the MTU (512 bytes by default, safe on
+/// any network; 1432 suits Ethernet, 8932 jumbo frames).
 ///
-/// Names are sanitised (see [`encode::statsd`](crate::encode::statsd)) so no
-/// name can inject another metric.
+/// Keys are the ones Mozilla's routers made of a metlog-py message —
+/// `fields.logger` (when given) + `.` + the name, not the client's logger —
+/// so a service moved from metlog-py to this crate keeps its Graphite keys;
+/// [`prefix`](StatsdSender::prefix) puts the client's logger (or any text)
+/// in front. Keys are cleaned as statsd itself cleans them (see
+/// [`encode::statsd`](crate::encode::statsd)), so no name can inject another
+/// metric.
 ///
 /// **statsd carries only metrics: give the sender a fallback for everything
 /// else** — log lines (`info`, `warn!`, the `log` bridge), exceptions, CEF
@@ -32,11 +37,13 @@ use std::sync::Arc;
 /// use metlog::sender::{StatsdSender, StdoutSender};
 /// let statsd = StatsdSender::new("127.0.0.1:8125")?.fallback(StdoutSender::new());
 /// let client = metlog::Client::builder("myapp").sender(statsd).build();
-/// client.incr("requests");     // → "myapp.requests:1|c" to statsd
+/// client.incr("requests");     // → "requests:1|c" to statsd
 /// client.info("log lines go to the fallback (stdout)");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct StatsdSender {
+    /// What goes before every key (shared with the transport).
+    prefix: Arc<RwLock<Prefix>>,
     queued: QueuedSender,
     fallback: Option<Box<dyn Sender>>,
     fallback_accepted: Accepted,
@@ -76,8 +83,11 @@ impl StatsdSender {
         } else {
             "[::]:0"
         };
+        let prefix = Arc::new(RwLock::new(Prefix::None));
+        let shared_prefix = prefix.clone();
         let transport = move || {
             Ok(StatsdTransport {
+                prefix: shared_prefix.clone(),
                 socket: UdpSocket::bind(bind)?,
                 addr,
                 mtu: mtu.clamp(64, MAX_DATAGRAM),
@@ -87,6 +97,7 @@ impl StatsdSender {
             })
         };
         Ok(StatsdSender {
+            prefix,
             queued: QueuedSender::with_factory("statsd", transport, config)?,
             fallback: None,
             fallback_accepted: Accepted::default(),
@@ -99,6 +110,21 @@ impl StatsdSender {
         let mut parts: Vec<&dyn Sender> = vec![&self.queued];
         parts.extend(self.fallback.as_deref());
         parts
+    }
+
+    /// What goes before every key, joined by a `.`: nothing (the routers'
+    /// keys, the default), [`Prefix::Logger`] for the client's logger
+    /// (`myapp.requests`), or [`Prefix::Text`].
+    ///
+    /// ```
+    /// use metlog::encode::statsd::Prefix;
+    /// let statsd = metlog::sender::StatsdSender::new("127.0.0.1:8125")?.prefix(Prefix::Logger);
+    /// # let _ = statsd;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn prefix(self, prefix: Prefix) -> Self {
+        *self.prefix.write().unwrap_or_else(PoisonError::into_inner) = prefix;
+        self
     }
 
     /// Hands messages statsd cannot carry (log lines, custom types) to
@@ -192,6 +218,8 @@ impl Sender for StatsdSender {
 }
 
 struct StatsdTransport {
+    /// The sender's (set after the transport is made; read per batch).
+    prefix: Arc<RwLock<Prefix>>,
     socket: UdpSocket,
     addr: SocketAddr,
     mtu: usize,
@@ -248,9 +276,14 @@ impl StatsdTransport {
 
 impl Transport for StatsdTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        let prefix = self
+            .prefix
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for item in batch.iter() {
             self.line.clear();
-            if let Err(e) = statsd::write_line(item.envelope(), &mut self.line) {
+            if let Err(e) = statsd::write_line_prefixed(item.envelope(), &prefix, &mut self.line) {
                 outcome.failed(
                     item.ticket(),
                     &SendError::new(SendErrorKind::Encode, format!("no statsd line: {e}")),
