@@ -30,9 +30,12 @@ fn a_child_forked_while_a_worker_delivers_exits_at_once() {
     let sender = QueuedSender::new("slow", Slow, QueueConfig::default()).unwrap();
     let client = Client::builder("forked").sender(sender).build();
     metlog::set_global_client(client.clone()).unwrap();
-    std::thread::spawn(move || loop {
-        client.incr("busy");
-        std::thread::sleep(Duration::from_millis(1));
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let busy = std::thread::spawn(move || {
+        while !STOP.load(std::sync::atomic::Ordering::Relaxed) {
+            client.incr("busy");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     });
     std::thread::sleep(Duration::from_millis(100));
     let stderr_file = std::env::temp_dir().join(format!("metlog-fork-exit-{}", std::process::id()));
@@ -61,6 +64,9 @@ fn a_child_forked_while_a_worker_delivers_exits_at_once() {
         );
     }
     let _ = std::fs::remove_file(&stderr_file);
+    // Not sending while this process ends (that would be refused, reported).
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+    busy.join().unwrap();
 }
 
 /// Counts what it is handed.
