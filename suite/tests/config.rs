@@ -1,6 +1,8 @@
 //! Configuration: metlog-py's own configuration tests, in Rust, plus TOML,
 //! serde, errors that say where, and the process-wide settings.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -357,7 +359,7 @@ fn errors_name_file_section_key_and_line() {
         ("[metlog]\nlogger = a\nlogger = b\n", ConfigErrorKind::Syntax, "logger", 3),
     ];
     for (text, kind, key, line) in cases {
-        let err = config::from_ini_str(text, "metlog").unwrap_err();
+        let err = config::from_ini_str_strict(text, "metlog").unwrap_err();
         assert_eq!(err.kind(), *kind, "{text:?}: {err}");
         assert_eq!(err.key(), Some(*key), "{text:?}: {err}");
         assert_eq!(err.line(), Some(*line), "{text:?}: {err}");
@@ -372,14 +374,17 @@ fn errors_name_file_section_key_and_line() {
     let path = dir.join("app.ini");
     std::fs::write(
         &path,
-        "[metlog]\nsender_class = capture\nsender_capacityy = 3\n",
+        "[metlog]\nsender_class = capture\nsender_capacity = many\n",
     )
     .unwrap();
     let err = config::from_ini_file(&path, "metlog").unwrap_err();
     assert_eq!(err.file(), Some(path.as_path()));
     assert_eq!(
         err.to_string(),
-        format!("{}: [metlog] line 3: sender_capacityy: unknown option for the capture sender (expected capacity)", path.display())
+        format!(
+            "{}: [metlog] line 3: sender_capacity: expected an integer, found a string (\"many\")",
+            path.display()
+        )
     );
     let err = config::from_ini_file(dir.join("missing.ini"), "metlog").unwrap_err();
     assert_eq!(err.kind(), ConfigErrorKind::Io);
@@ -762,4 +767,47 @@ fn indented_text_loads_and_a_stray_indent_is_named() {
         err.contains("would continue that option's value (`sender_class`, line 3)"),
         "{err}"
     );
+}
+
+/// As metlog-py: options it does not know (a top-level key, a sender option
+/// the class does not take, such as `sender_formatter`) are left out and
+/// reported once, and `[DEFAULT]` keys serve interpolation without being
+/// taken for the section's own (it was "here: unknown option", at the wrong
+/// line). The strict loader refuses the unknown ones.
+#[test]
+fn unknown_options_are_ignored_and_reported_as_metlog_py_does() {
+    support::collect_reports();
+    let dir = std::env::temp_dir().join(format!("metlog-default-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "[DEFAULT]\nhere = {}\n\n[metlog]\nlogger = lenient\nfrobnicate = 1\nsender_class = metlog.senders.UdpSender\nsender_host = 127.0.0.1\nsender_port = 5565\nsender_formatter = metlog.senders.json\n\n[metlog_filter_sev]\nprovider = metlog.filters.severity_max_provider\nseverity = 6\n\n[metlog_file]\nsender_class = metlog.senders.dev.FileSender\nsender_filepath = %(here)s/out.log\n",
+        dir.display()
+    );
+    let client = config::from_ini_str(&text, "metlog").unwrap();
+    assert_eq!(client.logger(), "lenient");
+    let report = support::reports()
+        .into_iter()
+        .find(|r| r.contains("ignored option(s)"))
+        .expect("the ignored options are reported");
+    assert!(report.contains("[metlog] line 6: frobnicate"), "{report}");
+    assert!(
+        report.contains("[metlog] line 10: sender_formatter"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("here"),
+        "a [DEFAULT] key is not ignored, it is used: {report}"
+    );
+
+    // `%(here)s` from [DEFAULT], in a section of its own.
+    let file = config::from_ini_str(&text, "metlog_file").unwrap();
+    file.info("to the file");
+    file.flush();
+    let written = std::fs::read_to_string(dir.join("out.log")).unwrap();
+    assert!(written.contains("to the file"), "{written}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let err = config::from_ini_str_strict(&text, "metlog").unwrap_err();
+    assert_eq!(err.key(), Some("frobnicate"), "{err}");
+    assert_eq!(err.line(), Some(6), "{err}");
 }

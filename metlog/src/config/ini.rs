@@ -12,6 +12,9 @@ pub(crate) struct Entry {
     pub(crate) key: String,
     pub(crate) value: String,
     pub(crate) line: usize,
+    /// Taken from `[DEFAULT]`: there for interpolation and as a default,
+    /// never an unknown option of the section it was copied into.
+    pub(crate) inherited: bool,
 }
 
 /// A section, its entries in file order.
@@ -160,6 +163,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
             key,
             value: trimmed[split + 1..].trim().to_owned(),
             line: line_no,
+            inherited: false,
         });
         continuing = true;
     }
@@ -170,7 +174,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
             let own: HashSet<String> = section.entries.iter().map(|e| e.key.clone()).collect();
             for entry in &defaults.entries {
                 if !own.contains(&entry.key) {
-                    section.entries.push(entry.clone());
+                    section.entries.push(Entry {
+                        inherited: true,
+                        ..entry.clone()
+                    });
                 }
             }
         }

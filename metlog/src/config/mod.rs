@@ -49,9 +49,13 @@
 //! integers, `true t yes on` / `false f no off`, indented multi-line values as
 //! lists, `${VAR}` from the environment.
 //!
-//! Every error names the file, section, key and (INI) line; an unknown key
-//! is an error, except among the options of a sender class registered with
-//! [`register_sender`].
+//! Every error names the file, section, key and (INI) line. In INI, as in
+//! metlog-py, an option the client does not know (a top-level key, a sender
+//! option its class does not take) is left out and reported once on stderr,
+//! `[DEFAULT]` keys serve interpolation and defaults only, and
+//! [`from_ini_str_strict`] refuses unknown options instead; in TOML and
+//! [`Config`] an unknown key is an error, except among the options of a
+//! sender class registered with [`register_sender`].
 
 mod error;
 mod ini;
@@ -419,14 +423,19 @@ pub fn global_config() -> BTreeMap<String, ConfigValue> {
 
 /// Reads section `section` of a metlog-py INI text into a [`Config`].
 pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigError> {
-    config_from_ini(text, section, &|name| std::env::var(name).ok()).map(|(c, _)| c)
+    config_from_ini(text, section, &|name| std::env::var(name).ok(), false).map(|(c, _, _)| c)
 }
+
+/// What a lenient load left out: options metlog-py ignores too, each as
+/// `[section] line N: key`.
+type Ignored = Vec<String>;
 
 fn config_from_ini(
     text: &str,
     section: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Config, Lines), ConfigError> {
+    strict: bool,
+) -> Result<(Config, Lines, Ignored), ConfigError> {
     let sections = ini::parse(text).map_err(|e| {
         let mut err = ConfigError::new(ConfigErrorKind::Syntax, e.message).at_line(Some(e.line));
         if let Some(s) = &e.section {
@@ -482,7 +491,26 @@ fn config_from_ini(
         }
     }
     let mut config = Config::default();
+    let mut ignored = Ignored::new();
     for entry in &main.entries {
+        let known = matches!(
+            entry.key.as_str(),
+            "logger" | "severity" | "disabled_timers" | "sender_class"
+        ) || entry.key.starts_with("sender_")
+            || entry.key.starts_with("global_");
+        if !known && entry.inherited {
+            // A `[DEFAULT]` key: for interpolation and defaults, not an
+            // option of this section.
+            continue;
+        }
+        if !known && !strict {
+            // metlog-py reads only the keys it knows, and ignores the rest.
+            ignored.push(format!(
+                "[{}] line {}: {}",
+                main.name, entry.line, entry.key
+            ));
+            continue;
+        }
         let value = convert(main, entry)?;
         match entry.key.as_str() {
             "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
@@ -551,7 +579,9 @@ fn config_from_ini(
             let mut provider = None;
             let mut class = None;
             let mut options = BTreeMap::new();
-            for entry in &sect.entries {
+            // `[DEFAULT]` keys serve interpolation and defaults, not as a
+            // filter's, plugin's or route's options.
+            for entry in sect.entries.iter().filter(|e| !e.inherited) {
                 match entry.key.as_str() {
                     // A dotted name: taken as written.
                     "provider" => provider = Some(entry.value.trim().to_owned()),
@@ -639,20 +669,68 @@ fn config_from_ini(
             }
         }
     }
-    Ok((config, lines))
+    if !strict {
+        // Sender options the class does not take (metlog-py's
+        // `sender_formatter`, written for a sender that took it): left out.
+        if let Some(class) = senders::canonical(&config.sender.class) {
+            let known = senders::known_options(class);
+            let unknown: Vec<String> = config
+                .sender
+                .options
+                .keys()
+                .filter(|key| !known.contains(&key.as_str()))
+                .cloned()
+                .collect();
+            for key in unknown {
+                config.sender.options.remove(&key);
+                let full = format!("sender_{key}");
+                let line = lines
+                    .get(&(section.to_owned(), full.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                ignored.push(format!("[{section}] line {line}: {full}"));
+            }
+        }
+    }
+    Ok((config, lines, ignored))
 }
 
 /// Builds a client from section `section` of a metlog-py INI text.
+///
+/// As metlog-py, options it does not know are left out — reported once on
+/// stderr ([`crate::report`]), so a misspelt one is seen — and `[DEFAULT]`
+/// keys serve interpolation and defaults only; [`from_ini_str_strict`]
+/// refuses unknown options instead.
 pub fn from_ini_str(text: &str, section: &str) -> Result<Client, ConfigError> {
-    let (config, lines) = config_from_ini(text, section, &|name| std::env::var(name).ok())?;
-    config.build_from(&Origin::Ini {
+    load_ini(text, section, false)
+}
+
+/// Like [`from_ini_str`], refusing (with an error naming its line) an option
+/// metlog-py would ignore.
+pub fn from_ini_str_strict(text: &str, section: &str) -> Result<Client, ConfigError> {
+    load_ini(text, section, true)
+}
+
+fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigError> {
+    let (config, lines, ignored) =
+        config_from_ini(text, section, &|name| std::env::var(name).ok(), strict)?;
+    let client = config.build_from(&Origin::Ini {
         lines: &lines,
         section,
-    })
+    })?;
+    if !ignored.is_empty() {
+        crate::report::report(format_args!(
+            "configuration: ignored option(s) this client does not know, as metlog-py \
+             ignores them: {} (config::from_ini_str_strict refuses them)",
+            ignored.join(", ")
+        ));
+    }
+    Ok(client)
 }
 
 /// Builds a client from section `section` of a metlog-py INI file; errors
-/// name the file.
+/// name the file. Unknown options are left out and reported, as in
+/// [`from_ini_str`].
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
     let text = read(path)?;

@@ -27,7 +27,7 @@ pub(crate) fn canonical(class: &str) -> Option<&'static str> {
 }
 
 /// The options each sender class takes.
-fn known_options(class: &str) -> &'static [&'static str] {
+pub(crate) fn known_options(class: &str) -> &'static [&'static str] {
     match class {
         "udp" => &[
             "host",
