@@ -72,6 +72,22 @@ fn hostile_values_cannot_forge_extensions_or_header_fields() {
     assert!(line.ends_with("request=/x\\nCEF:0|forged|"), "{line}");
 }
 
+/// metlog-py binds a plugin under its provider's `metlog_name`: metlog-cef's
+/// is `cef`, whatever the section is called. A `[metlog_plugin_security]`
+/// once bound `security`, and `client.cef` went on with the default device.
+#[test]
+fn the_cef_plugin_binds_as_cef_whatever_its_section_is_called() {
+    let client = metlog::config::from_ini_str(
+        "[metlog]\nlogger = accounts\nsender_class = capture\n[metlog_plugin_security]\nprovider = metlog_cef.cef_plugin:config_plugin\nvendor = Mozilla\nversion = 2\n",
+        "metlog",
+    )
+    .unwrap();
+    let line = client
+        .cef("LoginFailed", 5, &CefContext::new(), [])
+        .unwrap();
+    assert!(line.starts_with("CEF:0|Mozilla|accounts|2|"), "{line}");
+}
+
 #[test]
 fn client_cef_sends_a_cef_message_with_the_configured_device() {
     let client = metlog::config::from_ini_str(

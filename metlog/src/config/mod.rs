@@ -238,13 +238,16 @@ impl Config {
             builder.add_filter_boxed(filter);
         }
 
-        for (name, plugin) in &self.plugins {
-            let table = [Step::Key("plugins"), Step::Key(name)];
+        for (section_name, plugin) in &self.plugins {
+            let table = [Step::Key("plugins"), Step::Key(section_name)];
             if crate::plugin::attaches(&plugin.provider) {
                 // Not bound under its name: set up once the client exists.
                 continue;
             }
-            if crate::plugin::RESERVED_NAMES.contains(&name.as_str()) && !plugin.override_ {
+            // As metlog-py: under the provider's own name when it has one
+            // (a `[metlog_plugin_security]` of metlog-cef binds `cef`).
+            let name = crate::plugin::bound_name(&plugin.provider).unwrap_or(section_name);
+            if crate::plugin::RESERVED_NAMES.contains(&name) && !plugin.override_ {
                 let e = ConfigError::new(
                     ConfigErrorKind::Plugin,
                     format!(
@@ -270,7 +273,7 @@ impl Config {
                 let e = ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"));
                 locate(e, &table)
             })?;
-            builder.add_plugin(name.clone(), built);
+            builder.add_plugin(name.to_owned(), built);
         }
 
         if let Some(value) = self.global.get("disabled_decorators") {

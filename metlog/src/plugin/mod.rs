@@ -47,9 +47,10 @@ fn providers() -> &'static RwLock<HashMap<String, Provider>> {
     static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
     PROVIDERS.get_or_init(|| {
         // The built-in plugins, under our names and metlog-py's.
-        let builtins: [(&str, Provider); 2] = [
+        let builtins: [(&str, Provider); 3] = [
             ("cef", cef::provider),
             ("metlog_cef.cef_plugin:config_plugin", cef::provider),
+            ("metlog_cef.cef_plugin.config_plugin", cef::provider),
         ];
         RwLock::new(
             builtins
@@ -58,6 +59,18 @@ fn providers() -> &'static RwLock<HashMap<String, Provider>> {
                 .collect(),
         )
     })
+}
+
+/// The name a built-in provider's plugin is bound under, whatever its
+/// section is called: metlog-py binds a plugin under its provider's
+/// `metlog_name` (metlog-cef's is `cef`), not the section's suffix.
+pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
+    match provider {
+        "cef" | "metlog_cef.cef_plugin:config_plugin" | "metlog_cef.cef_plugin.config_plugin" => {
+            Some("cef")
+        }
+        _ => None,
+    }
 }
 
 /// Makes `provider` available to configuration files under `name`
