@@ -20,6 +20,7 @@ fn cef_lines_follow_the_specification_byte_for_byte() {
         vendor: "Moz|illa".into(),
         product: Some("Acc\\ounts".into()),
         version: "1.0".into(),
+        ..Cef::default()
     };
     let line = cef::format(
         &device,
@@ -113,7 +114,27 @@ fn client_cef_sends_a_cef_message_with_the_configured_device() {
     let msg = &capture.messages()[0];
     assert_eq!(msg.kind, "cef");
     assert_eq!(msg.payload, line.as_str());
-    assert_eq!(msg.fields["cef_severity"], 5);
+    // As metlog-cef 0.2: the only field is `cef_meta`, the syslog settings
+    // the router's CEF output reads (it failed on a message without them).
+    let fields = msg.to_json_value()["fields"].clone();
+    assert_eq!(
+        fields,
+        serde_json::json!({"cef_meta": {"syslog_options": null, "syslog_facility": null,
+            "syslog_ident": null, "syslog_priority": null}})
+    );
+    // Configured, as metlog-cef's options.
+    let client = metlog::config::from_ini_str(
+        "[metlog]\nsender_class = capture\n[metlog_plugin_cef]\nprovider = metlog_cef.cef_plugin:config_plugin\nsyslog_options = PID,NDELAY\nsyslog_facility = KERN\nsyslog_ident = some_identifier\nsyslog_priority = EMERG\n",
+        "metlog",
+    )
+    .unwrap();
+    client.cef("E", 5, &CefContext::new(), []).unwrap();
+    let capture = client.sender_as::<CaptureSender>().unwrap();
+    assert_eq!(
+        capture.messages()[0].to_json_value()["fields"],
+        serde_json::json!({"cef_meta": {"syslog_options": "PID,NDELAY", "syslog_facility": "KERN",
+            "syslog_ident": "some_identifier", "syslog_priority": "EMERG"}})
+    );
 }
 
 #[cfg(target_os = "linux")]

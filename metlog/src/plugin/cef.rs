@@ -30,6 +30,37 @@ pub struct Cef {
     pub product: Option<String>,
     /// Device version.
     pub version: String,
+    /// metlog-cef's `syslog_options`, `syslog_facility`, `syslog_ident` and
+    /// `syslog_priority`: sent with every message as `fields.cef_meta`,
+    /// which the router's CEF output needs to write it to syslog (`None`:
+    /// JSON `null`, the router's default).
+    pub syslog: CefSyslog,
+}
+
+/// How the router's CEF output writes the event to syslog (metlog-cef's
+/// `cef_meta`); each `None` leaves the router's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CefSyslog {
+    /// `PID`, `CONS`, `NDELAY`, `NOWAIT`, comma-separated.
+    pub options: Option<String>,
+    /// `KERN`, `USER`, …, `LOCAL0`–`LOCAL7` (router default `LOCAL4`).
+    pub facility: Option<String>,
+    /// The syslog ident.
+    pub ident: Option<String>,
+    /// `EMERG` … `DEBUG` (router default `INFO`).
+    pub priority: Option<String>,
+}
+
+impl CefSyslog {
+    /// `fields.cef_meta` as metlog-cef writes it.
+    fn cef_meta(&self) -> serde_json::Value {
+        serde_json::json!({
+            "syslog_options": self.options,
+            "syslog_facility": self.facility,
+            "syslog_ident": self.ident,
+            "syslog_priority": self.priority,
+        })
+    }
 }
 
 impl Default for Cef {
@@ -38,6 +69,7 @@ impl Default for Cef {
             vendor: "Mozilla".to_owned(),
             product: None,
             version: "0".to_owned(),
+            syslog: CefSyslog::default(),
         }
     }
 }
@@ -233,9 +265,9 @@ impl CefExt for Client {
                 ));
             }
         }
+        // As metlog-cef: the syslog settings the router's CEF output reads.
         let mut fields = Fields::new();
-        fields.insert("name", SharedStr::copy_from(name));
-        fields.insert("cef_severity", severity.min(10));
+        fields.insert("cef_meta", crate::Value::from(cef.syslog.cef_meta()));
         let msg = self.make_message(
             SharedStr::from_static("cef"),
             None,
@@ -251,8 +283,8 @@ impl CefExt for Client {
 
 /// The configuration provider (`provider = cef`, or metlog-cef's
 /// `metlog_cef.cef_plugin:config_plugin`): options `vendor`, `product`,
-/// `version`; metlog-cef's `syslog_*` options are accepted and ignored (the
-/// sender decides where messages go).
+/// `version`, and metlog-cef's `syslog_options`, `syslog_facility`,
+/// `syslog_ident`, `syslog_priority` (sent as `fields.cef_meta`).
 pub(crate) fn provider(
     options: &std::collections::BTreeMap<String, crate::config_value::ConfigValue>,
 ) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
@@ -267,10 +299,14 @@ pub(crate) fn provider(
             "vendor" => cef.vendor = text()?,
             "product" => cef.product = Some(text()?),
             "version" => cef.version = text()?,
-            "syslog_options" | "syslog_facility" | "syslog_ident" | "syslog_priority" => {}
+            "syslog_options" => cef.syslog.options = Some(text()?),
+            "syslog_facility" => cef.syslog.facility = Some(text()?),
+            "syslog_ident" => cef.syslog.ident = Some(text()?),
+            "syslog_priority" => cef.syslog.priority = Some(text()?),
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (expected vendor, product, version)"
+                    "unknown option `{other}` (expected vendor, product, version, syslog_options, \
+                     syslog_facility, syslog_ident, syslog_priority)"
                 ))
             }
         }
