@@ -217,7 +217,9 @@ pub mod __private;
 
 #[cfg(feature = "macros")]
 pub use attributes::{incr, skip, timer};
-pub use client::{Client, ClientBuilder, Counter, FlushGuard, MessageBuilder, Stats, Timer};
+pub use client::{
+    Client, ClientBuilder, Counter, FlushGuard, MessageBuilder, Millis, Stats, Timer,
+};
 pub use decorators::{
     is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
     UnknownDecoratorError,

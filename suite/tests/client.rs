@@ -777,3 +777,54 @@ fn a_wrapper_sharing_its_fields_address_is_not_a_loop() {
         "failed: wrap: cannot load config: disk on fire"
     );
 }
+
+/// metlog-py's `timer_send(name, elapsed, logger, severity, fields, rate)`:
+/// fractional milliseconds written as Python 2 writes them (the real
+/// metlog-py 0.10.0 under Python 2.7: `12.5` → `"12.5"`, `1/3` →
+/// `"0.333333333333"`, `12.0` → `"12.0"`, `1e16` → `"1e+16"`), the rate
+/// recorded (not applied), fields, logger and severity as given.
+#[test]
+fn timer_send_with_takes_what_metlog_pys_timer_send_takes() {
+    let (client, capture) = capture_client();
+    client
+        .timer_send_with("db.query", 12.5)
+        .field("rate", 0.5)
+        .field("shard", 3)
+        .logger("db")
+        .severity(Severity::Notice)
+        .send();
+    let m = &capture.messages()[0];
+    assert_eq!((m.kind.as_ref(), m.payload.as_ref()), ("timer", "12.5"));
+    assert_eq!((m.logger.as_ref(), m.severity), ("db", Severity::Notice));
+    assert_eq!(
+        m.to_json_value()["fields"],
+        json!({"name": "db.query", "rate": 0.5, "shard": 3})
+    );
+    let payload = |ms: metlog::Millis| {
+        let (client, capture) = capture_client();
+        client.timer_send_with("t", ms).send();
+        capture.messages()[0].payload.to_string()
+    };
+    assert_eq!(payload((1.0_f64 / 3.0).into()), "0.333333333333");
+    assert_eq!(payload(12.0.into()), "12.0");
+    assert_eq!(payload(12.into()), "12");
+    assert_eq!(payload(1e16.into()), "1e+16");
+    assert_eq!(payload(0.0001234.into()), "0.0001234");
+    assert_eq!(payload(0.00001234.into()), "1.234e-05");
+    // Each checked against Python 2.7's `str(float)`.
+    assert_eq!(payload(123456789012.5.into()), "1.23456789012e+11");
+    assert_eq!(payload(99999999999.0.into()), "99999999999.0");
+    assert_eq!(payload(1e11.into()), "1e+11");
+    assert_eq!(payload(12345678901.5.into()), "12345678901.5");
+    assert_eq!(payload((0.1 + 0.2).into()), "0.3");
+    assert_eq!(payload((-0.0).into()), "-0.0");
+    assert_eq!(payload(Duration::from_micros(12_500).into()), "13");
+    // A disabled timer sends nothing.
+    let capture = CaptureSender::new();
+    let client = Client::builder("app")
+        .sender(capture.clone())
+        .disabled_timers(["t"])
+        .build();
+    client.timer_send_with("t", 1.5).send();
+    assert!(capture.is_empty());
+}

@@ -236,6 +236,44 @@ impl Client {
         MessageBuilder::new(ClientRef::Borrowed(self), kind.into().into_shared())
     }
 
+    /// metlog-py's `timer_send` in full: a `timer` message for `elapsed`
+    /// milliseconds measured elsewhere — whole (`12`) or fractional
+    /// (`12.5`, written as Python 2 writes a float: `"12.5"`,
+    /// `"0.333333333333"`, `"12.0"`) or a [`Duration`] (whole, rounded) —
+    /// with `fields.name` and `fields.rate` = 1.0, to which the builder adds
+    /// fields, a logger, a severity, or another rate (`.field("rate", 0.5)`:
+    /// recorded, not applied, as metlog-py records it). Nothing is sent for
+    /// a disabled timer.
+    ///
+    /// ```
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// client
+    ///     .timer_send_with("db.query", 12.5)
+    ///     .field("rate", 0.5)
+    ///     .field("shard", 3)
+    ///     .logger("db")
+    ///     .severity(metlog::Severity::Notice)
+    ///     .send();
+    /// assert_eq!(capture.messages()[0].payload, "12.5");
+    /// ```
+    pub fn timer_send_with<'a>(
+        &self,
+        name: impl Into<Text<'a>>,
+        elapsed: impl Into<Millis>,
+    ) -> MessageBuilder<'_> {
+        let name = name.into().into_shared();
+        let client = if self.is_timer_disabled(&name) {
+            ClientRef::None
+        } else {
+            ClientRef::Borrowed(self)
+        };
+        MessageBuilder::new(client, SharedStr::from_static("timer"))
+            .payload(elapsed.into().0)
+            .field("name", name)
+            .field("rate", 1.0)
+    }
+
     /// Increments counter `name` by one: a `counter` message with payload
     /// `"1"` and fields `name` and `rate` (1.0).
     ///
@@ -804,5 +842,82 @@ mod tests {
         assert_eq!(ms(1, 499_500_000), 1_500);
         assert_eq!(ms(2, 999_600_000), 3_000);
         assert_eq!(ms(u64::MAX, 999_999_999), u64::MAX);
+    }
+}
+
+/// Milliseconds for [`Client::timer_send_with`], written as metlog-py's
+/// `str(elapsed)` writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Millis(String);
+
+macro_rules! whole_millis_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Millis {
+            fn from(ms: $ty) -> Millis {
+                Millis(ms.to_string())
+            }
+        }
+    )*};
+}
+whole_millis_from!(u8, u16, u32, u64, i8, i16, i32, i64, usize);
+
+impl From<Duration> for Millis {
+    /// Whole milliseconds, rounded (as a timer's).
+    fn from(elapsed: Duration) -> Millis {
+        Millis(whole_millis(elapsed).to_string())
+    }
+}
+
+impl From<f64> for Millis {
+    /// Python 2's `str(float)`: 12 significant digits, a `.0` on whole
+    /// numbers, exponents as `1e+16`.
+    fn from(ms: f64) -> Millis {
+        Millis(python2_float(ms))
+    }
+}
+
+impl From<f32> for Millis {
+    fn from(ms: f32) -> Millis {
+        Millis(python2_float(f64::from(ms)))
+    }
+}
+
+/// `str(x)` in Python 2 (`'%.12g' % x`, with `.0` when that reads as a
+/// whole number).
+fn python2_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".to_owned();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    let scientific = format!("{x:.11e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let trim = |digits: &str| -> String {
+        if digits.contains('.') {
+            digits
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_owned()
+        } else {
+            digits.to_owned()
+        }
+    };
+    // Python 2 writes 12 digits before the point (where `.0` would not
+    // fit the 12) with an exponent too.
+    if !(-4..11).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa), exponent.abs());
+    }
+    let decimals = usize::try_from(11 - exponent).unwrap_or(0);
+    let fixed = trim(&format!("{x:.decimals$}"));
+    if fixed.contains('.') {
+        fixed
+    } else {
+        fixed + ".0"
     }
 }
