@@ -141,14 +141,19 @@ fn write_parts(
     rate: Option<f64>,
     out: &mut Vec<u8>,
 ) {
-    let mut key = String::with_capacity(name.len() + 16);
+    // Each part cleaned on its own: a `.` ends the ones before the name, so
+    // no run of whitespace spans two.
     for part in before.into_iter().filter(|p| !p.is_empty()) {
-        key.push_str(part);
-        key.push('.');
+        push_statsd_key(part, out);
+        out.push(b'.');
     }
-    // The routers' mapping, of the name only.
-    key.push_str(&name.replace("::", ".").replace([':', '|', '@'], "_"));
-    push_statsd_key(&key, out);
+    if name.bytes().all(is_key_byte) {
+        // Nearly every name: nothing to map or clean.
+        out.extend_from_slice(name.as_bytes());
+    } else {
+        // The routers' mapping, of the name only; then statsd's clean-up.
+        push_statsd_key(&name.replace("::", ".").replace([':', '|', '@'], "_"), out);
+    }
     out.push(b':');
     out.extend_from_slice(payload.as_bytes());
     out.push(b'|');
@@ -166,7 +171,7 @@ fn write_parts(
 /// of whitespace (JavaScript's `\s`) → `_`, `/` → `-`, every character
 /// outside `[A-Za-z0-9_.-]` removed. What remains cannot split a line.
 fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
-    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    let safe = is_key_byte;
     // Keys are nearly always clean already: copy them whole.
     if key.bytes().all(safe) {
         out.extend_from_slice(key.as_bytes());
@@ -188,6 +193,11 @@ fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
             _ => {}
         }
     }
+}
+
+/// A byte statsd keeps in a key as it is.
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }
 
 /// JavaScript's `\s`: its WhiteSpace and LineTerminator characters (not
