@@ -79,17 +79,23 @@ fn await_statsd(kind: &str, name: &str, expected: &str) {
     }
 }
 
-#[test]
-#[ignore = "needs the real statsd: run scripts/test.sh"]
-fn statsd_receives_exact_counters_and_timers() {
-    let logger = unique("metlog");
-    let client = Client::builder(logger.clone())
+/// A client named `logger` sending to the real statsd, its keys under
+/// `<logger>.` (a run's own namespace there).
+fn prefixed_statsd_client(logger: &str) -> Client {
+    Client::builder(logger.to_owned())
         .sender(
             StatsdSender::new(peer("METLOG_TEST_STATSD"))
                 .unwrap()
                 .prefix(Prefix::Logger),
         )
-        .build();
+        .build()
+}
+
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_receives_exact_counters_and_timers() {
+    let logger = unique("metlog");
+    let client = prefixed_statsd_client(&logger);
     let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
 
     for _ in 0..7 {
@@ -123,13 +129,7 @@ fn statsd_receives_exact_counters_and_timers() {
 #[ignore = "needs the real statsd: run scripts/test.sh"]
 fn a_negative_gauge_sets_the_value_in_statsd() {
     let logger = unique("gauge");
-    let client = Client::builder(logger.clone())
-        .sender(
-            StatsdSender::new(peer("METLOG_TEST_STATSD"))
-                .unwrap()
-                .prefix(Prefix::Logger),
-        )
-        .build();
+    let client = prefixed_statsd_client(&logger);
     let name = format!("{logger}.temperature");
     client
         .metlog("gauge")
@@ -158,13 +158,7 @@ fn a_negative_gauge_sets_the_value_in_statsd() {
 #[ignore = "needs the real statsd: run scripts/test.sh"]
 fn hostile_names_never_inject_a_metric_into_statsd() {
     let logger = unique("hostile");
-    let client = Client::builder(logger.clone())
-        .sender(
-            StatsdSender::new(peer("METLOG_TEST_STATSD"))
-                .unwrap()
-                .prefix(Prefix::Logger),
-        )
-        .build();
+    let client = prefixed_statsd_client(&logger);
     let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
     for name in ["a:1|c", "b\ninjected:100|c", "c|@0.001", "d e\r\0]\"\\=@"] {
         client.incr(name.to_owned());
