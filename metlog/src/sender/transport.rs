@@ -10,7 +10,9 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::time::Instant;
 
 use super::owners::{Clients, Counts, Owners};
@@ -174,7 +176,7 @@ impl Tally {
 
     /// Every ticket before this one has been reported.
     pub(crate) fn unsettled_from(&self) -> u64 {
-        self.unsettled_from.load(SeqCst)
+        self.unsettled_from.load(Acquire)
     }
 
     /// Everything delivered, failed or dropped so far.
@@ -250,7 +252,9 @@ impl Outcome {
         let settled = {
             let mut window = self.window.borrow_mut();
             let slot = window.settle(ticket);
-            self.tally.unsettled_from.store(window.base, SeqCst);
+            // Release: a flush that reads it sees the counts before it
+            // (once per message on the worker: no full fence).
+            self.tally.unsettled_from.store(window.base, Release);
             slot
         };
         let Some(slot) = settled else {
