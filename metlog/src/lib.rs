@@ -197,6 +197,7 @@ mod envelope;
 pub mod filter;
 mod gate;
 mod holder;
+mod local_time;
 mod macros;
 mod message;
 pub mod plugin;

@@ -60,7 +60,7 @@ fn put(dst: &mut [u8], mut n: u64) {
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
 /// calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -6,7 +6,7 @@
 //! worst cases and the cases they once found.
 
 use metlog::encode::syslog::{Facility, SdFields};
-use metlog::plugin::cef::{self, Cef};
+use metlog::plugin::cef::{self, Cef, CefContext};
 use metlog::{Message, Severity, Value};
 use proptest::prelude::*;
 
@@ -240,9 +240,11 @@ fn parse_sd(text: &str) -> (Vec<String>, &str) {
     (names, &text[i + 1..])
 }
 
-/// A CEF line has exactly eight `|`-separated parts (escapes honoured) and
-/// its extension exactly the keys given (of those not empty once cleaned).
-fn check_cef(line: &str, keys: &[String]) {
+/// A CEF line is `DATE HOST CEF:0|` and seven more `|`-separated parts
+/// (escapes honoured); its extension has the seven standard keys, then
+/// only keys given (cleaned: letters and digits), each once — all of them
+/// unless the line was full (metlog-cef's 1,024 bytes).
+fn check_cef(line: &str, extensions: &[(String, String)]) {
     assert!(!line.contains(['\n', '\r']), "{line:?}");
     let mut parts = Vec::new();
     let mut current = String::new();
@@ -258,7 +260,9 @@ fn check_cef(line: &str, keys: &[String]) {
     }
     parts.push(current);
     assert_eq!(parts.len(), 8, "{line:?}");
-    assert_eq!(parts[0], "CEF:0");
+    let prefix: Vec<&str> = parts[0].split(' ').collect();
+    assert_eq!(prefix.len(), 5, "date (3 words), host, CEF:0: {line:?}");
+    assert_eq!(prefix[4], "CEF:0");
     let extension = &parts[7];
     // Keys are the words right before an unescaped `=`.
     let mut found = Vec::new();
@@ -274,16 +278,46 @@ fn check_cef(line: &str, keys: &[String]) {
         }
         i += 1;
     }
+    let standard = [
+        "cs1Label",
+        "cs1",
+        "requestMethod",
+        "request",
+        "src",
+        "dhost",
+        "suser",
+    ];
+    assert_eq!(found[..7], standard, "{line:?}");
     // Each cleaned key once, the first occurrence (issue 14: a repeated key
     // could forge the source or user of the event).
-    let mut expected: Vec<String> = Vec::new();
-    for key in keys {
+    let mut expected: Vec<(String, &str)> = Vec::new();
+    for (key, value) in extensions {
         let key: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
-        if !key.is_empty() && !expected.contains(&key) {
-            expected.push(key);
+        if !key.is_empty()
+            && !standard.contains(&key.as_str())
+            && !expected.iter().any(|(k, _)| *k == key)
+        {
+            expected.push((key, value));
         }
     }
-    assert_eq!(found, expected, "{line:?}");
+    let extra = &found[7..];
+    for key in extra {
+        assert_eq!(extra.iter().filter(|k| *k == key).count(), 1, "{line:?}");
+        assert!(
+            expected.iter().any(|(k, _)| k == key),
+            "{key} not given: {line:?}"
+        );
+    }
+    for (key, value) in &expected {
+        if !extra.contains(key) {
+            // Left out only where it would have passed the limit.
+            assert!(
+                line.len() + key.len() + value.len() + 2 > cef::MAX_LINE,
+                "{key} left out of a line of {} bytes: {line:?}",
+                line.len()
+            );
+        }
+    }
 }
 
 proptest! {
@@ -329,13 +363,17 @@ proptest! {
     #[test]
     fn cef_lines_have_eight_parts_and_only_the_given_keys(
         product in hostile(), signature in hostile(), name in hostile(),
+        user in hostile(), method in hostile(), path in hostile(),
         severity in any::<u8>(),
         extensions in prop::collection::vec((hostile(), hostile()), 0..4),
     ) {
         let pairs: Vec<(&str, &str)> = extensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let keys: Vec<String> = extensions.iter().map(|(k, _)| k.clone()).collect();
-        let line = cef::format(&Cef::default(), &product, &signature, &name, severity, &pairs);
-        check_cef(&line, &keys);
+        let context = CefContext::new()
+            .signature(signature)
+            .user(user)
+            .request(method, path);
+        let line = cef::format(&Cef::default(), &product, &name, severity, &context, &pairs);
+        check_cef(&line, &extensions);
     }
 }
 
@@ -410,8 +448,16 @@ fn one_mebibyte_values_stay_valid_in_every_format() {
     let mut line = Vec::new();
     metlog::encode::statsd::write_line(&counter, &mut line).unwrap();
     check_statsd_line(std::str::from_utf8(&line).unwrap());
-    let cef_line = cef::format(&Cef::default(), &huge, &huge, &huge, 5, &[(&huge, &huge)]);
-    check_cef(&cef_line, std::slice::from_ref(&huge));
+    let context = CefContext::new().user(huge.clone()).signature(huge.clone());
+    let cef_line = cef::format(
+        &Cef::default(),
+        &huge,
+        &huge,
+        5,
+        &context,
+        &[(&huge, &huge)],
+    );
+    check_cef(&cef_line, &[(huge.clone(), huge.clone())]);
 }
 
 #[test]

@@ -302,6 +302,59 @@ fn rsyslog_parses_our_tcp_octet_counted_messages() {
     check_rsyslog_parsed(&await_rsyslog(&marker), &marker, "metlog-tcp");
 }
 
+/// A CEF event sent straight to syslog arrives as the router's CEF output
+/// writes it: the CEF line is the record's text (not a JSON envelope), under
+/// the facility, priority and ident of the plugin's metlog-cef settings.
+#[test]
+#[ignore = "needs the real rsyslog: run scripts/test.sh"]
+fn a_cef_event_arrives_in_rsyslog_as_the_routers_cef_output_writes_it() {
+    use metlog::plugin::cef::{Cef, CefContext, CefExt, CefSyslog};
+    for (transport, tcp) in [("udp", false), ("tcp", true)] {
+        let marker = unique(&format!("cef-{transport}"));
+        let address = peer("METLOG_TEST_RSYSLOG");
+        let sender = if tcp {
+            SyslogSender::tcp(address, syslog_config())
+        } else {
+            SyslogSender::udp(address, syslog_config())
+        }
+        .unwrap();
+        let device = Cef {
+            syslog: CefSyslog {
+                facility: Some("LOCAL5".into()),
+                priority: Some("WARNING".into()),
+                ident: Some("cef-ident".into()),
+                options: Some("PID".into()),
+            },
+            ..Cef::default()
+        };
+        let client = Client::builder("accounts")
+            .plugin("cef", device)
+            .sender(sender)
+            .build();
+        let context = CefContext::new()
+            .user(format!("jörg-{marker}"))
+            .request("POST", "/a%20b|c=d\\e")
+            .source_address("192.0.2.7");
+        let line = client
+            .cef("AuthFail", 7, &context, [("msg", "x=y\nz")])
+            .unwrap();
+        client.flush();
+        assert_eq!(client.stats().sent, 1);
+        let record = await_rsyslog(&marker);
+        assert_eq!(record["msg"], line, "{record:#}");
+        assert_eq!(record["syslogfacility"], "21", "local5: {record:#}");
+        assert_eq!(record["syslogseverity"], "4", "warning: {record:#}");
+        assert_eq!(record["app-name"], "cef-ident");
+        assert_eq!(record["msgid"], "cef");
+        assert!(
+            line.contains(" CEF:0|Mozilla|accounts|0|AuthFail|AuthFail|7|"),
+            "{line}"
+        );
+        assert!(line.contains(" request=/a%20b|c\\=d\\\\e "), "{line}");
+        assert!(line.ends_with(" msg=x\\=y\\nz"), "{line}");
+    }
+}
+
 /// A log line longer than rsyslog takes (its default 8,096 bytes): the frame is
 /// cut to fit, the payload shortened with a note, so rsyslog receives one
 /// whole record — before, it truncated the frame and read the rest, text

@@ -14,48 +14,52 @@ fn capture_client() -> (Client, CaptureSender) {
     )
 }
 
+/// The line after its date: `HOST CEF:0|…`.
+fn after_date(line: &str) -> &str {
+    // `Jan 18 19:58:24 `: three words.
+    line.splitn(4, ' ').nth(3).unwrap()
+}
+
 #[test]
 fn cef_lines_follow_the_specification_byte_for_byte() {
     let device = Cef {
         vendor: "Moz|illa".into(),
         product: Some("Acc\\ounts".into()),
         version: "1.0".into(),
+        host: Some("web 1".into()),
         ..Cef::default()
     };
+    let context = CefContext::new()
+        .source_address("10.0.0.1")
+        .user("ümlaut ☃")
+        .signature("sig|1");
     let line = cef::format(
         &device,
         "Acc\\ounts",
-        "sig|1",
         "name\nwith break",
         12,
+        &context,
         &[
-            ("src", "10.0.0.1"),
             ("msg", "a=b\\c\nd\re|f"),
             ("bad key!", "v"),
-            ("suser", "ümlaut ☃"),
+            ("src", "6.6.6.6"),
             ("!!!", "dropped: no usable key"),
         ],
     );
     assert_eq!(
-        line,
-        "CEF:0|Moz\\|illa|Acc\\\\ounts|1.0|sig\\|1|name with break|10|\
-         src=10.0.0.1 msg=a\\=b\\\\c\\nd\\re|f badkey=v suser=ümlaut ☃"
+        after_date(&line),
+        "web_1 CEF:0|Moz\\|illa|Acc\\\\ounts|1.0|sig\\|1|name with break|10|\
+         cs1Label=requestClientApplication cs1=none requestMethod= request= src=10.0.0.1 \
+         dhost=none suser=ümlaut ☃ badkey=v msg=a\\=b\\\\c\\nd\\re|f"
     );
 }
 
 #[test]
 fn hostile_values_cannot_forge_extensions_or_header_fields() {
-    let line = cef::format(
-        &Cef::default(),
-        "app",
-        "sig",
-        "n",
-        5,
-        &[
-            ("suser", "eve act=allow src=1.2.3.4"),
-            ("request", "/x\nCEF:0|forged|"),
-        ],
-    );
+    let context = CefContext::new()
+        .user("eve act=allow src=1.2.3.4")
+        .request("GET", "/x\nCEF:0|forged|");
+    let line = cef::format(&Cef::default(), "app", "n", 5, &context, &[]);
     // Unescaped `=` only after real keys: split on spaces preceded by a key.
     let ext = line.splitn(8, '|').nth(7).unwrap();
     let keys: Vec<&str> = ext
@@ -66,11 +70,54 @@ fn hostile_values_cannot_forge_extensions_or_header_fields() {
             (eq == 0 || bytes[eq - 1] != b'\\').then(|| &part[..eq])
         })
         .collect();
-    assert_eq!(keys, ["suser", "request"], "{line}");
+    assert_eq!(
+        keys,
+        [
+            "cs1Label",
+            "cs1",
+            "requestMethod",
+            "request",
+            "src",
+            "dhost",
+            "suser"
+        ],
+        "{line}"
+    );
     // One record: the value's line break is escaped, so its "CEF:0|…"
     // text stays inside the `request` value.
     assert!(!line.contains('\n') && !line.contains('\r'));
-    assert!(line.ends_with("request=/x\\nCEF:0|forged|"), "{line}");
+    assert!(line.contains(" request=/x\\nCEF:0|forged| "), "{line}");
+}
+
+/// metlog-cef's limit: the line stops before the first extension (in its
+/// order: shortest value first) that would take it past 1,024 bytes.
+#[test]
+fn extensions_beyond_the_line_limit_are_left_out_and_reported() {
+    support::collect_reports();
+    let (client, _capture) = capture_client();
+    let big = "b".repeat(700);
+    let bigger = "c".repeat(800);
+    let line = client
+        .cef(
+            "limits",
+            5,
+            &CefContext::new(),
+            [
+                ("zz", bigger.as_str()),
+                ("small", "1"),
+                ("aa", big.as_str()),
+            ],
+        )
+        .unwrap();
+    assert!(line.len() <= cef::MAX_LINE, "{}", line.len());
+    assert!(line.ends_with(&format!(" small=1 aa={big}")), "{line}");
+    let reports = support::reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("[\"zz\"] left out") && r.contains("1024 bytes")),
+        "{reports:?}"
+    );
 }
 
 /// metlog-py binds a plugin under its provider's `metlog_name`: metlog-cef's
@@ -86,13 +133,13 @@ fn the_cef_plugin_binds_as_cef_whatever_its_section_is_called() {
     let line = client
         .cef("LoginFailed", 5, &CefContext::new(), [])
         .unwrap();
-    assert!(line.starts_with("CEF:0|Mozilla|accounts|2|"), "{line}");
+    assert!(line.contains(" CEF:0|Mozilla|accounts|2|"), "{line}");
 }
 
 #[test]
 fn client_cef_sends_a_cef_message_with_the_configured_device() {
     let client = metlog::config::from_ini_str(
-        "[metlog]\nlogger = accounts\nsender_class = capture\n[metlog_plugin_cef]\nprovider = metlog_cef.cef_plugin:config_plugin\nvendor = Mozilla\nversion = 2\n",
+        "[metlog]\nlogger = accounts\nsender_class = capture\n[metlog_plugin_cef]\nprovider = metlog_cef.cef_plugin:config_plugin\nvendor = Mozilla\nversion = 2\nhost = web1\n",
         "metlog",
     )
     .unwrap();
@@ -106,9 +153,10 @@ fn client_cef_sends_a_cef_message_with_the_configured_device() {
         .cef("LoginFailed", 5, &context, [("reason", "bad password")])
         .unwrap();
     assert_eq!(
-        line,
-        "CEF:0|Mozilla|accounts|2|LoginFailed|LoginFailed|5|src=192.0.2.1 suser=ada requestMethod=POST \
-         request=/login dhost=accounts.example requestClientApplication=curl/8 reason=bad password"
+        after_date(&line),
+        "web1 CEF:0|Mozilla|accounts|2|LoginFailed|LoginFailed|5|cs1Label=requestClientApplication \
+         cs1=curl/8 requestMethod=POST request=/login src=192.0.2.1 dhost=accounts.example \
+         suser=ada reason=bad password"
     );
     let capture = client.sender_as::<CaptureSender>().unwrap();
     let msg = &capture.messages()[0];
@@ -281,14 +329,18 @@ fn extension_keys_cannot_collide_or_vanish_silently() {
         )
         .unwrap();
     let ext = line.splitn(8, '|').nth(7).unwrap();
-    assert_eq!(ext, "src=10.0.0.1 suser=bob cs1=kept", "{line}");
+    assert_eq!(
+        ext,
+        "cs1Label=requestClientApplication cs1=none requestMethod= request= src=10.0.0.1 \
+         dhost=none suser=bob",
+        "{line}"
+    );
     let reports = support::reports();
     let report = reports
         .iter()
         .find(|r| r.contains("left out"))
         .unwrap_or_else(|| panic!("{reports:?}"));
-    assert!(
-        report.contains("\"s-r-c\"") && report.contains("\"--\""),
-        "{report}"
-    );
+    for key in ["s-r-c", "s.user", "--", "cs1"] {
+        assert!(report.contains(&format!("{key:?}")), "{report}");
+    }
 }

@@ -113,21 +113,82 @@ pub fn write<'a>(
     sd: &SdFields,
     out: &mut Vec<u8>,
 ) {
-    use std::io::Write as _;
     let message = message.into();
+    if let Some(cef) = CefRecord::of(&message) {
+        return cef.write(&message, out);
+    }
     let pri = facility as u8 * 8 + message.severity.as_u8();
+    write_header(&message, pri, message.logger, out);
+    write_structured_data(&message, sd, out);
+    out.push(b' ');
+    crate::encode::json::write(message, out);
+}
+
+/// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID ` (a space after).
+fn write_header(message: &Envelope<'_>, pri: u8, app: &str, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     let _ = write!(out, "<{pri}>1 {} ", Rfc3339(message.timestamp));
     push_header_field(message.hostname, 255, out);
     out.push(b' ');
-    push_header_field(message.logger, 48, out);
+    push_header_field(app, 48, out);
     out.push(b' ');
     let _ = write!(out, "{}", message.pid);
     out.push(b' ');
     push_header_field(message.kind, 32, out);
     out.push(b' ');
-    write_structured_data(&message, sd, out);
-    out.push(b' ');
-    crate::encode::json::write(message, out);
+}
+
+/// A `cef` message (metlog-cef's, or [`client.cef`](crate::plugin::cef::CefExt)'s)
+/// is written as the router's CEF output writes it to syslog: its payload,
+/// the CEF line, is the record's text, under the facility, priority and
+/// ident of its `fields.cef_meta` (the router's defaults `LOCAL4`, `INFO`,
+/// and the logger for the ident), with no structured data.
+struct CefRecord<'a> {
+    line: &'a str,
+    facility: Facility,
+    priority: u8,
+    ident: &'a str,
+}
+
+impl<'a> CefRecord<'a> {
+    fn of(message: &Envelope<'a>) -> Option<CefRecord<'a>> {
+        if message.kind != "cef" {
+            return None;
+        }
+        let line = message.payload.as_text()?;
+        let meta = match message.fields.get("cef_meta") {
+            Some(crate::value::ValueRef::Json(meta)) => Some(meta),
+            _ => None,
+        };
+        let setting = |key: &str| meta.and_then(|m| m.get(key)).and_then(|v| v.as_str());
+        let facility = setting("syslog_facility")
+            .and_then(|f| f.trim().parse().ok())
+            .unwrap_or(Facility::Local4);
+        let priority = setting("syslog_priority")
+            .and_then(|p| {
+                crate::plugin::cef::SYSLOG_PRIORITIES
+                    .iter()
+                    .position(|known| *known == p.trim())
+            })
+            .unwrap_or(6) as u8;
+        Some(CefRecord {
+            line,
+            facility,
+            priority,
+            ident: setting("syslog_ident").unwrap_or(message.logger),
+        })
+    }
+
+    fn write(&self, message: &Envelope<'_>, out: &mut Vec<u8>) {
+        write_header(
+            message,
+            self.facility as u8 * 8 + self.priority,
+            self.ident,
+            out,
+        );
+        out.extend_from_slice(b"- ");
+        out.extend_from_slice(self.line.as_bytes());
+    }
 }
 
 /// The most bytes a syslog message may take by default: rsyslog's default
@@ -175,15 +236,21 @@ pub fn write_within<'a>(
     out.truncate(start);
     if let Payload::Text(text) = message.payload {
         // The text's room: what the rest of the message leaves, less the
-        // note; the longest prefix whose JSON fits it is kept.
-        let text_json: usize = text.chars().map(json_len).sum();
-        let rest = written - text_json;
+        // note; the longest prefix whose encoding (JSON, or as it is in a
+        // CEF record) fits it is kept.
+        let cost: fn(char) -> usize = if CefRecord::of(&message).is_some() {
+            char::len_utf8
+        } else {
+            json_len
+        };
+        let text_len: usize = text.chars().map(cost).sum();
+        let rest = written - text_len;
         if let Some(room) = max.checked_sub(rest + CUT_NOTE_MAX) {
             let mut used = 0;
             let keep = text
                 .char_indices()
                 .find(|&(_, c)| {
-                    used += json_len(c);
+                    used += cost(c);
                     used > room
                 })
                 .map_or(text.len(), |(at, _)| at);
@@ -396,6 +463,73 @@ mod tests {
                 assert!(out.len() > 8_096 - CUT_NOTE_MAX - 6, "{}", out.len());
             }
         }
+    }
+
+    fn cef_message(meta: serde_json::Value, line: &str) -> Message {
+        let mut msg = Message::new("cef", "accounts");
+        msg.payload = line.to_owned().into();
+        msg.fields.insert("cef_meta", crate::Value::from(meta));
+        msg
+    }
+
+    #[test]
+    fn a_cef_message_is_its_line_under_its_syslog_settings() {
+        let line = "Jan 18 19:58:24 h CEF:0|v|p|1|s|n|5|cs1Label=requestClientApplication é";
+        let unset = serde_json::json!({"syslog_options": null, "syslog_facility": null,
+            "syslog_ident": null, "syslog_priority": null});
+        let mut out = Vec::new();
+        write(
+            &cef_message(unset, line),
+            Facility::User,
+            &SdFields::AllScalars,
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        // The router's defaults: local4 (20) * 8 + info (6), the logger.
+        assert!(text.starts_with("<166>1 "), "{text}");
+        assert!(
+            text.ends_with(&format!(" accounts {} cef - {line}", std::process::id())),
+            "{text}"
+        );
+
+        let set = serde_json::json!({"syslog_options": "PID", "syslog_facility": "KERN",
+            "syslog_ident": "ident", "syslog_priority": "EMERG"});
+        let mut out = Vec::new();
+        write(
+            &cef_message(set, line),
+            Facility::User,
+            &SdFields::AllScalars,
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("<0>1 "), "{text}");
+        assert!(text.contains(" ident "), "{text}");
+
+        // Cut to fit as it is written: raw text, not JSON.
+        let long = format!("{line} msg={}", "\"".repeat(10_000));
+        let mut out = Vec::new();
+        let meta = serde_json::json!({"syslog_facility": "LOCAL0"});
+        write_within(
+            &cef_message(meta, &long),
+            Facility::User,
+            &SdFields::None,
+            8_096,
+            &mut out,
+        )
+        .unwrap();
+        assert!(
+            out.len() <= 8_096 && out.len() > 8_096 - CUT_NOTE_MAX - 4,
+            "{}",
+            out.len()
+        );
+        assert!(String::from_utf8(out).unwrap().ends_with(" bytes cut]"));
+
+        // Another type, or a payload that is not text: the JSON envelope.
+        let mut other = cef_message(serde_json::json!({}), line);
+        other.kind = "cefx".into();
+        let mut out = Vec::new();
+        write(&other, Facility::User, &SdFields::None, &mut out);
+        assert!(envelope_of(&out)["payload"] == line);
     }
 
     #[test]

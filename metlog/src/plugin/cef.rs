@@ -1,5 +1,7 @@
 //! CEF security events (metlog-cef): ArcSight Common Event Format lines in
-//! `cef` messages.
+//! `cef` messages, laid out as metlog-cef 0.2 (with the `cef` library) lays
+//! them out, so the router's CEF output and the SIEM rules behind it see
+//! the same records from a Rust service as from a Python one.
 //!
 //! ```
 //! use metlog::plugin::cef::{CefContext, CefExt};
@@ -9,27 +11,69 @@
 //!     .source_address("10.1.2.3")
 //!     .user("ada")
 //!     .request("POST", "/login");
-//! let line = client.cef("AuthFail", 7, &context, [("reason", "bad=password|x")]);
+//! let line = client.cef("AuthFail", 7, &context, [("reason", "bad=password|x")]).unwrap();
+//! // `Jan 18 19:58:24 myhost CEF:0|…`: the local time and host first, as metlog-cef.
+//! let cef = &line[line.find("CEF:").unwrap()..];
 //! assert_eq!(
-//!     line.unwrap(),
-//!     "CEF:0|Mozilla|app|0|AuthFail|AuthFail|7|src=10.1.2.3 suser=ada requestMethod=POST request=/login reason=bad\\=password|x"
+//!     cef,
+//!     "CEF:0|Mozilla|app|0|AuthFail|AuthFail|7|cs1Label=requestClientApplication cs1=none \
+//!      requestMethod=POST request=/login src=10.1.2.3 dhost=none suser=ada \
+//!      reason=bad\\=password|x"
 //! );
 //! ```
+//!
+//! # The line
+//!
+//! `DATE HOST CEF:0|vendor|product|version|signature|name|severity|` and
+//! the extension: first the seven metlog-cef always writes, in its order
+//! and with its defaults for what the context leaves unset —
+//! `cs1Label=requestClientApplication cs1=<user agent, none>
+//! requestMethod=<method> request=<path> src=<address, None>
+//! dhost=<host, none> suser=<user, none>` — then the caller's extensions,
+//! ordered as metlog-cef orders them (by the value's length in bytes, then
+//! the key's length, the key, the value), up to a line of [`MAX_LINE`]
+//! bytes (counted as metlog-cef counts: the header and, per extension, its
+//! key, its unescaped value and two). `DATE` is the event's local time as
+//! `%b %d %H:%M:%S` (`Jan 18 19:58:24`), `HOST` the machine's name (or
+//! [`Cef::host`]).
+//!
+//! Where metlog-cef wrote a line a CEF parser reads wrongly, this one
+//! differs (and only there): header fields escape `\` and `|` and lose
+//! line breaks (metlog-cef left a `|` in vendor, product or version
+//! unescaped and put a `\` before a line break, which still ends the syslog
+//! record); extension values escape line breaks as `\n`/`\r` besides `\`
+//! and `=`; extension keys keep only ASCII letters and digits; an extension
+//! whose key is empty, repeats one written before, or is one of the seven
+//! is left out and reported (metlog-cef kept illegal keys as they were,
+//! and let a keyword named `date`, `host`, `vendor`, `suser`, … replace
+//! that header field unescaped); the severity is at most 10.
+
+use std::time::SystemTime;
 
 use crate::{Client, Fields, SharedStr};
 
+/// The longest line metlog-cef writes: extensions that would make it longer
+/// are left out (the header and the seven standard extensions are always
+/// written).
+pub const MAX_LINE: usize = 1024;
+
 /// The device fields of every CEF line a client sends: bind one as the
-/// plugin `cef` (config: `[metlog_plugin_cef]` with `provider = cef`,
-/// options `vendor`, `product`, `version`) or rely on the defaults (vendor
-/// `Mozilla`, product the client's logger, version `0`).
+/// plugin `cef` (config: `[metlog_plugin_cef]` with `provider = cef` or
+/// metlog-cef's `metlog_cef.cef_plugin:config_plugin`; options `vendor`,
+/// `product`, `version` (or `device_version`), `host` and metlog-cef's
+/// `syslog_*`) or rely on the defaults (vendor `Mozilla`, product the
+/// client's logger, version `0`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cef {
     /// Device vendor.
     pub vendor: String,
     /// Device product (default: the client's logger).
     pub product: Option<String>,
-    /// Device version.
+    /// Device version (metlog-cef's `cef.device_version`).
     pub version: String,
+    /// The host name written before `CEF:0` (default: the machine's name,
+    /// as metlog-cef's `socket.gethostname()`).
+    pub host: Option<String>,
     /// metlog-cef's `syslog_options`, `syslog_facility`, `syslog_ident` and
     /// `syslog_priority`: sent with every message as `fields.cef_meta`,
     /// which the router's CEF output needs to write it to syslog (`None`:
@@ -37,19 +81,34 @@ pub struct Cef {
     pub syslog: CefSyslog,
 }
 
-/// How the router's CEF output writes the event to syslog (metlog-cef's
-/// `cef_meta`); each `None` leaves the router's default.
+/// How the router's CEF output (and [`SyslogSender`](crate::sender::SyslogSender))
+/// writes the event to syslog (metlog-cef's `cef_meta`); each `None` leaves
+/// the router's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CefSyslog {
     /// `PID`, `CONS`, `NDELAY`, `NOWAIT`, comma-separated.
     pub options: Option<String>,
-    /// `KERN`, `USER`, …, `LOCAL0`–`LOCAL7` (router default `LOCAL4`).
+    /// `KERN`, `USER`, `MAIL`, `DAEMON`, `AUTH`, `LPR`, `NEWS`, `UUCP`,
+    /// `CRON`, `LOCAL0`–`LOCAL7` (router default `LOCAL4`).
     pub facility: Option<String>,
     /// The syslog ident.
     pub ident: Option<String>,
-    /// `EMERG` … `DEBUG` (router default `INFO`).
+    /// `EMERG`, `ALERT`, `CRIT`, `ERR`, `WARNING`, `NOTICE`, `INFO`, `DEBUG`
+    /// (router default `INFO`).
     pub priority: Option<String>,
 }
+
+/// metlog-cef's accepted values (it refuses others when the client is
+/// configured; the router's output drops the messages of some).
+const SYSLOG_OPTIONS: [&str; 4] = ["PID", "CONS", "NDELAY", "NOWAIT"];
+const SYSLOG_FACILITIES: [&str; 17] = [
+    "KERN", "USER", "MAIL", "DAEMON", "AUTH", "LPR", "NEWS", "UUCP", "CRON", "LOCAL0", "LOCAL1",
+    "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6", "LOCAL7",
+];
+/// In syslog's order: the position is the priority's number.
+pub(crate) const SYSLOG_PRIORITIES: [&str; 8] = [
+    "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG",
+];
 
 impl CefSyslog {
     /// `fields.cef_meta` as metlog-cef writes it.
@@ -61,6 +120,47 @@ impl CefSyslog {
             "syslog_priority": self.priority,
         })
     }
+
+    /// Checks the values as metlog-cef does, and refuses what the router's
+    /// output would drop every message for.
+    fn check(&self) -> Result<(), String> {
+        if let Some(options) = &self.options {
+            for option in options.split(',') {
+                let option = option.trim();
+                if option.ends_with("PERROR") {
+                    return Err(format!(
+                        "syslog_options: {option} is not supported: the router's CEF output \
+                         drops every message that asks for it (use PID, CONS, NDELAY, NOWAIT)"
+                    ));
+                }
+                if !SYSLOG_OPTIONS.contains(&option) {
+                    return Err(format!(
+                        "syslog_options: unknown option {option:?} (expected a comma-separated \
+                         list of PID, CONS, NDELAY, NOWAIT)"
+                    ));
+                }
+            }
+        }
+        if let Some(facility) = &self.facility {
+            if !SYSLOG_FACILITIES.contains(&facility.as_str()) {
+                return Err(format!(
+                    "syslog_facility: unknown facility {facility:?} (expected one of {}, in \
+                     capitals)",
+                    SYSLOG_FACILITIES.join(", ")
+                ));
+            }
+        }
+        if let Some(priority) = &self.priority {
+            if !SYSLOG_PRIORITIES.contains(&priority.as_str()) {
+                return Err(format!(
+                    "syslog_priority: unknown priority {priority:?} (expected one of {}, in \
+                     capitals)",
+                    SYSLOG_PRIORITIES.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Cef {
@@ -69,17 +169,26 @@ impl Default for Cef {
             vendor: "Mozilla".to_owned(),
             product: None,
             version: "0".to_owned(),
+            host: None,
             syslog: CefSyslog::default(),
         }
     }
 }
 
-/// The request a security event is about: each part becomes a standard CEF
-/// extension (`src`, `suser`, `requestMethod`, `request`, `dhost`,
-/// `requestClientApplication`).
+/// What a security event is about — metlog-cef's `environ`, `username` and
+/// `signature`: each part fills one of the standard extensions, and what is
+/// left unset is written as metlog-cef writes it (`none`, empty, `None`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CefContext {
-    extensions: Vec<(&'static str, String)>,
+    remote_address: Option<String>,
+    forwarded_for: Option<String>,
+    user: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    host: Option<String>,
+    user_agent: Option<String>,
+    signature: Option<String>,
+    time: Option<SystemTime>,
 }
 
 impl CefContext {
@@ -88,105 +197,208 @@ impl CefContext {
         Self::default()
     }
 
-    /// Sets `key` (a second call replaces the first value).
-    fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        let value = value.into();
-        match self.extensions.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.extensions.push((key, value)),
-        }
+    /// The client's address (`src`; `REMOTE_ADDR`).
+    pub fn source_address(mut self, addr: impl Into<String>) -> Self {
+        self.remote_address = Some(addr.into());
         self
     }
 
-    /// The client's address (`src`).
-    pub fn source_address(self, addr: impl Into<String>) -> Self {
-        self.with("src", addr)
+    /// The request's `X-Forwarded-For` header: when given, its first
+    /// address (trimmed) is `src`, whatever [`source_address`](Self::source_address)
+    /// says — as metlog-cef.
+    pub fn forwarded_for(mut self, header: impl Into<String>) -> Self {
+        self.forwarded_for = Some(header.into());
+        self
     }
 
-    /// The user (`suser`).
-    pub fn user(self, user: impl Into<String>) -> Self {
-        self.with("suser", user)
+    /// The user (`suser`; metlog-cef's `username`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
     }
 
-    /// The request's method and path (`requestMethod`, `request`).
-    pub fn request(self, method: impl Into<String>, path: impl Into<String>) -> Self {
-        self.with("requestMethod", method).with("request", path)
+    /// The request's method and path (`requestMethod`, `request`;
+    /// `REQUEST_METHOD`, `PATH_INFO`).
+    pub fn request(mut self, method: impl Into<String>, path: impl Into<String>) -> Self {
+        self.method = Some(method.into());
+        self.path = Some(path.into());
+        self
     }
 
-    /// The host the request was sent to (`dhost`).
-    pub fn host(self, host: impl Into<String>) -> Self {
-        self.with("dhost", host)
+    /// The host the request was sent to (`dhost`; `HTTP_HOST`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
     }
 
-    /// The user agent (`requestClientApplication`).
-    pub fn user_agent(self, agent: impl Into<String>) -> Self {
-        self.with("requestClientApplication", agent)
+    /// The user agent (`cs1`, labelled `requestClientApplication`;
+    /// `HTTP_USER_AGENT`).
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
+    }
+
+    /// The event's signature ID (default: its name), such as metlog-cef's
+    /// `AuthFail`.
+    pub fn signature(mut self, signature: impl Into<String>) -> Self {
+        self.signature = Some(signature.into());
+        self
+    }
+
+    /// When the event happened (default: when it is sent): the line's date
+    /// and the message's timestamp.
+    pub fn time(mut self, time: SystemTime) -> Self {
+        self.time = Some(time);
+        self
+    }
+
+    /// `src` as metlog-cef finds it: `X-Forwarded-For`'s first address, else
+    /// the remote address, else Python's `None`.
+    fn source(&self) -> &str {
+        match (&self.forwarded_for, &self.remote_address) {
+            (Some(header), _) => header.split(',').next().unwrap_or("").trim(),
+            (None, Some(addr)) => addr,
+            (None, None) => "None",
+        }
     }
 }
 
-/// Writes one CEF:0 line.
-///
-/// Header fields escape `\` and `|` (and lose line breaks, which the header
-/// cannot carry); extension values escape `\`, `=`, and line breaks as
-/// `\n` / `\r`; extension keys keep only ASCII letters and digits. So no
-/// value can end a field early or add one. Each key is written once: an
-/// extension whose key, so cleaned, is empty or was already written (by an
-/// earlier extension, or the context's: `s-r-c` next to a source address)
-/// is left out — it could otherwise forge the event's source or user.
+/// The seven extensions every line has, in metlog-cef's order.
+const STANDARD_KEYS: [&str; 7] = [
+    "cs1Label",
+    "cs1",
+    "requestMethod",
+    "request",
+    "src",
+    "dhost",
+    "suser",
+];
+
+/// Writes one CEF line (see the [module docs](self) for its layout) for
+/// event `name` of `severity` (at most 10) from device `cef` (`product`:
+/// its product, [`Cef::product`] or the client's logger).
 pub fn format(
     cef: &Cef,
     product: &str,
-    signature: &str,
     name: &str,
     severity: u8,
+    context: &CefContext,
     extensions: &[(&str, &str)],
 ) -> String {
-    format_reporting(cef, product, signature, name, severity, extensions).0
+    let time = context.time.unwrap_or_else(SystemTime::now);
+    Line::new(cef, product, name, severity, context, time, extensions).text
 }
 
-/// [`format`], and the keys of the extensions left out.
-fn format_reporting(
-    cef: &Cef,
-    product: &str,
-    signature: &str,
-    name: &str,
-    severity: u8,
-    extensions: &[(&str, &str)],
-) -> (String, Vec<String>) {
-    let mut line = String::from("CEF:0");
-    for field in [
-        cef.vendor.as_str(),
-        product,
-        cef.version.as_str(),
-        signature,
-        name,
-    ] {
-        line.push('|');
-        escape_header(field, &mut line);
-    }
-    line.push('|');
-    line.push_str(&severity.min(10).to_string());
-    line.push('|');
-    let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut left_out = Vec::new();
-    for (original, value) in extensions {
-        let key: String = original
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
-        if key.is_empty() || written.contains(&key) {
-            left_out.push((*original).to_owned());
-            continue;
+/// A formatted line, and the extensions it leaves out.
+struct Line {
+    text: String,
+    /// Keys that are empty once cleaned, repeat one, or are standard.
+    bad_keys: Vec<String>,
+    /// Keys of extensions beyond [`MAX_LINE`].
+    too_long: Vec<String>,
+}
+
+impl Line {
+    fn new(
+        cef: &Cef,
+        product: &str,
+        name: &str,
+        severity: u8,
+        context: &CefContext,
+        time: SystemTime,
+        extensions: &[(&str, &str)],
+    ) -> Line {
+        let mut text = crate::local_time::cef_date(time);
+        text.push(' ');
+        let host = cef
+            .host
+            .as_deref()
+            .unwrap_or(crate::message::identity().hostname);
+        // A space or line break in the host would shift the fields a
+        // syslog-style reader finds before `CEF:`.
+        text.extend(host.chars().map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        }));
+        text.push_str(" CEF:0");
+        let signature = context.signature.as_deref().unwrap_or(name);
+        let severity = severity.min(10).to_string();
+        for field in [
+            cef.vendor.as_str(),
+            product,
+            cef.version.as_str(),
+            signature,
+            name,
+            &severity,
+        ] {
+            text.push('|');
+            escape_header(field, &mut text);
         }
-        if !written.is_empty() {
-            line.push(' ');
+        text.push('|');
+        let standard = [
+            "requestClientApplication",
+            context.user_agent.as_deref().unwrap_or("none"),
+            context.method.as_deref().unwrap_or(""),
+            context.path.as_deref().unwrap_or(""),
+            context.source(),
+            context.host.as_deref().unwrap_or("none"),
+            context.user.as_deref().unwrap_or("none"),
+        ];
+        for (i, (key, value)) in STANDARD_KEYS.iter().zip(standard).enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(key);
+            text.push('=');
+            escape_extension(value, &mut text);
         }
-        line.push_str(&key);
-        line.push('=');
-        escape_extension(value, &mut line);
-        written.insert(key);
+
+        // The caller's: each key once (the first given wins), then in
+        // metlog-cef's order.
+        let mut bad_keys = Vec::new();
+        let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
+        for (original, value) in extensions {
+            let key: String = original
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            if key.is_empty()
+                || STANDARD_KEYS.contains(&key.as_str())
+                || extra.iter().any(|(k, _)| *k == key)
+            {
+                bad_keys.push((*original).to_owned());
+            } else {
+                extra.push((key, value));
+            }
+        }
+        extra.sort_by(|(k1, v1), (k2, v2)| {
+            (v1.len(), k1.len(), k1, v1).cmp(&(v2.len(), k2.len(), k2, v2))
+        });
+        // metlog-cef's measure: the header, then each extension's key, raw
+        // value and two; the first that would pass the limit ends the line.
+        let mut measured = text.len();
+        let mut too_long = Vec::new();
+        for (key, value) in extra {
+            let added = key.len() + value.len() + 2;
+            if !too_long.is_empty() || measured + added > MAX_LINE {
+                too_long.push(key);
+                continue;
+            }
+            measured += added;
+            text.push(' ');
+            text.push_str(&key);
+            text.push('=');
+            escape_extension(value, &mut text);
+        }
+        Line {
+            text,
+            bad_keys,
+            too_long,
+        }
     }
-    (line, left_out)
 }
 
 fn escape_header(text: &str, out: &mut String) {
@@ -215,9 +427,11 @@ fn escape_extension(text: &str, out: &mut String) {
 /// `client.cef(...)`: metlog-cef's method.
 pub trait CefExt {
     /// Sends a `cef` message whose payload is the CEF line for event `name`
-    /// (also its signature) of `severity` 0–10, with the context's and the
-    /// given extensions; returns the line (`None` when the client is
-    /// inactive).
+    /// of `severity` 0–10 (see the [module docs](self)), with the context's
+    /// and the given extensions, and whose `fields.cef_meta` carries the
+    /// plugin's syslog settings; returns the line (`None` when the client
+    /// is inactive). The message's logger and severity are the client's,
+    /// as metlog-cef's.
     fn cef<'a, I>(
         &self,
         name: &str,
@@ -246,25 +460,10 @@ impl CefExt for Client {
         let default = Cef::default();
         let cef = self.plugin::<Cef>("cef").unwrap_or(&default);
         let product = cef.product.as_deref().unwrap_or(self.logger());
-        let extra: Vec<(&'a str, &'a str)> = extensions.into_iter().collect();
-        let mut all: Vec<(&str, &str)> = context
-            .extensions
-            .iter()
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect();
-        all.extend(extra.iter().copied());
-        let (line, left_out) = format_reporting(cef, product, name, name, severity, &all);
-        if !left_out.is_empty() {
-            static REPORTED: std::sync::atomic::AtomicBool =
-                std::sync::atomic::AtomicBool::new(false);
-            if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                crate::report::report(format_args!(
-                    "CEF event {name:?}: extensions {left_out:?} left out (a key needs a letter \
-                     or digit, and may not repeat one already written); further ones are left \
-                     out silently"
-                ));
-            }
-        }
+        let extensions: Vec<(&'a str, &'a str)> = extensions.into_iter().collect();
+        let time = context.time.unwrap_or_else(SystemTime::now);
+        let line = Line::new(cef, product, name, severity, context, time, &extensions);
+        report_left_out(name, &line);
         // As metlog-cef: the syslog settings the router's CEF output reads.
         let mut fields = Fields::new();
         fields.insert("cef_meta", crate::Value::from(cef.syslog.cef_meta()));
@@ -272,19 +471,42 @@ impl CefExt for Client {
             SharedStr::from_static("cef"),
             None,
             None,
-            SharedStr::from(line.clone()),
+            SharedStr::from(line.text.clone()),
             fields,
-            None,
+            Some(time),
         );
         self.dispatch_message(msg);
-        Some(line)
+        Some(line.text)
+    }
+}
+
+/// Reports, once per process for each kind, extensions a line left out.
+fn report_left_out(name: &str, line: &Line) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static BAD_KEYS: AtomicBool = AtomicBool::new(false);
+    static TOO_LONG: AtomicBool = AtomicBool::new(false);
+    if !line.bad_keys.is_empty() && !BAD_KEYS.swap(true, Relaxed) {
+        crate::report::report(format_args!(
+            "CEF event {name:?}: extensions {:?} left out (a key needs a letter or digit, may not \
+             repeat one, and may not be one of the standard {STANDARD_KEYS:?}, which the \
+             context sets); further ones are left out silently",
+            line.bad_keys
+        ));
+    }
+    if !line.too_long.is_empty() && !TOO_LONG.swap(true, Relaxed) {
+        crate::report::report(format_args!(
+            "CEF event {name:?}: extensions {:?} left out: the line would pass {MAX_LINE} bytes, \
+             metlog-cef's limit; further ones are left out silently",
+            line.too_long
+        ));
     }
 }
 
 /// The configuration provider (`provider = cef`, or metlog-cef's
 /// `metlog_cef.cef_plugin:config_plugin`): options `vendor`, `product`,
-/// `version`, and metlog-cef's `syslog_options`, `syslog_facility`,
-/// `syslog_ident`, `syslog_priority` (sent as `fields.cef_meta`).
+/// `version` (or `device_version`), `host`, and metlog-cef's
+/// `syslog_options`, `syslog_facility`, `syslog_ident`, `syslog_priority`
+/// (checked as metlog-cef checks them, and sent as `fields.cef_meta`).
 pub(crate) fn provider(
     options: &std::collections::BTreeMap<String, crate::config_value::ConfigValue>,
 ) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
@@ -298,18 +520,20 @@ pub(crate) fn provider(
         match key.as_str() {
             "vendor" => cef.vendor = text()?,
             "product" => cef.product = Some(text()?),
-            "version" => cef.version = text()?,
+            "version" | "device_version" => cef.version = text()?,
+            "host" => cef.host = Some(text()?),
             "syslog_options" => cef.syslog.options = Some(text()?),
             "syslog_facility" => cef.syslog.facility = Some(text()?),
             "syslog_ident" => cef.syslog.ident = Some(text()?),
             "syslog_priority" => cef.syslog.priority = Some(text()?),
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (expected vendor, product, version, syslog_options, \
-                     syslog_facility, syslog_ident, syslog_priority)"
+                    "unknown option `{other}` (expected vendor, product, version, host, \
+                     syslog_options, syslog_facility, syslog_ident, syslog_priority)"
                 ))
             }
         }
     }
+    cef.syslog.check()?;
     Ok(Box::new(cef))
 }

@@ -90,6 +90,12 @@ impl SyslogConfig {
 /// escaped), and the JSON envelope as MSG (no BOM). See
 /// [`encode::syslog`](crate::encode::syslog) for the exact format.
 ///
+/// A `cef` message (from [`client.cef`](crate::plugin::cef::CefExt), or
+/// metlog-cef's read back) is written as the router's CEF output writes it:
+/// its CEF line as MSG, under the facility, priority and ident of its
+/// `fields.cef_meta` (defaults `LOCAL4`, `INFO` and the logger, the
+/// router's), whatever this sender's facility.
+///
 /// ```
 /// use metlog::sender::{SyslogConfig, SyslogSender};
 /// let udp = SyslogSender::udp("127.0.0.1:514", SyslogConfig::default())?;

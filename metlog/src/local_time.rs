@@ -1,0 +1,71 @@
+//! Local time, as C's `localtime_r` gives it (the one place the crate asks
+//! the system for the local zone: metlog-cef's CEF lines carry local time).
+#![allow(unsafe_code)]
+
+use std::time::SystemTime;
+
+/// `%b %d %H:%M:%S` in local time, as metlog-cef's `time.strftime` (with
+/// the C locale's month names).
+pub(crate) fn cef_date(time: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (month, day, hour, minute, second) = local_parts(time);
+    format!(
+        "{} {day:02} {hour:02}:{minute:02}:{second:02}",
+        MONTHS[month as usize % 12]
+    )
+}
+
+/// (month 0–11, day, hour, minute, second) of `time` in the local zone.
+#[cfg(unix)]
+fn local_parts(time: SystemTime) -> (u32, u32, u32, u32, u32) {
+    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => since.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64) - 1,
+    };
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers
+    // are valid for the call, and localtime_r is thread-safe.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return utc_parts(secs);
+    }
+    let part = |v: libc::c_int| u32::try_from(v).unwrap_or(0);
+    (
+        part(tm.tm_mon),
+        part(tm.tm_mday),
+        part(tm.tm_hour),
+        part(tm.tm_min),
+        part(tm.tm_sec),
+    )
+}
+
+#[cfg(not(unix))]
+fn local_parts(time: SystemTime) -> (u32, u32, u32, u32, u32) {
+    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => since.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64) - 1,
+    };
+    utc_parts(secs)
+}
+
+fn utc_parts(secs: i64) -> (u32, u32, u32, u32, u32) {
+    let (_, month, day) = crate::timestamp::civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400) as u32;
+    (month - 1, day, of_day / 3600, of_day / 60 % 60, of_day % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn utc_parts_of_known_instants() {
+        // 2013-01-18T19:58:24Z, and the last second of 1969.
+        assert_eq!(utc_parts(1_358_539_104), (0, 18, 19, 58, 24));
+        assert_eq!(utc_parts(-1), (11, 31, 23, 59, 59));
+        let _ = cef_date(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
+    }
+}
