@@ -51,7 +51,8 @@
 //!
 //! Every error names the file, section, key and (INI) line. In INI, as in
 //! metlog-py, an option the client does not know (a top-level key, a sender
-//! option its class does not take) is left out and reported once on stderr,
+//! option its class does not take, a name in `global_disabled_decorators`
+//! that is no decorator's) is left out and reported once on stderr,
 //! `[DEFAULT]` keys serve interpolation and defaults only, and
 //! [`from_ini_str_strict`] refuses unknown options instead; in TOML and
 //! [`Config`] an unknown key is an error, except among the options of a
@@ -100,7 +101,9 @@ pub struct Config {
     /// Plugins by name.
     pub plugins: BTreeMap<String, PluginConfig>,
     /// Process-wide settings (metlog-py's `global_*`): `disabled_decorators`
-    /// is applied; everything is kept in [`global_config`].
+    /// (`timeit`/`timer`, `incr_count`/`incr`; another name is an error,
+    /// left out and reported by [`from_ini_str`]) is applied; everything is
+    /// kept in [`global_config`].
     pub global: BTreeMap<String, ConfigValue>,
 }
 
@@ -277,8 +280,15 @@ impl Config {
         }
 
         if let Some(value) = self.global.get("disabled_decorators") {
-            let names = value.as_string_list().unwrap_or_default();
-            crate::set_disabled_decorators(&names).map_err(|e| {
+            // Unknown names are an error here (TOML, `Config`, strict INI);
+            // the lenient INI loader has already left them out, as
+            // metlog-py ignores them.
+            let (known, unknown) = split_decorators(value);
+            if !unknown.is_empty() {
+                let e = unknown_decorators(&unknown).at_key("disabled_decorators");
+                return Err(locate(e, &[Step::Key("global")]));
+            }
+            crate::set_disabled_decorators(&known).map_err(|e| {
                 locate(
                     ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string())
                         .at_key("disabled_decorators"),
@@ -408,6 +418,30 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
             .at_key("provider"))
         }
     })
+}
+
+/// The names of `global_disabled_decorators` that name a decorator
+/// (`timeit`, `incr_count`, `timer`, `incr`), and those that do not.
+fn split_decorators(value: &ConfigValue) -> (Vec<String>, Vec<String>) {
+    value
+        .as_string_list()
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|name| name.parse::<crate::Decorator>().is_ok())
+}
+
+/// What the known decorator names are, after the unknown ones.
+const KNOWN_DECORATORS: &str = "timeit, incr_count, timer, incr";
+
+fn unknown_decorators(unknown: &[String]) -> ConfigError {
+    let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
+    ConfigError::new(
+        ConfigErrorKind::InvalidValue,
+        format!(
+            "unknown decorator name(s) {} (known: {KNOWN_DECORATORS})",
+            names.join(", ")
+        ),
+    )
 }
 
 fn globals() -> &'static RwLock<BTreeMap<String, ConfigValue>> {
@@ -559,6 +593,32 @@ fn config_from_ini(
             .in_section(section)
             .at_key(&entry.key)
             .at_line(Some(entry.line))),
+        }
+    }
+    if let Some(value) = config.global.get("disabled_decorators") {
+        // metlog-py tests each decorator's name against the list and never
+        // looks at the other names: they are left out (and reported), the
+        // known ones still apply.
+        let (known, unknown) = split_decorators(value);
+        if !unknown.is_empty() {
+            let key = "global_disabled_decorators";
+            let line = lines.get(&(section.to_owned(), key.to_owned())).copied();
+            if strict {
+                return Err(unknown_decorators(&unknown)
+                    .in_section(section)
+                    .at_key(key)
+                    .at_line(line));
+            }
+            let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
+            ignored.push(format!(
+                "[{section}] line {}: {key} name(s) {} (known: {KNOWN_DECORATORS})",
+                line.unwrap_or(0),
+                names.join(", ")
+            ));
+            let known = known.into_iter().map(ConfigValue::Str).collect();
+            config
+                .global
+                .insert("disabled_decorators".to_owned(), ConfigValue::List(known));
         }
     }
 
@@ -827,4 +887,45 @@ pub fn init_from_env() -> Result<bool, ConfigError> {
     crate::set_global_client(client)
         .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string()))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    /// metlog-py's documented configuration (its docs' config.rst and
+    /// getstarted.rst; `suite/tests/fixtures/metlog-py-ini/01-docs-config-main.ini`),
+    /// which sends over ZeroMQ.
+    const DOCS_MAIN: &str = "[metlog]
+logger = myapp
+severity = 4
+disabled_timers = foo
+                  bar
+sender_class = metlog.senders.zmq.ZmqPubSender
+sender_bindstrs = tcp://127.0.0.1:5565
+sender_queue_length = 5000
+global_disabled_decorators = incr_count
+";
+
+    /// Without the `zmq` feature the example is refused with an error that
+    /// says which feature it needs (the suite, built with it, loads it).
+    #[test]
+    fn the_zeromq_docs_example_names_the_feature_it_needs() {
+        let config = super::config_from_ini_str(DOCS_MAIN, "metlog").unwrap();
+        assert_eq!(config.sender.class, "metlog.senders.zmq.ZmqPubSender");
+        #[cfg(not(feature = "zmq"))]
+        {
+            let err = super::from_ini_str(DOCS_MAIN, "metlog").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "[metlog] line 6: sender_class: the zmq sender needs metlog's `zmq` cargo feature"
+            );
+        }
+        #[cfg(feature = "zmq")]
+        {
+            // Not the process-wide decorator switch: other tests share it.
+            let mut config = config;
+            config.global.clear();
+            let client = config.build().unwrap();
+            assert!(client.sender_as::<crate::sender::ZmqSender>().is_some());
+        }
+    }
 }
