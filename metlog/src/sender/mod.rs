@@ -53,6 +53,7 @@
 //! ```
 
 mod accepted;
+mod address;
 mod background;
 mod capture;
 mod error;
@@ -77,6 +78,7 @@ use std::sync::Arc;
 use crate::record::ClientId;
 use crate::Record;
 
+pub use address::{Address, ToAddress};
 pub use background::{QueueConfig, QueuedSender, DEFAULT_MAX_BYTES};
 
 pub use capture::CaptureSender;

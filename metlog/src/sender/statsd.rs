@@ -1,12 +1,12 @@
 //! [`StatsdSender`]: counters, timers and gauges as statsd lines over UDP.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
 use super::accepted::Accepted;
+use super::address::{Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Ticket, Transport};
-use super::udp::{resolve, MAX_DATAGRAM};
+use super::udp::{UdpSockets, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::encode::statsd::{self, Prefix};
 use crate::record::{ClientDefaults, ClientId, Record};
@@ -65,31 +65,27 @@ impl std::fmt::Debug for StatsdSender {
 pub const DEFAULT_MTU: usize = 512;
 
 impl StatsdSender {
-    /// Sends to the statsd at `addr` (e.g. `"127.0.0.1:8125"`).
-    pub fn new(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<StatsdSender> {
+    /// Sends to the statsd at `addr` (e.g. `"127.0.0.1:8125"`; a host name
+    /// is resolved in the background, see [`Address`](super::Address)).
+    pub fn new(addr: impl ToAddress) -> io::Result<StatsdSender> {
         Self::with_options(addr, DEFAULT_MTU, QueueConfig::default())
     }
 
     /// Sends to `addr` with datagrams of at most `mtu` bytes (a single
     /// longer line still goes alone) and the given queue.
     pub fn with_options(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToAddress,
         mtu: usize,
         config: QueueConfig,
     ) -> io::Result<StatsdSender> {
-        let addr = resolve(addr)?.remove(0);
-        let bind = if addr.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        };
+        let addr = addr.to_address()?;
         let prefix = Arc::new(RwLock::new(Prefix::None));
         let shared_prefix = prefix.clone();
         let transport = move || {
             Ok(StatsdTransport {
                 prefix: shared_prefix.clone(),
-                socket: UdpSocket::bind(bind)?,
-                addr,
+                sockets: UdpSockets::for_literals(std::slice::from_ref(&addr))?,
+                to: Resolver::new(addr.clone()),
                 mtu: mtu.clamp(64, MAX_DATAGRAM),
                 datagram: Vec::with_capacity(mtu),
                 in_datagram: Vec::new(),
@@ -220,8 +216,8 @@ impl Sender for StatsdSender {
 struct StatsdTransport {
     /// The sender's (set after the transport is made; read per batch).
     prefix: Arc<RwLock<Prefix>>,
-    socket: UdpSocket,
-    addr: SocketAddr,
+    sockets: UdpSockets,
+    to: Resolver,
     mtu: usize,
     /// Lines so far, newline-separated, ...
     datagram: Vec<u8>,
@@ -235,14 +231,20 @@ impl StatsdTransport {
         if self.in_datagram.is_empty() {
             return;
         }
-        match self.socket.send_to(&self.datagram, self.addr) {
+        let sent = self.to.addrs().and_then(|addrs| {
+            let addr = addrs[0];
+            self.sockets
+                .to(addr)
+                .and_then(|socket| socket.send_to(&self.datagram, addr))
+                .map_err(|e| SendError::io(format!("cannot send to statsd at {addr}"), e))
+        });
+        match sent {
             Ok(_) => {
                 for &ticket in &self.in_datagram {
                     outcome.delivered(ticket);
                 }
             }
-            Err(e) => {
-                let error = SendError::io(format!("cannot send to statsd at {}", self.addr), e);
+            Err(error) => {
                 for &ticket in &self.in_datagram {
                     outcome.failed(ticket, &error);
                 }

@@ -1,13 +1,13 @@
 //! [`SyslogSender`]: RFC 5424 over UDP, TCP or a Unix socket.
 
 use std::io;
-use std::net::ToSocketAddrs;
 #[cfg(unix)]
 use std::path::Path;
 
+use super::address::ToAddress;
 use super::background::{QueueConfig, QueuedSender};
 use super::tcp::{Framing, StreamTransport, DEFAULT_BACKLOG};
-use super::udp::{background_sender, resolve, DatagramTransport, Datagrams, Encoder};
+use super::udp::{background_sender, DatagramTransport, Datagrams, Encoder};
 use super::{SendError, SendErrorKind};
 
 use crate::encode::syslog::{self, Facility, SdFields};
@@ -111,15 +111,12 @@ pub struct SyslogSender {
 
 impl SyslogSender {
     /// One message per UDP datagram.
-    pub fn udp(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
-        config: SyslogConfig,
-    ) -> io::Result<SyslogSender> {
-        let destination = resolve(addr)?.remove(0);
+    pub fn udp(addr: impl ToAddress, config: SyslogConfig) -> io::Result<SyslogSender> {
+        let destination = [addr.to_address()?];
         let queue = config.queue.clone();
         let transport = move || {
             Ok(DatagramTransport::new(
-                Datagrams::udp(vec![destination])?,
+                Datagrams::udp(&destination)?,
                 config.encoder(),
             ))
         };
@@ -131,15 +128,12 @@ impl SyslogSender {
     /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
     /// first use, reconnecting with backoff, with a backlog of
     /// [`DEFAULT_BACKLOG`] messages while the peer is away.
-    pub fn tcp(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
-        config: SyslogConfig,
-    ) -> io::Result<SyslogSender> {
-        let addrs = resolve(addr)?;
+    pub fn tcp(addr: impl ToAddress, config: SyslogConfig) -> io::Result<SyslogSender> {
+        let addr = addr.to_address()?;
         let queue = config.queue.clone();
         let transport = move || {
             Ok(StreamTransport::new(
-                addrs.clone(),
+                addr.clone(),
                 config.encoder(),
                 Framing::OctetCount,
                 (DEFAULT_BACKLOG, config.queue.max_bytes_value()),

@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Ticket, Transport};
-use super::udp::{background_sender, resolve, Encoder};
+use super::udp::{background_sender, Encoder};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
 use crate::Envelope;
@@ -32,7 +33,9 @@ const EOF_PROBE: Duration = Duration::from_millis(20);
 /// Writes framed messages to a TCP peer, keeping them in a bounded backlog
 /// while it is unreachable.
 pub(crate) struct StreamTransport {
-    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) peer: Resolver,
+    /// The peer's name failing to resolve has been reported (once).
+    unresolved_reported: bool,
     pub(crate) encode: Encoder,
     pub(crate) framing: Framing,
     pub(crate) backlog_limit: usize,
@@ -74,13 +77,14 @@ enum Progress {
 impl StreamTransport {
     /// `backlog`: at most this many messages and bytes wait unsent.
     pub(crate) fn new(
-        addrs: Vec<SocketAddr>,
+        peer: Address,
         encode: Encoder,
         framing: Framing,
         (backlog_limit, backlog_max_bytes): (usize, usize),
     ) -> Self {
         StreamTransport {
-            addrs,
+            peer: Resolver::new(peer),
+            unresolved_reported: false,
             encode,
             framing,
             backlog_limit: backlog_limit.max(1),
@@ -107,7 +111,20 @@ impl StreamTransport {
         if Instant::now() < self.next_attempt {
             return false;
         }
-        for addr in &self.addrs {
+        // A host name that does not resolve (yet) is a peer out of reach:
+        // messages wait in the backlog.
+        let addrs = match self.peer.addrs() {
+            Ok(addrs) => addrs.to_vec(),
+            Err(unresolved) => {
+                if !std::mem::replace(&mut self.unresolved_reported, true) {
+                    crate::report::report(format_args!(
+                        "{unresolved}; messages wait in the backlog meanwhile"
+                    ));
+                }
+                Vec::new()
+            }
+        };
+        for addr in &addrs {
             if let Ok(stream) = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
                 let _ = stream.set_nodelay(true);
                 // A peer that stops reading blocks this worker at most this
@@ -286,11 +303,22 @@ impl StreamTransport {
         SendError::new(
             SendErrorKind::Io,
             format!(
-                "peer {:?} unreachable and the backlog ({} messages, {} bytes at most) is full; \
+                "peer {} unreachable{} and the backlog ({} messages, {} bytes at most) is full; \
                  the oldest was dropped",
-                self.addrs, self.backlog_limit, self.backlog_max_bytes
+                self.peer.address(),
+                self.why_unreachable(),
+                self.backlog_limit,
+                self.backlog_max_bytes
             ),
         )
+    }
+
+    /// Why the peer is out of reach, when its name did not resolve.
+    fn why_unreachable(&self) -> String {
+        match self.peer.unresolved_because() {
+            Some(why) => format!(" (its name does not resolve: {why})"),
+            None => String::new(),
+        }
     }
 
     fn push(&mut self, framed: Vec<u8>, ticket: Ticket, outcome: &Outcome) {
@@ -352,7 +380,11 @@ impl Transport for StreamTransport {
         if !self.backlog.is_empty() {
             let error = SendError::new(
                 SendErrorKind::Io,
-                format!("peer {:?} unreachable at shutdown", self.addrs),
+                format!(
+                    "peer {} unreachable at shutdown{}",
+                    self.peer.address(),
+                    self.why_unreachable()
+                ),
             );
             for (_, ticket) in self.backlog.drain(..) {
                 outcome.failed(ticket, &error);
@@ -388,26 +420,27 @@ pub struct TcpSender {
 pub const DEFAULT_BACKLOG: usize = 10_000;
 
 impl TcpSender {
-    /// Sends to `addr`; resolved now, connected on first use.
-    pub fn new(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<TcpSender> {
+    /// Sends to `addr`, connected on first use (a host name is resolved
+    /// then, in the background: see [`Address`]).
+    pub fn new(addr: impl ToAddress) -> io::Result<TcpSender> {
         Self::with_options(addr, QueueConfig::default(), DEFAULT_BACKLOG)
     }
 
     /// Sends to `addr` with the given queue and backlog size.
     pub fn with_options(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToAddress,
         config: QueueConfig,
         backlog: usize,
     ) -> io::Result<TcpSender> {
         let limits = (backlog, config.max_bytes_value());
-        let addrs = resolve(addr)?;
+        let addr = addr.to_address()?;
         let transport = move || {
             let encode: Encoder = Box::new(|message, out| {
                 json::write(message, out);
                 Ok(())
             });
             Ok(StreamTransport::new(
-                addrs.clone(),
+                addr.clone(),
                 encode,
                 Framing::Newline,
                 limits,

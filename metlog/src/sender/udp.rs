@@ -1,12 +1,13 @@
 //! Datagram delivery (UDP, Unix datagram sockets) and [`UdpSender`].
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 #[cfg(unix)]
 use std::os::unix::net::UnixDatagram;
 #[cfg(unix)]
 use std::path::PathBuf;
 
+use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Ticket, Transport};
 use super::{SendError, SendErrorKind};
@@ -29,61 +30,84 @@ pub(crate) fn json_encoder() -> Encoder {
 /// Where datagrams go.
 pub(crate) enum Datagrams {
     Udp {
-        v4: Option<UdpSocket>,
-        v6: Option<UdpSocket>,
-        destinations: Vec<SocketAddr>,
+        sockets: UdpSockets,
+        destinations: Vec<Resolver>,
     },
     #[cfg(unix)]
     Unix { socket: UnixDatagram, path: PathBuf },
 }
 
+/// A worker's UDP sockets, one per address family, bound when first needed
+/// (which family a host name needs is known only once it resolves).
+#[derive(Default)]
+pub(crate) struct UdpSockets {
+    v4: Option<UdpSocket>,
+    v6: Option<UdpSocket>,
+}
+
+impl UdpSockets {
+    /// Binds the socket for `destinations`' family now, for what is known
+    /// at once: an IP address (so a failure to bind is a build error).
+    pub(crate) fn for_literals(destinations: &[Address]) -> io::Result<UdpSockets> {
+        let mut sockets = UdpSockets::default();
+        for addr in destinations.iter().filter_map(Address::socket_addr) {
+            sockets.to(addr)?;
+        }
+        Ok(sockets)
+    }
+
+    /// The socket to send to `addr` from.
+    pub(crate) fn to(&mut self, addr: SocketAddr) -> io::Result<&UdpSocket> {
+        let (slot, any) = if addr.is_ipv4() {
+            (&mut self.v4, "0.0.0.0:0")
+        } else {
+            (&mut self.v6, "[::]:0")
+        };
+        if slot.is_none() {
+            *slot = Some(UdpSocket::bind(any)?);
+        }
+        Ok(slot.as_ref().expect("bound above"))
+    }
+}
+
 impl Datagrams {
-    pub(crate) fn udp(destinations: Vec<SocketAddr>) -> io::Result<Datagrams> {
-        let v4 = if destinations.iter().any(SocketAddr::is_ipv4) {
-            Some(UdpSocket::bind("0.0.0.0:0")?)
-        } else {
-            None
-        };
-        let v6 = if destinations.iter().any(SocketAddr::is_ipv6) {
-            Some(UdpSocket::bind("[::]:0")?)
-        } else {
-            None
-        };
+    pub(crate) fn udp(destinations: &[Address]) -> io::Result<Datagrams> {
         Ok(Datagrams::Udp {
-            v4,
-            v6,
-            destinations,
+            sockets: UdpSockets::for_literals(destinations)?,
+            destinations: destinations.iter().cloned().map(Resolver::new).collect(),
         })
     }
 
-    fn send(&self, datagram: &[u8]) -> io::Result<()> {
+    fn send(&mut self, datagram: &[u8]) -> Result<(), SendError> {
         match self {
             Datagrams::Udp {
-                v4,
-                v6,
+                sockets,
                 destinations,
             } => {
                 let mut result = Ok(());
                 for destination in destinations {
-                    let socket = if destination.is_ipv4() { v4 } else { v6 };
-                    if let Some(socket) = socket {
-                        if let Err(e) = socket.send_to(datagram, destination) {
-                            result = Err(e);
+                    let sent = match destination.addrs() {
+                        Ok(addrs) => {
+                            let addr = addrs[0];
+                            sockets
+                                .to(addr)
+                                .and_then(|socket| socket.send_to(datagram, addr))
+                                .map(drop)
+                                .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e))
                         }
+                        Err(unresolved) => Err(unresolved),
+                    };
+                    if let Err(e) = sent {
+                        result = Err(e);
                     }
                 }
                 result
             }
             #[cfg(unix)]
-            Datagrams::Unix { socket, path } => socket.send_to(datagram, path).map(drop),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Datagrams::Udp { destinations, .. } => format!("udp {destinations:?}"),
-            #[cfg(unix)]
-            Datagrams::Unix { path, .. } => format!("unix {}", path.display()),
+            Datagrams::Unix { socket, path } => socket
+                .send_to(datagram, &*path)
+                .map(drop)
+                .map_err(|e| SendError::io(format!("cannot send to unix {}", path.display()), e)),
         }
     }
 }
@@ -144,34 +168,57 @@ impl DatagramTransport {
             })
             .collect();
         let tickets = |at: usize| self.ends[at].1;
-        let describe = || format!("cannot send to {}", self.datagrams.describe());
-        match &self.datagrams {
+        match &mut self.datagrams {
             #[cfg(target_os = "linux")]
             Datagrams::Udp {
-                v4,
-                v6,
+                sockets,
                 destinations,
             } if destinations.len() == 1 => {
-                let destination = destinations[0];
-                let socket = if destination.is_ipv4() { v4 } else { v6 };
-                if let Some(socket) = socket {
-                    super::sendmmsg::send_each(socket, destination, &datagrams, |at, result| {
-                        match result {
-                            Ok(()) => outcome.delivered(tickets(at)),
-                            Err(e) => outcome.failed(tickets(at), &SendError::io(describe(), e)),
+                let destination = match destinations[0].addrs() {
+                    Ok(addrs) => addrs[0],
+                    Err(unresolved) => {
+                        for at in 0..datagrams.len() {
+                            outcome.failed(tickets(at), &unresolved);
                         }
-                    });
+                        return self.clear();
+                    }
+                };
+                let describe = || format!("cannot send to udp {destination}");
+                match sockets.to(destination) {
+                    Ok(socket) => {
+                        super::sendmmsg::send_each(
+                            socket,
+                            destination,
+                            &datagrams,
+                            |at, result| match result {
+                                Ok(()) => outcome.delivered(tickets(at)),
+                                Err(e) => {
+                                    outcome.failed(tickets(at), &SendError::io(describe(), e))
+                                }
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let error = SendError::io(describe(), e);
+                        for at in 0..datagrams.len() {
+                            outcome.failed(tickets(at), &error);
+                        }
+                    }
                 }
             }
-            _ => {
+            datagrams_to => {
                 for (at, datagram) in datagrams.into_iter().enumerate() {
-                    match self.datagrams.send(datagram) {
+                    match datagrams_to.send(datagram) {
                         Ok(()) => outcome.delivered(tickets(at)),
-                        Err(e) => outcome.failed(tickets(at), &SendError::io(describe(), e)),
+                        Err(e) => outcome.failed(tickets(at), &e),
                     }
                 }
             }
         }
+        self.clear();
+    }
+
+    fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
     }
@@ -188,23 +235,6 @@ impl Transport for DatagramTransport {
         }
         self.send_encoded(outcome);
     }
-}
-
-/// Resolves `host:port` strings, `SocketAddr`s and the like; the error names
-/// what could not be resolved.
-pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<Vec<SocketAddr>> {
-    let described = format!("{addr:?}");
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {described}: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{described} resolves to no address"),
-        ));
-    }
-    Ok(addrs)
 }
 
 /// Sends each message as one JSON datagram to one or several destinations
@@ -228,22 +258,20 @@ pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<
 #[derive(Debug)]
 pub struct UdpSender {
     pub(crate) queued: QueuedSender,
-    destinations: Vec<SocketAddr>,
+    destinations: Vec<Address>,
 }
 
 impl UdpSender {
-    /// Sends to `addr` (e.g. `"127.0.0.1:5565"` or a `SocketAddr`).
-    pub fn new(addr: impl ToSocketAddrs + std::fmt::Debug) -> io::Result<UdpSender> {
+    /// Sends to `addr` (e.g. `"127.0.0.1:5565"`, `"logstash1:5565"` or a
+    /// `SocketAddr`; a host name is resolved in the background, see
+    /// [`Address`]).
+    pub fn new(addr: impl ToAddress) -> io::Result<UdpSender> {
         Self::with_queue(addr, QueueConfig::default())
     }
 
     /// Sends to `addr`, queuing as `config` says.
-    pub fn with_queue(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
-        config: QueueConfig,
-    ) -> io::Result<UdpSender> {
-        let first = resolve(addr)?.remove(0);
-        Self::spawn(vec![first], config)
+    pub fn with_queue(addr: impl ToAddress, config: QueueConfig) -> io::Result<UdpSender> {
+        Self::spawn(vec![addr.to_address()?], config)
     }
 
     /// metlog-py's host and port lists: hosts and ports are zipped; with more
@@ -280,14 +308,9 @@ impl UdpSender {
         Self::spawn(destinations, config)
     }
 
-    fn spawn(destinations: Vec<SocketAddr>, config: QueueConfig) -> io::Result<UdpSender> {
+    fn spawn(destinations: Vec<Address>, config: QueueConfig) -> io::Result<UdpSender> {
         let to = destinations.clone();
-        let transport = move || {
-            Ok(DatagramTransport::new(
-                Datagrams::udp(to.clone())?,
-                json_encoder(),
-            ))
-        };
+        let transport = move || Ok(DatagramTransport::new(Datagrams::udp(&to)?, json_encoder()));
         Ok(UdpSender {
             queued: QueuedSender::with_factory("udp", transport, config)?,
             destinations,
@@ -295,13 +318,13 @@ impl UdpSender {
     }
 
     /// The addresses messages are sent to.
-    pub fn destinations(&self) -> &[SocketAddr] {
+    pub fn destinations(&self) -> &[Address] {
         &self.destinations
     }
 }
 
 /// Zips hosts with ports the way metlog-py does.
-pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec<SocketAddr>> {
+pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec<Address>> {
     let Some(&last_port) = ports.last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no port given"));
     };
@@ -311,7 +334,7 @@ pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec
     let mut destinations = Vec::new();
     for (i, host) in hosts.iter().enumerate() {
         let port = ports.get(i).copied().unwrap_or(last_port);
-        destinations.push(resolve((host.as_str(), port))?.remove(0));
+        destinations.push((host.as_str(), port).to_address()?);
     }
     Ok(destinations)
 }
