@@ -206,9 +206,12 @@ fn fixtures() -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Runs every case; returns (label, ours, theirs) with ours's pid and host
-/// set to the fixture's (the Python side pins them).
-fn run_cases() -> Vec<(&'static str, Option<fn(&str) -> String>, Value, Value)> {
+/// One case's run: its label, how ours differs on purpose, ours, theirs.
+type Run = (&'static str, Option<fn(&str) -> String>, Value, Value);
+
+/// Runs every case; ours's pid and host are set to the fixture's (the
+/// Python side pins them).
+fn run_cases() -> Vec<Run> {
     let fixtures = fixtures();
     let cases = cases();
     assert_eq!(

@@ -619,7 +619,7 @@ fn config_errors_name_their_table_and_line_in_one_sentence() {
     // A sender that cannot be created, inside the second route.
     let err = toml_err(
         "sender = { class = \"null\" }\n[[routes]]\ntypes = [\"a\"]\nsender = { class = \"null\" }\n\
-         [[routes]]\ntypes = [\"counter\"]\nsender = { class = \"udp\", host = \"no.such.host.invalid\", port = 5 }\n",
+         [[routes]]\ntypes = [\"counter\"]\nsender = { class = \"file\", filepath = \"/nonexistent-metlog-dir/x.log\" }\n",
     );
     assert_eq!(
         (err.section(), err.line()),

@@ -138,6 +138,12 @@ fn write_header(message: &Envelope<'_>, pri: u8, app: &str, out: &mut Vec<u8>) {
     out.push(b' ');
 }
 
+/// Syslog's priority names as metlog-cef and the router write them, in
+/// syslog's order: the position is the priority's number.
+pub(crate) const PRIORITY_NAMES: [&str; 8] = [
+    "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG",
+];
+
 /// A `cef` message (metlog-cef's, or [`client.cef`](crate::plugin::cef::CefExt)'s)
 /// is written as the router's CEF output writes it to syslog: its payload,
 /// the CEF line, is the record's text, under the facility, priority and
@@ -165,11 +171,7 @@ impl<'a> CefRecord<'a> {
             .and_then(|f| f.trim().parse().ok())
             .unwrap_or(Facility::Local4);
         let priority = setting("syslog_priority")
-            .and_then(|p| {
-                crate::plugin::cef::SYSLOG_PRIORITIES
-                    .iter()
-                    .position(|known| *known == p.trim())
-            })
+            .and_then(|p| PRIORITY_NAMES.iter().position(|known| *known == p.trim()))
             .unwrap_or(6) as u8;
         Some(CefRecord {
             line,

@@ -105,10 +105,7 @@ const SYSLOG_FACILITIES: [&str; 17] = [
     "KERN", "USER", "MAIL", "DAEMON", "AUTH", "LPR", "NEWS", "UUCP", "CRON", "LOCAL0", "LOCAL1",
     "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6", "LOCAL7",
 ];
-/// In syslog's order: the position is the priority's number.
-pub(crate) const SYSLOG_PRIORITIES: [&str; 8] = [
-    "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG",
-];
+use crate::encode::syslog::PRIORITY_NAMES as SYSLOG_PRIORITIES;
 
 impl CefSyslog {
     /// `fields.cef_meta` as metlog-cef writes it.
