@@ -38,6 +38,8 @@ import datetime as _dt
 import metlog.client
 from metlog.client import MetlogClient, SEVERITY
 from metlog.senders.dev import DebugCaptureSender
+from metlog.holder import CLIENT_HOLDER
+from metlog.decorators import incr_count, timeit
 
 
 class FrozenDatetime(_dt.datetime):
@@ -47,10 +49,24 @@ class FrozenDatetime(_dt.datetime):
 
 
 metlog.client.datetime = FrozenDatetime
+
+
+class FakeClock(object):
+    """`time` as metlog.client's timers see it: each read takes the next value."""
+    def __init__(self):
+        self.values = []
+
+    def time(self):
+        return self.values.pop(0)
+
+
+CLOCK = FakeClock()
+metlog.client.time = CLOCK
 sender = DebugCaptureSender()
 client = MetlogClient(sender, 'myapp')
 client.pid = 4242
 client.hostname = 'fixture-host'
+CLIENT_HOLDER.set_client('myapp', client)
 # Keep this scenario in step with `metlog_py_scenario` in suite/tests/envelope.rs.
 client.incr('requests')
 client.incr('bytes', count=512, fields={'route': '/login'})
@@ -63,6 +79,41 @@ client.warn('w')
 client.error('e')
 client.critical('c')
 client.exception('boom')
+# Timers: Python 2 rounds half away from zero (12.5 ms -> 13; the 2to3
+# port's Python 3 gave 12); the elapsed time is float seconds.
+CLOCK.values = [0.0, 0.0125]
+with client.timer('ctx.timer'):
+    pass
+CLOCK.values = [1.0, 1.0125]  # 12.499999999999956 ms -> 12
+with client.timer('ctx.timer2', logger='timerlog', severity=SEVERITY.ERROR, fields={'a': 1}):
+    pass
+CLOCK.values = [0.0, 0.0135]
+with client.timer('ctx.timer3'):
+    pass
+client.timer_send('db.query', 12.5, fields={'shard': 3}, rate=0.5, logger='dblog',
+                  severity=SEVERITY.WARNING)
+client.timer_send('frac', 1.0 / 3)
+client.timer_send('whole.float', 12.0)
+client.timer_send('zero', 0)
+client.incr('neg', count=-3, logger='other', severity=SEVERITY.DEBUG)
+
+
+@incr_count(name='qdo.foo', count=5, logger='somelogger', severity=2)
+def incr_kwargs():
+    return 1
+
+
+@timeit(name='qdo.timeit', logger='timeit_logger', severity=5, fields={'anumber': 42, 'atext': 'foo'})
+def timeit_kwargs():
+    return 1
+
+
+incr_kwargs()
+CLOCK.values = [0.0, 0.004]
+timeit_kwargs()
+client.metlog('unicode', payload=u'caf\xe9 \u2603', fields={u'k\xe9': u'v\xe9'})
+client.metlog('nested', fields={'list': [1, 'two', 3.0], 'dict': {'x': None}, 'f': 0.1 + 0.2})
+client.metlog('ctrl', payload='tab\tnl\nquote" bs\\ slash/ \x01')
 print('\n'.join(sender.msgs))
 PY
 echo "wrote suite/tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/suite/tests/fixtures/metlog-py-0.10.0.jsonl") messages, Python 2.7: $("$python2" -V 2>&1))"
