@@ -15,6 +15,9 @@ pub(crate) fn canonical(class: &str) -> Option<&'static str> {
         "statsd" => "statsd",
         "syslog" => "syslog",
         "zmq" | "metlog.senders.zmq.ZmqPubSender" | "metlog.senders.ZmqPubSender" => "zmq",
+        "metlog.senders.zmq.ZmqHandshakePubSender" | "metlog.senders.ZmqHandshakePubSender" => {
+            "zmq_handshake"
+        }
         "stdout" | "metlog.senders.StdOutSender" | "metlog.senders.dev.StdOutSender" => "stdout",
         "file" | "metlog.senders.FileSender" | "metlog.senders.dev.FileSender" => "file",
         "capture"
@@ -65,6 +68,15 @@ pub(crate) fn known_options(class: &str) -> &'static [&'static str] {
             "flush_timeout",
         ],
         "zmq" => &["bindstrs", "queue_length", "bind"],
+        "zmq_handshake" => &[
+            "connect_bind",
+            "hwm",
+            "handshake_bind",
+            "handshake_timeout",
+            "pool_size",
+            "livecheck",
+            "debug_stderr",
+        ],
         "stdout" => &["pretty"],
         "file" => &["filepath", "path"],
         "capture" => &["capacity"],
@@ -356,6 +368,7 @@ pub(crate) fn build(
             (Box::new(s), "SyslogSender")
         }
         "zmq" => build_zmq(&o)?,
+        "zmq_handshake" => build_zmq_handshake(&o)?,
         "stdout" => {
             let s = if o.bool("pretty")?.unwrap_or(false) {
                 sender::StdoutSender::pretty()
@@ -419,6 +432,46 @@ fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigE
     }
     .map_err(|e| sender_error("zmq", e))?;
     Ok((Box::new(s), "ZmqSender"))
+}
+
+/// metlog-py's `ZmqHandshakePubSender`: a publisher connected to
+/// `connect_bind` with `hwm` messages queued. Its handshake (a REQ/REP ping
+/// to `handshake_bind`, after which metlog-py wrote messages to stderr while
+/// the router did not answer) is not made: ZeroMQ here queues nothing for a
+/// subscriber that is down and counts what it drops, so that option and its
+/// pool's are accepted, reported once, and left unused.
+#[cfg(feature = "zmq")]
+fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    let endpoint = o.string("connect_bind")?.ok_or_else(|| {
+        o.invalid(
+            "connect_bind",
+            "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)".into(),
+        )
+    })?;
+    let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as i32;
+    let unused: Vec<&str> = [
+        "handshake_bind",
+        "handshake_timeout",
+        "pool_size",
+        "livecheck",
+        "debug_stderr",
+    ]
+    .into_iter()
+    .filter(|key| o.options.contains_key(*key))
+    .collect();
+    if !unused.is_empty() {
+        crate::report::report(format_args!(
+            "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake;              option(s) {} left unused (messages a down subscriber cannot take are counted              dropped, see Client::stats)",
+            unused.join(", ")
+        ));
+    }
+    let s = sender::ZmqSender::connect([endpoint], hwm).map_err(|e| sender_error("zmq", e))?;
+    Ok((Box::new(s), "ZmqSender"))
+}
+
+#[cfg(not(feature = "zmq"))]
+fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    build_zmq(o)
 }
 
 #[cfg(not(feature = "zmq"))]
