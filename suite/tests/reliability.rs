@@ -284,11 +284,11 @@ fn a_malformed_address_is_a_clear_construction_error() {
         assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
     }
     let err = metlog::config::from_ini_str(
-        "[metlog]\nsender_class = metlog.senders.UdpSender\nsender_host = bad\thost\nsender_port = 5565\n",
+        "[metlog]\nsender_class = metlog.senders.UdpSender\nsender_host = 127.0.0.1\nsender_port = 70000\n",
         "metlog",
     )
     .unwrap_err();
-    assert!(err.to_string().contains("bad\\thost"), "{err}");
+    assert!(err.to_string().contains("70000"), "{err}");
 }
 
 #[test]
