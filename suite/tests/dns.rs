@@ -29,10 +29,6 @@ fn datagram_senders_build_for_a_host_that_does_not_resolve_and_count_failures() 
             Box::new(UdpSender::new(format!("{NOWHERE}:5565")).unwrap()),
         ),
         (
-            "udp hosts",
-            Box::new(UdpSender::to_hosts([NOWHERE, "127.0.0.1"], [5565]).unwrap()),
-        ),
-        (
             "statsd",
             Box::new(StatsdSender::new((NOWHERE, 8125)).unwrap()),
         ),
@@ -91,6 +87,34 @@ fn a_tcp_sender_keeps_messages_while_its_host_does_not_resolve() {
     );
     // At the end the backlog is lost, and says why.
     drop(client);
+}
+
+/// metlog-py's host list with one host that does not resolve: what the
+/// others received is sent, not failed; the bad one is reported once.
+#[test]
+fn a_host_list_with_one_bad_name_still_delivers_to_the_others() {
+    support::collect_reports();
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let sender = UdpSender::to_hosts(["127.0.0.1", NOWHERE], [port]).unwrap();
+    let client = Client::builder("app").sender(sender).build();
+    send_three(&client);
+    let mut buf = [0; 65_536];
+    for _ in 0..3 {
+        receiver.recv(&mut buf).unwrap();
+    }
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.failed), (3, 0), "{stats:?}");
+    let reports = support::reports();
+    let about: Vec<&String> = reports
+        .iter()
+        .filter(|r| r.contains(&format!("cannot resolve {NOWHERE}:{port}")))
+        .collect();
+    assert_eq!(about.len(), 1, "{reports:?}");
+    assert!(about[0].contains("other destinations"), "{about:?}");
 }
 
 /// A name that resolves is looked up on the worker and delivered to.

@@ -13,7 +13,11 @@ use super::{SendError, SendErrorKind};
 /// at most once a second while it does not resolve (the messages meanwhile
 /// are counted failed, or kept in a TCP sender's backlog), and every minute
 /// once it does, so a moved host is followed as metlog-py (which resolved at
-/// each send) followed it. An IP address is used as it is.
+/// each send) followed it. An IP address is used as it is. A datagram sender
+/// sends to the first IPv4 address a name resolves to (else its first IPv6
+/// one), as metlog-py's IPv4 `UdpSender` did — `localhost` is often `::1`
+/// first, where a statsd listening on IPv4 is not; TCP tries each address
+/// in turn.
 ///
 /// Built from `"host:port"`, `"[v6]:port"`, a [`SocketAddr`], or a
 /// `(host, port)` pair — see [`ToAddress`].
@@ -30,30 +34,57 @@ use super::{SendError, SendErrorKind};
 pub struct Address {
     host: String,
     port: u16,
-    ip: Option<IpAddr>,
+    literal: Option<SocketAddr>,
 }
 
 impl Address {
-    /// `host` (a name or an IP address) and `port`.
-    pub fn new(host: impl Into<String>, port: u16) -> Address {
-        let host = host.into();
-        // `[::1]` as a host, as in a URL.
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(&host);
-        let ip = bare.parse().ok();
-        Address {
-            host: match ip {
-                Some(_) => bare.to_owned(),
-                None => host,
-            },
-            port,
-            ip,
+    /// `host` (a name, an IPv4 address, or an IPv6 address with or without
+    /// brackets) and `port`; refused when it could never be sent to: no
+    /// host, spaces or other characters no host name has, a port in the
+    /// host, port 0.
+    pub fn new(host: &str, port: u16) -> io::Result<Address> {
+        let whole = || format!("{host}:{port}");
+        if port == 0 {
+            return Err(invalid(&whole(), "port 0 is no destination"));
         }
+        if host.is_empty() {
+            return Err(invalid(&whole(), "no host"));
+        }
+        if let Some(inner) = host.strip_prefix('[') {
+            // `[v6]` or `[v6%scope]`, as in a URL.
+            let addr = inner
+                .strip_suffix(']')
+                .and_then(|_| format!("{host}:{port}").parse::<SocketAddr>().ok())
+                .filter(SocketAddr::is_ipv6)
+                .ok_or_else(|| invalid(&whole(), "brackets hold an IPv6 address only"))?;
+            return Ok(addr.into());
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, port).into());
+        }
+        if host.contains(':') {
+            return Err(invalid(
+                &whole(),
+                "a ':' in the host (a port belongs in the port; an IPv6 address in brackets)",
+            ));
+        }
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '[' | ']' | '/' | '@'))
+        {
+            return Err(invalid(
+                &whole(),
+                "spaces or other characters no host name has",
+            ));
+        }
+        Ok(Address {
+            host: host.to_owned(),
+            port,
+            literal: None,
+        })
     }
 
-    /// The host as given (without the brackets of an IPv6 address).
+    /// The host as given (an IPv6 address without its brackets).
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -65,22 +96,22 @@ impl Address {
 
     /// The socket address, when the host is an IP address (no lookup).
     pub fn socket_addr(&self) -> Option<SocketAddr> {
-        self.ip.map(|ip| SocketAddr::new(ip, self.port))
+        self.literal
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ip {
-            Some(IpAddr::V6(_)) => write!(f, "[{}]:{}", self.host, self.port),
-            _ => write!(f, "{}:{}", self.host, self.port),
+        match self.literal {
+            Some(addr) => addr.fmt(f),
+            None => write!(f, "{}:{}", self.host, self.port),
         }
     }
 }
 
 impl PartialEq<SocketAddr> for Address {
     fn eq(&self, other: &SocketAddr) -> bool {
-        self.socket_addr() == Some(*other)
+        self.literal == Some(*other)
     }
 }
 
@@ -89,7 +120,7 @@ impl From<SocketAddr> for Address {
         Address {
             host: addr.ip().to_string(),
             port: addr.port(),
-            ip: Some(addr.ip()),
+            literal: Some(addr),
         }
     }
 }
@@ -115,20 +146,27 @@ fn invalid(text: &str, why: &str) -> io::Error {
 impl ToAddress for str {
     fn to_address(&self) -> io::Result<Address> {
         if let Ok(addr) = self.parse::<SocketAddr>() {
-            return Ok(addr.into());
+            return addr.to_address();
         }
         let Some((host, port)) = self.rsplit_once(':') else {
             return Err(invalid(self, "no port"));
         };
         let port = port
             .parse::<u16>()
-            .map_err(|_| invalid(self, "the port is not a number from 0 to 65535"))?;
-        if host.contains(':') && !host.starts_with('[') {
+            .map_err(|_| invalid(self, "the port is not a number from 1 to 65535"))?;
+        if self.parse::<Ipv6Addr>().is_ok() || host.parse::<Ipv6Addr>().is_ok() {
             return Err(invalid(self, "an IPv6 address needs brackets: [::1]:8125"));
         }
-        check_host(host).map_err(|_| invalid(self, "no host, or spaces in it"))?;
-        Ok(Address::new(host, port))
+        Address::new(host, port).map_err(|e| invalid(self, &reason(&e)))
     }
+}
+
+/// The reason part of an [`invalid`] error.
+fn reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.split_once(": ")
+        .map(|(_, rest)| rest.split(" (expected").next().unwrap_or(rest).to_owned())
+        .unwrap_or(text)
 }
 
 impl ToAddress for String {
@@ -147,7 +185,11 @@ macro_rules! socket_addresses {
     ($($ty:ty),*) => {$(
         impl ToAddress for $ty {
             fn to_address(&self) -> io::Result<Address> {
-                Ok(SocketAddr::from(*self).into())
+                let addr = SocketAddr::from(*self);
+                if addr.port() == 0 {
+                    return Err(invalid(&addr.to_string(), "port 0 is no destination"));
+                }
+                Ok(addr.into())
             }
         }
     )*};
@@ -158,7 +200,7 @@ macro_rules! ip_pairs {
     ($($ty:ty),*) => {$(
         impl ToAddress for ($ty, u16) {
             fn to_address(&self) -> io::Result<Address> {
-                Ok(SocketAddr::from((IpAddr::from(self.0), self.1)).into())
+                SocketAddr::from((IpAddr::from(self.0), self.1)).to_address()
             }
         }
     )*};
@@ -167,20 +209,8 @@ ip_pairs!(IpAddr, Ipv4Addr, Ipv6Addr);
 
 impl ToAddress for (&str, u16) {
     fn to_address(&self) -> io::Result<Address> {
-        check_host(self.0)?;
-        Ok(Address::new(self.0, self.1))
+        Address::new(self.0, self.1)
     }
-}
-
-/// A host name is refused here only when it could never resolve.
-fn check_host(host: &str) -> io::Result<()> {
-    if host.is_empty() {
-        return Err(invalid(host, "no host"));
-    }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid(host, "spaces in the host"));
-    }
-    Ok(())
 }
 
 impl ToAddress for (String, u16) {
@@ -246,6 +276,15 @@ impl Resolver {
         }
     }
 
+    /// A resolver whose lookups `lookup` answers (tests).
+    #[cfg(test)]
+    pub(crate) fn with_lookup(address: Address, lookup: Lookup) -> Resolver {
+        Resolver {
+            lookup,
+            ..Resolver::new(address)
+        }
+    }
+
     pub(crate) fn address(&self) -> &Address {
         &self.address
     }
@@ -279,6 +318,17 @@ impl Resolver {
         Ok(&self.addrs)
     }
 
+    /// The one address a datagram goes to: the first IPv4 one, else the
+    /// first (see [`Address`]).
+    pub(crate) fn datagram_addr(&mut self) -> Result<SocketAddr, SendError> {
+        let addrs = self.addrs()?;
+        Ok(addrs
+            .iter()
+            .copied()
+            .find(SocketAddr::is_ipv4)
+            .unwrap_or(addrs[0]))
+    }
+
     /// Why there is no address to send to, if there is none because the
     /// lookup failed.
     pub(crate) fn unresolved_because(&self) -> Option<&str> {
@@ -299,7 +349,7 @@ impl Resolver {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -327,6 +377,13 @@ mod tests {
             ("::1:80", "brackets"),
             ("a b:80", "spaces"),
             ("a\tb:80", "spaces"),
+            ("localhost:0", "port 0"),
+            ("127.0.0.1:0", "port 0"),
+            ("[::1:1", "brackets"),
+            ("]:1", "characters"),
+            ("[]:80", "brackets"),
+            ("[localhost]:80", "brackets"),
+            ("localhost:8125:8125", "':' in the host"),
         ] {
             let err = text.to_address().unwrap_err().to_string();
             assert!(
@@ -335,12 +392,17 @@ mod tests {
             );
         }
         assert_eq!(("::1", 5).to_address().unwrap().to_string(), "[::1]:5");
+        // A scope is kept.
+        let scoped: SocketAddr = "[fe80::1%2]:80".parse().unwrap();
+        assert_eq!(scoped.to_address().unwrap().socket_addr(), Some(scoped));
+        assert_eq!(ok("[fe80::1%2]:80").socket_addr(), Some(scoped));
+        assert!(("localhost:8125", 8125).to_address().is_err());
     }
 
     #[test]
     fn a_name_that_does_not_resolve_is_retried_not_fatal() {
         // `.invalid` never resolves (RFC 6761).
-        let mut resolver = Resolver::new(Address::new("metlog-test.invalid", 1));
+        let mut resolver = Resolver::new(Address::new("metlog-test.invalid", 1).unwrap());
         let err = resolver.addrs().unwrap_err().to_string();
         assert!(
             err.contains("cannot resolve metlog-test.invalid:1"),
@@ -349,10 +411,10 @@ mod tests {
         // Not looked up again within the second.
         let due = resolver.next_lookup.unwrap();
         assert!(due > Instant::now() + RETRY / 2);
-        let mut local = Resolver::new(Address::new("localhost", 7));
+        let mut local = Resolver::new(Address::new("localhost", 7).unwrap());
         assert!(local.addrs().unwrap().iter().all(|a| a.ip().is_loopback()));
         assert!(local.next_lookup.unwrap() > Instant::now() + REFRESH / 2);
-        let mut literal = Resolver::new(Address::new("10.1.2.3", 7));
+        let mut literal = Resolver::new(Address::new("10.1.2.3", 7).unwrap());
         assert_eq!(
             literal.addrs().unwrap(),
             [SocketAddr::from(([10, 1, 2, 3], 7))]
@@ -373,9 +435,35 @@ mod tests {
         }
     }
 
+    /// `localhost` as stock Debian resolves it: `::1` first.
+    pub(crate) fn dual_stack(_: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        Ok(vec![
+            SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        ])
+    }
+
+    #[test]
+    fn datagrams_go_to_the_first_ipv4_address_as_metlog_pys() {
+        let mut resolver = Resolver::new(Address::new("localhost", 8125).unwrap());
+        resolver.lookup = dual_stack;
+        assert_eq!(
+            resolver.datagram_addr().unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 8125))
+        );
+        // TCP tries them all, in the resolver's order.
+        assert_eq!(resolver.addrs().unwrap().len(), 2);
+        resolver.lookup = |_, port| Ok(vec![SocketAddr::from((Ipv6Addr::LOCALHOST, port))]);
+        resolver.next_lookup = Some(Instant::now());
+        assert_eq!(
+            resolver.datagram_addr().unwrap(),
+            SocketAddr::from((Ipv6Addr::LOCALHOST, 8125))
+        );
+    }
+
     #[test]
     fn lookups_are_retried_then_refreshed_keeping_the_last_answer() {
-        let mut resolver = Resolver::new(Address::new("moving.example", 9));
+        let mut resolver = Resolver::new(Address::new("moving.example", 9).unwrap());
         resolver.lookup = flaky;
         let due_now = |r: &mut Resolver| r.next_lookup = Some(Instant::now());
         assert!(resolver

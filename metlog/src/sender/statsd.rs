@@ -231,8 +231,7 @@ impl StatsdTransport {
         if self.in_datagram.is_empty() {
             return;
         }
-        let sent = self.to.addrs().and_then(|addrs| {
-            let addr = addrs[0];
+        let sent = self.to.datagram_addr().and_then(|addr| {
             self.sockets
                 .to(addr)
                 .and_then(|socket| socket.send_to(&self.datagram, addr))

@@ -32,6 +32,9 @@ pub(crate) enum Datagrams {
     Udp {
         sockets: UdpSockets,
         destinations: Vec<Resolver>,
+        /// A destination failing while others took the message has been
+        /// reported (once).
+        partly_reported: bool,
     },
     #[cfg(unix)]
     Unix { socket: UnixDatagram, path: PathBuf },
@@ -75,6 +78,7 @@ impl Datagrams {
         Ok(Datagrams::Udp {
             sockets: UdpSockets::for_literals(destinations)?,
             destinations: destinations.iter().cloned().map(Resolver::new).collect(),
+            partly_reported: false,
         })
     }
 
@@ -83,25 +87,39 @@ impl Datagrams {
             Datagrams::Udp {
                 sockets,
                 destinations,
+                partly_reported,
             } => {
-                let mut result = Ok(());
+                // Sent when any destination took it (metlog-py sent to each
+                // in turn); a destination failing beside others that work
+                // is reported once rather than failing what they received.
+                let mut taken = false;
+                let mut error = None;
                 for destination in destinations {
-                    let sent = match destination.addrs() {
-                        Ok(addrs) => {
-                            let addr = addrs[0];
-                            sockets
-                                .to(addr)
-                                .and_then(|socket| socket.send_to(datagram, addr))
-                                .map(drop)
-                                .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e))
-                        }
+                    let sent = match destination.datagram_addr() {
+                        Ok(addr) => sockets
+                            .to(addr)
+                            .and_then(|socket| socket.send_to(datagram, addr))
+                            .map(drop)
+                            .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e)),
                         Err(unresolved) => Err(unresolved),
                     };
-                    if let Err(e) = sent {
-                        result = Err(e);
+                    match sent {
+                        Ok(()) => taken = true,
+                        Err(e) => error = error.or(Some(e)),
                     }
                 }
-                result
+                match error {
+                    None => Ok(()),
+                    Some(e) if !taken => Err(e),
+                    Some(e) => {
+                        if !std::mem::replace(partly_reported, true) {
+                            crate::report::report(format_args!(
+                                "{e}; messages still go to the other destinations (counted sent)"
+                            ));
+                        }
+                        Ok(())
+                    }
+                }
             }
             #[cfg(unix)]
             Datagrams::Unix { socket, path } => socket
@@ -173,9 +191,10 @@ impl DatagramTransport {
             Datagrams::Udp {
                 sockets,
                 destinations,
+                ..
             } if destinations.len() == 1 => {
-                let destination = match destinations[0].addrs() {
-                    Ok(addrs) => addrs[0],
+                let destination = match destinations[0].datagram_addr() {
+                    Ok(addr) => addr,
                     Err(unresolved) => {
                         for at in 0..datagrams.len() {
                             outcome.failed(tickets(at), &unresolved);
@@ -381,3 +400,33 @@ macro_rules! background_sender {
 pub(crate) use background_sender;
 
 background_sender!(UdpSender);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name that resolves to `::1` first, then `127.0.0.1` (stock
+    /// Debian's `localhost`): the datagram goes to the IPv4 address, where
+    /// a statsd listens.
+    #[test]
+    fn a_dual_stack_name_is_sent_to_over_ipv4() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let port = receiver.local_addr().unwrap().port();
+        let address = Address::new("localhost", port).unwrap();
+        let mut datagrams = Datagrams::Udp {
+            sockets: UdpSockets::default(),
+            destinations: vec![Resolver::with_lookup(
+                address,
+                super::super::address::tests::dual_stack,
+            )],
+            partly_reported: false,
+        };
+        datagrams.send(b"hits:1|c").unwrap();
+        let mut buf = [0; 64];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hits:1|c");
+    }
+}
