@@ -17,16 +17,42 @@ pub(crate) fn cef_date(time: SystemTime) -> String {
     )
 }
 
+/// Whole seconds since the epoch, rounded down (before 1970 too), saturated.
+fn unix_secs(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = -i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+            if before.subsec_nanos() > 0 {
+                whole.saturating_sub(1)
+            } else {
+                whole
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    /// POSIX: sets the local zone from `TZ` (not in the `libc` crate).
+    fn tzset();
+}
+
 /// (month 0–11, day, hour, minute, second) of `time` in the local zone.
 #[cfg(unix)]
 fn local_parts(time: SystemTime) -> (u32, u32, u32, u32, u32) {
-    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(since) => since.as_secs() as i64,
-        Err(before) => -(before.duration().as_secs() as i64) - 1,
+    let secs = unix_secs(time);
+    // A 32-bit `time_t` cannot hold every instant.
+    #[allow(irrefutable_let_patterns)]
+    let Ok(t) = libc::time_t::try_from(secs) else {
+        return utc_parts(secs);
     };
-    let t = secs as libc::time_t;
-    // SAFETY: `tm` is plain data that localtime_r fills in; both pointers
-    // are valid for the call, and localtime_r is thread-safe.
+    // SAFETY: tzset takes no arguments (it rereads TZ, as Python's
+    // strftime does, so a zone changed at run time is followed); `tm` is
+    // plain data that localtime_r fills in, both pointers valid for the
+    // call, and localtime_r is thread-safe.
+    unsafe { tzset() };
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
         return utc_parts(secs);
@@ -43,11 +69,7 @@ fn local_parts(time: SystemTime) -> (u32, u32, u32, u32, u32) {
 
 #[cfg(not(unix))]
 fn local_parts(time: SystemTime) -> (u32, u32, u32, u32, u32) {
-    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(since) => since.as_secs() as i64,
-        Err(before) => -(before.duration().as_secs() as i64) - 1,
-    };
-    utc_parts(secs)
+    utc_parts(unix_secs(time))
 }
 
 fn utc_parts(secs: i64) -> (u32, u32, u32, u32, u32) {
@@ -66,6 +88,25 @@ mod tests {
         // 2013-01-18T19:58:24Z, and the last second of 1969.
         assert_eq!(utc_parts(1_358_539_104), (0, 18, 19, 58, 24));
         assert_eq!(utc_parts(-1), (11, 31, 23, 59, 59));
-        let _ = cef_date(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn seconds_before_1970_round_down_and_extremes_do_not_panic() {
+        let before = |d: Duration| unix_secs(SystemTime::UNIX_EPOCH - d);
+        assert_eq!(before(Duration::from_secs(1)), -1);
+        assert_eq!(before(Duration::from_millis(500)), -1);
+        assert_eq!(before(Duration::from_secs(86_400)), -86_400);
+        assert_eq!(utc_parts(-86_400), (11, 31, 0, 0, 0));
+        for extreme in [
+            Duration::from_secs(1 << 62),
+            Duration::from_secs(i64::MAX as u64),
+        ] {
+            if let Some(time) = SystemTime::UNIX_EPOCH.checked_sub(extreme) {
+                let _ = cef_date(time);
+            }
+            if let Some(time) = SystemTime::UNIX_EPOCH.checked_add(extreme) {
+                let _ = cef_date(time);
+            }
+        }
     }
 }

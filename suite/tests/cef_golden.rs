@@ -188,7 +188,8 @@ fn cases() -> Vec<Case> {
         Case {
             // metlog-cef writes keys with illegal characters as they are
             // (a CEF reader then sees `d=1` and `ace=v`); ours keeps their
-            // letters and digits, which also changes their order.
+            // letters, digits, `_`, `-` and `.` (metlog-cef's own rule), which
+            // also changes their order.
             differs: Some(|theirs| theirs.replace(" ba|d=1 sp ace=v", " bad=1 space=v")),
             ..case("illegal keys", "xxx", 5, environ()).ext(&[("ba|d", "1"), ("sp ace", "v")])
         },
@@ -288,17 +289,46 @@ fn cef_messages_are_metlog_cefs_byte_for_byte() {
     println!("compared {compared} cases");
 }
 
-/// The date is the event's local time: three hours east of UTC, 22:58:24.
+/// The date is the event's local time: three hours east of UTC, 22:58:24;
+/// a zone changed while the program runs is followed (as Python's
+/// `strftime`); a second before 1970 is 23:59:59 on Dec 31.
 #[test]
 fn the_date_is_local_time() {
     if std::env::var("METLOG_TEST_CHILD").as_deref() != Ok("east") {
         let (stdout, _) = support::run_child("the_date_is_local_time", "east", &[("TZ", "XYZ-3")]);
-        assert!(stdout.contains("local: Jan 18 22:58:24 "), "{stdout}");
+        assert!(stdout.contains("east: Jan 18 22:58:24 "), "{stdout}");
+        assert!(stdout.contains("utc: Jan 18 19:58:24 "), "{stdout}");
+        assert!(stdout.contains("before 1970: Dec 31 23:59:59 "), "{stdout}");
         return;
     }
     let (client, _capture) = client(&Device::Plain, None);
     let line = client.cef("n", 5, &environ(), []).unwrap();
-    println!("local: {line}");
+    println!("east: {line}");
+    // SAFETY: this child process runs this one test on one thread.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("TZ", "UTC0");
+    }
+    let line = client.cef("n", 5, &environ(), []).unwrap();
+    println!("utc: {line}");
+    let before = CefContext::new().time(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
+    println!("before 1970: {}", client.cef("n", 5, &before, []).unwrap());
+}
+
+/// `X-Forwarded-For` is trimmed as Python 2 trims it: ASCII whitespace
+/// only (a no-break space is part of the address metlog-cef writes).
+#[test]
+fn forwarded_for_is_trimmed_as_metlog_cef_trims_it() {
+    let (client, _capture) = client(&Device::Plain, None);
+    for (header, src) in [
+        (" \t10.0.0.1\x0b , 10.0.0.2", "src=10.0.0.1 "),
+        ("\u{a0}10.0.0.1\u{a0}, x", "src=\u{a0}10.0.0.1\u{a0} "),
+        ("", "src= "),
+    ] {
+        let context = environ().forwarded_for(header);
+        let line = client.cef("n", 5, &context, []).unwrap();
+        assert!(line.contains(src), "{header:?}: {line}");
+    }
 }
 
 /// A line from metlog-cef read back by `Message::from_json` and sent again
@@ -338,4 +368,48 @@ fn syslog_settings_are_checked_as_metlog_cef_checks_them() {
         let err = load(options).unwrap_err();
         assert!(err.contains(says), "{options}: {err}");
     }
+}
+
+/// Empty syslog settings are unset, as metlog-cef takes them; two sections
+/// that bind `cef` are refused unless one overrides, as metlog-py refuses
+/// them ("The name [cef] is already in use").
+#[test]
+fn empty_settings_are_unset_and_two_cef_plugins_need_an_override() {
+    let client = metlog::config::from_ini_str(
+        "[metlog]\nsender_class = capture\n[metlog_plugin_cef]\n\
+         provider = metlog_cef.cef_plugin:config_plugin\nsyslog_facility =\nsyslog_priority =\n",
+        "metlog",
+    )
+    .unwrap();
+    assert_eq!(
+        client.plugin::<Cef>("cef").unwrap().syslog,
+        CefSyslog::default()
+    );
+    let two = |override_: &str| {
+        metlog::config::from_ini_str(
+            &format!(
+                "[metlog]\nsender_class = capture\n\
+                 [metlog_plugin_a]\nprovider = metlog_cef.cef_plugin:config_plugin\n\
+                 syslog_facility = LOCAL1\n\
+                 [metlog_plugin_b]\nprovider = metlog_cef.cef_plugin:config_plugin\n\
+                 syslog_facility = LOCAL2\n{override_}"
+            ),
+            "metlog",
+        )
+    };
+    let err = two("").unwrap_err().to_string();
+    assert!(
+        err.contains("\"cef\" is already bound by plugin \"a\""),
+        "{err}"
+    );
+    let client = two("override = true\n").unwrap();
+    assert_eq!(
+        client
+            .plugin::<Cef>("cef")
+            .unwrap()
+            .syslog
+            .facility
+            .as_deref(),
+        Some("LOCAL2")
+    );
 }

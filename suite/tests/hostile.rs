@@ -242,7 +242,7 @@ fn parse_sd(text: &str) -> (Vec<String>, &str) {
 
 /// A CEF line is `DATE HOST CEF:0|` and seven more `|`-separated parts
 /// (escapes honoured); its extension has the seven standard keys, then
-/// only keys given (cleaned: letters and digits), each once — all of them
+/// only keys given (cleaned: letters, digits, `_`, `-`, `.`), each once — all of them
 /// unless the line was full (metlog-cef's 1,024 bytes).
 fn check_cef(line: &str, extensions: &[(String, String)]) {
     assert!(!line.contains(['\n', '\r']), "{line:?}");
@@ -292,7 +292,10 @@ fn check_cef(line: &str, extensions: &[(String, String)]) {
     // could forge the source or user of the event).
     let mut expected: Vec<(String, &str)> = Vec::new();
     for (key, value) in extensions {
-        let key: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
+        let key: String = key
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+            .collect();
         if !key.is_empty()
             && !standard.contains(&key.as_str())
             && !expected.iter().any(|(k, _)| *k == key)

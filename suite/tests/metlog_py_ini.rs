@@ -368,7 +368,8 @@ fn test_config_handshake_examples_13_14_load_as_a_zeromq_publisher() {
     assert!(
         reports
             .iter()
-            .any(|r| r.contains("without metlog-py's handshake")
+            .any(|r| r.contains("without metlog-py's handshake; option(s) ")
+                && !r.contains("  ")
                 && r.contains("tcp://localhost:5190")
                 && r.contains("handshake_bind")),
         "{reports:?}"

@@ -300,10 +300,11 @@ fn tracing_fields_named_target_or_message_keep_their_values() {
     assert_eq!(msgs[2].payload, "true");
 }
 
-/// Extension keys that clean up to one already written (`s-r-c` next to the
-/// context's `src`), or to nothing (`--`), are left out and reported — they
-/// once forged the event's source and user — and a context setter called
-/// twice writes its key once.
+/// Extension keys that clean up to a standard one (`s r c` next to the
+/// context's `src`), to one already written, or to nothing (`!!`), are left
+/// out and reported — they once forged the event's source and user; keys
+/// metlog-cef allows (`s-r-c`, `s.user`, `--`: letters, digits, `_-.`) are
+/// written as given; a context setter called twice writes its key once.
 #[test]
 fn extension_keys_cannot_collide_or_vanish_silently() {
     support::collect_reports();
@@ -324,7 +325,10 @@ fn extension_keys_cannot_collide_or_vanish_silently() {
                 ("s-r-c", "6.6.6.6"),
                 ("s.user", "root"),
                 ("--", "x"),
-                ("cs1", "kept"),
+                ("cs1", "forged"),
+                ("s r c", "6.6.6.6"),
+                ("s.user", "again"),
+                ("!!", "y"),
             ],
         )
         .unwrap();
@@ -332,7 +336,7 @@ fn extension_keys_cannot_collide_or_vanish_silently() {
     assert_eq!(
         ext,
         "cs1Label=requestClientApplication cs1=none requestMethod= request= src=10.0.0.1 \
-         dhost=none suser=bob",
+         dhost=none suser=bob --=x s.user=root s-r-c=6.6.6.6",
         "{line}"
     );
     let reports = support::reports();
@@ -340,7 +344,29 @@ fn extension_keys_cannot_collide_or_vanish_silently() {
         .iter()
         .find(|r| r.contains("left out"))
         .unwrap_or_else(|| panic!("{reports:?}"));
-    for key in ["s-r-c", "s.user", "--", "cs1"] {
+    for key in ["cs1", "s r c", "s.user", "!!"] {
         assert!(report.contains(&format!("{key:?}")), "{report}");
     }
+}
+
+/// metlog-cef's order and limit cost the caller n log n, not n²: 100,000
+/// extensions (an attacker's request parameters) are formatted at once.
+#[test]
+fn many_extensions_cost_linear_time_not_quadratic() {
+    let owned: Vec<(String, String)> = (0..100_000)
+        .map(|i| (format!("k{i}"), format!("v{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let started = std::time::Instant::now();
+    let line = cef::format(&Cef::default(), "p", "n", 5, &CefContext::new(), &pairs);
+    assert!(line.len() <= cef::MAX_LINE);
+    // Quadratic: 5·10⁹ key comparisons, minutes in a debug build.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -241,6 +241,7 @@ impl Config {
             builder.add_filter_boxed(filter);
         }
 
+        let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
         for (section_name, plugin) in &self.plugins {
             let table = [Step::Key("plugins"), Step::Key(section_name)];
             if crate::plugin::attaches(&plugin.provider) {
@@ -259,6 +260,20 @@ impl Config {
                     ),
                 );
                 return Err(locate(e, &table));
+            }
+            // As metlog-py ("The name [cef] is already in use"): a second
+            // plugin under one name replaces the first only when it says so.
+            if let Some(first) = bound.insert(name, section_name) {
+                if !plugin.override_ {
+                    let e = ConfigError::new(
+                        ConfigErrorKind::Plugin,
+                        format!(
+                            "plugin name {name:?} is already bound by plugin {first:?}; set \
+                             `override = true` in one of them to have it replace the other"
+                        ),
+                    );
+                    return Err(locate(e, &table));
+                }
             }
             let Some(provider) = crate::plugin::provider(&plugin.provider) else {
                 let e = ConfigError::new(

@@ -461,7 +461,9 @@ fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str
     .collect();
     if !unused.is_empty() {
         crate::report::report(format_args!(
-            "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake;              option(s) {} left unused (messages a down subscriber cannot take are counted              dropped, see Client::stats)",
+            "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake; \
+             option(s) {} left unused (messages a down subscriber cannot take are counted \
+             dropped, see Client::stats)",
             unused.join(", ")
         ));
     }

@@ -240,11 +240,8 @@ pub fn write_within<'a>(
         // The text's room: what the rest of the message leaves, less the
         // note; the longest prefix whose encoding (JSON, or as it is in a
         // CEF record) fits it is kept.
-        let cost: fn(char) -> usize = if CefRecord::of(&message).is_some() {
-            char::len_utf8
-        } else {
-            json_len
-        };
+        let cef = CefRecord::of(&message).is_some();
+        let cost: fn(char) -> usize = if cef { char::len_utf8 } else { json_len };
         let text_len: usize = text.chars().map(cost).sum();
         let rest = written - text_len;
         if let Some(room) = max.checked_sub(rest + CUT_NOTE_MAX) {
@@ -256,6 +253,18 @@ pub fn write_within<'a>(
                     used > room
                 })
                 .map_or(text.len(), |(at, _)| at);
+            // A CEF line is not cut inside an escape (`\=`), which would
+            // leave a `\` escaping the note.
+            let trailing = text[..keep]
+                .bytes()
+                .rev()
+                .take_while(|&b| b == b'\\')
+                .count();
+            let keep = if cef && trailing % 2 == 1 {
+                keep - 1
+            } else {
+                keep
+            };
             let shortened = format!("{}[... {} bytes cut]", &text[..keep], text.len() - keep);
             let mut shorter = message;
             shorter.payload = Payload::Text(&shortened);
@@ -525,6 +534,26 @@ mod tests {
             out.len()
         );
         assert!(String::from_utf8(out).unwrap().ends_with(" bytes cut]"));
+
+        // Never inside an escape: at every cut, the kept text ends with an
+        // even run of backslashes.
+        let escapes = format!("{line} msg={}", "\\=".repeat(4_000));
+        for max in 300..340 {
+            let meta = serde_json::json!({});
+            let mut out = Vec::new();
+            write_within(
+                &cef_message(meta, &escapes),
+                Facility::User,
+                &SdFields::None,
+                max,
+                &mut out,
+            )
+            .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let kept = text.rsplit_once("[... ").unwrap().0;
+            let backslashes = kept.bytes().rev().take_while(|&b| b == b'\\').count();
+            assert_eq!(backslashes % 2, 0, "{max}: {text}");
+        }
 
         // Another type, or a payload that is not text: the JSON envelope.
         let mut other = cef_message(serde_json::json!({}), line);

@@ -42,7 +42,9 @@
 //! line breaks (metlog-cef left a `|` in vendor, product or version
 //! unescaped and put a `\` before a line break, which still ends the syslog
 //! record); extension values escape line breaks as `\n`/`\r` besides `\`
-//! and `=`; extension keys keep only ASCII letters and digits; an extension
+//! and `=`; extension keys keep only the characters metlog-cef allows in
+//! one (ASCII letters, digits, `_`, `-`, `.`: it warned of others and wrote
+//! them anyway); an extension
 //! whose key is empty, repeats one written before, or is one of the seven
 //! is left out and reported (metlog-cef kept illegal keys as they were,
 //! and let a keyword named `date`, `host`, `vendor`, `suser`, … replace
@@ -253,7 +255,12 @@ impl CefContext {
     /// the remote address, else Python's `None`.
     fn source(&self) -> &str {
         match (&self.forwarded_for, &self.remote_address) {
-            (Some(header), _) => header.split(',').next().unwrap_or("").trim(),
+            // Python 2's `str.strip()`: ASCII whitespace only.
+            (Some(header), _) => header
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b'),
             (None, Some(addr)) => addr,
             (None, None) => "None",
         }
@@ -357,14 +364,10 @@ impl Line {
         // metlog-cef's order.
         let mut bad_keys = Vec::new();
         let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
+        let mut seen = std::collections::HashSet::with_capacity(extensions.len());
         for (original, value) in extensions {
-            let key: String = original
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect();
-            if key.is_empty()
-                || STANDARD_KEYS.contains(&key.as_str())
-                || extra.iter().any(|(k, _)| *k == key)
+            let key: String = original.chars().filter(|&c| is_key_char(c)).collect();
+            if key.is_empty() || STANDARD_KEYS.contains(&key.as_str()) || !seen.insert(key.clone())
             {
                 bad_keys.push((*original).to_owned());
             } else {
@@ -396,6 +399,12 @@ impl Line {
             too_long,
         }
     }
+}
+
+/// metlog-cef's key characters (its `_KEY`): ASCII letters, digits, `_`,
+/// `-` and `.`.
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
 fn escape_header(text: &str, out: &mut String) {
@@ -484,8 +493,8 @@ fn report_left_out(name: &str, line: &Line) {
     static TOO_LONG: AtomicBool = AtomicBool::new(false);
     if !line.bad_keys.is_empty() && !BAD_KEYS.swap(true, Relaxed) {
         crate::report::report(format_args!(
-            "CEF event {name:?}: extensions {:?} left out (a key needs a letter or digit, may not \
-             repeat one, and may not be one of the standard {STANDARD_KEYS:?}, which the \
+            "CEF event {name:?}: extensions {:?} left out (a key needs a letter, digit, `_`, `-` \
+             or `.`, may not repeat one, and may not be one of the standard {STANDARD_KEYS:?}, which the \
              context sets); further ones are left out silently",
             line.bad_keys
         ));
@@ -519,10 +528,11 @@ pub(crate) fn provider(
             "product" => cef.product = Some(text()?),
             "version" | "device_version" => cef.version = text()?,
             "host" => cef.host = Some(text()?),
-            "syslog_options" => cef.syslog.options = Some(text()?),
-            "syslog_facility" => cef.syslog.facility = Some(text()?),
-            "syslog_ident" => cef.syslog.ident = Some(text()?),
-            "syslog_priority" => cef.syslog.priority = Some(text()?),
+            // Empty: unset, as metlog-cef takes it (the router's default).
+            "syslog_options" => cef.syslog.options = Some(text()?).filter(|t| !t.is_empty()),
+            "syslog_facility" => cef.syslog.facility = Some(text()?).filter(|t| !t.is_empty()),
+            "syslog_ident" => cef.syslog.ident = Some(text()?).filter(|t| !t.is_empty()),
+            "syslog_priority" => cef.syslog.priority = Some(text()?).filter(|t| !t.is_empty()),
             other => {
                 return Err(format!(
                     "unknown option `{other}` (expected vendor, product, version, host, \
