@@ -115,7 +115,8 @@ fn check_statsd_line(text: &str) {
     check_one_statsd_line(text);
 }
 
-/// A statsd line: `name:value|type[|@rate]`, name of safe characters,
+/// A statsd line: `name:value|type[|@rate]`, name of the characters statsd
+/// 0.9 keeps (letters, digits, `._-;=`),
 /// value a finite number, rate in (0, 1) — one metric, nothing else.
 fn check_one_statsd_line(line: &str) {
     assert!(!line.contains(['\n', '\r', '\0']), "{line:?}");
@@ -123,7 +124,7 @@ fn check_one_statsd_line(line: &str) {
     assert!(!rest.contains(':'), "one colon: {line:?}");
     assert!(
         name.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            .all(|b| b.is_ascii_alphanumeric() || b"._-;=".contains(&b)),
         "{line:?}"
     );
     let parts: Vec<&str> = rest.split('|').collect();

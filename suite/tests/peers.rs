@@ -190,6 +190,7 @@ fn hostile_names_never_inject_a_metric_into_statsd() {
 #[test]
 #[ignore = "needs the real statsd: run scripts/test.sh"]
 fn statsd_keys_are_the_routers() {
+    support::collect_reports();
     let namespace = unique("keys");
     let client = Client::builder("myapp")
         .sender(StatsdSender::new(peer("METLOG_TEST_STATSD")).unwrap())
@@ -203,6 +204,8 @@ fn statsd_keys_are_the_routers() {
         ("my.app/some path\tx", "my.app-some_path_x"),
         ("café", "caf"),
         ("a b  c/d\\e!f@g#h$i%j^k&l*m(n)o", "a_b_c-def_ghijklmno"),
+        // statsd 0.9 keeps `;` and `=` (Graphite tags).
+        ("db.query;shard=3", "db.query;shard=3"),
     ];
     for (name, _) in table {
         client
@@ -222,8 +225,20 @@ fn statsd_keys_are_the_routers() {
     }
     let dump = statsd_admin("counters");
     assert!(!dump.contains(&format!("'myapp.{alone}'")), "{dump}");
+    // Python 2's `1e+20` is a number to statsd; a negative timer is not (a
+    // bad line): refused here and counted failed.
+    let huge = unique("huge.");
+    client.timer_send_with(huge.clone(), 1e20).send();
+    client.timer_send_with(unique("negative"), -1.5).send();
+    client.flush();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !statsd_admin("timers").contains(&huge) {
+        assert!(Instant::now() < deadline, "{huge} never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(client.stats().failed, 1);
     assert_eq!(
-        statsd_value(&dump, "statsd.bad_lines_seen").unwrap(),
+        statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap(),
         bad_before
     );
 }

@@ -3,7 +3,7 @@
 //! `fields.logger` + `.` (when that field is there and not empty) +
 //! `fields.name` — never the envelope's logger — with `::` → `.` and `:`,
 //! `|`, `@` → `_` in the name, and then statsd's own clean-up of keys
-//! (whitespace runs → `_`, `/` → `-`, anything outside `[A-Za-z0-9_.-]`
+//! (whitespace runs → `_`, `/` → `-`, anything outside `[A-Za-z0-9_.;=-]`
 //! removed), done here so that the key sent is the key statsd keeps and no
 //! name can split or forge a line. `|c` for counters, `|ms` for timers, `|g`
 //! for gauges, `|@<rate>` when the rate is below 1. A prefix (the client's
@@ -30,6 +30,8 @@ pub enum StatsdError {
     Unsupported,
     /// The payload is not a finite number.
     BadPayload(String),
+    /// A negative timer, which statsd refuses (counted a bad line).
+    NegativeTimer(String),
 }
 
 impl std::fmt::Display for StatsdError {
@@ -37,6 +39,12 @@ impl std::fmt::Display for StatsdError {
         match self {
             StatsdError::Unsupported => f.write_str("not a counter, timer or gauge"),
             StatsdError::BadPayload(p) => write!(f, "payload {p:?} is not a finite number"),
+            StatsdError::NegativeTimer(p) => {
+                write!(
+                    f,
+                    "timer {p:?} is negative, which statsd refuses as a bad line"
+                )
+            }
         }
     }
 }
@@ -109,6 +117,9 @@ pub fn write_line_prefixed<'a>(
         message.payload.with_str(|payload| {
             let payload = payload.trim();
             if !matches!(message.payload, Payload::Text(_)) || is_finite_number(payload) {
+                if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
+                    return Err(StatsdError::NegativeTimer(payload.to_owned()));
+                }
                 if metric == "g" && payload.starts_with('-') {
                     // statsd reads a signed gauge as a change ("-5": down
                     // by 5): a negative value is set by zeroing first, in
@@ -169,7 +180,7 @@ fn write_parts(
 
 /// `key` as Etsy statsd keeps it (`stats.js`, `sanitizeKeyName`): each run
 /// of whitespace (JavaScript's `\s`) → `_`, `/` → `-`, every character
-/// outside `[A-Za-z0-9_.-]` removed. What remains cannot split a line.
+/// outside `[A-Za-z0-9_.;=-]` removed. What remains cannot split a line.
 fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
     let safe = is_key_byte;
     // Keys are nearly always clean already: copy them whole.
@@ -195,9 +206,11 @@ fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// A byte statsd keeps in a key as it is.
+/// A byte statsd keeps in a key as it is (statsd 0.9's `;` and `=`, for
+/// Graphite's tags, too; an older statsd drops them itself, as it did from
+/// the routers' keys).
 fn is_key_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b';' | b'=')
 }
 
 /// JavaScript's `\s`: its WhiteSpace and LineTerminator characters (not
@@ -216,8 +229,9 @@ fn js_whitespace(c: char) -> bool {
     )
 }
 
-/// An optional `-`, then digits with at most one `.` among them, and a
-/// finite value.
+/// A finite number as statsd reads it (JavaScript's `Number`): an
+/// optional sign, digits with at most one `.` among them, and an optional
+/// exponent (`1e+20`, as Python 2 writes large floats).
 fn is_finite_number(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let mut seen_digit = false;
@@ -226,12 +240,28 @@ fn is_finite_number(text: &str) -> bool {
         match b {
             b'0'..=b'9' => seen_digit = true,
             b'.' if !seen_dot => seen_dot = true,
+            b'e' | b'E' | b'+' => return is_exponent_number(text),
             _ => return false,
         }
     }
     // Plain decimals this short are always finite; only longer ones can
     // overflow to infinity, so only they are parsed.
     seen_digit && (digits.len() <= 300 || text.parse::<f64>().is_ok_and(f64::is_finite))
+}
+
+/// `[+-]digits[.digits][e[+-]digits]` with a finite value (rare: parsed).
+fn is_exponent_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = mantissa.bytes().any(|b| b.is_ascii_digit())
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && mantissa.bytes().filter(|&b| b == b'.').count() <= 1;
+    let exponent_ok =
+        exponent.is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
+    mantissa_ok && exponent_ok && text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 #[cfg(test)]
@@ -349,6 +379,26 @@ mod tests {
                 "{bad:?}"
             );
         }
+        for bad in [
+            "1e", "e5", "1e+", "1e5.5", "--1", "1e999", "+-1", "1e+-2", "0x10",
+        ] {
+            assert!(line("timer", "a", "n", bad, 1.0).is_err(), "{bad:?}");
+        }
+        // Python 2's way with large and small floats, which statsd reads.
+        for (good, written) in [
+            ("1e+20", "n:1e+20|ms"),
+            ("1e-05", "n:1e-05|ms"),
+            ("2.5E3", "n:2.5E3|ms"),
+        ] {
+            assert_eq!(line("timer", "a", "n", good, 1.0).unwrap(), written);
+        }
+        // statsd counts a negative timer a bad line: refused here, said why.
+        assert_eq!(
+            line("timer", "a", "n", "-1.5", 1.0),
+            Err(StatsdError::NegativeTimer("-1.5".into()))
+        );
+        assert!(line("timer", "a", "n", "-0", 1.0).is_ok());
+        assert_eq!(line("counter", "a", "n", "-3", 1.0).unwrap(), "n:-3|c");
         // Long enough to overflow an f64: refused; just short enough: kept.
         let huge = "9".repeat(400);
         assert!(line("counter", "a", "n", &huge, 1.0).is_err());
