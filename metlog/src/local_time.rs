@@ -34,7 +34,7 @@ fn unix_secs(time: SystemTime) -> i64 {
 }
 
 #[cfg(unix)]
-unsafe extern "C" {
+extern "C" {
     /// POSIX: sets the local zone from `TZ` (not in the `libc` crate).
     fn tzset();
 }

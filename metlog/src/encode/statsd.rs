@@ -259,8 +259,9 @@ fn is_exponent_number(text: &str) -> bool {
     let mantissa_ok = mantissa.bytes().any(|b| b.is_ascii_digit())
         && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && mantissa.bytes().filter(|&b| b == b'.').count() <= 1;
-    let exponent_ok =
-        exponent.is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
+    let exponent_ok = exponent.map_or(true, |e| {
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
     mantissa_ok && exponent_ok && text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
