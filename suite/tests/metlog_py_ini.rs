@@ -468,3 +468,61 @@ fn metlog_cef_bad_option_19_is_refused_as_metlog_cef_does() {
     );
     assert!(err.contains("PID, CONS, NDELAY, NOWAIT"), "{err}");
 }
+
+/// What Python 2.7's `ConfigParser` (metlog-py's reader) accepts loads alike:
+/// `;` comments after whitespace, a comment after a section header, `REM`
+/// lines, a section given twice (one section), an option given twice (the
+/// last wins, reported), `""` for empty. The values asserted are what
+/// `ConfigParser.RawConfigParser` read from this text under Python 2.7.
+#[test]
+fn what_configparser_accepts_loads_alike() {
+    support::collect_reports();
+    let text = "[metlog] ; the client\nlogger = x ; a comment\nseverity = 4 ; warn\n\
+                REM a comment\nrem too\nsender_class = metlog.senders.UdpSender\n\
+                sender_host = 127.0.0.1 ; local relay\nsender_port = 5565\n\
+                [other]\na = 1\n[metlog]\nlogger = y\n";
+    let client = config::from_ini_str(text, "metlog").unwrap();
+    assert_eq!(client.logger(), "y");
+    assert_eq!(client.severity(), Severity::Warning);
+    let udp = client.sender_as::<metlog::sender::UdpSender>().unwrap();
+    let hosts: Vec<String> = udp.destinations().iter().map(|d| d.to_string()).collect();
+    assert_eq!(hosts, ["127.0.0.1:5565"]);
+    let reports = support::reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("[metlog] line 12") && r.contains("`logger` given again")),
+        "{reports:?}"
+    );
+    // The strict loader refuses the repeated option, naming its line.
+    let err = config::from_ini_str_strict(text, "metlog").unwrap_err();
+    assert_eq!((err.key(), err.line()), (Some("logger"), Some(12)), "{err}");
+}
+
+/// Python 2 read the file as bytes: a Latin-1 name in a comment did not
+/// matter, and does not here; in a value, text that is not UTF-8 is an
+/// error naming its line.
+#[test]
+fn a_comment_in_another_encoding_loads() {
+    let dir = std::env::temp_dir().join(format!("metlog-ini-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let comment = dir.join("comment.ini");
+    std::fs::write(
+        &comment,
+        b"# author: J\xf6rg\n[metlog]\nlogger = app\n; caf\xe9\nsender_class = capture\n",
+    )
+    .unwrap();
+    let client = config::from_ini_file(&comment, "metlog").unwrap();
+    assert_eq!(client.logger(), "app");
+    let value = dir.join("value.ini");
+    std::fs::write(
+        &value,
+        b"[metlog]\nlogger = caf\xe9\nsender_class = capture\n",
+    )
+    .unwrap();
+    let err = config::from_ini_file(&value, "metlog")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2 is not UTF-8"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 //! `;` comment lines, a `[DEFAULT]` section whose options every section
 //! inherits, and `%(key)s` interpolation (`%%` for a literal `%`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One `key = value` with where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,16 +34,28 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
 }
 
-/// Parses `text` into its sections (`[DEFAULT]` merged into each, then
-/// interpolated).
-pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
+/// What a text parses into: its sections (`[DEFAULT]` merged into each,
+/// then interpolated), and notes on what configparser accepts silently but
+/// a reader should hear of (an option given twice: the last wins).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) sections: Vec<Section>,
+    pub(crate) notes: Vec<SyntaxError>,
+}
+
+/// Parses `text` with Python 2.7 `ConfigParser`'s rules (metlog-py's): `#`,
+/// `;` and `REM` comment lines; `;` after whitespace starts a comment on an
+/// option's line; `[name]` anything after the `]`; a section given twice
+/// is one section, an option given twice keeps its last value; `""` is an
+/// empty value.
+pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
     let mut sections: Vec<Section> = Vec::new();
-    // Names seen so far, of sections and of the current section's keys: a
-    // look-up each, not a scan (100,000 sections took half a minute).
-    let mut section_names: HashSet<String> = HashSet::new();
-    let mut keys: HashSet<String> = HashSet::new();
-    let mut defaults: Option<Section> = None;
-    let mut current: Option<Section> = None;
+    // Where each section is, and each of its keys: a look-up each, not a
+    // scan (100,000 sections took half a minute).
+    let mut section_at: HashMap<String, usize> = HashMap::new();
+    let mut keys_of: Vec<HashMap<String, usize>> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut notes = Vec::new();
     // Continuation lines are allowed right after an entry (and blank lines
     // between them, as configparser keeps them in the value).
     let mut continuing = false;
@@ -62,20 +74,24 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         let line_no = index + 1;
         let trimmed = raw.trim();
         let indented = raw.starts_with([' ', '\t']);
-        if trimmed.starts_with('#') || trimmed.starts_with(';') {
+        if trimmed.starts_with('#') || trimmed.starts_with(';') || is_rem_comment(raw) {
             continue;
         }
         if trimmed.is_empty() {
             if continuing {
-                if let Some(entry) = current.as_mut().and_then(|s| s.entries.last_mut()) {
+                if let Some(entry) = current.and_then(|at| sections[at].entries.last_mut()) {
                     entry.value.push('\n');
                 }
             }
             continue;
         }
         if indented && continuing {
-            if let Some(section) = current.as_ref().filter(|_| looks_like_an_option(trimmed)) {
-                if let Some(entry) = section.entries.last() {
+            if let Some(section) = current.map(|at| &sections[at]) {
+                if let Some(entry) = section
+                    .entries
+                    .last()
+                    .filter(|_| looks_like_an_option(trimmed))
+                {
                     return Err(error(
                         line_no,
                         Some(&section.name),
@@ -89,14 +105,16 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
                     ));
                 }
             }
-            if let Some(entry) = current.as_mut().and_then(|s| s.entries.last_mut()) {
+            if let Some(entry) = current.and_then(|at| sections[at].entries.last_mut()) {
                 entry.value.push('\n');
                 entry.value.push_str(trimmed);
                 continue;
             }
         }
-        if trimmed.starts_with('[') {
-            let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        if let Some(header) = trimmed.strip_prefix('[') {
+            // configparser's `\[(?P<header>[^]]+)\]`: what follows the `]`
+            // (a comment) is not part of the name.
+            let Some(name) = header.split_once(']').map(|(name, _)| name) else {
                 return Err(error(
                     line_no,
                     None,
@@ -108,25 +126,21 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
             if name.is_empty() {
                 return Err(error(line_no, None, None, "empty section name".into()));
             }
-            finish(&mut sections, &mut defaults, current.take());
-            if !section_names.insert(name.clone()) {
-                return Err(error(
-                    line_no,
-                    Some(&name),
-                    None,
-                    format!("section [{name}] appears twice"),
-                ));
-            }
-            current = Some(Section {
-                name,
-                line: line_no,
-                entries: Vec::new(),
+            // Given again: the same section, continued (configparser).
+            let at = *section_at.entry(name.clone()).or_insert_with(|| {
+                sections.push(Section {
+                    name,
+                    line: line_no,
+                    entries: Vec::new(),
+                });
+                keys_of.push(HashMap::new());
+                sections.len() - 1
             });
-            keys.clear();
+            current = Some(at);
             continuing = false;
             continue;
         }
-        let Some(section) = current.as_mut() else {
+        let Some(at) = current else {
             return Err(error(
                 line_no,
                 None,
@@ -134,6 +148,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
                 format!("{trimmed:?} comes before any [section] header"),
             ));
         };
+        let section = &mut sections[at];
         let Some(split) = trimmed.find(['=', ':']) else {
             return Err(error(
                 line_no,
@@ -151,31 +166,63 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
                 "missing key before `=`".into(),
             ));
         }
-        if !keys.insert(key.clone()) {
-            return Err(error(
-                line_no,
-                Some(&section.name),
-                Some(&key),
-                format!("option `{key}` appears twice in [{}]", section.name),
-            ));
+        let value = option_value(&trimmed[split + 1..]);
+        match keys_of[at].get(&key) {
+            Some(&entry_at) => {
+                let entry = &mut section.entries[entry_at];
+                notes.push(error(
+                    line_no,
+                    Some(&section.name),
+                    Some(&key),
+                    format!(
+                        "`{key}` given again; its value on line {} is replaced, as \
+                         configparser replaces it",
+                        entry.line
+                    ),
+                ));
+                entry.value = value;
+                entry.line = line_no;
+                // Its continuation lines, if any, go to the new value.
+                let last = section.entries.len() - 1;
+                section.entries.swap(entry_at, last);
+                if entry_at != last {
+                    let moved = section.entries[entry_at].key.clone();
+                    keys_of[at].insert(moved, entry_at);
+                    keys_of[at].insert(key, last);
+                }
+            }
+            None => {
+                keys_of[at].insert(key.clone(), section.entries.len());
+                section.entries.push(Entry {
+                    key,
+                    value,
+                    line: line_no,
+                    inherited: false,
+                });
+            }
         }
-        section.entries.push(Entry {
-            key,
-            value: trimmed[split + 1..].trim().to_owned(),
-            line: line_no,
-            inherited: false,
-        });
         continuing = true;
     }
-    finish(&mut sections, &mut defaults, current.take());
 
+    let defaults = section_at
+        .get("DEFAULT")
+        .map(|&at| std::mem::take(&mut sections[at].entries));
+    sections.retain(|s| s.name != "DEFAULT");
     for section in &mut sections {
+        // Trailing blank lines kept by continuation are not part of a value.
+        for entry in &mut section.entries {
+            let trimmed_len = entry.value.trim_end_matches('\n').len();
+            entry.value.truncate(trimmed_len);
+        }
         if let Some(defaults) = &defaults {
             let own: HashSet<String> = section.entries.iter().map(|e| e.key.clone()).collect();
-            for entry in &defaults.entries {
+            for entry in defaults {
                 if !own.contains(&entry.key) {
+                    let mut value = entry.value.clone();
+                    value.truncate(value.trim_end_matches('\n').len());
                     section.entries.push(Entry {
                         inherited: true,
+                        value,
                         ..entry.clone()
                     });
                 }
@@ -183,7 +230,32 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Section>, SyntaxError> {
         }
         interpolate(section)?;
     }
-    Ok(sections)
+    Ok(Parsed { sections, notes })
+}
+
+/// A first-line value as configparser keeps it: a `;` after whitespace
+/// starts a comment (only the first `;` is looked at), then trimmed; `""`
+/// is the empty value.
+fn option_value(after_separator: &str) -> String {
+    let value = after_separator.trim_start();
+    let value = match value.find(';') {
+        Some(pos) if pos > 0 && value[..pos].ends_with(char::is_whitespace) => &value[..pos],
+        _ => value,
+    };
+    match value.trim() {
+        "\"\"" => String::new(),
+        value => value.to_owned(),
+    }
+}
+
+/// configparser's `REM` comment lines: `rem` (any case) as the first word,
+/// starting the line.
+fn is_rem_comment(line: &str) -> bool {
+    line.starts_with(['r', 'R'])
+        && line
+            .split_whitespace()
+            .next()
+            .is_some_and(|word| word.eq_ignore_ascii_case("rem"))
 }
 
 /// The leading whitespace every non-blank line shares (in bytes; lines
@@ -222,21 +294,6 @@ fn looks_like_an_option(line: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphabetic() || c == '_')
         && line[key_end..].trim_start().starts_with('=')
-}
-
-fn finish(sections: &mut Vec<Section>, defaults: &mut Option<Section>, section: Option<Section>) {
-    if let Some(mut section) = section {
-        // Trailing blank lines kept by continuation are not part of a value.
-        for entry in &mut section.entries {
-            let trimmed_len = entry.value.trim_end_matches('\n').len();
-            entry.value.truncate(trimmed_len);
-        }
-        if section.name == "DEFAULT" {
-            *defaults = Some(section);
-        } else {
-            sections.push(section);
-        }
-    }
 }
 
 fn error(line: usize, section: Option<&str>, key: Option<&str>, message: String) -> SyntaxError {
@@ -330,6 +387,7 @@ mod tests {
     fn values(text: &str) -> Vec<(String, Vec<(String, String)>)> {
         parse(text)
             .unwrap()
+            .sections
             .into_iter()
             .map(|s| {
                 (
@@ -374,12 +432,45 @@ mod tests {
         );
     }
 
+    /// Python 2.7 `ConfigParser`'s rules, each checked against it.
+    #[test]
+    fn configparser_comments_repeats_and_empty_values() {
+        let parsed = parse(
+            "[metlog] ; the client\nlogger = x ; a comment\nseverity = 4;not one\n\
+             REM a comment\nrem too\nremark = kept\nhost = \"\"\n[other]\na = 1\n\
+             [metlog]\nlogger = y\n  continued\nlast = 1\n",
+        )
+        .unwrap();
+        let metlog: Vec<(String, String)> = parsed.sections[0]
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        let get = |key: &str| {
+            metlog
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(parsed.sections.len(), 2);
+        assert_eq!(get("logger"), Some("y\ncontinued"));
+        assert_eq!(get("severity"), Some("4;not one"));
+        assert_eq!(get("remark"), Some("kept"));
+        assert_eq!(get("host"), Some(""));
+        assert_eq!(get("last"), Some("1"));
+        assert_eq!(parsed.notes.len(), 1, "{:?}", parsed.notes);
+        let note = &parsed.notes[0];
+        assert_eq!((note.line, note.key.as_deref()), (11, Some("logger")));
+        assert!(
+            note.message.contains("given again; its value on line 2"),
+            "{note:?}"
+        );
+    }
+
     #[test]
     fn errors_name_the_line() {
         let err = parse("x = 1\n").unwrap_err();
         assert_eq!(err.line, 1);
-        let err = parse("[a]\nx = 1\nx = 2\n").unwrap_err();
-        assert_eq!((err.line, err.key.as_deref()), (3, Some("x")));
         let err = parse("[a]\njust words\n").unwrap_err();
         assert_eq!(err.line, 2);
         let err = parse("[a\n").unwrap_err();

@@ -488,7 +488,7 @@ fn config_from_ini(
     env: &dyn Fn(&str) -> Option<String>,
     strict: bool,
 ) -> Result<(Config, Lines, Ignored), ConfigError> {
-    let sections = ini::parse(text).map_err(|e| {
+    let located = |e: ini::SyntaxError| {
         let mut err = ConfigError::new(ConfigErrorKind::Syntax, e.message).at_line(Some(e.line));
         if let Some(s) = &e.section {
             err = err.in_section(s);
@@ -497,7 +497,18 @@ fn config_from_ini(
             err = err.at_key(k);
         }
         err
-    })?;
+    };
+    let ini::Parsed {
+        sections,
+        mut notes,
+    } = ini::parse(text).map_err(located)?;
+    if !notes.is_empty() {
+        if strict {
+            return Err(located(notes.swap_remove(0)));
+        }
+        let said: Vec<String> = notes.into_iter().map(|n| located(n).to_string()).collect();
+        crate::report::report(format_args!("configuration: {}", said.join("; ")));
+    }
     let Some(main) = sections.iter().find(|s| s.name == section) else {
         let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         return Err(ConfigError::new(
@@ -811,7 +822,7 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
 /// [`from_ini_str`].
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = read(path)?;
+    let text = ini_text(read_bytes(path)?).map_err(|e| e.in_file(path))?;
     from_ini_str(&text, section).map_err(|e| e.in_file(path))
 }
 
@@ -849,6 +860,41 @@ pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
 pub const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
 
 fn read(path: &Path) -> Result<String, ConfigError> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| {
+        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})")).in_file(path)
+    })
+}
+
+/// An INI file's text. Python 2's reader took bytes: a comment in another
+/// encoding (a Latin-1 name) was no matter, and is none here (its bytes
+/// replaced); elsewhere, text that is not UTF-8 is an error naming its line.
+fn ini_text(bytes: Vec<u8>) -> Result<String, ConfigError> {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len());
+    for (index, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        match std::str::from_utf8(line) {
+            Ok(line) => text.push_str(line),
+            Err(_)
+                if line.trim_ascii_start().starts_with(b"#")
+                    || line.trim_ascii_start().starts_with(b";") =>
+            {
+                text.push_str(&String::from_utf8_lossy(line));
+            }
+            Err(e) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Io,
+                    format!("cannot read: line {} is not UTF-8 ({e})", index + 1),
+                ))
+            }
+        }
+    }
+    Ok(text)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read as _;
     let io_error = |e: std::io::Error| {
         ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}")).in_file(path)
@@ -865,9 +911,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
         )
         .in_file(path));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})")).in_file(path)
-    })
+    Ok(bytes)
 }
 
 /// Builds a client from a file: TOML when it ends in `.toml`, else a
