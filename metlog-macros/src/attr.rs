@@ -44,6 +44,9 @@ pub(crate) enum FieldValue {
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) name: Option<String>,
+    /// The name came as a bare string first (`"x"`, metlog-py's
+    /// `@timeit('x')`), not as `name = "x"`.
+    pub(crate) name_positional: bool,
     pub(crate) rate: Option<f64>,
     pub(crate) severity: Option<u8>,
     pub(crate) logger: Option<String>,
@@ -86,6 +89,7 @@ impl Options {
                     ));
                 }
                 options.name = Some(non_empty(&lit, "name")?);
+                options.name_positional = true;
             } else {
                 let key = input.call(Ident::parse_any)?;
                 options.parse_option(kind, &key, input)?;

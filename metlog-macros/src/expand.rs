@@ -462,6 +462,7 @@ fn site(kind: MacroKind, options: &Options, scope: &str, function: &str) -> Toke
         MacroKind::Incr => quote!(::metlog::__private::Kind::Incr),
     };
     let name = option_str(options.name.as_deref());
+    let name_positional = options.name_positional;
     let logger = option_str(options.logger.as_deref());
     let client = option_str(options.client.as_deref());
     let rate = proc_macro2::Literal::f64_unsuffixed(options.rate.unwrap_or(1.0));
@@ -493,6 +494,7 @@ fn site(kind: MacroKind, options: &Options, scope: &str, function: &str) -> Toke
             scope: #scope,
             function: #function,
             name: #name,
+            name_positional: #name_positional,
             rate: #rate,
             severity: #severity,
             logger: #logger,

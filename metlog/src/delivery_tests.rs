@@ -17,6 +17,7 @@ static SITE: Site = Site {
     scope: "T",
     function: "f",
     name: Some("q\"é\n\\"),
+    name_positional: false,
     rate: 0.25,
     severity: Some(3),
     logger: Some("lo\"g\u{1F980}"),

@@ -41,10 +41,11 @@ impl Site {
         if cached >> 1 == id {
             return cached & 1 == 1;
         }
-        // As metlog-py's `@timeit`: a timer with no name of its own is also
-        // disabled by its function's bare name (`timed_add`).
+        // As metlog-py's `@timeit`: a timer is also disabled by its
+        // function's bare name (`timed_add`) — unless named by a bare string
+        // first (`@timeit('x')`, whose check looked at that name only).
         let disabled = client.is_timer_disabled(self.name())
-            || (self.name.is_none() && client.is_timer_disabled(self.function));
+            || (!self.name_positional && client.is_timer_disabled(self.function));
         self.state
             .timer_disabled
             .store(id << 1 | u64::from(disabled), Ordering::Relaxed);

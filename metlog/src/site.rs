@@ -67,6 +67,10 @@ pub struct Site {
     pub function: &'static str,
     /// The `name` option, if given.
     pub name: Option<&'static str>,
+    /// The name came as a bare string first (`#[timer("x")]`, metlog-py's
+    /// `@timeit('x')`): the function's own name does not disable the timer,
+    /// as with `name = "x"` (`@timeit(name='x')`) or no name it does.
+    pub name_positional: bool,
     /// The `rate` option (1.0 by default).
     pub rate: f64,
     /// The `severity` option.

@@ -635,6 +635,9 @@ fn timed_add(a: u32, b: u32) -> u32 {
 #[metlog::timer("named.timer")]
 fn named_timed() {}
 
+#[metlog::timer(name = "kw.timer")]
+fn kw_timed() {}
+
 /// metlog-py's `disabled_timers = timed_add` disables `@timeit` on
 /// `timed_add`: a timer without a name of its own is disabled by its bare
 /// function name as well as its full one; a named one, by its name only.
@@ -649,6 +652,7 @@ fn disabled_timers_match_bare_function_names_as_metlog_py() {
         metlog::with_client(&client, || {
             assert_eq!(timed_add(1, 2), 3);
             named_timed();
+            kw_timed();
         });
         let mut names: Vec<String> = capture
             .messages()
@@ -658,10 +662,21 @@ fn disabled_timers_match_bare_function_names_as_metlog_py() {
         names.sort();
         names
     };
-    assert_eq!(run(&["timed_add"]), ["named.timer"]);
-    assert_eq!(run(&["macros.timed_add"]), ["named.timer"]);
-    assert_eq!(run(&["named_timed"]), ["macros.timed_add", "named.timer"]);
-    assert_eq!(run(&["named.timer"]), ["macros.timed_add"]);
+    // The table metlog-py 0.10.0 gave for `@timeit`, `@timeit('named.timer')`
+    // and `@timeit(name='kw.timer')`.
+    assert_eq!(run(&["timed_add"]), ["kw.timer", "named.timer"]);
+    assert_eq!(run(&["macros.timed_add"]), ["kw.timer", "named.timer"]);
+    assert_eq!(
+        run(&["named_timed"]),
+        ["kw.timer", "macros.timed_add", "named.timer"]
+    );
+    assert_eq!(run(&["named.timer"]), ["kw.timer", "macros.timed_add"]);
+    assert_eq!(run(&["kw_timed"]), ["macros.timed_add", "named.timer"]);
+    assert_eq!(run(&["kw.timer"]), ["macros.timed_add", "named.timer"]);
+    assert_eq!(
+        run(&["macros.kw_timed"]),
+        ["kw.timer", "macros.timed_add", "named.timer"]
+    );
     assert!(run(&["*"]).is_empty());
 }
 

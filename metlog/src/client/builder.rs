@@ -63,8 +63,11 @@ impl ClientBuilder {
     /// Timers that produce nothing: each item is a timer name, or `"*"` for
     /// all timers. Adds to any names given before. As in metlog-py, an
     /// annotated function without a `name` of its own is disabled by its full
-    /// name (`myapp.db.timed_add`) or its bare one (`timed_add`); one with a
-    /// name, by that name only.
+    /// name (`myapp.db.timed_add`) or its bare one (`timed_add`); one named
+    /// `name = "db.add"` (`@timeit(name='db.add')`), by that name or its bare
+    /// function name; one named by a bare string first
+    /// (`#[metlog::timer("db.add")]`, `@timeit('db.add')`), by that name only.
+    /// `timer_send` is disabled by its name too (metlog-py's sent regardless).
     pub fn disabled_timers<I>(mut self, names: I) -> Self
     where
         I: IntoIterator,
