@@ -399,7 +399,7 @@ fn empty_settings_are_unset_and_two_cef_plugins_need_an_override() {
     };
     let err = two("").unwrap_err().to_string();
     assert!(
-        err.contains("\"cef\" is already bound by plugin \"a\""),
+        err.contains("\"cef\" is already bound, by the plugin configured as \"a\""),
         "{err}"
     );
     let client = two("override = true\n").unwrap();

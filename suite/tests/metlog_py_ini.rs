@@ -499,9 +499,9 @@ fn what_configparser_accepts_loads_alike() {
     assert_eq!((err.key(), err.line()), (Some("logger"), Some(12)), "{err}");
 }
 
-/// Python 2 read the file as bytes: a Latin-1 name in a comment did not
-/// matter, and does not here; in a value, text that is not UTF-8 is an
-/// error naming its line.
+/// Python 2 read the file as bytes: a Latin-1 name in a comment, or in a
+/// section metlog does not read, did not matter, and does not here; in a
+/// value metlog reads, text that is not UTF-8 is an error naming its line.
 #[test]
 fn a_comment_in_another_encoding_loads() {
     let dir = std::env::temp_dir().join(format!("metlog-ini-latin1-{}", std::process::id()));
@@ -509,7 +509,8 @@ fn a_comment_in_another_encoding_loads() {
     let comment = dir.join("comment.ini");
     std::fs::write(
         &comment,
-        b"# author: J\xf6rg\n[metlog]\nlogger = app\n; caf\xe9\nsender_class = capture\n",
+        b"# author: J\xf6rg\n[metlog] ; caf\xe9\nlogger = app ;caf\xe9\n; caf\xe9\nREM caf\xe9\n\
+          sender_class = capture\n[caf\xe9]\ncaf\xe9 = 1\n[app:main]\nname = caf\xe9\n",
     )
     .unwrap();
     let client = config::from_ini_file(&comment, "metlog").unwrap();
@@ -525,4 +526,21 @@ fn a_comment_in_another_encoding_loads() {
         .to_string();
     assert!(err.contains("line 2 is not UTF-8"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// metlog's section usually lives in a Paste/Pyramid file: configparser
+/// interpolates a value when it is read, so `%(here)s` (which Paste
+/// supplies) or a lone `%` in `[app:main]` is no concern of metlog-py's —
+/// nor of this loader's. In the sections metlog reads, they are errors.
+#[test]
+fn a_paste_file_with_its_own_interpolation_loads() {
+    let text = "[app:main]\nsqlalchemy.url = sqlite:///%(here)s/db.sqlite\nlog = 100% sure\n\
+                self = %(self)s\n\n[metlog]\nlogger = myapp\n\
+                sender_class = metlog.senders.DebugCaptureSender\n";
+    let client = config::from_ini_str(text, "metlog").unwrap();
+    assert_eq!(client.logger(), "myapp");
+    let err = config::from_ini_str(&format!("{text}sender_x = %(here)s\n"), "metlog")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("%(here)s refers to no option"), "{err}");
 }

@@ -34,8 +34,8 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
 }
 
-/// What a text parses into: its sections (`[DEFAULT]` merged into each,
-/// then interpolated), and notes on what configparser accepts silently but
+/// What a text parses into: its sections (`[DEFAULT]` merged into each;
+/// see [`interpolate`]), and notes on what configparser accepts silently but
 /// a reader should hear of (an option given twice: the last wins).
 #[derive(Debug)]
 pub(crate) struct Parsed {
@@ -66,15 +66,19 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
     let margin = common_margin(text);
 
     for (index, raw) in text.lines().enumerate() {
-        let raw = if raw.trim().is_empty() {
+        let raw = if py_trim(raw).is_empty() {
             raw
         } else {
             &raw[margin..]
         };
         let line_no = index + 1;
-        let trimmed = raw.trim();
-        let indented = raw.starts_with([' ', '\t']);
-        if trimmed.starts_with('#') || trimmed.starts_with(';') || is_rem_comment(raw) {
+        let trimmed = py_trim(raw);
+        let indented = raw.starts_with(is_py_space);
+        // configparser: `#` and `;` start a comment in the first column; an
+        // indented one continues the option before it (or, with none, is
+        // a comment here, where configparser refused the file).
+        let comment = trimmed.starts_with(['#', ';']);
+        if (comment && !(indented && continuing)) || is_rem_comment(raw) {
             continue;
         }
         if trimmed.is_empty() {
@@ -122,7 +126,8 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
                     format!("malformed section header {trimmed:?}"),
                 ));
             };
-            let name = name.trim().to_owned();
+            // configparser keeps the name as written, spaces and all.
+            let name = name.to_owned();
             if name.is_empty() {
                 return Err(error(line_no, None, None, "empty section name".into()));
             }
@@ -157,7 +162,8 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
                 format!("expected `key = value`, found {trimmed:?}"),
             ));
         };
-        let key = trimmed[..split].trim().to_lowercase();
+        // Python 2's `str.lower()`: ASCII letters only.
+        let key = py_trim(&trimmed[..split]).to_ascii_lowercase();
         if key.is_empty() {
             return Err(error(
                 line_no,
@@ -175,8 +181,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
                     Some(&section.name),
                     Some(&key),
                     format!(
-                        "`{key}` given again; its value on line {} is replaced, as \
-                         configparser replaces it",
+                        "`{key}` given again (first on line {}; configparser keeps the last value)",
                         entry.line
                     ),
                 ));
@@ -228,7 +233,6 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
                 }
             }
         }
-        interpolate(section)?;
     }
     Ok(Parsed { sections, notes })
 }
@@ -237,15 +241,24 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
 /// starts a comment (only the first `;` is looked at), then trimmed; `""`
 /// is the empty value.
 fn option_value(after_separator: &str) -> String {
-    let value = after_separator.trim_start();
+    let value = after_separator.trim_start_matches(is_py_space);
     let value = match value.find(';') {
-        Some(pos) if pos > 0 && value[..pos].ends_with(char::is_whitespace) => &value[..pos],
+        Some(pos) if pos > 0 && value[..pos].ends_with(is_py_space) => &value[..pos],
         _ => value,
     };
-    match value.trim() {
+    match py_trim(value) {
         "\"\"" => String::new(),
         value => value.to_owned(),
     }
+}
+
+/// Python 2's whitespace (`str.isspace`, `str.strip`): ASCII only.
+fn is_py_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}')
+}
+
+fn py_trim(text: &str) -> &str {
+    text.trim_matches(is_py_space)
 }
 
 /// configparser's `REM` comment lines: `rem` (any case) as the first word,
@@ -263,7 +276,7 @@ fn is_rem_comment(line: &str) -> bool {
 /// `textwrap.dedent`).
 fn common_margin(text: &str) -> usize {
     let mut margin: Option<&str> = None;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    for line in text.lines().filter(|l| !py_trim(l).is_empty()) {
         let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
         margin = Some(match margin {
             None => indent,
@@ -306,8 +319,10 @@ fn error(line: usize, section: Option<&str>, key: Option<&str>, message: String)
 }
 
 /// Replaces `%(key)s` with the (interpolated) value of `key` in the same
-/// section, and `%%` with `%`, like configparser's BasicInterpolation.
-fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
+/// section, and `%%` with `%`, like configparser's BasicInterpolation —
+/// for the sections metlog reads only (configparser interpolates a value
+/// when it is read: a Paste `[app:main]` with `%(here)s` is no concern).
+pub(crate) fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
     let raw: BTreeMap<String, String> = section
         .entries
         .iter()
@@ -384,10 +399,18 @@ fn expand(
 mod tests {
     use super::*;
 
+    /// Every section parsed and interpolated.
+    fn parse_all(text: &str) -> Result<Vec<Section>, SyntaxError> {
+        let mut sections = parse(text)?.sections;
+        for section in &mut sections {
+            interpolate(section)?;
+        }
+        Ok(sections)
+    }
+
     fn values(text: &str) -> Vec<(String, Vec<(String, String)>)> {
-        parse(text)
+        parse_all(text)
             .unwrap()
-            .sections
             .into_iter()
             .map(|s| {
                 (
@@ -462,9 +485,29 @@ mod tests {
         let note = &parsed.notes[0];
         assert_eq!((note.line, note.key.as_deref()), (11, Some("logger")));
         assert!(
-            note.message.contains("given again; its value on line 2"),
+            note.message.contains("given again (first on line 2;"),
             "{note:?}"
         );
+    }
+
+    /// More of Python 2.7 `ConfigParser`'s rules (each as it read them):
+    /// an indented `#` continues a value; whitespace and case are ASCII's;
+    /// a section name keeps its spaces.
+    #[test]
+    fn configparser_whitespace_and_indented_comments() {
+        let got = values(
+            "[metlog]\nv = a\n  # b\nw = a\u{a0};c\nx = \u{3000}a\u{3000}\nGLOBAL_\u{c9} = 1\n[ spaced ]\ny = 2\n",
+        );
+        assert_eq!(
+            got[0].1,
+            [
+                ("v".to_owned(), "a\n# b".to_owned()),
+                ("w".to_owned(), "a\u{a0};c".to_owned()),
+                ("x".to_owned(), "\u{3000}a\u{3000}".to_owned()),
+                ("global_\u{c9}".to_owned(), "1".to_owned()),
+            ]
+        );
+        assert_eq!(got[1].0, " spaced ");
     }
 
     #[test]
@@ -475,9 +518,9 @@ mod tests {
         assert_eq!(err.line, 2);
         let err = parse("[a\n").unwrap_err();
         assert_eq!(err.line, 1);
-        let err = parse("[a]\nx = %(nope)s\n").unwrap_err();
+        let err = parse_all("[a]\nx = %(nope)s\n").unwrap_err();
         assert!(err.message.contains("nope"));
-        let err = parse("[a]\nx = %(x)s\n").unwrap_err();
+        let err = parse_all("[a]\nx = %(x)s\n").unwrap_err();
         assert!(err.message.contains("loop"));
     }
 }

@@ -268,8 +268,9 @@ impl Config {
                     let e = ConfigError::new(
                         ConfigErrorKind::Plugin,
                         format!(
-                            "plugin name {name:?} is already bound by plugin {first:?}; set \
-                             `override = true` in one of them to have it replace the other"
+                            "plugin name {name:?} is already bound, by the plugin configured \
+                             as {first:?}; set `override = true` in one of them to have it \
+                             replace the other"
                         ),
                     );
                     return Err(locate(e, &table));
@@ -499,9 +500,21 @@ fn config_from_ini(
         err
     };
     let ini::Parsed {
-        sections,
+        mut sections,
         mut notes,
     } = ini::parse(text).map_err(located)?;
+    // Interpolated as configparser does it, when read: only the sections
+    // this client reads (a Paste `[app:main]` may use what it does not know).
+    let read_prefixes = [
+        format!("{section}_filter"),
+        format!("{section}_plugin_"),
+        format!("{section}_route"),
+    ];
+    let reads =
+        |name: &str| name == section || read_prefixes.iter().any(|p| name.starts_with(p.as_str()));
+    for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
+        ini::interpolate(sect).map_err(located)?;
+    }
     if !notes.is_empty() {
         if strict {
             return Err(located(notes.swap_remove(0)));
@@ -822,7 +835,7 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
 /// [`from_ini_str`].
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = ini_text(read_bytes(path)?).map_err(|e| e.in_file(path))?;
+    let text = ini_text(read_bytes(path)?, section).map_err(|e| e.in_file(path))?;
     from_ini_str(&text, section).map_err(|e| e.in_file(path))
 }
 
@@ -865,31 +878,54 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// An INI file's text. Python 2's reader took bytes: a comment in another
-/// encoding (a Latin-1 name) was no matter, and is none here (its bytes
-/// replaced); elsewhere, text that is not UTF-8 is an error naming its line.
-fn ini_text(bytes: Vec<u8>) -> Result<String, ConfigError> {
+/// An INI file's text, to be read at `section`. Python 2's reader took
+/// bytes: text in another encoding (a Latin-1 name) where metlog never
+/// looks — a comment, a section it does not read — was no matter, and is
+/// none here (its bytes replaced); where it looks, text that is not UTF-8
+/// is an error naming its line.
+fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
     let bytes = match String::from_utf8(bytes) {
         Ok(text) => return Ok(text),
         Err(e) => e.into_bytes(),
     };
+    let read_prefixes = [
+        format!("{section}_filter"),
+        format!("{section}_plugin_"),
+        format!("{section}_route"),
+    ];
+    let reads =
+        |name: &str| name == section || read_prefixes.iter().any(|p| name.starts_with(p.as_str()));
+    let valid = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
     let mut text = String::with_capacity(bytes.len());
+    let mut in_read_section = false;
     for (index, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-        match std::str::from_utf8(line) {
-            Ok(line) => text.push_str(line),
-            Err(_)
-                if line.trim_ascii_start().starts_with(b"#")
-                    || line.trim_ascii_start().starts_with(b";") =>
-            {
-                text.push_str(&String::from_utf8_lossy(line));
-            }
-            Err(e) => {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::Io,
-                    format!("cannot read: line {} is not UTF-8 ({e})", index + 1),
-                ))
+        let start = line.trim_ascii_start();
+        let lossy = String::from_utf8_lossy(line);
+        if let Some(header) = start.strip_prefix(b"[") {
+            if let Some(close) = header.iter().position(|&b| b == b']') {
+                in_read_section = valid(&header[..close])
+                    && reads(std::str::from_utf8(&header[..close]).unwrap_or(""));
+                text.push_str(&lossy);
+                continue;
             }
         }
+        let harmless = valid(line)
+            || !in_read_section
+            || start.starts_with(b"#")
+            || start.starts_with(b";")
+            || (start.len() >= 3 && start[..3].eq_ignore_ascii_case(b"rem"))
+            // The part before an inline comment (`;` after whitespace).
+            || line
+                .windows(2)
+                .position(|w| w[0].is_ascii_whitespace() && w[1] == b';')
+                .is_some_and(|at| valid(&line[..at]));
+        if !harmless {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Io,
+                format!("cannot read: line {} is not UTF-8", index + 1),
+            ));
+        }
+        text.push_str(&lossy);
     }
     Ok(text)
 }

@@ -120,6 +120,12 @@ pub fn write_line_prefixed<'a>(
                 if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
                     return Err(StatsdError::NegativeTimer(payload.to_owned()));
                 }
+                // statsd reads a gauge's sign as a change ("+5": up by 5);
+                // a metlog gauge sets its value.
+                let payload = match payload.strip_prefix('+') {
+                    Some(unsigned) if metric == "g" => unsigned,
+                    _ => payload,
+                };
                 if metric == "g" && payload.starts_with('-') {
                     // statsd reads a signed gauge as a change ("-5": down
                     // by 5): a negative value is set by zeroing first, in
@@ -400,6 +406,9 @@ mod tests {
         );
         assert!(line("timer", "a", "n", "-0", 1.0).is_ok());
         assert_eq!(line("counter", "a", "n", "-3", 1.0).unwrap(), "n:-3|c");
+        // A gauge sets: "+5" would be read as "up by 5".
+        assert_eq!(line("gauge", "a", "n", "+5", 1.0).unwrap(), "n:5|g");
+        assert_eq!(line("gauge", "a", "n", "-5", 1.0).unwrap(), "n:0|g\nn:-5|g");
         // Long enough to overflow an f64: refused; just short enough: kept.
         let huge = "9".repeat(400);
         assert!(line("counter", "a", "n", &huge, 1.0).is_err());

@@ -365,13 +365,24 @@ impl Line {
         let mut bad_keys = Vec::new();
         let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
         let mut seen = std::collections::HashSet::with_capacity(extensions.len());
-        for (original, value) in extensions {
-            let key: String = original.chars().filter(|&c| is_key_char(c)).collect();
+        // Keys written as given come first: one that had to be cleaned
+        // (`a b` → `ab`) never takes the place of a key given as it is.
+        let cleaned: Vec<String> = extensions
+            .iter()
+            .map(|(original, _)| original.chars().filter(|&c| is_key_char(c)).collect())
+            .collect();
+        let as_given = |at: usize| cleaned[at] == extensions[at].0;
+        let order = (0..extensions.len())
+            .filter(|&at| as_given(at))
+            .chain((0..extensions.len()).filter(|&at| !as_given(at)));
+        for at in order {
+            let (original, value) = extensions[at];
+            let key = &cleaned[at];
             if key.is_empty() || STANDARD_KEYS.contains(&key.as_str()) || !seen.insert(key.clone())
             {
-                bad_keys.push((*original).to_owned());
+                bad_keys.push(original.to_owned());
             } else {
-                extra.push((key, value));
+                extra.push((key.clone(), value));
             }
         }
         extra.sort_by(|(k1, v1), (k2, v2)| {
@@ -493,18 +504,39 @@ fn report_left_out(name: &str, line: &Line) {
     static TOO_LONG: AtomicBool = AtomicBool::new(false);
     if !line.bad_keys.is_empty() && !BAD_KEYS.swap(true, Relaxed) {
         crate::report::report(format_args!(
-            "CEF event {name:?}: extensions {:?} left out (a key needs a letter, digit, `_`, `-` \
-             or `.`, may not repeat one, and may not be one of the standard {STANDARD_KEYS:?}, which the \
-             context sets); further ones are left out silently",
-            line.bad_keys
+            "CEF event {name:?}: extensions {} left out (a key needs a letter, digit, `_`, `-` \
+             or `.`, may not repeat one, and may not be one of the standard {STANDARD_KEYS:?}, \
+             which the context sets); further ones are left out silently",
+            some_keys(&line.bad_keys)
         ));
     }
     if !line.too_long.is_empty() && !TOO_LONG.swap(true, Relaxed) {
         crate::report::report(format_args!(
-            "CEF event {name:?}: extensions {:?} left out: the line would pass {MAX_LINE} bytes, \
+            "CEF event {name:?}: extensions {} left out: the line would pass {MAX_LINE} bytes, \
              metlog-cef's limit; further ones are left out silently",
-            line.too_long
+            some_keys(&line.too_long)
         ));
+    }
+}
+
+/// The first few keys (each cut to 64 bytes), and how many more: a report
+/// stays a line whatever the caller passed.
+fn some_keys(keys: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let shown: Vec<String> = keys
+        .iter()
+        .take(SHOWN)
+        .map(|key| {
+            let mut end = key.len().min(64);
+            while !key.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{:?}", &key[..end])
+        })
+        .collect();
+    match keys.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("[{}] and {more} more", shown.join(", ")),
+        _ => format!("[{}]", shown.join(", ")),
     }
 }
 
@@ -543,4 +575,19 @@ pub(crate) fn provider(
     }
     cef.syslog.check()?;
     Ok(Box::new(cef))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_names_a_few_keys_whatever_was_passed() {
+        let keys: Vec<String> = (0..100_000).map(|i| format!("key{i}")).collect();
+        let said = some_keys(&keys);
+        assert!(said.len() < 200, "{said}");
+        assert!(said.ends_with("\"key9\"] and 99990 more"), "{said}");
+        let long = vec!["é".repeat(100)];
+        assert_eq!(some_keys(&long), format!("[{:?}]", "é".repeat(32)));
+    }
 }

@@ -56,11 +56,20 @@ impl Address {
                 .strip_suffix(']')
                 .and_then(|_| format!("{host}:{port}").parse::<SocketAddr>().ok())
                 .filter(SocketAddr::is_ipv6)
-                .ok_or_else(|| invalid(&whole(), "brackets hold an IPv6 address only"))?;
+                .ok_or_else(|| {
+                    invalid(
+                        &whole(),
+                        "brackets hold an IPv6 address only (a scope as a number: [fe80::1%2])",
+                    )
+                })?;
             return Ok(addr.into());
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, port).into());
+        }
+        if host.contains('%') && host.contains(':') {
+            // An IPv6 address with a scope, without brackets.
+            return Address::new(&format!("[{host}]"), port);
         }
         if host.contains(':') {
             return Err(invalid(
@@ -68,9 +77,12 @@ impl Address {
                 "a ':' in the host (a port belongs in the port; an IPv6 address in brackets)",
             ));
         }
-        if host
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '[' | ']' | '/' | '@'))
+        // A host name's characters (RFC 1123, and the `_` some internal
+        // names carry): anything else could never resolve.
+        if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            || !host.bytes().any(|b| b.is_ascii_alphanumeric())
         {
             return Err(invalid(
                 &whole(),
@@ -151,9 +163,10 @@ impl ToAddress for str {
         let Some((host, port)) = self.rsplit_once(':') else {
             return Err(invalid(self, "no port"));
         };
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| invalid(self, "the port is not a number from 1 to 65535"))?;
+        let port = Some(port)
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| invalid(self, "the port is not a number from 1 to 65535"))?;
         if self.parse::<Ipv6Addr>().is_ok() || host.parse::<Ipv6Addr>().is_ok() {
             return Err(invalid(self, "an IPv6 address needs brackets: [::1]:8125"));
         }
@@ -384,6 +397,13 @@ pub(crate) mod tests {
             ("[]:80", "brackets"),
             ("[localhost]:80", "brackets"),
             ("localhost:8125:8125", "':' in the host"),
+            ("a,b:8125", "characters"),
+            ("host#x:1", "characters"),
+            ("%:1", "characters"),
+            (".:1", "characters"),
+            ("host\u{200b}:1", "characters"),
+            ("localhost:+8125", "not a number"),
+            ("[fe80::1%eth0]:80", "scope as a number"),
         ] {
             let err = text.to_address().unwrap_err().to_string();
             assert!(
@@ -397,6 +417,11 @@ pub(crate) mod tests {
         assert_eq!(scoped.to_address().unwrap().socket_addr(), Some(scoped));
         assert_eq!(ok("[fe80::1%2]:80").socket_addr(), Some(scoped));
         assert!(("localhost:8125", 8125).to_address().is_err());
+        assert_eq!(
+            ("fe80::1%2", 80).to_address().unwrap().socket_addr(),
+            Some(scoped)
+        );
+        assert_eq!(ok("under_score.internal:1").host(), "under_score.internal");
     }
 
     #[test]

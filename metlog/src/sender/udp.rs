@@ -32,9 +32,9 @@ pub(crate) enum Datagrams {
     Udp {
         sockets: UdpSockets,
         destinations: Vec<Resolver>,
-        /// A destination failing while others took the message has been
-        /// reported (once).
-        partly_reported: bool,
+        /// Each destination's failure while others took the message has
+        /// been reported (once per destination).
+        partly_reported: Vec<bool>,
     },
     #[cfg(unix)]
     Unix { socket: UnixDatagram, path: PathBuf },
@@ -78,7 +78,7 @@ impl Datagrams {
         Ok(Datagrams::Udp {
             sockets: UdpSockets::for_literals(destinations)?,
             destinations: destinations.iter().cloned().map(Resolver::new).collect(),
-            partly_reported: false,
+            partly_reported: vec![false; destinations.len()],
         })
     }
 
@@ -93,8 +93,8 @@ impl Datagrams {
                 // in turn); a destination failing beside others that work
                 // is reported once rather than failing what they received.
                 let mut taken = false;
-                let mut error = None;
-                for destination in destinations {
+                let mut failed = Vec::new();
+                for (at, destination) in destinations.iter_mut().enumerate() {
                     let sent = match destination.datagram_addr() {
                         Ok(addr) => sockets
                             .to(addr)
@@ -105,21 +105,20 @@ impl Datagrams {
                     };
                     match sent {
                         Ok(()) => taken = true,
-                        Err(e) => error = error.or(Some(e)),
+                        Err(e) => failed.push((at, e)),
                     }
                 }
-                match error {
-                    None => Ok(()),
-                    Some(e) if !taken => Err(e),
-                    Some(e) => {
-                        if !std::mem::replace(partly_reported, true) {
-                            crate::report::report(format_args!(
-                                "{e}; messages still go to the other destinations (counted sent)"
-                            ));
-                        }
-                        Ok(())
+                if !taken {
+                    return failed.into_iter().next().map_or(Ok(()), |(_, e)| Err(e));
+                }
+                for (at, e) in failed {
+                    if !std::mem::replace(&mut partly_reported[at], true) {
+                        crate::report::report(format_args!(
+                            "{e}; messages still go to the other destinations (counted sent)"
+                        ));
                     }
                 }
+                Ok(())
             }
             #[cfg(unix)]
             Datagrams::Unix { socket, path } => socket
@@ -422,7 +421,7 @@ mod tests {
                 address,
                 super::super::address::tests::dual_stack,
             )],
-            partly_reported: false,
+            partly_reported: vec![false],
         };
         datagrams.send(b"hits:1|c").unwrap();
         let mut buf = [0; 64];
