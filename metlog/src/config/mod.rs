@@ -480,8 +480,33 @@ pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigEr
 }
 
 /// What a lenient load left out: options metlog-py ignores too, each as
-/// `[section] line N: key`.
-type Ignored = Vec<String>;
+/// `[section] line N: key`; and what it read as configparser does but a
+/// reader should hear of (an option given twice).
+#[derive(Default)]
+struct Ignored {
+    options: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Ignored {
+    fn push(&mut self, option: String) {
+        self.options.push(option);
+    }
+
+    /// Said once on stderr (or to the report handler).
+    fn report(&self) {
+        if !self.notes.is_empty() {
+            crate::report::report(format_args!("configuration: {}", self.notes.join("; ")));
+        }
+        if !self.options.is_empty() {
+            crate::report::report(format_args!(
+                "configuration: ignored option(s) this client does not know, as metlog-py \
+                 ignores them: {} (config::from_ini_str_strict refuses them)",
+                self.options.join(", ")
+            ));
+        }
+    }
+}
 
 fn config_from_ini(
     text: &str,
@@ -515,13 +540,10 @@ fn config_from_ini(
     for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
         ini::interpolate(sect).map_err(located)?;
     }
-    if !notes.is_empty() {
-        if strict {
-            return Err(located(notes.swap_remove(0)));
-        }
-        let said: Vec<String> = notes.into_iter().map(|n| located(n).to_string()).collect();
-        crate::report::report(format_args!("configuration: {}", said.join("; ")));
+    if strict && !notes.is_empty() {
+        return Err(located(notes.swap_remove(0)));
     }
+    let notes: Vec<String> = notes.into_iter().map(|n| located(n).to_string()).collect();
     let Some(main) = sections.iter().find(|s| s.name == section) else {
         let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         return Err(ConfigError::new(
@@ -567,7 +589,10 @@ fn config_from_ini(
         }
     }
     let mut config = Config::default();
-    let mut ignored = Ignored::new();
+    let mut ignored = Ignored {
+        notes,
+        ..Ignored::default()
+    };
     for entry in &main.entries {
         let known = matches!(
             entry.key.as_str(),
@@ -820,13 +845,7 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
         lines: &lines,
         section,
     })?;
-    if !ignored.is_empty() {
-        crate::report::report(format_args!(
-            "configuration: ignored option(s) this client does not know, as metlog-py \
-             ignores them: {} (config::from_ini_str_strict refuses them)",
-            ignored.join(", ")
-        ));
-    }
+    ignored.report();
     Ok(client)
 }
 
