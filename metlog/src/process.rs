@@ -14,8 +14,8 @@
 // (`atexit`, `pthread_atfork` have no safe wrapper in std).
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long delivery at exit may take, for all clients and senders together:
@@ -115,12 +115,49 @@ static DELIVERING: AtomicUsize = AtomicUsize::new(0);
 
 /// A worker's leave to write, held while it hands messages to its transport
 /// (see [`delivering`]).
-pub(crate) struct Delivering(());
+pub(crate) struct Delivering {
+    slot: Arc<LeaveSlot>,
+}
+
+/// One worker's leave, as the exit work counts it: idle, held (counted in
+/// `DELIVERING`), or given up — the worker's sender was dropped and gave up
+/// waiting for it (stuck in a lookup or a write): the exit does not wait
+/// for it a second time.
+#[derive(Debug, Default)]
+pub(crate) struct LeaveSlot(AtomicU8);
+
+const IDLE: u8 = 0;
+const HELD: u8 = 1;
+const GIVEN_UP: u8 = 2;
+
+impl LeaveSlot {
+    /// Whether its worker was given up on.
+    pub(crate) fn given_up(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == GIVEN_UP
+    }
+
+    /// Its worker is no longer waited for at exit (its sender's drop gave
+    /// up on it): a leave it holds now, or takes later, is not counted.
+    pub(crate) fn give_up(&self) {
+        if self.0.swap(GIVEN_UP, Ordering::SeqCst) == HELD {
+            DELIVERING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
 
 impl Drop for Delivering {
     fn drop(&mut self) {
-        DELIVERING.fetch_sub(1, Ordering::SeqCst);
         HELD_HERE.with(|held| held.set(held.get() - 1));
+        // Given back here unless the worker was given up meanwhile (which
+        // gave it back then).
+        if self
+            .slot
+            .0
+            .compare_exchange(HELD, IDLE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            DELIVERING.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -130,17 +167,28 @@ thread_local! {
     static HELD_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Leave for a background worker to write (hand messages to its transport,
-/// or let it do its idle work) until the returned value is dropped; `None`
-/// once the process is exiting and its exit work has flushed.
+/// Leave for the background worker of `slot` to write (hand messages to its
+/// transport, or let it do its idle work) until the returned value is
+/// dropped; `None` once the process is exiting and its exit work has
+/// flushed.
 #[inline]
-pub(crate) fn delivering() -> Option<Delivering> {
+pub(crate) fn delivering(slot: &Arc<LeaveSlot>) -> Option<Delivering> {
     // Announce first, then look: paired with `stop_deliveries`, which sets
     // the flag and then counts, either this sees the flag or that sees this
-    // worker (both sequentially consistent).
+    // worker (both sequentially consistent). A given-up worker is not
+    // counted (nor waited for).
     DELIVERING.fetch_add(1, Ordering::SeqCst);
+    if slot
+        .0
+        .compare_exchange(IDLE, HELD, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        // Given up: not counted. (Counted first, then marked held, so that
+        // `give_up` takes back only a count that was made.)
+        DELIVERING.fetch_sub(1, Ordering::SeqCst);
+    }
     HELD_HERE.with(|held| held.set(held.get() + 1));
-    let leave = Delivering(());
+    let leave = Delivering { slot: slot.clone() };
     (!EXITING.load(Ordering::SeqCst)).then_some(leave)
 }
 

@@ -368,3 +368,43 @@ fn nothing_is_left_queued_after_the_exit() {
         );
     }
 }
+
+/// Holds every batch far longer than any timeout (a worker stuck in a DNS
+/// lookup that never answers, or a write to a peer that never reads).
+struct Stuck;
+
+impl Transport for Stuck {
+    fn deliver(&mut self, _batch: &Batch<'_>, _outcome: &Outcome) {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// A sender dropped while its worker is stuck waits its own drain time; the
+/// process's exit then does not wait for that worker a second time (it
+/// spent its 5 s budget on it, and said a line might be cut).
+#[test]
+fn a_worker_its_sender_gave_up_on_does_not_hold_the_exit() {
+    if child_mode().is_some() {
+        let queue = QueueConfig::default()
+            .flush_timeout(Duration::from_millis(200))
+            .drain_timeout(Duration::from_millis(200));
+        let client = metlog::Client::builder("stuck")
+            .sender(QueuedSender::new("stuck", Stuck, queue).unwrap())
+            .build();
+        client.incr("held");
+        drop(client);
+        return;
+    }
+    let started = std::time::Instant::now();
+    let output = spawn(
+        "a_worker_its_sender_gave_up_on_does_not_hold_the_exit",
+        "stuck",
+        "",
+    );
+    let took = started.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("still writing"), "{stderr}");
+    // The drop's 0.4 s, and not the exit's 5 s budget on top.
+    assert!(took < Duration::from_secs(4), "{took:?}: {stderr}");
+}

@@ -135,8 +135,13 @@ struct Shared {
     /// later child it does not exist.
     forks: u64,
     /// Set when a flush of this queue timed out during the exit work (its
-    /// loss was reported with the client's name).
+    /// loss was reported with the client's name) ...
     exit_reported: AtomicBool,
+    /// ... saying this many messages were waiting.
+    exit_reported_waiting: AtomicU64,
+    /// The worker's leave to write; given up when the sender's drop gave
+    /// up waiting for the worker (the exit does not wait for it again).
+    leave: Arc<crate::process::LeaveSlot>,
     /// The longest a flush of this queue waits (its [`QueueConfig`]'s), also
     /// at exit.
     flush_timeout: Duration,
@@ -213,6 +218,7 @@ impl Shared {
                 // Everything still unsettled (of this call's and newer).
                 let waiting = self.queue.accepted().saturating_sub(self.settled());
                 if crate::process::in_exit_work() {
+                    self.exit_reported_waiting.store(waiting.max(1), SeqCst);
                     self.exit_reported.store(true, SeqCst);
                 }
                 return Err(SendError::new(
@@ -267,7 +273,7 @@ fn flush_queues_at_exit(deadline: Instant) {
     drop(live);
     let forks = crate::process::forks();
     for queue in &queues {
-        if queue.forks != forks || queue.exit_reported.load(SeqCst) {
+        if queue.forks != forks || queue.exit_reported.load(SeqCst) || queue.leave.given_up() {
             continue;
         }
         if queue.settled() >= queue.queue.accepted() {
@@ -292,7 +298,7 @@ fn flush_queues_at_exit(deadline: Instant) {
         }
     }
     for queue in &queues {
-        if queue.forks != forks || on_own_worker(queue) {
+        if queue.forks != forks || on_own_worker(queue) || queue.leave.given_up() {
             continue;
         }
         let mut guard = queue
@@ -309,6 +315,33 @@ fn flush_queues_at_exit(deadline: Instant) {
                 .wait_timeout(guard, (deadline - now).min(Duration::from_millis(10)))
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+        }
+    }
+    // The queues are closed: nothing more is accepted. What other threads
+    // sent while the exit ran (after a flush's count was reported) and is
+    // still not delivered is reported too — no message leaves the process
+    // counted queued without a word.
+    for queue in &queues {
+        if queue.forks != forks || queue.leave.given_up() {
+            continue;
+        }
+        let waiting = queue.queue.accepted().saturating_sub(queue.settled());
+        let said = if queue.exit_reported.load(SeqCst) {
+            queue.exit_reported_waiting.load(SeqCst)
+        } else {
+            0
+        };
+        if waiting > said {
+            crate::report::report(format_args!(
+                "at exit, sender {} still had {} message(s) waiting{}; those messages are lost",
+                queue.tally.name,
+                waiting - said,
+                if said > 0 {
+                    " besides those said above, sent while the exit ran"
+                } else {
+                    ""
+                }
+            ));
         }
     }
 }
@@ -444,6 +477,8 @@ impl QueuedSender {
             progressed: Condvar::new(),
             forks,
             exit_reported: AtomicBool::new(false),
+            exit_reported_waiting: AtomicU64::new(0),
+            leave: Arc::default(),
             flush_timeout: config.flush_timeout,
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
@@ -748,8 +783,11 @@ impl Drop for QueuedSender {
         if let Some(worker) = self.worker.take() {
             if finished {
                 let _ = worker.join();
+            } else {
+                // Left to finish (or not) on its own — stuck in a lookup
+                // or a write: the exit does not spend its time on it again.
+                self.shared.leave.give_up();
             }
-            // Otherwise the worker is left to finish (or not) on its own.
         }
     }
 }
@@ -854,7 +892,7 @@ fn run(
                 // The process is ending and its exit work has flushed: start
                 // no write it could cut off (what is left stays counted
                 // queued).
-                let Some(_delivering) = crate::process::delivering() else {
+                let Some(_delivering) = crate::process::delivering(&shared.leave) else {
                     notify(shared);
                     return;
                 };
@@ -874,7 +912,7 @@ fn run(
         shared.rounds_done.fetch_add(1, SeqCst);
         if let Some(deadline) = exit_deadline {
             // What the transport holds must leave now (ZeroMQ's own queue).
-            if let Some(_delivering) = crate::process::delivering() {
+            if let Some(_delivering) = crate::process::delivering(&shared.leave) {
                 let _ =
                     panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
             }
@@ -909,7 +947,7 @@ fn run(
         }
         shared.sleeping.store(false, Relaxed);
         if shared.queue.is_empty() {
-            let Some(_delivering) = crate::process::delivering() else {
+            let Some(_delivering) = crate::process::delivering(&shared.leave) else {
                 continue;
             };
             let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
@@ -918,7 +956,7 @@ fn run(
         }
     }
     let deadline = Instant::now() + drain_timeout;
-    let Some(_delivering) = crate::process::delivering() else {
+    let Some(_delivering) = crate::process::delivering(&shared.leave) else {
         return;
     };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
