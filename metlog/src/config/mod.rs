@@ -530,13 +530,7 @@ fn config_from_ini(
     } = ini::parse(text).map_err(located)?;
     // Interpolated as configparser does it, when read: only the sections
     // this client reads (a Paste `[app:main]` may use what it does not know).
-    let read_prefixes = [
-        format!("{section}_filter"),
-        format!("{section}_plugin_"),
-        format!("{section}_route"),
-    ];
-    let reads =
-        |name: &str| name == section || read_prefixes.iter().any(|p| name.starts_with(p.as_str()));
+    let reads = |name: &str| reads_section(section, name);
     for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
         ini::interpolate(sect).map_err(located)?;
     }
@@ -686,7 +680,6 @@ fn config_from_ini(
         }
     }
 
-    let filter_prefix = format!("{section}_filter");
     let plugin_prefix = format!("{section}_plugin_");
     let route_prefix = format!("{section}_route");
     for sect in &sections {
@@ -699,10 +692,7 @@ fn config_from_ini(
                 .map_or(sect.line, |e| e.line);
             e.in_section(&sect.name).at_line(Some(line))
         };
-        if sect.name.starts_with(&filter_prefix)
-            || sect.name.starts_with(&plugin_prefix)
-            || sect.name.starts_with(&route_prefix)
-        {
+        if reads_section(section, &sect.name) {
             let mut provider = None;
             let mut class = None;
             let mut options = BTreeMap::new();
@@ -897,6 +887,17 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Whether a client loaded from INI section `section` reads section
+/// `name`: its own, and its filters', plugins' and routes'.
+fn reads_section(section: &str, name: &str) -> bool {
+    name.strip_prefix(section).is_some_and(|rest| {
+        rest.is_empty()
+            || ["_filter", "_plugin_", "_route"]
+                .iter()
+                .any(|kind| rest.starts_with(kind))
+    })
+}
+
 /// An INI file's text, to be read at `section`. Python 2's reader took
 /// bytes: text in another encoding (a Latin-1 name) where metlog never
 /// looks — a comment, a section it does not read — was no matter, and is
@@ -907,13 +908,7 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
         Ok(text) => return Ok(text),
         Err(e) => e.into_bytes(),
     };
-    let read_prefixes = [
-        format!("{section}_filter"),
-        format!("{section}_plugin_"),
-        format!("{section}_route"),
-    ];
-    let reads =
-        |name: &str| name == section || read_prefixes.iter().any(|p| name.starts_with(p.as_str()));
+    let reads = |name: &str| reads_section(section, name);
     let valid = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
     let mut text = String::with_capacity(bytes.len());
     let mut in_read_section = false;

@@ -305,8 +305,13 @@ impl Resolver {
     /// The addresses to send to now (looked up when due), or why there are
     /// none.
     pub(crate) fn addrs(&mut self) -> Result<&[SocketAddr], SendError> {
-        let now = Instant::now();
-        if self.next_lookup.is_some_and(|due| now >= due) {
+        // No clock read for an IP address (the common case, per datagram).
+        if let Some(now) = self
+            .next_lookup
+            .map(|due| (due, Instant::now()))
+            .filter(|(due, now)| now >= due)
+            .map(|(_, now)| now)
+        {
             match (self.lookup)(&self.address.host, self.address.port) {
                 Ok(found) => {
                     if found.is_empty() {
