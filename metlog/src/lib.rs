@@ -232,7 +232,7 @@ pub use holder::{
     SetGlobalClientError, WithClient, WithClientFuture, MAX_UNCONFIGURED,
 };
 pub use message::Message;
-pub use record::{ClientId, Record, INLINE_TEXT};
+pub use record::{Record, INLINE_TEXT};
 pub use severity::{ParseSeverityError, Severity};
 pub use text::{SharedStr, Text};
 pub use timestamp::Rfc3339;

@@ -5,8 +5,7 @@
 //! text borrowed by the call is copied there (inline when short), and the
 //! envelope is only ever assembled on the worker thread, as a view.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use crate::envelope::{Envelope, FieldsView, Payload};
@@ -19,24 +18,17 @@ use crate::{Fields, Message, Severity, SharedStr, Text};
 /// owned text — a `String`, a [`SharedStr`] — is moved, never copied).
 pub const INLINE_TEXT: usize = 30;
 
-/// A client's process-unique identity, shared by its clones: what a sender
-/// shared by several clients keeps their counts apart by.
+/// A client's process-unique identity, shared by its clones: how a sender
+/// tells whether one client alone sends through it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClientId(pub(crate) u64);
+pub(crate) struct ClientId(pub(crate) u64);
 
-/// What a client adds to each of its records: its logger, its severity,
-/// and where it stands in the queues it sends through.
+/// What a client adds to each of its records: its logger and severity.
 #[derive(Debug)]
 pub(crate) struct ClientDefaults {
     pub(crate) id: ClientId,
     pub(crate) logger: SharedStr,
     pub(crate) severity: Severity,
-    /// Slots this client holds in background queues, `queue id << 32 |
-    /// slot`, so a queue finds the slot without a lock (0: empty entry).
-    pub(crate) slots: [AtomicU64; 8],
-    /// Cleared when the client (its last clone) is dropped: its slots may
-    /// then be given back once its messages are dealt with.
-    alive: AtomicBool,
 }
 
 impl ClientDefaults {
@@ -45,19 +37,31 @@ impl ClientDefaults {
             id: ClientId(id),
             logger,
             severity,
-            slots: Default::default(),
-            alive: AtomicBool::new(true),
         }
     }
+}
 
-    /// Whether the client still exists.
-    pub(crate) fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst)
-    }
+/// The "client" of a whole [`Message`] handed to a sender directly: its
+/// envelope carries everything, so these defaults are never read. Its id
+/// is no client's.
+static NO_CLIENT: LazyLock<Arc<ClientDefaults>> = LazyLock::new(|| {
+    Arc::new(ClientDefaults::new(
+        u64::MAX - 1,
+        SharedStr::default(),
+        Severity::Informational,
+    ))
+});
 
-    /// Marks the client gone.
-    pub(crate) fn retire(&self) {
-        self.alive.store(false, Ordering::SeqCst);
+/// A whole message, as a sender takes it: what
+/// [`Sender::send`](crate::sender::Sender::send) is given for a [`Message`]
+/// made by hand (or read back with [`Message::from_json`]).
+impl From<Message> for Record<'static> {
+    fn from(message: Message) -> Record<'static> {
+        Record {
+            at: message.timestamp,
+            client: &NO_CLIENT,
+            body: Body::Message(Box::new(message)),
+        }
     }
 }
 
@@ -175,31 +179,22 @@ impl RecordText for StoredText {
     }
 }
 
-/// A record as a background sender's queue holds it: `owner` is the
-/// sending client's slot in that queue.
+/// A record as a background sender's queue holds it: `client` is the
+/// index of the sending client's defaults among those its queue shard holds.
 #[derive(Debug)]
 pub(crate) struct Stored {
     pub(crate) at: SystemTime,
-    pub(crate) owner: u32,
+    pub(crate) client: u32,
     pub(crate) body: Body<StoredText>,
 }
 
 impl Stored {
-    /// A message sent to a sender directly, by no client (slot 0).
-    pub(crate) fn message(message: Message) -> Stored {
-        Stored {
-            at: message.timestamp,
-            owner: 0,
-            body: Body::Message(Box::new(message)),
-        }
-    }
-
     /// About how many bytes it holds on the heap.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.body.heap_bytes()
     }
 
-    /// The envelope, with `client`'s defaults (the client of slot `owner`).
+    /// The envelope, with `client`'s defaults (those at index `self.client`).
     pub(crate) fn envelope<'s>(&'s self, client: &'s ClientDefaults) -> Envelope<'s> {
         self.body.envelope(self.at, client)
     }
@@ -325,8 +320,8 @@ impl<'a> Record<'a> {
         matches!(self.body, Body::Site { .. } | Body::Metric { .. })
     }
 
-    /// The client that made it.
-    pub fn client(&self) -> ClientId {
+    /// The id of the client that made it.
+    pub(crate) fn client_id(&self) -> ClientId {
         self.client.id
     }
 
@@ -374,9 +369,9 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// The record as a queue stores it, in slot `owner`.
+    /// The record as a queue stores it, its client's defaults at `client`.
     #[inline]
-    pub(crate) fn into_stored(self, owner: u32) -> Stored {
+    pub(crate) fn into_stored(self, client: u32) -> Stored {
         let body = match self.body {
             Body::Site {
                 site,
@@ -408,7 +403,7 @@ impl<'a> Record<'a> {
         };
         Stored {
             at: self.at,
-            owner,
+            client,
             body,
         }
     }

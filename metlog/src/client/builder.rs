@@ -137,13 +137,11 @@ impl ClientBuilder {
             Some((sender, name)) => (Some(sender), name),
             None => (None, "no sender"),
         };
-        let sender_counts = sender.as_ref().is_some_and(|s| s.delivery().is_some());
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.
         crate::process::watch_forks();
         Client {
             inner: Arc::new(Inner {
-                sender_counts,
                 defaults: Arc::new(ClientDefaults::new(
                     next_client_id(),
                     self.logger,

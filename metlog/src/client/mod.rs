@@ -19,7 +19,7 @@ pub use timer::Timer;
 
 use crate::filter::Filter;
 use crate::message::identity;
-use crate::record::{Body, ClientDefaults, ClientId, Record};
+use crate::record::{Body, ClientDefaults, Record};
 use crate::sender::{SendError, SendErrorKind, Sender};
 use crate::site::Kind;
 use crate::{Fields, Message, Severity, SharedStr, Text};
@@ -57,19 +57,15 @@ use stats::Counters;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// Logger, severity and identity, shared with the records in flight.
-    defaults: Arc<ClientDefaults>,
+    pub(crate) defaults: Arc<ClientDefaults>,
     /// `None` for an inactive client (see [`Client::inactive`]).
     sender: Option<Box<dyn Sender>>,
     sender_name: &'static str,
-    /// Whether the sender accounts for accepted messages itself
-    /// ([`Sender::delivery`]), so the client's `sent` counter — a write to a
-    /// cache line every calling thread shares — is skipped.
-    sender_counts: bool,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
     counters: Counters,
@@ -171,12 +167,6 @@ impl Client {
     /// The default severity of this client's messages.
     pub fn severity(&self) -> Severity {
         self.inner.defaults.severity
-    }
-
-    /// This client's identity (shared by its clones), as the records it
-    /// sends carry it.
-    pub fn client_id(&self) -> ClientId {
-        self.inner.defaults.id
     }
 
     /// The plugin bound under `name`, if it is a `T`.
@@ -562,9 +552,11 @@ impl Client {
     /// `failed` as the worker delivers them (see [`Stats`]).
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
-        let id = self.client_id();
-        let delivery = self.inner.sender.as_ref().and_then(|s| s.delivery_for(id));
-        if let Some(delivery) = delivery {
+        let delivery = self.inner.sender.as_ref().and_then(|s| s.delivery());
+        let id = self.inner.defaults.id.0;
+        // A sender's counts are this client's only when no other client
+        // sent through it (else: what this client handed on is `sent`).
+        if let Some(delivery) = delivery.filter(|d| d.is_all_from(id)) {
             stats.sent = delivery.delivered;
             stats.failed += delivery.failed;
             stats.dropped += delivery.dropped;
@@ -644,7 +636,7 @@ impl Client {
                     return None;
                 }
             }
-            Some(sender.send_record(record))
+            Some(sender.send(record))
         }));
         self.count(outcome);
     }
@@ -666,9 +658,7 @@ impl Client {
         let counters = inner.counters.here();
         match outcome {
             Ok(Some(Ok(()))) => {
-                if !inner.sender_counts {
-                    counters.sent.fetch_add(1, Relaxed);
-                }
+                counters.sent.fetch_add(1, Relaxed);
             }
             Ok(None) => {
                 counters.filtered.fetch_add(1, Relaxed);
@@ -718,14 +708,6 @@ impl Client {
              then every such message, of any type, is only counted as ignored (see Client::stats)",
             &*self.inner.defaults.logger, self.inner.sender_name,
         ));
-    }
-}
-
-impl Drop for Inner {
-    /// The last clone is gone: queues may give back its slots (once its
-    /// messages are dealt with).
-    fn drop(&mut self) {
-        self.defaults.retire();
     }
 }
 

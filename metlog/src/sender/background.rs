@@ -9,12 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockE
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::owners::Clients;
 use super::queue::Queue;
 use super::transport::{Batch, Outcome, Tally, Transport};
 use super::{Delivery, SendError, SendErrorKind, Sender};
-use crate::record::{ClientDefaults, ClientId, Record, Stored};
-use crate::Message;
+use crate::record::{ClientDefaults, Record, Stored};
 
 /// The default memory ceiling of a queue (and of a stream sender's backlog).
 pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
@@ -109,14 +107,14 @@ impl QueueConfig {
     }
 }
 
-/// Hands out queue ids (0 means "none" in a client's slot cache).
+/// Hands out queue ids (0 means "not a worker" in [`WORKER_OF`]).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Shared {
     id: u64,
     queue: Queue<Stored>,
-    /// Per-client counts, the sender's name and reports (shared with the
-    /// worker's [`Outcome`]).
+    /// The transport's counts, the sender's name and reports (shared with
+    /// the worker's [`Outcome`]).
     tally: Arc<Tally>,
     /// Messages the worker assembled (tests check the record road builds
     /// none).
@@ -149,10 +147,10 @@ struct Shared {
     /// holds, so one begun after a flush was called takes all the messages
     /// sent before it.
     rounds_begun: AtomicU64,
-    /// Rounds the worker has finished, and the ticket the next message
-    /// would get when it finished the last one (see [`Outcome::next_ticket`]).
+    /// Rounds the worker has finished, and how many messages it had handed
+    /// to the transport when it finished the last one.
     rounds_done: AtomicU64,
-    tickets_through: AtomicU64,
+    handed_through: AtomicU64,
     /// Set by the exit work once the queue is flushed: the worker closes
     /// its transport by this deadline (so what the transport holds — ZeroMQ's
     /// own queue — leaves before the process ends) and stops.
@@ -196,10 +194,11 @@ impl Shared {
             return Ok(());
         }
         // Otherwise: the first round begun from now on takes every message
-        // sent before this call; once it is done, they all hold tickets
-        // before `tickets_through`, and are settled when every ticket before
-        // it is. (A count would not do: on a busy sender, newer messages of
-        // other threads may settle first.)
+        // sent before this call; once it is done, they are all among the
+        // first `handed_through` handed to the transport, which reports in
+        // the order it was handed messages: they are settled once that many
+        // are. (`accepted` would not do: on a busy sender, newer messages
+        // of other threads may be taken in a later round, after ours.)
         let round = self.rounds_begun.load(SeqCst) + 1;
         let deadline = Instant::now() + timeout;
         self.wake_worker();
@@ -207,9 +206,9 @@ impl Shared {
         let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if through.is_none() && self.rounds_done.load(SeqCst) >= round {
-                through = Some(self.tickets_through.load(SeqCst));
+                through = Some(self.handed_through.load(SeqCst));
             }
-            let ours_settled = through.is_some_and(|t| self.tally.unsettled_from() >= t);
+            let ours_settled = through.is_some_and(|t| self.settled() >= t);
             if ours_settled || self.settled() >= self.queue.accepted() {
                 return Ok(());
             }
@@ -386,18 +385,6 @@ pub struct QueuedSender {
 /// Makes a transport (see [`QueuedSender::with_factory`]).
 type Factory = dyn Fn() -> std::io::Result<Box<dyn Transport>> + Send + Sync;
 
-impl Transport for Box<dyn Transport> {
-    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        (**self).deliver(batch, outcome);
-    }
-    fn idle(&mut self, outcome: &Outcome) {
-        (**self).idle(outcome);
-    }
-    fn close(&mut self, outcome: &Outcome, deadline: Instant) {
-        (**self).close(outcome, deadline);
-    }
-}
-
 impl std::fmt::Debug for QueuedSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueuedSender")
@@ -482,7 +469,7 @@ impl QueuedSender {
             flush_timeout: config.flush_timeout,
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
-            tickets_through: AtomicU64::new(0),
+            handed_through: AtomicU64::new(0),
             close_at_exit: OnceLock::new(),
             stopped: AtomicBool::new(false),
         });
@@ -565,47 +552,17 @@ impl QueuedSender {
         }
     }
 
-    /// The sending client's slot in this queue: found in the client's own
-    /// cache, without a lock, after its first message.
-    #[inline]
-    fn slot(&self, client: &Arc<ClientDefaults>) -> u32 {
-        let id = self.shared.id;
-        for entry in &client.slots {
-            let cached = entry.load(Relaxed);
-            if cached >> 32 == id {
-                return cached as u32;
-            }
-        }
-        self.add_client(client)
-    }
-
-    #[cold]
-    fn add_client(&self, client: &Arc<ClientDefaults>) -> u32 {
-        let slot = self.shared.tally.owners.add(client);
-        let tagged = self.shared.id << 32 | u64::from(slot);
-        // An empty cache entry, or else one chosen by queue (a client
-        // sending through more queues than entries finds the rest under
-        // the lock of `add`, still in the same slot).
-        let entry = client
-            .slots
-            .iter()
-            .find(|e| e.load(Relaxed) == 0)
-            .unwrap_or(&client.slots[self.shared.id as usize % client.slots.len()]);
-        entry.store(tagged, Relaxed);
-        slot
-    }
-
-    /// Queues what `write` adds (one record of `owner`, holding `bytes` on
-    /// the heap): written straight into the shard, not built first.
+    /// Queues what `write` adds (one record of `client`, holding `bytes`
+    /// on the heap): written straight into the shard, not built first.
     #[inline]
     fn push(
         &self,
-        owner: u32,
+        client: &Arc<ClientDefaults>,
         bytes: usize,
-        write: impl FnOnce(&mut Vec<Stored>),
+        write: impl FnOnce(&mut Vec<Stored>, u32),
     ) -> Result<(), SendError> {
         let shared = &*self.shared;
-        match shared.queue.push(owner, bytes, write) {
+        match shared.queue.push(client, bytes, write) {
             Ok(was_empty) => {
                 // Only the first message of a batch can find the worker
                 // asleep. The fence pairs with the worker's: either it sees
@@ -618,16 +575,16 @@ impl QueuedSender {
                 }
                 Ok(())
             }
-            Err(write) => self.push_when_room(owner, bytes, write),
+            Err(write) => self.push_when_room(client, bytes, write),
         }
     }
 
     #[cold]
     fn push_when_room(
         &self,
-        owner: u32,
+        client: &Arc<ClientDefaults>,
         bytes: usize,
-        mut write: impl FnOnce(&mut Vec<Stored>),
+        mut write: impl FnOnce(&mut Vec<Stored>, u32),
     ) -> Result<(), SendError> {
         let Some(wait) = self.config.block_when_full else {
             return Err(SendError::full());
@@ -640,7 +597,7 @@ impl QueuedSender {
         self.shared.wake_worker();
         while Instant::now() < deadline {
             std::thread::yield_now();
-            match self.shared.queue.push(owner, bytes, write) {
+            match self.shared.queue.push(client, bytes, write) {
                 Ok(_) => {
                     self.shared.wake_worker();
                     return Ok(());
@@ -651,67 +608,48 @@ impl QueuedSender {
         Err(SendError::full())
     }
 
-    /// Client slots in use.
-    #[cfg(test)]
-    pub(crate) fn live_slots(&self) -> usize {
-        self.shared.tally.owners.live()
-    }
-
     /// Messages its worker has assembled so far.
     #[cfg(test)]
     pub(crate) fn built_on_worker(&self) -> u64 {
         self.shared.built_on_worker.load(Relaxed)
     }
 
-    /// `(delivered, failed, dropped)` and the number accepted: of every
-    /// client (`None`) or of one.
-    fn delivery_of(&self, client: Option<ClientId>) -> Delivery {
+    /// What became of the messages accepted so far.
+    fn delivery_now(&self) -> Delivery {
         let shared = &*self.shared;
-        // Read the settled counts first: a message settles after it is
-        // accepted, so `queued` never goes negative.
-        let ((delivered, failed, dropped), accepted) = match client {
-            None => (shared.tally.owners.totals(), shared.queue.accepted()),
-            Some(client) => match shared.tally.owners.find(client) {
-                Some(slot) => (
-                    shared.tally.owners.counts(slot).read(),
-                    shared.queue.accepted_by(slot),
-                ),
-                None => ((0, 0, 0), 0),
-            },
-        };
+        // Who sent first: a message is counted after its client is noted.
+        let sent_by = shared.queue.sole_client();
+        // The settled counts before the accepted: a message settles after
+        // it is accepted, so `queued` never goes negative.
+        let tally = &shared.tally;
+        let (delivered, failed, dropped) = (
+            tally.delivered.load(SeqCst),
+            tally.failed.load(SeqCst),
+            tally.dropped.load(SeqCst),
+        );
+        let accepted = shared.queue.accepted();
         Delivery {
             delivered,
             failed,
             dropped,
             queued: accepted.saturating_sub(delivered + failed + dropped),
             ignored: 0,
+            sent_by: if shared.queue.sole_client() == sent_by {
+                sent_by
+            } else {
+                super::queue::MANY_CLIENTS
+            },
         }
     }
 }
 
 impl Sender for QueuedSender {
-    /// Queues a message made without a client.
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        let this = self.here()?;
-        if !std::ptr::eq(this, self) {
-            return this.send(message);
-        }
-        if crate::process::queues_closed() {
-            return Err(after_exit());
-        }
-        if message.fields.nests_too_deep() {
-            return Err(too_deep());
-        }
-        let bytes = message.heap_bytes();
-        self.push(0, bytes, move |items| items.push(Stored::message(message)))
-    }
-
     /// Queues the record as it is (its borrowed text copied in).
     #[inline]
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         let this = self.here()?;
         if !std::ptr::eq(this, self) {
-            return this.send_record(record);
+            return this.send(record);
         }
         if on_own_worker(&self.shared) {
             return Err(fed_back());
@@ -719,13 +657,14 @@ impl Sender for QueuedSender {
         if crate::process::queues_closed() {
             return Err(after_exit());
         }
-        // Records come only from `Client::dispatch`, which has refused any
-        // nested too deep already (messages sent directly are checked in
-        // `send`).
-        let slot = self.slot(record.client);
+        // No worker should meet (encode, drop) a value nested too deep.
+        if record.nests_too_deep() {
+            return Err(too_deep());
+        }
         let bytes = record.heap_bytes();
-        self.push(slot, bytes, move |items| {
-            items.push(record.into_stored(slot))
+        let client = record.client;
+        self.push(client, bytes, move |items, at| {
+            items.push(record.into_stored(at))
         })
     }
 
@@ -743,19 +682,11 @@ impl Sender for QueuedSender {
         this.shared.wait_settled(timeout)
     }
 
-    /// The counts of every client's messages, and of those sent directly.
     fn delivery(&self) -> Option<Delivery> {
         Some(
             self.here()
-                .map_or_else(|_| Delivery::default(), |this| this.delivery_of(None)),
+                .map_or_else(|_| Delivery::default(), QueuedSender::delivery_now),
         )
-    }
-
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(self.here().map_or_else(
-            |_| Delivery::default(),
-            |this| this.delivery_of(Some(client)),
-        ))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -846,22 +777,42 @@ const IDLE_TICK: Duration = Duration::from_millis(100);
 const NAP: Duration = Duration::from_micros(200);
 const NAPS: u32 = 5;
 
+/// The worker's own state between rounds.
+struct Worker<'a, T> {
+    transport: T,
+    shared: &'a Shared,
+    outcome: &'a Outcome,
+    /// The buffer swapped with a shard's, and the clients it reads.
+    spare: Vec<Stored>,
+    clients: Vec<Arc<ClientDefaults>>,
+    /// The most ever taken from a shard at once.
+    most: usize,
+    /// Messages handed to the transport so far.
+    handed: u64,
+    capacity: usize,
+    max_batch: usize,
+}
+
 fn run(
-    mut transport: impl Transport,
+    transport: impl Transport,
     shared: &Shared,
     outcome: &Outcome,
     capacity: usize,
     max_batch: usize,
     drain_timeout: Duration,
 ) {
-    let mut spare: Vec<Stored> = Vec::new();
-    let mut clients = Clients::default();
-    // Slots of clients that are gone are looked for when the queue idles,
-    // and whenever the table has doubled since the last look.
-    let mut recycle_at = 64;
+    let mut worker = Worker {
+        transport,
+        shared,
+        outcome,
+        spare: Vec::new(),
+        clients: Vec::new(),
+        most: 0,
+        handed: 0,
+        capacity,
+        max_batch,
+    };
     let mut quiet_rounds = 0;
-    // The most ever taken from a shard at once.
-    let mut most: usize = 0;
     loop {
         // The process is ending and this queue has been flushed: one last
         // round takes what was accepted since (new messages are refused
@@ -870,58 +821,13 @@ fn run(
         // Read before taking: everything sent before the sender was dropped
         // is then taken in this round.
         let closing = shared.closing.load(SeqCst);
-        shared.rounds_begun.fetch_add(1, SeqCst);
-        let mut moved = 0;
-        for shard in 0..shared.queue.shard_count() {
-            // The spare becomes the shard's buffer: room for twice the
-            // largest batch so far (at least a burst's worth), allocated
-            // here rather than by a caller pushing into it.
-            spare.reserve(most.saturating_mul(2).max(1_024).min(capacity));
-            let taken = shared.queue.take(shard, &mut spare);
-            if taken == 0 {
-                continue;
-            }
-            most = most.max(taken);
-            // What their senders charged, given back once they are dealt with.
-            let bytes: usize = spare.iter().map(Stored::heap_bytes).sum();
-            moved += taken;
-            for stored in &spare {
-                clients.refresh(&shared.tally.owners, stored.owner);
-            }
-            for items in spare.chunks(max_batch) {
-                // The process is ending and its exit work has flushed: start
-                // no write it could cut off (what is left stays counted
-                // queued).
-                let Some(_delivering) = crate::process::delivering(&shared.leave) else {
-                    notify(shared);
-                    return;
-                };
-                let first = outcome.open(items);
-                let batch = Batch::new(items, &clients, first);
-                guarded(outcome, &batch, || transport.deliver(&batch, outcome));
-            }
-            spare.clear();
-            #[cfg(test)]
-            shared
-                .built_on_worker
-                .store(crate::message::BUILT.with(std::cell::Cell::get), Relaxed);
-            shared.queue.release(taken, bytes);
-            notify(shared);
-        }
-        shared.tickets_through.store(outcome.next_ticket(), SeqCst);
-        shared.rounds_done.fetch_add(1, SeqCst);
-        if let Some(deadline) = exit_deadline {
-            // What the transport holds must leave now (ZeroMQ's own queue).
-            if let Some(_delivering) = crate::process::delivering(&shared.leave) {
-                let _ =
-                    panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
-            }
-            fail_left_at_exit(shared, outcome, &mut spare);
+        let Some(moved) = worker.round() else {
             return;
-        }
-        if shared.tally.owners.live() >= recycle_at {
-            recycle(shared, &mut clients);
-            recycle_at = (shared.tally.owners.live() * 2).max(64);
+        };
+        if let Some(deadline) = exit_deadline {
+            worker.close(deadline);
+            worker.fail_left_at_exit();
+            return;
         }
         if moved > 0 {
             quiet_rounds = 0;
@@ -940,65 +846,119 @@ fn run(
             std::thread::sleep(NAP);
             continue;
         }
+        worker.sleep();
+    }
+    worker.close(Instant::now() + drain_timeout);
+}
+
+impl<T: Transport> Worker<'_, T> {
+    /// Takes every shard once and delivers what it held; how many messages
+    /// that was, or `None` when the process's exit forbids starting a write.
+    fn round(&mut self) -> Option<usize> {
+        let shared = self.shared;
+        shared.rounds_begun.fetch_add(1, SeqCst);
+        let mut moved = 0;
+        for shard in 0..shared.queue.shard_count() {
+            // The spare becomes the shard's buffer: room for twice the
+            // largest batch so far (at least a burst's worth), allocated
+            // here rather than by a caller pushing into it.
+            self.spare
+                .reserve(self.most.saturating_mul(2).max(1_024).min(self.capacity));
+            let taken = shared.queue.take(shard, &mut self.spare, &mut self.clients);
+            if taken == 0 {
+                continue;
+            }
+            self.most = self.most.max(taken);
+            moved += taken;
+            // What their senders charged, given back once they are dealt with.
+            let bytes: usize = self.spare.iter().map(Stored::heap_bytes).sum();
+            let delivered_all = self.deliver_taken();
+            self.spare.clear();
+            self.clients.clear();
+            #[cfg(test)]
+            shared
+                .built_on_worker
+                .store(crate::message::BUILT.with(std::cell::Cell::get), Relaxed);
+            shared.queue.release(taken, bytes);
+            notify(shared);
+            delivered_all?;
+        }
+        shared.handed_through.store(self.handed, SeqCst);
+        shared.rounds_done.fetch_add(1, SeqCst);
+        Some(moved)
+    }
+
+    /// Hands what was taken to the transport, batch by batch; `None` when
+    /// the process's exit work has flushed and no write may start (what is
+    /// left stays counted queued).
+    fn deliver_taken(&mut self) -> Option<()> {
+        for items in self.spare.chunks(self.max_batch) {
+            let _delivering = crate::process::delivering(&self.shared.leave)?;
+            self.outcome.open(items.len());
+            self.handed += items.len() as u64;
+            let batch = Batch::new(items, &self.clients);
+            let (transport, outcome) = (&mut self.transport, self.outcome);
+            // A panic costs the messages of the batch not reported, rather
+            // than the worker.
+            if panic::catch_unwind(AssertUnwindSafe(|| transport.deliver(&batch, outcome))).is_err()
+            {
+                let error = SendError::new(SendErrorKind::Other, "the transport panicked");
+                outcome.fail_unreported(items.len(), &error);
+            }
+        }
+        Some(())
+    }
+
+    /// Parks until woken or the idle tick, then lets an idle transport
+    /// retry what it holds.
+    fn sleep(&mut self) {
+        let shared = self.shared;
         shared.sleeping.store(true, Relaxed);
         fence(SeqCst);
         if shared.queue.is_empty() && !shared.closing.load(SeqCst) {
             std::thread::park_timeout(IDLE_TICK);
         }
         shared.sleeping.store(false, Relaxed);
-        if shared.queue.is_empty() {
-            let Some(_delivering) = crate::process::delivering(&shared.leave) else {
-                continue;
-            };
+        if !shared.queue.is_empty() {
+            return;
+        }
+        if let Some(_delivering) = crate::process::delivering(&shared.leave) {
+            let (transport, outcome) = (&mut self.transport, self.outcome);
             let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
-            recycle(shared, &mut clients);
             notify(shared);
         }
     }
-    let deadline = Instant::now() + drain_timeout;
-    let Some(_delivering) = crate::process::delivering(&shared.leave) else {
-        return;
-    };
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
-    notify(shared);
-}
 
-/// At exit, after the last round: what a sender pushed while that round ran
-/// (it had passed the check that refuses messages once the queues close) is
-/// counted failed — and reported — rather than left queued for ever.
-fn fail_left_at_exit(shared: &Shared, outcome: &Outcome, spare: &mut Vec<Stored>) {
-    let error = SendError::new(
-        SendErrorKind::Other,
-        "queued as the process ended, after metlog's last delivery at exit: not delivered",
-    );
-    for shard in 0..shared.queue.shard_count() {
-        spare.clear();
-        if shared.queue.take(shard, spare) == 0 {
-            continue;
+    /// Lets the transport deliver what it holds by `deadline` (what the
+    /// transport holds must leave now: ZeroMQ's own queue).
+    fn close(&mut self, deadline: Instant) {
+        if let Some(_delivering) = crate::process::delivering(&self.shared.leave) {
+            let (transport, outcome) = (&mut self.transport, self.outcome);
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
         }
-        let first = outcome.open(spare);
-        for ticket in first..first + spare.len() as u64 {
-            outcome.fail_ticket(ticket, &error);
-        }
+        notify(self.shared);
     }
-    notify(shared);
-}
 
-/// Gives back the slots of clients that are gone and whose messages the
-/// transport has all dealt with.
-fn recycle(shared: &Shared, clients: &mut Clients) {
-    shared
-        .tally
-        .owners
-        .recycle(clients, |slot, settled| shared.queue.retire(slot, settled));
-}
-
-/// Runs a transport's delivery; a panic in it counts the messages of the
-/// batch it had not reported as failed, rather than killing the worker.
-fn guarded(outcome: &Outcome, batch: &Batch<'_>, call: impl FnOnce()) {
-    if panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
-        let error = SendError::new(SendErrorKind::Other, "the transport panicked");
-        outcome.fail_unreported(batch, &error);
+    /// At exit, after the last round: what a sender pushed while that round
+    /// ran (it had passed the check that refuses messages once the queues
+    /// close) is counted failed — and reported — rather than left queued
+    /// for ever.
+    fn fail_left_at_exit(&mut self) {
+        let error = SendError::new(
+            SendErrorKind::Other,
+            "queued as the process ended, after metlog's last delivery at exit: not delivered",
+        );
+        for shard in 0..self.shared.queue.shard_count() {
+            self.spare.clear();
+            self.clients.clear();
+            let taken = self
+                .shared
+                .queue
+                .take(shard, &mut self.spare, &mut self.clients);
+            self.outcome.open(taken);
+            self.outcome.failed(taken, &error);
+        }
+        notify(self.shared);
     }
 }
 
@@ -1025,7 +985,7 @@ mod tests {
                 self.panicked = true;
                 panic!("transport bug");
             }
-            outcome.delivered_all(batch);
+            outcome.delivered(batch.len());
         }
     }
 
@@ -1040,9 +1000,13 @@ mod tests {
             QueueConfig::default(),
         )
         .unwrap();
-        sender.send(Message::new("counter", "t")).unwrap();
+        sender
+            .send(crate::Message::new("counter", "t").into())
+            .unwrap();
         let _ = sender.flush_timeout(Duration::from_secs(5));
-        sender.send(Message::new("counter", "t")).unwrap();
+        sender
+            .send(crate::Message::new("counter", "t").into())
+            .unwrap();
         sender.flush_timeout(Duration::from_secs(5)).unwrap();
         let delivery = sender.delivery().unwrap();
         assert_eq!(

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{SendError, Sender};
-use crate::Message;
+use crate::{Message, Record};
 
 /// Keeps messages in memory so tests can assert on them (metlog-py's
 /// `DebugCaptureSender`, typed).
@@ -117,13 +117,13 @@ impl Default for CaptureSender {
 }
 
 impl Sender for CaptureSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         let mut buffer = self.lock();
         if buffer.messages.len() >= buffer.capacity {
             buffer.dropped += 1;
             return Err(SendError::full());
         }
-        buffer.messages.push(message);
+        buffer.messages.push(record.into_message());
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! `StdLibLoggingSender`).
 
 use super::{SendError, Sender};
-use crate::{Envelope, Message, Record, Severity};
+use crate::{Envelope, Record, Severity};
 
 /// Passes messages to the [`log`] crate's logger, metlog-py's
 /// `StdLibLoggingSender` semantics: a message whose type is in
@@ -108,11 +108,7 @@ impl LogSender {
 }
 
 impl Sender for LogSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.write(message.envelope())
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         self.write(record.envelope())
     }
 

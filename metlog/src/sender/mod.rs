@@ -27,24 +27,22 @@
 //! (counted in [`Stats::dropped`](crate::Stats::dropped)); [`Client::flush`](crate::Client::flush)
 //! waits for the queue; dropping the sender drains it (within a deadline).
 //!
-//! Every call reaches its sender as one compact [`Record`]
-//! ([`Sender::send_record`]): the network senders store it in their queue as
-//! it is and encode it on their worker thread, reading it in place through
-//! its [`Envelope`](crate::Envelope); nothing builds a [`Message`] on the
-//! way. A transport of your own gets that road by implementing
-//! [`Transport`] and running in a [`QueuedSender`].
-//!
-//! A sender that wants whole messages implements [`send`](Sender::send)
-//! alone: the default `send_record` builds the message for it.
+//! Every call reaches its sender as one compact [`Record`], and so does a
+//! whole [`Message`] (`Record::from(message)`): the network senders store it
+//! in their queue as it is and encode it on their worker thread, reading it
+//! in place through its [`Envelope`](crate::Envelope); a sender that wants a
+//! whole message takes it with [`Record::into_message`]. A transport of your
+//! own gets the queue by implementing [`Transport`] and running in a
+//! [`QueuedSender`].
 //!
 //! ```
 //! use metlog::sender::{SendError, Sender};
-//! use metlog::Message;
+//! use metlog::Record;
 //!
 //! struct Stderr;
 //! impl Sender for Stderr {
-//!     fn send(&self, message: Message) -> Result<(), SendError> {
-//!         eprintln!("{}", message.to_json());
+//!     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+//!         eprintln!("{}", record.into_message().to_json());
 //!         Ok(())
 //!     }
 //! }
@@ -52,14 +50,12 @@
 //! client.incr("started");
 //! ```
 
-mod accepted;
 mod address;
 mod background;
 mod capture;
 mod error;
 mod log_sender;
 mod null;
-mod owners;
 mod queue;
 mod router;
 #[cfg(target_os = "linux")]
@@ -75,7 +71,6 @@ mod zmq;
 
 use std::sync::Arc;
 
-use crate::record::ClientId;
 use crate::Record;
 
 pub use address::{Address, ToAddress};
@@ -90,7 +85,7 @@ pub use statsd::{StatsdSender, DEFAULT_MTU};
 pub use stream::{FileSender, StdoutSender, StreamSender};
 pub use syslog::{SyslogConfig, SyslogSender};
 pub use tcp::{TcpSender, DEFAULT_BACKLOG};
-pub use transport::{Batch, Item, Outcome, Ticket, Transport};
+pub use transport::{Batch, Outcome, Transport};
 pub use udp::UdpSender;
 #[cfg(feature = "zmq")]
 pub use zmq::{ZmqSender, DEFAULT_QUEUE_LENGTH as ZMQ_DEFAULT_QUEUE_LENGTH};
@@ -102,11 +97,12 @@ use crate::Message;
 /// Implementations must be cheap to call from any thread: `send` runs on the
 /// thread that made the message unless a queuing sender moves it elsewhere.
 pub trait Sender: Send + Sync + 'static {
-    /// Delivers (or queues) one message.
+    /// Delivers (or queues) one message: a client's call, or a whole
+    /// [`Message`] (`Record::from(message)`).
     ///
     /// Return an error rather than panic: the client counts it (see
     /// [`SendErrorKind`] for which counter) and carries on.
-    fn send(&self, message: Message) -> Result<(), SendError>;
+    fn send(&self, record: Record<'_>) -> Result<(), SendError>;
 
     /// Pushes out anything buffered. The default does nothing.
     fn flush(&self) -> Result<(), SendError> {
@@ -121,32 +117,15 @@ pub trait Sender: Send + Sync + 'static {
         self.flush()
     }
 
-    /// Delivers (or queues) one client call's record: what a
-    /// [`Client`](crate::Client) calls. The default builds the owned
-    /// [`Message`] and calls [`send`](Sender::send); the senders of this
-    /// crate read the record in place, and a wrapper around another sender
-    /// should forward this method to keep that road.
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.send(record.into_message())
-    }
-
     /// For senders that deliver after `send` returns (a background queue):
-    /// what became of the messages they accepted. `None` (the default) means
-    /// a message accepted by `send` is delivered.
+    /// what became of the messages they accepted, from every client that
+    /// sends through them. `None` (the default) means a message accepted
+    /// by `send` is delivered.
     ///
     /// A sender answers `Some` always or never: the client asks once, when
     /// it is built, whether to count sent messages itself.
     fn delivery(&self) -> Option<Delivery> {
         None
-    }
-
-    /// Like [`delivery`](Sender::delivery), for the messages of one client
-    /// only: what [`Client::stats`](crate::Client::stats) reads, so that
-    /// clients sharing a sender each see their own counts. The default is
-    /// [`delivery`](Sender::delivery) (a sender used by one client).
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        let _ = client;
-        self.delivery()
     }
 
     /// The sender as `Any`, so [`Client::sender_as`](crate::Client::sender_as)
@@ -190,6 +169,26 @@ pub struct Delivery {
     pub queued: u64,
     /// Of a type this sender does not carry (e.g. a log line to statsd).
     pub ignored: u64,
+    /// Who sent them: [`NO_CLIENT`](queue::NO_CLIENT) yet, one client's id,
+    /// or [`MANY_CLIENTS`](queue::MANY_CLIENTS). A client's stats include
+    /// the sender's counts only when it is the one.
+    pub(crate) sent_by: u64,
+}
+
+impl Delivery {
+    /// Whether every message counted was sent by client `id` (or none was).
+    pub(crate) fn is_all_from(&self, id: u64) -> bool {
+        self.sent_by == queue::NO_CLIENT || self.sent_by == id
+    }
+}
+
+/// Who sent the messages of two senders together (see [`Delivery::sent_by`]).
+pub(crate) fn sent_by_both(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (queue::NO_CLIENT, other) | (other, queue::NO_CLIENT) => other,
+        (a, b) if a == b => a,
+        _ => queue::MANY_CLIENTS,
+    }
 }
 
 impl std::ops::Add for Delivery {
@@ -201,6 +200,7 @@ impl std::ops::Add for Delivery {
             dropped: self.dropped + other.dropped,
             queued: self.queued + other.queued,
             ignored: self.ignored + other.ignored,
+            sent_by: sent_by_both(self.sent_by, other.sent_by),
         }
     }
 }
@@ -208,11 +208,8 @@ impl std::ops::Add for Delivery {
 macro_rules! forward_sender {
     ($($ptr:ident),*) => {$(
         impl<S: Sender + ?Sized> Sender for $ptr<S> {
-            fn send(&self, message: Message) -> Result<(), SendError> {
-                (**self).send(message)
-            }
-            fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-                (**self).send_record(record)
+            fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+                (**self).send(record)
             }
             fn flush(&self) -> Result<(), SendError> {
                 (**self).flush()
@@ -222,9 +219,6 @@ macro_rules! forward_sender {
             }
             fn delivery(&self) -> Option<Delivery> {
                 (**self).delivery()
-            }
-            fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-                (**self).delivery_for(client)
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 (**self).as_any()
@@ -264,8 +258,8 @@ impl<F> Sender for FnSender<F>
 where
     F: Fn(Message) -> Result<(), SendError> + Send + Sync + 'static,
 {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        (self.0)(message)
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        (self.0)(record.into_message())
     }
 }
 

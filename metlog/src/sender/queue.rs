@@ -15,8 +15,10 @@
 //! fixed size (the macros' events) say 0 and are bounded by their number.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::record::ClientDefaults;
 
 /// A value alone on its cache lines (two, for adjacent-line prefetching), so
 /// neighbouring shards never share one.
@@ -29,11 +31,12 @@ struct Shard<T> {
     credits: usize,
     /// Bytes this shard has taken from [`Queue::bytes`] and not used yet.
     byte_credits: usize,
-    /// Messages ever accepted into this shard, ...
+    /// Messages ever accepted into this shard.
     accepted: u64,
-    /// ... and by owner (the client that sent them, see
-    /// [`owners`](super::owners)), until the owner's count is retired.
-    accepted_by: Vec<u64>,
+    /// The clients whose defaults (logger, severity) `items` read, by
+    /// index; taken with them. A client sending again and again is held
+    /// once.
+    clients: Vec<Arc<ClientDefaults>>,
 }
 
 /// Messages waiting for the worker, at most `capacity` of them and
@@ -50,7 +53,15 @@ pub(crate) struct Queue<T> {
     byte_chunk: usize,
     /// The byte bound itself.
     max_bytes: usize,
+    /// The id of the one client whose items were ever queued ([`NO_CLIENT`]
+    /// before the first, [`MANY_CLIENTS`] once a second one came).
+    sole_client: AtomicU64,
 }
+
+/// [`Queue::sole_client`] before any item.
+pub(crate) const NO_CLIENT: u64 = 0;
+/// [`Queue::sole_client`] once items of two clients were queued.
+pub(crate) const MANY_CLIENTS: u64 = u64::MAX;
 
 impl<T> std::fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,7 +113,7 @@ impl<T> Queue<T> {
                         credits: 0,
                         byte_credits: 0,
                         accepted: 0,
-                        accepted_by: Vec::new(),
+                        clients: Vec::new(),
                     }))
                 })
                 .collect(),
@@ -111,6 +122,7 @@ impl<T> Queue<T> {
             bytes: AtomicUsize::new(max_bytes.max(1)),
             byte_chunk,
             max_bytes: max_bytes.max(1),
+            sole_client: AtomicU64::new(NO_CLIENT),
         }
     }
 
@@ -127,15 +139,16 @@ impl<T> Queue<T> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds one item of `owner`, holding `bytes` on the heap, to the
-    /// calling thread's shard with `write`, which must add exactly one.
+    /// Adds one item of `client`, holding `bytes` on the heap, to the
+    /// calling thread's shard with `write`, which must add exactly one and
+    /// is given the client's index in the shard's clients.
     /// `Ok(true)` when that shard was empty before (the worker may need
     /// waking); when the queue is full (in number or in bytes), `write`
     /// comes back unused.
     #[inline]
-    pub(crate) fn push<F: FnOnce(&mut Vec<T>)>(
+    pub(crate) fn push<F: FnOnce(&mut Vec<T>, u32)>(
         &self,
-        owner: u32,
+        client: &Arc<ClientDefaults>,
         bytes: usize,
         write: F,
     ) -> Result<bool, F> {
@@ -158,13 +171,12 @@ impl<T> Queue<T> {
                 shard.byte_credits -= bytes;
                 shard.credits -= 1;
                 shard.accepted += 1;
-                let owner = owner as usize;
-                match shard.accepted_by.get_mut(owner) {
-                    Some(accepted) => *accepted += 1,
-                    None => count_first(&mut shard.accepted_by, owner),
-                }
+                let at = match shard.clients.last() {
+                    Some(last) if Arc::ptr_eq(last, client) => shard.clients.len() - 1,
+                    _ => self.hold(&mut shard.clients, client),
+                };
                 let was_empty = shard.items.is_empty();
-                write(&mut shard.items);
+                write(&mut shard.items, at as u32);
                 return Ok(was_empty);
             }
             // Other shards may hold unused bytes: gather them, without
@@ -198,17 +210,24 @@ impl<T> Queue<T> {
         bytes <= self.max_bytes
     }
 
-    /// Swaps shard `index`'s items with `spare` (which must be empty);
+    /// Swaps shard `index`'s items with `spare` (which must be empty), and
+    /// its clients with `clients` (which must be empty too);
     /// returns how many were taken. Their room stays taken until
     /// [`release`](Queue::release), so the bound covers messages the worker
     /// holds too.
-    pub(crate) fn take(&self, index: usize, spare: &mut Vec<T>) -> usize {
+    pub(crate) fn take(
+        &self,
+        index: usize,
+        spare: &mut Vec<T>,
+        clients: &mut Vec<Arc<ClientDefaults>>,
+    ) -> usize {
         debug_assert!(spare.is_empty());
         let mut shard = self.lock(index);
         if shard.items.is_empty() {
             return 0;
         }
         std::mem::swap(&mut shard.items, spare);
+        std::mem::swap(&mut shard.clients, clients);
         drop(shard);
         spare.len()
     }
@@ -234,38 +253,26 @@ impl<T> Queue<T> {
             .sum()
     }
 
-    /// If exactly `settled` items of `owner` were ever accepted, forgets its
-    /// count (the owner's slot is being given back) and says so. The owner
-    /// must be sending no more.
-    pub(crate) fn retire(&self, owner: u32, settled: u64) -> bool {
-        if self.accepted_by(owner) != settled {
-            return false;
-        }
-        for index in 0..self.shards.len() {
-            let mut shard = self.lock(index);
-            if let Some(accepted) = shard.accepted_by.get_mut(owner as usize) {
-                *accepted = 0;
+    /// The id of the one client whose items were ever queued, if one.
+    pub(crate) fn sole_client(&self) -> u64 {
+        self.sole_client.load(Ordering::SeqCst)
+    }
+
+    /// Adds `client` to a shard's clients (it was not the last one there);
+    /// returns its index.
+    #[cold]
+    fn hold(&self, clients: &mut Vec<Arc<ClientDefaults>>, client: &Arc<ClientDefaults>) -> usize {
+        let id = client.id.0;
+        let sole = &self.sole_client;
+        if let Err(other) = sole.compare_exchange(NO_CLIENT, id, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            if other != id {
+                sole.store(MANY_CLIENTS, Ordering::SeqCst);
             }
         }
-        true
+        clients.push(client.clone());
+        clients.len() - 1
     }
-
-    /// Items of `owner` ever accepted.
-    pub(crate) fn accepted_by(&self, owner: u32) -> u64 {
-        (0..self.shards.len())
-            .map(|index| {
-                let shard = self.lock(index);
-                shard.accepted_by.get(owner as usize).copied().unwrap_or(0)
-            })
-            .sum()
-    }
-}
-
-/// Counts an owner's first item in a shard (growing its table once).
-#[cold]
-fn count_first(accepted: &mut Vec<u64>, owner: usize) {
-    accepted.resize(owner + 1, 0);
-    accepted[owner] = 1;
 }
 
 /// Takes up to `most` from `counter`, all or nothing below `least` (what
@@ -293,8 +300,15 @@ fn take(counter: &AtomicUsize, most: usize, least: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn client() -> Arc<ClientDefaults> {
+        static CLIENT: std::sync::OnceLock<Arc<ClientDefaults>> = std::sync::OnceLock::new();
+        CLIENT
+            .get_or_init(|| Arc::new(ClientDefaults::new(1, "t".into(), crate::Severity::Debug)))
+            .clone()
+    }
+
     fn push(queue: &Queue<i32>, n: i32) -> bool {
-        queue.push(0, 0, |v| v.push(n)).is_ok()
+        queue.push(&client(), 0, |v, _| v.push(n)).is_ok()
     }
 
     #[test]
@@ -306,7 +320,7 @@ mod tests {
         let mut taken = Vec::new();
         let mut spare = Vec::new();
         for index in 0..queue.shard_count() {
-            queue.take(index, &mut spare);
+            queue.take(index, &mut spare, &mut Vec::new());
             taken.append(&mut spare);
         }
         assert_eq!(taken, (0..10).collect::<Vec<_>>());
@@ -337,29 +351,35 @@ mod tests {
     #[test]
     fn reports_when_a_shard_was_empty() {
         let queue = Queue::<i32>::new(100, usize::MAX);
-        assert!(matches!(queue.push(0, 0, |v| v.push(1)), Ok(true)));
-        assert!(matches!(queue.push(0, 0, |v| v.push(2)), Ok(false)));
+        assert!(matches!(
+            queue.push(&client(), 0, |v, _| v.push(1)),
+            Ok(true)
+        ));
+        assert!(matches!(
+            queue.push(&client(), 0, |v, _| v.push(2)),
+            Ok(false)
+        ));
     }
 
     #[test]
     fn holds_at_most_its_bytes_and_gives_them_back() {
         let queue = Queue::<i32>::new(1_000, 10_000);
-        let big = |queue: &Queue<i32>| queue.push(0, 3_000, |v| v.push(3)).is_ok();
+        let big = |queue: &Queue<i32>| queue.push(&client(), 3_000, |v, _| v.push(3)).is_ok();
         assert_eq!(
             (0..10).filter(|_| big(&queue)).count(),
             3,
             "3 × 3,000 fit in 10,000"
         );
         // Small items still fit in what is left, and count-only items always.
-        assert!(queue.push(0, 1_000, |v| v.push(1)).is_ok());
-        assert!(queue.push(0, 1_000, |v| v.push(1)).is_err());
-        assert!(queue.push(0, 0, |v| v.push(0)).is_ok());
+        assert!(queue.push(&client(), 1_000, |v, _| v.push(1)).is_ok());
+        assert!(queue.push(&client(), 1_000, |v, _| v.push(1)).is_err());
+        assert!(queue.push(&client(), 0, |v, _| v.push(0)).is_ok());
         // One item larger than the whole bound never fits.
-        assert!(queue.push(0, 10_001, |v| v.push(9)).is_err());
+        assert!(queue.push(&client(), 10_001, |v, _| v.push(9)).is_err());
         let mut spare = Vec::new();
         let mut taken = 0;
         for index in 0..queue.shard_count() {
-            taken += queue.take(index, &mut spare);
+            taken += queue.take(index, &mut spare, &mut Vec::new());
             spare.clear();
         }
         assert_eq!(taken, 5);
@@ -387,7 +407,7 @@ mod tests {
                 loop {
                     let finished = done.load(Ordering::SeqCst);
                     for index in 0..queue.shard_count() {
-                        let n = queue.take(index, &mut spare);
+                        let n = queue.take(index, &mut spare, &mut Vec::new());
                         queue.release(n, n * 3_000);
                         taken += n as u64;
                         spare.clear();
@@ -403,7 +423,7 @@ mod tests {
                 let queue = queue.clone();
                 std::thread::spawn(move || {
                     (0..2_000)
-                        .filter(|_| queue.push(0, 3_000, |v| v.push(1)).is_ok())
+                        .filter(|_| queue.push(&client(), 3_000, |v, _| v.push(1)).is_ok())
                         .count()
                 })
             })
@@ -424,19 +444,21 @@ mod tests {
         // Sixteen threads each take a chunk of bytes for one small item.
         for _ in 0..16 {
             let queue = queue.clone();
-            std::thread::spawn(move || assert!(queue.push(0, 10, |v| v.push(1)).is_ok()))
-                .join()
-                .unwrap();
+            std::thread::spawn(move || {
+                assert!(queue.push(&client(), 10, |v, _| v.push(1)).is_ok())
+            })
+            .join()
+            .unwrap();
         }
         let mut spare = Vec::new();
         let mut taken = 0;
         for index in 0..queue.shard_count() {
-            taken += queue.take(index, &mut spare);
+            taken += queue.take(index, &mut spare, &mut Vec::new());
             spare.clear();
         }
         queue.release(taken, 16 * 10);
         // Empty again: an item of almost the whole bound fits.
-        assert!(queue.push(0, 65_000, |v| v.push(2)).is_ok());
+        assert!(queue.push(&client(), 65_000, |v, _| v.push(2)).is_ok());
         assert!(!queue.fits(65_537));
     }
 }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::accepted::Accepted;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+
 use super::{Delivery, SendError, Sender};
-use crate::record::{ClientId, Record};
-use crate::Message;
+use crate::record::Record;
 
 /// Sends each message to the sender routed for its type, or to the default
 /// one: the usual Mozilla deployment — counters and timers to statsd,
@@ -28,57 +28,55 @@ pub struct Router {
 
 struct Route {
     sender: Box<dyn Sender>,
-    /// Messages accepted by a sender that keeps no delivery counts of its
-    /// own (they are delivered when accepted).
-    accepted: Accepted,
-    /// Whether the sender keeps counts of its own ([`Sender::delivery`]),
-    /// asked once: then nothing is counted here on the way.
-    sender_counts: bool,
+    /// For a sender that does not count its deliveries (it delivers when
+    /// `send` returns): what it accepted, and from whom.
+    accepted: Option<Accepted>,
+}
+
+/// What a synchronous route accepted, and who sent it.
+#[derive(Default)]
+struct Accepted {
+    count: AtomicU64,
+    sent_by: AtomicU64,
 }
 
 impl Route {
     fn new(sender: impl Sender) -> Route {
         Route {
-            sender_counts: sender.delivery().is_some(),
+            accepted: sender.delivery().is_none().then(Accepted::default),
             sender: Box::new(sender),
-            accepted: Accepted::default(),
         }
     }
 
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.sender.send(message)?;
-        if !self.sender_counts {
-            self.accepted.add(None);
-        }
-        Ok(())
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        let client = record.client;
-        self.sender.send_record(record)?;
-        if !self.sender_counts {
-            self.accepted.add(Some(client));
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        let client = record.client_id().0;
+        self.sender.send(record)?;
+        if let Some(accepted) = &self.accepted {
+            accepted.count.fetch_add(1, SeqCst);
+            let sent_by = accepted.sent_by.load(Relaxed);
+            if sent_by != client {
+                accepted
+                    .sent_by
+                    .store(super::sent_by_both(sent_by, client), SeqCst);
+            }
         }
         Ok(())
     }
 
-    /// The route's counts: its sender's, or (when it keeps none) what it
-    /// accepted.
-    fn delivery(&self, client: Option<ClientId>) -> Delivery {
-        let counted = match client {
-            Some(client) => self.sender.delivery_for(client),
-            None => self.sender.delivery(),
-        };
-        counted.unwrap_or(Delivery {
-            delivered: client.map_or_else(|| self.accepted.total(), |c| self.accepted.of(c)),
-            ..Delivery::default()
-        })
+    fn delivery(&self) -> Delivery {
+        match &self.accepted {
+            Some(accepted) => Delivery {
+                sent_by: accepted.sent_by.load(SeqCst),
+                delivered: accepted.count.load(SeqCst),
+                ..Delivery::default()
+            },
+            None => self.sender.delivery().unwrap_or_default(),
+        }
     }
 }
 
 impl Router {
-    /// Routes everything to `default` until [`route`](Router::route) says
-    /// otherwise.
+    /// A router sending every type to `default` until routes are added.
     pub fn new(default: impl Sender) -> Router {
         Router {
             routes: Vec::new(),
@@ -86,8 +84,8 @@ impl Router {
         }
     }
 
-    /// Sends messages of the listed types to `sender` (the first matching
-    /// route wins).
+    /// Sends messages of these `types` to `sender` (the first route naming
+    /// a type wins).
     pub fn route<I, S>(mut self, types: I, sender: impl Sender) -> Router
     where
         I: IntoIterator<Item = S>,
@@ -105,13 +103,32 @@ impl Router {
             .map_or(&self.default, |(_, route)| route)
     }
 
-    /// The routes' counts together. A sender that keeps its own counts and
-    /// serves several routes (the same `Arc` twice) is counted once.
-    fn sum(&self, client: Option<ClientId>) -> Delivery {
+    fn all(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter().map(|(_, r)| r).chain([&self.default])
+    }
+}
+
+impl Sender for Router {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.route_for(record.kind()).send(record)
+    }
+
+    fn flush(&self) -> Result<(), SendError> {
+        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
+        flush_together(&senders, |sender| sender.flush())
+    }
+
+    fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
+        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
+        flush_together(&senders, |sender| sender.flush_timeout(timeout))
+    }
+
+    /// The sum over the routes, a sender serving several counted once.
+    fn delivery(&self) -> Option<Delivery> {
         let mut seen = Vec::new();
         let mut total = Delivery::default();
         for route in self.all() {
-            if route.sender_counts {
+            if route.accepted.is_none() {
                 if let Some(any) = route.sender.as_any() {
                     let identity = std::ptr::from_ref(any).cast::<()>();
                     if seen.contains(&identity) {
@@ -120,46 +137,9 @@ impl Router {
                     seen.push(identity);
                 }
             }
-            total = total + route.delivery(client);
+            total = total + route.delivery();
         }
-        total
-    }
-
-    fn all(&self) -> impl Iterator<Item = &Route> {
-        self.routes.iter().map(|(_, r)| r).chain([&self.default])
-    }
-}
-
-impl Sender for Router {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.route_for(&message.kind).send(message)
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.route_for(record.kind()).send_record(record)
-    }
-
-    /// Flushes every route at once, so the wait is the longest route's own
-    /// flush timeout, not their sum; an error names every route that failed.
-    fn flush(&self) -> Result<(), SendError> {
-        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
-        flush_together(&senders, |sender| sender.flush())
-    }
-
-    /// Flushes every route at once, each within `timeout` (so all of them
-    /// within it: a stuck route neither adds to the wait nor takes the time
-    /// of the others); an error names every route that failed.
-    fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
-        flush_together(&senders, |sender| sender.flush_timeout(timeout))
-    }
-
-    fn delivery(&self) -> Option<Delivery> {
-        Some(self.sum(None))
-    }
-
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(self.sum(Some(client)))
+        Some(total)
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

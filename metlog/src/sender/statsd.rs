@@ -2,15 +2,13 @@
 
 use std::io;
 
-use super::accepted::Accepted;
 use super::address::{Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
-use super::transport::{Batch, Outcome, Ticket, Transport};
+use super::transport::{Batch, Outcome, Transport};
 use super::udp::{UdpSockets, MAX_DATAGRAM};
 use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::encode::statsd::{self, Prefix};
-use crate::record::{ClientDefaults, ClientId, Record};
-use crate::Message;
+use crate::record::Record;
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// Sends `counter`, `timer` and `gauge` messages to statsd as
@@ -26,37 +24,32 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// [`encode::statsd`](crate::encode::statsd)), so no name can inject another
 /// metric.
 ///
-/// **statsd carries only metrics: give the sender a fallback for everything
-/// else** — log lines (`info`, `warn!`, the `log` bridge), exceptions, CEF
-/// and your own types. Without one they are not sent: each is counted as
-/// *ignored* in [`Client::stats`](crate::Client::stats), and the first is
-/// reported once on stderr (see [`report`](crate::report)). A
-/// [`Router`](super::Router) does the same per message type.
+/// **statsd carries only metrics: route everything else elsewhere** with a
+/// [`Router`](super::Router) — log lines (`info`, `warn!`, the `log`
+/// bridge), exceptions, CEF and your own types. Sent to statsd they are
+/// not sent: each is counted as *ignored* in
+/// [`Client::stats`](crate::Client::stats), and the first is reported once
+/// on stderr (see [`report`](crate::report)).
 ///
 /// ```
-/// use metlog::sender::{StatsdSender, StdoutSender};
-/// let statsd = StatsdSender::new("127.0.0.1:8125")?.fallback(StdoutSender::new());
-/// let client = metlog::Client::builder("myapp").sender(statsd).build();
+/// use metlog::sender::{Router, StatsdSender, StdoutSender};
+/// let statsd = StatsdSender::new("127.0.0.1:8125")?;
+/// let router = Router::new(StdoutSender::new()).route(["counter", "timer", "gauge"], statsd);
+/// let client = metlog::Client::builder("myapp").sender(router).build();
 /// client.incr("requests");     // → "requests:1|c" to statsd
-/// client.info("log lines go to the fallback (stdout)");
+/// client.info("log lines go to stdout");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct StatsdSender {
     /// What goes before every key (shared with the transport).
     prefix: Arc<RwLock<Prefix>>,
     queued: QueuedSender,
-    fallback: Option<Box<dyn Sender>>,
-    fallback_accepted: Accepted,
-    /// Whether the fallback keeps no counts of its own, so its accepted
-    /// messages are counted here.
-    fallback_counts: bool,
 }
 
 impl std::fmt::Debug for StatsdSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StatsdSender")
             .field("queued", &self.queued)
-            .field("fallback", &self.fallback.is_some())
             .finish()
     }
 }
@@ -88,24 +81,14 @@ impl StatsdSender {
                 to: Resolver::new(addr.clone()),
                 mtu: mtu.clamp(64, MAX_DATAGRAM),
                 datagram: Vec::with_capacity(mtu),
-                in_datagram: Vec::new(),
+                in_datagram: 0,
                 line: Vec::with_capacity(128),
             })
         };
         Ok(StatsdSender {
             prefix,
             queued: QueuedSender::with_factory("statsd", transport, config)?,
-            fallback: None,
-            fallback_accepted: Accepted::default(),
-            fallback_counts: false,
         })
-    }
-
-    /// The statsd queue and the fallback, if any.
-    fn parts(&self) -> Vec<&dyn Sender> {
-        let mut parts: Vec<&dyn Sender> = vec![&self.queued];
-        parts.extend(self.fallback.as_deref());
-        parts
     }
 
     /// What goes before every key, joined by a `.`: nothing (the routers'
@@ -122,90 +105,27 @@ impl StatsdSender {
         *self.prefix.write().unwrap_or_else(PoisonError::into_inner) = prefix;
         self
     }
-
-    /// Hands messages statsd cannot carry (log lines, custom types) to
-    /// `sender` instead of ignoring them.
-    pub fn fallback(mut self, sender: impl Sender) -> Self {
-        self.fallback_counts = sender.delivery().is_none();
-        self.fallback = Some(Box::new(sender));
-        self
-    }
-}
-
-impl StatsdSender {
-    /// Counts a message the fallback accepted, when it keeps no counts.
-    fn count_fallback(&self, client: Option<&Arc<ClientDefaults>>) {
-        if self.fallback_counts {
-            self.fallback_accepted.add(client);
-        }
-    }
-
-    /// The fallback's counts (when it keeps none: what it accepted).
-    fn fallback_delivery(&self, client: Option<ClientId>) -> Delivery {
-        let Some(fallback) = &self.fallback else {
-            return Delivery::default();
-        };
-        let counted = match client {
-            Some(client) => fallback.delivery_for(client),
-            None => fallback.delivery(),
-        };
-        counted.unwrap_or(Delivery {
-            delivered: client.map_or_else(
-                || self.fallback_accepted.total(),
-                |client| self.fallback_accepted.of(client),
-            ),
-            ..Delivery::default()
-        })
-    }
 }
 
 impl Sender for StatsdSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        if statsd::metric_type(&message.kind).is_some() {
-            return self.queued.send(message);
-        }
-        let Some(fallback) = &self.fallback else {
-            return Err(SendError::unsupported(&message.kind));
-        };
-        fallback.send(message)?;
-        self.count_fallback(None);
-        Ok(())
-    }
-
     #[inline]
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         if record.is_metric_call() || statsd::metric_type(record.kind()).is_some() {
-            return self.queued.send_record(record);
+            return self.queued.send(record);
         }
-        let Some(fallback) = &self.fallback else {
-            return Err(SendError::unsupported(record.kind()));
-        };
-        let client = record.client;
-        fallback.send_record(record)?;
-        self.count_fallback(Some(client));
-        Ok(())
+        Err(SendError::unsupported(record.kind()))
     }
 
-    /// Flushes the statsd queue and the fallback at once (the wait is the
-    /// longer of their flush timeouts, not the sum).
     fn flush(&self) -> Result<(), SendError> {
-        super::router::flush_together(&self.parts(), |sender| sender.flush())
+        self.queued.flush()
     }
 
-    /// Flushes the statsd queue and the fallback at once, each within
-    /// `timeout`.
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
-        super::router::flush_together(&self.parts(), |sender| sender.flush_timeout(timeout))
+        self.queued.flush_timeout(timeout)
     }
 
     fn delivery(&self) -> Option<Delivery> {
-        let ours = self.queued.delivery().unwrap_or_default();
-        Some(ours + self.fallback_delivery(None))
-    }
-
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        let ours = self.queued.delivery_for(client).unwrap_or_default();
-        Some(ours + self.fallback_delivery(Some(client)))
+        self.queued.delivery()
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -221,14 +141,14 @@ struct StatsdTransport {
     mtu: usize,
     /// Lines so far, newline-separated, ...
     datagram: Vec<u8>,
-    /// ... one per message here.
-    in_datagram: Vec<Ticket>,
+    /// ... of this many messages.
+    in_datagram: usize,
     line: Vec<u8>,
 }
 
 impl StatsdTransport {
     fn send_datagram(&mut self, outcome: &Outcome) {
-        if self.in_datagram.is_empty() {
+        if self.in_datagram == 0 {
             return;
         }
         let sent = self.to.datagram_addr().and_then(|addr| {
@@ -238,27 +158,19 @@ impl StatsdTransport {
                 .map_err(|e| SendError::io(format!("cannot send to statsd at {addr}"), e))
         });
         match sent {
-            Ok(_) => {
-                for &ticket in &self.in_datagram {
-                    outcome.delivered(ticket);
-                }
-            }
-            Err(error) => {
-                for &ticket in &self.in_datagram {
-                    outcome.failed(ticket, &error);
-                }
-            }
+            Ok(_) => outcome.delivered(self.in_datagram),
+            Err(error) => outcome.failed(self.in_datagram, &error),
         }
         self.datagram.clear();
-        self.in_datagram.clear();
+        self.in_datagram = 0;
     }
 
     /// Adds the line in `line` to the datagram (sending the datagram first
     /// when the line would not fit).
-    fn add_line(&mut self, ticket: Ticket, outcome: &Outcome) {
+    fn add_line(&mut self, outcome: &Outcome) {
         if self.line.len() > MAX_DATAGRAM {
             outcome.failed(
-                ticket,
+                1,
                 &SendError::new(SendErrorKind::Encode, "statsd line longer than a datagram"),
             );
             return;
@@ -271,7 +183,7 @@ impl StatsdTransport {
             self.datagram.push(b'\n');
         }
         self.datagram.extend_from_slice(&self.line);
-        self.in_datagram.push(ticket);
+        self.in_datagram += 1;
     }
 }
 
@@ -282,16 +194,16 @@ impl Transport for StatsdTransport {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        for item in batch.iter() {
+        for message in batch.iter() {
             self.line.clear();
-            if let Err(e) = statsd::write_line_prefixed(item.envelope(), &prefix, &mut self.line) {
+            if let Err(e) = statsd::write_line_prefixed(message, &prefix, &mut self.line) {
                 outcome.failed(
-                    item.ticket(),
+                    1,
                     &SendError::new(SendErrorKind::Encode, format!("no statsd line: {e}")),
                 );
                 continue;
             }
-            self.add_line(item.ticket(), outcome);
+            self.add_line(outcome);
         }
         // The end of a batch: the queue is empty for now, send what we have.
         self.send_datagram(outcome);

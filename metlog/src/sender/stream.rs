@@ -7,8 +7,7 @@ use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Transport};
 use super::{Delivery, SendError, Sender};
 use crate::encode::json;
-use crate::record::ClientId;
-use crate::{Envelope, Message, Record};
+use crate::{Envelope, Record};
 
 /// How a stream sender lays out each message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,16 +115,9 @@ impl StdoutSender {
 }
 
 impl Sender for StdoutSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         match self.queued() {
-            Some(queued) => queued.send(message),
-            None => self.write(message.envelope()),
-        }
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        match self.queued() {
-            Some(queued) => queued.send_record(record),
+            Some(queued) => queued.send(record),
             None => self.write(record.envelope()),
         }
     }
@@ -159,16 +151,6 @@ impl Sender for StdoutSender {
         }
         Some(match self.queued.get() {
             Some(Some(queued)) => queued.delivery().unwrap_or_default(),
-            _ => Delivery::default(),
-        })
-    }
-
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        if self.blocking {
-            return None;
-        }
-        Some(match self.queued.get() {
-            Some(Some(queued)) => queued.delivery_for(client).unwrap_or_default(),
             _ => Delivery::default(),
         })
     }
@@ -207,26 +189,14 @@ impl StdoutTransport {
     }
 
     /// Writes the piece gathered so far; the fate of the lines in it.
-    fn write_piece(
-        &mut self,
-        lines: &mut Vec<crate::sender::transport::Ticket>,
-        outcome: &Outcome,
-    ) {
+    fn write_piece(&mut self, lines: usize, outcome: &Outcome) {
         let written = match &mut self.own {
             Some(file) => file.write_all(&self.piece),
             None => io::stdout().lock().write_all(&self.piece),
         };
-        for ticket in lines.drain(..) {
-            match &written {
-                Ok(()) => outcome.delivered(ticket),
-                Err(e) => outcome.failed(
-                    ticket,
-                    &SendError::io(
-                        "cannot write to stdout",
-                        io::Error::new(e.kind(), e.to_string()),
-                    ),
-                ),
-            }
+        match written {
+            Ok(()) => outcome.delivered(lines),
+            Err(e) => outcome.failed(lines, &SendError::io("cannot write to stdout", e)),
         }
         self.piece.clear();
     }
@@ -252,17 +222,17 @@ fn own_stdout() -> Option<File> {
 
 impl Transport for StdoutTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        let mut lines = Vec::new();
-        for item in batch.iter() {
-            let line = encode_line(item.envelope(), self.layout);
+        let mut lines = 0;
+        for message in batch.iter() {
+            let line = encode_line(message, self.layout);
             if !self.piece.is_empty() && self.piece.len() + line.len() > PIECE {
-                self.write_piece(&mut lines, outcome);
+                self.write_piece(std::mem::take(&mut lines), outcome);
             }
             self.piece.extend_from_slice(&line);
-            lines.push(item.ticket());
+            lines += 1;
         }
         if !self.piece.is_empty() {
-            self.write_piece(&mut lines, outcome);
+            self.write_piece(lines, outcome);
         }
     }
 }
@@ -323,11 +293,7 @@ impl<W: Write + Send + 'static> StreamSender<W> {
 }
 
 impl<W: Write + Send + 'static> Sender for StreamSender<W> {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.write(message.envelope())
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         self.write(record.envelope())
     }
 
@@ -406,11 +372,7 @@ impl FileSender {
 }
 
 impl Sender for FileSender {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.write(message.envelope())
-    }
-
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         self.write(record.envelope())
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
-use super::transport::{Batch, Outcome, Ticket, Transport};
+use super::transport::{Batch, Outcome, Transport};
 use super::udp::{background_sender, Encoder};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -42,8 +42,8 @@ pub(crate) struct StreamTransport {
     stream: Option<TcpStream>,
     /// The peer has stopped sending on this connection (it may still read).
     peer_eof: bool,
-    /// Encoded, framed messages not yet written, and whose they are.
-    backlog: VecDeque<(Vec<u8>, Ticket)>,
+    /// Encoded, framed messages not yet written.
+    backlog: VecDeque<Vec<u8>>,
     /// The most bytes the backlog may hold, and what it holds.
     backlog_max_bytes: usize,
     backlog_bytes: usize,
@@ -211,14 +211,13 @@ impl StreamTransport {
                 None => (self.chunk_len(), 0),
             };
             let mut chunk = Vec::new();
-            for (entry, _) in self.backlog.iter().take(count) {
+            for entry in self.backlog.iter().take(count) {
                 chunk.extend_from_slice(entry);
             }
             match self.write_confirmed(&chunk, from) {
                 Progress::Written => {
-                    for (_, ticket) in self.backlog.drain(..count) {
-                        outcome.delivered(ticket);
-                    }
+                    self.backlog.drain(..count);
+                    outcome.delivered(count);
                     self.backlog_bytes -= chunk.len();
                 }
                 Progress::Stalled(written) => {
@@ -245,7 +244,7 @@ impl StreamTransport {
     fn chunk_len(&self) -> usize {
         let mut bytes = 0;
         let mut count = 0;
-        for (entry, _) in &self.backlog {
+        for entry in &self.backlog {
             if count > 0 && bytes + entry.len() > 256 * 1024 {
                 break;
             }
@@ -321,7 +320,7 @@ impl StreamTransport {
         }
     }
 
-    fn push(&mut self, framed: Vec<u8>, ticket: Ticket, outcome: &Outcome) {
+    fn push(&mut self, framed: Vec<u8>, outcome: &Outcome) {
         let full = |t: &Self| {
             t.backlog.len() >= t.backlog_limit
                 || t.backlog_bytes + framed.len() > t.backlog_max_bytes
@@ -330,27 +329,27 @@ impl StreamTransport {
         // after it go first, and if there are none, this one.
         let in_flight = self.resume.map_or(0, |r| r.entries);
         while full(self) {
-            let Some((oldest, lost)) = self.backlog.remove(in_flight) else {
+            let Some(oldest) = self.backlog.remove(in_flight) else {
                 break;
             };
             self.backlog_bytes -= oldest.len();
-            outcome.failed(lost, &self.backlog_full());
+            outcome.failed(1, &self.backlog_full());
         }
         if full(self) || framed.len() > self.backlog_max_bytes {
-            outcome.failed(ticket, &self.backlog_full());
+            outcome.failed(1, &self.backlog_full());
         } else {
             self.backlog_bytes += framed.len();
-            self.backlog.push_back((framed, ticket));
+            self.backlog.push_back(framed);
         }
     }
 }
 
 impl Transport for StreamTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        for item in batch.iter() {
-            match self.frame(&item.envelope()) {
-                Ok(framed) => self.push(framed, item.ticket(), outcome),
-                Err(e) => outcome.failed(item.ticket(), &e),
+        for message in batch.iter() {
+            match self.frame(&message) {
+                Ok(framed) => self.push(framed, outcome),
+                Err(e) => outcome.failed(1, &e),
             }
         }
         self.write_backlog(outcome);
@@ -386,9 +385,8 @@ impl Transport for StreamTransport {
                     self.why_unreachable()
                 ),
             );
-            for (_, ticket) in self.backlog.drain(..) {
-                outcome.failed(ticket, &error);
-            }
+            outcome.failed(self.backlog.len(), &error);
+            self.backlog.clear();
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
-use super::transport::{Batch, Outcome, Ticket, Transport};
+use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
 use crate::Envelope;
@@ -135,8 +135,8 @@ pub(crate) struct DatagramTransport {
     pub(crate) encode: Encoder,
     /// A batch's datagrams, one after another, ...
     pub(crate) buf: Vec<u8>,
-    /// ... each ending here, and whose it is.
-    pub(crate) ends: Vec<(usize, Ticket)>,
+    /// ... each ending here.
+    pub(crate) ends: Vec<usize>,
 }
 
 impl DatagramTransport {
@@ -150,11 +150,11 @@ impl DatagramTransport {
     }
 
     /// Encodes one message after the others, unless it fails or is too big.
-    fn encode(&mut self, message: &Envelope<'_>, ticket: Ticket, outcome: &Outcome) {
+    fn encode(&mut self, message: &Envelope<'_>, outcome: &Outcome) {
         let start = self.buf.len();
         if let Err(e) = (self.encode)(message, &mut self.buf) {
             self.buf.truncate(start);
-            outcome.failed(ticket, &e);
+            outcome.failed(1, &e);
             return;
         }
         let size = self.buf.len() - start;
@@ -167,10 +167,10 @@ impl DatagramTransport {
                      bytes); it was not sent rather than truncated"
                 ),
             );
-            outcome.failed(ticket, &e);
+            outcome.failed(1, &e);
             return;
         }
-        self.ends.push((self.buf.len(), ticket));
+        self.ends.push(self.buf.len());
     }
 
     fn send_encoded(&mut self, outcome: &Outcome) {
@@ -178,13 +178,12 @@ impl DatagramTransport {
         let datagrams: Vec<&[u8]> = self
             .ends
             .iter()
-            .map(|&(end, _)| {
+            .map(|&end| {
                 let datagram = &self.buf[start..end];
                 start = end;
                 datagram
             })
             .collect();
-        let tickets = |at: usize| self.ends[at].1;
         match &mut self.datagrams {
             #[cfg(target_os = "linux")]
             Datagrams::Udp {
@@ -195,40 +194,30 @@ impl DatagramTransport {
                 let destination = match destinations[0].datagram_addr() {
                     Ok(addr) => addr,
                     Err(unresolved) => {
-                        for at in 0..datagrams.len() {
-                            outcome.failed(tickets(at), &unresolved);
-                        }
+                        outcome.failed(datagrams.len(), &unresolved);
                         return self.clear();
                     }
                 };
                 let describe = || format!("cannot send to udp {destination}");
                 match sockets.to(destination) {
                     Ok(socket) => {
-                        super::sendmmsg::send_each(
-                            socket,
-                            destination,
-                            &datagrams,
-                            |at, result| match result {
-                                Ok(()) => outcome.delivered(tickets(at)),
-                                Err(e) => {
-                                    outcome.failed(tickets(at), &SendError::io(describe(), e))
-                                }
-                            },
-                        );
+                        super::sendmmsg::send_each(socket, destination, &datagrams, |_, result| {
+                            match result {
+                                Ok(()) => outcome.delivered(1),
+                                Err(e) => outcome.failed(1, &SendError::io(describe(), e)),
+                            }
+                        });
                     }
                     Err(e) => {
-                        let error = SendError::io(describe(), e);
-                        for at in 0..datagrams.len() {
-                            outcome.failed(tickets(at), &error);
-                        }
+                        outcome.failed(datagrams.len(), &SendError::io(describe(), e));
                     }
                 }
             }
             datagrams_to => {
-                for (at, datagram) in datagrams.into_iter().enumerate() {
+                for datagram in datagrams {
                     match datagrams_to.send(datagram) {
-                        Ok(()) => outcome.delivered(tickets(at)),
-                        Err(e) => outcome.failed(tickets(at), &e),
+                        Ok(()) => outcome.delivered(1),
+                        Err(e) => outcome.failed(1, &e),
                     }
                 }
             }
@@ -244,8 +233,8 @@ impl DatagramTransport {
 
 impl Transport for DatagramTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        for item in batch.iter() {
-            self.encode(&item.envelope(), item.ticket(), outcome);
+        for message in batch.iter() {
+            self.encode(&message, outcome);
             // Bounded memory whatever the messages' sizes.
             if self.buf.len() >= 1 << 20 {
                 self.send_encoded(outcome);
@@ -362,15 +351,9 @@ pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec
 macro_rules! background_sender {
     ($($ty:ty),*) => {$(
         impl $crate::sender::Sender for $ty {
-            fn send(&self, message: $crate::Message) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::send(&self.queued, message)
-            }
             #[inline]
-            fn send_record(
-                &self,
-                record: $crate::Record<'_>,
-            ) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::send_record(&self.queued, record)
+            fn send(&self, record: $crate::Record<'_>) -> Result<(), $crate::sender::SendError> {
+                $crate::sender::Sender::send(&self.queued, record)
             }
             fn flush(&self) -> Result<(), $crate::sender::SendError> {
                 $crate::sender::Sender::flush(&self.queued)
@@ -383,12 +366,6 @@ macro_rules! background_sender {
             }
             fn delivery(&self) -> Option<$crate::sender::Delivery> {
                 $crate::sender::Sender::delivery(&self.queued)
-            }
-            fn delivery_for(
-                &self,
-                client: $crate::ClientId,
-            ) -> Option<$crate::sender::Delivery> {
-                $crate::sender::Sender::delivery_for(&self.queued, client)
             }
             fn as_any(&self) -> Option<&dyn std::any::Any> {
                 Some(self)

@@ -10,7 +10,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::background::{QueueConfig, QueuedSender};
-use super::transport::{Batch, Outcome, Ticket, Transport};
+use super::transport::{Batch, Outcome, Transport};
 use super::udp::background_sender;
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -187,7 +187,7 @@ struct ZmqTransport {
     opened: Instant,
     /// Messages (encoded) waiting for the first subscription, at most
     /// `queue_length` of them, for at most [`FIRST_SUBSCRIPTION_WAIT`].
-    waiting: VecDeque<(Vec<u8>, Ticket)>,
+    waiting: VecDeque<Vec<u8>>,
     queue_length: usize,
     /// Whether dropping for want of a subscriber has been reported.
     unheard_reported: bool,
@@ -229,14 +229,14 @@ impl ZmqTransport {
     }
 
     /// Sends (or drops) `message` now that there are subscribers.
-    fn publish(&mut self, message: &[u8], ticket: Ticket, outcome: &Outcome) {
+    fn publish(&mut self, message: &[u8], outcome: &Outcome) {
         if self.socket.is_none() {
-            return outcome.dropped(ticket);
+            return outcome.dropped(1);
         }
         if !self.wanted(message) {
             // Subscribers, none to this message's topic: ZeroMQ would
             // discard it silently.
-            outcome.dropped(ticket);
+            outcome.dropped(1);
             if !std::mem::replace(&mut self.unwanted_reported, true) {
                 crate::report::report(format_args!(
                     "zmq: no subscriber takes some messages (their topic matches no \
@@ -246,13 +246,13 @@ impl ZmqTransport {
             return;
         }
         let Some(socket) = &self.socket else {
-            return outcome.dropped(ticket);
+            return outcome.dropped(1);
         };
         match socket.send(message, zmq::DONTWAIT) {
-            Ok(()) => outcome.delivered(ticket),
-            Err(zmq::Error::EAGAIN) => outcome.dropped(ticket),
+            Ok(()) => outcome.delivered(1),
+            Err(zmq::Error::EAGAIN) => outcome.dropped(1),
             Err(e) => outcome.failed(
-                ticket,
+                1,
                 &SendError::new(SendErrorKind::Io, format!("zmq send failed: {e}")),
             ),
         }
@@ -260,8 +260,8 @@ impl ZmqTransport {
 
     /// Nobody to deliver to: dropped (ZeroMQ would drop it silently),
     /// counted, and reported the first time.
-    fn unheard(&mut self, ticket: Ticket, outcome: &Outcome) {
-        outcome.dropped(ticket);
+    fn unheard(&mut self, outcome: &Outcome) {
+        outcome.dropped(1);
         if !std::mem::replace(&mut self.unheard_reported, true) {
             crate::report::report(format_args!(
                 "zmq: no subscriber (none is subscribed, and the first {FIRST_SUBSCRIPTION_WAIT:?} \
@@ -278,12 +278,12 @@ impl ZmqTransport {
             return;
         }
         if !self.topics.is_empty() {
-            for (message, ticket) in std::mem::take(&mut self.waiting) {
-                self.publish(&message, ticket, outcome);
+            for message in std::mem::take(&mut self.waiting) {
+                self.publish(&message, outcome);
             }
         } else if !self.may_wait() {
-            for (_, ticket) in std::mem::take(&mut self.waiting) {
-                self.unheard(ticket, outcome);
+            for _ in std::mem::take(&mut self.waiting) {
+                self.unheard(outcome);
             }
         }
     }
@@ -293,17 +293,17 @@ impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         self.hear_subscriptions();
         self.settle_waiting(outcome);
-        for item in batch.iter() {
+        for envelope in batch.iter() {
             self.buf.clear();
-            json::write(item.envelope(), &mut self.buf);
+            json::write(envelope, &mut self.buf);
             if !self.topics.is_empty() {
                 let message = std::mem::take(&mut self.buf);
-                self.publish(&message, item.ticket(), outcome);
+                self.publish(&message, outcome);
                 self.buf = message;
             } else if self.may_wait() && self.waiting.len() < self.queue_length {
-                self.waiting.push_back((self.buf.clone(), item.ticket()));
+                self.waiting.push_back(self.buf.clone());
             } else {
-                self.unheard(item.ticket(), outcome);
+                self.unheard(outcome);
             }
         }
     }
@@ -324,8 +324,8 @@ impl Transport for ZmqTransport {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        for (_, ticket) in std::mem::take(&mut self.waiting) {
-            self.unheard(ticket, outcome);
+        for _ in std::mem::take(&mut self.waiting) {
+            self.unheard(outcome);
         }
         if let Some(socket) = self.socket.take() {
             let left = deadline.saturating_duration_since(Instant::now());
