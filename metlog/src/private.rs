@@ -310,3 +310,24 @@ macro_rules! __outcome_of {
     }};
 }
 pub use crate::__outcome_of as outcome_of;
+
+#[cfg(test)]
+mod tests {
+    /// The macros write `__private` items into users' code, and this module
+    /// may change in any release: `metlog` must take its own release's
+    /// macros and no other (a newer `metlog-macros` beside an older
+    /// `metlog` would not compile).
+    #[test]
+    fn the_macros_crate_is_pinned_to_this_release() {
+        let manifest = include_str!("../../Cargo.toml");
+        let line = manifest
+            .lines()
+            .find(|line| line.starts_with("metlog-macros ="))
+            .expect("metlog-macros in [workspace.dependencies]");
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            line.contains(&format!("version = \"={version}\"")),
+            "not pinned to ={version}: {line}"
+        );
+    }
+}
