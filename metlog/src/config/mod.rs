@@ -789,13 +789,12 @@ fn config_from_ini(
     if !strict {
         // Sender options the class does not take (metlog-py's
         // `sender_formatter`, written for a sender that took it): left out.
-        if let Some(class) = senders::canonical(&config.sender.class) {
-            let known = senders::known_options(class);
+        if let Some(class) = senders::Class::named(&config.sender.class) {
             let unknown: Vec<String> = config
                 .sender
                 .options
                 .keys()
-                .filter(|key| !known.contains(&key.as_str()))
+                .filter(|key| !class.takes(key))
                 .cloned()
                 .collect();
             for key in unknown {

@@ -1,4 +1,5 @@
-//! Sender classes by name: metlog-py's dotted names and our short ones.
+//! Sender classes by name: one table of metlog-py's dotted names and our
+//! short ones, the options each takes, and how each is built.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,81 +8,84 @@ use super::{ConfigError, ConfigErrorKind, ConfigValue};
 use crate::encode::syslog::{Facility, SdFields};
 use crate::sender::{self, QueueConfig, Sender};
 
-/// The canonical short name of a sender class.
-pub(crate) fn canonical(class: &str) -> Option<&'static str> {
-    Some(match class {
-        "udp" | "metlog.senders.UdpSender" | "metlog.senders.udp.UdpSender" => "udp",
-        "tcp" => "tcp",
-        "statsd" => "statsd",
-        "syslog" => "syslog",
-        "zmq" | "metlog.senders.zmq.ZmqPubSender" | "metlog.senders.ZmqPubSender" => "zmq",
-        "metlog.senders.zmq.ZmqHandshakePubSender" | "metlog.senders.ZmqHandshakePubSender" => {
-            "zmq_handshake"
-        }
-        "stdout" | "metlog.senders.StdOutSender" | "metlog.senders.dev.StdOutSender" => "stdout",
-        "file" | "metlog.senders.FileSender" | "metlog.senders.dev.FileSender" => "file",
-        "capture"
-        | "metlog.senders.DebugCaptureSender"
-        | "metlog.senders.dev.DebugCaptureSender" => "capture",
-        "log" | "metlog.senders.logging.StdLibLoggingSender" => "log",
-        "null" => "null",
-        _ => return None,
-    })
+type Built = Result<Box<dyn Sender>, ConfigError>;
+
+/// A sender class of the table.
+pub(crate) struct Class {
+    /// The short name first (the one messages use), then metlog-py's.
+    names: &'static [&'static str],
+    /// The options it takes; a queued sender takes [`QUEUE_OPTIONS`] too.
+    options: &'static [&'static str],
+    queued: bool,
+    /// The sender's type name, as the client reports it.
+    type_name: &'static str,
+    build: fn(&Options<'_>) -> Built,
 }
 
-/// The options each sender class takes.
-pub(crate) fn known_options(class: &str) -> &'static [&'static str] {
-    match class {
-        "udp" => &[
-            "host",
-            "port",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "tcp" => &[
-            "host",
-            "port",
-            "backlog",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "statsd" => &[
-            "host",
-            "port",
-            "mtu",
-            "prefix",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "syslog" => &[
-            "transport",
-            "host",
-            "port",
-            "path",
-            "facility",
-            "sd_fields",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "zmq" => &["bindstrs", "queue_length", "bind"],
-        "zmq_handshake" => &[
-            "connect_bind",
-            "hwm",
-            "handshake_bind",
-            "handshake_timeout",
-            "pool_size",
-            "livecheck",
-            "debug_stderr",
-        ],
-        "stdout" => &["pretty"],
-        "file" => &["filepath", "path"],
-        "capture" => &["capacity"],
-        "log" => &["logger_name", "payload_types", "json_types"],
-        _ => &[],
+/// Every network sender's queue options.
+const QUEUE_OPTIONS: [&str; 3] = ["queue_capacity", "queue_max_bytes", "flush_timeout"];
+
+#[rustfmt::skip]
+static CLASSES: &[Class] = &[
+    Class { names: &["udp", "metlog.senders.UdpSender", "metlog.senders.udp.UdpSender"],
+            options: &["host", "port"], queued: true, type_name: "UdpSender", build: udp },
+    Class { names: &["tcp"], options: &["host", "port", "backlog"], queued: true,
+            type_name: "TcpSender", build: tcp },
+    Class { names: &["statsd"], options: &["host", "port", "mtu", "prefix"], queued: true,
+            type_name: "StatsdSender", build: statsd },
+    Class { names: &["syslog"],
+            options: &["transport", "host", "port", "path", "facility", "sd_fields"],
+            queued: true, type_name: "SyslogSender", build: syslog },
+    Class { names: &["zmq", "metlog.senders.zmq.ZmqPubSender", "metlog.senders.ZmqPubSender"],
+            options: &["bindstrs", "queue_length", "bind"], queued: false,
+            type_name: "ZmqSender", build: zmq },
+    Class { names: &["zmq_handshake", "metlog.senders.zmq.ZmqHandshakePubSender",
+                     "metlog.senders.ZmqHandshakePubSender"],
+            options: &["connect_bind", "hwm", "handshake_bind", "handshake_timeout", "pool_size",
+                       "livecheck", "debug_stderr"],
+            queued: false, type_name: "ZmqSender", build: zmq_handshake },
+    Class { names: &["stdout", "metlog.senders.StdOutSender", "metlog.senders.dev.StdOutSender"],
+            options: &["pretty"], queued: false, type_name: "StdoutSender", build: stdout },
+    Class { names: &["file", "metlog.senders.FileSender", "metlog.senders.dev.FileSender"],
+            options: &["filepath", "path"], queued: false, type_name: "FileSender", build: file },
+    Class { names: &["capture", "metlog.senders.DebugCaptureSender",
+                     "metlog.senders.dev.DebugCaptureSender"],
+            options: &["capacity"], queued: false, type_name: "CaptureSender", build: capture },
+    Class { names: &["log", "metlog.senders.logging.StdLibLoggingSender"],
+            options: &["logger_name", "payload_types", "json_types"], queued: false,
+            type_name: "LogSender", build: log },
+    Class { names: &["null"], options: &[], queued: false, type_name: "NullSender",
+            build: |_| Ok(Box::new(sender::NullSender)) },
+];
+
+impl Class {
+    /// The class named `name` (short or metlog-py's), if the table has it.
+    pub(crate) fn named(name: &str) -> Option<&'static Class> {
+        CLASSES.iter().find(|class| class.names.contains(&name))
+    }
+
+    /// Whether it takes option `key`.
+    pub(crate) fn takes(&self, key: &str) -> bool {
+        self.options.contains(&key) || (self.queued && QUEUE_OPTIONS.contains(&key))
+    }
+
+    /// Refuses an option it does not take.
+    fn check(&self, options: &BTreeMap<String, ConfigValue>) -> Result<(), ConfigError> {
+        let Some(key) = options.keys().find(|key| !self.takes(key)) else {
+            return Ok(());
+        };
+        let mut known = self.options.to_vec();
+        known.extend(QUEUE_OPTIONS.iter().filter(|_| self.queued));
+        let known = if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        };
+        let message = format!(
+            "unknown option for the {} sender (expected {known})",
+            self.names[0]
+        );
+        Err(ConfigError::new(ConfigErrorKind::UnknownKey, message).at_key(key))
     }
 }
 
@@ -104,8 +108,48 @@ pub fn register_sender(name: impl Into<String>, factory: SenderFactory) {
         .insert(name.into(), factory);
 }
 
+/// Builds the sender `class` from `options`; returns it with its type name.
+pub(crate) fn build(
+    class: &str,
+    options: &BTreeMap<String, ConfigValue>,
+) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    if let Some(known) = Class::named(class) {
+        known.check(options)?;
+        let options = Options {
+            class: known.names[0],
+            options,
+        };
+        return Ok(((known.build)(&options)?, known.type_name));
+    }
+    let factory = custom()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(class)
+        .copied();
+    let Some(factory) = factory else {
+        return Err(ConfigError::new(
+            ConfigErrorKind::UnknownProvider,
+            format!(
+                "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, \
+                 stdout, file, capture, log, null, a metlog-py class name such as \
+                 metlog.senders.UdpSender, or a class registered with metlog::config::register_sender"
+            ),
+        )
+        .at_key("class"));
+    };
+    let built = factory(options).map_err(|e| sender_error(class, e))?;
+    Ok((built, "custom sender"))
+}
+
+fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::Sender,
+        format!("cannot create the {class} sender: {e}"),
+    )
+}
+
 /// Options for one sender, with helpers that produce precise errors.
-pub(crate) struct Options<'a> {
+struct Options<'a> {
     class: &'a str,
     options: &'a BTreeMap<String, ConfigValue>,
 }
@@ -115,27 +159,31 @@ impl Options<'_> {
         ConfigError::new(ConfigErrorKind::InvalidValue, message).at_key(key)
     }
 
+    /// The sender could not be created.
+    fn failed(&self, e: impl std::fmt::Display) -> ConfigError {
+        sender_error(self.class, e)
+    }
+
     fn get(&self, key: &str) -> Option<&ConfigValue> {
         self.options.get(key)
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| {
-                self.invalid(key, format!("expected text, found {} ({v})", v.type_name()))
-            }),
-        }
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        v.as_string().map(Some).ok_or_else(|| {
+            self.invalid(key, format!("expected text, found {} ({v})", v.type_name()))
+        })
     }
 
     fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_string_list()
-                .map(Some)
-                .ok_or_else(|| self.invalid(key, format!("expected a list of names, found {v}"))),
-        }
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        v.as_string_list()
+            .map(Some)
+            .ok_or_else(|| self.invalid(key, format!("expected a list of names, found {v}")))
     }
 
     fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
@@ -146,16 +194,27 @@ impl Options<'_> {
                 s.trim().parse().unwrap_or_default()
             }
             Some(v) => {
-                return Err(self.invalid(
-                    key,
-                    format!("expected an integer, found {} ({v})", v.type_name()),
-                ))
+                let found = format!("expected an integer, found {} ({v})", v.type_name());
+                return Err(self.invalid(key, found));
             }
         };
         if !(min..=max).contains(&value) {
             return Err(self.invalid(key, format!("{value} is out of range {min}..={max}")));
         }
         Ok(Some(value))
+    }
+
+    /// `key` as a count from 1 to 2^30, or `default`.
+    fn count(&self, key: &str, default: usize) -> Result<usize, ConfigError> {
+        Ok(self.int(key, 1, 1 << 30)?.map_or(default, |n| n as usize))
+    }
+
+    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(ConfigValue::Bool(b)) => Ok(*b),
+            Some(v) => Err(self.invalid(key, format!("expected true or false, found {v}"))),
+        }
     }
 
     fn ports(&self) -> Result<Vec<u16>, ConfigError> {
@@ -197,12 +256,9 @@ impl Options<'_> {
         Ok(hosts)
     }
 
-    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(ConfigValue::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.invalid(key, format!("expected true or false, found {v}"))),
-        }
+    /// The first host and the first port: where a stream sender connects.
+    fn address(&self) -> Result<(String, u16), ConfigError> {
+        Ok((self.hosts()?.remove(0), self.ports()?[0]))
     }
 
     fn queue(&self) -> Result<QueueConfig, ConfigError> {
@@ -216,22 +272,17 @@ impl Options<'_> {
         }
         if let Some(v) = self.get("flush_timeout") {
             let secs = match v {
-                ConfigValue::Int(i) => *i as f64,
-                ConfigValue::Float(f) => *f,
-                ConfigValue::Str(s) => s.parse().map_err(|_| {
-                    self.invalid("flush_timeout", format!("expected seconds, found {v}"))
-                })?,
-                _ => {
-                    return Err(
-                        self.invalid("flush_timeout", format!("expected seconds, found {v}"))
-                    )
-                }
+                ConfigValue::Int(i) => Some(*i as f64),
+                ConfigValue::Float(f) => Some(*f),
+                ConfigValue::Str(s) => s.parse().ok(),
+                _ => None,
             };
+            let secs = secs.ok_or_else(|| {
+                self.invalid("flush_timeout", format!("expected seconds, found {v}"))
+            })?;
             if !(0.0..=3600.0).contains(&secs) {
-                return Err(self.invalid(
-                    "flush_timeout",
-                    format!("{secs} s is out of range 0..=3600"),
-                ));
+                let message = format!("{secs} s is out of range 0..=3600");
+                return Err(self.invalid("flush_timeout", message));
             }
             queue = queue.flush_timeout(Duration::from_secs_f64(secs));
         }
@@ -239,183 +290,116 @@ impl Options<'_> {
     }
 }
 
-fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::Sender,
-        format!("cannot create the {class} sender: {e}"),
-    )
+fn udp(o: &Options<'_>) -> Built {
+    let s = sender::UdpSender::to_hosts_with_queue(o.hosts()?, o.ports()?, o.queue()?)
+        .map_err(|e| o.failed(e))?;
+    Ok(Box::new(s))
 }
 
-/// Builds the sender `class` from `options`; returns it with its type name.
-pub(crate) fn build(
-    class: &str,
-    options: &BTreeMap<String, ConfigValue>,
-) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    let Some(name) = canonical(class) else {
-        let factory = custom()
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(class)
-            .copied();
-        return match factory {
-            Some(factory) => factory(options)
-                .map(|s| (s, "custom sender"))
-                .map_err(|e| sender_error(class, e)),
-            None => Err(ConfigError::new(
-                ConfigErrorKind::UnknownProvider,
-                format!(
-                    "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, \
-                     stdout, file, capture, log, null, a metlog-py class name such as \
-                     metlog.senders.UdpSender, or a class registered with metlog::config::register_sender"
-                ),
-            )
-            .at_key("class")),
-        };
+fn tcp(o: &Options<'_>) -> Built {
+    let (host, port) = o.address()?;
+    let queue = o.queue()?;
+    let backlog = o.count("backlog", sender::DEFAULT_BACKLOG)?;
+    let s = sender::TcpSender::with_options((host.as_str(), port), queue, backlog)
+        .map_err(|e| o.failed(e))?;
+    Ok(Box::new(s))
+}
+
+fn statsd(o: &Options<'_>) -> Built {
+    use crate::encode::statsd::Prefix;
+    let (host, port) = o.address()?;
+    let queue = o.queue()?;
+    let mtu = o
+        .int("mtu", 64, 65_507)?
+        .map_or(sender::DEFAULT_MTU, |m| m as usize);
+    let prefix = match o.string("prefix")? {
+        Some(text) if !text.is_empty() => Prefix::Text(text),
+        _ => Prefix::None,
     };
-    let known = known_options(name);
-    for key in options.keys() {
-        if !known.contains(&key.as_str()) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::UnknownKey,
-                format!(
-                    "unknown option for the {name} sender (expected {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-            .at_key(key));
-        }
+    let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue)
+        .map_err(|e| o.failed(e))?;
+    Ok(Box::new(s.prefix(prefix)))
+}
+
+fn syslog(o: &Options<'_>) -> Built {
+    let mut config = sender::SyslogConfig::default().queue(o.queue()?);
+    if let Some(facility) = o.string("facility")? {
+        let facility: Facility = facility
+            .parse()
+            .map_err(|e: String| o.invalid("facility", e))?;
+        config = config.facility(facility);
     }
-    let o = Options {
-        class: name,
-        options,
-    };
-    let boxed: (Box<dyn Sender>, &'static str) = match name {
-        "udp" => {
-            let s = sender::UdpSender::to_hosts_with_queue(o.hosts()?, o.ports()?, o.queue()?)
-                .map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "UdpSender")
-        }
-        "tcp" | "statsd" => {
-            let host = o.hosts()?.remove(0);
-            let port = o.ports()?[0];
-            let queue = o.queue()?;
-            if name == "tcp" {
-                let backlog = o
-                    .int("backlog", 1, 1 << 30)?
-                    .map_or(sender::DEFAULT_BACKLOG, |b| b as usize);
-                let s = sender::TcpSender::with_options((host.as_str(), port), queue, backlog)
-                    .map_err(|e| sender_error(name, e))?;
-                (Box::new(s), "TcpSender")
+    if let Some(fields) = o.strings("sd_fields")? {
+        config = config.structured_data(match fields.as_slice() {
+            [one] if one == "all" => SdFields::AllScalars,
+            [one] if one == "none" => SdFields::None,
+            _ => SdFields::Only(fields),
+        });
+    }
+    let transport = o.string("transport")?.unwrap_or_else(|| "udp".to_owned());
+    let s = match transport.as_str() {
+        "udp" | "tcp" => {
+            let (host, port) = o.address()?;
+            if transport == "udp" {
+                sender::SyslogSender::udp((host.as_str(), port), config)
             } else {
-                let mtu = o
-                    .int("mtu", 64, 65_507)?
-                    .map_or(sender::DEFAULT_MTU, |m| m as usize);
-                let prefix = match o.string("prefix")? {
-                    Some(text) if !text.is_empty() => crate::encode::statsd::Prefix::Text(text),
-                    _ => crate::encode::statsd::Prefix::None,
-                };
-                let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue)
-                    .map_err(|e| sender_error(name, e))?
-                    .prefix(prefix);
-                (Box::new(s), "StatsdSender")
+                sender::SyslogSender::tcp((host.as_str(), port), config)
             }
         }
-        "syslog" => {
-            let mut config = sender::SyslogConfig::default().queue(o.queue()?);
-            if let Some(facility) = o.string("facility")? {
-                let facility: Facility = facility
-                    .parse()
-                    .map_err(|e: String| o.invalid("facility", e))?;
-                config = config.facility(facility);
-            }
-            if let Some(fields) = o.strings("sd_fields")? {
-                let sd = match fields.as_slice() {
-                    [one] if one == "all" => SdFields::AllScalars,
-                    [one] if one == "none" => SdFields::None,
-                    _ => SdFields::Only(fields),
-                };
-                config = config.structured_data(sd);
-            }
-            let transport = o.string("transport")?.unwrap_or_else(|| "udp".to_owned());
-            let s = match transport.as_str() {
-                "udp" | "tcp" => {
-                    let host = o.hosts()?.remove(0);
-                    let port = o.ports()?[0];
-                    let addr = (host.as_str(), port);
-                    if transport == "udp" {
-                        sender::SyslogSender::udp(addr, config)
-                    } else {
-                        sender::SyslogSender::tcp(addr, config)
-                    }
-                }
-                #[cfg(unix)]
-                "unix" => sender::SyslogSender::unix(
-                    o.string("path")?.unwrap_or_else(|| "/dev/log".to_owned()),
-                    config,
-                ),
-                other => {
-                    return Err(o.invalid(
-                        "transport",
-                        format!("expected udp, tcp or unix, found {other:?}"),
-                    ))
-                }
-            }
-            .map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "SyslogSender")
+        #[cfg(unix)]
+        "unix" => {
+            let path = o.string("path")?.unwrap_or_else(|| "/dev/log".to_owned());
+            sender::SyslogSender::unix(path, config)
         }
-        "zmq" => build_zmq(&o)?,
-        "zmq_handshake" => build_zmq_handshake(&o)?,
-        "stdout" => {
-            let s = if o.bool("pretty")?.unwrap_or(false) {
-                sender::StdoutSender::pretty()
-            } else {
-                sender::StdoutSender::new()
-            };
-            (Box::new(s), "StdoutSender")
+        other => {
+            let message = format!("expected udp, tcp or unix, found {other:?}");
+            return Err(o.invalid("transport", message));
         }
-        "file" => {
-            let path = match (o.string("filepath")?, o.string("path")?) {
-                (Some(p), _) | (None, Some(p)) => p,
-                (None, None) => {
-                    return Err(o.invalid("filepath", "the file sender needs a filepath".into()))
-                }
-            };
-            let s = sender::FileSender::open(&path).map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "FileSender")
-        }
-        "capture" => {
-            let capacity = o
-                .int("capacity", 1, 1 << 30)?
-                .map_or(sender::CaptureSender::DEFAULT_CAPACITY, |c| c as usize);
-            (
-                Box::new(sender::CaptureSender::with_capacity(capacity)),
-                "CaptureSender",
-            )
-        }
-        "log" => {
-            let mut s = sender::LogSender::new();
-            if let Some(target) = o.string("logger_name")? {
-                s = s.target(target);
-            }
-            if let Some(types) = o.strings("payload_types")? {
-                s = s.payload_types(types);
-            }
-            if let Some(types) = o.strings("json_types")? {
-                s = s.json_types(types);
-            }
-            (Box::new(s), "LogSender")
-        }
-        _ => (Box::new(sender::NullSender), "NullSender"),
     };
-    Ok(boxed)
+    Ok(Box::new(s.map_err(|e| o.failed(e))?))
+}
+
+fn stdout(o: &Options<'_>) -> Built {
+    Ok(Box::new(if o.bool("pretty")? {
+        sender::StdoutSender::pretty()
+    } else {
+        sender::StdoutSender::new()
+    }))
+}
+
+fn file(o: &Options<'_>) -> Built {
+    let path = match (o.string("filepath")?, o.string("path")?) {
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => {
+            return Err(o.invalid("filepath", "the file sender needs a filepath".into()))
+        }
+    };
+    Ok(Box::new(
+        sender::FileSender::open(&path).map_err(|e| o.failed(e))?,
+    ))
+}
+
+fn capture(o: &Options<'_>) -> Built {
+    let capacity = o.count("capacity", sender::CaptureSender::DEFAULT_CAPACITY)?;
+    Ok(Box::new(sender::CaptureSender::with_capacity(capacity)))
+}
+
+fn log(o: &Options<'_>) -> Built {
+    let mut s = sender::LogSender::new();
+    if let Some(target) = o.string("logger_name")? {
+        s = s.target(target);
+    }
+    if let Some(types) = o.strings("payload_types")? {
+        s = s.payload_types(types);
+    }
+    if let Some(types) = o.strings("json_types")? {
+        s = s.json_types(types);
+    }
+    Ok(Box::new(s))
 }
 
 #[cfg(feature = "zmq")]
-fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+fn zmq(o: &Options<'_>) -> Built {
     let endpoints = o.strings("bindstrs")?.ok_or_else(|| {
         o.invalid(
             "bindstrs",
@@ -425,13 +409,12 @@ fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigE
     let queue_length = o
         .int("queue_length", 1, i64::from(i32::MAX))?
         .unwrap_or(1000) as i32;
-    let s = if o.bool("bind")?.unwrap_or(false) {
+    let s = if o.bool("bind")? {
         sender::ZmqSender::bind(endpoints, queue_length)
     } else {
         sender::ZmqSender::connect(endpoints, queue_length)
-    }
-    .map_err(|e| sender_error("zmq", e))?;
-    Ok((Box::new(s), "ZmqSender"))
+    };
+    Ok(Box::new(s.map_err(|e| sender_error("zmq", e))?))
 }
 
 /// metlog-py's `ZmqHandshakePubSender`: a publisher connected to
@@ -441,7 +424,7 @@ fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigE
 /// subscriber that is down and counts what it drops, so that option and its
 /// pool's are accepted, reported once, and left unused.
 #[cfg(feature = "zmq")]
-fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+fn zmq_handshake(o: &Options<'_>) -> Built {
     let endpoint = o.string("connect_bind")?.ok_or_else(|| {
         o.invalid(
             "connect_bind",
@@ -454,9 +437,9 @@ fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str
         "handshake_timeout",
         "pool_size",
         "livecheck",
-        "debug_stderr",
     ]
     .into_iter()
+    .chain(["debug_stderr"])
     .filter(|key| o.options.contains_key(*key))
     .collect();
     if !unused.is_empty() {
@@ -468,16 +451,16 @@ fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str
         ));
     }
     let s = sender::ZmqSender::connect([endpoint], hwm).map_err(|e| sender_error("zmq", e))?;
-    Ok((Box::new(s), "ZmqSender"))
+    Ok(Box::new(s))
 }
 
 #[cfg(not(feature = "zmq"))]
-fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    build_zmq(o)
+fn zmq_handshake(o: &Options<'_>) -> Built {
+    zmq(o)
 }
 
 #[cfg(not(feature = "zmq"))]
-fn build_zmq(_: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+fn zmq(_: &Options<'_>) -> Built {
     Err(ConfigError::new(
         ConfigErrorKind::UnknownProvider,
         "the zmq sender needs metlog's `zmq` cargo feature",
