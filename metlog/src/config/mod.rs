@@ -514,30 +514,20 @@ fn config_from_ini(
     env: &dyn Fn(&str) -> Option<String>,
     strict: bool,
 ) -> Result<(Config, Lines, Ignored), ConfigError> {
-    let located = |e: ini::SyntaxError| {
-        let mut err = ConfigError::new(ConfigErrorKind::Syntax, e.message).at_line(Some(e.line));
-        if let Some(s) = &e.section {
-            err = err.in_section(s);
-        }
-        if let Some(k) = &e.key {
-            err = err.at_key(k);
-        }
-        err
-    };
     let ini::Parsed {
         mut sections,
         mut notes,
-    } = ini::parse(text).map_err(located)?;
+    } = ini::parse(text)?;
     // Interpolated as configparser does it, when read: only the sections
     // this client reads (a Paste `[app:main]` may use what it does not know).
     let reads = |name: &str| reads_section(section, name);
     for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
-        ini::interpolate(sect).map_err(located)?;
+        ini::interpolate(sect)?;
     }
     if strict && !notes.is_empty() {
-        return Err(located(notes.swap_remove(0)));
+        return Err(notes.swap_remove(0));
     }
-    let notes: Vec<String> = notes.into_iter().map(|n| located(n).to_string()).collect();
+    let notes: Vec<String> = notes.iter().map(ConfigError::to_string).collect();
     let Some(main) = sections.iter().find(|s| s.name == section) else {
         let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         return Err(ConfigError::new(
