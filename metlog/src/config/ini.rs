@@ -27,6 +27,18 @@ pub(crate) struct Section {
     pub(crate) entries: Vec<Entry>,
 }
 
+impl Section {
+    /// The line of option `key`.
+    pub(crate) fn line(&self, key: &str) -> Option<usize> {
+        self.entries.iter().find(|e| e.key == key).map(|e| e.line)
+    }
+
+    /// The line of option `key`, or the section's own when it has none.
+    pub(crate) fn line_of(&self, key: Option<&str>) -> usize {
+        key.and_then(|key| self.line(key)).unwrap_or(self.line)
+    }
+}
+
 /// What a text parses into: its sections (`[DEFAULT]` merged into each;
 /// see [`interpolate`]), and notes on what configparser accepts silently but
 /// a reader should hear of (an option given twice: the last wins).
