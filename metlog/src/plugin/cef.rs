@@ -290,7 +290,8 @@ pub fn format(
     extensions: &[(&str, &str)],
 ) -> String {
     let time = context.time.unwrap_or_else(SystemTime::now);
-    Line::new(cef, product, name, severity, context, time, extensions).text
+    let header = header(cef, product, name, severity, context, time);
+    Line::new(header, context, extensions).text
 }
 
 /// A formatted line, and the extensions it leaves out.
@@ -303,16 +304,8 @@ struct Line {
 }
 
 impl Line {
-    fn new(
-        cef: &Cef,
-        product: &str,
-        name: &str,
-        severity: u8,
-        context: &CefContext,
-        time: SystemTime,
-        extensions: &[(&str, &str)],
-    ) -> Line {
-        let mut text = header(cef, product, name, severity, context, time);
+    /// The line: `header`, then the extensions.
+    fn new(mut text: String, context: &CefContext, extensions: &[(&str, &str)]) -> Line {
         standard_extensions(context, &mut text);
         let (extra, bad_keys) = callers_extensions(extensions);
         let too_long = append_within_limit(extra, &mut text);
@@ -507,7 +500,8 @@ impl CefExt for Client {
         let product = cef.product.as_deref().unwrap_or(self.logger());
         let extensions: Vec<(&'a str, &'a str)> = extensions.into_iter().collect();
         let time = context.time.unwrap_or_else(SystemTime::now);
-        let line = Line::new(cef, product, name, severity, context, time, &extensions);
+        let header = header(cef, product, name, severity, context, time);
+        let line = Line::new(header, context, &extensions);
         report_left_out(name, &line);
         // As metlog-cef: the syslog settings the router's CEF output reads.
         let mut fields = Fields::new();
