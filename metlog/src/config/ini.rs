@@ -39,21 +39,14 @@ impl Section {
     }
 }
 
-/// What a text parses into: its sections (`[DEFAULT]` merged into each;
-/// see [`interpolate`]), and notes on what configparser accepts silently but
-/// a reader should hear of (an option given twice: the last wins).
-#[derive(Debug)]
-pub(crate) struct Parsed {
-    pub(crate) sections: Vec<Section>,
-    pub(crate) notes: Vec<ConfigError>,
-}
-
 /// Parses `text` with Python 2.7 `ConfigParser`'s rules (metlog-py's): `#`,
 /// `;` and `REM` comment lines; `;` after whitespace starts a comment on an
 /// option's line; `[name]` anything after the `]`; a section given twice
 /// is one section, an option given twice keeps its last value; `""` is an
-/// empty value.
-pub(crate) fn parse(text: &str) -> Result<Parsed, ConfigError> {
+/// empty value. Returns the sections (`[DEFAULT]` merged into each; see
+/// [`interpolate`]), and notes on what configparser accepts silently but a
+/// reader should hear of (an option given twice: the last wins).
+pub(crate) fn parse(text: &str) -> Result<(Vec<Section>, Vec<ConfigError>), ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // As metlog-py's `client_from_text_config` (`textwrap.dedent`): the
     // margin every line shares is not indentation (its own tests write
@@ -219,7 +212,7 @@ impl Parser {
     }
 
     /// The sections, `[DEFAULT]`'s options added to each that lacks them.
-    fn finish(mut self) -> Parsed {
+    fn finish(mut self) -> (Vec<Section>, Vec<ConfigError>) {
         // Trailing blank lines kept by continuation are not part of a value.
         for entry in self.sections.iter_mut().flat_map(|s| s.entries.iter_mut()) {
             entry
@@ -239,10 +232,7 @@ impl Parser {
             section.entries.extend(inherited);
         }
         self.sections.retain(|s| s.name != "DEFAULT");
-        Parsed {
-            sections: self.sections,
-            notes: self.notes,
-        }
+        (self.sections, self.notes)
     }
 }
 
@@ -405,7 +395,7 @@ mod tests {
 
     /// Every section parsed and interpolated.
     fn parse_all(text: &str) -> Result<Vec<Section>, ConfigError> {
-        let mut sections = parse(text)?.sections;
+        let mut sections = parse(text)?.0;
         for section in &mut sections {
             interpolate(section)?;
         }
@@ -462,13 +452,13 @@ mod tests {
     /// Python 2.7 `ConfigParser`'s rules, each checked against it.
     #[test]
     fn configparser_comments_repeats_and_empty_values() {
-        let parsed = parse(
+        let (sections, notes) = parse(
             "[metlog] ; the client\nlogger = x ; a comment\nseverity = 4;not one\n\
              REM a comment\nrem too\nremark = kept\nhost = \"\"\n[other]\na = 1\n\
              [metlog]\nlogger = y\n  continued\nlast = 1\n",
         )
         .unwrap();
-        let metlog: Vec<(String, String)> = parsed.sections[0]
+        let metlog: Vec<(String, String)> = sections[0]
             .entries
             .iter()
             .map(|e| (e.key.clone(), e.value.clone()))
@@ -479,14 +469,14 @@ mod tests {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.as_str())
         };
-        assert_eq!(parsed.sections.len(), 2);
+        assert_eq!(sections.len(), 2);
         assert_eq!(get("logger"), Some("y\ncontinued"));
         assert_eq!(get("severity"), Some("4;not one"));
         assert_eq!(get("remark"), Some("kept"));
         assert_eq!(get("host"), Some(""));
         assert_eq!(get("last"), Some("1"));
-        assert_eq!(parsed.notes.len(), 1, "{:?}", parsed.notes);
-        let note = &parsed.notes[0];
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let note = &notes[0];
         assert_eq!((note.line(), note.key()), (Some(11), Some("logger")));
         assert!(
             note.to_string().contains("given again (first on line 2;"),

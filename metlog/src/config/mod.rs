@@ -180,9 +180,9 @@ impl Config {
     /// Builds each sender, filter and plugin once; an error names where
     /// `origin` wrote what it is about.
     fn build_from(&self, origin: &Origin<'_>) -> Result<Client, ConfigError> {
-        let mut builder = Client::builder(self.logger.clone())
-            .severity(self.severity)
-            .disabled_timers(self.disabled_timers.iter().cloned());
+        let timers = self.disabled_timers.iter().cloned();
+        let mut builder = Client::builder(self.logger.clone()).severity(self.severity);
+        builder = builder.disabled_timers(timers);
         let (sender, name) = self.build_sender(origin)?;
         builder.set_sender_boxed(sender, name);
         for (index, spec) in self.filters.iter().enumerate() {
@@ -204,16 +204,17 @@ impl Config {
         &self,
         origin: &Origin<'_>,
     ) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-        let built = senders::build(&self.sender.class, &self.sender.options)
-            .map_err(|e| origin.locate(e, &[Step::Key("sender")]))?;
+        let build = |sender: &SenderConfig, table: &[Step<'_>]| {
+            senders::build(sender).map_err(|e| origin.locate(e, table))
+        };
+        let (sender, name) = build(&self.sender, &[Step::Key("sender")])?;
         if self.routes.is_empty() {
-            return Ok(built);
+            return Ok((sender, name));
         }
-        let mut router = crate::sender::Router::new(built.0);
+        let mut router = crate::sender::Router::new(sender);
         for (index, route) in self.routes.iter().enumerate() {
             let table = [Step::Key("routes"), Step::Index(index), Step::Key("sender")];
-            let (routed, _) = senders::build(&route.sender.class, &route.sender.options)
-                .map_err(|e| origin.locate(e, &table))?;
+            let (routed, _) = build(&route.sender, &table)?;
             router = router.route(route.types.iter().cloned(), routed);
         }
         Ok((Box::new(router), "Router"))
@@ -245,24 +246,16 @@ impl Config {
     /// them out, as metlog-py ignores them) and keeps every `global` option.
     fn apply_global(&self, origin: &Origin<'_>) -> Result<(), ConfigError> {
         if let Some(value) = self.global.get("disabled_decorators") {
-            let located = |e: ConfigError| {
-                origin.locate(e.at_key("disabled_decorators"), &[Step::Key("global")])
-            };
+            let key = "disabled_decorators";
+            let located = |e: ConfigError| origin.locate(e.at_key(key), &[Step::Key("global")]);
             let (known, unknown) = split_decorators(value);
             if !unknown.is_empty() {
                 return Err(located(unknown_decorators(&unknown)));
             }
-            crate::set_disabled_decorators(&known).map_err(|e| {
-                located(ConfigError::new(
-                    ConfigErrorKind::InvalidValue,
-                    e.to_string(),
-                ))
-            })?;
+            crate::set_disabled_decorators(&known).map_err(|e| located(invalid(e.to_string())))?;
         }
-        globals()
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(self.global.clone());
+        let mut globals = globals().write().unwrap_or_else(PoisonError::into_inner);
+        globals.extend(self.global.clone());
         Ok(())
     }
 
@@ -270,12 +263,9 @@ impl Config {
     /// statistics).
     fn attach_plugins(&self, client: &Client, origin: &Origin<'_>) -> Result<(), ConfigError> {
         for (name, plugin) in self.plugins.iter().filter(|(_, p)| attaches(&p.provider)) {
-            crate::plugin::attach(&plugin.provider, client, &plugin.options).map_err(|e| {
-                origin.locate(
-                    plugin_error(name, e),
-                    &[Step::Key("plugins"), Step::Key(name)],
-                )
-            })?;
+            let table = [Step::Key("plugins"), Step::Key(name)];
+            crate::plugin::attach(&plugin.provider, client, &plugin.options)
+                .map_err(|e| origin.locate(plugin_error(name, e), &table))?;
         }
         Ok(())
     }
@@ -303,14 +293,11 @@ fn check_plugin_name(name: &str, first: Option<&str>, override_: bool) -> Result
 }
 
 fn unknown_plugin(name: &str, provider: &str) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::UnknownProvider,
-        format!(
-            "unknown plugin provider {provider:?} for plugin {name:?} (providers are registered \
-             with metlog::plugin::register_provider)"
-        ),
-    )
-    .at_key("provider")
+    let message = format!(
+        "unknown plugin provider {provider:?} for plugin {name:?} (providers are registered with \
+         metlog::plugin::register_provider)"
+    );
+    ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("provider")
 }
 
 fn plugin_error(name: &str, e: String) -> ConfigError {
@@ -330,38 +317,57 @@ fn invalid(message: String) -> ConfigError {
     ConfigError::new(ConfigErrorKind::InvalidValue, message)
 }
 
+/// Refuses an option `options` has that is not one of `known` (those of
+/// `what`, a sender class or filter).
+fn check_options<V>(
+    what: &str,
+    options: &BTreeMap<String, V>,
+    known: &[&str],
+    takes: impl Fn(&str) -> bool,
+) -> Result<(), ConfigError> {
+    let Some(key) = options.keys().find(|key| !takes(key)) else {
+        return Ok(());
+    };
+    let known = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    };
+    let message = format!("unknown option for the {what} (expected {known})");
+    Err(ConfigError::new(ConfigErrorKind::UnknownKey, message).at_key(key))
+}
+
 fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
-    let name = spec
-        .provider
-        .strip_prefix("metlog.filters.")
-        .unwrap_or(&spec.provider);
+    let (provider, options) = (&spec.provider, &spec.options);
+    let name = provider.strip_prefix("metlog.filters.").unwrap_or(provider);
     let name = name.strip_suffix("_provider").unwrap_or(name);
+    let only = |known: &[&str]| {
+        check_options(&format!("{name} filter"), options, known, |k| {
+            known.contains(&k)
+        })
+    };
     let severity = |key: &str, v: &ConfigValue| {
-        severity_of(v)
-            .ok_or_else(|| invalid(format!("expected a severity 0-7, found {v}")).at_key(key))
+        let message = format!("expected a severity 0-7, found {v}");
+        severity_of(v).ok_or_else(|| invalid(message).at_key(key))
     };
     let types = || {
-        filter_options(name, spec, &["types"])?;
-        let types = spec
-            .options
-            .get("types")
-            .and_then(ConfigValue::as_string_list);
+        only(&["types"])?;
+        let types = options.get("types").and_then(ConfigValue::as_string_list);
         types.ok_or_else(|| invalid("expected a list of types".into()).at_key("types"))
     };
     Ok(match name {
         "severity_max" => {
-            filter_options(name, spec, &["severity"])?;
-            let v = spec.options.get("severity").ok_or_else(|| {
-                invalid("the severity_max filter needs a severity".into()).at_key("severity")
-            })?;
+            only(&["severity"])?;
+            let needs =
+                || invalid(format!("the {name} filter needs a severity")).at_key("severity");
+            let v = options.get("severity").ok_or_else(needs)?;
             Box::new(filter::severity_max(severity("severity", v)?))
         }
         "type_whitelist" => Box::new(filter::type_whitelist(types()?)),
         "type_blacklist" => Box::new(filter::type_blacklist(types()?)),
         // Each option is `<message type> = <max severity>`.
         "type_severity_max" => {
-            let limits = spec
-                .options
+            let limits = options
                 .iter()
                 .map(|(kind, v)| Ok((kind.clone(), severity(kind, v)?)));
             Box::new(filter::type_severity_max(
@@ -369,43 +375,23 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
             ))
         }
         _ => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::UnknownProvider,
-                format!(
-                    "unknown filter provider {:?}; expected severity_max, type_whitelist, \
-                     type_blacklist or type_severity_max (metlog-py's metlog.filters.*_provider \
-                     names work too)",
-                    spec.provider
-                ),
-            )
-            .at_key("provider"))
+            let message = format!(
+                "unknown filter provider {provider:?}; expected severity_max, type_whitelist, \
+                 type_blacklist or type_severity_max (metlog-py's metlog.filters.*_provider \
+                 names work too)"
+            );
+            return Err(
+                ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("provider")
+            );
         }
     })
-}
-
-/// Refuses an option filter `name` does not take.
-fn filter_options(name: &str, spec: &ProviderConfig, allowed: &[&str]) -> Result<(), ConfigError> {
-    match spec.options.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(ConfigError::new(
-            ConfigErrorKind::UnknownKey,
-            format!(
-                "unknown option for the {name} filter (expected {})",
-                allowed.join(", ")
-            ),
-        )
-        .at_key(key)),
-        None => Ok(()),
-    }
 }
 
 /// The names of `global_disabled_decorators` that name a decorator
 /// (`timeit`, `incr_count`, `timer`, `incr`), and those that do not.
 fn split_decorators(value: &ConfigValue) -> (Vec<String>, Vec<String>) {
-    value
-        .as_string_list()
-        .unwrap_or_default()
-        .into_iter()
-        .partition(|name| name.parse::<crate::Decorator>().is_ok())
+    let names = value.as_string_list().unwrap_or_default().into_iter();
+    names.partition(|name| name.parse::<crate::Decorator>().is_ok())
 }
 
 /// What the known decorator names are, after the unknown ones.
@@ -418,9 +404,9 @@ fn quoted(names: &[String]) -> String {
 }
 
 fn unknown_decorators(unknown: &[String]) -> ConfigError {
+    let names = quoted(unknown);
     invalid(format!(
-        "unknown decorator name(s) {} (known: {KNOWN_DECORATORS})",
-        quoted(unknown)
+        "unknown decorator name(s) {names} (known: {KNOWN_DECORATORS})"
     ))
 }
 
@@ -479,7 +465,16 @@ fn config_from_ini(
     env: &dyn Fn(&str) -> Option<String>,
     strict: bool,
 ) -> Result<(Config, IniSource, Ignored), ConfigError> {
-    let (mut sections, notes) = read_sections(text, section, strict)?;
+    let (mut sections, mut notes) = ini::parse(text)?;
+    let reads = |name: &str| reads_section(section, name);
+    // Interpolated as configparser does it, when read: only the sections
+    // this client reads (a Paste `[app:main]` may use what it does not know).
+    for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
+        ini::interpolate(sect)?;
+    }
+    if strict && !notes.is_empty() {
+        return Err(notes.swap_remove(0));
+    }
     let Some(main) = sections.iter().find(|s| s.name == section) else {
         let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         let found = if found.is_empty() {
@@ -490,55 +485,30 @@ fn config_from_ini(
         let message = format!("no [{section}] section (found: {found})");
         return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
     };
+    let notes = notes.iter().map(ConfigError::to_string).collect();
     let mut ini = IniReader {
         env,
         strict,
         config: Config::default(),
         ignored: Ignored {
             notes,
-            options: Vec::new(),
+            ..Ignored::default()
         },
         source: IniSource {
             section: section.to_owned(),
-            sections: Vec::new(),
-            routes: Vec::new(),
-            filters: Vec::new(),
+            ..IniSource::default()
         },
     };
     ini.client(main)?;
     for sect in sections
         .iter()
-        .filter(|s| s.name != section && reads_section(section, &s.name))
+        .filter(|s| s.name != section && reads(&s.name))
     {
         ini.part(sect)?;
     }
-    sections.retain(|s| reads_section(section, &s.name));
+    sections.retain(|s| reads(&s.name));
     ini.source.sections = sections;
     Ok((ini.config, ini.source, ini.ignored))
-}
-
-/// The sections of an INI text, those a client loaded from `section` reads
-/// interpolated as configparser does it, when read (a Paste `[app:main]`
-/// may use what this client does not know); and the parser's notes.
-fn read_sections(
-    text: &str,
-    section: &str,
-    strict: bool,
-) -> Result<(Vec<ini::Section>, Vec<String>), ConfigError> {
-    let ini::Parsed {
-        mut sections,
-        mut notes,
-    } = ini::parse(text)?;
-    for sect in sections
-        .iter_mut()
-        .filter(|s| reads_section(section, &s.name))
-    {
-        ini::interpolate(sect)?;
-    }
-    if strict && !notes.is_empty() {
-        return Err(notes.swap_remove(0));
-    }
-    Ok((sections, notes.iter().map(ConfigError::to_string).collect()))
 }
 
 /// INI translation under way.
@@ -555,13 +525,11 @@ impl IniReader<'_> {
     fn value(&self, sect: &ini::Section, entry: &ini::Entry) -> Result<ConfigValue, ConfigError> {
         ConfigValue::from_ini(&entry.value, self.env).map_err(|missing| {
             let name = missing.0;
-            ConfigError::new(
-                ConfigErrorKind::MissingVariable,
-                format!("environment variable {name} is not set (used as ${{{name}}})"),
-            )
-            .in_section(&sect.name)
-            .at_key(&entry.key)
-            .at_line(Some(entry.line))
+            let message = format!("environment variable {name} is not set (used as ${{{name}}})");
+            let e = ConfigError::new(ConfigErrorKind::MissingVariable, message);
+            e.in_section(&sect.name)
+                .at_key(&entry.key)
+                .at_line(Some(entry.line))
         })
     }
 
@@ -583,11 +551,9 @@ impl IniReader<'_> {
                 continue;
             }
             let value = self.value(main, entry)?;
-            set_client_option(&mut self.config, key, value).map_err(|e| {
-                e.in_section(&main.name)
-                    .at_key(key)
-                    .at_line(Some(entry.line))
-            })?;
+            let located = |e: ConfigError| e.in_section(&main.name).at_key(key);
+            let located = |e| located(e).at_line(Some(entry.line));
+            set_client_option(&mut self.config, key, value).map_err(located)?;
         }
         if !self.strict {
             self.leave_out_unknown_decorators(main);
@@ -609,12 +575,12 @@ impl IniReader<'_> {
             return;
         }
         let key = "global_disabled_decorators";
-        self.ignored.options.push(format!(
-            "[{}] line {}: {key} name(s) {} (known: {KNOWN_DECORATORS})",
-            main.name,
-            main.line(key).unwrap_or(0),
-            quoted(&unknown)
-        ));
+        let (line, names) = (main.line(key).unwrap_or(0), quoted(&unknown));
+        let ignored = format!(
+            "[{}] line {line}: {key} name(s) {names} (known: {KNOWN_DECORATORS})",
+            main.name
+        );
+        self.ignored.options.push(ignored);
         let known = known.into_iter().map(ConfigValue::Str).collect();
         (self.config.global).insert("disabled_decorators".to_owned(), ConfigValue::List(known));
     }
@@ -652,47 +618,42 @@ impl IniReader<'_> {
         // `[DEFAULT]` keys serve interpolation and defaults, not as a
         // filter's, plugin's or route's options.
         for entry in sect.entries.iter().filter(|e| !e.inherited) {
-            match entry.key.as_str() {
+            if entry.key == "provider" {
                 // A dotted name: taken as written.
-                "provider" => provider = Some(entry.value.trim().to_owned()),
-                _ => {
-                    options.insert(entry.key.clone(), self.value(sect, entry)?);
-                }
+                provider = Some(entry.value.trim().to_owned());
+            } else {
+                options.insert(entry.key.clone(), self.value(sect, entry)?);
             }
         }
         if route {
-            self.config
-                .routes
-                .push(route_config(options).map_err(located)?);
+            let route = route_config(options).map_err(located)?;
+            self.config.routes.push(route);
             self.source.routes.push(sect.name.clone());
             return Ok(());
         }
-        let provider = provider
-            .ok_or_else(|| located(invalid("missing `provider`".into()).at_key("provider")))?;
-        match plugin {
-            Some(name) => {
-                let override_ = match options.remove("override") {
-                    None => false,
-                    Some(ConfigValue::Bool(b)) => b,
-                    Some(v) => {
-                        let e = invalid(format!("expected true or false, found {v}"));
-                        return Err(located(e.at_key("override")));
-                    }
-                };
-                let plugin = PluginConfig {
-                    provider,
-                    override_,
-                    options,
-                };
-                self.config.plugins.insert(name, plugin);
+        let missing = || invalid("missing `provider`".into()).at_key("provider");
+        let provider = provider.ok_or_else(|| located(missing()))?;
+        let Some(name) = plugin else {
+            self.config
+                .filters
+                .push(ProviderConfig { provider, options });
+            self.source.filters.push(sect.name.clone());
+            return Ok(());
+        };
+        let override_ = match options.remove("override") {
+            None => false,
+            Some(ConfigValue::Bool(b)) => b,
+            Some(v) => {
+                let e = invalid(format!("expected true or false, found {v}"));
+                return Err(located(e.at_key("override")));
             }
-            None => {
-                self.config
-                    .filters
-                    .push(ProviderConfig { provider, options });
-                self.source.filters.push(sect.name.clone());
-            }
-        }
+        };
+        let plugin = PluginConfig {
+            provider,
+            override_,
+            options,
+        };
+        self.config.plugins.insert(name, plugin);
         Ok(())
     }
 }
@@ -702,9 +663,11 @@ fn route_config(mut options: BTreeMap<String, ConfigValue>) -> Result<RouteConfi
     let types = options.remove("types").and_then(|t| t.as_string_list());
     let types = types.ok_or_else(|| invalid("a route needs `types`".into()).at_key("types"))?;
     let class = options.remove("class").and_then(|c| c.as_string());
-    let class =
-        class.ok_or_else(|| invalid("a route needs a sender `class`".into()).at_key("class"))?;
-    let sender = SenderConfig { class, options };
+    let needs_class = || invalid("a route needs a sender `class`".into()).at_key("class");
+    let sender = SenderConfig {
+        class: class.ok_or_else(needs_class)?,
+        options,
+    };
     Ok(RouteConfig { types, sender })
 }
 
@@ -714,22 +677,20 @@ fn set_client_option(
     key: &str,
     value: ConfigValue,
 ) -> Result<(), ConfigError> {
+    let expected = |what: &str| invalid(format!("expected {what}, found {value}"));
     match key {
         "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
         "severity" => {
-            config.severity = severity_of(&value).ok_or_else(|| {
-                invalid(format!("expected a severity 0-7 or a name, found {value}"))
-            })?
+            let severity = severity_of(&value);
+            config.severity = severity.ok_or_else(|| expected("a severity 0-7 or a name"))?;
         }
         "disabled_timers" => {
-            config.disabled_timers = value
-                .as_string_list()
-                .ok_or_else(|| invalid(format!("expected timer names, found {value}")))?
+            let timers = value.as_string_list();
+            config.disabled_timers = timers.ok_or_else(|| expected("timer names"))?;
         }
         "sender_class" => {
-            config.sender.class = value
-                .as_string()
-                .ok_or_else(|| invalid("expected a class name".into()))?
+            let class = value.as_string();
+            config.sender.class = class.ok_or_else(|| invalid("expected a class name".into()))?;
         }
         _ => {
             let (table, option) = if let Some(option) = key.strip_prefix("sender_") {

@@ -15,6 +15,7 @@ pub(super) enum Step<'a> {
 
 /// An INI text as read for one client: its sections, and the section each
 /// route and filter came from.
+#[derive(Default)]
 pub(super) struct IniSource {
     /// The client's section.
     pub(super) section: String,

@@ -1,10 +1,11 @@
 //! Sender classes by name: one table of metlog-py's dotted names and our
 //! short ones, the options each takes, and how each is built.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::{ConfigError, ConfigErrorKind, ConfigValue};
+use super::{ConfigError, ConfigErrorKind, ConfigValue, SenderConfig};
 use crate::encode::syslog::{Facility, SdFields};
 use crate::sender::{self, QueueConfig, Sender};
 
@@ -71,48 +72,31 @@ impl Class {
 
     /// Refuses an option it does not take.
     fn check(&self, options: &BTreeMap<String, ConfigValue>) -> Result<(), ConfigError> {
-        let Some(key) = options.keys().find(|key| !self.takes(key)) else {
-            return Ok(());
-        };
         let mut known = self.options.to_vec();
         known.extend(QUEUE_OPTIONS.iter().filter(|_| self.queued));
-        let known = if known.is_empty() {
-            "none".to_owned()
-        } else {
-            known.join(", ")
-        };
-        let message = format!(
-            "unknown option for the {} sender (expected {known})",
-            self.names[0]
-        );
-        Err(ConfigError::new(ConfigErrorKind::UnknownKey, message).at_key(key))
+        let what = format!("{} sender", self.names[0]);
+        super::check_options(&what, options, &known, |key| self.takes(key))
     }
 }
 
 /// A user-registered sender class: builds a sender from its options.
 pub type SenderFactory = fn(&BTreeMap<String, ConfigValue>) -> Result<Box<dyn Sender>, String>;
 
-fn custom() -> &'static std::sync::RwLock<std::collections::HashMap<String, SenderFactory>> {
-    static CUSTOM: std::sync::OnceLock<
-        std::sync::RwLock<std::collections::HashMap<String, SenderFactory>>,
-    > = std::sync::OnceLock::new();
+fn custom() -> &'static RwLock<HashMap<String, SenderFactory>> {
+    static CUSTOM: OnceLock<RwLock<HashMap<String, SenderFactory>>> = OnceLock::new();
     CUSTOM.get_or_init(Default::default)
 }
 
 /// Makes a sender class of your own available to configuration files as
 /// `class = <name>`; its options are passed as they are (not checked).
 pub fn register_sender(name: impl Into<String>, factory: SenderFactory) {
-    custom()
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(name.into(), factory);
+    let mut custom = custom().write().unwrap_or_else(PoisonError::into_inner);
+    custom.insert(name.into(), factory);
 }
 
-/// Builds the sender `class` from `options`; returns it with its type name.
-pub(crate) fn build(
-    class: &str,
-    options: &BTreeMap<String, ConfigValue>,
-) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+/// Builds the sender `config` describes; returns it with its type name.
+pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    let (class, options) = (config.class.as_str(), &config.options);
     if let Some(known) = Class::named(class) {
         known.check(options)?;
         let options = Options {
@@ -123,19 +107,16 @@ pub(crate) fn build(
     }
     let factory = custom()
         .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(PoisonError::into_inner)
         .get(class)
         .copied();
     let Some(factory) = factory else {
-        return Err(ConfigError::new(
-            ConfigErrorKind::UnknownProvider,
-            format!(
-                "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, \
-                 stdout, file, capture, log, null, a metlog-py class name such as \
-                 metlog.senders.UdpSender, or a class registered with metlog::config::register_sender"
-            ),
-        )
-        .at_key("class"));
+        let message = format!(
+            "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, stdout, \
+             file, capture, log, null, a metlog-py class name such as metlog.senders.UdpSender, or \
+             a class registered with metlog::config::register_sender"
+        );
+        return Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"));
     };
     let built = factory(options).map_err(|e| sender_error(class, e))?;
     Ok((built, "custom sender"))
