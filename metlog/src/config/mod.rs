@@ -802,40 +802,31 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
         Ok(text) => return Ok(text),
         Err(e) => e.into_bytes(),
     };
-    let reads = |name: &str| reads_section(section, name);
     let valid = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
-    let mut text = String::with_capacity(bytes.len());
-    let mut in_read_section = false;
-    for (index, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+    let mut reading = false;
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let start = line.trim_ascii_start();
-        let lossy = String::from_utf8_lossy(line);
-        if let Some(header) = start.strip_prefix(b"[") {
-            if let Some(close) = header.iter().position(|&b| b == b']') {
-                in_read_section = valid(&header[..close])
-                    && reads(std::str::from_utf8(&header[..close]).unwrap_or(""));
-                text.push_str(&lossy);
-                continue;
-            }
+        let header = start.strip_prefix(b"[");
+        if let Some(close) = header.and_then(|h| h.iter().position(|&b| b == b']')) {
+            let name = std::str::from_utf8(&start[1..=close]);
+            reading = name.is_ok_and(|name| reads_section(section, name));
+            continue;
         }
-        let harmless = valid(line)
-            || !in_read_section
-            || start.starts_with(b"#")
+        let comment = start.starts_with(b"#")
             || start.starts_with(b";")
-            || (start.len() >= 3 && start[..3].eq_ignore_ascii_case(b"rem"))
-            // The part before an inline comment (`;` after whitespace).
-            || line
-                .windows(2)
-                .position(|w| w[0].is_ascii_whitespace() && w[1] == b';')
-                .is_some_and(|at| valid(&line[..at]));
-        if !harmless {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Io,
-                format!("cannot read: line {} is not UTF-8", index + 1),
-            ));
+            || start
+                .get(..3)
+                .is_some_and(|rem| rem.eq_ignore_ascii_case(b"rem"));
+        // The part before an inline comment (`;` after whitespace).
+        let inline = line
+            .windows(2)
+            .position(|w| w[0].is_ascii_whitespace() && w[1] == b';');
+        if reading && !valid(line) && !comment && !inline.is_some_and(|at| valid(&line[..at])) {
+            let message = format!("cannot read: line {} is not UTF-8", index + 1);
+            return Err(ConfigError::new(ConfigErrorKind::Io, message));
         }
-        text.push_str(&lossy);
     }
-    Ok(text)
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {

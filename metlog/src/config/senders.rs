@@ -123,10 +123,8 @@ pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static 
 }
 
 fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::Sender,
-        format!("cannot create the {class} sender: {e}"),
-    )
+    let message = format!("cannot create the {class} sender: {e}");
+    ConfigError::new(ConfigErrorKind::Sender, message)
 }
 
 /// Options for one sender, with helpers that produce precise errors.
@@ -135,54 +133,70 @@ struct Options<'a> {
     options: &'a BTreeMap<String, ConfigValue>,
 }
 
+/// An integer, or text that is one.
+fn integer(v: &ConfigValue) -> Option<i64> {
+    match v {
+        ConfigValue::Int(i) => Some(*i),
+        ConfigValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 impl Options<'_> {
-    fn invalid(&self, key: &str, message: String) -> ConfigError {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(ConfigErrorKind::InvalidValue, message).at_key(key)
     }
 
-    /// The sender could not be created.
-    fn failed(&self, e: impl std::fmt::Display) -> ConfigError {
-        sender_error(self.class, e)
+    /// The sender, or why it could not be created.
+    fn boxed<S: Sender + 'static>(&self, sender: std::io::Result<S>) -> Built {
+        Ok(Box::new(sender.map_err(|e| sender_error(self.class, e))?))
     }
 
-    fn get(&self, key: &str) -> Option<&ConfigValue> {
-        self.options.get(key)
+    /// Option `key` converted by `convert`, or an error saying what was
+    /// `expected`.
+    fn get<T>(
+        &self,
+        key: &str,
+        convert: impl Fn(&ConfigValue) -> Option<T>,
+        expected: impl Fn(&ConfigValue) -> String,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(v) = self.options.get(key) else {
+            return Ok(None);
+        };
+        convert(v)
+            .map(Some)
+            .ok_or_else(|| self.invalid(key, expected(v)))
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        v.as_string().map(Some).ok_or_else(|| {
-            self.invalid(key, format!("expected text, found {} ({v})", v.type_name()))
-        })
+        let expected = |v: &ConfigValue| format!("expected text, found {} ({v})", v.type_name());
+        self.get(key, ConfigValue::as_string, expected)
     }
 
     fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
+        let expected = |v: &ConfigValue| format!("expected a list of names, found {v}");
+        self.get(key, ConfigValue::as_string_list, expected)
+    }
+
+    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
+        let boolean = |v: &ConfigValue| match v {
+            ConfigValue::Bool(b) => Some(*b),
+            _ => None,
         };
-        v.as_string_list()
-            .map(Some)
-            .ok_or_else(|| self.invalid(key, format!("expected a list of names, found {v}")))
+        let expected = |v: &ConfigValue| format!("expected true or false, found {v}");
+        Ok(self.get(key, boolean, expected)?.unwrap_or(false))
     }
 
     fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
-        let value = match self.get(key) {
-            None => return Ok(None),
-            Some(ConfigValue::Int(i)) => *i,
-            Some(ConfigValue::Str(s)) if s.trim().parse::<i64>().is_ok() => {
-                s.trim().parse().unwrap_or_default()
+        let expected =
+            |v: &ConfigValue| format!("expected an integer, found {} ({v})", v.type_name());
+        let value = self.get(key, integer, expected)?;
+        match value {
+            Some(n) if !(min..=max).contains(&n) => {
+                Err(self.invalid(key, format!("{n} is out of range {min}..={max}")))
             }
-            Some(v) => {
-                let found = format!("expected an integer, found {} ({v})", v.type_name());
-                return Err(self.invalid(key, found));
-            }
-        };
-        if !(min..=max).contains(&value) {
-            return Err(self.invalid(key, format!("{value} is out of range {min}..={max}")));
+            _ => Ok(value),
         }
-        Ok(Some(value))
     }
 
     /// `key` as a count from 1 to 2^30, or `default`.
@@ -190,49 +204,36 @@ impl Options<'_> {
         Ok(self.int(key, 1, 1 << 30)?.map_or(default, |n| n as usize))
     }
 
-    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(ConfigValue::Bool(b)) => Ok(*b),
-            Some(v) => Err(self.invalid(key, format!("expected true or false, found {v}"))),
-        }
+    /// `key`, which the sender needs.
+    fn needed<T>(&self, key: &str, value: Option<T>, needs: &str) -> Result<T, ConfigError> {
+        value.ok_or_else(|| self.invalid(key, needs))
     }
 
     fn ports(&self) -> Result<Vec<u16>, ConfigError> {
-        let one = |v: &ConfigValue| -> Result<u16, ConfigError> {
-            let n = match v {
-                ConfigValue::Int(i) => Some(*i),
-                ConfigValue::Str(s) => s.trim().parse().ok(),
-                _ => None,
-            };
-            n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
+        let one = |v: &ConfigValue| {
+            let port = integer(v).and_then(|n| u16::try_from(n).ok());
+            port.ok_or_else(|| {
                 self.invalid("port", format!("expected a port number 0-65535, found {v}"))
             })
         };
-        let ports: Vec<u16> = match self.get("port") {
-            None => {
-                return Err(self.invalid("port", format!("the {} sender needs a port", self.class)))
-            }
-            Some(ConfigValue::List(items)) => items.iter().map(one).collect::<Result<_, _>>()?,
-            Some(v) => vec![one(v)?],
+        let needs = format!("the {} sender needs a port", self.class);
+        let ports = match self.needed("port", self.options.get("port"), &needs)? {
+            ConfigValue::List(items) => items.iter().map(one).collect::<Result<_, _>>()?,
+            v => vec![one(v)?],
         };
         if ports.is_empty() {
-            return Err(self.invalid("port", "no port given".to_owned()));
+            return Err(self.invalid("port", "no port given"));
         }
         Ok(ports)
     }
 
     /// The hosts (at least one: `127.0.0.1` when none is configured).
     fn hosts(&self) -> Result<Vec<String>, ConfigError> {
-        let hosts = self
-            .strings("host")?
-            .unwrap_or_else(|| vec!["127.0.0.1".to_owned()]);
+        let hosts = self.strings("host")?;
+        let hosts = hosts.unwrap_or_else(|| vec!["127.0.0.1".to_owned()]);
         if hosts.is_empty() || hosts.iter().any(|h| h.trim().is_empty()) {
-            return Err(self.invalid(
-                "host",
-                "empty: give a host name or address (or leave the key out for 127.0.0.1)"
-                    .to_owned(),
-            ));
+            let message = "empty: give a host name or address (or leave the key out for 127.0.0.1)";
+            return Err(self.invalid("host", message));
         }
         Ok(hosts)
     }
@@ -251,64 +252,62 @@ impl Options<'_> {
         if let Some(bytes) = self.int("queue_max_bytes", 1 << 16, 1 << 36)? {
             queue = queue.max_bytes(bytes as usize);
         }
-        if let Some(v) = self.get("flush_timeout") {
-            let secs = match v {
-                ConfigValue::Int(i) => Some(*i as f64),
-                ConfigValue::Float(f) => Some(*f),
-                ConfigValue::Str(s) => s.parse().ok(),
-                _ => None,
-            };
-            let secs = secs.ok_or_else(|| {
-                self.invalid("flush_timeout", format!("expected seconds, found {v}"))
-            })?;
-            if !(0.0..=3600.0).contains(&secs) {
-                let message = format!("{secs} s is out of range 0..=3600");
-                return Err(self.invalid("flush_timeout", message));
-            }
-            queue = queue.flush_timeout(Duration::from_secs_f64(secs));
+        let seconds = |v: &ConfigValue| match v {
+            ConfigValue::Int(i) => Some(*i as f64),
+            ConfigValue::Float(f) => Some(*f),
+            ConfigValue::Str(s) => s.parse().ok(),
+            _ => None,
+        };
+        let expected = |v: &ConfigValue| format!("expected seconds, found {v}");
+        match self.get("flush_timeout", seconds, expected)? {
+            Some(secs) if !(0.0..=3600.0).contains(&secs) => Err(self.invalid(
+                "flush_timeout",
+                format!("{secs} s is out of range 0..=3600"),
+            )),
+            Some(secs) => Ok(queue.flush_timeout(Duration::from_secs_f64(secs))),
+            None => Ok(queue),
         }
-        Ok(queue)
     }
 }
 
 fn udp(o: &Options<'_>) -> Built {
-    let s = sender::UdpSender::to_hosts_with_queue(o.hosts()?, o.ports()?, o.queue()?)
-        .map_err(|e| o.failed(e))?;
-    Ok(Box::new(s))
+    o.boxed(sender::UdpSender::to_hosts_with_queue(
+        o.hosts()?,
+        o.ports()?,
+        o.queue()?,
+    ))
 }
 
 fn tcp(o: &Options<'_>) -> Built {
     let (host, port) = o.address()?;
     let queue = o.queue()?;
     let backlog = o.count("backlog", sender::DEFAULT_BACKLOG)?;
-    let s = sender::TcpSender::with_options((host.as_str(), port), queue, backlog)
-        .map_err(|e| o.failed(e))?;
-    Ok(Box::new(s))
+    o.boxed(sender::TcpSender::with_options(
+        (host.as_str(), port),
+        queue,
+        backlog,
+    ))
 }
 
 fn statsd(o: &Options<'_>) -> Built {
     use crate::encode::statsd::Prefix;
     let (host, port) = o.address()?;
     let queue = o.queue()?;
-    let mtu = o
-        .int("mtu", 64, 65_507)?
-        .map_or(sender::DEFAULT_MTU, |m| m as usize);
+    let mtu = o.int("mtu", 64, 65_507)?;
+    let mtu = mtu.map_or(sender::DEFAULT_MTU, |m| m as usize);
     let prefix = match o.string("prefix")? {
         Some(text) if !text.is_empty() => Prefix::Text(text),
         _ => Prefix::None,
     };
-    let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue)
-        .map_err(|e| o.failed(e))?;
-    Ok(Box::new(s.prefix(prefix)))
+    let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue);
+    o.boxed(s.map(|s| s.prefix(prefix)))
 }
 
 fn syslog(o: &Options<'_>) -> Built {
     let mut config = sender::SyslogConfig::default().queue(o.queue()?);
     if let Some(facility) = o.string("facility")? {
-        let facility: Facility = facility
-            .parse()
-            .map_err(|e: String| o.invalid("facility", e))?;
-        config = config.facility(facility);
+        let facility: Result<Facility, String> = facility.parse();
+        config = config.facility(facility.map_err(|e| o.invalid("facility", e))?);
     }
     if let Some(fields) = o.strings("sd_fields")? {
         config = config.structured_data(match fields.as_slice() {
@@ -318,15 +317,9 @@ fn syslog(o: &Options<'_>) -> Built {
         });
     }
     let transport = o.string("transport")?.unwrap_or_else(|| "udp".to_owned());
-    let s = match transport.as_str() {
-        "udp" | "tcp" => {
-            let (host, port) = o.address()?;
-            if transport == "udp" {
-                sender::SyslogSender::udp((host.as_str(), port), config)
-            } else {
-                sender::SyslogSender::tcp((host.as_str(), port), config)
-            }
-        }
+    o.boxed(match transport.as_str() {
+        "udp" => sender::SyslogSender::udp(o.address()?, config),
+        "tcp" => sender::SyslogSender::tcp(o.address()?, config),
         #[cfg(unix)]
         "unix" => {
             let path = o.string("path")?.unwrap_or_else(|| "/dev/log".to_owned());
@@ -336,8 +329,7 @@ fn syslog(o: &Options<'_>) -> Built {
             let message = format!("expected udp, tcp or unix, found {other:?}");
             return Err(o.invalid("transport", message));
         }
-    };
-    Ok(Box::new(s.map_err(|e| o.failed(e))?))
+    })
 }
 
 fn stdout(o: &Options<'_>) -> Built {
@@ -349,15 +341,9 @@ fn stdout(o: &Options<'_>) -> Built {
 }
 
 fn file(o: &Options<'_>) -> Built {
-    let path = match (o.string("filepath")?, o.string("path")?) {
-        (Some(p), _) | (None, Some(p)) => p,
-        (None, None) => {
-            return Err(o.invalid("filepath", "the file sender needs a filepath".into()))
-        }
-    };
-    Ok(Box::new(
-        sender::FileSender::open(&path).map_err(|e| o.failed(e))?,
-    ))
+    let path = o.string("filepath")?.or(o.string("path")?);
+    let path = o.needed("filepath", path, "the file sender needs a filepath")?;
+    o.boxed(sender::FileSender::open(&path))
 }
 
 fn capture(o: &Options<'_>) -> Built {
@@ -381,21 +367,17 @@ fn log(o: &Options<'_>) -> Built {
 
 #[cfg(feature = "zmq")]
 fn zmq(o: &Options<'_>) -> Built {
-    let endpoints = o.strings("bindstrs")?.ok_or_else(|| {
-        o.invalid(
-            "bindstrs",
-            "the zmq sender needs bindstrs (endpoints)".into(),
-        )
-    })?;
+    let endpoints = o.strings("bindstrs")?;
+    let needs = "the zmq sender needs bindstrs (endpoints)";
+    let endpoints = o.needed("bindstrs", endpoints, needs)?;
     let queue_length = o
         .int("queue_length", 1, i64::from(i32::MAX))?
         .unwrap_or(1000) as i32;
-    let s = if o.bool("bind")? {
+    o.boxed(if o.bool("bind")? {
         sender::ZmqSender::bind(endpoints, queue_length)
     } else {
         sender::ZmqSender::connect(endpoints, queue_length)
-    };
-    Ok(Box::new(s.map_err(|e| sender_error("zmq", e))?))
+    })
 }
 
 /// metlog-py's `ZmqHandshakePubSender`: a publisher connected to
@@ -406,23 +388,20 @@ fn zmq(o: &Options<'_>) -> Built {
 /// pool's are accepted, reported once, and left unused.
 #[cfg(feature = "zmq")]
 fn zmq_handshake(o: &Options<'_>) -> Built {
-    let endpoint = o.string("connect_bind")?.ok_or_else(|| {
-        o.invalid(
-            "connect_bind",
-            "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)".into(),
-        )
-    })?;
+    let needs = "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)";
+    let endpoint = o.needed("connect_bind", o.string("connect_bind")?, needs)?;
     let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as i32;
-    let unused: Vec<&str> = [
+    let unused = [
         "handshake_bind",
         "handshake_timeout",
         "pool_size",
         "livecheck",
-    ]
-    .into_iter()
-    .chain(["debug_stderr"])
-    .filter(|key| o.options.contains_key(*key))
-    .collect();
+        "debug_stderr",
+    ];
+    let unused: Vec<&str> = unused
+        .into_iter()
+        .filter(|key| o.options.contains_key(*key))
+        .collect();
     if !unused.is_empty() {
         crate::report::report(format_args!(
             "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake; \
@@ -431,8 +410,8 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
             unused.join(", ")
         ));
     }
-    let s = sender::ZmqSender::connect([endpoint], hwm).map_err(|e| sender_error("zmq", e))?;
-    Ok(Box::new(s))
+    let s = sender::ZmqSender::connect([endpoint], hwm);
+    Ok(Box::new(s.map_err(|e| sender_error("zmq", e))?))
 }
 
 #[cfg(not(feature = "zmq"))]
