@@ -72,6 +72,12 @@ impl ConfigError {
         self
     }
 
+    /// The same error about `key`, as the source format names it.
+    pub(crate) fn rekey(mut self, key: &str) -> Self {
+        self.key = Some(key.to_owned());
+        self
+    }
+
     pub(crate) fn at_line(mut self, line: Option<usize>) -> Self {
         if self.line.is_none() {
             self.line = line;

@@ -4,7 +4,9 @@
 //! `;` comment lines, a `[DEFAULT]` section whose options every section
 //! inherits, and `%(key)s` interpolation (`%%` for a literal `%`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use super::{ConfigError, ConfigErrorKind};
 
 /// One `key = value` with where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,216 +27,213 @@ pub(crate) struct Section {
     pub(crate) entries: Vec<Entry>,
 }
 
-/// A syntax error: what and on which line (1-based).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SyntaxError {
-    pub(crate) line: usize,
-    pub(crate) section: Option<String>,
-    pub(crate) key: Option<String>,
-    pub(crate) message: String,
-}
+impl Section {
+    /// The line of option `key`.
+    pub(crate) fn line(&self, key: &str) -> Option<usize> {
+        self.entries.iter().find(|e| e.key == key).map(|e| e.line)
+    }
 
-/// What a text parses into: its sections (`[DEFAULT]` merged into each;
-/// see [`interpolate`]), and notes on what configparser accepts silently but
-/// a reader should hear of (an option given twice: the last wins).
-#[derive(Debug)]
-pub(crate) struct Parsed {
-    pub(crate) sections: Vec<Section>,
-    pub(crate) notes: Vec<SyntaxError>,
+    /// The line of option `key`, or the section's own when it has none.
+    pub(crate) fn line_of(&self, key: Option<&str>) -> usize {
+        key.and_then(|key| self.line(key)).unwrap_or(self.line)
+    }
 }
 
 /// Parses `text` with Python 2.7 `ConfigParser`'s rules (metlog-py's): `#`,
 /// `;` and `REM` comment lines; `;` after whitespace starts a comment on an
 /// option's line; `[name]` anything after the `]`; a section given twice
 /// is one section, an option given twice keeps its last value; `""` is an
-/// empty value.
-pub(crate) fn parse(text: &str) -> Result<Parsed, SyntaxError> {
-    let mut sections: Vec<Section> = Vec::new();
-    // Where each section is, and each of its keys: a look-up each, not a
-    // scan (100,000 sections took half a minute).
-    let mut section_at: HashMap<String, usize> = HashMap::new();
-    let mut keys_of: Vec<HashMap<String, usize>> = Vec::new();
-    let mut current: Option<usize> = None;
-    let mut notes = Vec::new();
-    // Continuation lines are allowed right after an entry (and blank lines
-    // between them, as configparser keeps them in the value).
-    let mut continuing = false;
+/// empty value. Returns the sections (`[DEFAULT]` merged into each; see
+/// [`interpolate`]), and notes on what configparser accepts silently but a
+/// reader should hear of (an option given twice: the last wins).
+pub(crate) fn parse(text: &str) -> Result<(Vec<Section>, Vec<ConfigError>), ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // As metlog-py's `client_from_text_config` (`textwrap.dedent`): the
     // margin every line shares is not indentation (its own tests write
     // their configurations indented inside Python strings).
     let margin = common_margin(text);
-
+    let mut parser = Parser::default();
     for (index, raw) in text.lines().enumerate() {
         let raw = if py_trim(raw).is_empty() {
             raw
         } else {
             &raw[margin..]
         };
-        let line_no = index + 1;
+        parser.line(index + 1, raw)?;
+    }
+    Ok(parser.finish())
+}
+
+/// The parser's state between lines.
+#[derive(Default)]
+struct Parser {
+    sections: Vec<Section>,
+    // Where each section is, and each of its keys: a look-up each, not a
+    // scan (100,000 sections took half a minute).
+    section_at: HashMap<String, usize>,
+    keys_of: Vec<HashMap<String, usize>>,
+    current: Option<usize>,
+    notes: Vec<ConfigError>,
+    // Continuation lines are allowed right after an entry (and blank lines
+    // between them, as configparser keeps them in the value).
+    continuing: bool,
+}
+
+impl Parser {
+    fn line(&mut self, line_no: usize, raw: &str) -> Result<(), ConfigError> {
         let trimmed = py_trim(raw);
         let indented = raw.starts_with(is_py_space);
         // configparser: `#` and `;` start a comment in the first column; an
         // indented one continues the option before it (or, with none, is
         // a comment here, where configparser refused the file).
         let comment = trimmed.starts_with(['#', ';']);
-        if (comment && !(indented && continuing)) || is_rem_comment(raw) {
-            continue;
+        if (comment && !(indented && self.continuing)) || is_rem_comment(raw) {
+            return Ok(());
         }
-        if trimmed.is_empty() {
-            if continuing {
-                if let Some(entry) = current.and_then(|at| sections[at].entries.last_mut()) {
-                    entry.value.push('\n');
-                }
+        match self.current {
+            Some(at) if self.continuing && (indented || trimmed.is_empty()) => {
+                self.continue_value(at, line_no, trimmed)
             }
-            continue;
+            _ if trimmed.is_empty() => Ok(()),
+            _ if trimmed.starts_with('[') => self.header(line_no, trimmed),
+            _ => self.option(line_no, trimmed),
         }
-        if indented && continuing {
-            if let Some(section) = current.map(|at| &sections[at]) {
-                if let Some(entry) = section
-                    .entries
-                    .last()
-                    .filter(|_| looks_like_an_option(trimmed))
-                {
-                    return Err(error(
-                        line_no,
-                        Some(&section.name),
-                        None,
-                        format!(
-                            "{trimmed:?} is indented more than the option before it, so it \
-                             would continue that option's value (`{}`, line {}); an option of \
-                             its own starts where the others do",
-                            entry.key, entry.line
-                        ),
-                    ));
-                }
-            }
-            if let Some(entry) = current.and_then(|at| sections[at].entries.last_mut()) {
-                entry.value.push('\n');
-                entry.value.push_str(trimmed);
-                continue;
-            }
-        }
-        if let Some(header) = trimmed.strip_prefix('[') {
-            // configparser's `\[(?P<header>[^]]+)\]`: what follows the `]`
-            // (a comment) is not part of the name.
-            let Some(name) = header.split_once(']').map(|(name, _)| name) else {
-                return Err(error(
-                    line_no,
-                    None,
-                    None,
-                    format!("malformed section header {trimmed:?}"),
-                ));
-            };
-            // configparser keeps the name as written, spaces and all.
-            let name = name.to_owned();
-            if name.is_empty() {
-                return Err(error(line_no, None, None, "empty section name".into()));
-            }
-            // Given again: the same section, continued (configparser).
-            let at = *section_at.entry(name.clone()).or_insert_with(|| {
-                sections.push(Section {
-                    name,
-                    line: line_no,
-                    entries: Vec::new(),
-                });
-                keys_of.push(HashMap::new());
-                sections.len() - 1
-            });
-            current = Some(at);
-            continuing = false;
-            continue;
-        }
-        let Some(at) = current else {
-            return Err(error(
-                line_no,
-                None,
-                None,
-                format!("{trimmed:?} comes before any [section] header"),
-            ));
+    }
+
+    /// A line of the value of the option before it (a blank one kept as a
+    /// line break).
+    fn continue_value(
+        &mut self,
+        at: usize,
+        line_no: usize,
+        trimmed: &str,
+    ) -> Result<(), ConfigError> {
+        let section = &mut self.sections[at];
+        let Some(entry) = section.entries.last_mut() else {
+            return Ok(());
         };
-        let section = &mut sections[at];
-        let Some(split) = trimmed.find(['=', ':']) else {
+        if looks_like_an_option(trimmed) {
             return Err(error(
                 line_no,
                 Some(&section.name),
-                None,
-                format!("expected `key = value`, found {trimmed:?}"),
+                format!(
+                    "{trimmed:?} is indented more than the option before it, so it would \
+                     continue that option's value (`{}`, line {}); an option of its own starts \
+                     where the others do",
+                    entry.key, entry.line
+                ),
             ));
+        }
+        entry.value.push('\n');
+        entry.value.push_str(trimmed);
+        Ok(())
+    }
+
+    fn header(&mut self, line_no: usize, trimmed: &str) -> Result<(), ConfigError> {
+        // configparser's `\[(?P<header>[^]]+)\]`: what follows the `]` (a
+        // comment) is not part of the name, which is kept as written.
+        let Some((name, _)) = trimmed[1..].split_once(']') else {
+            let message = format!("malformed section header {trimmed:?}");
+            return Err(error(line_no, None, message));
+        };
+        if name.is_empty() {
+            return Err(error(line_no, None, "empty section name".into()));
+        }
+        // Given again: the same section, continued (configparser).
+        let at = *self.section_at.entry(name.to_owned()).or_insert_with(|| {
+            let entries = Vec::new();
+            let name = name.to_owned();
+            self.sections.push(Section {
+                name,
+                line: line_no,
+                entries,
+            });
+            self.keys_of.push(HashMap::new());
+            self.sections.len() - 1
+        });
+        self.current = Some(at);
+        self.continuing = false;
+        Ok(())
+    }
+
+    fn option(&mut self, line_no: usize, trimmed: &str) -> Result<(), ConfigError> {
+        let Some(at) = self.current else {
+            let message = format!("{trimmed:?} comes before any [section] header");
+            return Err(error(line_no, None, message));
+        };
+        let section = &self.sections[at];
+        let Some(split) = trimmed.find(['=', ':']) else {
+            let message = format!("expected `key = value`, found {trimmed:?}");
+            return Err(error(line_no, Some(&section.name), message));
         };
         // Python 2's `str.lower()`: ASCII letters only.
         let key = py_trim(&trimmed[..split]).to_ascii_lowercase();
         if key.is_empty() {
-            return Err(error(
-                line_no,
-                Some(&section.name),
-                None,
-                "missing key before `=`".into(),
-            ));
+            let message = "missing key before `=`".into();
+            return Err(error(line_no, Some(&section.name), message));
         }
         let value = option_value(&trimmed[split + 1..]);
-        match keys_of[at].get(&key) {
-            Some(&entry_at) => {
-                let entry = &mut section.entries[entry_at];
-                notes.push(error(
-                    line_no,
-                    Some(&section.name),
-                    Some(&key),
-                    format!(
-                        "`{key}` given again (first on line {}; configparser keeps the last value)",
-                        entry.line
-                    ),
-                ));
-                entry.value = value;
-                entry.line = line_no;
-                // Its continuation lines, if any, go to the new value.
-                let last = section.entries.len() - 1;
-                section.entries.swap(entry_at, last);
-                if entry_at != last {
-                    let moved = section.entries[entry_at].key.clone();
-                    keys_of[at].insert(moved, entry_at);
-                    keys_of[at].insert(key, last);
-                }
-            }
+        match self.keys_of[at].get(&key) {
+            Some(&entry_at) => self.repeat(at, entry_at, key, value, line_no),
             None => {
-                keys_of[at].insert(key.clone(), section.entries.len());
-                section.entries.push(Entry {
+                let entries = &mut self.sections[at].entries;
+                self.keys_of[at].insert(key.clone(), entries.len());
+                let (line, inherited) = (line_no, false);
+                entries.push(Entry {
                     key,
                     value,
-                    line: line_no,
-                    inherited: false,
+                    line,
+                    inherited,
                 });
             }
         }
-        continuing = true;
+        self.continuing = true;
+        Ok(())
     }
 
-    let defaults = section_at
-        .get("DEFAULT")
-        .map(|&at| std::mem::take(&mut sections[at].entries));
-    sections.retain(|s| s.name != "DEFAULT");
-    for section in &mut sections {
-        // Trailing blank lines kept by continuation are not part of a value.
-        for entry in &mut section.entries {
-            let trimmed_len = entry.value.trim_end_matches('\n').len();
-            entry.value.truncate(trimmed_len);
-        }
-        if let Some(defaults) = &defaults {
-            let own: HashSet<String> = section.entries.iter().map(|e| e.key.clone()).collect();
-            for entry in defaults {
-                if !own.contains(&entry.key) {
-                    let mut value = entry.value.clone();
-                    value.truncate(value.trim_end_matches('\n').len());
-                    section.entries.push(Entry {
-                        inherited: true,
-                        value,
-                        ..entry.clone()
-                    });
-                }
-            }
-        }
+    /// An option given again: the last value wins (configparser), noted.
+    fn repeat(&mut self, at: usize, entry_at: usize, key: String, value: String, line_no: usize) {
+        let section = &mut self.sections[at];
+        let entry = &mut section.entries[entry_at];
+        let message = format!(
+            "`{key}` given again (first on line {}; configparser keeps the last value)",
+            entry.line
+        );
+        self.notes
+            .push(error(line_no, Some(&section.name), message).at_key(&key));
+        entry.value = value;
+        entry.line = line_no;
+        // Its continuation lines, if any, go to the new value.
+        let last = section.entries.len() - 1;
+        section.entries.swap(entry_at, last);
+        let moved = section.entries[entry_at].key.clone();
+        self.keys_of[at].insert(moved, entry_at);
+        self.keys_of[at].insert(key, last);
     }
-    Ok(Parsed { sections, notes })
+
+    /// The sections, `[DEFAULT]`'s options added to each that lacks them.
+    fn finish(mut self) -> (Vec<Section>, Vec<ConfigError>) {
+        // Trailing blank lines kept by continuation are not part of a value.
+        for entry in self.sections.iter_mut().flat_map(|s| s.entries.iter_mut()) {
+            entry
+                .value
+                .truncate(entry.value.trim_end_matches('\n').len());
+        }
+        let defaults = match self.section_at.get("DEFAULT") {
+            Some(&at) => std::mem::take(&mut self.sections[at].entries),
+            None => Vec::new(),
+        };
+        for (section, keys) in self.sections.iter_mut().zip(&self.keys_of) {
+            let inherited = defaults.iter().filter(|e| !keys.contains_key(&e.key));
+            let inherited = inherited.map(|e| Entry {
+                inherited: true,
+                ..e.clone()
+            });
+            section.entries.extend(inherited);
+        }
+        self.sections.retain(|s| s.name != "DEFAULT");
+        (self.sections, self.notes)
+    }
 }
 
 /// A first-line value as configparser keeps it: a `;` after whitespace
@@ -309,12 +308,11 @@ fn looks_like_an_option(line: &str) -> bool {
         && line[key_end..].trim_start().starts_with('=')
 }
 
-fn error(line: usize, section: Option<&str>, key: Option<&str>, message: String) -> SyntaxError {
-    SyntaxError {
-        line,
-        section: section.map(str::to_owned),
-        key: key.map(str::to_owned),
-        message,
+fn error(line: usize, section: Option<&str>, message: String) -> ConfigError {
+    let e = ConfigError::new(ConfigErrorKind::Syntax, message).at_line(Some(line));
+    match section {
+        Some(section) => e.in_section(section),
+        None => e,
     }
 }
 
@@ -322,7 +320,7 @@ fn error(line: usize, section: Option<&str>, key: Option<&str>, message: String)
 /// section, and `%%` with `%`, like configparser's BasicInterpolation —
 /// for the sections metlog reads only (configparser interpolates a value
 /// when it is read: a Paste `[app:main]` with `%(here)s` is no concern).
-pub(crate) fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
+pub(crate) fn interpolate(section: &mut Section) -> Result<(), ConfigError> {
     let raw: BTreeMap<String, String> = section
         .entries
         .iter()
@@ -330,13 +328,9 @@ pub(crate) fn interpolate(section: &mut Section) -> Result<(), SyntaxError> {
         .collect();
     let mut expanded = BTreeMap::new();
     for entry in &mut section.entries {
-        entry.value =
-            expand(&entry.value, &raw, &mut expanded, 0).map_err(|message| SyntaxError {
-                line: entry.line,
-                section: Some(section.name.clone()),
-                key: Some(entry.key.clone()),
-                message,
-            })?;
+        entry.value = expand(&entry.value, &raw, &mut expanded, 0).map_err(|message| {
+            error(entry.line, Some(&section.name), message).at_key(&entry.key)
+        })?;
     }
     Ok(())
 }
@@ -400,8 +394,8 @@ mod tests {
     use super::*;
 
     /// Every section parsed and interpolated.
-    fn parse_all(text: &str) -> Result<Vec<Section>, SyntaxError> {
-        let mut sections = parse(text)?.sections;
+    fn parse_all(text: &str) -> Result<Vec<Section>, ConfigError> {
+        let mut sections = parse(text)?.0;
         for section in &mut sections {
             interpolate(section)?;
         }
@@ -458,13 +452,13 @@ mod tests {
     /// Python 2.7 `ConfigParser`'s rules, each checked against it.
     #[test]
     fn configparser_comments_repeats_and_empty_values() {
-        let parsed = parse(
+        let (sections, notes) = parse(
             "[metlog] ; the client\nlogger = x ; a comment\nseverity = 4;not one\n\
              REM a comment\nrem too\nremark = kept\nhost = \"\"\n[other]\na = 1\n\
              [metlog]\nlogger = y\n  continued\nlast = 1\n",
         )
         .unwrap();
-        let metlog: Vec<(String, String)> = parsed.sections[0]
+        let metlog: Vec<(String, String)> = sections[0]
             .entries
             .iter()
             .map(|e| (e.key.clone(), e.value.clone()))
@@ -475,17 +469,17 @@ mod tests {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.as_str())
         };
-        assert_eq!(parsed.sections.len(), 2);
+        assert_eq!(sections.len(), 2);
         assert_eq!(get("logger"), Some("y\ncontinued"));
         assert_eq!(get("severity"), Some("4;not one"));
         assert_eq!(get("remark"), Some("kept"));
         assert_eq!(get("host"), Some(""));
         assert_eq!(get("last"), Some("1"));
-        assert_eq!(parsed.notes.len(), 1, "{:?}", parsed.notes);
-        let note = &parsed.notes[0];
-        assert_eq!((note.line, note.key.as_deref()), (11, Some("logger")));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let note = &notes[0];
+        assert_eq!((note.line(), note.key()), (Some(11), Some("logger")));
         assert!(
-            note.message.contains("given again (first on line 2;"),
+            note.to_string().contains("given again (first on line 2;"),
             "{note:?}"
         );
     }
@@ -513,14 +507,14 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let err = parse("x = 1\n").unwrap_err();
-        assert_eq!(err.line, 1);
+        assert_eq!(err.line(), Some(1));
         let err = parse("[a]\njust words\n").unwrap_err();
-        assert_eq!(err.line, 2);
+        assert_eq!(err.line(), Some(2));
         let err = parse("[a\n").unwrap_err();
-        assert_eq!(err.line, 1);
+        assert_eq!(err.line(), Some(1));
         let err = parse_all("[a]\nx = %(nope)s\n").unwrap_err();
-        assert!(err.message.contains("nope"));
+        assert!(err.to_string().contains("nope"));
         let err = parse_all("[a]\nx = %(x)s\n").unwrap_err();
-        assert!(err.message.contains("loop"));
+        assert!(err.to_string().contains("loop"));
     }
 }

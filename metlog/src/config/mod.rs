@@ -72,8 +72,10 @@ pub use error::{ConfigError, ConfigErrorKind};
 pub use senders::{register_sender, SenderFactory};
 
 use crate::filter::{self, Filter};
+use crate::plugin::attaches;
+use crate::sender::Sender;
 use crate::{Client, Severity};
-use origin::{Lines, Origin, Step};
+use origin::{IniSource, Origin, Step};
 
 /// The environment variable naming the configuration file used by
 /// [`init_from_env`] (and the quickstart).
@@ -175,263 +177,212 @@ impl Config {
         self.build_from(&Origin::Code)
     }
 
+    /// Builds each sender, filter and plugin once; an error names where
+    /// `origin` wrote what it is about.
     fn build_from(&self, origin: &Origin<'_>) -> Result<Client, ConfigError> {
-        // An error about `key` in the table at `table`: named and located
-        // the way the source format writes it.
-        let locate = |e: ConfigError, table: &[Step<'_>]| -> ConfigError {
-            let key = e.key().map(str::to_owned);
-            let key_line = |table: &[Step<'_>]| {
-                let key = key.as_deref()?;
-                let mut path = table.to_vec();
-                path.push(Step::Key(key));
-                origin.line(&path)
-            };
-            match origin {
-                Origin::Code => e,
-                Origin::Ini { section, .. } => match table {
-                    // INI flattens the sender's options into the client's
-                    // section as `sender_<option>`.
-                    [Step::Key(prefix @ ("sender" | "global"))] => {
-                        let Some(key) = key.as_deref() else {
-                            let class = [Step::Key(prefix), Step::Key("class")];
-                            return e.in_section(section).at_line(origin.line(&class));
-                        };
-                        let message = strip_key(&e);
-                        ConfigError::new(e.kind(), message)
-                            .at_key(&format!("{prefix}_{key}"))
-                            .in_section(section)
-                            .at_line(key_line(table))
-                    }
-                    [Step::Key("plugins"), Step::Key(name)] => e
-                        .in_section(&format!("{section}_plugin_{name}"))
-                        .at_line(key_line(table).or_else(|| origin.line(table))),
-                    _ => e,
-                },
-                // The key's line, or the table's when the key is missing
-                // (or the error is about the table as a whole).
-                Origin::Toml { .. } => e
-                    .in_section(&toml_table_name(table))
-                    .at_line(key_line(table).or_else(|| origin.line(table))),
-            }
-        };
-        let mut builder = Client::builder(self.logger.clone())
-            .severity(self.severity)
-            .disabled_timers(self.disabled_timers.iter().cloned());
-
-        let (sender, name) = senders::build(&self.sender.class, &self.sender.options)
-            .map_err(|e| locate(e, &[Step::Key("sender")]))?;
-        if self.routes.is_empty() {
-            builder.set_sender_boxed(sender, name);
-        } else {
-            let mut router = crate::sender::Router::new(sender);
-            for (index, route) in self.routes.iter().enumerate() {
-                let (routed, _) = senders::build(&route.sender.class, &route.sender.options)
-                    .map_err(|e| {
-                        let table = [Step::Key("routes"), Step::Index(index), Step::Key("sender")];
-                        locate(e, &table)
-                    })?;
-                router = router.route(route.types.iter().cloned(), routed);
-            }
-            builder.set_sender_boxed(Box::new(router), "Router");
-        }
-
+        let timers = self.disabled_timers.iter().cloned();
+        let mut builder = Client::builder(self.logger.clone()).severity(self.severity);
+        builder = builder.disabled_timers(timers);
+        let (sender, name) = self.build_sender(origin)?;
+        builder.set_sender_boxed(sender, name);
         for (index, spec) in self.filters.iter().enumerate() {
-            let filter = build_filter(spec)
-                .map_err(|e| locate(e, &[Step::Key("filters"), Step::Index(index)]))?;
-            builder.add_filter_boxed(filter);
+            let table = [Step::Key("filters"), Step::Index(index)];
+            builder.add_filter_boxed(build_filter(spec).map_err(|e| origin.locate(e, &table))?);
         }
-
-        let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
-        for (section_name, plugin) in &self.plugins {
-            let table = [Step::Key("plugins"), Step::Key(section_name)];
-            if crate::plugin::attaches(&plugin.provider) {
-                // Not bound under its name: set up once the client exists.
-                continue;
-            }
-            // As metlog-py: under the provider's own name when it has one
-            // (a `[metlog_plugin_security]` of metlog-cef binds `cef`).
-            let name = crate::plugin::bound_name(&plugin.provider).unwrap_or(section_name);
-            if crate::plugin::RESERVED_NAMES.contains(&name) && !plugin.override_ {
-                let e = ConfigError::new(
-                    ConfigErrorKind::Plugin,
-                    format!(
-                        "plugin name {name:?} is one of the client's own methods; set `override = true` \
-                         to replace it"
-                    ),
-                );
-                return Err(locate(e, &table));
-            }
-            // As metlog-py ("The name [cef] is already in use"): a second
-            // plugin under one name replaces the first only when it says so.
-            if let Some(first) = bound.insert(name, section_name) {
-                if !plugin.override_ {
-                    let e = ConfigError::new(
-                        ConfigErrorKind::Plugin,
-                        format!(
-                            "plugin name {name:?} is already bound, by the plugin configured \
-                             as {first:?}; set `override = true` in one of them to have it \
-                             replace the other"
-                        ),
-                    );
-                    return Err(locate(e, &table));
-                }
-            }
-            let Some(provider) = crate::plugin::provider(&plugin.provider) else {
-                let e = ConfigError::new(
-                    ConfigErrorKind::UnknownProvider,
-                    format!(
-                        "unknown plugin provider {:?} for plugin {name:?} (providers are registered with \
-                         metlog::plugin::register_provider)",
-                        plugin.provider
-                    ),
-                )
-                .at_key("provider");
-                return Err(locate(e, &table));
-            };
-            let built = provider(&plugin.options).map_err(|e| {
-                let e = ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"));
-                locate(e, &table)
-            })?;
-            builder.add_plugin(name.to_owned(), built);
+        for (name, plugin) in self.bind_plugins(origin)? {
+            builder.add_plugin(name, plugin);
         }
-
-        if let Some(value) = self.global.get("disabled_decorators") {
-            // Unknown names are an error here (TOML, `Config`, strict INI);
-            // the lenient INI loader has already left them out, as
-            // metlog-py ignores them.
-            let (known, unknown) = split_decorators(value);
-            if !unknown.is_empty() {
-                let e = unknown_decorators(&unknown).at_key("disabled_decorators");
-                return Err(locate(e, &[Step::Key("global")]));
-            }
-            crate::set_disabled_decorators(&known).map_err(|e| {
-                locate(
-                    ConfigError::new(ConfigErrorKind::InvalidValue, e.to_string())
-                        .at_key("disabled_decorators"),
-                    &[Step::Key("global")],
-                )
-            })?;
-        }
-        globals()
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(self.global.clone());
-
+        self.apply_global(origin)?;
         builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
         let client = builder.build();
-        for (name, plugin) in &self.plugins {
-            if crate::plugin::attaches(&plugin.provider) {
-                crate::plugin::attach(&plugin.provider, &client, &plugin.options).map_err(|e| {
-                    let e =
-                        ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"));
-                    locate(e, &[Step::Key("plugins"), Step::Key(name)])
-                })?;
-            }
-        }
+        self.attach_plugins(&client, origin)?;
         Ok(client)
     }
-}
 
-/// `sender`, `routes`, `filters`: the TOML table an error is in.
-fn toml_table_name(table: &[Step<'_>]) -> String {
-    let names: Vec<&str> = table
-        .iter()
-        .filter_map(|step| match step {
-            Step::Key(key) => Some(*key),
-            Step::Index(_) => None,
-        })
-        .collect();
-    names.join(".")
-}
-
-fn strip_key(e: &ConfigError) -> String {
-    // The message after "key: ".
-    let text = e.to_string();
-    match e.key() {
-        Some(k) => text
-            .strip_prefix(&format!("{k}: "))
-            .unwrap_or(&text)
-            .to_owned(),
-        None => text,
+    /// The sender, or a router to it and to the routes' senders.
+    fn build_sender(
+        &self,
+        origin: &Origin<'_>,
+    ) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+        let build = |sender: &SenderConfig, table: &[Step<'_>]| {
+            senders::build(sender).map_err(|e| origin.locate(e, table))
+        };
+        let (sender, name) = build(&self.sender, &[Step::Key("sender")])?;
+        if self.routes.is_empty() {
+            return Ok((sender, name));
+        }
+        let mut router = crate::sender::Router::new(sender);
+        for (index, route) in self.routes.iter().enumerate() {
+            let table = [Step::Key("routes"), Step::Index(index), Step::Key("sender")];
+            let (routed, _) = build(&route.sender, &table)?;
+            router = router.route(route.types.iter().cloned(), routed);
+        }
+        Ok((Box::new(router), "Router"))
     }
+
+    /// The plugins looked up by name, each under the name it binds.
+    fn bind_plugins(&self, origin: &Origin<'_>) -> Result<Vec<(String, Plugin)>, ConfigError> {
+        let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut plugins = Vec::new();
+        // Those that attach to the client are set up once it exists.
+        for (section, plugin) in self.plugins.iter().filter(|(_, p)| !attaches(&p.provider)) {
+            let located = |e| origin.locate(e, &[Step::Key("plugins"), Step::Key(section)]);
+            // As metlog-py: under the provider's own name when it has one
+            // (a `[metlog_plugin_security]` of metlog-cef binds `cef`).
+            let name = crate::plugin::bound_name(&plugin.provider).unwrap_or(section);
+            let first = bound.insert(name, section);
+            check_plugin_name(name, first, plugin.override_).map_err(located)?;
+            let Some(provider) = crate::plugin::provider(&plugin.provider) else {
+                return Err(located(unknown_plugin(name, &plugin.provider)));
+            };
+            let built = provider(&plugin.options).map_err(|e| located(plugin_error(name, e)))?;
+            plugins.push((name.to_owned(), built));
+        }
+        Ok(plugins)
+    }
+
+    /// Applies `global.disabled_decorators` (unknown names are an error
+    /// here: TOML, `Config`, strict INI; the lenient INI loader has left
+    /// them out, as metlog-py ignores them) and keeps every `global` option.
+    fn apply_global(&self, origin: &Origin<'_>) -> Result<(), ConfigError> {
+        if let Some(value) = self.global.get("disabled_decorators") {
+            let key = "disabled_decorators";
+            let located = |e: ConfigError| origin.locate(e.at_key(key), &[Step::Key("global")]);
+            let (known, unknown) = split_decorators(value);
+            if !unknown.is_empty() {
+                return Err(located(unknown_decorators(&unknown)));
+            }
+            crate::set_disabled_decorators(&known).map_err(|e| located(invalid(e.to_string())))?;
+        }
+        let mut globals = globals().write().unwrap_or_else(PoisonError::into_inner);
+        globals.extend(self.global.clone());
+        Ok(())
+    }
+
+    /// Sets up the plugins that act on the client (the panic hook, process
+    /// statistics).
+    fn attach_plugins(&self, client: &Client, origin: &Origin<'_>) -> Result<(), ConfigError> {
+        for (name, plugin) in self.plugins.iter().filter(|(_, p)| attaches(&p.provider)) {
+            let table = [Step::Key("plugins"), Step::Key(name)];
+            crate::plugin::attach(&plugin.provider, client, &plugin.options)
+                .map_err(|e| origin.locate(plugin_error(name, e), &table))?;
+        }
+        Ok(())
+    }
+}
+
+type Plugin = Box<dyn std::any::Any + Send + Sync>;
+
+/// Refuses, without `override`, a plugin name that is one of the client's
+/// own methods or that another plugin binds (metlog-py: "The name [cef] is
+/// already in use").
+fn check_plugin_name(name: &str, first: Option<&str>, override_: bool) -> Result<(), ConfigError> {
+    let message = match first {
+        _ if override_ => return Ok(()),
+        _ if crate::plugin::RESERVED_NAMES.contains(&name) => format!(
+            "plugin name {name:?} is one of the client's own methods; set `override = true` to \
+             replace it"
+        ),
+        Some(first) => format!(
+            "plugin name {name:?} is already bound, by the plugin configured as {first:?}; set \
+             `override = true` in one of them to have it replace the other"
+        ),
+        None => return Ok(()),
+    };
+    Err(ConfigError::new(ConfigErrorKind::Plugin, message))
+}
+
+fn unknown_plugin(name: &str, provider: &str) -> ConfigError {
+    let message = format!(
+        "unknown plugin provider {provider:?} for plugin {name:?} (providers are registered with \
+         metlog::plugin::register_provider)"
+    );
+    ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("provider")
+}
+
+fn plugin_error(name: &str, e: String) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::Plugin, format!("plugin {name:?}: {e}"))
+}
+
+/// A severity: 0–7 or a name.
+fn severity_of(value: &ConfigValue) -> Option<Severity> {
+    match value {
+        ConfigValue::Int(i) => u8::try_from(*i).ok().and_then(Severity::new),
+        ConfigValue::Str(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn invalid(message: String) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::InvalidValue, message)
+}
+
+/// Refuses an option `options` has that is not one of `known` (those of
+/// `what`, a sender class or filter).
+fn check_options<V>(
+    what: &str,
+    options: &BTreeMap<String, V>,
+    known: &[&str],
+    takes: impl Fn(&str) -> bool,
+) -> Result<(), ConfigError> {
+    let Some(key) = options.keys().find(|key| !takes(key)) else {
+        return Ok(());
+    };
+    let known = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    };
+    let message = format!("unknown option for the {what} (expected {known})");
+    Err(ConfigError::new(ConfigErrorKind::UnknownKey, message).at_key(key))
 }
 
 fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
-    let name = spec
-        .provider
-        .strip_prefix("metlog.filters.")
-        .unwrap_or(&spec.provider);
+    let (provider, options) = (&spec.provider, &spec.options);
+    let name = provider.strip_prefix("metlog.filters.").unwrap_or(provider);
     let name = name.strip_suffix("_provider").unwrap_or(name);
-    let only = |allowed: &[&str]| -> Result<(), ConfigError> {
-        match spec.options.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(ConfigError::new(
-                ConfigErrorKind::UnknownKey,
-                format!(
-                    "unknown option for the {name} filter (expected {})",
-                    allowed.join(", ")
-                ),
-            )
-            .at_key(k)),
-            None => Ok(()),
-        }
-    };
-    let severity = |v: &ConfigValue, key: &str| -> Result<Severity, ConfigError> {
-        let parsed = match v {
-            ConfigValue::Int(i) => u8::try_from(*i).ok().and_then(Severity::new),
-            ConfigValue::Str(s) => s.parse().ok(),
-            _ => None,
-        };
-        parsed.ok_or_else(|| {
-            ConfigError::new(
-                ConfigErrorKind::InvalidValue,
-                format!("expected a severity 0-7, found {v}"),
-            )
-            .at_key(key)
+    let only = |known: &[&str]| {
+        check_options(&format!("{name} filter"), options, known, |k| {
+            known.contains(&k)
         })
     };
-    let types = || -> Result<Vec<String>, ConfigError> {
-        spec.options
-            .get("types")
-            .and_then(ConfigValue::as_string_list)
-            .ok_or_else(|| {
-                ConfigError::new(ConfigErrorKind::InvalidValue, "expected a list of types")
-                    .at_key("types")
-            })
+    let severity = |key: &str, v: &ConfigValue| {
+        let message = format!("expected a severity 0-7, found {v}");
+        severity_of(v).ok_or_else(|| invalid(message).at_key(key))
+    };
+    let types = || {
+        only(&["types"])?;
+        let types = options.get("types").and_then(ConfigValue::as_string_list);
+        types.ok_or_else(|| invalid("expected a list of types".into()).at_key("types"))
     };
     Ok(match name {
         "severity_max" => {
             only(&["severity"])?;
-            let v = spec.options.get("severity").ok_or_else(|| {
-                ConfigError::new(ConfigErrorKind::InvalidValue, "the severity_max filter needs a severity").at_key("severity")
-            })?;
-            Box::new(filter::severity_max(severity(v, "severity")?))
+            let needs =
+                || invalid(format!("the {name} filter needs a severity")).at_key("severity");
+            let v = options.get("severity").ok_or_else(needs)?;
+            Box::new(filter::severity_max(severity("severity", v)?))
         }
-        "type_whitelist" => {
-            only(&["types"])?;
-            Box::new(filter::type_whitelist(types()?))
-        }
-        "type_blacklist" => {
-            only(&["types"])?;
-            Box::new(filter::type_blacklist(types()?))
-        }
+        "type_whitelist" => Box::new(filter::type_whitelist(types()?)),
+        "type_blacklist" => Box::new(filter::type_blacklist(types()?)),
+        // Each option is `<message type> = <max severity>`.
         "type_severity_max" => {
-            // Each option is `<message type> = <max severity>`.
-            let mut limits = Vec::new();
-            for (kind, v) in &spec.options {
-                limits.push((kind.clone(), severity(v, kind)?));
-            }
-            Box::new(filter::type_severity_max(limits))
+            let limits = options
+                .iter()
+                .map(|(kind, v)| Ok((kind.clone(), severity(kind, v)?)));
+            Box::new(filter::type_severity_max(
+                limits.collect::<Result<Vec<_>, ConfigError>>()?,
+            ))
         }
         _ => {
-            return Err(ConfigError::new(
-                ConfigErrorKind::UnknownProvider,
-                format!(
-                    "unknown filter provider {:?}; expected severity_max, type_whitelist, type_blacklist or \
-                     type_severity_max (metlog-py's metlog.filters.*_provider names work too)",
-                    spec.provider
-                ),
-            )
-            .at_key("provider"))
+            let message = format!(
+                "unknown filter provider {provider:?}; expected severity_max, type_whitelist, \
+                 type_blacklist or type_severity_max (metlog-py's metlog.filters.*_provider \
+                 names work too)"
+            );
+            return Err(
+                ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("provider")
+            );
         }
     })
 }
@@ -439,25 +390,24 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
 /// The names of `global_disabled_decorators` that name a decorator
 /// (`timeit`, `incr_count`, `timer`, `incr`), and those that do not.
 fn split_decorators(value: &ConfigValue) -> (Vec<String>, Vec<String>) {
-    value
-        .as_string_list()
-        .unwrap_or_default()
-        .into_iter()
-        .partition(|name| name.parse::<crate::Decorator>().is_ok())
+    let names = value.as_string_list().unwrap_or_default().into_iter();
+    names.partition(|name| name.parse::<crate::Decorator>().is_ok())
 }
 
 /// What the known decorator names are, after the unknown ones.
 const KNOWN_DECORATORS: &str = "timeit, incr_count, timer, incr";
 
+/// The names, quoted.
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    names.join(", ")
+}
+
 fn unknown_decorators(unknown: &[String]) -> ConfigError {
-    let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
-    ConfigError::new(
-        ConfigErrorKind::InvalidValue,
-        format!(
-            "unknown decorator name(s) {} (known: {KNOWN_DECORATORS})",
-            names.join(", ")
-        ),
-    )
+    let names = quoted(unknown);
+    invalid(format!(
+        "unknown decorator name(s) {names} (known: {KNOWN_DECORATORS})"
+    ))
 }
 
 fn globals() -> &'static RwLock<BTreeMap<String, ConfigValue>> {
@@ -474,7 +424,9 @@ pub fn global_config() -> BTreeMap<String, ConfigValue> {
         .clone()
 }
 
-/// Reads section `section` of a metlog-py INI text into a [`Config`].
+/// Reads section `section` of a metlog-py INI text into a [`Config`]:
+/// translates it, building nothing (a sender's class and options are
+/// checked when the client is built).
 pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigError> {
     config_from_ini(text, section, &|name| std::env::var(name).ok(), false).map(|(c, _, _)| c)
 }
@@ -489,10 +441,6 @@ struct Ignored {
 }
 
 impl Ignored {
-    fn push(&mut self, option: String) {
-        self.options.push(option);
-    }
-
     /// Said once on stderr (or to the report handler).
     fn report(&self) {
         if !self.notes.is_empty() {
@@ -508,308 +456,257 @@ impl Ignored {
     }
 }
 
+/// Translates section `section` of an INI text (and its filters', plugins'
+/// and routes' sections) into a [`Config`], with where each part was
+/// written; lenient (`strict` false), what metlog-py ignores is left out.
 fn config_from_ini(
     text: &str,
     section: &str,
     env: &dyn Fn(&str) -> Option<String>,
     strict: bool,
-) -> Result<(Config, Lines, Ignored), ConfigError> {
-    let located = |e: ini::SyntaxError| {
-        let mut err = ConfigError::new(ConfigErrorKind::Syntax, e.message).at_line(Some(e.line));
-        if let Some(s) = &e.section {
-            err = err.in_section(s);
-        }
-        if let Some(k) = &e.key {
-            err = err.at_key(k);
-        }
-        err
-    };
-    let ini::Parsed {
-        mut sections,
-        mut notes,
-    } = ini::parse(text).map_err(located)?;
+) -> Result<(Config, IniSource, Ignored), ConfigError> {
+    let (mut sections, mut notes) = ini::parse(text)?;
+    let reads = |name: &str| reads_section(section, name);
     // Interpolated as configparser does it, when read: only the sections
     // this client reads (a Paste `[app:main]` may use what it does not know).
-    let reads = |name: &str| reads_section(section, name);
     for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
-        ini::interpolate(sect).map_err(located)?;
+        ini::interpolate(sect)?;
     }
     if strict && !notes.is_empty() {
-        return Err(located(notes.swap_remove(0)));
+        return Err(notes.swap_remove(0));
     }
-    let notes: Vec<String> = notes.into_iter().map(|n| located(n).to_string()).collect();
     let Some(main) = sections.iter().find(|s| s.name == section) else {
         let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
-        return Err(ConfigError::new(
-            ConfigErrorKind::MissingSection,
-            format!(
-                "no [{section}] section (found: {})",
-                if found.is_empty() {
-                    "none".into()
-                } else {
-                    found.join(", ")
-                }
-            ),
-        ));
-    };
-    let mut lines = Lines::new();
-    let convert = |sect: &ini::Section, entry: &ini::Entry| -> Result<ConfigValue, ConfigError> {
-        ConfigValue::from_ini(&entry.value, env).map_err(|missing| {
-            ConfigError::new(
-                ConfigErrorKind::MissingVariable,
-                format!(
-                    "environment variable {} is not set (used as ${{{}}})",
-                    missing.0, missing.0
-                ),
-            )
-            .in_section(&sect.name)
-            .at_key(&entry.key)
-            .at_line(Some(entry.line))
-        })
-    };
-    let invalid = |sect: &ini::Section, entry: &ini::Entry, message: String| {
-        ConfigError::new(ConfigErrorKind::InvalidValue, message)
-            .in_section(&sect.name)
-            .at_key(&entry.key)
-            .at_line(Some(entry.line))
-    };
-
-    // Every key's line (and each section's, under the empty key), for
-    // errors found later while building.
-    for sect in &sections {
-        lines.insert((sect.name.clone(), String::new()), sect.line);
-        for entry in &sect.entries {
-            lines.insert((sect.name.clone(), entry.key.clone()), entry.line);
-        }
-    }
-    let mut config = Config::default();
-    let mut ignored = Ignored {
-        notes,
-        ..Ignored::default()
-    };
-    for entry in &main.entries {
-        let known = matches!(
-            entry.key.as_str(),
-            "logger" | "severity" | "disabled_timers" | "sender_class"
-        ) || entry.key.starts_with("sender_")
-            || entry.key.starts_with("global_");
-        if !known && entry.inherited {
-            // A `[DEFAULT]` key: for interpolation and defaults, not an
-            // option of this section.
-            continue;
-        }
-        if !known && !strict {
-            // metlog-py reads only the keys it knows, and ignores the rest.
-            ignored.push(format!(
-                "[{}] line {}: {}",
-                main.name, entry.line, entry.key
-            ));
-            continue;
-        }
-        let value = convert(main, entry)?;
-        match entry.key.as_str() {
-            "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
-            "severity" => {
-                config.severity = match &value {
-                    ConfigValue::Int(i) => u8::try_from(*i).ok().and_then(Severity::new),
-                    ConfigValue::Str(s) => s.parse().ok(),
-                    _ => None,
-                }
-                .ok_or_else(|| {
-                    invalid(
-                        main,
-                        entry,
-                        format!("expected a severity 0-7 or a name, found {value}"),
-                    )
-                })?;
-            }
-            "disabled_timers" => {
-                config.disabled_timers = value.as_string_list().ok_or_else(|| {
-                    invalid(main, entry, format!("expected timer names, found {value}"))
-                })?;
-            }
-            "sender_class" => {
-                config.sender.class = value
-                    .as_string()
-                    .ok_or_else(|| invalid(main, entry, "expected a class name".into()))?;
-            }
-            key if key.starts_with("sender_") => {
-                config
-                    .sender
-                    .options
-                    .insert(key["sender_".len()..].to_owned(), value);
-            }
-            key if key.starts_with("global_") => {
-                config
-                    .global
-                    .insert(key["global_".len()..].to_owned(), value);
-            }
-            _ => return Err(ConfigError::new(
-                ConfigErrorKind::UnknownKey,
-                "unknown option (expected logger, severity, disabled_timers, sender_*, global_*)",
-            )
-            .in_section(section)
-            .at_key(&entry.key)
-            .at_line(Some(entry.line))),
-        }
-    }
-    if let Some(value) = config.global.get("disabled_decorators") {
-        // metlog-py tests each decorator's name against the list and never
-        // looks at the other names: they are left out (and reported), the
-        // known ones still apply.
-        let (known, unknown) = split_decorators(value);
-        if !unknown.is_empty() {
-            let key = "global_disabled_decorators";
-            let line = lines.get(&(section.to_owned(), key.to_owned())).copied();
-            if strict {
-                return Err(unknown_decorators(&unknown)
-                    .in_section(section)
-                    .at_key(key)
-                    .at_line(line));
-            }
-            let names: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
-            ignored.push(format!(
-                "[{section}] line {}: {key} name(s) {} (known: {KNOWN_DECORATORS})",
-                line.unwrap_or(0),
-                names.join(", ")
-            ));
-            let known = known.into_iter().map(ConfigValue::Str).collect();
-            config
-                .global
-                .insert("disabled_decorators".to_owned(), ConfigValue::List(known));
-        }
-    }
-
-    let plugin_prefix = format!("{section}_plugin_");
-    let route_prefix = format!("{section}_route");
-    for sect in &sections {
-        if sect.name == section {
-            continue;
-        }
-        let located = |e: ConfigError, key: Option<&str>| {
-            let line = key
-                .and_then(|k| sect.entries.iter().find(|e| e.key == k))
-                .map_or(sect.line, |e| e.line);
-            e.in_section(&sect.name).at_line(Some(line))
+        let found = if found.is_empty() {
+            "none".into()
+        } else {
+            found.join(", ")
         };
-        if reads_section(section, &sect.name) {
-            let mut provider = None;
-            let mut class = None;
-            let mut options = BTreeMap::new();
-            // `[DEFAULT]` keys serve interpolation and defaults, not as a
-            // filter's, plugin's or route's options.
-            for entry in sect.entries.iter().filter(|e| !e.inherited) {
-                match entry.key.as_str() {
-                    // A dotted name: taken as written.
-                    "provider" => provider = Some(entry.value.trim().to_owned()),
-                    "class" if sect.name.starts_with(&route_prefix) => {
-                        class = Some(convert(sect, entry)?)
-                    }
-                    _ => {
-                        options.insert(entry.key.clone(), convert(sect, entry)?);
-                    }
+        let message = format!("no [{section}] section (found: {found})");
+        return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
+    };
+    let notes = notes.iter().map(ConfigError::to_string).collect();
+    let mut ini = IniReader {
+        env,
+        strict,
+        config: Config::default(),
+        ignored: Ignored {
+            notes,
+            ..Ignored::default()
+        },
+        source: IniSource {
+            section: section.to_owned(),
+            ..IniSource::default()
+        },
+    };
+    ini.client(main)?;
+    for sect in sections
+        .iter()
+        .filter(|s| s.name != section && reads(&s.name))
+    {
+        ini.part(sect)?;
+    }
+    sections.retain(|s| reads(&s.name));
+    ini.source.sections = sections;
+    Ok((ini.config, ini.source, ini.ignored))
+}
+
+/// INI translation under way.
+struct IniReader<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    strict: bool,
+    config: Config,
+    ignored: Ignored,
+    source: IniSource,
+}
+
+impl IniReader<'_> {
+    /// An option's value, by metlog-py's rules.
+    fn value(&self, sect: &ini::Section, entry: &ini::Entry) -> Result<ConfigValue, ConfigError> {
+        ConfigValue::from_ini(&entry.value, self.env).map_err(|missing| {
+            let name = missing.0;
+            let message = format!("environment variable {name} is not set (used as ${{{name}}})");
+            let e = ConfigError::new(ConfigErrorKind::MissingVariable, message);
+            e.in_section(&sect.name)
+                .at_key(&entry.key)
+                .at_line(Some(entry.line))
+        })
+    }
+
+    /// The client's own section.
+    fn client(&mut self, main: &ini::Section) -> Result<(), ConfigError> {
+        for entry in &main.entries {
+            let key = entry.key.as_str();
+            let known = matches!(key, "logger" | "severity" | "disabled_timers")
+                || key.starts_with("sender_")
+                || key.starts_with("global_");
+            // A `[DEFAULT]` key serves interpolation and defaults, not as
+            // an option of this section; metlog-py reads only the keys it
+            // knows, and ignores the rest.
+            if !known && (entry.inherited || !self.strict) {
+                if !entry.inherited {
+                    let ignored = format!("[{}] line {}: {key}", main.name, entry.line);
+                    self.ignored.options.push(ignored);
                 }
-            }
-            if sect.name.starts_with(&route_prefix) {
-                let types = options
-                    .remove("types")
-                    .and_then(|t| t.as_string_list())
-                    .ok_or_else(|| {
-                        located(
-                            ConfigError::new(
-                                ConfigErrorKind::InvalidValue,
-                                "a route needs `types`",
-                            )
-                            .at_key("types"),
-                            None,
-                        )
-                    })?;
-                let class = class.and_then(|c| c.as_string()).ok_or_else(|| {
-                    located(
-                        ConfigError::new(
-                            ConfigErrorKind::InvalidValue,
-                            "a route needs a sender `class`",
-                        )
-                        .at_key("class"),
-                        None,
-                    )
-                })?;
-                let route = RouteConfig {
-                    types,
-                    sender: SenderConfig { class, options },
-                };
-                senders::build(&route.sender.class, &route.sender.options).map_err(|e| {
-                    let key = e.key().map(str::to_owned);
-                    located(e, key.as_deref())
-                })?;
-                config.routes.push(route);
                 continue;
             }
-            let Some(provider) = provider else {
-                return Err(located(
-                    ConfigError::new(ConfigErrorKind::InvalidValue, "missing `provider`")
-                        .at_key("provider"),
-                    None,
+            let value = self.value(main, entry)?;
+            let located = |e: ConfigError| e.in_section(&main.name).at_key(key);
+            let located = |e| located(e).at_line(Some(entry.line));
+            set_client_option(&mut self.config, key, value).map_err(located)?;
+        }
+        if !self.strict {
+            self.leave_out_unknown_decorators(main);
+            self.leave_out_unknown_sender_options(main);
+        }
+        Ok(())
+    }
+
+    /// metlog-py tests each decorator's name against the list and never
+    /// looks at the other names: they are left out (and reported), the
+    /// known ones still apply. (The strict loader refuses them when the
+    /// client is built.)
+    fn leave_out_unknown_decorators(&mut self, main: &ini::Section) {
+        let Some(value) = self.config.global.get("disabled_decorators") else {
+            return;
+        };
+        let (known, unknown) = split_decorators(value);
+        if unknown.is_empty() {
+            return;
+        }
+        let key = "global_disabled_decorators";
+        let (line, names) = (main.line(key).unwrap_or(0), quoted(&unknown));
+        let ignored = format!(
+            "[{}] line {line}: {key} name(s) {names} (known: {KNOWN_DECORATORS})",
+            main.name
+        );
+        self.ignored.options.push(ignored);
+        let known = known.into_iter().map(ConfigValue::Str).collect();
+        (self.config.global).insert("disabled_decorators".to_owned(), ConfigValue::List(known));
+    }
+
+    /// Sender options the class does not take (metlog-py's
+    /// `sender_formatter`, written for a sender that took it): left out.
+    fn leave_out_unknown_sender_options(&mut self, main: &ini::Section) {
+        let Some(class) = senders::Class::named(&self.config.sender.class) else {
+            return;
+        };
+        let ignored = &mut self.ignored.options;
+        self.config.sender.options.retain(|key, _| {
+            let full = format!("sender_{key}");
+            let line = main.line(&full).unwrap_or(0);
+            class.takes(key) || {
+                ignored.push(format!("[{}] line {line}: {full}", main.name));
+                false
+            }
+        });
+    }
+
+    /// A filter's, plugin's or route's section.
+    fn part(&mut self, sect: &ini::Section) -> Result<(), ConfigError> {
+        let client = &self.source.section;
+        let route = sect.name.starts_with(&format!("{client}_route"));
+        let plugin = sect
+            .name
+            .strip_prefix(&format!("{client}_plugin_"))
+            .map(str::to_owned);
+        let located = |e: ConfigError| {
+            let line = sect.line_of(e.key());
+            e.in_section(&sect.name).at_line(Some(line))
+        };
+        let (mut provider, mut options) = (None, BTreeMap::new());
+        // `[DEFAULT]` keys serve interpolation and defaults, not as a
+        // filter's, plugin's or route's options.
+        for entry in sect.entries.iter().filter(|e| !e.inherited) {
+            if entry.key == "provider" {
+                // A dotted name: taken as written.
+                provider = Some(entry.value.trim().to_owned());
+            } else {
+                options.insert(entry.key.clone(), self.value(sect, entry)?);
+            }
+        }
+        if route {
+            let route = route_config(options).map_err(located)?;
+            self.config.routes.push(route);
+            self.source.routes.push(sect.name.clone());
+            return Ok(());
+        }
+        let missing = || invalid("missing `provider`".into()).at_key("provider");
+        let provider = provider.ok_or_else(|| located(missing()))?;
+        let Some(name) = plugin else {
+            self.config
+                .filters
+                .push(ProviderConfig { provider, options });
+            self.source.filters.push(sect.name.clone());
+            return Ok(());
+        };
+        let override_ = match options.remove("override") {
+            None => false,
+            Some(ConfigValue::Bool(b)) => b,
+            Some(v) => {
+                let e = invalid(format!("expected true or false, found {v}"));
+                return Err(located(e.at_key("override")));
+            }
+        };
+        let plugin = PluginConfig {
+            provider,
+            override_,
+            options,
+        };
+        self.config.plugins.insert(name, plugin);
+        Ok(())
+    }
+}
+
+/// A route's section: its `types`, and its sender's `class` and options.
+fn route_config(mut options: BTreeMap<String, ConfigValue>) -> Result<RouteConfig, ConfigError> {
+    let types = options.remove("types").and_then(|t| t.as_string_list());
+    let types = types.ok_or_else(|| invalid("a route needs `types`".into()).at_key("types"))?;
+    let class = options.remove("class").and_then(|c| c.as_string());
+    let needs_class = || invalid("a route needs a sender `class`".into()).at_key("class");
+    let sender = SenderConfig {
+        class: class.ok_or_else(needs_class)?,
+        options,
+    };
+    Ok(RouteConfig { types, sender })
+}
+
+/// Sets option `key` of the client's INI section.
+fn set_client_option(
+    config: &mut Config,
+    key: &str,
+    value: ConfigValue,
+) -> Result<(), ConfigError> {
+    let expected = |what: &str| invalid(format!("expected {what}, found {value}"));
+    match key {
+        "logger" => config.logger = value.as_string().unwrap_or_else(|| value.to_string()),
+        "severity" => {
+            let severity = severity_of(&value);
+            config.severity = severity.ok_or_else(|| expected("a severity 0-7 or a name"))?;
+        }
+        "disabled_timers" => {
+            let timers = value.as_string_list();
+            config.disabled_timers = timers.ok_or_else(|| expected("timer names"))?;
+        }
+        "sender_class" => {
+            let class = value.as_string();
+            config.sender.class = class.ok_or_else(|| invalid("expected a class name".into()))?;
+        }
+        _ => {
+            let (table, option) = if let Some(option) = key.strip_prefix("sender_") {
+                (&mut config.sender.options, option)
+            } else if let Some(option) = key.strip_prefix("global_") {
+                (&mut config.global, option)
+            } else {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::UnknownKey,
+                    "unknown option (expected logger, severity, disabled_timers, sender_*, global_*)",
                 ));
             };
-            if sect.name.starts_with(&plugin_prefix) {
-                let name = sect.name[plugin_prefix.len()..].to_owned();
-                let override_ = match options.remove("override") {
-                    None => false,
-                    Some(ConfigValue::Bool(b)) => b,
-                    Some(v) => {
-                        return Err(located(
-                            ConfigError::new(
-                                ConfigErrorKind::InvalidValue,
-                                format!("expected true or false, found {v}"),
-                            )
-                            .at_key("override"),
-                            Some("override"),
-                        ))
-                    }
-                };
-                config.plugins.insert(
-                    name,
-                    PluginConfig {
-                        provider,
-                        override_,
-                        options,
-                    },
-                );
-            } else {
-                let spec = ProviderConfig { provider, options };
-                build_filter(&spec).map_err(|e| {
-                    let key = e.key().map(str::to_owned);
-                    located(e, key.as_deref())
-                })?;
-                config.filters.push(spec);
-            }
+            table.insert(option.to_owned(), value);
         }
     }
-    if !strict {
-        // Sender options the class does not take (metlog-py's
-        // `sender_formatter`, written for a sender that took it): left out.
-        if let Some(class) = senders::canonical(&config.sender.class) {
-            let known = senders::known_options(class);
-            let unknown: Vec<String> = config
-                .sender
-                .options
-                .keys()
-                .filter(|key| !known.contains(&key.as_str()))
-                .cloned()
-                .collect();
-            for key in unknown {
-                config.sender.options.remove(&key);
-                let full = format!("sender_{key}");
-                let line = lines
-                    .get(&(section.to_owned(), full.clone()))
-                    .copied()
-                    .unwrap_or(0);
-                ignored.push(format!("[{section}] line {line}: {full}"));
-            }
-        }
-    }
-    Ok((config, lines, ignored))
+    Ok(())
 }
 
 /// Builds a client from section `section` of a metlog-py INI text.
@@ -829,12 +726,9 @@ pub fn from_ini_str_strict(text: &str, section: &str) -> Result<Client, ConfigEr
 }
 
 fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigError> {
-    let (config, lines, ignored) =
+    let (config, source, ignored) =
         config_from_ini(text, section, &|name| std::env::var(name).ok(), strict)?;
-    let client = config.build_from(&Origin::Ini {
-        lines: &lines,
-        section,
-    })?;
+    let client = config.build_from(&Origin::Ini(&source))?;
     ignored.report();
     Ok(client)
 }
@@ -908,40 +802,31 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
         Ok(text) => return Ok(text),
         Err(e) => e.into_bytes(),
     };
-    let reads = |name: &str| reads_section(section, name);
     let valid = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
-    let mut text = String::with_capacity(bytes.len());
-    let mut in_read_section = false;
-    for (index, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+    let mut reading = false;
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let start = line.trim_ascii_start();
-        let lossy = String::from_utf8_lossy(line);
-        if let Some(header) = start.strip_prefix(b"[") {
-            if let Some(close) = header.iter().position(|&b| b == b']') {
-                in_read_section = valid(&header[..close])
-                    && reads(std::str::from_utf8(&header[..close]).unwrap_or(""));
-                text.push_str(&lossy);
-                continue;
-            }
+        let header = start.strip_prefix(b"[");
+        if let Some(close) = header.and_then(|h| h.iter().position(|&b| b == b']')) {
+            let name = std::str::from_utf8(&start[1..=close]);
+            reading = name.is_ok_and(|name| reads_section(section, name));
+            continue;
         }
-        let harmless = valid(line)
-            || !in_read_section
-            || start.starts_with(b"#")
+        let comment = start.starts_with(b"#")
             || start.starts_with(b";")
-            || (start.len() >= 3 && start[..3].eq_ignore_ascii_case(b"rem"))
-            // The part before an inline comment (`;` after whitespace).
-            || line
-                .windows(2)
-                .position(|w| w[0].is_ascii_whitespace() && w[1] == b';')
-                .is_some_and(|at| valid(&line[..at]));
-        if !harmless {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Io,
-                format!("cannot read: line {} is not UTF-8", index + 1),
-            ));
+            || start
+                .get(..3)
+                .is_some_and(|rem| rem.eq_ignore_ascii_case(b"rem"));
+        // The part before an inline comment (`;` after whitespace).
+        let inline = line
+            .windows(2)
+            .position(|w| w[0].is_ascii_whitespace() && w[1] == b';');
+        if reading && !valid(line) && !comment && !inline.is_some_and(|at| valid(&line[..at])) {
+            let message = format!("cannot read: line {} is not UTF-8", index + 1);
+            return Err(ConfigError::new(ConfigErrorKind::Io, message));
         }
-        text.push_str(&lossy);
     }
-    Ok(text)
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
@@ -1036,5 +921,54 @@ global_disabled_decorators = incr_count
             let client = config.build().unwrap();
             assert!(client.sender_as::<crate::sender::ZmqSender>().is_some());
         }
+    }
+
+    /// How many senders of the class `counting` were constructed.
+    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn counting(
+        _: &std::collections::BTreeMap<String, super::ConfigValue>,
+    ) -> Result<Box<dyn crate::sender::Sender>, String> {
+        BUILT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(crate::sender::NullSender))
+    }
+
+    /// Translating text into a `Config` constructs nothing: no sender (no
+    /// worker thread, no socket, no file), no filter; loading a client
+    /// constructs each sender once.
+    #[test]
+    fn translating_builds_nothing_and_loading_builds_each_sender_once() {
+        use std::sync::atomic::Ordering::SeqCst;
+        super::register_sender("metlog.tests.CountingSender", counting);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("metlog-translate-{}", std::process::id()));
+        let file = dir.join("route.log");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "[metlog]\nsender_class = tcp\nsender_host = 127.0.0.1\nsender_port = {port}\n\
+             [metlog_route_counted]\ntypes = counter\nclass = metlog.tests.CountingSender\n\
+             [metlog_route_file]\ntypes = timer\nclass = file\nfilepath = {}\n\
+             [metlog_route_udp]\ntypes = gauge\nclass = udp\nhost = 127.0.0.1\nport = {port}\n\
+             [metlog_filter_sev]\nprovider = severity_max\nseverity = 6\n",
+            file.display()
+        );
+        let config = super::config_from_ini_str(&text, "metlog").unwrap();
+        assert_eq!((config.routes.len(), config.filters.len()), (3, 1));
+        assert_eq!(BUILT.load(SeqCst), 0, "translating constructed a sender");
+        assert!(!file.exists(), "translating opened the file sender's file");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            listener.accept().is_err(),
+            "translating connected to the TCP peer"
+        );
+
+        let client = super::from_ini_str(&text, "metlog").unwrap();
+        assert_eq!(BUILT.load(SeqCst), 1, "loading constructs each sender once");
+        assert!(file.exists());
+        drop(client);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,11 +2,8 @@
 //! the client (a bad port, an unknown filter) can name its line in any
 //! format, not only where the parser itself failed.
 
-use std::collections::BTreeMap;
-
-/// INI: the line of each `(section, key)`; a section's own line under the
-/// empty key.
-pub(super) type Lines = BTreeMap<(String, String), usize>;
+use super::ini::Section;
+use super::ConfigError;
 
 /// One step of a path into the configuration model: a table key or an
 /// array index (`["routes", 0, "sender", "port"]`).
@@ -16,13 +13,60 @@ pub(super) enum Step<'a> {
     Index(usize),
 }
 
+/// An INI text as read for one client: its sections, and the section each
+/// route and filter came from.
+#[derive(Default)]
+pub(super) struct IniSource {
+    /// The client's section.
+    pub(super) section: String,
+    /// The sections the client reads.
+    pub(super) sections: Vec<Section>,
+    pub(super) routes: Vec<String>,
+    pub(super) filters: Vec<String>,
+}
+
+impl IniSource {
+    fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// `e`, about a key of `table`, named as INI writes it: the client's
+    /// section holds the sender's options as `sender_<option>` (and
+    /// `global_<option>`); a plugin, route or filter has a section of its
+    /// own.
+    fn locate(&self, e: ConfigError, table: &[Step<'_>]) -> ConfigError {
+        let part = match table {
+            [Step::Key(prefix @ ("sender" | "global"))] => return self.flattened(e, prefix),
+            [Step::Key("plugins"), Step::Key(name)] => format!("{}_plugin_{name}", self.section),
+            [Step::Key("routes"), Step::Index(i), ..] => self.routes[*i].clone(),
+            [Step::Key("filters"), Step::Index(i)] => self.filters[*i].clone(),
+            _ => return e,
+        };
+        match self.section(&part) {
+            Some(part) => {
+                let line = part.line_of(e.key());
+                e.in_section(&part.name).at_line(Some(line))
+            }
+            None => e,
+        }
+    }
+
+    /// The key's line (the class's for an error about the sender as a
+    /// whole).
+    fn flattened(&self, e: ConfigError, prefix: &str) -> ConfigError {
+        let key = format!("{prefix}_{}", e.key().unwrap_or("class"));
+        let line = self.section(&self.section).and_then(|main| main.line(&key));
+        let e = if e.key().is_some() { e.rekey(&key) } else { e };
+        e.in_section(&self.section).at_line(line)
+    }
+}
+
 /// Where the [`Config`](super::Config) being built came from.
 pub(super) enum Origin<'a> {
     /// Built in code (or from a serde format we did not parse): no lines.
     Code,
-    /// A metlog-py INI section: keys are flattened as `sender_<option>` and
-    /// `global_<option>` in the client's section.
-    Ini { lines: &'a Lines, section: &'a str },
+    /// A metlog-py INI section.
+    Ini(&'a IniSource),
     /// A TOML text, re-read with spans.
     Toml {
         text: &'a str,
@@ -38,39 +82,49 @@ impl<'a> Origin<'a> {
         }
     }
 
-    /// The 1-based line where `path` was written, when known.
-    pub(super) fn line(&self, path: &[Step<'_>]) -> Option<usize> {
+    /// `e`, an error about a key of (or, without a key, about) the table
+    /// at `table`, named and located the way the source format writes it.
+    pub(super) fn locate(&self, e: ConfigError, table: &[Step<'_>]) -> ConfigError {
         match self {
-            Origin::Code => None,
-            Origin::Ini { lines, section } => {
-                let (sect, key) = match path {
-                    [Step::Key(table @ ("sender" | "global")), Step::Key(key)] => {
-                        ((*section).to_owned(), format!("{table}_{key}"))
-                    }
-                    [Step::Key("plugins"), Step::Key(name), rest @ ..] => {
-                        let key = match rest {
-                            [] => String::new(),
-                            [Step::Key(key)] => (*key).to_owned(),
-                            _ => return None,
-                        };
-                        (format!("{section}_plugin_{name}"), key)
-                    }
-                    _ => return None,
-                };
-                lines.get(&(sect, key)).copied()
-            }
-            Origin::Toml { text, document } => {
-                let mut item = document.as_ref()?.as_item();
-                for step in path {
-                    item = match *step {
-                        Step::Key(key) => item.get(key)?,
-                        Step::Index(index) => item.get(index)?,
-                    };
-                }
-                Some(line_at(text, item.span()?.start))
+            Origin::Code => e,
+            Origin::Ini(ini) => ini.locate(e, table),
+            // The key's line, or the table's when the key is missing (or
+            // the error is about the table as a whole).
+            Origin::Toml { .. } => {
+                let key = e.key().map(|key| [table, &[Step::Key(key)]].concat());
+                let line = key.and_then(|path| self.toml_line(&path));
+                let line = line.or_else(|| self.toml_line(table));
+                e.in_section(&toml_table_name(table)).at_line(line)
             }
         }
     }
+
+    /// The 1-based line where `path` was written in a TOML text.
+    fn toml_line(&self, path: &[Step<'_>]) -> Option<usize> {
+        let Origin::Toml { text, document } = self else {
+            return None;
+        };
+        let mut item = document.as_ref()?.as_item();
+        for step in path {
+            item = match *step {
+                Step::Key(key) => item.get(key)?,
+                Step::Index(index) => item.get(index)?,
+            };
+        }
+        Some(line_at(text, item.span()?.start))
+    }
+}
+
+/// `sender`, `routes.sender`, `filters`: the TOML table an error is in.
+fn toml_table_name(table: &[Step<'_>]) -> String {
+    let names: Vec<&str> = table
+        .iter()
+        .filter_map(|step| match step {
+            Step::Key(key) => Some(*key),
+            Step::Index(_) => None,
+        })
+        .collect();
+    names.join(".")
 }
 
 /// The 1-based line of byte `offset` in `text`.

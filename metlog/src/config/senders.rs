@@ -1,208 +1,246 @@
-//! Sender classes by name: metlog-py's dotted names and our short ones.
+//! Sender classes by name: one table of metlog-py's dotted names and our
+//! short ones, the options each takes, and how each is built.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::{ConfigError, ConfigErrorKind, ConfigValue};
+use super::{ConfigError, ConfigErrorKind, ConfigValue, SenderConfig};
 use crate::encode::syslog::{Facility, SdFields};
 use crate::sender::{self, QueueConfig, Sender};
 
-/// The canonical short name of a sender class.
-pub(crate) fn canonical(class: &str) -> Option<&'static str> {
-    Some(match class {
-        "udp" | "metlog.senders.UdpSender" | "metlog.senders.udp.UdpSender" => "udp",
-        "tcp" => "tcp",
-        "statsd" => "statsd",
-        "syslog" => "syslog",
-        "zmq" | "metlog.senders.zmq.ZmqPubSender" | "metlog.senders.ZmqPubSender" => "zmq",
-        "metlog.senders.zmq.ZmqHandshakePubSender" | "metlog.senders.ZmqHandshakePubSender" => {
-            "zmq_handshake"
-        }
-        "stdout" | "metlog.senders.StdOutSender" | "metlog.senders.dev.StdOutSender" => "stdout",
-        "file" | "metlog.senders.FileSender" | "metlog.senders.dev.FileSender" => "file",
-        "capture"
-        | "metlog.senders.DebugCaptureSender"
-        | "metlog.senders.dev.DebugCaptureSender" => "capture",
-        "log" | "metlog.senders.logging.StdLibLoggingSender" => "log",
-        "null" => "null",
-        _ => return None,
-    })
+type Built = Result<Box<dyn Sender>, ConfigError>;
+
+/// A sender class of the table.
+pub(crate) struct Class {
+    /// The short name first (the one messages use), then metlog-py's.
+    names: &'static [&'static str],
+    /// The options it takes; a queued sender takes [`QUEUE_OPTIONS`] too.
+    options: &'static [&'static str],
+    queued: bool,
+    /// The sender's type name, as the client reports it.
+    type_name: &'static str,
+    build: fn(&Options<'_>) -> Built,
 }
 
-/// The options each sender class takes.
-pub(crate) fn known_options(class: &str) -> &'static [&'static str] {
-    match class {
-        "udp" => &[
-            "host",
-            "port",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "tcp" => &[
-            "host",
-            "port",
-            "backlog",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "statsd" => &[
-            "host",
-            "port",
-            "mtu",
-            "prefix",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "syslog" => &[
-            "transport",
-            "host",
-            "port",
-            "path",
-            "facility",
-            "sd_fields",
-            "queue_capacity",
-            "queue_max_bytes",
-            "flush_timeout",
-        ],
-        "zmq" => &["bindstrs", "queue_length", "bind"],
-        "zmq_handshake" => &[
-            "connect_bind",
-            "hwm",
-            "handshake_bind",
-            "handshake_timeout",
-            "pool_size",
-            "livecheck",
-            "debug_stderr",
-        ],
-        "stdout" => &["pretty"],
-        "file" => &["filepath", "path"],
-        "capture" => &["capacity"],
-        "log" => &["logger_name", "payload_types", "json_types"],
-        _ => &[],
+/// Every network sender's queue options.
+const QUEUE_OPTIONS: [&str; 3] = ["queue_capacity", "queue_max_bytes", "flush_timeout"];
+
+#[rustfmt::skip]
+static CLASSES: &[Class] = &[
+    Class { names: &["udp", "metlog.senders.UdpSender", "metlog.senders.udp.UdpSender"],
+            options: &["host", "port"], queued: true, type_name: "UdpSender", build: udp },
+    Class { names: &["tcp"], options: &["host", "port", "backlog"], queued: true,
+            type_name: "TcpSender", build: tcp },
+    Class { names: &["statsd"], options: &["host", "port", "mtu", "prefix"], queued: true,
+            type_name: "StatsdSender", build: statsd },
+    Class { names: &["syslog"],
+            options: &["transport", "host", "port", "path", "facility", "sd_fields"],
+            queued: true, type_name: "SyslogSender", build: syslog },
+    Class { names: &["zmq", "metlog.senders.zmq.ZmqPubSender", "metlog.senders.ZmqPubSender"],
+            options: &["bindstrs", "queue_length", "bind"], queued: false,
+            type_name: "ZmqSender", build: zmq },
+    Class { names: &["zmq_handshake", "metlog.senders.zmq.ZmqHandshakePubSender",
+                     "metlog.senders.ZmqHandshakePubSender"],
+            options: &["connect_bind", "hwm", "handshake_bind", "handshake_timeout", "pool_size",
+                       "livecheck", "debug_stderr"],
+            queued: false, type_name: "ZmqSender", build: zmq_handshake },
+    Class { names: &["stdout", "metlog.senders.StdOutSender", "metlog.senders.dev.StdOutSender"],
+            options: &["pretty"], queued: false, type_name: "StdoutSender", build: stdout },
+    Class { names: &["file", "metlog.senders.FileSender", "metlog.senders.dev.FileSender"],
+            options: &["filepath", "path"], queued: false, type_name: "FileSender", build: file },
+    Class { names: &["capture", "metlog.senders.DebugCaptureSender",
+                     "metlog.senders.dev.DebugCaptureSender"],
+            options: &["capacity"], queued: false, type_name: "CaptureSender", build: capture },
+    Class { names: &["log", "metlog.senders.logging.StdLibLoggingSender"],
+            options: &["logger_name", "payload_types", "json_types"], queued: false,
+            type_name: "LogSender", build: log },
+    Class { names: &["null"], options: &[], queued: false, type_name: "NullSender",
+            build: |_| Ok(Box::new(sender::NullSender)) },
+];
+
+impl Class {
+    /// The class named `name` (short or metlog-py's), if the table has it.
+    pub(crate) fn named(name: &str) -> Option<&'static Class> {
+        CLASSES.iter().find(|class| class.names.contains(&name))
+    }
+
+    /// Whether it takes option `key`.
+    pub(crate) fn takes(&self, key: &str) -> bool {
+        self.options.contains(&key) || (self.queued && QUEUE_OPTIONS.contains(&key))
+    }
+
+    /// Refuses an option it does not take.
+    fn check(&self, options: &BTreeMap<String, ConfigValue>) -> Result<(), ConfigError> {
+        let mut known = self.options.to_vec();
+        known.extend(QUEUE_OPTIONS.iter().filter(|_| self.queued));
+        let what = format!("{} sender", self.names[0]);
+        super::check_options(&what, options, &known, |key| self.takes(key))
     }
 }
 
 /// A user-registered sender class: builds a sender from its options.
 pub type SenderFactory = fn(&BTreeMap<String, ConfigValue>) -> Result<Box<dyn Sender>, String>;
 
-fn custom() -> &'static std::sync::RwLock<std::collections::HashMap<String, SenderFactory>> {
-    static CUSTOM: std::sync::OnceLock<
-        std::sync::RwLock<std::collections::HashMap<String, SenderFactory>>,
-    > = std::sync::OnceLock::new();
+fn custom() -> &'static RwLock<HashMap<String, SenderFactory>> {
+    static CUSTOM: OnceLock<RwLock<HashMap<String, SenderFactory>>> = OnceLock::new();
     CUSTOM.get_or_init(Default::default)
 }
 
 /// Makes a sender class of your own available to configuration files as
 /// `class = <name>`; its options are passed as they are (not checked).
 pub fn register_sender(name: impl Into<String>, factory: SenderFactory) {
-    custom()
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(name.into(), factory);
+    let mut custom = custom().write().unwrap_or_else(PoisonError::into_inner);
+    custom.insert(name.into(), factory);
+}
+
+/// Builds the sender `config` describes; returns it with its type name.
+pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    let (class, options) = (config.class.as_str(), &config.options);
+    if let Some(known) = Class::named(class) {
+        known.check(options)?;
+        let options = Options {
+            class: known.names[0],
+            options,
+        };
+        return Ok(((known.build)(&options)?, known.type_name));
+    }
+    let factory = custom()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(class)
+        .copied();
+    let Some(factory) = factory else {
+        let message = format!(
+            "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, stdout, \
+             file, capture, log, null, a metlog-py class name such as metlog.senders.UdpSender, or \
+             a class registered with metlog::config::register_sender"
+        );
+        return Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"));
+    };
+    let built = factory(options).map_err(|e| sender_error(class, e))?;
+    Ok((built, "custom sender"))
+}
+
+fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
+    let message = format!("cannot create the {class} sender: {e}");
+    ConfigError::new(ConfigErrorKind::Sender, message)
 }
 
 /// Options for one sender, with helpers that produce precise errors.
-pub(crate) struct Options<'a> {
+struct Options<'a> {
     class: &'a str,
     options: &'a BTreeMap<String, ConfigValue>,
 }
 
+/// An integer, or text that is one.
+fn integer(v: &ConfigValue) -> Option<i64> {
+    match v {
+        ConfigValue::Int(i) => Some(*i),
+        ConfigValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 impl Options<'_> {
-    fn invalid(&self, key: &str, message: String) -> ConfigError {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(ConfigErrorKind::InvalidValue, message).at_key(key)
     }
 
-    fn get(&self, key: &str) -> Option<&ConfigValue> {
-        self.options.get(key)
+    /// The sender, or why it could not be created.
+    fn boxed<S: Sender + 'static>(&self, sender: std::io::Result<S>) -> Built {
+        Ok(Box::new(sender.map_err(|e| sender_error(self.class, e))?))
+    }
+
+    /// Option `key` converted by `convert`, or an error saying what was
+    /// `expected`.
+    fn get<T>(
+        &self,
+        key: &str,
+        convert: impl Fn(&ConfigValue) -> Option<T>,
+        expected: impl Fn(&ConfigValue) -> String,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(v) = self.options.get(key) else {
+            return Ok(None);
+        };
+        convert(v)
+            .map(Some)
+            .ok_or_else(|| self.invalid(key, expected(v)))
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| {
-                self.invalid(key, format!("expected text, found {} ({v})", v.type_name()))
-            }),
-        }
+        let expected = |v: &ConfigValue| format!("expected text, found {} ({v})", v.type_name());
+        self.get(key, ConfigValue::as_string, expected)
     }
 
     fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_string_list()
-                .map(Some)
-                .ok_or_else(|| self.invalid(key, format!("expected a list of names, found {v}"))),
-        }
+        let expected = |v: &ConfigValue| format!("expected a list of names, found {v}");
+        self.get(key, ConfigValue::as_string_list, expected)
+    }
+
+    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
+        let boolean = |v: &ConfigValue| match v {
+            ConfigValue::Bool(b) => Some(*b),
+            _ => None,
+        };
+        let expected = |v: &ConfigValue| format!("expected true or false, found {v}");
+        Ok(self.get(key, boolean, expected)?.unwrap_or(false))
     }
 
     fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
-        let value = match self.get(key) {
-            None => return Ok(None),
-            Some(ConfigValue::Int(i)) => *i,
-            Some(ConfigValue::Str(s)) if s.trim().parse::<i64>().is_ok() => {
-                s.trim().parse().unwrap_or_default()
+        let expected =
+            |v: &ConfigValue| format!("expected an integer, found {} ({v})", v.type_name());
+        let value = self.get(key, integer, expected)?;
+        match value {
+            Some(n) if !(min..=max).contains(&n) => {
+                Err(self.invalid(key, format!("{n} is out of range {min}..={max}")))
             }
-            Some(v) => {
-                return Err(self.invalid(
-                    key,
-                    format!("expected an integer, found {} ({v})", v.type_name()),
-                ))
-            }
-        };
-        if !(min..=max).contains(&value) {
-            return Err(self.invalid(key, format!("{value} is out of range {min}..={max}")));
+            _ => Ok(value),
         }
-        Ok(Some(value))
+    }
+
+    /// `key` as a count from 1 to 2^30, or `default`.
+    fn count(&self, key: &str, default: usize) -> Result<usize, ConfigError> {
+        Ok(self.int(key, 1, 1 << 30)?.map_or(default, |n| n as usize))
+    }
+
+    /// `key`, which the sender needs.
+    fn needed<T>(&self, key: &str, value: Option<T>, needs: &str) -> Result<T, ConfigError> {
+        value.ok_or_else(|| self.invalid(key, needs))
     }
 
     fn ports(&self) -> Result<Vec<u16>, ConfigError> {
-        let one = |v: &ConfigValue| -> Result<u16, ConfigError> {
-            let n = match v {
-                ConfigValue::Int(i) => Some(*i),
-                ConfigValue::Str(s) => s.trim().parse().ok(),
-                _ => None,
-            };
-            n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
+        let one = |v: &ConfigValue| {
+            let port = integer(v).and_then(|n| u16::try_from(n).ok());
+            port.ok_or_else(|| {
                 self.invalid("port", format!("expected a port number 0-65535, found {v}"))
             })
         };
-        let ports: Vec<u16> = match self.get("port") {
-            None => {
-                return Err(self.invalid("port", format!("the {} sender needs a port", self.class)))
-            }
-            Some(ConfigValue::List(items)) => items.iter().map(one).collect::<Result<_, _>>()?,
-            Some(v) => vec![one(v)?],
+        let needs = format!("the {} sender needs a port", self.class);
+        let ports = match self.needed("port", self.options.get("port"), &needs)? {
+            ConfigValue::List(items) => items.iter().map(one).collect::<Result<_, _>>()?,
+            v => vec![one(v)?],
         };
         if ports.is_empty() {
-            return Err(self.invalid("port", "no port given".to_owned()));
+            return Err(self.invalid("port", "no port given"));
         }
         Ok(ports)
     }
 
     /// The hosts (at least one: `127.0.0.1` when none is configured).
     fn hosts(&self) -> Result<Vec<String>, ConfigError> {
-        let hosts = self
-            .strings("host")?
-            .unwrap_or_else(|| vec!["127.0.0.1".to_owned()]);
+        let hosts = self.strings("host")?;
+        let hosts = hosts.unwrap_or_else(|| vec!["127.0.0.1".to_owned()]);
         if hosts.is_empty() || hosts.iter().any(|h| h.trim().is_empty()) {
-            return Err(self.invalid(
-                "host",
-                "empty: give a host name or address (or leave the key out for 127.0.0.1)"
-                    .to_owned(),
-            ));
+            let message = "empty: give a host name or address (or leave the key out for 127.0.0.1)";
+            return Err(self.invalid("host", message));
         }
         Ok(hosts)
     }
 
-    fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(ConfigValue::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.invalid(key, format!("expected true or false, found {v}"))),
-        }
+    /// The first host and the first port: where a stream sender connects.
+    fn address(&self) -> Result<(String, u16), ConfigError> {
+        Ok((self.hosts()?.remove(0), self.ports()?[0]))
     }
 
     fn queue(&self) -> Result<QueueConfig, ConfigError> {
@@ -214,224 +252,132 @@ impl Options<'_> {
         if let Some(bytes) = self.int("queue_max_bytes", 1 << 16, 1 << 36)? {
             queue = queue.max_bytes(bytes as usize);
         }
-        if let Some(v) = self.get("flush_timeout") {
-            let secs = match v {
-                ConfigValue::Int(i) => *i as f64,
-                ConfigValue::Float(f) => *f,
-                ConfigValue::Str(s) => s.parse().map_err(|_| {
-                    self.invalid("flush_timeout", format!("expected seconds, found {v}"))
-                })?,
-                _ => {
-                    return Err(
-                        self.invalid("flush_timeout", format!("expected seconds, found {v}"))
-                    )
-                }
-            };
-            if !(0.0..=3600.0).contains(&secs) {
-                return Err(self.invalid(
-                    "flush_timeout",
-                    format!("{secs} s is out of range 0..=3600"),
-                ));
-            }
-            queue = queue.flush_timeout(Duration::from_secs_f64(secs));
-        }
-        Ok(queue)
-    }
-}
-
-fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
-    ConfigError::new(
-        ConfigErrorKind::Sender,
-        format!("cannot create the {class} sender: {e}"),
-    )
-}
-
-/// Builds the sender `class` from `options`; returns it with its type name.
-pub(crate) fn build(
-    class: &str,
-    options: &BTreeMap<String, ConfigValue>,
-) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    let Some(name) = canonical(class) else {
-        let factory = custom()
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(class)
-            .copied();
-        return match factory {
-            Some(factory) => factory(options)
-                .map(|s| (s, "custom sender"))
-                .map_err(|e| sender_error(class, e)),
-            None => Err(ConfigError::new(
-                ConfigErrorKind::UnknownProvider,
-                format!(
-                    "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, \
-                     stdout, file, capture, log, null, a metlog-py class name such as \
-                     metlog.senders.UdpSender, or a class registered with metlog::config::register_sender"
-                ),
-            )
-            .at_key("class")),
+        let seconds = |v: &ConfigValue| match v {
+            ConfigValue::Int(i) => Some(*i as f64),
+            ConfigValue::Float(f) => Some(*f),
+            ConfigValue::Str(s) => s.parse().ok(),
+            _ => None,
         };
-    };
-    let known = known_options(name);
-    for key in options.keys() {
-        if !known.contains(&key.as_str()) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::UnknownKey,
-                format!(
-                    "unknown option for the {name} sender (expected {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-            .at_key(key));
+        let expected = |v: &ConfigValue| format!("expected seconds, found {v}");
+        match self.get("flush_timeout", seconds, expected)? {
+            Some(secs) if !(0.0..=3600.0).contains(&secs) => Err(self.invalid(
+                "flush_timeout",
+                format!("{secs} s is out of range 0..=3600"),
+            )),
+            Some(secs) => Ok(queue.flush_timeout(Duration::from_secs_f64(secs))),
+            None => Ok(queue),
         }
     }
-    let o = Options {
-        class: name,
-        options,
+}
+
+fn udp(o: &Options<'_>) -> Built {
+    o.boxed(sender::UdpSender::to_hosts_with_queue(
+        o.hosts()?,
+        o.ports()?,
+        o.queue()?,
+    ))
+}
+
+fn tcp(o: &Options<'_>) -> Built {
+    let (host, port) = o.address()?;
+    let queue = o.queue()?;
+    let backlog = o.count("backlog", sender::DEFAULT_BACKLOG)?;
+    o.boxed(sender::TcpSender::with_options(
+        (host.as_str(), port),
+        queue,
+        backlog,
+    ))
+}
+
+fn statsd(o: &Options<'_>) -> Built {
+    use crate::encode::statsd::Prefix;
+    let (host, port) = o.address()?;
+    let queue = o.queue()?;
+    let mtu = o.int("mtu", 64, 65_507)?;
+    let mtu = mtu.map_or(sender::DEFAULT_MTU, |m| m as usize);
+    let prefix = match o.string("prefix")? {
+        Some(text) if !text.is_empty() => Prefix::Text(text),
+        _ => Prefix::None,
     };
-    let boxed: (Box<dyn Sender>, &'static str) = match name {
-        "udp" => {
-            let s = sender::UdpSender::to_hosts_with_queue(o.hosts()?, o.ports()?, o.queue()?)
-                .map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "UdpSender")
+    let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue);
+    o.boxed(s.map(|s| s.prefix(prefix)))
+}
+
+fn syslog(o: &Options<'_>) -> Built {
+    let mut config = sender::SyslogConfig::default().queue(o.queue()?);
+    if let Some(facility) = o.string("facility")? {
+        let facility: Result<Facility, String> = facility.parse();
+        config = config.facility(facility.map_err(|e| o.invalid("facility", e))?);
+    }
+    if let Some(fields) = o.strings("sd_fields")? {
+        config = config.structured_data(match fields.as_slice() {
+            [one] if one == "all" => SdFields::AllScalars,
+            [one] if one == "none" => SdFields::None,
+            _ => SdFields::Only(fields),
+        });
+    }
+    let transport = o.string("transport")?.unwrap_or_else(|| "udp".to_owned());
+    o.boxed(match transport.as_str() {
+        "udp" => sender::SyslogSender::udp(o.address()?, config),
+        "tcp" => sender::SyslogSender::tcp(o.address()?, config),
+        #[cfg(unix)]
+        "unix" => {
+            let path = o.string("path")?.unwrap_or_else(|| "/dev/log".to_owned());
+            sender::SyslogSender::unix(path, config)
         }
-        "tcp" | "statsd" => {
-            let host = o.hosts()?.remove(0);
-            let port = o.ports()?[0];
-            let queue = o.queue()?;
-            if name == "tcp" {
-                let backlog = o
-                    .int("backlog", 1, 1 << 30)?
-                    .map_or(sender::DEFAULT_BACKLOG, |b| b as usize);
-                let s = sender::TcpSender::with_options((host.as_str(), port), queue, backlog)
-                    .map_err(|e| sender_error(name, e))?;
-                (Box::new(s), "TcpSender")
-            } else {
-                let mtu = o
-                    .int("mtu", 64, 65_507)?
-                    .map_or(sender::DEFAULT_MTU, |m| m as usize);
-                let prefix = match o.string("prefix")? {
-                    Some(text) if !text.is_empty() => crate::encode::statsd::Prefix::Text(text),
-                    _ => crate::encode::statsd::Prefix::None,
-                };
-                let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue)
-                    .map_err(|e| sender_error(name, e))?
-                    .prefix(prefix);
-                (Box::new(s), "StatsdSender")
-            }
+        other => {
+            let message = format!("expected udp, tcp or unix, found {other:?}");
+            return Err(o.invalid("transport", message));
         }
-        "syslog" => {
-            let mut config = sender::SyslogConfig::default().queue(o.queue()?);
-            if let Some(facility) = o.string("facility")? {
-                let facility: Facility = facility
-                    .parse()
-                    .map_err(|e: String| o.invalid("facility", e))?;
-                config = config.facility(facility);
-            }
-            if let Some(fields) = o.strings("sd_fields")? {
-                let sd = match fields.as_slice() {
-                    [one] if one == "all" => SdFields::AllScalars,
-                    [one] if one == "none" => SdFields::None,
-                    _ => SdFields::Only(fields),
-                };
-                config = config.structured_data(sd);
-            }
-            let transport = o.string("transport")?.unwrap_or_else(|| "udp".to_owned());
-            let s = match transport.as_str() {
-                "udp" | "tcp" => {
-                    let host = o.hosts()?.remove(0);
-                    let port = o.ports()?[0];
-                    let addr = (host.as_str(), port);
-                    if transport == "udp" {
-                        sender::SyslogSender::udp(addr, config)
-                    } else {
-                        sender::SyslogSender::tcp(addr, config)
-                    }
-                }
-                #[cfg(unix)]
-                "unix" => sender::SyslogSender::unix(
-                    o.string("path")?.unwrap_or_else(|| "/dev/log".to_owned()),
-                    config,
-                ),
-                other => {
-                    return Err(o.invalid(
-                        "transport",
-                        format!("expected udp, tcp or unix, found {other:?}"),
-                    ))
-                }
-            }
-            .map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "SyslogSender")
-        }
-        "zmq" => build_zmq(&o)?,
-        "zmq_handshake" => build_zmq_handshake(&o)?,
-        "stdout" => {
-            let s = if o.bool("pretty")?.unwrap_or(false) {
-                sender::StdoutSender::pretty()
-            } else {
-                sender::StdoutSender::new()
-            };
-            (Box::new(s), "StdoutSender")
-        }
-        "file" => {
-            let path = match (o.string("filepath")?, o.string("path")?) {
-                (Some(p), _) | (None, Some(p)) => p,
-                (None, None) => {
-                    return Err(o.invalid("filepath", "the file sender needs a filepath".into()))
-                }
-            };
-            let s = sender::FileSender::open(&path).map_err(|e| sender_error(name, e))?;
-            (Box::new(s), "FileSender")
-        }
-        "capture" => {
-            let capacity = o
-                .int("capacity", 1, 1 << 30)?
-                .map_or(sender::CaptureSender::DEFAULT_CAPACITY, |c| c as usize);
-            (
-                Box::new(sender::CaptureSender::with_capacity(capacity)),
-                "CaptureSender",
-            )
-        }
-        "log" => {
-            let mut s = sender::LogSender::new();
-            if let Some(target) = o.string("logger_name")? {
-                s = s.target(target);
-            }
-            if let Some(types) = o.strings("payload_types")? {
-                s = s.payload_types(types);
-            }
-            if let Some(types) = o.strings("json_types")? {
-                s = s.json_types(types);
-            }
-            (Box::new(s), "LogSender")
-        }
-        _ => (Box::new(sender::NullSender), "NullSender"),
-    };
-    Ok(boxed)
+    })
+}
+
+fn stdout(o: &Options<'_>) -> Built {
+    Ok(Box::new(if o.bool("pretty")? {
+        sender::StdoutSender::pretty()
+    } else {
+        sender::StdoutSender::new()
+    }))
+}
+
+fn file(o: &Options<'_>) -> Built {
+    let path = o.string("filepath")?.or(o.string("path")?);
+    let path = o.needed("filepath", path, "the file sender needs a filepath")?;
+    o.boxed(sender::FileSender::open(&path))
+}
+
+fn capture(o: &Options<'_>) -> Built {
+    let capacity = o.count("capacity", sender::CaptureSender::DEFAULT_CAPACITY)?;
+    Ok(Box::new(sender::CaptureSender::with_capacity(capacity)))
+}
+
+fn log(o: &Options<'_>) -> Built {
+    let mut s = sender::LogSender::new();
+    if let Some(target) = o.string("logger_name")? {
+        s = s.target(target);
+    }
+    if let Some(types) = o.strings("payload_types")? {
+        s = s.payload_types(types);
+    }
+    if let Some(types) = o.strings("json_types")? {
+        s = s.json_types(types);
+    }
+    Ok(Box::new(s))
 }
 
 #[cfg(feature = "zmq")]
-fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    let endpoints = o.strings("bindstrs")?.ok_or_else(|| {
-        o.invalid(
-            "bindstrs",
-            "the zmq sender needs bindstrs (endpoints)".into(),
-        )
-    })?;
+fn zmq(o: &Options<'_>) -> Built {
+    let endpoints = o.strings("bindstrs")?;
+    let needs = "the zmq sender needs bindstrs (endpoints)";
+    let endpoints = o.needed("bindstrs", endpoints, needs)?;
     let queue_length = o
         .int("queue_length", 1, i64::from(i32::MAX))?
         .unwrap_or(1000) as i32;
-    let s = if o.bool("bind")?.unwrap_or(false) {
+    o.boxed(if o.bool("bind")? {
         sender::ZmqSender::bind(endpoints, queue_length)
     } else {
         sender::ZmqSender::connect(endpoints, queue_length)
-    }
-    .map_err(|e| sender_error("zmq", e))?;
-    Ok((Box::new(s), "ZmqSender"))
+    })
 }
 
 /// metlog-py's `ZmqHandshakePubSender`: a publisher connected to
@@ -441,24 +387,21 @@ fn build_zmq(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigE
 /// subscriber that is down and counts what it drops, so that option and its
 /// pool's are accepted, reported once, and left unused.
 #[cfg(feature = "zmq")]
-fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    let endpoint = o.string("connect_bind")?.ok_or_else(|| {
-        o.invalid(
-            "connect_bind",
-            "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)".into(),
-        )
-    })?;
+fn zmq_handshake(o: &Options<'_>) -> Built {
+    let needs = "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)";
+    let endpoint = o.needed("connect_bind", o.string("connect_bind")?, needs)?;
     let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as i32;
-    let unused: Vec<&str> = [
+    let unused = [
         "handshake_bind",
         "handshake_timeout",
         "pool_size",
         "livecheck",
         "debug_stderr",
-    ]
-    .into_iter()
-    .filter(|key| o.options.contains_key(*key))
-    .collect();
+    ];
+    let unused: Vec<&str> = unused
+        .into_iter()
+        .filter(|key| o.options.contains_key(*key))
+        .collect();
     if !unused.is_empty() {
         crate::report::report(format_args!(
             "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake; \
@@ -467,17 +410,17 @@ fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str
             unused.join(", ")
         ));
     }
-    let s = sender::ZmqSender::connect([endpoint], hwm).map_err(|e| sender_error("zmq", e))?;
-    Ok((Box::new(s), "ZmqSender"))
+    let s = sender::ZmqSender::connect([endpoint], hwm);
+    Ok(Box::new(s.map_err(|e| sender_error("zmq", e))?))
 }
 
 #[cfg(not(feature = "zmq"))]
-fn build_zmq_handshake(o: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
-    build_zmq(o)
+fn zmq_handshake(o: &Options<'_>) -> Built {
+    zmq(o)
 }
 
 #[cfg(not(feature = "zmq"))]
-fn build_zmq(_: &Options<'_>) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+fn zmq(_: &Options<'_>) -> Built {
     Err(ConfigError::new(
         ConfigErrorKind::UnknownProvider,
         "the zmq sender needs metlog's `zmq` cargo feature",

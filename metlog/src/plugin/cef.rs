@@ -290,7 +290,8 @@ pub fn format(
     extensions: &[(&str, &str)],
 ) -> String {
     let time = context.time.unwrap_or_else(SystemTime::now);
-    Line::new(cef, product, name, severity, context, time, extensions).text
+    let header = header(cef, product, name, severity, context, time);
+    Line::new(header, context, extensions).text
 }
 
 /// A formatted line, and the extensions it leaves out.
@@ -303,113 +304,133 @@ struct Line {
 }
 
 impl Line {
-    fn new(
-        cef: &Cef,
-        product: &str,
-        name: &str,
-        severity: u8,
-        context: &CefContext,
-        time: SystemTime,
-        extensions: &[(&str, &str)],
-    ) -> Line {
-        let mut text = crate::local_time::cef_date(time);
-        text.push(' ');
-        let host = cef
-            .host
-            .as_deref()
-            .unwrap_or(crate::message::identity().hostname);
-        // A space or line break in the host would shift the fields a
-        // syslog-style reader finds before `CEF:`.
-        text.extend(host.chars().map(|c| {
-            if c.is_whitespace() || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        }));
-        text.push_str(" CEF:0");
-        let signature = context.signature.as_deref().unwrap_or(name);
-        let severity = severity.min(10).to_string();
-        for field in [
-            cef.vendor.as_str(),
-            product,
-            cef.version.as_str(),
-            signature,
-            name,
-            &severity,
-        ] {
-            text.push('|');
-            escape_header(field, &mut text);
-        }
-        text.push('|');
-        let standard = [
-            "requestClientApplication",
-            context.user_agent.as_deref().unwrap_or("none"),
-            context.method.as_deref().unwrap_or(""),
-            context.path.as_deref().unwrap_or(""),
-            context.source(),
-            context.host.as_deref().unwrap_or("none"),
-            context.user.as_deref().unwrap_or("none"),
-        ];
-        for (i, (key, value)) in STANDARD_KEYS.iter().zip(standard).enumerate() {
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(key);
-            text.push('=');
-            escape_extension(value, &mut text);
-        }
-
-        // The caller's: each key once (the first given wins), then in
-        // metlog-cef's order.
-        let mut bad_keys = Vec::new();
-        let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
-        let mut seen = std::collections::HashSet::with_capacity(extensions.len());
-        // Keys written as given come first: one that had to be cleaned
-        // (`a b` → `ab`) never takes the place of a key given as it is.
-        let cleaned: Vec<String> = extensions
-            .iter()
-            .map(|(original, _)| original.chars().filter(|&c| is_key_char(c)).collect())
-            .collect();
-        let as_given = |at: usize| cleaned[at] == extensions[at].0;
-        let order = (0..extensions.len())
-            .filter(|&at| as_given(at))
-            .chain((0..extensions.len()).filter(|&at| !as_given(at)));
-        for at in order {
-            let (original, value) = extensions[at];
-            let key = &cleaned[at];
-            if key.is_empty() || STANDARD_KEYS.contains(&key.as_str()) || !seen.insert(key.clone())
-            {
-                bad_keys.push(original.to_owned());
-            } else {
-                extra.push((key.clone(), value));
-            }
-        }
-        extra.sort_by(|(k1, v1), (k2, v2)| {
-            (v1.len(), k1.len(), k1, v1).cmp(&(v2.len(), k2.len(), k2, v2))
-        });
-        // metlog-cef's measure: the header, then each extension's key, raw
-        // value and two; the first that would pass the limit ends the line.
-        let mut measured = text.len();
-        let mut too_long = Vec::new();
-        for (key, value) in extra {
-            let added = key.len() + value.len() + 2;
-            if !too_long.is_empty() || measured + added > MAX_LINE {
-                too_long.push(key);
-                continue;
-            }
-            measured += added;
-            text.push(' ');
-            text.push_str(&key);
-            text.push('=');
-            escape_extension(value, &mut text);
-        }
+    /// The line: `header`, then the extensions.
+    fn new(mut text: String, context: &CefContext, extensions: &[(&str, &str)]) -> Line {
+        standard_extensions(context, &mut text);
+        let (extra, bad_keys) = callers_extensions(extensions);
+        let too_long = append_within_limit(extra, &mut text);
         Line {
             text,
             bad_keys,
             too_long,
         }
     }
+}
+
+/// `DATE HOST CEF:0|vendor|product|version|signature|name|severity|`.
+fn header(
+    cef: &Cef,
+    product: &str,
+    name: &str,
+    severity: u8,
+    context: &CefContext,
+    time: SystemTime,
+) -> String {
+    let mut text = crate::local_time::cef_date(time);
+    text.push(' ');
+    let host = cef
+        .host
+        .as_deref()
+        .unwrap_or(crate::message::identity().hostname);
+    // A space or line break in the host would shift the fields a
+    // syslog-style reader finds before `CEF:`.
+    text.extend(host.chars().map(|c| {
+        if c.is_whitespace() || c.is_control() {
+            '_'
+        } else {
+            c
+        }
+    }));
+    text.push_str(" CEF:0");
+    let signature = context.signature.as_deref().unwrap_or(name);
+    let severity = severity.min(10).to_string();
+    let fields = [
+        &cef.vendor,
+        product,
+        &cef.version,
+        signature,
+        name,
+        &severity,
+    ];
+    for field in fields {
+        text.push('|');
+        escape_header(field, &mut text);
+    }
+    text.push('|');
+    text
+}
+
+/// The seven extensions metlog-cef always writes, with its defaults.
+fn standard_extensions(context: &CefContext, text: &mut String) {
+    let standard = [
+        "requestClientApplication",
+        context.user_agent.as_deref().unwrap_or("none"),
+        context.method.as_deref().unwrap_or(""),
+        context.path.as_deref().unwrap_or(""),
+        context.source(),
+        context.host.as_deref().unwrap_or("none"),
+        context.user.as_deref().unwrap_or("none"),
+    ];
+    for (i, (key, value)) in STANDARD_KEYS.iter().zip(standard).enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(key);
+        text.push('=');
+        escape_extension(value, text);
+    }
+}
+
+/// The caller's extensions, each key once (the first given wins), in
+/// metlog-cef's order; and the keys left out.
+fn callers_extensions<'a>(extensions: &[(&str, &'a str)]) -> (Vec<(String, &'a str)>, Vec<String>) {
+    let mut bad_keys = Vec::new();
+    let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
+    let mut seen = std::collections::HashSet::with_capacity(extensions.len());
+    // Keys written as given come first: one that had to be cleaned
+    // (`a b` → `ab`) never takes the place of a key given as it is.
+    let cleaned: Vec<String> = extensions
+        .iter()
+        .map(|(original, _)| original.chars().filter(|&c| is_key_char(c)).collect())
+        .collect();
+    let as_given = |at: usize| cleaned[at] == extensions[at].0;
+    let order = (0..extensions.len())
+        .filter(|&at| as_given(at))
+        .chain((0..extensions.len()).filter(|&at| !as_given(at)));
+    for at in order {
+        let (original, value) = extensions[at];
+        let key = &cleaned[at];
+        if key.is_empty() || STANDARD_KEYS.contains(&key.as_str()) || !seen.insert(key.clone()) {
+            bad_keys.push(original.to_owned());
+        } else {
+            extra.push((key.clone(), value));
+        }
+    }
+    extra.sort_by(|(k1, v1), (k2, v2)| {
+        (v1.len(), k1.len(), k1, v1).cmp(&(v2.len(), k2.len(), k2, v2))
+    });
+    (extra, bad_keys)
+}
+
+/// Appends the extensions up to [`MAX_LINE`] by metlog-cef's measure (the
+/// header, then each extension's key, raw value and two: the first that
+/// would pass the limit ends the line); the keys of those left out.
+fn append_within_limit(extra: Vec<(String, &str)>, text: &mut String) -> Vec<String> {
+    let mut measured = text.len();
+    let mut too_long = Vec::new();
+    for (key, value) in extra {
+        let added = key.len() + value.len() + 2;
+        if !too_long.is_empty() || measured + added > MAX_LINE {
+            too_long.push(key);
+            continue;
+        }
+        measured += added;
+        text.push(' ');
+        text.push_str(&key);
+        text.push('=');
+        escape_extension(value, text);
+    }
+    too_long
 }
 
 /// metlog-cef's key characters (its `_KEY`): ASCII letters, digits, `_`,
@@ -479,7 +500,8 @@ impl CefExt for Client {
         let product = cef.product.as_deref().unwrap_or(self.logger());
         let extensions: Vec<(&'a str, &'a str)> = extensions.into_iter().collect();
         let time = context.time.unwrap_or_else(SystemTime::now);
-        let line = Line::new(cef, product, name, severity, context, time, &extensions);
+        let header = header(cef, product, name, severity, context, time);
+        let line = Line::new(header, context, &extensions);
         report_left_out(name, &line);
         // As metlog-cef: the syslog settings the router's CEF output reads.
         let mut fields = Fields::new();
