@@ -4,7 +4,7 @@ use std::sync::Arc;
 use super::{Client, Counters, DisabledTimers, Inner};
 use crate::filter::Filter;
 use crate::record::ClientDefaults;
-use crate::sender::{Sender, StdoutSender};
+use crate::sender::{Held, Sender, StdoutSender};
 use crate::{Severity, SharedStr};
 
 /// Configures a [`Client`]; made by [`Client::builder`].
@@ -24,7 +24,7 @@ use crate::{Severity, SharedStr};
 pub struct ClientBuilder {
     logger: SharedStr,
     severity: Severity,
-    sender: Option<(Box<dyn Sender>, &'static str)>,
+    sender: Option<Held>,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
     plugins: Vec<(String, Box<dyn std::any::Any + Send + Sync>)>,
@@ -55,8 +55,7 @@ impl ClientBuilder {
     /// stdout ([`StdoutSender`]), metlog-py's development default, so that a
     /// forgotten sender shows up rather than losing data silently.
     pub fn sender<S: Sender>(mut self, sender: S) -> Self {
-        let name = sender.name();
-        self.sender = Some((Box::new(sender), name));
+        self.sender = Some(Held::new(sender));
         self
     }
 
@@ -114,8 +113,8 @@ impl ClientBuilder {
         self.config_json = Some(json);
     }
 
-    pub(crate) fn set_sender_boxed(&mut self, sender: Box<dyn Sender>, name: &'static str) {
-        self.sender = Some((sender, name));
+    pub(crate) fn set_sender(&mut self, sender: Held) {
+        self.sender = Some(sender);
     }
 
     /// Makes the client.
@@ -123,7 +122,7 @@ impl ClientBuilder {
         let sender = self
             .sender
             .take()
-            .unwrap_or_else(|| (Box::new(StdoutSender::new()), "StdoutSender"));
+            .unwrap_or_else(|| Held::new(StdoutSender::new()));
         self.finish(Some(sender))
     }
 
@@ -132,11 +131,8 @@ impl ClientBuilder {
         self.finish(None)
     }
 
-    fn finish(self, sender: Option<(Box<dyn Sender>, &'static str)>) -> Client {
-        let (sender, sender_name) = match sender {
-            Some((sender, name)) => (Some(sender), name),
-            None => (None, "no sender"),
-        };
+    fn finish(self, sender: Option<Held>) -> Client {
+        let sender_name = sender.as_ref().map_or("no sender", |held| held.name);
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.
         crate::process::watch_forks();
@@ -166,7 +162,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("logger", &self.logger)
             .field("severity", &self.severity)
-            .field("sender", &self.sender.as_ref().map(|(_, name)| *name))
+            .field("sender", &self.sender.as_ref().map(|held| held.name))
             .field("disabled_timers", &self.disabled_timers)
             .field("filters", &self.filters.len())
             .finish()

@@ -20,7 +20,7 @@ pub use timer::Timer;
 use crate::filter::Filter;
 use crate::message::identity;
 use crate::record::{Body, ClientDefaults, Record};
-use crate::sender::{SendError, SendErrorKind, Sender};
+use crate::sender::{Held, SendError, SendErrorKind};
 use crate::site::Kind;
 use crate::{Fields, Message, Severity, SharedStr, Text};
 use stats::Counters;
@@ -64,7 +64,7 @@ pub(crate) struct Inner {
     /// Logger, severity and identity, shared with the records in flight.
     pub(crate) defaults: Arc<ClientDefaults>,
     /// `None` for an inactive client (see [`Client::inactive`]).
-    sender: Option<Box<dyn Sender>>,
+    sender: Option<Held>,
     sender_name: &'static str,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
@@ -186,7 +186,7 @@ impl Client {
     /// The sender, if it is a `T` (e.g. the [`CaptureSender`](crate::sender::CaptureSender)
     /// a configuration file chose).
     pub fn sender_as<T: 'static>(&self) -> Option<&T> {
-        self.inner.sender.as_ref()?.as_any()?.downcast_ref()
+        self.inner.sender.as_ref()?.any.downcast_ref()
     }
 
     /// The name of the sender's type, e.g. `"UdpSender"`.

@@ -73,7 +73,7 @@ pub use senders::{register_sender, SenderFactory};
 
 use crate::filter::{self, Filter};
 use crate::plugin::attaches;
-use crate::sender::Sender;
+use crate::sender::Held;
 use crate::{Client, Severity};
 use origin::{IniSource, Origin, Step};
 
@@ -183,8 +183,7 @@ impl Config {
         let timers = self.disabled_timers.iter().cloned();
         let mut builder = Client::builder(self.logger.clone()).severity(self.severity);
         builder = builder.disabled_timers(timers);
-        let (sender, name) = self.build_sender(origin)?;
-        builder.set_sender_boxed(sender, name);
+        builder.set_sender(self.build_sender(origin)?);
         for (index, spec) in self.filters.iter().enumerate() {
             let table = [Step::Key("filters"), Step::Index(index)];
             builder.add_filter_boxed(build_filter(spec).map_err(|e| origin.locate(e, &table))?);
@@ -200,24 +199,21 @@ impl Config {
     }
 
     /// The sender, or a router to it and to the routes' senders.
-    fn build_sender(
-        &self,
-        origin: &Origin<'_>,
-    ) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+    fn build_sender(&self, origin: &Origin<'_>) -> Result<Held, ConfigError> {
         let build = |sender: &SenderConfig, table: &[Step<'_>]| {
             senders::build(sender).map_err(|e| origin.locate(e, table))
         };
-        let (sender, name) = build(&self.sender, &[Step::Key("sender")])?;
+        let sender = build(&self.sender, &[Step::Key("sender")])?;
         if self.routes.is_empty() {
-            return Ok((sender, name));
+            return Ok(sender);
         }
-        let mut router = crate::sender::Router::new(sender);
+        let mut router = crate::sender::Router::new(sender.sender);
         for (index, route) in self.routes.iter().enumerate() {
             let table = [Step::Key("routes"), Step::Index(index), Step::Key("sender")];
-            let (routed, _) = build(&route.sender, &table)?;
+            let routed = build(&route.sender, &table)?.sender;
             router = router.route(route.types.iter().cloned(), routed);
         }
-        Ok((Box::new(router), "Router"))
+        Ok(Held::new(router))
     }
 
     /// The plugins looked up by name, each under the name it binds.

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::{ConfigError, ConfigErrorKind, ConfigValue, SenderConfig};
 use crate::encode::syslog::{Facility, SdFields};
-use crate::sender::{self, QueueConfig, Sender};
+use crate::sender::{self, Held, QueueConfig, Sender};
 
-type Built = Result<Box<dyn Sender>, ConfigError>;
+type Built = Result<Held, ConfigError>;
 
 /// A sender class of the table.
 pub(crate) struct Class {
@@ -56,7 +56,7 @@ static CLASSES: &[Class] = &[
             options: &["logger_name", "payload_types", "json_types"], queued: false,
             type_name: "LogSender", build: log },
     Class { names: &["null"], options: &[], queued: false, type_name: "NullSender",
-            build: |_| Ok(Box::new(sender::NullSender)) },
+            build: |_| Ok(Held::new(sender::NullSender)) },
 ];
 
 impl Class {
@@ -95,7 +95,7 @@ pub fn register_sender(name: impl Into<String>, factory: SenderFactory) {
 }
 
 /// Builds the sender `config` describes; returns it with its type name.
-pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static str), ConfigError> {
+pub(crate) fn build(config: &SenderConfig) -> Built {
     let (class, options) = (config.class.as_str(), &config.options);
     if let Some(known) = Class::named(class) {
         known.check(options)?;
@@ -103,7 +103,9 @@ pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static 
             class: known.names[0],
             options,
         };
-        return Ok(((known.build)(&options)?, known.type_name));
+        let mut built = (known.build)(&options)?;
+        built.name = known.type_name;
+        return Ok(built);
     }
     let factory = custom()
         .read()
@@ -118,8 +120,9 @@ pub(crate) fn build(config: &SenderConfig) -> Result<(Box<dyn Sender>, &'static 
         );
         return Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"));
     };
-    let built = factory(options).map_err(|e| sender_error(class, e))?;
-    Ok((built, "custom sender"))
+    let mut built = Held::new(factory(options).map_err(|e| sender_error(class, e))?);
+    built.name = "custom sender";
+    Ok(built)
 }
 
 fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
@@ -149,7 +152,7 @@ impl Options<'_> {
 
     /// The sender, or why it could not be created.
     fn boxed<S: Sender + 'static>(&self, sender: std::io::Result<S>) -> Built {
-        Ok(Box::new(sender.map_err(|e| sender_error(self.class, e))?))
+        Ok(Held::new(sender.map_err(|e| sender_error(self.class, e))?))
     }
 
     /// Option `key` converted by `convert`, or an error saying what was
@@ -333,7 +336,7 @@ fn syslog(o: &Options<'_>) -> Built {
 }
 
 fn stdout(o: &Options<'_>) -> Built {
-    Ok(Box::new(if o.bool("pretty")? {
+    Ok(Held::new(if o.bool("pretty")? {
         sender::StdoutSender::pretty()
     } else {
         sender::StdoutSender::new()
@@ -348,7 +351,7 @@ fn file(o: &Options<'_>) -> Built {
 
 fn capture(o: &Options<'_>) -> Built {
     let capacity = o.count("capacity", sender::CaptureSender::DEFAULT_CAPACITY)?;
-    Ok(Box::new(sender::CaptureSender::with_capacity(capacity)))
+    Ok(Held::new(sender::CaptureSender::with_capacity(capacity)))
 }
 
 fn log(o: &Options<'_>) -> Built {
@@ -362,7 +365,7 @@ fn log(o: &Options<'_>) -> Built {
     if let Some(types) = o.strings("json_types")? {
         s = s.json_types(types);
     }
-    Ok(Box::new(s))
+    Ok(Held::new(s))
 }
 
 #[cfg(feature = "zmq")]
@@ -411,7 +414,7 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
         ));
     }
     let s = sender::ZmqSender::connect([endpoint], hwm);
-    Ok(Box::new(s.map_err(|e| sender_error("zmq", e))?))
+    Ok(Held::new(s.map_err(|e| sender_error("zmq", e))?))
 }
 
 #[cfg(not(feature = "zmq"))]

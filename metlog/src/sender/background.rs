@@ -634,6 +634,7 @@ impl QueuedSender {
             dropped,
             queued: accepted.saturating_sub(delivered + failed + dropped),
             ignored: 0,
+            queue: shared.id,
             sent_by: if shared.queue.sole_client() == sent_by {
                 sent_by
             } else {
@@ -687,10 +688,6 @@ impl Sender for QueuedSender {
             self.here()
                 .map_or_else(|_| Delivery::default(), QueuedSender::delivery_now),
         )
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }
 

@@ -126,8 +126,4 @@ impl Sender for CaptureSender {
         buffer.messages.push(record.into_message());
         Ok(())
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }

@@ -116,8 +116,4 @@ impl Sender for LogSender {
         log::logger().flush();
         Ok(())
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }

@@ -128,18 +128,39 @@ pub trait Sender: Send + Sync + 'static {
         None
     }
 
-    /// The sender as `Any`, so [`Client::sender_as`](crate::Client::sender_as)
-    /// can hand back the concrete type (e.g. the `CaptureSender` a
-    /// configuration file asked for). The default is `None`.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        None
-    }
-
     /// A short name for reports and [`Client::sender_name`](crate::Client::sender_name):
     /// by default the sender's type without its path or parameters
     /// (`UdpSender`); `Box` and `Arc` give the name of what they hold.
     fn name(&self) -> &'static str {
         short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// A sender as a client holds it: shared, and also as `Any`, so that
+/// [`Client::sender_as`](crate::Client::sender_as) can hand back the
+/// concrete type (e.g. the `CaptureSender` a configuration file asked for).
+pub(crate) struct Held {
+    pub(crate) sender: Arc<dyn Sender>,
+    pub(crate) any: Arc<dyn std::any::Any + Send + Sync>,
+    pub(crate) name: &'static str,
+}
+
+impl Held {
+    pub(crate) fn new<S: Sender>(sender: S) -> Held {
+        let name = sender.name();
+        let sender = Arc::new(sender);
+        Held {
+            sender: sender.clone(),
+            any: sender,
+            name,
+        }
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = dyn Sender;
+    fn deref(&self) -> &(dyn Sender + 'static) {
+        &*self.sender
     }
 }
 
@@ -173,6 +194,9 @@ pub struct Delivery {
     /// or [`MANY_CLIENTS`](queue::MANY_CLIENTS). A client's stats include
     /// the sender's counts only when it is the one.
     pub(crate) sent_by: u64,
+    /// The queue counted, when one alone is (a router sums a queue serving
+    /// several routes once); 0 otherwise.
+    pub(crate) queue: u64,
 }
 
 impl Delivery {
@@ -201,6 +225,7 @@ impl std::ops::Add for Delivery {
             queued: self.queued + other.queued,
             ignored: self.ignored + other.ignored,
             sent_by: sent_by_both(self.sent_by, other.sent_by),
+            queue: 0,
         }
     }
 }
@@ -219,9 +244,6 @@ macro_rules! forward_sender {
             }
             fn delivery(&self) -> Option<Delivery> {
                 (**self).delivery()
-            }
-            fn as_any(&self) -> Option<&dyn std::any::Any> {
-                (**self).as_any()
             }
             fn name(&self) -> &'static str {
                 (**self).name()

@@ -13,8 +13,4 @@ impl Sender for NullSender {
     fn send(&self, _record: Record<'_>) -> Result<(), SendError> {
         Ok(())
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }

@@ -123,27 +123,20 @@ impl Sender for Router {
         flush_together(&senders, |sender| sender.flush_timeout(timeout))
     }
 
-    /// The sum over the routes, a sender serving several counted once.
+    /// The sum over the routes, a queue serving several counted once.
     fn delivery(&self) -> Option<Delivery> {
         let mut seen = Vec::new();
         let mut total = Delivery::default();
-        for route in self.all() {
-            if route.accepted.is_none() {
-                if let Some(any) = route.sender.as_any() {
-                    let identity = std::ptr::from_ref(any).cast::<()>();
-                    if seen.contains(&identity) {
-                        continue;
-                    }
-                    seen.push(identity);
+        for delivery in self.all().map(Route::delivery) {
+            if delivery.queue != 0 {
+                if seen.contains(&delivery.queue) {
+                    continue;
                 }
+                seen.push(delivery.queue);
             }
-            total = total + route.delivery();
+            total = total + delivery;
         }
         Some(total)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }
 

@@ -127,10 +127,6 @@ impl Sender for StatsdSender {
     fn delivery(&self) -> Option<Delivery> {
         self.queued.delivery()
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }
 
 struct StatsdTransport {

@@ -154,10 +154,6 @@ impl Sender for StdoutSender {
             _ => Delivery::default(),
         })
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }
 
 /// The background writer of [`StdoutSender`].
@@ -303,10 +299,6 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
             .flush()
             .map_err(|e| SendError::io("cannot flush stream", e))
     }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
 }
 
 /// Appends each message as one line of JSON to a file (metlog-py's
@@ -380,9 +372,5 @@ impl Sender for FileSender {
         (&self.file)
             .flush()
             .map_err(|e| SendError::io(format!("cannot flush {}", self.path.display()), e))
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
     }
 }

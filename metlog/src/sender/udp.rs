@@ -367,9 +367,6 @@ macro_rules! background_sender {
             fn delivery(&self) -> Option<$crate::sender::Delivery> {
                 $crate::sender::Sender::delivery(&self.queued)
             }
-            fn as_any(&self) -> Option<&dyn std::any::Any> {
-                Some(self)
-            }
         }
     )*};
 }
