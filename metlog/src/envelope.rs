@@ -11,7 +11,7 @@ use crate::value::ValueRef;
 use crate::{Fields, Severity};
 
 /// The envelope version this crate writes into every message.
-pub const ENV_VERSION: &str = "0.8";
+pub(crate) const ENV_VERSION: &str = "0.8";
 
 /// A metlog message, borrowed: the nine keys of envelope 0.8 (see
 /// [`Message`](crate::Message)), read from wherever the message is held
@@ -26,7 +26,8 @@ pub const ENV_VERSION: &str = "0.8";
 /// message.fields.insert("name", "hits");
 /// let view: Envelope<'_> = message.envelope();
 /// assert_eq!(view.kind, "counter");
-/// assert_eq!(view.fields.get("name").and_then(|v| v.as_str().map(str::to_owned)).as_deref(), Some("hits"));
+/// assert_eq!(view.field("name").unwrap(), "hits");
+/// assert_eq!(view.payload(), "");
 /// assert_eq!(serde_json::to_string(&view).unwrap(), message.to_json());
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -40,14 +41,30 @@ pub struct Envelope<'a> {
     pub logger: &'a str,
     /// RFC 5424 severity.
     pub severity: Severity,
-    /// The body.
-    pub payload: Payload<'a>,
-    /// The metadata.
-    pub fields: FieldsView<'a>,
+    /// The body (read it with [`payload`](Envelope::payload)).
+    pub(crate) payload: Payload<'a>,
+    /// The metadata (read it with [`field`](Envelope::field)).
+    pub(crate) fields: FieldsView<'a>,
     /// The emitting process's id.
     pub pid: u32,
     /// The emitting host's name.
     pub hostname: &'a str,
+}
+
+impl Envelope<'_> {
+    /// The payload as text (a counter's count, a timer's milliseconds as
+    /// their decimal strings).
+    pub fn payload(&self) -> std::borrow::Cow<'_, str> {
+        match self.payload {
+            Payload::Text(text) => text.into(),
+            number => number.to_string().into(),
+        }
+    }
+
+    /// The value of field `key`, copied.
+    pub fn field(&self, key: &str) -> Option<crate::Value> {
+        self.fields.get(key).map(|value| value.to_value())
+    }
 }
 
 impl<'a> From<&Envelope<'a>> for Envelope<'a> {
@@ -59,7 +76,7 @@ impl<'a> From<&Envelope<'a>> for Envelope<'a> {
 /// The payload of an [`Envelope`]: text, or the number a counter or timer
 /// carries (written as its decimal string on the wire).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Payload<'a> {
+pub(crate) enum Payload<'a> {
     /// Text.
     Text(&'a str),
     /// A signed number (a counter's count).
@@ -70,7 +87,7 @@ pub enum Payload<'a> {
 
 impl<'a> Payload<'a> {
     /// The payload when it is text.
-    pub fn as_text(&self) -> Option<&'a str> {
+    pub(crate) fn as_text(&self) -> Option<&'a str> {
         match *self {
             Payload::Text(s) => Some(s),
             _ => None,
@@ -79,7 +96,7 @@ impl<'a> Payload<'a> {
 
     /// Calls `f` with the payload as a string, formatting numbers into a
     /// buffer on the stack.
-    pub fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+    pub(crate) fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         let mut digits = [0u8; crate::text::DECIMAL_LEN];
         let text = match *self {
             Payload::Text(s) => s,
@@ -98,7 +115,7 @@ impl std::fmt::Display for Payload<'_> {
 
 /// The fields of an [`Envelope`], in the order they are written.
 #[derive(Clone, Copy, Debug)]
-pub struct FieldsView<'a>(Repr<'a>);
+pub(crate) struct FieldsView<'a>(Repr<'a>);
 
 #[derive(Clone, Copy, Debug)]
 enum Repr<'a> {
@@ -116,7 +133,7 @@ enum Repr<'a> {
 
 impl<'a> FieldsView<'a> {
     /// The fields of an owned [`Fields`].
-    pub fn of(fields: &'a Fields) -> Self {
+    pub(crate) fn of(fields: &'a Fields) -> Self {
         FieldsView(Repr::Fields(fields))
     }
 
@@ -135,23 +152,8 @@ impl<'a> FieldsView<'a> {
         })
     }
 
-    /// How many fields.
-    pub fn len(&self) -> usize {
-        match self.0 {
-            Repr::Fields(fields) => fields.len(),
-            Repr::Metric {
-                literals, outcome, ..
-            } => literals.len() + 2 + usize::from(outcome.is_some()),
-        }
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<ValueRef<'a>> {
+    pub(crate) fn get(&self, key: &str) -> Option<ValueRef<'a>> {
         match self.0 {
             Repr::Fields(fields) => fields.get(key).map(ValueRef::from),
             Repr::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
@@ -159,12 +161,12 @@ impl<'a> FieldsView<'a> {
     }
 
     /// The fields in order.
-    pub fn iter(&self) -> FieldsIter<'a> {
+    pub(crate) fn iter(&self) -> FieldsIter<'a> {
         FieldsIter { view: *self, at: 0 }
     }
 
     /// An owned copy.
-    pub fn to_fields(&self) -> Fields {
+    pub(crate) fn to_fields(&self) -> Fields {
         match self.0 {
             Repr::Fields(fields) => fields.clone(),
             Repr::Metric { .. } => {
@@ -180,7 +182,7 @@ impl<'a> FieldsView<'a> {
 
 /// The iterator of [`FieldsView::iter`].
 #[derive(Clone, Debug)]
-pub struct FieldsIter<'a> {
+pub(crate) struct FieldsIter<'a> {
     view: FieldsView<'a>,
     at: usize,
 }

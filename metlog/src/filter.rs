@@ -49,23 +49,23 @@ where
 /// let capture = CaptureSender::new();
 /// let client = metlog::Client::builder("app")
 ///     .sender(capture.clone())
-///     .filter(filter::envelope(|m| m.fields.get("name").and_then(|n| n.as_str().map(|n| !n.starts_with("debug."))).unwrap_or(true)))
+///     .filter(filter::envelope(|m| m.field("name").and_then(|n| n.as_str().map(|n| !n.starts_with("debug."))).unwrap_or(true)))
 ///     .build();
 /// client.incr("debug.noise");
 /// client.incr("requests");
 /// assert_eq!(capture.len(), 1);
 /// ```
-pub fn envelope<F>(f: F) -> EnvelopeFn<F>
+pub fn envelope<F>(f: F) -> impl Filter
 where
     F: Fn(&Envelope<'_>) -> bool + Send + Sync + 'static,
 {
-    EnvelopeFn(f)
+    OnEnvelope(f)
 }
 
-/// The filter returned by [`envelope`].
-pub struct EnvelopeFn<F>(F);
+/// A filter made of a closure on the envelope.
+struct OnEnvelope<F>(F);
 
-impl<F> Filter for EnvelopeFn<F>
+impl<F> Filter for OnEnvelope<F>
 where
     F: Fn(&Envelope<'_>) -> bool + Send + Sync + 'static,
 {
@@ -74,77 +74,33 @@ where
     }
 }
 
-impl<F> std::fmt::Debug for EnvelopeFn<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EnvelopeFn")
-    }
-}
-
 /// Drops messages less severe than `max` (metlog-py's
 /// `severity_max_provider`): a message passes when its severity number is at
 /// most `max`'s.
-pub fn severity_max(max: Severity) -> SeverityMax {
-    SeverityMax { max }
-}
-
-/// The filter returned by [`severity_max`].
-#[derive(Clone, Debug)]
-pub struct SeverityMax {
-    max: Severity,
-}
-
-impl Filter for SeverityMax {
-    fn allow(&self, message: &Envelope<'_>) -> bool {
-        message.severity <= self.max
-    }
+pub fn severity_max(max: Severity) -> impl Filter {
+    OnEnvelope(move |message: &Envelope<'_>| message.severity <= max)
 }
 
 /// Delivers only messages whose type is listed (metlog-py's
 /// `type_whitelist_provider`).
-pub fn type_whitelist<I>(types: I) -> TypeWhitelist
+pub fn type_whitelist<I>(types: I) -> impl Filter
 where
     I: IntoIterator,
     I::Item: Into<SharedStr>,
 {
-    TypeWhitelist {
-        types: types.into_iter().map(Into::into).collect(),
-    }
-}
-
-/// The filter returned by [`type_whitelist`].
-#[derive(Clone, Debug)]
-pub struct TypeWhitelist {
-    types: Vec<SharedStr>,
-}
-
-impl Filter for TypeWhitelist {
-    fn allow(&self, message: &Envelope<'_>) -> bool {
-        self.types.iter().any(|t| *t == message.kind)
-    }
+    let types: Vec<SharedStr> = types.into_iter().map(Into::into).collect();
+    OnEnvelope(move |message: &Envelope<'_>| types.iter().any(|t| *t == message.kind))
 }
 
 /// Drops messages whose type is listed (metlog-py's
 /// `type_blacklist_provider`).
-pub fn type_blacklist<I>(types: I) -> TypeBlacklist
+pub fn type_blacklist<I>(types: I) -> impl Filter
 where
     I: IntoIterator,
     I::Item: Into<SharedStr>,
 {
-    TypeBlacklist {
-        types: types.into_iter().map(Into::into).collect(),
-    }
-}
-
-/// The filter returned by [`type_blacklist`].
-#[derive(Clone, Debug)]
-pub struct TypeBlacklist {
-    types: Vec<SharedStr>,
-}
-
-impl Filter for TypeBlacklist {
-    fn allow(&self, message: &Envelope<'_>) -> bool {
-        !self.types.iter().any(|t| *t == message.kind)
-    }
+    let types: Vec<SharedStr> = types.into_iter().map(Into::into).collect();
+    OnEnvelope(move |message: &Envelope<'_>| !types.iter().any(|t| *t == message.kind))
 }
 
 /// A maximum severity per message type (metlog-py's
@@ -156,27 +112,17 @@ impl Filter for TypeBlacklist {
 /// let f = filter::type_severity_max([("oldstyle", Severity::Warning), ("cef", Severity::Error)]);
 /// # let _ = f;
 /// ```
-pub fn type_severity_max<I, T>(limits: I) -> TypeSeverityMax
+pub fn type_severity_max<I, T>(limits: I) -> impl Filter
 where
     I: IntoIterator<Item = (T, Severity)>,
     T: Into<SharedStr>,
 {
-    TypeSeverityMax {
-        limits: limits.into_iter().map(|(t, s)| (t.into(), s)).collect(),
-    }
-}
-
-/// The filter returned by [`type_severity_max`].
-#[derive(Clone, Debug)]
-pub struct TypeSeverityMax {
-    limits: Vec<(SharedStr, Severity)>,
-}
-
-impl Filter for TypeSeverityMax {
-    fn allow(&self, message: &Envelope<'_>) -> bool {
-        match self.limits.iter().find(|(t, _)| **t == *message.kind) {
+    let limits: Vec<(SharedStr, Severity)> =
+        limits.into_iter().map(|(t, s)| (t.into(), s)).collect();
+    OnEnvelope(move |message: &Envelope<'_>| {
+        match limits.iter().find(|(t, _)| **t == *message.kind) {
             Some((_, max)) => message.severity <= *max,
             None => true,
         }
-    }
+    })
 }

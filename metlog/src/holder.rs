@@ -350,7 +350,7 @@ pub fn get_client(name: &str) -> Client {
 }
 
 /// How many unconfigured names [`get_client`] keeps at most.
-pub const MAX_UNCONFIGURED: usize = 1_024;
+pub(crate) const MAX_UNCONFIGURED: usize = 1_024;
 
 /// The client registered under `name`, without registering anything.
 pub fn named_client(name: &str) -> Option<Client> {

@@ -225,18 +225,17 @@ pub use decorators::{
     is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
     UnknownDecoratorError,
 };
-pub use envelope::{Envelope, FieldsIter, FieldsView, Payload, ENV_VERSION};
+pub use envelope::Envelope;
 pub use holder::{
     counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
     set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
-    SetGlobalClientError, WithClient, WithClientFuture, MAX_UNCONFIGURED,
+    SetGlobalClientError, WithClient, WithClientFuture,
 };
 pub use message::Message;
-pub use record::{Record, INLINE_TEXT};
+pub use record::Record;
 pub use severity::{ParseSeverityError, Severity};
 pub use text::{SharedStr, Text};
-pub use timestamp::Rfc3339;
-pub use value::{Fields, Value, ValueRef, MAX_NESTING};
+pub use value::{Fields, Value};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "zmq"))]

@@ -20,7 +20,7 @@ use crate::{Fields, Severity, SharedStr};
 /// | `severity` | integer 0–7 | [`severity`](Message::severity) |
 /// | `payload` | string (read also as a number or other JSON value, as metlog-py's plugins write it) | [`payload`](Message::payload) |
 /// | `fields` | object | [`fields`](Message::fields) |
-/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`](crate::ENV_VERSION) |
+/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`](crate::envelope::ENV_VERSION) |
 /// | `metlog_pid` | integer | [`pid`](Message::pid) |
 /// | `metlog_hostname` | string | [`hostname`](Message::hostname) |
 ///

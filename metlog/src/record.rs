@@ -16,7 +16,7 @@ use crate::{Fields, Message, Severity, SharedStr, Text};
 /// How long a borrowed name or text may be and still be copied into a
 /// background sender's queue without an allocation (longer text costs one;
 /// owned text — a `String`, a [`SharedStr`] — is moved, never copied).
-pub const INLINE_TEXT: usize = 30;
+pub(crate) const INLINE_TEXT: usize = 30;
 
 /// A client's process-unique identity, shared by its clones: how a sender
 /// tells whether one client alone sends through it.
@@ -357,7 +357,7 @@ impl<'a> Record<'a> {
         self.body.heap_bytes()
     }
 
-    /// Whether a field value nests deeper than [`MAX_NESTING`](crate::MAX_NESTING)
+    /// Whether a field value nests deeper than [`MAX_NESTING`](crate::value::MAX_NESTING)
     /// (too deep for a worker thread to encode and drop safely).
     pub(crate) fn nests_too_deep(&self) -> bool {
         match &self.body {

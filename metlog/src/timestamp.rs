@@ -15,7 +15,7 @@ const LEN: usize = 27;
 /// Times before 1970 and after 9999 are clamped into that range, so the output
 /// is always a valid RFC 3339 timestamp of the same length.
 #[derive(Clone, Copy, Debug)]
-pub struct Rfc3339(pub SystemTime);
+pub(crate) struct Rfc3339(pub(crate) SystemTime);
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -250,7 +250,7 @@ impl serde::Serialize for Value {
 /// in a queued record — as the encoders and filters read it through an
 /// [`Envelope`](crate::Envelope).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ValueRef<'a> {
+pub(crate) enum ValueRef<'a> {
     /// JSON `null`.
     Null,
     /// `true` or `false`.
@@ -268,16 +268,8 @@ pub enum ValueRef<'a> {
 }
 
 impl ValueRef<'_> {
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            ValueRef::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// The number as `f64`, if this is a number.
-    pub fn as_f64(&self) -> Option<f64> {
+    pub(crate) fn as_f64(&self) -> Option<f64> {
         match *self {
             ValueRef::I64(n) => Some(n as f64),
             ValueRef::U64(n) => Some(n as f64),
@@ -287,7 +279,7 @@ impl ValueRef<'_> {
     }
 
     /// An owned copy.
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         match *self {
             ValueRef::Null => Value::Null,
             ValueRef::Bool(b) => Value::Bool(b),
@@ -563,7 +555,7 @@ impl Fields {
 /// sender's worker thread must not run out of stack on what a caller built.
 /// 100 keeps the whole envelope within the 128 levels JSON readers such as
 /// serde_json (and `Message::from_json`) accept.
-pub const MAX_NESTING: usize = 100;
+pub(crate) const MAX_NESTING: usize = 100;
 
 impl Fields {
     /// Whether any value nests deeper than [`MAX_NESTING`] (walked without

@@ -269,7 +269,7 @@ impl Client {
     ///
     /// `name` may be text of any lifetime ([`Text`]): a literal, a `&str`
     /// borrowed from a `String`, a `String`; a background sender copies a
-    /// borrowed name of up to [`INLINE_TEXT`](crate::INLINE_TEXT) bytes into
+    /// borrowed name of up to [`INLINE_TEXT`](crate::record::INLINE_TEXT) bytes into
     /// its queue without allocating.
     #[inline]
     pub fn incr<'a>(&'a self, name: impl Into<Text<'a>>) {
@@ -625,7 +625,7 @@ impl Client {
                 SendErrorKind::Encode,
                 format!(
                     "a field value nests deeper than {} levels; the message was not sent",
-                    crate::MAX_NESTING
+                    crate::value::MAX_NESTING
                 ),
             )))));
         }

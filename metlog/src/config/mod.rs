@@ -769,7 +769,7 @@ pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
 
 /// The most bytes a configuration file may hold: far beyond any real one,
 /// and a bound on what a wrong path (`/dev/zero`, a log file) costs.
-pub const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
 
 fn read(path: &Path) -> Result<String, ConfigError> {
     String::from_utf8(read_bytes(path)?).map_err(|e| {

@@ -7,7 +7,7 @@ use crate::Envelope;
 ///
 /// Cannot fail: every part serialises (non-finite floats become `null`),
 /// and writing to a `Vec` does no I/O.
-pub fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
+pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
     let start = out.len();
     if serde_json::to_writer(&mut *out, &message.into()).is_err() {
         // Unreachable for our types; never leave half an object behind.
@@ -17,7 +17,7 @@ pub fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
 
 /// Appends a message as indented, human-oriented JSON (several lines, no
 /// final newline) to `out`.
-pub fn write_pretty<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
+pub(crate) fn write_pretty<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
     let start = out.len();
     if serde_json::to_writer_pretty(&mut *out, &message.into()).is_err() {
         out.truncate(start);

@@ -7,6 +7,6 @@
 //! envelope's `Serialize`), [`statsd`] lines and RFC 5424 [`syslog`]
 //! messages.
 
-pub mod json;
+pub(crate) mod json;
 pub mod statsd;
 pub mod syslog;

@@ -14,7 +14,7 @@ use crate::value::ValueRef;
 use crate::Envelope;
 
 /// The statsd metric type of a metlog message type, if it has one.
-pub fn metric_type(kind: &str) -> Option<&'static str> {
+pub(crate) fn metric_type(kind: &str) -> Option<&'static str> {
     match kind {
         "counter" => Some("c"),
         "timer" => Some("ms"),
@@ -25,7 +25,7 @@ pub fn metric_type(kind: &str) -> Option<&'static str> {
 
 /// Why a message has no statsd line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StatsdError {
+pub(crate) enum StatsdError {
     /// Not a counter, timer or gauge.
     Unsupported,
     /// The payload is not a finite number.
@@ -67,18 +67,8 @@ pub enum Prefix {
 
 /// Appends the statsd line of `message` (no newline) to `out`, keyed as the
 /// routers keyed it (see the [module](self)).
-///
-/// ```
-/// use metlog::{encode::statsd, Message};
-/// let mut msg = Message::new("counter", "myapp");
-/// msg.payload = "3".into();
-/// msg.fields.insert("name", "db::query|evil\nx:1|c");
-/// msg.fields.insert("rate", 0.5);
-/// let mut line = Vec::new();
-/// statsd::write_line(&msg, &mut line).unwrap();
-/// assert_eq!(line, b"db.query_evil_x_1_c:3|c|@0.5");
-/// ```
-pub fn write_line<'a>(
+#[cfg(test)]
+pub(crate) fn write_line<'a>(
     message: impl Into<Envelope<'a>>,
     out: &mut Vec<u8>,
 ) -> Result<(), StatsdError> {
@@ -86,17 +76,7 @@ pub fn write_line<'a>(
 }
 
 /// Like [`write_line`], the key after `prefix` and a `.`.
-///
-/// ```
-/// use metlog::{encode::statsd::{self, Prefix}, Message};
-/// let mut msg = Message::new("counter", "myapp");
-/// msg.payload = "1".into();
-/// msg.fields.insert("name", "requests");
-/// let mut line = Vec::new();
-/// statsd::write_line_prefixed(&msg, &Prefix::Logger, &mut line).unwrap();
-/// assert_eq!(line, b"myapp.requests:1|c");
-/// ```
-pub fn write_line_prefixed<'a>(
+pub(crate) fn write_line_prefixed<'a>(
     message: impl Into<Envelope<'a>>,
     prefix: &Prefix,
     out: &mut Vec<u8>,
@@ -273,6 +253,32 @@ fn is_exponent_number(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn example_of_write_line() {
+        use crate::{encode::statsd, Message};
+        let mut msg = Message::new("counter", "myapp");
+        msg.payload = "3".into();
+        msg.fields.insert("name", "db::query|evil\nx:1|c");
+        msg.fields.insert("rate", 0.5);
+        let mut line = Vec::new();
+        statsd::write_line(&msg, &mut line).unwrap();
+        assert_eq!(line, b"db.query_evil_x_1_c:3|c|@0.5");
+    }
+
+    #[test]
+    fn example_of_write_line_prefixed() {
+        use crate::{
+            encode::statsd::{self, Prefix},
+            Message,
+        };
+        let mut msg = Message::new("counter", "myapp");
+        msg.payload = "1".into();
+        msg.fields.insert("name", "requests");
+        let mut line = Vec::new();
+        statsd::write_line_prefixed(&msg, &Prefix::Logger, &mut line).unwrap();
+        assert_eq!(line, b"myapp.requests:1|c");
+    }
+
     use super::*;
     use crate::Message;
 

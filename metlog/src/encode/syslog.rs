@@ -15,7 +15,7 @@ use crate::Message;
 
 /// The SD-ID of the structured-data element (32473 is the private
 /// enterprise number reserved for documentation, RFC 5612).
-pub const SD_ID: &str = "metlog@32473";
+pub(crate) const SD_ID: &str = "metlog@32473";
 
 /// Syslog facilities (RFC 5424 §6.2.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -76,7 +76,7 @@ impl std::str::FromStr for Facility {
 /// Longer field values stay out of the structured data (they are still in
 /// the JSON envelope): structured data is for short, indexable values, and
 /// syslog daemons cut long messages.
-pub const MAX_SD_VALUE: usize = 256;
+pub(crate) const MAX_SD_VALUE: usize = 256;
 
 /// Which fields become structured-data parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,22 +92,7 @@ pub enum SdFields {
 }
 
 /// Appends one RFC 5424 message (no trailer, no framing) to `out`.
-///
-/// ```
-/// use metlog::encode::syslog::{self, Facility, SdFields};
-/// use metlog::Message;
-/// let mut msg = Message::new("oldstyle", "my app");
-/// msg.payload = "hello".into();
-/// msg.fields.insert("path", "/a]\"b\\");
-/// let mut out = Vec::new();
-/// syslog::write(&msg, Facility::Local0, &SdFields::AllScalars, &mut out);
-/// let text = String::from_utf8(out).unwrap();
-/// assert!(text.starts_with("<134>1 "));          // local0 (16) * 8 + informational (6)
-/// assert!(text.contains(" my_app "));           // APP-NAME: printable ASCII, no spaces
-/// assert!(text.contains(r#"[metlog@32473 path="/a\]\"b\\"]"#));
-/// assert!(text.ends_with('}'));                 // the JSON envelope
-/// ```
-pub fn write<'a>(
+pub(crate) fn write<'a>(
     message: impl Into<Envelope<'a>>,
     facility: Facility,
     sd: &SdFields,
@@ -199,7 +184,7 @@ impl<'a> CefRecord<'a> {
 /// receiver cuts a longer message — over TCP, rsyslog then reads the rest of
 /// the frame as a message of its own, whose header is whatever text the cut
 /// left there.
-pub const DEFAULT_MAX_MESSAGE: usize = 8096;
+pub(crate) const DEFAULT_MAX_MESSAGE: usize = 8096;
 
 /// What the cut text of a shortened payload ends with (`[... 12345 bytes
 /// cut]`): at most this many bytes.
@@ -209,19 +194,7 @@ const CUT_NOTE_MAX: usize = 32;
 /// (the text: a log line, a traceback) shortened to fit, ending with a note
 /// of how much was cut, so the receiver gets one whole message. `Err` (and
 /// nothing written) when even that does not fit — fields too large.
-///
-/// ```
-/// use metlog::encode::syslog::{self, Facility, SdFields};
-/// use metlog::Message;
-/// let mut msg = Message::new("oldstyle", "app");
-/// msg.payload = "x".repeat(20_000).into();
-/// let mut out = Vec::new();
-/// syslog::write_within(&msg, Facility::User, &SdFields::None, 8096, &mut out).unwrap();
-/// assert!(out.len() <= 8096);
-/// let text = String::from_utf8(out).unwrap();
-/// assert!(text.contains(" bytes cut]\",\"fields\""), "{text}");
-/// ```
-pub fn write_within<'a>(
+pub(crate) fn write_within<'a>(
     message: impl Into<Envelope<'a>>,
     facility: Facility,
     sd: &SdFields,
@@ -281,11 +254,11 @@ pub fn write_within<'a>(
 /// A syslog message that does not fit the receiver's limit even with its
 /// payload cut (see [`write_within`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TooLong {
+pub(crate) struct TooLong {
     /// The message's length with its payload whole.
-    pub len: usize,
+    pub(crate) len: usize,
     /// The limit.
-    pub max: usize,
+    pub(crate) max: usize,
 }
 
 impl std::fmt::Display for TooLong {
@@ -398,6 +371,35 @@ fn sd_name(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn example_of_write() {
+        use crate::encode::syslog::{self, Facility, SdFields};
+        use crate::Message;
+        let mut msg = Message::new("oldstyle", "my app");
+        msg.payload = "hello".into();
+        msg.fields.insert("path", "/a]\"b\\");
+        let mut out = Vec::new();
+        syslog::write(&msg, Facility::Local0, &SdFields::AllScalars, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("<134>1 ")); // local0 (16) * 8 + informational (6)
+        assert!(text.contains(" my_app ")); // APP-NAME: printable ASCII, no spaces
+        assert!(text.contains(r#"[metlog@32473 path="/a\]\"b\\"]"#));
+        assert!(text.ends_with('}')); // the JSON envelope
+    }
+
+    #[test]
+    fn example_of_write_within() {
+        use crate::encode::syslog::{self, Facility, SdFields};
+        use crate::Message;
+        let mut msg = Message::new("oldstyle", "app");
+        msg.payload = "x".repeat(20_000).into();
+        let mut out = Vec::new();
+        syslog::write_within(&msg, Facility::User, &SdFields::None, 8096, &mut out).unwrap();
+        assert!(out.len() <= 8096);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(" bytes cut]\",\"fields\""), "{text}");
+    }
+
     use super::*;
 
     #[test]

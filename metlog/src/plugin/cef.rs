@@ -57,7 +57,7 @@ use crate::{Client, Fields, SharedStr};
 /// The longest line metlog-cef writes: extensions that would make it longer
 /// are left out (the header and the seven standard extensions are always
 /// written).
-pub const MAX_LINE: usize = 1024;
+pub(crate) const MAX_LINE: usize = 1024;
 
 /// The device fields of every CEF line a client sends: bind one as the
 /// plugin `cef` (config: `[metlog_plugin_cef]` with `provider = cef` or

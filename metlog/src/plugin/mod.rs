@@ -150,7 +150,7 @@ pub(crate) fn attach(
 
 /// Names a plugin may only take with `override = true`: the client's own
 /// methods (metlog-py refuses to shadow an existing attribute).
-pub const RESERVED_NAMES: &[&str] = &[
+pub(crate) const RESERVED_NAMES: &[&str] = &[
     "metlog",
     "incr",
     "counter",

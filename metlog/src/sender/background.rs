@@ -15,7 +15,7 @@ use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::record::{ClientDefaults, Record, Stored};
 
 /// The default memory ceiling of a queue (and of a stream sender's backlog).
-pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+pub(crate) const DEFAULT_MAX_BYTES: usize = 32 << 20;
 
 /// How a background sender queues; every network sender takes one.
 ///
@@ -421,7 +421,7 @@ impl QueuedSender {
     /// struct Discard;
     /// impl Transport for Discard {
     ///     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-    ///         outcome.delivered_all(batch);
+    ///         outcome.delivered(batch.len());
     ///     }
     /// }
     /// let sender = QueuedSender::with_factory("discard", || Ok(Discard), QueueConfig::default())?;
@@ -760,7 +760,7 @@ fn too_deep() -> SendError {
         SendErrorKind::Encode,
         format!(
             "a field value nests deeper than {} levels; the message was not queued",
-            crate::MAX_NESTING
+            crate::value::MAX_NESTING
         ),
     )
 }

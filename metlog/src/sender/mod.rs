@@ -74,21 +74,23 @@ use std::sync::Arc;
 use crate::Record;
 
 pub use address::{Address, ToAddress};
-pub use background::{QueueConfig, QueuedSender, DEFAULT_MAX_BYTES};
+pub use background::{QueueConfig, QueuedSender};
 
 pub use capture::CaptureSender;
 pub use error::{SendError, SendErrorKind};
 pub use log_sender::LogSender;
 pub use null::NullSender;
 pub use router::Router;
-pub use statsd::{StatsdSender, DEFAULT_MTU};
+pub use statsd::StatsdSender;
+pub(crate) use statsd::DEFAULT_MTU;
 pub use stream::{FileSender, StdoutSender, StreamSender};
 pub use syslog::{SyslogConfig, SyslogSender};
-pub use tcp::{TcpSender, DEFAULT_BACKLOG};
+pub use tcp::TcpSender;
+pub(crate) use tcp::DEFAULT_BACKLOG;
 pub use transport::{Batch, Outcome, Transport};
 pub use udp::UdpSender;
 #[cfg(feature = "zmq")]
-pub use zmq::{ZmqSender, DEFAULT_QUEUE_LENGTH as ZMQ_DEFAULT_QUEUE_LENGTH};
+pub use zmq::ZmqSender;
 
 use crate::Message;
 
@@ -266,7 +268,7 @@ forward_sender!(Arc, Box);
 /// client.incr("x");
 /// assert_eq!(rx.recv().unwrap().kind, "counter");
 /// ```
-pub fn from_fn<F>(f: F) -> FnSender<F>
+pub fn from_fn<F>(f: F) -> impl Sender
 where
     F: Fn(Message) -> Result<(), SendError> + Send + Sync + 'static,
 {
@@ -274,7 +276,7 @@ where
 }
 
 /// The sender returned by [`from_fn`].
-pub struct FnSender<F>(F);
+struct FnSender<F>(F);
 
 impl<F> Sender for FnSender<F>
 where

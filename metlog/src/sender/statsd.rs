@@ -55,7 +55,7 @@ impl std::fmt::Debug for StatsdSender {
 }
 
 /// The default largest datagram, in bytes.
-pub const DEFAULT_MTU: usize = 512;
+pub(crate) const DEFAULT_MTU: usize = 512;
 
 impl StatsdSender {
     /// Sends to the statsd at `addr` (e.g. `"127.0.0.1:8125"`; a host name

@@ -415,7 +415,7 @@ pub struct TcpSender {
 }
 
 /// Messages kept while the peer is unreachable, by default.
-pub const DEFAULT_BACKLOG: usize = 10_000;
+pub(crate) const DEFAULT_BACKLOG: usize = 10_000;
 
 impl TcpSender {
     /// Sends to `addr`, connected on first use (a host name is resolved

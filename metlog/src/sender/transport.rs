@@ -33,7 +33,7 @@ use crate::record::{ClientDefaults, Stored};
 /// impl Transport for Stderr {
 ///     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
 ///         for message in batch.iter() {
-///             let line = message.to_message().to_json() + "\n";
+///             let line = metlog::Message::from(message).to_json() + "\n";
 ///             match std::io::stderr().write_all(line.as_bytes()) {
 ///                 Ok(()) => outcome.delivered(1),
 ///                 Err(e) => outcome.failed(1, &SendError::io("stderr", e)),

@@ -15,9 +15,6 @@ use super::udp::background_sender;
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
 
-/// metlog-py's default queue length (ZeroMQ send high-water mark).
-pub const DEFAULT_QUEUE_LENGTH: i32 = 1000;
-
 /// Publishes each message as one JSON ZeroMQ message on a PUB socket that
 /// connects (metlog-py's `bindstrs`) or binds to one or more endpoints.
 ///
