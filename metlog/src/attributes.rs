@@ -1,5 +1,6 @@
-//! Documentation and re-export of the attribute macros (crate
-//! `metlog-macros`).
+// Documentation and re-export of the attribute macros (crate
+// `metlog-macros`), included at the crate's root (so that each has one
+// documentation page, there).
 
 /// Reports how long each call of a function takes, as a `timer` message
 /// (metlog-py's `@timeit`).
@@ -14,7 +15,7 @@
 /// The client is looked up at each call: this thread's scope, else the
 /// global client. With none, with the timer name disabled on the client
 /// (`disabled_timers`), with timers switched off process-wide
-/// ([`set_decorator_enabled`](crate::set_decorator_enabled)), or when the
+/// ([`set_decorator_enabled`]), or when the
 /// call is sampled out, the call costs about as much as an unannotated one:
 /// no clock read, no allocation, no lock.
 ///
@@ -105,7 +106,7 @@
 /// ```
 ///
 /// `client = "<name>"` reports to a named client (see
-/// [`set_client`](crate::set_client)) instead of the current one:
+/// [`set_client`]) instead of the current one:
 ///
 /// ```
 /// # let capture = metlog::sender::CaptureSender::new();

@@ -323,7 +323,7 @@ pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
 /// The client registered under `name`; if there is none, registers and
 /// returns a new *inactive* client whose logger is `name` (metlog-py's
 /// `get_client`, which also hands out unconfigured clients). At most
-/// [`MAX_UNCONFIGURED`] such names are kept; past that, an inactive client is
+/// 1,024 such names are kept; past that, an inactive client is
 /// handed out without being registered, so asking for ever-new names costs
 /// no memory.
 ///

@@ -183,44 +183,43 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
-mod attributes;
 pub mod bridge;
-mod client;
+pub mod client;
 mod clock;
 pub mod config;
-mod config_value;
-mod decorators;
+pub mod config_value;
+pub mod decorators;
 #[cfg(test)]
 mod delivery_tests;
 pub mod encode;
-mod envelope;
+pub mod envelope;
 pub mod filter;
 mod gate;
-mod holder;
+pub mod holder;
 mod local_time;
 mod macros;
-mod message;
+pub mod message;
 pub mod plugin;
 mod process;
-mod record;
+pub mod record;
 pub mod report;
 mod sampling;
 pub mod sender;
-mod severity;
+pub mod severity;
 mod site;
-mod text;
+pub mod text;
 mod timestamp;
-mod value;
+pub mod value;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-#[cfg(feature = "macros")]
-pub use attributes::{incr, skip, timer};
-pub use client::{
-    Client, ClientBuilder, Counter, FlushGuard, MessageBuilder, Millis, Stats, Timer,
-};
+include!("attributes.rs");
+pub use client::builder::ClientBuilder;
+pub use client::message_builder::{Counter, MessageBuilder};
+pub use client::timer::Timer;
+pub use client::{Client, FlushGuard, Millis, Stats};
 pub use decorators::{
     is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
     UnknownDecoratorError,

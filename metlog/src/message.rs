@@ -20,7 +20,7 @@ use crate::{Fields, Severity, SharedStr};
 /// | `severity` | integer 0–7 | [`severity`](Message::severity) |
 /// | `payload` | string (read also as a number or other JSON value, as metlog-py's plugins write it) | [`payload`](Message::payload) |
 /// | `fields` | object | [`fields`](Message::fields) |
-/// | `env_version` | string, `"0.8"` | [`ENV_VERSION`](crate::envelope::ENV_VERSION) |
+/// | `env_version` | string, `"0.8"` | |
 /// | `metlog_pid` | integer | [`pid`](Message::pid) |
 /// | `metlog_hostname` | string | [`hostname`](Message::hostname) |
 ///
@@ -84,7 +84,7 @@ impl Message {
     }
 
     /// The message as one line of JSON (no trailing newline): what
-    /// [`encode::json`](crate::encode::json) writes, through the same
+    /// the JSON encoder writes, through the same
     /// `Serialize` (the message itself knows no encoder).
     pub fn to_json(&self) -> String {
         // Cannot fail: every part serialises (non-finite floats as `null`).

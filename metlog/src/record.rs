@@ -69,7 +69,7 @@ impl From<Message> for Record<'static> {
 ///
 /// Read it with [`envelope`](Record::envelope); take it as an owned
 /// [`Message`] with [`into_message`](Record::into_message) (what
-/// [`Sender::send_record`](crate::sender::Sender::send_record) does by default).
+/// a sender that wants a whole message does).
 #[derive(Debug)]
 pub struct Record<'a> {
     pub(crate) at: SystemTime,

@@ -343,7 +343,7 @@ mod tests {
 ///
 /// Borrowed text is copied only where it has to outlive the call: into the
 /// queue of a background sender, inline when it is at most
-/// [`INLINE_TEXT`](crate::record::INLINE_TEXT) bytes long (no allocation), into one
+/// 30 bytes long (no allocation), into one
 /// allocation when longer. Owned text (`String`, `SharedStr`) is moved, never
 /// copied.
 ///

@@ -1,3 +1,5 @@
+//! [`ClientBuilder`]: how a [`Client`] is made.
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 

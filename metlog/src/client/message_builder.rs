@@ -1,3 +1,5 @@
+//! [`Counter`] and [`MessageBuilder`]: a message configured call by call, then sent.
+
 use std::time::SystemTime;
 
 use super::ClientRef;

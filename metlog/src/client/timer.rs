@@ -1,3 +1,5 @@
+//! [`Timer`]: a guard that sends a timer message when dropped.
+
 use std::time::{Duration, Instant};
 
 use super::message_builder::finish_extra;

@@ -1,3 +1,5 @@
+//! [`ConfigError`]: what is wrong with a configuration, and where.
+
 use std::fmt;
 use std::path::PathBuf;
 

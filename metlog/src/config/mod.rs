@@ -58,10 +58,10 @@
 //! [`Config`] an unknown key is an error, except among the options of a
 //! sender class registered with [`register_sender`].
 
-mod error;
+pub mod error;
 mod ini;
 mod origin;
-mod senders;
+pub mod senders;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! Every encoding reads the same borrowed view of the envelope, an
 //! [`Envelope`](crate::Envelope) — of an owned [`Message`](crate::Message)
 //! (`&message` converts), or of a record in a background sender's queue —
-//! and each exists once: [`json`] (metlog's native wire format, the
+//! and each exists once: `json` (metlog's native wire format, the
 //! envelope's `Serialize`), [`statsd`] lines and RFC 5424 [`syslog`]
 //! messages.
 

@@ -82,7 +82,7 @@ pub(crate) const MAX_SD_VALUE: usize = 256;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum SdFields {
     /// Every field whose value is a string, number or boolean, up to
-    /// [`MAX_SD_VALUE`] bytes (the default).
+    /// 256 bytes (the default).
     #[default]
     AllScalars,
     /// Only these fields.

@@ -31,7 +31,7 @@
 //! requestMethod=<method> request=<path> src=<address, None>
 //! dhost=<host, none> suser=<user, none>` — then the caller's extensions,
 //! ordered as metlog-cef orders them (by the value's length in bytes, then
-//! the key's length, the key, the value), up to a line of [`MAX_LINE`]
+//! the key's length, the key, the value), up to a line of 1,024
 //! bytes (counted as metlog-cef counts: the header and, per extension, its
 //! key, its unescaped value and two). `DATE` is the event's local time as
 //! `%b %d %H:%M:%S` (`Jan 18 19:58:24`), `HOST` the machine's name (or

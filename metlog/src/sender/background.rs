@@ -1,5 +1,5 @@
 //! Background delivery: a bounded queue (sharded per calling thread, see
-//! [`queue`](super::queue)) in front of a worker thread that encodes and
+//! `queue`) in front of a worker thread that encodes and
 //! transmits, so the caller never waits for I/O.
 
 use std::panic::{self, AssertUnwindSafe};

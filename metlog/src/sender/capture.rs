@@ -1,3 +1,5 @@
+//! [`CaptureSender`]: keeps messages in memory, for tests.
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{SendError, Sender};

@@ -1,3 +1,5 @@
+//! [`SendError`]: why a sender did not take a message.
+
 use std::fmt;
 
 /// Why a [`Sender`](super::Sender) could not deliver a message.

@@ -50,24 +50,24 @@
 //! client.incr("started");
 //! ```
 
-mod address;
-mod background;
-mod capture;
-mod error;
-mod log_sender;
-mod null;
+pub mod address;
+pub mod background;
+pub mod capture;
+pub mod error;
+pub mod log_sender;
+pub mod null;
 mod queue;
-mod router;
+pub mod router;
 #[cfg(target_os = "linux")]
 mod sendmmsg;
-mod statsd;
-mod stream;
-mod syslog;
-mod tcp;
-mod transport;
-mod udp;
+pub mod statsd;
+pub mod stream;
+pub mod syslog;
+pub mod tcp;
+pub mod transport;
+pub mod udp;
 #[cfg(feature = "zmq")]
-mod zmq;
+pub mod zmq;
 
 use std::sync::Arc;
 

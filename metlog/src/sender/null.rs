@@ -1,3 +1,5 @@
+//! [`NullSender`]: discards everything.
+
 use super::{SendError, Sender};
 use crate::Record;
 

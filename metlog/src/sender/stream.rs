@@ -1,3 +1,5 @@
+//! Line-per-message senders: [`StdoutSender`], [`StreamSender`], [`FileSender`].
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

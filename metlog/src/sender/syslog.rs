@@ -44,9 +44,9 @@ impl Default for SyslogConfig {
 
 impl SyslogConfig {
     /// The most bytes a message may take, as the receiver accepts (default
-    /// [`DEFAULT_MAX_MESSAGE`](syslog::DEFAULT_MAX_MESSAGE), 8,096: rsyslog's
+    /// 8,096: rsyslog's
     /// `maxMessageSize`). A longer message has its payload cut to fit (see
-    /// [`syslog::write_within`]); one that cannot fit even so is counted
+    /// the syslog encoder); one that cannot fit even so is counted
     /// failed. Raise it with the receiver's limit, never above: a receiver
     /// cuts what is longer, and over TCP reads the rest as a message of its
     /// own.
@@ -127,7 +127,7 @@ impl SyslogSender {
 
     /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
     /// first use, reconnecting with backoff, with a backlog of
-    /// [`DEFAULT_BACKLOG`] messages while the peer is away.
+    /// 10,000 messages while the peer is away.
     pub fn tcp(addr: impl ToAddress, config: SyslogConfig) -> io::Result<SyslogSender> {
         let addr = addr.to_address()?;
         let queue = config.queue.clone();
