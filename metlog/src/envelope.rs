@@ -166,7 +166,7 @@ impl<'a> FieldsView<'a> {
     }
 
     /// An owned copy.
-    pub(crate) fn to_fields(&self) -> Fields {
+    pub(crate) fn to_fields(self) -> Fields {
         match self.0 {
             Repr::Fields(fields) => fields.clone(),
             Repr::Metric { .. } => {

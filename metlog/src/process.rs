@@ -3,6 +3,11 @@
 //! - Exit: the C runtime runs `atexit` handlers on every way out of a
 //!   program — returning from `main`, `std::process::exit`, a panic in
 //!   `main` — while its other threads (the senders' workers) still run.
+//! - Re-entry: what this thread is in the middle of ([`Within`]), in one
+//!   thread-local, so that metlog reached again from its own code on the
+//!   same thread (a sender that logs through the `log` bridge, a report
+//!   handler that sends, a panic while reporting a panic) stops instead of
+//!   recursing.
 //! - Fork: the child of a `fork()` has only the thread that forked; the
 //!   senders' worker threads are gone and their queues may be held by
 //!   threads that do not exist there. A `pthread_atfork` handler counts
@@ -323,4 +328,123 @@ extern "C" fn in_child() {
     let own = HELD_HERE.try_with(std::cell::Cell::get).unwrap_or(0);
     DELIVERING.store(own, Ordering::SeqCst);
     let _ = std::panic::catch_unwind(release_fork_locks);
+}
+
+/// What a thread may be in the middle of; see [`inside`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Within {
+    /// A bridge (`log`, `tracing`) handing a record to metlog.
+    Bridge = 1,
+    /// A report handler ([`crate::report::set_handler`]).
+    ReportHandler = 2,
+    /// The panics plugin's report of a panic (its own thread).
+    PanicReport = 4,
+}
+
+/// What this thread is doing, as the re-entry guards read it.
+struct ThisThread {
+    /// [`Within`] bits.
+    within: std::cell::Cell<u8>,
+    /// The outermost client dispatching on this thread, and how deep.
+    dispatching: std::cell::Cell<(u64, u32)>,
+    /// On a background sender's worker: the id of its queue (0 elsewhere).
+    worker_of: std::cell::Cell<u64>,
+}
+
+thread_local! {
+    static THIS_THREAD: ThisThread = const {
+        ThisThread {
+            within: std::cell::Cell::new(0),
+            dispatching: std::cell::Cell::new((0, 0)),
+            worker_of: std::cell::Cell::new(0),
+        }
+    };
+}
+
+/// Marks this thread as the worker of queue `id`.
+pub(crate) fn set_worker_of(id: u64) {
+    let _ = THIS_THREAD.try_with(|this| this.worker_of.set(id));
+}
+
+/// The id of the queue this thread works for (0: none).
+#[inline]
+pub(crate) fn worker_of() -> u64 {
+    THIS_THREAD
+        .try_with(|this| this.worker_of.get())
+        .unwrap_or(0)
+}
+
+/// How many clients deep a message may be sent from inside another's
+/// sender or filter, on one thread.
+pub(crate) const MAX_DISPATCH_DEPTH: u32 = 4;
+
+/// This thread's place in a client's dispatch; restores the previous one
+/// when dropped.
+pub(crate) struct Dispatch {
+    previous: (u64, u32),
+}
+
+impl Dispatch {
+    /// `None` when client `id` is already the outermost one dispatching on
+    /// this thread (its sender or filter sends through it again), or
+    /// dispatches are nested [`MAX_DISPATCH_DEPTH`] deep.
+    #[inline]
+    pub(crate) fn enter(id: u64) -> Option<Dispatch> {
+        THIS_THREAD
+            .try_with(|this| {
+                let (outer, depth) = this.dispatching.get();
+                if depth > 0 && (outer == id || depth >= MAX_DISPATCH_DEPTH) {
+                    return None;
+                }
+                this.dispatching
+                    .set((if depth == 0 { id } else { outer }, depth + 1));
+                Some(Dispatch {
+                    previous: (outer, depth),
+                })
+            })
+            // A thread-local destructor sending on the thread's way out:
+            // no dispatch can be under way. (Built only then: a spare
+            // guard's drop would reset the state.)
+            .unwrap_or_else(|_| Some(Dispatch { previous: (0, 0) }))
+    }
+}
+
+impl Drop for Dispatch {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = THIS_THREAD.try_with(|this| this.dispatching.set(self.previous));
+    }
+}
+
+/// Marks this thread as inside `what` until the guard drops; `None` when it
+/// already is (or is exiting: a thread-local destructor), so the caller
+/// does not go in again.
+pub(crate) fn inside(what: Within) -> Option<Inside> {
+    let bit = what as u8;
+    THIS_THREAD
+        .try_with(|this| {
+            let now = this.within.get();
+            (now & bit == 0).then(|| {
+                this.within.set(now | bit);
+                Inside(bit)
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Whether this thread is inside `what` (or exiting).
+pub(crate) fn is_inside(what: Within) -> bool {
+    THIS_THREAD
+        .try_with(|this| this.within.get() & what as u8 != 0)
+        .unwrap_or(true)
+}
+
+/// Leaves what [`inside`] entered when dropped.
+pub(crate) struct Inside(u8);
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        let _ = THIS_THREAD.try_with(|this| this.within.set(this.within.get() & !self.0));
+    }
 }

@@ -26,7 +26,6 @@
 //! metlog::report::to_stderr(); // the default again
 //! ```
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::Write as _;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -34,13 +33,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 type Handler = Arc<dyn Fn(&str) + Send + Sync>;
 
 static HANDLER: RwLock<Option<Handler>> = RwLock::new(None);
-
-thread_local! {
-    /// Set while this thread runs a handler: a report made from inside one
-    /// (a handler that logs through metlog, whose sender fails) goes to
-    /// stderr instead of recursing.
-    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
-}
 
 /// Sends metlog's reports to `handler` (the text, without the `metlog: `
 /// prefix) instead of stderr, for the whole process. A panic in the handler
@@ -61,13 +53,14 @@ pub(crate) fn report(what: fmt::Arguments<'_>) {
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let nested = IN_HANDLER.try_with(Cell::get).unwrap_or(true);
+    // A report made from inside a handler (one that logs through metlog,
+    // whose sender fails) goes to stderr instead of recursing.
+    let inside = crate::process::inside(crate::process::Within::ReportHandler);
     match handler {
-        Some(handler) if !nested => {
+        Some(handler) if inside.is_some() => {
             let text = what.to_string();
-            let _ = IN_HANDLER.try_with(|flag| flag.set(true));
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&text)));
-            let _ = IN_HANDLER.try_with(|flag| flag.set(false));
+            drop(inside);
         }
         // Not `eprintln!`, which panics when stderr is closed.
         _ => {

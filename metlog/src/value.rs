@@ -279,8 +279,8 @@ impl ValueRef<'_> {
     }
 
     /// An owned copy.
-    pub(crate) fn to_value(&self) -> Value {
-        match *self {
+    pub(crate) fn to_value(self) -> Value {
+        match self {
             ValueRef::Null => Value::Null,
             ValueRef::Bool(b) => Value::Bool(b),
             ValueRef::I64(n) => Value::I64(n),

@@ -401,7 +401,7 @@ impl Client {
     /// once), never the caller's function.
     pub(crate) fn format(&self, write: impl FnOnce(&mut String) -> fmt::Result) -> Option<String> {
         // A `Display` that logs itself through this client would recurse.
-        let Some(_entered) = Reentry::enter(self.inner.defaults.id.0) else {
+        let Some(_entered) = crate::process::Dispatch::enter(self.inner.defaults.id.0) else {
             self.refuse_reentry();
             return None;
         };
@@ -612,7 +612,7 @@ impl Client {
         };
         // A sender or filter that sends through this client again (on this
         // thread) would recurse without end: such a message is dropped.
-        let Some(_entered) = Reentry::enter(inner.defaults.id.0) else {
+        let Some(_entered) = crate::process::Dispatch::enter(inner.defaults.id.0) else {
             return self.refuse_reentry();
         };
         // Whatever the sender: no encoder or reader should meet a value
@@ -645,8 +645,9 @@ impl Client {
     pub(crate) fn refuse_reentry(&self) {
         self.inner.counters.here().dropped.fetch_add(1, Relaxed);
         self.report_failure(format_args!(
-            "a message was sent from inside this client's own sender or filter (or {MAX_REENTRY} \
-             clients deep): dropped, as it would recurse"
+            "a message was sent from inside this client's own sender or filter (or {} \
+             clients deep): dropped, as it would recurse",
+            crate::process::MAX_DISPATCH_DEPTH
         ));
     }
 
@@ -737,51 +738,6 @@ pub struct FlushGuard {
 impl Drop for FlushGuard {
     fn drop(&mut self) {
         self.client.flush();
-    }
-}
-
-/// How many clients deep a message may be sent from inside another's sender
-/// or filter, on one thread.
-const MAX_REENTRY: u32 = 4;
-
-thread_local! {
-    /// The outermost client dispatching on this thread, and how deep.
-    static DISPATCHING: std::cell::Cell<(u64, u32)> = const { std::cell::Cell::new((0, 0)) };
-}
-
-/// This thread's place in a dispatch; restores the previous one when
-/// dropped.
-struct Reentry {
-    previous: (u64, u32),
-}
-
-impl Reentry {
-    /// `None` when client `id` is already the outermost one dispatching on
-    /// this thread, or dispatches are nested [`MAX_REENTRY`] deep.
-    #[inline]
-    fn enter(id: u64) -> Option<Reentry> {
-        DISPATCHING
-            .try_with(|state| {
-                let (outer, depth) = state.get();
-                if depth > 0 && (outer == id || depth >= MAX_REENTRY) {
-                    return None;
-                }
-                state.set((if depth == 0 { id } else { outer }, depth + 1));
-                Some(Reentry {
-                    previous: (outer, depth),
-                })
-            })
-            // A thread-local destructor sending on the thread's way out:
-            // no dispatch can be under way.
-            // (Built only then: a spare guard's drop would reset the state.)
-            .unwrap_or_else(|_| Some(Reentry { previous: (0, 0) }))
-    }
-}
-
-impl Drop for Reentry {
-    #[inline]
-    fn drop(&mut self) {
-        let _ = DISPATCHING.try_with(|state| state.set(self.previous));
     }
 }
 

@@ -20,7 +20,6 @@
 //! ```
 
 use std::backtrace::Backtrace;
-use std::cell::Cell;
 use std::panic::PanicHookInfo;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         let own_thread = std::thread::current()
             .name()
             .is_some_and(|name| name.starts_with("metlog-"));
-        if !REPORTING.with(Cell::get) && !own_thread {
+        if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
             match &client {
                 Some(client) => report(client, info, flush_timeout),
                 None => {
@@ -49,11 +48,6 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         }
         previous(info);
     }));
-}
-
-thread_local! {
-    /// Set on the thread that delivers a panic's report.
-    static REPORTING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Backtraces can run to tens of kilobytes; syslog daemons cut messages at
@@ -121,7 +115,7 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     let delivered = std::thread::Builder::new()
         .name("metlog-panic-report".into())
         .spawn(move || {
-            REPORTING.with(|reporting| reporting.set(true));
+            let _reporting = crate::process::inside(crate::process::Within::PanicReport);
             client.dispatch_message(msg);
             let _ = client.flush_timeout(flush_timeout);
             let _ = done.send(());

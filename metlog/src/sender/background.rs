@@ -107,7 +107,7 @@ impl QueueConfig {
     }
 }
 
-/// Hands out queue ids (0 means "not a worker" in [`WORKER_OF`]).
+/// Hands out queue ids (0 means "not a worker", see `process::worker_of`).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Shared {
@@ -490,7 +490,7 @@ impl QueuedSender {
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
-                WORKER_OF.with(|worker_of| worker_of.set(queue_id));
+                crate::process::set_worker_of(queue_id);
                 run(
                     transport,
                     &shared_for_worker,
@@ -720,16 +720,11 @@ impl Drop for QueuedSender {
     }
 }
 
-thread_local! {
-    /// On a worker thread: the id of the queue it works for.
-    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
 /// Whether this thread is `shared`'s own worker (its transport sending
 /// through its own sender).
 #[inline]
 fn on_own_worker(shared: &Shared) -> bool {
-    WORKER_OF.try_with(std::cell::Cell::get).unwrap_or(0) == shared.id
+    crate::process::worker_of() == shared.id
 }
 
 /// A message a transport sent through its own sender: it would feed the
