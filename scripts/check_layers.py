@@ -2,7 +2,7 @@
 """Fails when the metlog crate's top-level modules import each other in a
 new cycle.
 
-Dependencies should point one way (DESIGN.md, "How data flows": record ->
+Dependencies should point one way (ARCHITECTURE.md, "Layers": values ->
 view -> encoders -> senders -> client -> macro support). This reads every
 `crate::<module>` (and a top-level file's `super::<module>`) in
 metlog/src, builds the graph between top-level modules, and finds its

@@ -29,7 +29,7 @@ pub(crate) const EXIT_BUDGET: Duration = Duration::from_secs(5);
 
 /// How long the exit waits for a write in progress once the budget is spent
 /// (a stuck sender has been reported by then).
-const EXIT_WRITE_GRACE: Duration = Duration::from_millis(50);
+pub(crate) const EXIT_WRITE_GRACE: Duration = Duration::from_millis(50);
 
 /// Work done at exit, in this order.
 #[derive(Clone, Copy, Debug)]
@@ -79,15 +79,6 @@ extern "C" fn at_exit() {
             if let Some(work) = work.get() {
                 let _ = std::panic::catch_unwind(|| work(deadline));
             }
-        }
-        // Other threads may still be sending: no worker may be in the middle
-        // of a write when the process ends (a peer would get half a line).
-        let grace = Instant::now() + EXIT_WRITE_GRACE;
-        if !stop_deliveries(deadline.max(grace)) {
-            crate::report::report(format_args!(
-                "at exit: a sender was still writing when the time for delivery ran out; \
-                 its peer may receive the last message cut off"
-            ));
         }
     });
 }

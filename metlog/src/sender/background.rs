@@ -264,6 +264,20 @@ fn live_queues() -> Option<MutexGuard<'static, Vec<Weak<Shared>>>> {
 /// At exit, after the clients: flushes every queue of this process still
 /// alive — a local client's, which `std::process::exit` never drops — by
 /// `deadline`, and reports what could not be delivered.
+fn deliver_queues_at_exit(deadline: Instant) {
+    flush_queues_at_exit(deadline);
+    // Other threads may still be sending: no worker may be in the middle
+    // of a write when the process ends (a peer would get half a line).
+    let grace = Instant::now() + crate::process::EXIT_WRITE_GRACE;
+    if !crate::process::stop_deliveries(deadline.max(grace)) {
+        crate::report::report(format_args!(
+            "at exit: a sender was still writing when the time for delivery ran out; \
+             its peer may receive the last message cut off"
+        ));
+    }
+}
+
+/// The queues' part of [`deliver_queues_at_exit`].
 fn flush_queues_at_exit(deadline: Instant) {
     let Some(live) = live_queues() else {
         return;
@@ -480,7 +494,7 @@ impl QueuedSender {
             live.retain(|queue| queue.strong_count() > 0);
             live.push(Arc::downgrade(&shared));
         }
-        crate::process::on_exit(crate::process::ExitWork::Queues, flush_queues_at_exit);
+        crate::process::on_exit(crate::process::ExitWork::Queues, deliver_queues_at_exit);
         let outcome = Outcome::new(shared.tally.clone());
         let max_batch = config.max_batch;
         let drain_timeout = config.drain_timeout;
