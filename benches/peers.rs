@@ -27,7 +27,7 @@ use cadence::prelude::*;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use metlog::sender::{Delivery, NullSender, SendError, Sender, StatsdSender, UdpSender};
-use metlog::{Client, ClientId, Message, Record};
+use metlog::{Client, Record};
 
 #[inline(never)]
 fn empty_fn(x: u64) -> u64 {
@@ -72,13 +72,8 @@ struct Switch {
 }
 
 impl Sender for Switch {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.senders[self.active.load(Ordering::Relaxed)].send(message)
-    }
-    // Forwarded like the crate's own wrappers do, so records reach the
-    // background senders unbuilt, as they would without the switch.
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.senders[self.active.load(Ordering::Relaxed)].send_record(record)
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.senders[self.active.load(Ordering::Relaxed)].send(record)
     }
     fn flush(&self) -> Result<(), SendError> {
         self.senders[self.active.load(Ordering::Relaxed)].flush()
@@ -91,14 +86,6 @@ impl Sender for Switch {
             self.senders
                 .iter()
                 .filter_map(|s| s.delivery())
-                .fold(Delivery::default(), |a, b| a + b),
-        )
-    }
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        Some(
-            self.senders
-                .iter()
-                .filter_map(|s| s.delivery_for(client))
                 .fold(Delivery::default(), |a, b| a + b),
         )
     }
@@ -460,19 +447,13 @@ fn main() {
 struct SwitchRef(&'static Switch);
 
 impl Sender for SwitchRef {
-    fn send(&self, message: Message) -> Result<(), SendError> {
-        self.0.send(message)
-    }
-    fn send_record(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.0.send_record(record)
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        self.0.send(record)
     }
     fn flush(&self) -> Result<(), SendError> {
         self.0.flush()
     }
     fn delivery(&self) -> Option<Delivery> {
         self.0.delivery()
-    }
-    fn delivery_for(&self, client: ClientId) -> Option<Delivery> {
-        self.0.delivery_for(client)
     }
 }
