@@ -6,8 +6,8 @@
 //! guard sends one message when it is dropped, whichever way the function
 //! ends.
 
+use crate::clock::{self, Tick};
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime};
 
 use crate::client::{whole_millis, ClientRef};
 use crate::decorators::Decorator;
@@ -70,7 +70,7 @@ struct Active {
     client: ClientRef<'static>,
     site: &'static Site,
     /// Set for timers only: counters read no clock.
-    start: Option<Instant>,
+    start: Option<Tick>,
     /// An index into [`OUTCOMES`], once known.
     outcome: Option<u8>,
     /// A function that *starts* while the thread unwinds (called from a
@@ -133,7 +133,7 @@ fn enter_resolved(site: &'static Site, is_async: bool) -> Guard {
         return Guard::inert();
     }
     let start = match site.kind {
-        Kind::Timer => Some(Instant::now()),
+        Kind::Timer => Some(clock::tick()),
         Kind::Incr => None,
     };
     Guard {
@@ -195,11 +195,10 @@ impl Guard {
         // timestamp is derived from the second reading.
         let (millis, at) = match active.start {
             Some(start) => {
-                let end = Instant::now();
-                let elapsed = end.saturating_duration_since(start);
-                (whole_millis(elapsed), crate::clock::system_time_at(end))
+                let end = clock::tick();
+                (whole_millis(clock::elapsed(start, end)), clock::wall(end))
             }
-            None => (0, SystemTime::now()),
+            None => (0, clock::now()),
         };
         client.dispatch(client.record(
             at,

@@ -135,6 +135,8 @@ impl ClientBuilder {
 
     fn finish(self, sender: Option<Held>) -> Client {
         let sender_name = sender.as_ref().map_or("no sender", |held| held.name);
+        // The caller's clock is calibrated now, not in the first call.
+        crate::clock::calibrate();
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.
         crate::process::watch_forks();

@@ -274,7 +274,7 @@ impl Client {
             return;
         }
         self.dispatch(self.record(
-            SystemTime::now(),
+            crate::clock::now(),
             Body::Metric {
                 kind: Kind::Incr,
                 name: name.into(),
@@ -328,7 +328,7 @@ impl Client {
             return;
         }
         self.dispatch(self.record(
-            SystemTime::now(),
+            crate::clock::now(),
             Body::Metric {
                 kind: Kind::Timer,
                 name,
@@ -372,7 +372,7 @@ impl Client {
             return;
         }
         self.dispatch(self.record(
-            SystemTime::now(),
+            crate::clock::now(),
             Body::Log {
                 severity,
                 text: text.into(),

@@ -1,6 +1,8 @@
 //! [`Timer`]: a guard that sends a timer message when dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::{self, Tick};
 
 use super::message_builder::finish_extra;
 use super::{whole_millis, ClientRef};
@@ -38,7 +40,7 @@ pub struct Timer<'c> {
 struct Running<'c> {
     client: ClientRef<'c>,
     name: Text<'c>,
-    start: Instant,
+    start: Tick,
     rate: f64,
     /// Severity, logger, fields: out of line, so the usual guard is small.
     extra: Option<Box<Extra>>,
@@ -59,7 +61,7 @@ impl<'c> Timer<'c> {
             state: Some(Running {
                 client,
                 name,
-                start: Instant::now(),
+                start: clock::tick(),
                 rate: 1.0,
                 extra: None,
             }),
@@ -126,7 +128,9 @@ impl<'c> Timer<'c> {
 
     /// Time since the timer started, if it is running.
     pub fn elapsed(&self) -> Option<Duration> {
-        self.state.as_ref().map(|s| s.start.elapsed())
+        self.state
+            .as_ref()
+            .map(|s| clock::elapsed(s.start, clock::tick()))
     }
 
     /// Sends the message now and returns the measured time (`None` for an
@@ -141,16 +145,16 @@ impl<'c> Timer<'c> {
     }
 
     fn finish(&mut self) -> Option<Duration> {
-        let end = Instant::now();
+        let end = clock::tick();
         // Read in place: moving the running state out first costs the hot
         // path a copy of it.
         let state = self.state.as_mut()?;
-        let elapsed = end.saturating_duration_since(state.start);
+        let elapsed = clock::elapsed(state.start, end);
         if let Some(client) = state.client.get() {
             let name = std::mem::replace(&mut state.name, Text::Borrowed(""));
             let extra = finish_extra(state.extra.take(), &name, state.rate);
             client.dispatch(client.record(
-                crate::clock::system_time_at(end),
+                clock::wall(end),
                 Body::Metric {
                     kind: Kind::Timer,
                     name,
@@ -177,7 +181,7 @@ impl std::fmt::Debug for Timer<'_> {
             Some(s) => f
                 .debug_struct("Timer")
                 .field("name", &s.name)
-                .field("elapsed", &s.start.elapsed())
+                .field("elapsed", &clock::elapsed(s.start, clock::tick()))
                 .field("rate", &s.rate)
                 .finish(),
             None => f.write_str("Timer(inert)"),
