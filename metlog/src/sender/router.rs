@@ -40,6 +40,16 @@ struct Accepted {
     sent_by: AtomicU64,
 }
 
+impl Accepted {
+    /// Notes that `client` sent through the route (see `Delivery::sent_by`).
+    #[cold]
+    fn note(&self, client: u64) {
+        let _ = self
+            .sent_by
+            .fetch_update(SeqCst, SeqCst, |now| Some(super::sent_by_both(now, client)));
+    }
+}
+
 impl Route {
     fn new(sender: impl Sender) -> Route {
         Route {
@@ -52,22 +62,22 @@ impl Route {
         let client = record.client_id().0;
         self.sender.send(record)?;
         if let Some(accepted) = &self.accepted {
-            accepted.count.fetch_add(1, SeqCst);
-            let sent_by = accepted.sent_by.load(Relaxed);
-            if sent_by != client {
-                accepted
-                    .sent_by
-                    .store(super::sent_by_both(sent_by, client), SeqCst);
+            // Who sent, noted before the count: a reader that sees the
+            // count sees the sender.
+            if accepted.sent_by.load(Relaxed) != client {
+                accepted.note(client);
             }
+            accepted.count.fetch_add(1, SeqCst);
         }
         Ok(())
     }
 
     fn delivery(&self) -> Delivery {
         match &self.accepted {
+            // The count before who sent: a message counted was noted.
             Some(accepted) => Delivery {
-                sent_by: accepted.sent_by.load(SeqCst),
                 delivered: accepted.count.load(SeqCst),
+                sent_by: accepted.sent_by.load(SeqCst),
                 ..Delivery::default()
             },
             None => self.sender.delivery().unwrap_or_default(),
