@@ -36,7 +36,7 @@ fn a_panic_in_a_thread_sends_exactly_one_message_and_chains() {
     assert_eq!(msg.fields["thread"], "worker-7");
     let location = msg.fields["location"].as_str().unwrap();
     assert!(
-        location.starts_with("suite/tests/panic_hook.rs:"),
+        location.starts_with("tests/tests/panic_hook.rs:"),
         "{location}"
     );
     assert!(msg.fields["backtrace"].as_str().is_some());
