@@ -295,7 +295,11 @@ fn cef_messages_are_metlog_cefs_byte_for_byte() {
 #[test]
 fn the_date_is_local_time() {
     if std::env::var("METLOG_TEST_CHILD").as_deref() != Ok("east") {
-        let (stdout, _) = support::run_child(&support::test_name!(the_date_is_local_time), "east", &[("TZ", "XYZ-3")]);
+        let (stdout, _) = support::run_child(
+            &support::test_name!(the_date_is_local_time),
+            "east",
+            &[("TZ", "XYZ-3")],
+        );
         assert!(stdout.contains("east: Jan 18 22:58:24 "), "{stdout}");
         assert!(stdout.contains("utc: Jan 18 19:58:24 "), "{stdout}");
         assert!(stdout.contains("before 1970: Dec 31 23:59:59 "), "{stdout}");

@@ -21,8 +21,17 @@ fn register_mock() {
     });
 }
 
-fn last_mock_options() -> BTreeMap<String, ConfigValue> {
-    MOCK_OPTIONS.lock().unwrap().last().cloned().unwrap()
+/// The options the mock sender was last given that include `key` (the
+/// tests that load it run at the same time: each looks for its own).
+fn mock_options_with(key: &str) -> BTreeMap<String, ConfigValue> {
+    MOCK_OPTIONS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|options| options.contains_key(key))
+        .cloned()
+        .unwrap_or_else(|| panic!("the mock sender was never given `{key}`"))
 }
 
 fn s(text: &str) -> ConfigValue {
@@ -49,32 +58,36 @@ fn multiline_config() {
     )
     .unwrap();
     assert_eq!(
-        last_mock_options()["multi"],
+        mock_options_with("multi")["multi"],
         ConfigValue::List(vec![s("foo"), s("bar")])
     );
 }
 
 #[test]
 fn environ_vars() {
-    std::env::set_var(
-        "METLOG_TEST_SENDER_CLASS",
-        "metlog.senders.DebugCaptureSender",
-    );
-    let client = config::from_ini_str(
-        "[test1]\nsender_class = ${METLOG_TEST_SENDER_CLASS}\n",
-        "test1",
-    )
-    .unwrap();
-    assert!(client.sender_as::<CaptureSender>().is_some());
+    // Sets an environment variable: the environment is the process's, read by
+    // the other tests' threads (and by libc without Rust's lock).
+    support::in_own_process(&support::test_name!(environ_vars), &[], || {
+        std::env::set_var(
+            "METLOG_TEST_SENDER_CLASS",
+            "metlog.senders.DebugCaptureSender",
+        );
+        let client = config::from_ini_str(
+            "[test1]\nsender_class = ${METLOG_TEST_SENDER_CLASS}\n",
+            "test1",
+        )
+        .unwrap();
+        assert!(client.sender_as::<CaptureSender>().is_some());
 
-    let err =
-        config::from_ini_str("[test1]\n\nsender_class = ${NO_SUCH_VAR}\n", "test1").unwrap_err();
-    assert_eq!(err.kind(), ConfigErrorKind::MissingVariable);
-    assert_eq!(
-        (err.section(), err.key(), err.line()),
-        (Some("test1"), Some("sender_class"), Some(3))
-    );
-    assert!(err.to_string().contains("NO_SUCH_VAR"), "{err}");
+        let err = config::from_ini_str("[test1]\n\nsender_class = ${NO_SUCH_VAR}\n", "test1")
+            .unwrap_err();
+        assert_eq!(err.kind(), ConfigErrorKind::MissingVariable);
+        assert_eq!(
+            (err.section(), err.key(), err.line()),
+            (Some("test1"), Some("sender_class"), Some(3))
+        );
+        assert!(err.to_string().contains("NO_SUCH_VAR"), "{err}");
+    });
 }
 
 #[test]
@@ -96,7 +109,7 @@ sender_false4 = OFF
         "metlog_config",
     )
     .unwrap();
-    let options = last_mock_options();
+    let options = mock_options_with("integer");
     assert_eq!(options["integer"], ConfigValue::Int(123));
     for key in ["true1", "true2", "true3", "true4"] {
         assert_eq!(options[key], ConfigValue::Bool(true), "{key}");
@@ -406,7 +419,10 @@ fn unknown_custom_sender_options_pass_through_unchecked() {
         "m",
     )
     .unwrap();
-    assert_eq!(last_mock_options()["anything_goes"], ConfigValue::Int(1));
+    assert_eq!(
+        mock_options_with("anything_goes")["anything_goes"],
+        ConfigValue::Int(1)
+    );
 }
 
 #[test]
@@ -823,41 +839,51 @@ fn unknown_options_are_ignored_and_reported_as_metlog_py_does() {
 /// load at all).
 #[test]
 fn unknown_disabled_decorator_names_are_ignored_and_reported_as_metlog_py_does() {
-    support::collect_reports();
-    let text = "[metlog]\nlogger = decorated\nsender_class = metlog.senders.DebugCaptureSender\nglobal_disabled_decorators = timeit\n    memoize_typo\n    incr_cuont\n";
-    let client = config::from_ini_str(text, "metlog").unwrap();
-    assert_eq!(client.logger(), "decorated");
-    assert!(!metlog::is_decorator_enabled(metlog::Decorator::Timer));
-    assert!(metlog::is_decorator_enabled(metlog::Decorator::Incr));
-    let reports: Vec<String> = support::reports()
-        .into_iter()
-        .filter(|r| r.contains("memoize_typo"))
-        .collect();
-    assert_eq!(reports.len(), 1, "reported once: {reports:?}");
-    let report = &reports[0];
-    assert!(report.contains("ignored option(s)"), "{report}");
-    assert!(
-        report.contains(
-            "[metlog] line 4: global_disabled_decorators name(s) \"memoize_typo\", \"incr_cuont\" \
-             (known: timeit, incr_count, timer, incr)"
+    // Switches decorators off, process-wide: the other tests' annotated
+    // functions would stop reporting.
+    support::in_own_process(
+        &support::test_name!(
+            unknown_disabled_decorator_names_are_ignored_and_reported_as_metlog_py_does
         ),
-        "{report}"
-    );
-    // What was applied is what the configuration keeps.
-    assert_eq!(
-        config::config_from_ini_str(text, "metlog").unwrap().global["disabled_decorators"],
-        ConfigValue::List(vec![s("timeit")])
-    );
+        &[],
+        || {
+            support::collect_reports();
+            let text = "[metlog]\nlogger = decorated\nsender_class = metlog.senders.DebugCaptureSender\nglobal_disabled_decorators = timeit\n    memoize_typo\n    incr_cuont\n";
+            let client = config::from_ini_str(text, "metlog").unwrap();
+            assert_eq!(client.logger(), "decorated");
+            assert!(!metlog::is_decorator_enabled(metlog::Decorator::Timer));
+            assert!(metlog::is_decorator_enabled(metlog::Decorator::Incr));
+            let reports: Vec<String> = support::reports()
+                .into_iter()
+                .filter(|r| r.contains("memoize_typo"))
+                .collect();
+            assert_eq!(reports.len(), 1, "reported once: {reports:?}");
+            let report = &reports[0];
+            assert!(report.contains("ignored option(s)"), "{report}");
+            assert!(
+            report.contains(
+                "[metlog] line 4: global_disabled_decorators name(s) \"memoize_typo\", \"incr_cuont\" \
+             (known: timeit, incr_count, timer, incr)"
+            ),
+            "{report}"
+        );
+            // What was applied is what the configuration keeps.
+            assert_eq!(
+                config::config_from_ini_str(text, "metlog").unwrap().global["disabled_decorators"],
+                ConfigValue::List(vec![s("timeit")])
+            );
 
-    // One line, as metlog-py's docs write it: the known name applies.
-    config::from_ini_str(
-        "[metlog]\nsender_class = null\nglobal_disabled_decorators = incr_count memoize_typo\n",
-        "metlog",
-    )
-    .unwrap();
-    assert!(metlog::is_decorator_enabled(metlog::Decorator::Timer));
-    assert!(!metlog::is_decorator_enabled(metlog::Decorator::Incr));
-    metlog::set_disabled_decorators(Vec::<&str>::new()).unwrap();
+            // One line, as metlog-py's docs write it: the known name applies.
+            config::from_ini_str(
+            "[metlog]\nsender_class = null\nglobal_disabled_decorators = incr_count memoize_typo\n",
+            "metlog",
+        )
+        .unwrap();
+            assert!(metlog::is_decorator_enabled(metlog::Decorator::Timer));
+            assert!(!metlog::is_decorator_enabled(metlog::Decorator::Incr));
+            metlog::set_disabled_decorators(Vec::<&str>::new()).unwrap();
+        },
+    );
 }
 
 /// The strict loader (and TOML, and `Config`) refuse a name that is no

@@ -6,9 +6,9 @@ use std::future::Future;
 use std::sync::{Arc, Barrier};
 use std::task::Context;
 
+use crate::support::{noop_waker, poll_once, YieldOnce};
 use metlog::sender::CaptureSender;
 use metlog::{Client, WithClient};
-use crate::support::{noop_waker, poll_once, YieldOnce};
 
 fn capture_client(logger: &'static str) -> (Client, CaptureSender) {
     let capture = CaptureSender::new();

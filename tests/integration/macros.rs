@@ -12,9 +12,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::support::{block_on, poll_once, YieldOnce};
 use metlog::sender::CaptureSender;
 use metlog::{Client, Message, WithClient};
-use crate::support::{block_on, poll_once, YieldOnce};
 
 /// A client current on this thread for the test's duration.
 struct Scope {

@@ -138,24 +138,32 @@ fn every_example_has_its_test() {
 /// `pyzmq` installed to use ZmqPubSender".
 #[test]
 fn docs_main_examples_01_04_load_with_zeromq() {
-    for name in ["01-docs-config-main.ini", "04-docs-getstarted-main.ini"] {
-        let client = loads(name, "metlog");
-        assert_eq!(client.logger(), "myapp", "{name}");
-        assert_eq!(client.severity(), Severity::Warning, "{name}");
-        assert!(client.is_timer_disabled("foo") && client.is_timer_disabled("bar"));
-        assert!(!client.is_timer_disabled("baz"), "{name}");
-        assert!(client.sender_as::<ZmqSender>().is_some(), "{name}");
-        // global_disabled_decorators = incr_count
-        assert!(!metlog::is_decorator_enabled(Decorator::Incr), "{name}");
-        assert!(metlog::is_decorator_enabled(Decorator::Timer), "{name}");
-        let config = parsed(name, "metlog");
-        assert_eq!(config.sender.options["bindstrs"], s("tcp://127.0.0.1:5565"));
-        assert_eq!(
-            config.sender.options["queue_length"],
-            ConfigValue::Int(5000)
-        );
-        assert_eq!(config.global["disabled_decorators"], s("incr_count"));
-    }
+    // `global_disabled_decorators = incr_count` switches `incr` off,
+    // process-wide: the other tests' annotated functions would stop reporting.
+    support::in_own_process(
+        &support::test_name!(docs_main_examples_01_04_load_with_zeromq),
+        &[],
+        || {
+            for name in ["01-docs-config-main.ini", "04-docs-getstarted-main.ini"] {
+                let client = loads(name, "metlog");
+                assert_eq!(client.logger(), "myapp", "{name}");
+                assert_eq!(client.severity(), Severity::Warning, "{name}");
+                assert!(client.is_timer_disabled("foo") && client.is_timer_disabled("bar"));
+                assert!(!client.is_timer_disabled("baz"), "{name}");
+                assert!(client.sender_as::<ZmqSender>().is_some(), "{name}");
+                // global_disabled_decorators = incr_count
+                assert!(!metlog::is_decorator_enabled(Decorator::Incr), "{name}");
+                assert!(metlog::is_decorator_enabled(Decorator::Timer), "{name}");
+                let config = parsed(name, "metlog");
+                assert_eq!(config.sender.options["bindstrs"], s("tcp://127.0.0.1:5565"));
+                assert_eq!(
+                    config.sender.options["queue_length"],
+                    ConfigValue::Int(5000)
+                );
+                assert_eq!(config.global["disabled_decorators"], s("incr_count"));
+            }
+        },
+    );
 }
 
 /// 02: metlog-py "OK … filters=['severity_max', 'type_whitelist']".
@@ -316,28 +324,36 @@ fn test_config_filters_11_loads() {
 /// lets it past the name check, as in metlog-py).
 #[test]
 fn test_config_plugin_examples_12_15_name_metlog_pys_test_plugin() {
-    let name = "12-test_config-plugins.ini";
-    let err = fails(name, "metlog", ConfigErrorKind::UnknownProvider);
-    assert!(
-        err.contains("unknown plugin provider \"metlog.tests.plugin:config_plugin\""),
-        "{err}"
-    );
-    let plugin = &parsed(name, "metlog").plugins["dummy"];
-    assert_eq!(plugin.options["verbose"], ConfigValue::Bool(true));
-    assert_eq!(plugin.options["foo"], s("bar"));
-    assert_eq!(plugin.options["some_list"], list(&["dog", "cat", "bus"]));
-    assert_eq!(plugin.options["port"], ConfigValue::Int(8080));
-    assert_eq!(plugin.options["host"], s("lolcathost"));
+    // The provider registry is process-wide, and `config`'s plugin tests
+    // register a provider of this very name (for metlog-py's own tests).
+    support::in_own_process(
+        &support::test_name!(test_config_plugin_examples_12_15_name_metlog_pys_test_plugin),
+        &[],
+        || {
+            let name = "12-test_config-plugins.ini";
+            let err = fails(name, "metlog", ConfigErrorKind::UnknownProvider);
+            assert!(
+                err.contains("unknown plugin provider \"metlog.tests.plugin:config_plugin\""),
+                "{err}"
+            );
+            let plugin = &parsed(name, "metlog").plugins["dummy"];
+            assert_eq!(plugin.options["verbose"], ConfigValue::Bool(true));
+            assert_eq!(plugin.options["foo"], s("bar"));
+            assert_eq!(plugin.options["some_list"], list(&["dog", "cat", "bus"]));
+            assert_eq!(plugin.options["port"], ConfigValue::Int(8080));
+            assert_eq!(plugin.options["host"], s("lolcathost"));
 
-    let name = "15-test_config-plugin_override-1.ini";
-    let err = fails(name, "metlog", ConfigErrorKind::UnknownProvider);
-    assert!(
-        err.contains("unknown plugin provider \"metlog.tests.plugin:config_plugin\""),
-        "{err}"
+            let name = "15-test_config-plugin_override-1.ini";
+            let err = fails(name, "metlog", ConfigErrorKind::UnknownProvider);
+            assert!(
+                err.contains("unknown plugin provider \"metlog.tests.plugin:config_plugin\""),
+                "{err}"
+            );
+            let plugin = &parsed(name, "metlog").plugins["exception"];
+            assert!(plugin.override_);
+            assert!(plugin.options.is_empty(), "{:?}", plugin.options);
+        },
     );
-    let plugin = &parsed(name, "metlog").plugins["exception"];
-    assert!(plugin.override_);
-    assert!(plugin.options.is_empty(), "{:?}", plugin.options);
 }
 
 /// 13 and 14: metlog-py's `ZmqHandshakePubSender` (with pyzmq) loads as a

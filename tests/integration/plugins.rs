@@ -93,30 +93,38 @@ fn hostile_values_cannot_forge_extensions_or_header_fields() {
 /// order: shortest value first) that would take it past 1,024 bytes.
 #[test]
 fn extensions_beyond_the_line_limit_are_left_out_and_reported() {
-    support::collect_reports();
-    let (client, _capture) = capture_client();
-    let big = "b".repeat(700);
-    let bigger = "c".repeat(800);
-    let line = client
-        .cef(
-            "limits",
-            5,
-            &CefContext::new(),
-            [
-                ("zz", bigger.as_str()),
-                ("small", "1"),
-                ("aa", big.as_str()),
-            ],
-        )
-        .unwrap();
-    assert!(line.len() <= cef::MAX_LINE, "{}", line.len());
-    assert!(line.ends_with(&format!(" small=1 aa={big}")), "{line}");
-    let reports = support::reports();
-    assert!(
-        reports
-            .iter()
-            .any(|r| r.contains("[\"zz\"] left out") && r.contains("1024 bytes")),
-        "{reports:?}"
+    // CEF's "left out" reports are made once per process for each kind:
+    // another test's CEF line could have used this one up.
+    support::in_own_process(
+        &support::test_name!(extensions_beyond_the_line_limit_are_left_out_and_reported),
+        &[],
+        || {
+            support::collect_reports();
+            let (client, _capture) = capture_client();
+            let big = "b".repeat(700);
+            let bigger = "c".repeat(800);
+            let line = client
+                .cef(
+                    "limits",
+                    5,
+                    &CefContext::new(),
+                    [
+                        ("zz", bigger.as_str()),
+                        ("small", "1"),
+                        ("aa", big.as_str()),
+                    ],
+                )
+                .unwrap();
+            assert!(line.len() <= cef::MAX_LINE, "{}", line.len());
+            assert!(line.ends_with(&format!(" small=1 aa={big}")), "{line}");
+            let reports = support::reports();
+            assert!(
+                reports
+                    .iter()
+                    .any(|r| r.contains("[\"zz\"] left out") && r.contains("1024 bytes")),
+                "{reports:?}"
+            );
+        },
     );
 }
 
@@ -307,50 +315,58 @@ fn tracing_fields_named_target_or_message_keep_their_values() {
 /// written as given; a context setter called twice writes its key once.
 #[test]
 fn extension_keys_cannot_collide_or_vanish_silently() {
-    support::collect_reports();
-    let capture = metlog::sender::CaptureSender::new();
-    let client = metlog::Client::builder("app")
-        .sender(capture.clone())
-        .build();
-    let context = CefContext::new()
-        .source_address("10.0.0.1")
-        .user("ada")
-        .user("bob");
-    let line = client
-        .cef(
-            "login",
-            5,
-            &context,
-            [
-                ("s-r-c", "6.6.6.6"),
-                ("s.user", "root"),
-                ("--", "x"),
-                ("cs1", "forged"),
-                ("s r c", "6.6.6.6"),
-                ("s.user", "again"),
-                ("!!", "y"),
-                // A key that had to be cleaned never displaces one given
-                // as it is (metlog-cef wrote both).
-                ("a b", "cleaned"),
-                ("ab", "as-given"),
-            ],
-        )
-        .unwrap();
-    let ext = line.splitn(8, '|').nth(7).unwrap();
-    assert_eq!(
-        ext,
-        "cs1Label=requestClientApplication cs1=none requestMethod= request= src=10.0.0.1 \
+    // CEF's "left out" reports are made once per process for each kind:
+    // another test's CEF line could have used this one up.
+    support::in_own_process(
+        &support::test_name!(extension_keys_cannot_collide_or_vanish_silently),
+        &[],
+        || {
+            support::collect_reports();
+            let capture = metlog::sender::CaptureSender::new();
+            let client = metlog::Client::builder("app")
+                .sender(capture.clone())
+                .build();
+            let context = CefContext::new()
+                .source_address("10.0.0.1")
+                .user("ada")
+                .user("bob");
+            let line = client
+                .cef(
+                    "login",
+                    5,
+                    &context,
+                    [
+                        ("s-r-c", "6.6.6.6"),
+                        ("s.user", "root"),
+                        ("--", "x"),
+                        ("cs1", "forged"),
+                        ("s r c", "6.6.6.6"),
+                        ("s.user", "again"),
+                        ("!!", "y"),
+                        // A key that had to be cleaned never displaces one given
+                        // as it is (metlog-cef wrote both).
+                        ("a b", "cleaned"),
+                        ("ab", "as-given"),
+                    ],
+                )
+                .unwrap();
+            let ext = line.splitn(8, '|').nth(7).unwrap();
+            assert_eq!(
+                ext,
+                "cs1Label=requestClientApplication cs1=none requestMethod= request= src=10.0.0.1 \
          dhost=none suser=bob --=x s.user=root s-r-c=6.6.6.6 ab=as-given",
-        "{line}"
+                "{line}"
+            );
+            let reports = support::reports();
+            let report = reports
+                .iter()
+                .find(|r| r.contains("left out"))
+                .unwrap_or_else(|| panic!("{reports:?}"));
+            for key in ["cs1", "s r c", "s.user", "!!", "a b"] {
+                assert!(report.contains(&format!("{key:?}")), "{report}");
+            }
+        },
     );
-    let reports = support::reports();
-    let report = reports
-        .iter()
-        .find(|r| r.contains("left out"))
-        .unwrap_or_else(|| panic!("{reports:?}"));
-    for key in ["cs1", "s r c", "s.user", "!!", "a b"] {
-        assert!(report.contains(&format!("{key:?}")), "{report}");
-    }
 }
 
 /// metlog-cef's order and limit cost the caller n log n, not n²: 100,000

@@ -5,8 +5,8 @@ use crate::support;
 
 use std::process::Command;
 
-use metlog::Message;
 use crate::support::example;
+use metlog::Message;
 
 /// The quickstart's messages, read from its stdout: each line one valid
 /// envelope with exactly the nine keys.

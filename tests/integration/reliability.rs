@@ -113,14 +113,20 @@ const P999_BOUND: Duration = Duration::from_millis(5);
 /// events) plus transport buffers.
 const RSS_BOUND: u64 = 160 << 20;
 
-/// One overload at a time: resident memory is per process, and each run
-/// wants every core.
+/// One overload at a time: each run wants every core.
 static OVERLOAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn check_overload(what: &str, sender: impl Sender) {
+/// Runs `body`, test `test`'s, in a process of its own (resident memory is
+/// per process: no other test may allocate while it is measured), and one
+/// such test at a time.
+fn alone_in_own_process(test: &str, body: impl FnOnce()) {
     let _alone = OVERLOAD
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    support::in_own_process(test, &[], body);
+}
+
+fn check_overload(what: &str, sender: impl Sender) {
     let client = Client::builder("overload").sender(sender).build();
     let seen = overload(&client, Duration::from_millis(1_500));
     eprintln!(
@@ -159,39 +165,59 @@ fn short_drain() -> QueueConfig {
 
 #[test]
 fn overload_against_a_stalled_tcp_peer() {
-    support::collect_reports();
-    let (stop, addr) = stalled_tcp();
-    check_overload(
-        "tcp",
-        TcpSender::with_options(addr, short_drain(), 10_000).unwrap(),
+    alone_in_own_process(
+        &support::test_name!(overload_against_a_stalled_tcp_peer),
+        || {
+            support::collect_reports();
+            let (stop, addr) = stalled_tcp();
+            check_overload(
+                "tcp",
+                TcpSender::with_options(addr, short_drain(), 10_000).unwrap(),
+            );
+            stop.store(true, Ordering::Relaxed);
+        },
     );
-    stop.store(true, Ordering::Relaxed);
 }
 
 #[test]
 fn overload_against_a_deaf_udp_peer() {
-    support::collect_reports();
-    let (_socket, addr) = deaf_udp();
-    check_overload("udp", UdpSender::with_queue(addr, short_drain()).unwrap());
+    alone_in_own_process(
+        &support::test_name!(overload_against_a_deaf_udp_peer),
+        || {
+            support::collect_reports();
+            let (_socket, addr) = deaf_udp();
+            check_overload("udp", UdpSender::with_queue(addr, short_drain()).unwrap());
+        },
+    );
 }
 
 #[test]
 fn overload_against_a_deaf_statsd_peer() {
-    support::collect_reports();
-    let (_socket, addr) = deaf_udp();
-    check_overload(
-        "statsd",
-        StatsdSender::with_options(addr, 1432, short_drain()).unwrap(),
+    alone_in_own_process(
+        &support::test_name!(overload_against_a_deaf_statsd_peer),
+        || {
+            support::collect_reports();
+            let (_socket, addr) = deaf_udp();
+            check_overload(
+                "statsd",
+                StatsdSender::with_options(addr, 1432, short_drain()).unwrap(),
+            );
+        },
     );
 }
 
 #[test]
 fn overload_against_a_stalled_syslog_tcp_peer() {
-    support::collect_reports();
-    let (stop, addr) = stalled_tcp();
-    let config = SyslogConfig::default().queue(short_drain());
-    check_overload("syslog-tcp", SyslogSender::tcp(addr, config).unwrap());
-    stop.store(true, Ordering::Relaxed);
+    alone_in_own_process(
+        &support::test_name!(overload_against_a_stalled_syslog_tcp_peer),
+        || {
+            support::collect_reports();
+            let (stop, addr) = stalled_tcp();
+            let config = SyslogConfig::default().queue(short_drain());
+            check_overload("syslog-tcp", SyslogSender::tcp(addr, config).unwrap());
+            stop.store(true, Ordering::Relaxed);
+        },
+    );
 }
 
 #[test]
@@ -436,33 +462,35 @@ fn a_hung_peer_cannot_hang_the_flush_or_the_exit() {
 /// RSS from 3 MB to 3,170 MB).
 #[test]
 fn large_messages_to_a_stalled_tcp_peer_stay_under_the_byte_ceiling() {
-    support::collect_reports();
-    let _alone = OVERLOAD
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (stop, addr) = stalled_tcp();
-    let client = Client::builder("large")
-        .sender(TcpSender::with_options(addr, short_drain(), 10_000).unwrap())
-        .build();
-    let rss_before = support::resident_bytes();
-    let line = "y".repeat(50_000);
-    for i in 0..6_000 {
-        client.info(format!("{i} {line}")); // 300 MB offered, each distinct
-    }
-    let rss_growth = support::resident_bytes().saturating_sub(rss_before);
-    let stats = client.stats();
-    eprintln!("large messages: RSS +{} MB, {stats:?}", rss_growth >> 20);
-    assert_eq!(stats.produced(), 6_000, "{stats:?}");
-    assert!(
-        stats.dropped + stats.failed > 0,
-        "beyond the ceiling: {stats:?}"
+    alone_in_own_process(
+        &support::test_name!(large_messages_to_a_stalled_tcp_peer_stay_under_the_byte_ceiling),
+        || {
+            support::collect_reports();
+            let (stop, addr) = stalled_tcp();
+            let client = Client::builder("large")
+                .sender(TcpSender::with_options(addr, short_drain(), 10_000).unwrap())
+                .build();
+            let rss_before = support::resident_bytes();
+            let line = "y".repeat(50_000);
+            for i in 0..6_000 {
+                client.info(format!("{i} {line}")); // 300 MB offered, each distinct
+            }
+            let rss_growth = support::resident_bytes().saturating_sub(rss_before);
+            let stats = client.stats();
+            eprintln!("large messages: RSS +{} MB, {stats:?}", rss_growth >> 20);
+            assert_eq!(stats.produced(), 6_000, "{stats:?}");
+            assert!(
+                stats.dropped + stats.failed > 0,
+                "beyond the ceiling: {stats:?}"
+            );
+            // Queue and backlog: 32 MiB each at most, plus socket buffers and slack.
+            assert!(
+                rss_growth < 110 << 20,
+                "RSS grew {} MB: {stats:?}",
+                rss_growth >> 20
+            );
+            drop(client);
+            stop.store(true, Ordering::Relaxed);
+        },
     );
-    // Queue and backlog: 32 MiB each at most, plus socket buffers and slack.
-    assert!(
-        rss_growth < 110 << 20,
-        "RSS grew {} MB: {stats:?}",
-        rss_growth >> 20
-    );
-    drop(client);
-    stop.store(true, Ordering::Relaxed);
 }

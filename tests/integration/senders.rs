@@ -307,7 +307,11 @@ fn the_tour_pattern_delivers_everything_when_main_returns() {
 /// on stderr, with the way out, instead of only counted.
 #[test]
 fn a_statsd_sender_without_fallback_says_once_that_it_ignores_log_lines() {
-    let (_, stderr) = support::run_child(&support::test_name!(child_process_entry), "statsd-logs", &[]);
+    let (_, stderr) = support::run_child(
+        &support::test_name!(child_process_entry),
+        "statsd-logs",
+        &[],
+    );
     let reports = support::report_lines(&stderr);
     assert_eq!(reports.len(), 1, "{stderr}");
     for needed in [

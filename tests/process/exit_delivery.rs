@@ -83,7 +83,10 @@ fn returning_from_main_delivers_everything_queued() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    everything_arrives(&support::test_name!(returning_from_main_delivers_everything_queued), "return");
+    everything_arrives(
+        &support::test_name!(returning_from_main_delivers_everything_queued),
+        "return",
+    );
 }
 
 #[test]
@@ -91,7 +94,10 @@ fn process_exit_delivers_everything_queued() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    everything_arrives(&support::test_name!(process_exit_delivers_everything_queued), "exit");
+    everything_arrives(
+        &support::test_name!(process_exit_delivers_everything_queued),
+        "exit",
+    );
 }
 
 #[test]
@@ -99,7 +105,11 @@ fn a_panic_delivers_everything_queued() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let (output, received) = run(&support::test_name!(a_panic_delivers_everything_queued), "panic", true);
+    let (output, received) = run(
+        &support::test_name!(a_panic_delivers_everything_queued),
+        "panic",
+        true,
+    );
     assert!(!output.status.success(), "the child panicked");
     assert_eq!(received, MESSAGES);
 }
@@ -109,7 +119,10 @@ fn named_clients_are_delivered_too() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    everything_arrives(&support::test_name!(named_clients_are_delivered_too), "named");
+    everything_arrives(
+        &support::test_name!(named_clients_are_delivered_too),
+        "named",
+    );
 }
 
 /// Runs the child in `mode`, which succeeds; the listener got every message.
@@ -126,7 +139,10 @@ fn what_cannot_be_delivered_at_exit_is_reported() {
     if let Some(mode) = child_mode() {
         return child(&mode);
     }
-    let report = the_one_exit_report(&support::test_name!(what_cannot_be_delivered_at_exit_is_reported), "return");
+    let report = the_one_exit_report(
+        &support::test_name!(what_cannot_be_delivered_at_exit_is_reported),
+        "return",
+    );
     assert!(report.contains("message(s) waiting"), "{report}");
     assert!(report.contains("those messages are lost"), "{report}");
 }
@@ -324,7 +340,11 @@ fn nothing_is_left_queued_after_the_exit() {
         std::thread::sleep(Duration::from_millis(200));
         return;
     }
-    let (output, received) = run(&support::test_name!(nothing_is_left_queued_after_the_exit), "flood", true);
+    let (output, received) = run(
+        &support::test_name!(nothing_is_left_queued_after_the_exit),
+        "flood",
+        true,
+    );
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr

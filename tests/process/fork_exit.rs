@@ -26,46 +26,53 @@ impl Transport for Slow {
 
 #[test]
 fn a_child_forked_while_a_worker_delivers_exits_at_once() {
-    let sender = QueuedSender::new("slow", Slow, QueueConfig::default()).unwrap();
-    let client = Client::builder("forked").sender(sender).build();
-    metlog::set_global_client(client.clone()).unwrap();
-    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let busy = std::thread::spawn(move || {
-        while !STOP.load(std::sync::atomic::Ordering::Relaxed) {
-            client.incr("busy");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    let stderr_file = std::env::temp_dir().join(format!("metlog-fork-exit-{}", std::process::id()));
-    for _ in 0..3 {
-        let file = std::fs::File::create(&stderr_file).unwrap();
-        // SAFETY: the child redirects its stderr and exits.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            use std::os::fd::AsRawFd;
-            // SAFETY: duplicating an open descriptor onto stderr.
-            unsafe { libc::dup2(file.as_raw_fd(), 2) };
-            std::process::exit(0);
-        }
-        let started = Instant::now();
-        assert_eq!(
-            children::wait_or_kill(pid, Duration::from_secs(10)),
-            Ended::Exited(0)
-        );
-        let took = started.elapsed();
-        let stderr = std::fs::read_to_string(&stderr_file).unwrap();
-        assert!(!stderr.contains("still writing"), "{stderr}");
-        // The exit's whole budget is 5 s: waited for nothing, it is spent.
-        assert!(
-            took < Duration::from_millis(2_500),
-            "the child took {took:?} to exit"
-        );
-    }
-    let _ = std::fs::remove_file(&stderr_file);
-    // Not sending while this process ends (that would be refused, reported).
-    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
-    busy.join().unwrap();
+    support::in_own_process(
+        &support::test_name!(a_child_forked_while_a_worker_delivers_exits_at_once),
+        &[],
+        || {
+            let sender = QueuedSender::new("slow", Slow, QueueConfig::default()).unwrap();
+            let client = Client::builder("forked").sender(sender).build();
+            metlog::set_global_client(client.clone()).unwrap();
+            static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            let busy = std::thread::spawn(move || {
+                while !STOP.load(std::sync::atomic::Ordering::Relaxed) {
+                    client.incr("busy");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            let stderr_file =
+                std::env::temp_dir().join(format!("metlog-fork-exit-{}", std::process::id()));
+            for _ in 0..3 {
+                let file = std::fs::File::create(&stderr_file).unwrap();
+                // SAFETY: the child redirects its stderr and exits.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: duplicating an open descriptor onto stderr.
+                    unsafe { libc::dup2(file.as_raw_fd(), 2) };
+                    std::process::exit(0);
+                }
+                let started = Instant::now();
+                assert_eq!(
+                    children::wait_or_kill(pid, Duration::from_secs(10)),
+                    Ended::Exited(0)
+                );
+                let took = started.elapsed();
+                let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+                assert!(!stderr.contains("still writing"), "{stderr}");
+                // The exit's whole budget is 5 s: waited for nothing, it is spent.
+                assert!(
+                    took < Duration::from_millis(2_500),
+                    "the child took {took:?} to exit"
+                );
+            }
+            let _ = std::fs::remove_file(&stderr_file);
+            // Not sending while this process ends (that would be refused, reported).
+            STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+            busy.join().unwrap();
+        },
+    );
 }
 
 /// Counts what it is handed.

@@ -13,37 +13,43 @@ static PREVIOUS_HOOK_RAN: AtomicUsize = AtomicUsize::new(0);
 
 #[test]
 fn a_panic_in_a_thread_sends_exactly_one_message_and_chains() {
-    std::panic::set_hook(Box::new(|_| {
-        PREVIOUS_HOOK_RAN.fetch_add(1, Ordering::SeqCst);
-    }));
-    let capture = CaptureSender::new();
-    let client = Client::builder("svc").sender(capture.clone()).build();
-    metlog::plugin::panics::install(Some(client), Duration::from_secs(2));
+    support::in_own_process(
+        &support::test_name!(a_panic_in_a_thread_sends_exactly_one_message_and_chains),
+        &[],
+        || {
+            std::panic::set_hook(Box::new(|_| {
+                PREVIOUS_HOOK_RAN.fetch_add(1, Ordering::SeqCst);
+            }));
+            let capture = CaptureSender::new();
+            let client = Client::builder("svc").sender(capture.clone()).build();
+            metlog::plugin::panics::install(Some(client), Duration::from_secs(2));
 
-    let result = std::thread::Builder::new()
-        .name("worker-7".into())
-        .spawn(|| panic!("invariant broken: {}", 42))
-        .unwrap()
-        .join();
-    assert!(result.is_err());
+            let result = std::thread::Builder::new()
+                .name("worker-7".into())
+                .spawn(|| panic!("invariant broken: {}", 42))
+                .unwrap()
+                .join();
+            assert!(result.is_err());
 
-    let msgs = capture.messages();
-    assert_eq!(msgs.len(), 1, "{msgs:#?}");
-    let msg = &msgs[0];
-    assert_eq!(msg.kind, "panic");
-    assert_eq!(msg.severity, Severity::Critical);
-    assert_eq!(msg.payload, "invariant broken: 42");
-    assert_eq!(msg.fields["thread"], "worker-7");
-    let location = msg.fields["location"].as_str().unwrap();
-    assert!(
-        location.starts_with("tests/process/panic_hook.rs:"),
-        "{location}"
-    );
-    assert!(msg.fields["backtrace"].as_str().is_some());
-    assert_eq!(
-        PREVIOUS_HOOK_RAN.load(Ordering::SeqCst),
-        1,
-        "the previous hook ran once"
+            let msgs = capture.messages();
+            assert_eq!(msgs.len(), 1, "{msgs:#?}");
+            let msg = &msgs[0];
+            assert_eq!(msg.kind, "panic");
+            assert_eq!(msg.severity, Severity::Critical);
+            assert_eq!(msg.payload, "invariant broken: 42");
+            assert_eq!(msg.fields["thread"], "worker-7");
+            let location = msg.fields["location"].as_str().unwrap();
+            assert!(
+                location.starts_with("tests/process/panic_hook.rs:"),
+                "{location}"
+            );
+            assert!(msg.fields["backtrace"].as_str().is_some());
+            assert_eq!(
+                PREVIOUS_HOOK_RAN.load(Ordering::SeqCst),
+                1,
+                "the previous hook ran once"
+            );
+        },
     );
 }
 

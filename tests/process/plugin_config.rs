@@ -1,12 +1,17 @@
 //! The panic and process-statistics plugins bound from configuration
 //! sections. Own process: it installs the panic hook.
 
+use crate::support;
 use metlog::sender::CaptureSender;
 
 #[test]
 fn panic_and_process_plugins_from_config_sections() {
-    let client = metlog::config::from_ini_str(
-        "[metlog]
+    support::in_own_process(
+        &support::test_name!(panic_and_process_plugins_from_config_sections),
+        &[],
+        || {
+            let client = metlog::config::from_ini_str(
+                "[metlog]
 logger = svc
 sender_class = capture
 [metlog_plugin_crash]
@@ -16,30 +21,32 @@ flush_timeout = 1
 provider = process
 interval = 0.05
 ",
-        "metlog",
-    )
-    .unwrap();
-    let capture = client.sender_as::<CaptureSender>().unwrap();
-    let _ = std::thread::spawn(|| panic!("configured hook")).join();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let msgs = capture.messages();
-    let panics: Vec<_> = msgs.iter().filter(|m| m.kind == "panic").collect();
-    assert_eq!(panics.len(), 1);
-    assert_eq!(panics[0].payload, "configured hook");
-    let gauges = msgs.iter().filter(|m| m.kind == "gauge").count();
-    assert!(gauges >= 10, "periodic reports under svc.process: {gauges}");
-    assert!(msgs
-        .iter()
-        .filter(|m| m.kind == "gauge")
-        .all(|m| m.logger == "svc.process"));
+                "metlog",
+            )
+            .unwrap();
+            let capture = client.sender_as::<CaptureSender>().unwrap();
+            let _ = std::thread::spawn(|| panic!("configured hook")).join();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let msgs = capture.messages();
+            let panics: Vec<_> = msgs.iter().filter(|m| m.kind == "panic").collect();
+            assert_eq!(panics.len(), 1);
+            assert_eq!(panics[0].payload, "configured hook");
+            let gauges = msgs.iter().filter(|m| m.kind == "gauge").count();
+            assert!(gauges >= 10, "periodic reports under svc.process: {gauges}");
+            assert!(msgs
+                .iter()
+                .filter(|m| m.kind == "gauge")
+                .all(|m| m.logger == "svc.process"));
 
-    let err = metlog::config::from_ini_str(
-        "[metlog]\nsender_class = capture\n[metlog_plugin_stats]\nprovider = process\nintervall = 1\n",
-        "metlog",
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("unknown option `intervall`"),
-        "{err}"
+            let err = metlog::config::from_ini_str(
+            "[metlog]\nsender_class = capture\n[metlog_plugin_stats]\nprovider = process\nintervall = 1\n",
+            "metlog",
+        )
+        .unwrap_err();
+            assert!(
+                err.to_string().contains("unknown option `intervall`"),
+                "{err}"
+            );
+        },
     );
 }

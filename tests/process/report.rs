@@ -22,58 +22,80 @@ fn failing_client(logger: &str) -> Client {
 
 #[test]
 fn a_handler_receives_each_cause_once() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = seen.clone();
-    metlog::report::set_handler(move |text: &str| sink.lock().unwrap().push(text.to_owned()));
-    let client = failing_client("once");
-    for _ in 0..100 {
-        client.incr("lost");
-    }
-    metlog::report::to_stderr();
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].starts_with("client \"once\""), "{}", seen[0]);
-    assert!(seen[0].contains("router down"), "{}", seen[0]);
-    assert_eq!(client.stats().failed, 100);
+    support::in_own_process(
+        &support::test_name!(a_handler_receives_each_cause_once),
+        &[],
+        || {
+            let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+            let sink = seen.clone();
+            metlog::report::set_handler(move |text: &str| {
+                sink.lock().unwrap().push(text.to_owned())
+            });
+            let client = failing_client("once");
+            for _ in 0..100 {
+                client.incr("lost");
+            }
+            metlog::report::to_stderr();
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            assert!(seen[0].starts_with("client \"once\""), "{}", seen[0]);
+            assert!(seen[0].contains("router down"), "{}", seen[0]);
+            assert_eq!(client.stats().failed, 100);
+        },
+    );
 }
 
 #[test]
 fn a_panicking_handler_costs_the_report_not_the_caller() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    metlog::report::set_handler(|_: &str| panic!("handler bug"));
-    let client = failing_client("panicky");
-    client.incr("lost"); // must return normally
-    client.info("and again");
-    metlog::report::to_stderr();
-    assert_eq!(client.stats().failed, 2);
+    support::in_own_process(
+        &support::test_name!(a_panicking_handler_costs_the_report_not_the_caller),
+        &[],
+        || {
+            let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            metlog::report::set_handler(|_: &str| panic!("handler bug"));
+            let client = failing_client("panicky");
+            client.incr("lost"); // must return normally
+            client.info("and again");
+            metlog::report::to_stderr();
+            assert_eq!(client.stats().failed, 2);
+        },
+    );
 }
 
 #[test]
 fn reports_from_many_threads_while_the_handler_changes_neither_deadlock_nor_get_lost() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let count = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..8)
-        .map(|i| {
-            let count = count.clone();
-            std::thread::spawn(move || {
-                for round in 0..50 {
+    support::in_own_process(
+        &support::test_name!(
+            reports_from_many_threads_while_the_handler_changes_neither_deadlock_nor_get_lost
+        ),
+        &[],
+        || {
+            let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            let count = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..8)
+                .map(|i| {
                     let count = count.clone();
-                    metlog::report::set_handler(move |_: &str| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    });
-                    // A new client per round: each reports its first failure.
-                    failing_client(&format!("t{i}-{round}")).incr("lost");
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    metlog::report::to_stderr();
-    // Every report reached one of the handlers (all count into `count`).
-    assert_eq!(count.load(Ordering::Relaxed), 8 * 50);
+                    std::thread::spawn(move || {
+                        for round in 0..50 {
+                            let count = count.clone();
+                            metlog::report::set_handler(move |_: &str| {
+                                count.fetch_add(1, Ordering::Relaxed);
+                            });
+                            // A new client per round: each reports its first failure.
+                            failing_client(&format!("t{i}-{round}")).incr("lost");
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            metlog::report::to_stderr();
+            // Every report reached one of the handlers (all count into `count`).
+            assert_eq!(count.load(Ordering::Relaxed), 8 * 50);
+        },
+    );
 }
 
 /// In a child process: a handler that reports through metlog — whose own
