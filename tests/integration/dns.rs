@@ -20,6 +20,21 @@ fn send_three(client: &Client) {
     client.flush();
 }
 
+/// Waits until `client` has nothing queued: a name lookup on the worker
+/// may outlast the flush's timeout when the resolver is slow to say no.
+fn settled(client: &Client) {
+    support::wait_until("the worker to settle every message", || {
+        client.stats().queued == 0
+    });
+}
+
+/// Waits until metlog has reported something containing `text`.
+fn reported(text: &str) {
+    support::wait_until(&format!("a report containing {text:?}"), || {
+        support::reports().iter().any(|r| r.contains(text))
+    });
+}
+
 #[test]
 fn datagram_senders_build_for_a_host_that_does_not_resolve_and_count_failures() {
     support::collect_reports();
@@ -40,8 +55,12 @@ fn datagram_senders_build_for_a_host_that_does_not_resolve_and_count_failures() 
     for (what, sender) in senders {
         let client = Client::builder("app").sender(sender).build();
         send_three(&client);
+        settled(&client);
         let stats = client.stats();
         assert_eq!((stats.failed, stats.sent), (3, 0), "{what}: {stats:?}");
+    }
+    for port in [5565, 8125, 514] {
+        reported(&format!("cannot resolve {NOWHERE}:{port}"));
     }
     let reports = support::reports();
     let about = |port: u16| {
@@ -72,8 +91,9 @@ fn a_tcp_sender_keeps_messages_while_its_host_does_not_resolve() {
         (0, 0, 3),
         "{stats:?}"
     );
-    let reports = support::reports();
     let unresolved = format!("cannot resolve {NOWHERE}:5566");
+    reported(&unresolved);
+    let reports = support::reports();
     assert_eq!(
         reports.iter().filter(|r| r.contains(&unresolved)).count(),
         1,
@@ -107,9 +127,13 @@ fn a_host_list_with_one_bad_name_still_delivers_to_the_others() {
     for _ in 0..3 {
         receiver.recv(&mut buf).unwrap();
     }
+    settled(&client);
     let stats = client.stats();
     assert_eq!((stats.sent, stats.failed), (3, 0), "{stats:?}");
     // Each failing destination reported, once.
+    for host in [NOWHERE, "other.metlog-test.invalid"] {
+        reported(&format!("cannot resolve {host}:{port}"));
+    }
     let reports = support::reports();
     for host in [NOWHERE, "other.metlog-test.invalid"] {
         let about: Vec<&String> = reports
@@ -159,6 +183,7 @@ fn the_docs_example_with_unresolvable_hosts_loads() {
     let hosts: Vec<String> = udp.destinations().iter().map(|d| d.to_string()).collect();
     assert_eq!(hosts, ["logstash1.invalid:5565", "logstash2.invalid:5565"]);
     send_three(&client);
+    settled(&client);
     assert_eq!(client.stats().failed, 3);
 }
 

@@ -240,13 +240,16 @@ fn process_statistics_are_present_and_plausible() {
 
     // Periodic reports stop with the handle.
     let (client, capture) = capture_client();
-    let reporter =
-        metlog::plugin::process::spawn(client, "p", std::time::Duration::from_millis(20));
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let interval = std::time::Duration::from_millis(20);
+    let reporter = metlog::plugin::process::spawn(client, "p", interval);
+    // Several reports (this slept 100 ms once, too short on a busy machine).
+    support::wait_until("two periodic reports", || capture.len() >= 2 * sent);
     drop(reporter);
     let after_stop = capture.len();
     assert!(after_stop >= 2 * sent, "several reports: {after_stop}");
-    std::thread::sleep(std::time::Duration::from_millis(60));
+    // Reports that went on would show within a few intervals. (Passing does
+    // not depend on this wait: the handle's drop stops them.)
+    std::thread::sleep(interval * 5);
     assert_eq!(
         capture.len(),
         after_stop,

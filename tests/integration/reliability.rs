@@ -104,10 +104,16 @@ fn overload(client: &Client, run_for: Duration) -> Overload {
     }
 }
 
-/// The bound a call's p99.9 must stay under. A blocked call would wait for
-/// the peer, which here never comes back; the bound leaves room for the
-/// scheduling noise of a shared 2-core machine.
-const P999_BOUND: Duration = Duration::from_millis(5);
+/// No call may take this long: it would have blocked. A call that waited on
+/// the stalled peer would wait as long as the worker's write to it (2 s, the
+/// TCP sender's write timeout) or for ever, and one that waited for room in
+/// the full queue as long as the stalled worker takes to make it: seconds.
+/// A call that does not block takes microseconds (p99.9 12–36 µs measured
+/// here, the slowest 8–24 ms: preemption on 2 shared cores). A bound of a
+/// second tells the two apart on any machine; a bound of milliseconds (this
+/// test's was 5 ms on the p99.9) would measure the machine's load, so the
+/// latency is printed, not asserted.
+const BLOCKED: Duration = Duration::from_secs(1);
 /// Memory the whole overload may add: the queue's bound (65,536 messages of
 /// ~2 KB is ~130 MB at worst if every one were the big one; half are tiny
 /// events) plus transport buffers.
@@ -143,7 +149,12 @@ fn check_overload(what: &str, sender: impl Sender) {
         "{what}: every call accounted for: {:?}",
         seen.stats
     );
-    assert!(seen.p999 < P999_BOUND, "{what}: p99.9 {:?}", seen.p999);
+    assert!(
+        seen.max < BLOCKED,
+        "{what}: a call took {:?} (p99.9 {:?}): it blocked",
+        seen.max,
+        seen.p999
+    );
     assert!(
         seen.rss_growth < RSS_BOUND,
         "{what}: RSS grew {} MB",
@@ -263,7 +274,7 @@ fn a_tcp_connection_reset_is_survived_and_delivery_resumes() {
     std::thread::sleep(Duration::from_millis(50));
     // Keep sending until the sender has reconnected and a line arrives.
     listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + support::PATIENCE;
     let mut second = loop {
         client.info("after");
         if let Ok((conn, _)) = listener.accept() {

@@ -126,10 +126,9 @@ fn reports_of_an_earlier_batch_do_not_hide_the_losses_of_this_one() {
         client.incr("first");
     }
     // The worker takes the first three alone.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.load(std::sync::atomic::Ordering::SeqCst) < 3 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    support::wait_until("the worker to take the first three", || {
+        seen.load(std::sync::atomic::Ordering::SeqCst) >= 3
+    });
     for _ in 0..3 {
         client.incr("second");
     }
@@ -278,7 +277,13 @@ fn a_transport_sending_through_its_own_sender_does_not_feed_itself() {
     *slot.lock().unwrap() = Some(client.clone());
     client.incr("once");
     client.flush();
-    std::thread::sleep(Duration::from_millis(300));
+    // The transport's own message is accounted for once its `deliver` has
+    // sent it (after the flush saw "once" delivered): dropped — or, fed back
+    // into the queue, queued and then sent, which fails below. (This waited
+    // 300 ms once, and on a busy machine `deliver` had not sent it yet.)
+    support::wait_until("the transport's own message to be accounted for", || {
+        client.stats().produced() >= 2
+    });
     assert_eq!(batches.load(std::sync::atomic::Ordering::SeqCst), 1);
     let stats = client.stats();
     assert_eq!((stats.sent, stats.dropped), (1, 1), "{stats:?}");

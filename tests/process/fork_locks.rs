@@ -46,7 +46,7 @@ fn a_child_forked_while_the_registry_is_busy_exits() {
                     std::process::exit(0);
                 }
                 assert!(pid > 0, "fork failed");
-                match children::wait_or_kill(pid, Duration::from_secs(5)) {
+                match children::wait_or_kill(pid, support::PATIENCE) {
                     Ended::Exited(code) => assert_eq!(code, 0),
                     Ended::Hung => hung += 1,
                 }

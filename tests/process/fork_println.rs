@@ -27,8 +27,11 @@ fn forker() {
             // SAFETY: ends the child without running the parent's exit work.
             unsafe { libc::_exit(0) };
         }
-        if children::wait_or_kill(pid, Duration::from_secs(3)) == children::Ended::Hung {
+        // A child that has not printed and left within a minute hangs (the
+        // first one is enough to tell).
+        if children::wait_or_kill(pid, support::PATIENCE) == children::Ended::Hung {
             hung += 1;
+            break;
         }
     }
     eprintln!("hung={hung}");

@@ -54,12 +54,18 @@ fn parent_with_a_held_stdout() {
         .sender(metlog::sender::StdoutSender::new())
         .build();
     metlog::set_global_client(client.clone()).unwrap();
-    // A thread holding stdout's lock, as one in the middle of a write does.
-    std::thread::spawn(|| {
+    // A thread holding stdout's lock, as one in the middle of a write does
+    // (until this process leaves), from before the fork: it says when it
+    // holds it (this slept 200 ms once, and the lock was maybe not held).
+    let (holding, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let _held = std::io::stdout().lock();
-        std::thread::sleep(Duration::from_secs(60));
+        holding.send(()).unwrap();
+        loop {
+            std::thread::park();
+        }
     });
-    std::thread::sleep(Duration::from_millis(200));
+    held.recv().unwrap();
     // SAFETY: the child only runs metlog and then `_exit`s.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);

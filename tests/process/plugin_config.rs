@@ -26,7 +26,13 @@ interval = 0.05
             .unwrap();
             let capture = client.sender_as::<CaptureSender>().unwrap();
             let _ = std::thread::spawn(|| panic!("configured hook")).join();
-            std::thread::sleep(std::time::Duration::from_millis(200));
+            // The panic's report and ten gauges, however busy the machine
+            // (this slept 200 ms once); then exactly one panic.
+            support::wait_until("the panic's report and ten gauges", || {
+                let msgs = capture.messages();
+                msgs.iter().any(|m| m.kind == "panic")
+                    && msgs.iter().filter(|m| m.kind == "gauge").count() >= 10
+            });
             let msgs = capture.messages();
             let panics: Vec<_> = msgs.iter().filter(|m| m.kind == "panic").collect();
             assert_eq!(panics.len(), 1);

@@ -7,6 +7,7 @@
 
 use crate::support;
 use std::process::{Command, Output};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use metlog::sender::ZmqSender;
@@ -57,17 +58,31 @@ fn subscriber(hwm: i32) -> (zmq::Socket, String, zmq::Context) {
     (sub, endpoint, context)
 }
 
-/// Receives until nothing has come for `quiet`, sleeping `pause` after each
-/// message (a slow reader).
-fn receive(sub: &zmq::Socket, quiet: Duration, pause: Duration) -> usize {
-    sub.set_rcvtimeo(i32::try_from(quiet.as_millis()).unwrap())
-        .unwrap();
+/// Receives, sleeping `pause` after each message (a slow reader), until as
+/// many as `expected` says have come and then nothing more for a moment (an
+/// extra one is counted too), or until nothing at all has come for
+/// `support::PATIENCE`: how many came. (It received until nothing had come
+/// for a second or two, which counted short — or nothing, the child not yet
+/// started — when a busy machine paused longer.)
+fn receive(sub: &zmq::Socket, expected: &mpsc::Receiver<usize>, pause: Duration) -> usize {
+    sub.set_rcvtimeo(100).unwrap();
     let mut received = 0;
-    while sub.recv_bytes(0).is_ok() {
-        received += 1;
-        std::thread::sleep(pause);
+    let mut target = None;
+    let mut last = Instant::now();
+    loop {
+        if sub.recv_bytes(0).is_ok() {
+            received += 1;
+            last = Instant::now();
+            std::thread::sleep(pause);
+            continue;
+        }
+        target = target.or_else(|| expected.try_recv().ok());
+        let quiet = last.elapsed();
+        let all_came = target.is_some_and(|n| received >= n);
+        if (all_came && quiet >= Duration::from_millis(500)) || quiet >= support::PATIENCE {
+            return received;
+        }
     }
-    received
 }
 
 /// Ten messages and straight out of `main`: all ten arrive (they wait for
@@ -81,8 +96,9 @@ fn a_short_program_reaches_its_subscriber() {
         // Receiving from the start: a bound ZeroMQ socket takes in a new
         // connection (and sends it its subscription) only while it is used.
         let (sub, endpoint, _context) = subscriber(0);
-        let reader =
-            std::thread::spawn(move || receive(&sub, Duration::from_secs(2), Duration::ZERO));
+        let (expect, expected) = mpsc::channel();
+        expect.send(10).unwrap();
+        let reader = std::thread::spawn(move || receive(&sub, &expected, Duration::ZERO));
         let started = Instant::now();
         let output = spawn(
             &support::test_name!(a_short_program_reaches_its_subscriber),
@@ -106,9 +122,8 @@ fn what_zeromq_holds_at_exit_still_reaches_a_slow_subscriber() {
         return child(&mode);
     }
     let (sub, endpoint, _context) = subscriber(100);
-    let reader = std::thread::spawn(move || {
-        receive(&sub, Duration::from_secs(1), Duration::from_micros(50))
-    });
+    let (expect, expected) = mpsc::channel();
+    let reader = std::thread::spawn(move || receive(&sub, &expected, Duration::from_micros(50)));
     let output = spawn(
         &support::test_name!(what_zeromq_holds_at_exit_still_reaches_a_slow_subscriber),
         "flush-then-exit",
@@ -124,5 +139,6 @@ fn what_zeromq_holds_at_exit_still_reaches_a_slow_subscriber() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no stats from the child: {stdout}"));
     assert!(sent > 0, "{stdout}");
+    expect.send(sent).unwrap();
     assert_eq!(reader.join().unwrap(), sent, "{stdout}");
 }

@@ -94,6 +94,48 @@ pub fn workspace_root() -> &'static std::path::Path {
     std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
+/// How long a test waits for a condition before it fails: far longer than
+/// any condition takes, so that a busy machine only makes a test slower,
+/// and only a condition that never comes fails it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `condition` until it holds; fails, saying `what` was awaited, if it
+/// does not within [`PATIENCE`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether the TCP connection from `local` to `remote` (IPv4) is still
+/// established on this machine (Linux: `/proc/net/tcp`): once its peer has
+/// closed it, it is in `CLOSE_WAIT` (a FIN came) or gone (a reset came).
+pub fn tcp_established(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> bool {
+    fn hex(addr: std::net::SocketAddr) -> String {
+        let std::net::IpAddr::V4(ip) = addr.ip() else {
+            panic!("IPv4 only: {addr}");
+        };
+        // The address as the kernel's u32 in host order, the port as is.
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(ip.octets()),
+            addr.port()
+        )
+    }
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // `sl local_address rem_address st …`; 01 is ESTABLISHED.
+        fields.len() > 3 && fields[1] == local && fields[2] == remote && fields[3] == "01"
+    })
+}
+
 /// This process's resident memory in bytes (Linux: `/proc/self/statm`).
 pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
