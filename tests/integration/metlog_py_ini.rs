@@ -132,7 +132,7 @@ fn every_example_has_its_test() {
 }
 
 /// 01 and 04 (metlog-py's docs, "Configuration" and "Getting started"):
-/// ZeroMQ, which the suite builds (metlog's `zmq` feature; without it the
+/// ZeroMQ, which these tests build (metlog's `zmq` feature; without it the
 /// error says "the zmq sender needs metlog's `zmq` cargo feature", see the
 /// library's own tests). metlog-py without pyzmq: "ValueError: Must have
 /// `pyzmq` installed to use ZmqPubSender".
