@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates suite/tests/fixtures/metlog-py-0.10.0.jsonl: the messages the
+# Regenerates tests/fixtures/metlog-py-0.10.0.jsonl: the messages the
 # real metlog-py 0.10.0 (from PyPI, unmodified) emits for a fixed scenario
-# under Python 2.7, which suite/tests/envelope.rs replays through the Rust
+# under Python 2.7, which tests/integration/envelope.rs replays through the Rust
 # client and compares key by key (key order aside: Python 2 writes its
-# dicts in hash order); and suite/tests/fixtures/metlog-cef-0.2.jsonl: the
+# dicts in hash order); and tests/fixtures/metlog-cef-0.2.jsonl: the
 # messages of the real metlog-cef 0.2 (with cef 0.5, which pip resolves for
-# its unpinned requirement) for the CEF cases suite/tests/cef_golden.rs
+# its unpinned requirement) for the CEF cases tests/integration/cef_golden.rs
 # replays.
 #
 # Needs a Python 2.7 interpreter: $PYTHON2, else pyenv's 2.7.18, else
@@ -33,7 +33,7 @@ PYTHONWARNINGS=ignore "$python2" -m pip install --quiet --disable-pip-version-ch
     --target "$work/src" metlog-py==0.10.0 metlog-cef==0.2 cef==0.5
 
 # Timestamps, pid and host name pinned, so the file is the same on every run.
-PYTHONPATH="$work/src" "$python2" - >"$root/suite/tests/fixtures/metlog-py-0.10.0.jsonl" <<'PY'
+PYTHONPATH="$work/src" "$python2" - >"$root/tests/fixtures/metlog-py-0.10.0.jsonl" <<'PY'
 import datetime as _dt
 import metlog.client
 from metlog.client import MetlogClient, SEVERITY
@@ -67,7 +67,7 @@ client = MetlogClient(sender, 'myapp')
 client.pid = 4242
 client.hostname = 'fixture-host'
 CLIENT_HOLDER.set_client('myapp', client)
-# Keep this scenario in step with `metlog_py_scenario` in suite/tests/envelope.rs.
+# Keep this scenario in step with `metlog_py_scenario` in tests/integration/envelope.rs.
 client.incr('requests')
 client.incr('bytes', count=512, fields={'route': '/login'})
 client.timer_send('db.query', 12)
@@ -116,10 +116,10 @@ client.metlog('nested', fields={'list': [1, 'two', 3.0], 'dict': {'x': None}, 'f
 client.metlog('ctrl', payload='tab\tnl\nquote" bs\\ slash/ \x01')
 print('\n'.join(sender.msgs))
 PY
-echo "wrote suite/tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/suite/tests/fixtures/metlog-py-0.10.0.jsonl") messages, Python 2.7: $("$python2" -V 2>&1))"
+echo "wrote tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/tests/fixtures/metlog-py-0.10.0.jsonl") messages, Python 2.7: $("$python2" -V 2>&1))"
 
 # The CEF line's date (local time) and host pinned too.
-PYTHONWARNINGS=ignore PYTHONPATH="$work/src" "$python2" - >"$root/suite/tests/fixtures/metlog-cef-0.2.jsonl" <<'PY'
+PYTHONWARNINGS=ignore PYTHONPATH="$work/src" "$python2" - >"$root/tests/fixtures/metlog-cef-0.2.jsonl" <<'PY'
 # -*- coding: utf-8 -*-
 import datetime as _dt
 import json
@@ -172,7 +172,7 @@ def env(**kw):
     return e
 
 
-# Keep these in step with `CASES` in suite/tests/cef_golden.rs.
+# Keep these in step with `CASES` in tests/integration/cef_golden.rs.
 CASES = [
     ('pipe in name', plain, 'xx|x', 5, ENVIRON, CONFIG, {}),
     ('empty environ', plain, 'Empty environ', 5, {}, CONFIG, {}),
@@ -189,7 +189,7 @@ CASES = [
     ('severity 10', plain, 'sev10', 10, ENVIRON, CONFIG, {}),
     ('syslog settings', syslog, 'syslog', 5, ENVIRON, CONFIG, {}),
     ('client logger and severity', custom, 'defaults', 5, ENVIRON, CONFIG, {}),
-    # Where the Rust line differs on purpose (suite/tests/cef_golden.rs says how).
+    # Where the Rust line differs on purpose (tests/integration/cef_golden.rs says how).
     ('line breaks in header', plain, 'xx\nx|xx\rx\\y', 5, ENVIRON, CONFIG,
      {'signature': 'sig|na\\ture'}),
     ('line break in extension', plain, 'esc', 5,
@@ -205,4 +205,4 @@ for label, c, name, severity, environ, config, kw in CASES:
     assert len(c.sender.msgs) == 1
     print(json.dumps({'case': label, 'message': c.sender.msgs[0]}))
 PY
-echo "wrote suite/tests/fixtures/metlog-cef-0.2.jsonl ($(wc -l <"$root/suite/tests/fixtures/metlog-cef-0.2.jsonl") messages)"
+echo "wrote tests/fixtures/metlog-cef-0.2.jsonl ($(wc -l <"$root/tests/fixtures/metlog-cef-0.2.jsonl") messages)"

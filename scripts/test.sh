@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and CI runs it: starts the
 # real peers (statsd, rsyslog, a ZeroMQ SUB; installed if missing), then runs
-# every test of the workspace, including the peer tests that plain
-# `cargo test` leaves ignored. Peers are stopped on exit.
+# every test of the workspace — the integration tests are in tests/ — including
+# the peer tests that plain `cargo test` leaves ignored. Peers are stopped on
+# exit.
 #
 # Two checks on the run itself: it must not change the source tree (a test
 # that writes a regressions file, a `wip/` directory or anything else into

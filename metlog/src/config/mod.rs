@@ -882,7 +882,7 @@ pub fn init_from_env() -> Result<bool, ConfigError> {
 #[cfg(test)]
 mod tests {
     /// metlog-py's documented configuration (its docs' config.rst and
-    /// getstarted.rst; `suite/tests/fixtures/metlog-py-ini/01-docs-config-main.ini`),
+    /// getstarted.rst; `tests/fixtures/metlog-py-ini/01-docs-config-main.ini`),
     /// which sends over ZeroMQ.
     const DOCS_MAIN: &str = "[metlog]
 logger = myapp
