@@ -498,7 +498,7 @@ fn a_sender_in_a_box_or_arc_is_named_by_what_it_holds() {
     support::collect_reports();
     struct Unreachable;
     impl sender::Sender for Unreachable {
-        fn send(&self, _: Message) -> Result<(), SendError> {
+        fn send(&self, _: metlog::Record<'_>) -> Result<(), SendError> {
             Err(SendError::io(
                 "no route",
                 io::ErrorKind::ConnectionRefused.into(),

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use metlog::encode::syslog::{Facility, SdFields};
 use metlog::sender::{
-    CaptureSender, QueueConfig, Router, StatsdSender, SyslogConfig, SyslogSender, TcpSender,
-    UdpSender,
+    CaptureSender, QueueConfig, Router, Sender, StatsdSender, SyslogConfig, SyslogSender,
+    TcpSender, UdpSender,
 };
 use metlog::{Client, Message, Stats};
 
@@ -299,11 +299,12 @@ fn statsd_lines_are_packed_into_datagrams_up_to_the_mtu() {
 }
 
 #[test]
-fn statsd_fallback_takes_the_other_types() {
+fn a_router_sends_statsd_its_metrics_and_the_other_types_elsewhere() {
     let (_socket, addr) = udp_listener();
     let logs = CaptureSender::new();
+    let statsd = StatsdSender::new(addr).unwrap();
     let client = Client::builder("app")
-        .sender(StatsdSender::new(addr).unwrap().fallback(logs.clone()))
+        .sender(Router::new(logs.clone()).route(["counter", "timer"], statsd))
         .build();
     client.incr("a");
     client.info("to the fallback");
@@ -586,7 +587,7 @@ mod statsd_sites {
 }
 
 /// The statsd worker writes annotated functions' lines straight from their
-/// events; they must be the lines `write_line` makes from the messages.
+/// events; they must be the lines it makes from the whole messages.
 #[test]
 fn statsd_lines_from_events_match_the_lines_from_messages() {
     let (socket, addr) = udp_listener();
@@ -604,15 +605,23 @@ fn statsd_lines_from_events_match_the_lines_from_messages() {
         statsd_sites::slow();
     };
     metlog::with_client(&direct, calls);
-    let expected: Vec<String> = capture
-        .take()
-        .iter()
-        .map(|m| {
-            let mut line = Vec::new();
-            metlog::encode::statsd::write_line(m, &mut line).unwrap();
-            String::from_utf8(line).unwrap()
-        })
-        .collect();
+    // The messages, sent whole through another statsd sender.
+    let (from_messages, messages_addr) = udp_listener();
+    let message_road = StatsdSender::new(messages_addr).unwrap();
+    for message in capture.take() {
+        message_road.send(message.into()).unwrap();
+    }
+    message_road.flush().unwrap();
+    let mut expected = Vec::new();
+    while expected.len() < 4 {
+        let datagram = recv(&from_messages);
+        expected.extend(
+            String::from_utf8(datagram)
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
+    }
     metlog::with_client(&statsd, calls);
     statsd.flush();
     // The worker may have packed the lines into one datagram or several.

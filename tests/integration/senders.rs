@@ -201,7 +201,7 @@ fn null_sender_accepts_everything() {
     let client = Client::builder("app").sender(NullSender).build();
     client.incr("x");
     assert_eq!(client.stats().sent, 1);
-    assert!(NullSender.send(Message::new("t", "l")).is_ok());
+    assert!(NullSender.send(Message::new("t", "l").into()).is_ok());
 }
 
 #[test]

@@ -217,7 +217,7 @@ impl Transport for Marking {
             std::thread::sleep(Duration::from_micros(200));
         }
         let _ = self.0.write_all(b"E\n");
-        outcome.delivered_all(batch);
+        outcome.delivered(batch.len());
     }
 }
 

@@ -20,7 +20,7 @@ struct Slow;
 impl Transport for Slow {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         std::thread::sleep(Duration::from_millis(50));
-        outcome.delivered_all(batch);
+        outcome.delivered(batch.len());
     }
 }
 
@@ -83,7 +83,7 @@ static COUNTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 impl Transport for Counting {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         COUNTED.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
-        outcome.delivered_all(batch);
+        outcome.delivered(batch.len());
     }
 }
 

@@ -10,3 +10,6 @@
 pub(crate) mod json;
 pub mod statsd;
 pub mod syslog;
+
+#[cfg(test)]
+mod hostile_tests;
