@@ -166,7 +166,7 @@
 //!   filter's panic, is counted in [`Client::stats`] and the first one is
 //!   reported on stderr (or to your [`report::set_handler`]); later ones are
 //!   only counted. So is a sender that ignores a message type (a log line
-//!   sent to a [`StatsdSender`](sender::StatsdSender) without a fallback).
+//!   sent to a [`StatsdSender`](sender::StatsdSender) rather than routed elsewhere).
 //! - **Default sender is stdout**, so a client built without `.sender(…)`
 //!   shows its messages instead of losing them silently.
 //! - **Timers round** to the nearest millisecond, like metlog-py's `_Timer`;

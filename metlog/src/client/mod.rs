@@ -702,7 +702,7 @@ impl Client {
         }
         crate::report::report(format_args!(
             "client {:?} ({}): its sender ignores messages of some types (the first: {why}); \
-             route them to another sender (sender::Router, or StatsdSender::fallback); until \
+             route them to another sender (sender::Router); until \
              then every such message, of any type, is only counted as ignored (see Client::stats)",
             &*self.inner.defaults.logger, self.inner.sender_name,
         ));

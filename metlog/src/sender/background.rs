@@ -375,9 +375,9 @@ impl std::fmt::Debug for Shared {
 /// The caller's cost is one compact record written into its thread's shard
 /// of the queue; the envelope is read in place and encoded on the worker.
 /// When the queue is full (in messages or in bytes, see [`QueueConfig`]) a
-/// message is dropped and counted. Counts are kept per sending client, so
-/// clients sharing the sender each see their own in
-/// [`Client::stats`](crate::Client::stats).
+/// message is dropped and counted. What became of the accepted messages is
+/// counted per sender ([`Sender::delivery`]); a client alone on the sender
+/// sees those counts in [`Client::stats`](crate::Client::stats).
 pub struct QueuedSender {
     shared: Arc<Shared>,
     config: QueueConfig,
