@@ -4,7 +4,6 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -164,6 +163,26 @@ impl Shared {
         self.tally.settled()
     }
 
+    /// Waits until the worker has stopped, at most until `deadline`;
+    /// whether it has.
+    fn wait_stopped(&self, deadline: Instant) -> bool {
+        let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        while !self.stopped.load(SeqCst) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Short waits: a wake-up can slip between the check and the wait.
+            let wait = (deadline - now).min(Duration::from_millis(10));
+            guard = self
+                .progressed
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
     fn wake_worker(&self) {
         if let Some(worker) = self.worker.get() {
             worker.unpark();
@@ -314,21 +333,7 @@ fn flush_queues_at_exit(deadline: Instant) {
         if queue.forks != forks || on_own_worker(queue) || queue.leave.given_up() {
             continue;
         }
-        let mut guard = queue
-            .progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while !queue.stopped.load(SeqCst) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            guard = queue
-                .progressed
-                .wait_timeout(guard, (deadline - now).min(Duration::from_millis(10)))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        queue.wait_stopped(deadline);
     }
     // The queues are closed: nothing more is accepted. What other threads
     // sent while the exit ran (after a flush's count was reported) and is
@@ -383,7 +388,6 @@ pub struct QueuedSender {
     config: QueueConfig,
     /// Signalled by the worker when it has finished (in a mutex only to be
     /// `Sync`).
-    done: Mutex<Option<Receiver<()>>>,
     worker: Option<JoinHandle<()>>,
     name: String,
     /// Makes the transport anew: how the sender starts over in the child of
@@ -464,7 +468,6 @@ impl QueuedSender {
     ) -> std::io::Result<QueuedSender> {
         crate::process::watch_forks();
         let forks = crate::process::forks();
-        let (done_tx, done) = mpsc::channel();
         let shared = Arc::new(Shared {
             id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
             queue: Queue::new(config.capacity, config.max_bytes),
@@ -515,13 +518,11 @@ impl QueuedSender {
                 );
                 shared_for_worker.stopped.store(true, SeqCst);
                 notify(&shared_for_worker);
-                let _ = done_tx.send(());
             })?;
         let _ = shared.worker.set(worker.thread().clone());
         Ok(QueuedSender {
             shared,
             config,
-            done: Mutex::new(Some(done)),
             worker: Some(worker),
             name,
             factory,
@@ -717,11 +718,8 @@ impl Drop for QueuedSender {
         self.shared.closing.store(true, SeqCst);
         self.shared.wake_worker();
         let finished = self
-            .done
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .is_some_and(|done| done.recv_timeout(self.config.drain_timeout).is_ok());
+            .shared
+            .wait_stopped(Instant::now() + self.config.drain_timeout);
         if let Some(worker) = self.worker.take() {
             if finished {
                 let _ = worker.join();
