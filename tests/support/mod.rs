@@ -116,24 +116,39 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 /// established on this machine (Linux: `/proc/net/tcp`): once its peer has
 /// closed it, it is in `CLOSE_WAIT` (a FIN came) or gone (a reset came).
 pub fn tcp_established(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> bool {
-    fn hex(addr: std::net::SocketAddr) -> String {
-        let std::net::IpAddr::V4(ip) = addr.ip() else {
-            panic!("IPv4 only: {addr}");
-        };
-        // The address as the kernel's u32 in host order, the port as is.
-        format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(ip.octets()),
-            addr.port()
-        )
-    }
-    let (local, remote) = (hex(local), hex(remote));
+    let (local, remote) = (proc_net_tcp_address(local), proc_net_tcp_address(remote));
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
     table.lines().skip(1).any(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // `sl local_address rem_address st …`; 01 is ESTABLISHED.
         fields.len() > 3 && fields[1] == local && fields[2] == remote && fields[3] == "01"
     })
+}
+
+/// Whether a TCP connection to `remote` (IPv4) is open on this machine, as
+/// `/proc/net/tcp` says: established, or closed by `remote` but not yet by
+/// this end (`CLOSE_WAIT`).
+pub fn tcp_open_to(remote: std::net::SocketAddr) -> bool {
+    let remote = proc_net_tcp_address(remote);
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // `sl local_address rem_address st …`; 01 ESTABLISHED, 08 CLOSE_WAIT.
+        fields.len() > 3 && fields[2] == remote && matches!(fields[3], "01" | "08")
+    })
+}
+
+/// An IPv4 address as `/proc/net/tcp` writes it.
+fn proc_net_tcp_address(addr: std::net::SocketAddr) -> String {
+    let std::net::IpAddr::V4(ip) = addr.ip() else {
+        panic!("IPv4 only: {addr}");
+    };
+    // The address as the kernel's u32 in host order, the port as is.
+    format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(ip.octets()),
+        addr.port()
+    )
 }
 
 /// This process's resident memory in bytes (Linux: `/proc/self/statm`).
