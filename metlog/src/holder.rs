@@ -273,6 +273,13 @@ fn flush_at_exit(deadline: std::time::Instant) {
     for client in clients {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let flushed = if left.is_zero() {
+            // A background sender says whether anything still waits (its
+            // worker may have delivered all while the exit waited on
+            // another); a synchronous one cannot be asked without a flush
+            // that might block.
+            if client.sender_delivery().is_some_and(|d| d.queued == 0) {
+                continue;
+            }
             Err(crate::sender::SendError::new(
                 crate::sender::SendErrorKind::Other,
                 format!(

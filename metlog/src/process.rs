@@ -49,6 +49,21 @@ static AT_EXIT: [OnceLock<fn(Instant)>; 2] = [OnceLock::new(), OnceLock::new()];
 /// Set while the exit work runs.
 static IN_EXIT_WORK: AtomicBool = AtomicBool::new(false);
 
+/// When the exit work must be done, once it has begun.
+static EXIT_DEADLINE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+/// The time the exit work must be done by, once the process is exiting
+/// (`None` before, and in the child of a fork made since).
+#[cfg_attr(not(feature = "zmq"), allow(dead_code))] // the ZeroMQ transport's
+pub(crate) fn exit_deadline() -> Option<Instant> {
+    if !in_exit_work() {
+        return None;
+    }
+    *EXIT_DEADLINE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `work` when the process exits, in its [`ExitWork`] place (the first
 /// `work` given for a place: later calls do nothing).
 pub(crate) fn on_exit(place: ExitWork, work: fn(Instant)) {
@@ -73,8 +88,11 @@ pub(crate) fn in_exit_work() -> bool {
 extern "C" fn at_exit() {
     // Unwinding out of an `extern "C"` function aborts: nothing may.
     let _ = std::panic::catch_unwind(|| {
-        IN_EXIT_WORK.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + EXIT_BUDGET;
+        *EXIT_DEADLINE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
+        IN_EXIT_WORK.store(true, Ordering::SeqCst);
         for work in &AT_EXIT {
             if let Some(work) = work.get() {
                 let _ = std::panic::catch_unwind(|| work(deadline));
@@ -330,6 +348,16 @@ pub(crate) enum Within {
     ReportHandler = 2,
     /// The panics plugin's report of a panic (its own thread).
     PanicReport = 4,
+    /// One of metlog's own threads (a sender's worker, a router's flush,
+    /// the panics plugin's report, the process plugin's reporter), for all
+    /// of its life.
+    OwnThread = 8,
+}
+
+/// Marks this thread as one of metlog's own, for good (see
+/// [`Within::OwnThread`]).
+pub(crate) fn mark_own_thread() {
+    std::mem::forget(inside(Within::OwnThread));
 }
 
 /// What this thread is doing, as the re-entry guards read it.

@@ -203,6 +203,81 @@ fn a_sender_serving_two_routes_is_counted_once() {
     assert_identity(stats, 11);
 }
 
+/// A queue reached through a router nested in another router that routes
+/// to the same queue is counted once (attack finding: the outer router
+/// summed it twice, `sent` 20 for 10 messages).
+#[test]
+fn a_queue_behind_nested_routers_is_counted_once() {
+    struct Discard;
+    impl Transport for Discard {
+        fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+            outcome.delivered(batch.len());
+        }
+    }
+    let q = queued(Discard);
+    for router in [
+        Router::new(Router::new(q.clone())).route(["counter"], q.clone()),
+        Router::new(Router::new(q.clone())).route(["timer"], Router::new(q.clone())),
+    ] {
+        let client = Client::builder("nested").sender(router).build();
+        for _ in 0..10 {
+            client.incr("n");
+        }
+        client.flush();
+        let stats = client.stats();
+        assert_eq!(stats.sent, 10, "{stats:?}");
+        assert_identity(stats, 10);
+    }
+}
+
+/// Flushes its own client from inside `deliver`, before reporting.
+struct FlushesBeforeReporting {
+    client: Arc<Mutex<Option<Client>>>,
+    results: Arc<Mutex<Vec<String>>>,
+}
+
+impl Transport for FlushesBeforeReporting {
+    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+        let client = self.client.lock().unwrap().clone();
+        if let Some(client) = client {
+            let result = client.flush_timeout(Duration::from_secs(30));
+            self.results.lock().unwrap().push(format!("{result:?}"));
+        }
+        outcome.delivered(batch.len());
+    }
+}
+
+/// A transport flushing its own client through a router (its queue not the
+/// first route, flushed on a thread of the router's) is told at once too
+/// (attack finding: it waited its whole flush timeout, each batch).
+#[test]
+fn a_transport_flushing_its_own_client_through_a_router_is_told_at_once() {
+    let slot = Arc::new(Mutex::new(None));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let sender = queued(FlushesBeforeReporting {
+        client: slot.clone(),
+        results: results.clone(),
+    });
+    let other = queued(Twice);
+    let router = Router::new(sender).route(["timer"], other);
+    let client = Client::builder("reentrant-router").sender(router).build();
+    *slot.lock().unwrap() = Some(client.clone());
+    let start = Instant::now();
+    client.incr("n");
+    let _ = client.flush_timeout(Duration::from_secs(30));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    let results = results.lock().unwrap();
+    assert!(
+        !results.is_empty() && results.iter().all(|r| r.contains("own worker thread")),
+        "{results:?}"
+    );
+    slot.lock().unwrap().take();
+}
+
 /// Holds the worker in `deliver` until the gate opens: the queue behind it
 /// fills up.
 struct Stalled {

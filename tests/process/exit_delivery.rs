@@ -429,3 +429,51 @@ fn a_worker_its_sender_gave_up_on_does_not_hold_the_exit() {
     // The drop's 0.4 s, and not the exit's 5 s budget on top.
     assert!(took < Duration::from_secs(4), "{took:?}: {stderr}");
 }
+
+/// Never finishes a batch.
+struct Forever;
+
+impl Transport for Forever {
+    fn deliver(&mut self, _batch: &Batch<'_>, _outcome: &Outcome) {
+        std::thread::sleep(Duration::from_secs(3_600));
+    }
+}
+
+/// When a stuck sender has used up the exit's time, a client whose sender
+/// delivered everything is not reported as having lost messages (attack
+/// finding: every client left was reported lost once the time ran out).
+#[test]
+fn a_client_with_nothing_waiting_is_not_reported_lost_when_the_exit_runs_out_of_time() {
+    if std::env::var("METLOG_TEST_CHILD").as_deref() == Ok("stuck-and-ok") {
+        let stuck = QueuedSender::new("forever", Forever, QueueConfig::default()).unwrap();
+        let global = metlog::Client::builder("g").sender(stuck).build();
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp = metlog::sender::UdpSender::new(receiver.local_addr().unwrap()).unwrap();
+        let ok = metlog::Client::builder("ok").sender(udp).build();
+        metlog::set_global_client(global.clone()).unwrap();
+        metlog::set_client("ok", ok.clone());
+        for _ in 0..100 {
+            global.incr("x");
+            ok.info("delivered");
+        }
+        ok.flush();
+        std::mem::forget(receiver);
+        return;
+    }
+    let (_, stderr) = support::run_child(
+        &support::test_name!(
+            a_client_with_nothing_waiting_is_not_reported_lost_when_the_exit_runs_out_of_time
+        ),
+        "stuck-and-ok",
+        &[],
+    );
+    let reports = support::report_lines(&stderr);
+    assert!(
+        reports.iter().any(|r| r.contains("client \"g\"")),
+        "the stuck client is reported: {stderr}"
+    );
+    assert!(
+        !reports.iter().any(|r| r.contains("client \"ok\"")),
+        "the client with nothing waiting is not: {stderr}"
+    );
+}

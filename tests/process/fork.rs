@@ -131,3 +131,45 @@ fn the_child_of_a_fork_has_a_working_client_with_its_own_pid() {
         },
     );
 }
+
+/// A router's synchronous routes count from zero in the child of a fork, as
+/// a client and a background sender do (attack finding: the child's stats
+/// showed the parent's messages).
+#[test]
+fn a_routers_counts_start_over_in_the_child_of_a_fork() {
+    support::in_own_process(
+        &support::test_name!(a_routers_counts_start_over_in_the_child_of_a_fork),
+        &[],
+        || {
+            let routed = Client::builder("routed")
+                .sender(metlog::sender::Router::new(metlog::sender::NullSender))
+                .build();
+            for _ in 0..10 {
+                routed.incr("in.parent");
+            }
+            assert_eq!(routed.stats().sent, 10);
+            // SAFETY: the child only runs metlog and then `_exit`s.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                routed.incr("in.child");
+                let stats = routed.stats();
+                let ok = stats.sent == 1 && stats.produced() == 1;
+                if !ok {
+                    eprintln!("child: {stats:?}");
+                }
+                // SAFETY: ends the child without running the parent's exit work.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+            assert_eq!(waited, pid);
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "the child counted the parent's messages: status {status}"
+            );
+            assert_eq!(routed.stats().sent, 10, "the parent's own counts");
+        },
+    );
+}

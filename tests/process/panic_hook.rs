@@ -113,3 +113,29 @@ fn a_panicking_transport_does_not_feed_the_panic_plugin() {
     );
     assert!(stdout.contains("child survived"), "{stdout}");
 }
+
+/// A panic on a user's thread whose name begins with `metlog-` is reported
+/// like any other (attack finding: the plugin took every such thread for
+/// one of its own and said nothing).
+#[test]
+fn a_users_thread_named_like_metlogs_own_is_reported() {
+    support::in_own_process(
+        &support::test_name!(a_users_thread_named_like_metlogs_own_is_reported),
+        &[],
+        || {
+            std::panic::set_hook(Box::new(|_| {}));
+            let capture = CaptureSender::new();
+            let client = Client::builder("svc").sender(capture.clone()).build();
+            metlog::plugin::panics::install(Some(client), Duration::from_secs(2));
+            let result = std::thread::Builder::new()
+                .name("metlog-ingest".into())
+                .spawn(|| panic!("boom"))
+                .unwrap()
+                .join();
+            assert!(result.is_err());
+            let msgs = capture.messages();
+            assert_eq!(msgs.len(), 1, "{msgs:#?}");
+            assert_eq!(msgs[0].fields["thread"], "metlog-ingest");
+        },
+    );
+}

@@ -563,6 +563,12 @@ impl Client {
         stats
     }
 
+    /// What its sender says became of the messages it accepted (from every
+    /// client that sends through it).
+    pub(crate) fn sender_delivery(&self) -> Option<crate::sender::Delivery> {
+        self.inner.sender.as_ref()?.delivery()
+    }
+
     /// Builds the envelope with this client's defaults.
     pub(crate) fn make_message(
         &self,

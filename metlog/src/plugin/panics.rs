@@ -35,9 +35,7 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         // Nor is a panic on one of metlog's own threads (a transport's: the
         // sender already counts and reports it), which would feed the
         // report back into the worker that panicked.
-        let own_thread = std::thread::current()
-            .name()
-            .is_some_and(|name| name.starts_with("metlog-"));
+        let own_thread = crate::process::is_inside(crate::process::Within::OwnThread);
         if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
             match &client {
                 Some(client) => report(client, info, flush_timeout),
@@ -115,6 +113,7 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     let delivered = std::thread::Builder::new()
         .name("metlog-panic-report".into())
         .spawn(move || {
+            crate::process::mark_own_thread();
             let _reporting = crate::process::inside(crate::process::Within::PanicReport);
             client.dispatch_message(msg);
             let _ = client.flush_timeout(flush_timeout);

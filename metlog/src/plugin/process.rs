@@ -118,13 +118,16 @@ pub fn spawn(client: Client, prefix: impl Into<String>, interval: Duration) -> R
     let (stop, stopped) = mpsc::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("metlog-process-stats".to_owned())
-        .spawn(move || loop {
-            send(&client, &prefix);
-            if !matches!(
-                stopped.recv_timeout(interval),
-                Err(mpsc::RecvTimeoutError::Timeout)
-            ) {
-                return;
+        .spawn(move || {
+            crate::process::mark_own_thread();
+            loop {
+                send(&client, &prefix);
+                if !matches!(
+                    stopped.recv_timeout(interval),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                ) {
+                    return;
+                }
             }
         })
         .ok();

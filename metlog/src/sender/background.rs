@@ -192,13 +192,10 @@ impl Shared {
     /// Waits until everything accepted so far is delivered or lost, at
     /// most `timeout`.
     fn wait_settled(&self, timeout: Duration) -> Result<(), SendError> {
-        if self
-            .worker
-            .get()
-            .is_some_and(|worker| worker.id() == std::thread::current().id())
-        {
-            // A transport (or something it calls) flushing its own sender
-            // would wait for itself.
+        if on_own_worker(self) {
+            // A transport (or something it calls, or a router's thread
+            // flushing for it) flushing its own sender would wait for
+            // itself.
             return Err(SendError::new(
                 SendErrorKind::Other,
                 format!(
@@ -507,6 +504,7 @@ impl QueuedSender {
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
+                crate::process::mark_own_thread();
                 crate::process::set_worker_of(queue_id);
                 run(
                     transport,

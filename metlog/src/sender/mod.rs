@@ -202,6 +202,11 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Whether it counts nothing and comes from no queue.
+    fn is_nothing(&self) -> bool {
+        self.queue == 0 && *self == Delivery::default()
+    }
+
     /// Whether every message counted was sent by client `id` (or none was).
     pub(crate) fn is_all_from(&self, id: u64) -> bool {
         self.sent_by == queue::NO_CLIENT || self.sent_by == id
@@ -227,7 +232,15 @@ impl std::ops::Add for Delivery {
             queued: self.queued + other.queued,
             ignored: self.ignored + other.ignored,
             sent_by: sent_by_both(self.sent_by, other.sent_by),
-            queue: 0,
+            // Still one queue's counts when the other side counted nothing
+            // (a router of one queue, nested in another router that also
+            // routes to that queue, sums it once).
+            queue: match (self.queue, other.queue) {
+                (a, b) if a == b => a,
+                (a, _) if other.is_nothing() => a,
+                (_, b) if self.is_nothing() => b,
+                _ => 0,
+            },
         }
     }
 }

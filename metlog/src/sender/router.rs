@@ -33,14 +33,28 @@ struct Route {
     accepted: Option<Accepted>,
 }
 
-/// What a synchronous route accepted, and who sent it.
+/// What a synchronous route accepted, and who sent it (in this process:
+/// the child of a `fork()` counts from zero, as a client does).
 #[derive(Default)]
 struct Accepted {
     count: AtomicU64,
     sent_by: AtomicU64,
+    forks: AtomicU64,
 }
 
 impl Accepted {
+    /// The counts, reset first in the child of a fork.
+    #[inline]
+    fn here(&self) -> &Accepted {
+        let forks = crate::process::forks();
+        if self.forks.load(Relaxed) != forks {
+            self.count.store(0, SeqCst);
+            self.sent_by.store(super::queue::NO_CLIENT, SeqCst);
+            self.forks.store(forks, SeqCst);
+        }
+        self
+    }
+
     /// Notes that `client` sent through the route (see `Delivery::sent_by`).
     #[cold]
     fn note(&self, client: u64) {
@@ -61,7 +75,7 @@ impl Route {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         let client = record.client_id().0;
         self.sender.send(record)?;
-        if let Some(accepted) = &self.accepted {
+        if let Some(accepted) = self.accepted.as_ref().map(Accepted::here) {
             // Who sent, noted before the count: a reader that sees the
             // count sees the sender.
             if accepted.sent_by.load(Relaxed) != client {
@@ -73,7 +87,7 @@ impl Route {
     }
 
     fn delivery(&self) -> Delivery {
-        match &self.accepted {
+        match self.accepted.as_ref().map(Accepted::here) {
             // The count before who sent: a message counted was noted.
             Some(accepted) => Delivery {
                 delivered: accepted.count.load(SeqCst),
@@ -160,13 +174,21 @@ pub(crate) fn flush_together(
         return Ok(());
     };
     let flush = &flush;
+    // A flush from a queue's own worker (its transport flushing a client
+    // that sends through it) is refused at once, not waited for: the
+    // threads flushing for this one work for the same queue.
+    let worker = crate::process::worker_of();
     std::thread::scope(|scope| {
         let others: Vec<_> = rest
             .iter()
             .map(|&sender| {
                 std::thread::Builder::new()
                     .name("metlog-flush".into())
-                    .spawn_scoped(scope, move || flush(sender))
+                    .spawn_scoped(scope, move || {
+                        crate::process::mark_own_thread();
+                        crate::process::set_worker_of(worker);
+                        flush(sender)
+                    })
                     .map_err(|_| sender)
             })
             .collect();

@@ -245,7 +245,17 @@ impl ZmqTransport {
         let Some(socket) = &self.socket else {
             return outcome.dropped(1);
         };
-        match socket.send(message, zmq::DONTWAIT) {
+        let mut sent = socket.send(message, zmq::DONTWAIT);
+        // At exit, what is queued goes out within the exit's time rather
+        // than beyond the high-water mark at once: the burst the process
+        // leaves behind waits for a subscriber's queue to have room.
+        if let Some(deadline) = crate::process::exit_deadline() {
+            while sent == Err(zmq::Error::EAGAIN) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+                sent = socket.send(message, zmq::DONTWAIT);
+            }
+        }
+        match sent {
             Ok(()) => outcome.delivered(1),
             Err(zmq::Error::EAGAIN) => outcome.dropped(1),
             Err(e) => outcome.failed(
