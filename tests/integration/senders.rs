@@ -318,7 +318,6 @@ fn a_statsd_sender_without_fallback_says_once_that_it_ignores_log_lines() {
         "\"child\"",
         "StatsdSender",
         "\"oldstyle\"",
-        "fallback",
         "Router",
     ] {
         assert!(reports[0].contains(needed), "{needed}: {}", reports[0]);
