@@ -314,12 +314,7 @@ fn a_statsd_sender_without_fallback_says_once_that_it_ignores_log_lines() {
     );
     let reports = support::report_lines(&stderr);
     assert_eq!(reports.len(), 1, "{stderr}");
-    for needed in [
-        "\"child\"",
-        "StatsdSender",
-        "\"oldstyle\"",
-        "Router",
-    ] {
+    for needed in ["\"child\"", "StatsdSender", "\"oldstyle\"", "Router"] {
         assert!(reports[0].contains(needed), "{needed}: {}", reports[0]);
     }
 }
