@@ -166,8 +166,14 @@ impl Shared {
     /// Waits until the worker has stopped, at most until `deadline`;
     /// whether it has.
     fn wait_stopped(&self, deadline: Instant) -> bool {
+        self.wait_for(deadline, || self.stopped.load(SeqCst))
+    }
+
+    /// Waits on the worker's progress until `done()` or `deadline`;
+    /// whether it was done.
+    fn wait_for(&self, deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
         let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        while !self.stopped.load(SeqCst) {
+        while !done() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -219,40 +225,29 @@ impl Shared {
         let deadline = Instant::now() + timeout;
         self.wake_worker();
         let mut through = None;
-        let mut guard = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
+        let settled = self.wait_for(deadline, || {
             if through.is_none() && self.rounds_done.load(SeqCst) >= round {
                 through = Some(self.handed_through.load(SeqCst));
             }
-            let ours_settled = through.is_some_and(|t| self.settled() >= t);
-            if ours_settled || self.settled() >= self.queue.accepted() {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                // Everything still unsettled (of this call's and newer).
-                let waiting = self.queue.accepted().saturating_sub(self.settled());
-                if crate::process::in_exit_work() {
-                    self.exit_reported_waiting.store(waiting.max(1), SeqCst);
-                    self.exit_reported.store(true, SeqCst);
-                }
-                return Err(SendError::new(
-                    SendErrorKind::Other,
-                    format!(
-                        "{} still had {} message(s) waiting after {timeout:?}",
-                        self.tally.name,
-                        waiting.max(1)
-                    ),
-                ));
-            }
-            // Short waits: a wake-up can slip between the check and the wait.
-            let wait = (deadline - now).min(Duration::from_millis(10));
-            guard = self
-                .progressed
-                .wait_timeout(guard, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            through.is_some_and(|t| self.settled() >= t) || self.settled() >= self.queue.accepted()
+        });
+        if settled {
+            return Ok(());
         }
+        // Everything still unsettled (of this call's and newer).
+        let waiting = self.queue.accepted().saturating_sub(self.settled());
+        if crate::process::in_exit_work() {
+            self.exit_reported_waiting.store(waiting.max(1), SeqCst);
+            self.exit_reported.store(true, SeqCst);
+        }
+        Err(SendError::new(
+            SendErrorKind::Other,
+            format!(
+                "{} still had {} message(s) waiting after {timeout:?}",
+                self.tally.name,
+                waiting.max(1)
+            ),
+        ))
     }
 }
 
