@@ -41,6 +41,12 @@ pub(crate) fn elapsed(start: Tick, end: Tick) -> Duration {
     Duration::from_nanos(CLOCK.delta_as_nanos(start.0, end.0))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Wall-clock readings this thread made for its anchor.
+    static RENEWALS: Cell<u64> = const { Cell::new(0) };
+}
+
 thread_local! {
     /// A moment and the wall-clock time then (0: none yet).
     static ANCHOR: Cell<(u64, SystemTime)> = const { Cell::new((0, UNIX_EPOCH)) };
@@ -68,6 +74,8 @@ pub(crate) fn wall(at: Tick) -> SystemTime {
 /// the wall-clock time of `at`.
 #[cold]
 fn renew(anchor: &Cell<(u64, SystemTime)>, at: Tick) -> SystemTime {
+    #[cfg(test)]
+    RENEWALS.with(|n| n.set(n.get() + 1));
     let before = CLOCK.raw();
     let wall = SystemTime::now();
     let after = CLOCK.raw();
@@ -102,6 +110,24 @@ mod tests {
             assert!(derived + slack >= before, "{derived:?} before {before:?}");
             assert!(derived <= after + slack, "{derived:?} after {after:?}");
         }
+    }
+
+    /// A timestamp is derived from the anchor, not read from the wall
+    /// clock each time: over a burst of calls, this thread reads the wall
+    /// clock at most once per anchor's life (and once to begin).
+    #[test]
+    fn timestamps_come_from_the_anchor_not_a_wall_clock_read_each() {
+        let started = std::time::Instant::now();
+        let before = RENEWALS.with(Cell::get);
+        for _ in 0..10_000 {
+            std::hint::black_box(now());
+        }
+        let reads = RENEWALS.with(Cell::get) - before;
+        let lives = started.elapsed().as_nanos() as u64 / ANCHOR_LIFE;
+        assert!(
+            reads <= lives + 2,
+            "{reads} wall-clock reads in {lives} anchor lives"
+        );
     }
 
     #[test]
