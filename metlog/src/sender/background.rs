@@ -861,6 +861,9 @@ impl<T: Transport> Worker<'_, T> {
             // here rather than by a caller pushing into it.
             self.spare
                 .reserve(self.most.saturating_mul(2).max(1_024).min(self.capacity));
+            // And room for a few clients: a caller never allocates to
+            // note whose its record is.
+            self.clients.reserve(4);
             let taken = shared.queue.take(shard, &mut self.spare, &mut self.clients);
             if taken == 0 {
                 continue;
