@@ -142,7 +142,8 @@ fn reports_of_an_earlier_batch_do_not_hide_the_losses_of_this_one() {
     assert!(flushed.is_ok(), "{flushed:?} after {:?}", start.elapsed());
 }
 
-/// Flushes its own client from inside `deliver`.
+/// Flushes its own client from inside `deliver`, before reporting (a flush
+/// that waited would wait for this very batch).
 struct FlushesItsOwnClient {
     client: Arc<Mutex<Option<Client>>>,
     results: Arc<Mutex<Vec<String>>>,
@@ -150,11 +151,12 @@ struct FlushesItsOwnClient {
 
 impl Transport for FlushesItsOwnClient {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        outcome.delivered(batch.len());
-        if let Some(client) = self.client.lock().unwrap().as_ref() {
+        let client = self.client.lock().unwrap().clone();
+        if let Some(client) = client {
             let result = client.flush_timeout(Duration::from_secs(30));
             self.results.lock().unwrap().push(format!("{result:?}"));
         }
+        outcome.delivered(batch.len());
     }
 }
 
@@ -230,23 +232,6 @@ fn a_queue_behind_nested_routers_is_counted_once() {
     }
 }
 
-/// Flushes its own client from inside `deliver`, before reporting.
-struct FlushesBeforeReporting {
-    client: Arc<Mutex<Option<Client>>>,
-    results: Arc<Mutex<Vec<String>>>,
-}
-
-impl Transport for FlushesBeforeReporting {
-    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        let client = self.client.lock().unwrap().clone();
-        if let Some(client) = client {
-            let result = client.flush_timeout(Duration::from_secs(30));
-            self.results.lock().unwrap().push(format!("{result:?}"));
-        }
-        outcome.delivered(batch.len());
-    }
-}
-
 /// A transport flushing its own client through a router (its queue not the
 /// first route, flushed on a thread of the router's) is told at once too
 /// (attack finding: it waited its whole flush timeout, each batch).
@@ -254,7 +239,7 @@ impl Transport for FlushesBeforeReporting {
 fn a_transport_flushing_its_own_client_through_a_router_is_told_at_once() {
     let slot = Arc::new(Mutex::new(None));
     let results = Arc::new(Mutex::new(Vec::new()));
-    let sender = queued(FlushesBeforeReporting {
+    let sender = queued(FlushesItsOwnClient {
         client: slot.clone(),
         results: results.clone(),
     });
