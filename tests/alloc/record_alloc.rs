@@ -137,3 +137,39 @@ fn a_longer_borrowed_name_costs_one_allocation() {
     });
     assert_eq!(n, 100);
 }
+
+/// A saturated queue refuses messages at the rate they come: a refusal
+/// (counted as dropped) allocates nothing either — its error is static.
+#[test]
+fn a_full_queue_refuses_without_allocating() {
+    use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, Transport};
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    /// Holds its first batch until told to go on: the queue stays full.
+    struct Stalled(Mutex<mpsc::Receiver<()>>);
+    impl Transport for Stalled {
+        fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
+            let _ = self.0.lock().unwrap().recv();
+            outcome.delivered(batch.len());
+        }
+    }
+    let (go, wait) = mpsc::channel();
+    let config = QueueConfig::default().capacity(1);
+    let sender = QueuedSender::new("stalled", Stalled(Mutex::new(wait)), config).unwrap();
+    let client = Client::builder("alloc").sender(sender).build();
+    client.incr("fills.the.queue");
+    // Warm: the first refusal may set up what refusals need once.
+    client.incr("refused");
+    let n = allocations_during(|| {
+        for _ in 0..1_000 {
+            client.incr("refused");
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations for 1,000 refused messages");
+    assert_eq!(client.stats().dropped, 1_001);
+    go.send(()).unwrap();
+    drop(go);
+    client.flush();
+    assert_eq!(client.stats().sent, 1);
+}

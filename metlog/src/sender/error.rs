@@ -1,12 +1,15 @@
 //! [`SendError`]: why a sender did not take a message.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a [`Sender`](super::Sender) could not deliver a message.
 #[derive(Debug)]
 pub struct SendError {
     kind: SendErrorKind,
-    message: String,
+    /// Static for the errors of the hot path (a full queue), which must
+    /// not allocate: a saturated queue refuses millions a second.
+    message: Cow<'static, str>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -33,7 +36,7 @@ pub enum SendErrorKind {
 
 impl SendError {
     /// An error of `kind` with a human-readable reason.
-    pub fn new(kind: SendErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: SendErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         SendError {
             kind,
             message: message.into(),
@@ -60,7 +63,7 @@ impl SendError {
     }
 
     /// An I/O error, with what was being done (`context`) for the report.
-    pub fn io(context: impl Into<String>, error: std::io::Error) -> Self {
+    pub fn io(context: impl Into<Cow<'static, str>>, error: std::io::Error) -> Self {
         SendError {
             kind: SendErrorKind::Io,
             message: context.into(),
