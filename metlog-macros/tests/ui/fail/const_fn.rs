@@ -1,6 +1,0 @@
-#[metlog::timer]
-const fn answer() -> u32 {
-    42
-}
-
-fn main() {}

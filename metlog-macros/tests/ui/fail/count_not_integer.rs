@@ -1,4 +1,0 @@
-#[metlog::incr(count = 1.5)]
-fn hit() {}
-
-fn main() {}

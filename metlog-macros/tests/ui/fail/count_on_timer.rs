@@ -1,4 +1,0 @@
-#[metlog::timer(count = 2)]
-fn query() {}
-
-fn main() {}

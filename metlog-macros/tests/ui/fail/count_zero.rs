@@ -1,4 +1,0 @@
-#[metlog::incr(count = 0)]
-fn hit() {}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer("a", name = "b")]
-fn query() {}
-
-fn main() {}

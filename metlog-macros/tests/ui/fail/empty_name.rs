@@ -1,4 +1,0 @@
-#[metlog::incr("")]
-fn hit() {}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer(fields(big = 99999999999999999999))]
-fn query() {}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer(name = db.query)]
-fn query() {}
-
-fn main() {}

@@ -1,8 +1,0 @@
-struct Repo;
-
-#[metlog::timer(name = "repo")]
-impl Repo {
-    fn find(&self) {}
-}
-
-fn main() {}

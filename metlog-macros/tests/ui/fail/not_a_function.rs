@@ -1,6 +1,0 @@
-#[metlog::incr]
-struct Config {
-    port: u16,
-}
-
-fn main() {}

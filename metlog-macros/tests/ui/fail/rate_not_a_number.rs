@@ -1,4 +1,0 @@
-#[metlog::timer(rate = "x")]
-fn query() {}
-
-fn main() {}

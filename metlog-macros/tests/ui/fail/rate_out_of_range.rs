@@ -1,4 +1,0 @@
-#[metlog::timer(rate = 2.0)]
-fn query() {}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer(fields(outcome = "mine"))]
-fn query() {}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer(severity = 9)]
-fn query() {}
-
-fn main() {}

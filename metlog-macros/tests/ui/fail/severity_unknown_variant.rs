@@ -1,4 +1,0 @@
-#[metlog::timer(severity = Severity::Loud)]
-fn query() {}
-
-fn main() {}

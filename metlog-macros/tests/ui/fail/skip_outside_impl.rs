@@ -1,4 +1,0 @@
-#[metlog::skip]
-fn helper() {}
-
-fn main() {}

@@ -1,6 +1,0 @@
-trait Store {
-    #[metlog::timer]
-    fn load(&self) -> u32;
-}
-
-fn main() {}

@@ -1,4 +1,0 @@
-#[metlog::timer(nmae = "db.query")]
-fn query() {}
-
-fn main() {}
