@@ -109,6 +109,7 @@ impl QueueConfig {
 /// Hands out queue ids (0 means "not a worker", see `process::worker_of`).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
+#[derive(Debug)]
 struct Shared {
     id: u64,
     queue: Queue<Stored>,
@@ -139,9 +140,8 @@ struct Shared {
     /// The worker's leave to write; given up when the sender's drop gave
     /// up waiting for the worker (the exit does not wait for it again).
     leave: Arc<crate::process::LeaveSlot>,
-    /// The longest a flush of this queue waits (its [`QueueConfig`]'s), also
-    /// at exit.
-    flush_timeout: Duration,
+    /// How it queues (its flush timeout also bounds its flush at exit).
+    config: QueueConfig,
     /// Rounds the worker has begun: a round takes everything every shard
     /// holds, so one begun after a flush was called takes all the messages
     /// sent before it.
@@ -304,7 +304,7 @@ fn flush_queues_at_exit(deadline: Instant) {
             continue;
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if let Err(error) = queue.wait_settled(left.min(queue.flush_timeout)) {
+        if let Err(error) = queue.wait_settled(left.min(queue.config.flush_timeout)) {
             crate::report::report(format_args!(
                 "at exit, sender {}: {error}; those messages are lost",
                 queue.tally.name
@@ -356,15 +356,6 @@ fn flush_queues_at_exit(deadline: Instant) {
     }
 }
 
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("name", &self.tally.name)
-            .field("queue", &self.queue)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A bounded queue and a worker thread in front of a [`Transport`]: the
 /// sender every network sender of this crate is made of, and the way to
 /// give a transport of your own the same road (see [`Transport`]).
@@ -377,16 +368,10 @@ impl std::fmt::Debug for Shared {
 /// sees those counts in [`Client::stats`](crate::Client::stats).
 pub struct QueuedSender {
     shared: Arc<Shared>,
-    config: QueueConfig,
-    /// Signalled by the worker when it has finished (in a mutex only to be
-    /// `Sync`).
     worker: Option<JoinHandle<()>>,
-    name: String,
     /// Makes the transport anew: how the sender starts over in the child of
     /// a `fork()`, where its worker thread does not exist.
-    factory: Option<Arc<Factory>>,
-    /// Forks the process had been through when this sender started.
-    forks: u64,
+    factory: Arc<Factory>,
     /// The sender standing in for this one in the child of a fork (`None`
     /// inside: it could not start over).
     in_child: OnceLock<Option<Box<QueuedSender>>>,
@@ -398,9 +383,7 @@ type Factory = dyn Fn() -> std::io::Result<Box<dyn Transport>> + Send + Sync;
 impl std::fmt::Debug for QueuedSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueuedSender")
-            .field("name", &self.name)
             .field("shared", &self.shared)
-            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -417,7 +400,17 @@ impl QueuedSender {
         transport: impl Transport,
         config: QueueConfig,
     ) -> std::io::Result<QueuedSender> {
-        Self::start(name.into(), transport, config, None)
+        // A factory that can make its transport once: the one given.
+        let once = Mutex::new(Some(transport));
+        Self::with_factory(
+            name,
+            move || {
+                let mut once = once.lock().unwrap_or_else(PoisonError::into_inner);
+                once.take()
+                    .ok_or_else(|| std::io::Error::other("made without a factory"))
+            },
+            config,
+        )
     }
 
     /// Like [`new`](QueuedSender::new), with the transport made by
@@ -448,18 +441,16 @@ impl QueuedSender {
     {
         let factory: Arc<Factory> =
             Arc::new(move || factory().map(|t| Box::new(t) as Box<dyn Transport>));
-        let transport = factory()?;
-        Self::start(name.into(), transport, config, Some(factory))
+        Self::start(name.into(), factory, config)
     }
 
     fn start(
         name: String,
-        transport: impl Transport,
+        factory: Arc<Factory>,
         config: QueueConfig,
-        factory: Option<Arc<Factory>>,
     ) -> std::io::Result<QueuedSender> {
+        let transport = factory()?;
         crate::process::watch_forks();
-        let forks = crate::process::forks();
         let shared = Arc::new(Shared {
             id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
             queue: Queue::new(config.capacity, config.max_bytes),
@@ -471,11 +462,11 @@ impl QueuedSender {
             worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
-            forks,
+            forks: crate::process::forks(),
+            config,
             exit_reported: AtomicBool::new(false),
             exit_reported_waiting: AtomicU64::new(0),
             leave: Arc::default(),
-            flush_timeout: config.flush_timeout,
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
             handed_through: AtomicU64::new(0),
@@ -491,35 +482,21 @@ impl QueuedSender {
         }
         crate::process::on_exit(crate::process::ExitWork::Queues, deliver_queues_at_exit);
         let outcome = Outcome::new(shared.tally.clone());
-        let max_batch = config.max_batch;
-        let drain_timeout = config.drain_timeout;
-        let capacity = config.capacity;
-        let shared_for_worker = shared.clone();
-        let queue_id = shared.id;
+        let worker_shared = shared.clone();
         let worker = std::thread::Builder::new()
             .name(format!("metlog-{name}"))
             .spawn(move || {
                 crate::process::mark_own_thread();
-                crate::process::set_worker_of(queue_id);
-                run(
-                    transport,
-                    &shared_for_worker,
-                    &outcome,
-                    capacity,
-                    max_batch,
-                    drain_timeout,
-                );
-                shared_for_worker.stopped.store(true, SeqCst);
-                notify(&shared_for_worker);
+                crate::process::set_worker_of(worker_shared.id);
+                run(transport, &worker_shared, &outcome);
+                worker_shared.stopped.store(true, SeqCst);
+                notify(&worker_shared);
             })?;
         let _ = shared.worker.set(worker.thread().clone());
         Ok(QueuedSender {
             shared,
-            config,
             worker: Some(worker),
-            name,
             factory,
-            forks,
             in_child: OnceLock::new(),
         })
     }
@@ -528,7 +505,7 @@ impl QueuedSender {
     /// of a fork the one standing in for it (started on first use).
     #[inline]
     fn here(&self) -> Result<&QueuedSender, SendError> {
-        if crate::process::forks() == self.forks {
+        if crate::process::forks() == self.shared.forks {
             return Ok(self);
         }
         self.here_after_fork()
@@ -536,14 +513,12 @@ impl QueuedSender {
 
     #[cold]
     fn here_after_fork(&self) -> Result<&QueuedSender, SendError> {
+        let name = &self.shared.tally.name;
         let child = self.in_child.get_or_init(|| {
-            let factory = self.factory.clone()?;
-            let transport = factory().ok()?;
             let child = Self::start(
-                self.name.clone(),
-                transport,
-                self.config.clone(),
-                Some(factory),
+                name.clone(),
+                self.factory.clone(),
+                self.shared.config.clone(),
             );
             child.ok().map(Box::new)
         });
@@ -552,9 +527,8 @@ impl QueuedSender {
             None => Err(SendError::new(
                 SendErrorKind::Other,
                 format!(
-                    "{}: cannot start over in the child of a fork (made without a transport \
-                     factory, or the factory failed)",
-                    self.name
+                    "{name}: cannot start over in the child of a fork (made without a transport \
+                     factory, or the factory failed)"
                 ),
             )),
         }
@@ -594,7 +568,7 @@ impl QueuedSender {
         bytes: usize,
         mut write: impl FnOnce(&mut Vec<Stored>, u32),
     ) -> Result<(), SendError> {
-        let Some(wait) = self.config.block_when_full else {
+        let Some(wait) = self.shared.config.block_when_full else {
             return Err(SendError::full());
         };
         // Larger than the whole byte ceiling: no wait would make room.
@@ -678,7 +652,7 @@ impl Sender for QueuedSender {
     }
 
     fn flush(&self) -> Result<(), SendError> {
-        self.flush_timeout(self.config.flush_timeout)
+        self.flush_timeout(self.shared.config.flush_timeout)
     }
 
     /// Waits until everything accepted so far is delivered or lost.
@@ -703,7 +677,7 @@ impl Drop for QueuedSender {
     /// Lets the worker drain the queue and stop, waiting at most the drain
     /// timeout.
     fn drop(&mut self) {
-        if crate::process::forks() != self.forks {
+        if crate::process::forks() != self.shared.forks {
             // In the child of a fork: this worker does not exist here (the
             // one standing in for it, if any, drains on its own drop).
             return;
@@ -712,7 +686,7 @@ impl Drop for QueuedSender {
         self.shared.wake_worker();
         let finished = self
             .shared
-            .wait_stopped(Instant::now() + self.config.drain_timeout);
+            .wait_stopped(Instant::now() + self.shared.config.drain_timeout);
         if let Some(worker) = self.worker.take() {
             if finished {
                 let _ = worker.join();
@@ -775,8 +749,8 @@ const NAP: Duration = Duration::from_micros(200);
 const NAPS: u32 = 5;
 
 /// The worker's own state between rounds.
-struct Worker<'a, T> {
-    transport: T,
+struct Worker<'a> {
+    transport: Box<dyn Transport>,
     shared: &'a Shared,
     outcome: &'a Outcome,
     /// The buffer swapped with a shard's, and the clients it reads.
@@ -786,18 +760,10 @@ struct Worker<'a, T> {
     most: usize,
     /// Messages handed to the transport so far.
     handed: u64,
-    capacity: usize,
-    max_batch: usize,
 }
 
-fn run(
-    transport: impl Transport,
-    shared: &Shared,
-    outcome: &Outcome,
-    capacity: usize,
-    max_batch: usize,
-    drain_timeout: Duration,
-) {
+fn run(transport: Box<dyn Transport>, shared: &Shared, outcome: &Outcome) {
+    let max_batch = shared.config.max_batch;
     let mut worker = Worker {
         transport,
         shared,
@@ -806,8 +772,6 @@ fn run(
         clients: Vec::new(),
         most: 0,
         handed: 0,
-        capacity,
-        max_batch,
     };
     let mut quiet_rounds = 0;
     loop {
@@ -845,10 +809,10 @@ fn run(
         }
         worker.sleep();
     }
-    worker.close(Instant::now() + drain_timeout);
+    worker.close(Instant::now() + shared.config.drain_timeout);
 }
 
-impl<T: Transport> Worker<'_, T> {
+impl Worker<'_> {
     /// Takes every shard once and delivers what it held; how many messages
     /// that was, or `None` when the process's exit forbids starting a write.
     fn round(&mut self) -> Option<usize> {
@@ -859,8 +823,12 @@ impl<T: Transport> Worker<'_, T> {
             // The spare becomes the shard's buffer: room for twice the
             // largest batch so far (at least a burst's worth), allocated
             // here rather than by a caller pushing into it.
-            self.spare
-                .reserve(self.most.saturating_mul(2).max(1_024).min(self.capacity));
+            self.spare.reserve(
+                self.most
+                    .saturating_mul(2)
+                    .max(1_024)
+                    .min(self.shared.config.capacity),
+            );
             // And room for a few clients: a caller never allocates to
             // note whose its record is.
             self.clients.reserve(4);
@@ -892,7 +860,7 @@ impl<T: Transport> Worker<'_, T> {
     /// the process's exit work has flushed and no write may start (what is
     /// left stays counted queued).
     fn deliver_taken(&mut self) -> Option<()> {
-        for items in self.spare.chunks(self.max_batch) {
+        for items in self.spare.chunks(self.shared.config.max_batch) {
             let _delivering = crate::process::delivering(&self.shared.leave)?;
             self.outcome.open(items.len());
             self.handed += items.len() as u64;

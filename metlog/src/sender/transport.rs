@@ -72,18 +72,6 @@ pub trait Transport: Send + 'static {
     }
 }
 
-impl Transport for Box<dyn Transport> {
-    fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        (**self).deliver(batch, outcome);
-    }
-    fn idle(&mut self, outcome: &Outcome) {
-        (**self).idle(outcome);
-    }
-    fn close(&mut self, outcome: &Outcome, deadline: Instant) {
-        (**self).close(outcome, deadline);
-    }
-}
-
 /// Messages for a [`Transport`] to deliver, read in place from the queue.
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
