@@ -68,18 +68,12 @@ impl SharedStr {
         Self::decimal(n < 0, n.unsigned_abs())
     }
 
-    /// Digits written backwards into the inline buffer: counters' and
-    /// timers' payloads are made on the caller's thread, where the general
-    /// formatting machinery costs several times more.
+    /// Digits written backwards into a buffer, then copied inline (at most
+    /// 21 bytes): counters' and timers' payloads are made on the caller's
+    /// thread, where the general formatting machinery costs several times
+    /// more.
     fn decimal(negative: bool, n: u64) -> Self {
-        let mut buf = [0u8; DECIMAL_LEN];
-        let text = write_decimal(negative, n, &mut buf).as_bytes();
-        let mut bytes = [0u8; INLINE_CAPACITY];
-        bytes[..text.len()].copy_from_slice(text);
-        SharedStr(Repr::Inline {
-            len: text.len() as u8,
-            bytes,
-        })
+        Self::copy_from(write_decimal(negative, n, &mut [0u8; DECIMAL_LEN]))
     }
 
     /// The string as a `&str`.

@@ -48,12 +48,7 @@ impl Value {
 
     /// The number as `f64`, if this is a number.
     pub fn as_f64(&self) -> Option<f64> {
-        match *self {
-            Value::I64(n) => Some(n as f64),
-            Value::U64(n) => Some(n as f64),
-            Value::F64(n) => Some(n),
-            _ => None,
-        }
+        ValueRef::from(self).as_f64()
     }
 
     /// The number as `i64`, if this is an integer that fits.
@@ -75,28 +70,26 @@ impl Value {
 
     /// This value as a [`serde_json::Value`].
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::I64(n) => (*n).into(),
-            Value::U64(n) => (*n).into(),
-            Value::F64(n) => (*n).into(),
-            Value::Str(s) => s.as_str().into(),
-            Value::Json(v) => (**v).clone(),
-        }
+        // Cannot fail: every value serialises (non-finite floats as `null`).
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
-macro_rules! from_int {
+/// `From` each type for the variant that holds it (through `From` of the
+/// variant's own type).
+macro_rules! from_via {
     ($variant:ident as $wide:ty: $($t:ty),*) => {$(
         impl From<$t> for Value {
-            fn from(n: $t) -> Self {
-                Value::$variant(<$wide>::from(n))
+            fn from(v: $t) -> Self {
+                Value::$variant(<$wide>::from(v))
             }
         }
     )*};
 }
-from_int!(I64 as i64: i8, i16, i32, i64, u8, u16, u32);
+from_via!(I64 as i64: i8, i16, i32, i64, u8, u16, u32);
+from_via!(F64 as f64: f32, f64);
+from_via!(Bool as bool: bool);
+from_via!(Str as SharedStr: &'static str, String, &String, SharedStr);
 
 impl From<u64> for Value {
     fn from(n: u64) -> Self {
@@ -116,48 +109,6 @@ impl From<isize> for Value {
     }
 }
 
-impl From<f64> for Value {
-    fn from(n: f64) -> Self {
-        Value::F64(n)
-    }
-}
-
-impl From<f32> for Value {
-    fn from(n: f32) -> Self {
-        Value::F64(f64::from(n))
-    }
-}
-
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
-}
-
-impl From<&'static str> for Value {
-    fn from(s: &'static str) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<&String> for Value {
-    fn from(s: &String) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<SharedStr> for Value {
-    fn from(s: SharedStr) -> Self {
-        Value::Str(s)
-    }
-}
-
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -169,15 +120,10 @@ impl From<serde_json::Value> for Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::I64(i)
-                } else if let Some(u) = n.as_u64() {
-                    Value::U64(u)
-                } else {
-                    Value::F64(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
+            serde_json::Value::Number(n) => n.as_i64().map(Value::I64).unwrap_or_else(|| {
+                n.as_u64()
+                    .map_or(Value::F64(n.as_f64().unwrap_or(f64::NAN)), Value::U64)
+            }),
             serde_json::Value::String(s) => Value::Str(s.into()),
             other => Value::Json(Box::new(other)),
         }
@@ -199,43 +145,25 @@ impl PartialEq<str> for Value {
     }
 }
 
-impl PartialEq<&str> for Value {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == Some(*other)
-    }
+/// `PartialEq` with each type, comparing with what `$get` reads.
+macro_rules! eq_via {
+    ($get:ident as $wide:ty: $($t:ty),*) => {$(
+        impl PartialEq<$t> for Value {
+            fn eq(&self, other: &$t) -> bool {
+                self.$get() == Some(<$wide>::from(*other))
+            }
+        }
+    )*};
 }
-
-impl PartialEq<i64> for Value {
-    fn eq(&self, other: &i64) -> bool {
-        self.as_i64() == Some(*other)
-    }
-}
-
-impl PartialEq<i32> for Value {
-    fn eq(&self, other: &i32) -> bool {
-        self.as_i64() == Some(i64::from(*other))
-    }
-}
-
-impl PartialEq<f64> for Value {
-    fn eq(&self, other: &f64) -> bool {
-        self.as_f64() == Some(*other)
-    }
-}
-
-impl PartialEq<bool> for Value {
-    fn eq(&self, other: &bool) -> bool {
-        self.as_bool() == Some(*other)
-    }
-}
+eq_via!(as_str as &str: &str);
+eq_via!(as_i64 as i64: i64, i32);
+eq_via!(as_f64 as f64: f64);
+eq_via!(as_bool as bool: bool);
 
 impl fmt::Display for Value {
     /// Strings as themselves, everything else as JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Str(s) => f.write_str(s),
-            other => write!(f, "{}", other.to_json()),
-        }
+        ValueRef::from(self).fmt(f)
     }
 }
 
@@ -459,15 +387,6 @@ impl Fields {
             .map(|(_, entry)| entry)
     }
 
-    /// The entry at `at` among all stored ones, unless it was removed (for
-    /// [`FieldsView`](crate::envelope::FieldsView)'s iterator, which must
-    /// name its type).
-    pub(crate) fn live_at(&self, at: usize) -> Option<Option<(&str, &Value)>> {
-        let (key, value) = self.entries.get(at)?;
-        let removed = self.index.as_ref().is_some_and(|index| index.removed[at]);
-        Some((!removed).then_some((key.as_str(), value)))
-    }
-
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.position(key).map(|at| &self.entries[at].1)
@@ -540,16 +459,10 @@ impl Fields {
 
     /// The fields as a JSON object.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.live()
-                .map(|(k, v)| (k.to_string(), v.to_json()))
-                .collect(),
-        )
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
-/// About how many bytes a JSON value holds: its strings and a word or two
-/// per node.
 /// How deep a field value may nest (arrays and objects) and still be
 /// queued: encoding and dropping nested values recurse, and a background
 /// sender's worker thread must not run out of stack on what a caller built.
@@ -559,57 +472,44 @@ pub(crate) const MAX_NESTING: usize = 100;
 
 impl Fields {
     /// Whether any value nests deeper than [`MAX_NESTING`] (walked without
-    /// recursion; only array and object values are looked at).
+    /// recursion; only array and object values are looked at): whether a
+    /// node lies below a non-empty array or object at a depth past it.
     pub(crate) fn nests_too_deep(&self) -> bool {
         self.live().any(|(_, value)| match value {
-            Value::Json(json) => json_depth_exceeds(json, MAX_NESTING),
+            Value::Json(json) => json_nodes(json).any(|(_, depth)| depth > MAX_NESTING + 1),
             _ => false,
         })
     }
 }
 
-/// Whether `root` nests deeper than `limit`.
-fn json_depth_exceeds(root: &serde_json::Value, limit: usize) -> bool {
+/// Every node of `root` with its depth (the root's is 1), walked with a
+/// stack rather than recursion, so any depth is safe.
+fn json_nodes(
+    root: &serde_json::Value,
+) -> impl Iterator<Item = (&serde_json::Value, usize)> + '_ {
     let mut stack = vec![(root, 1usize)];
-    while let Some((value, depth)) = stack.pop() {
+    std::iter::from_fn(move || {
+        let (value, depth) = stack.pop()?;
         match value {
-            serde_json::Value::Array(items) if !items.is_empty() => {
-                if depth > limit {
-                    return true;
-                }
-                stack.extend(items.iter().map(|child| (child, depth + 1)));
-            }
-            serde_json::Value::Object(map) if !map.is_empty() => {
-                if depth > limit {
-                    return true;
-                }
-                stack.extend(map.values().map(|child| (child, depth + 1)));
-            }
+            serde_json::Value::Array(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
+            serde_json::Value::Object(map) => stack.extend(map.values().map(|c| (c, depth + 1))),
             _ => {}
         }
-    }
-    false
+        Some((value, depth))
+    })
 }
 
+/// About how many bytes a JSON value holds: its strings and keys, and a
+/// word or two per node.
 fn json_bytes(root: &serde_json::Value) -> usize {
     const NODE: usize = std::mem::size_of::<serde_json::Value>();
-    let mut total = 0;
-    let mut stack = vec![root];
-    while let Some(value) = stack.pop() {
-        total += NODE;
-        match value {
-            serde_json::Value::String(s) => total += s.len(),
-            serde_json::Value::Array(items) => stack.extend(items),
-            serde_json::Value::Object(map) => {
-                for (key, item) in map {
-                    total += key.len();
-                    stack.push(item);
-                }
-            }
-            _ => {}
-        }
-    }
-    total
+    json_nodes(root)
+        .map(|(value, _)| match value {
+            serde_json::Value::String(s) => NODE + s.len(),
+            serde_json::Value::Object(map) => NODE + map.keys().map(String::len).sum::<usize>(),
+            _ => NODE,
+        })
+        .sum()
 }
 
 /// Equal when the same keys have the same values in the same order.
@@ -655,12 +555,7 @@ impl<'k, K: Into<Text<'k>>, V: Into<Value>> Extend<(K, V)> for Fields {
 
 impl serde::Serialize for Fields {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.len()))?;
-        for (k, v) in self.live() {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+        serializer.collect_map(self.iter())
     }
 }
 
