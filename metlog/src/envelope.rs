@@ -107,10 +107,7 @@ impl std::fmt::Display for Payload<'_> {
 
 /// The fields of an [`Envelope`], in the order they are written.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FieldsView<'a>(Repr<'a>);
-
-#[derive(Clone, Copy, Debug)]
-enum Repr<'a> {
+pub(crate) enum FieldsView<'a> {
     /// A message's own fields.
     Fields(&'a Fields),
     /// A counter's or timer's: literals (an annotated function's), then
@@ -126,7 +123,7 @@ enum Repr<'a> {
 impl<'a> FieldsView<'a> {
     /// The fields of an owned [`Fields`].
     pub(crate) fn of(fields: &'a Fields) -> Self {
-        FieldsView(Repr::Fields(fields))
+        FieldsView::Fields(fields)
     }
 
     /// `literals`, `name`, `rate` and `outcome` (when given).
@@ -136,27 +133,27 @@ impl<'a> FieldsView<'a> {
         rate: f64,
         outcome: Option<&'static str>,
     ) -> Self {
-        FieldsView(Repr::Metric {
+        FieldsView::Metric {
             literals,
             name,
             rate,
             outcome,
-        })
+        }
     }
 
     /// The value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<ValueRef<'a>> {
-        match self.0 {
-            Repr::Fields(fields) => fields.get(key).map(ValueRef::from),
-            Repr::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        match self {
+            FieldsView::Fields(fields) => fields.get(key).map(ValueRef::from),
+            FieldsView::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
         }
     }
 
     /// The fields in order.
     pub(crate) fn iter(self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + 'a {
-        let (fields, literals, metric) = match self.0 {
-            Repr::Fields(fields) => (Some(fields), &[][..], None),
-            Repr::Metric {
+        let (fields, literals, metric) = match self {
+            FieldsView::Fields(fields) => (Some(fields), &[][..], None),
+            FieldsView::Metric {
                 literals,
                 name,
                 rate,
@@ -177,15 +174,9 @@ impl<'a> FieldsView<'a> {
 
     /// An owned copy.
     pub(crate) fn to_fields(self) -> Fields {
-        match self.0 {
-            Repr::Fields(fields) => fields.clone(),
-            Repr::Metric { .. } => {
-                let mut fields = Fields::new();
-                for (key, value) in self.iter() {
-                    fields.insert(crate::Text::Borrowed(key), value.to_value());
-                }
-                fields
-            }
+        match self {
+            FieldsView::Fields(fields) => fields.clone(),
+            FieldsView::Metric { .. } => self.iter().map(|(k, v)| (k, v.to_value())).collect(),
         }
     }
 }

@@ -377,16 +377,6 @@ impl Fields {
         });
     }
 
-    /// The live entries, in insertion order.
-    fn live(&self) -> impl Iterator<Item = &(SharedStr, Value)> + '_ {
-        let removed = self.index.as_ref().map(|index| &index.removed);
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
-            .map(|(_, entry)| entry)
-    }
-
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.position(key).map(|at| &self.entries[at].1)
@@ -449,12 +439,17 @@ impl Fields {
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        self.live().map(|(k, v)| (k.as_str(), v))
+        let removed = self.index.as_ref().map(|index| &index.removed);
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
+            .map(|(_, (k, v))| (k.as_str(), v))
     }
 
     /// The keys in insertion order.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.live().map(|(k, _)| k.as_str())
+        self.iter().map(|(k, _)| k)
     }
 
     /// The fields as a JSON object.
@@ -475,7 +470,7 @@ impl Fields {
     /// recursion; only array and object values are looked at): whether a
     /// node lies below a non-empty array or object at a depth past it.
     pub(crate) fn nests_too_deep(&self) -> bool {
-        self.live().any(|(_, value)| match value {
+        self.iter().any(|(_, value)| match value {
             Value::Json(json) => json_nodes(json).any(|(_, depth)| depth > MAX_NESTING + 1),
             _ => false,
         })
@@ -515,7 +510,7 @@ fn json_bytes(root: &serde_json::Value) -> usize {
 /// Equal when the same keys have the same values in the same order.
 impl PartialEq for Fields {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.live().eq(other.live())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 

@@ -93,38 +93,34 @@ pub(crate) fn write_line_prefixed<'a>(
     };
     let metric = metric_type(message.kind).ok_or(StatsdError::Unsupported)?;
     let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
-    let write = |name: &str, out: &mut Vec<u8>| {
-        message.payload.with_str(|payload| {
-            let payload = payload.trim();
-            if !matches!(message.payload, Payload::Text(_)) || is_finite_number(payload) {
-                if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
-                    return Err(StatsdError::NegativeTimer(payload.to_owned()));
-                }
-                // statsd reads a gauge's sign as a change ("+5": up by 5);
-                // a metlog gauge sets its value.
-                let payload = match payload.strip_prefix('+') {
-                    Some(unsigned) if metric == "g" => unsigned,
-                    _ => payload,
-                };
-                if metric == "g" && payload.starts_with('-') {
-                    // statsd reads a signed gauge as a change ("-5": down
-                    // by 5): a negative value is set by zeroing first, in
-                    // the same datagram.
-                    write_parts([prefix, namespace], name, "0", metric, rate, out);
-                    out.push(b'\n');
-                }
-                write_parts([prefix, namespace], name, payload, metric, rate, out);
-                Ok(())
-            } else {
-                Err(StatsdError::BadPayload(payload.to_owned()))
-            }
-        })
+    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
+        Some(ValueRef::Str(name)) => name.into(),
+        Some(other) => other.to_string().into(),
+        None => "".into(),
     };
-    match message.fields.get("name") {
-        Some(ValueRef::Str(name)) => write(name, out),
-        Some(other) => write(&other.to_string(), out),
-        None => write("", out),
-    }
+    message.payload.with_str(|payload| {
+        let payload = payload.trim();
+        if matches!(message.payload, Payload::Text(_)) && !is_finite_number(payload) {
+            return Err(StatsdError::BadPayload(payload.to_owned()));
+        }
+        if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
+            return Err(StatsdError::NegativeTimer(payload.to_owned()));
+        }
+        // statsd reads a gauge's sign as a change ("+5": up by 5); a metlog
+        // gauge sets its value.
+        let payload = match payload.strip_prefix('+') {
+            Some(unsigned) if metric == "g" => unsigned,
+            _ => payload,
+        };
+        if metric == "g" && payload.starts_with('-') {
+            // statsd reads a signed gauge as a change ("-5": down by 5): a
+            // negative value is set by zeroing first, in the same datagram.
+            write_parts([prefix, namespace], &name, "0", metric, rate, out);
+            out.push(b'\n');
+        }
+        write_parts([prefix, namespace], &name, payload, metric, rate, out);
+        Ok(())
+    })
 }
 
 /// Writes `<prefix>.<namespace>.<name>:<payload>|<metric>[|@<rate>]` (empty

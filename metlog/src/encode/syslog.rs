@@ -17,10 +17,30 @@ use crate::Message;
 /// enterprise number reserved for documentation, RFC 5612).
 pub(crate) const SD_ID: &str = "metlog@32473";
 
-/// Syslog facilities (RFC 5424 §6.2.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Facility {
+/// Defines [`Facility`] and its parsing, so each facility is named once:
+/// its name is its variant's, in lower case (`local0`; parsed in any case).
+macro_rules! facilities {
+    ($($(#[$attr:meta])* $variant:ident = $code:literal,)*) => {
+        /// Syslog facilities (RFC 5424 §6.2.1).
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)]
+        pub enum Facility {
+            $($(#[$attr])* $variant = $code,)*
+        }
+
+        impl std::str::FromStr for Facility {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $(if s.eq_ignore_ascii_case(stringify!($variant)) {
+                    return Ok(Facility::$variant);
+                })*
+                Err(format!("unknown syslog facility {s:?}"))
+            }
+        }
+    };
+}
+
+facilities! {
     Kern = 0,
     #[default]
     User = 1,
@@ -42,35 +62,6 @@ pub enum Facility {
     Local5 = 21,
     Local6 = 22,
     Local7 = 23,
-}
-
-impl std::str::FromStr for Facility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "kern" => Facility::Kern,
-            "user" => Facility::User,
-            "mail" => Facility::Mail,
-            "daemon" => Facility::Daemon,
-            "auth" => Facility::Auth,
-            "syslog" => Facility::Syslog,
-            "lpr" => Facility::Lpr,
-            "news" => Facility::News,
-            "uucp" => Facility::Uucp,
-            "cron" => Facility::Cron,
-            "authpriv" => Facility::AuthPriv,
-            "ftp" => Facility::Ftp,
-            "local0" => Facility::Local0,
-            "local1" => Facility::Local1,
-            "local2" => Facility::Local2,
-            "local3" => Facility::Local3,
-            "local4" => Facility::Local4,
-            "local5" => Facility::Local5,
-            "local6" => Facility::Local6,
-            "local7" => Facility::Local7,
-            _ => return Err(format!("unknown syslog facility {s:?}")),
-        })
-    }
 }
 
 /// Longer field values stay out of the structured data (they are still in
