@@ -291,29 +291,20 @@ const INLINE_FIELDS: usize = 3;
 #[derive(Clone, Default)]
 pub struct Fields {
     entries: SmallVec<[(SharedStr, Value); INLINE_FIELDS]>,
-    /// Past [`INDEX_FROM`] entries: where each key is, and which entries
-    /// are removed. A scan is fastest for the few fields a message usually
-    /// has, but 100,000 keys read from JSON would make inserting quadratic.
-    /// Boxed so the usual message, with no index, stays a pointer's size
-    /// larger rather than a `HashMap`'s.
-    index: Option<Box<Index>>,
+    /// Past [`INDEX_FROM`] entries: where each live key is. A scan is
+    /// fastest for the few fields a message usually has, but 100,000 keys
+    /// read from JSON would make inserting quadratic. Removing a key takes
+    /// it out of the index and leaves its entry in place (rather than
+    /// shifting every later entry, and its position): an entry is live
+    /// while its key's position is its own, and the dead ones are swept out
+    /// once they are half of all, so removal stays O(1) amortised. Boxed so
+    /// the usual message, with no index, stays a pointer's size larger
+    /// rather than a `HashMap`'s.
+    index: Option<Box<HashMap<SharedStr, usize>>>,
 }
 
 /// Past this many entries, keys are found through an index, not a scan.
 const INDEX_FROM: usize = 16;
-
-/// The index of a large [`Fields`].
-#[derive(Clone, Default)]
-struct Index {
-    /// Each live key's position in `entries`.
-    positions: HashMap<SharedStr, usize>,
-    /// Per entry, whether it was removed: removing marks rather than
-    /// shifting every later entry (and its position), and the marked ones
-    /// are swept out once they are half of all, so removal stays O(1)
-    /// amortised.
-    removed: Vec<bool>,
-    removed_count: usize,
-}
 
 impl Fields {
     /// No fields.
@@ -340,8 +331,7 @@ impl Fields {
     pub(crate) fn push_unique(&mut self, key: SharedStr, value: Value) {
         debug_assert!(self.get(&key).is_none(), "duplicate field {key:?}");
         if let Some(index) = &mut self.index {
-            index.positions.insert(key.clone(), self.entries.len());
-            index.removed.push(false);
+            index.insert(key.clone(), self.entries.len());
         }
         self.entries.push((key, value));
         if self.index.is_none() && self.entries.len() > INDEX_FROM {
@@ -352,7 +342,7 @@ impl Fields {
     /// Where the live entry of `key` is in `entries`.
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.positions.get(key).copied(),
+            Some(index) => index.get(key).copied(),
             None => self.entries.iter().position(|(k, _)| k == key),
         }
     }
@@ -362,18 +352,14 @@ impl Fields {
     fn reindex(&mut self) {
         if let Some(index) = self.index.take() {
             let mut at = 0;
-            self.entries.retain(|_| {
+            self.entries.retain(|(key, _)| {
                 at += 1;
-                !index.removed[at - 1]
+                index.get(key) == Some(&(at - 1))
             });
         }
         self.index = (self.entries.len() > INDEX_FROM).then(|| {
             let positions = self.entries.iter().enumerate();
-            Box::new(Index {
-                positions: positions.map(|(at, (k, _))| (k.clone(), at)).collect(),
-                removed: vec![false; self.entries.len()],
-                removed_count: 0,
-            })
+            Box::new(positions.map(|(at, (k, _))| (k.clone(), at)).collect())
         });
     }
 
@@ -388,12 +374,10 @@ impl Fields {
             let at = self.position(key)?;
             return Some(self.entries.remove(at).1);
         };
-        let at = index.positions.remove(key)?;
-        index.removed[at] = true;
-        index.removed_count += 1;
+        let at = index.remove(key)?;
         let value = std::mem::replace(&mut self.entries[at].1, Value::Null);
-        let live = self.entries.len() - index.removed_count;
-        if index.removed_count > live || live <= INDEX_FROM {
+        let live = index.len();
+        if self.entries.len() - live > live || live <= INDEX_FROM {
             self.reindex();
         }
         Some(value)
@@ -404,9 +388,9 @@ impl Fields {
     /// is counted safely).
     pub(crate) fn heap_bytes(&self) -> usize {
         const ENTRY: usize = std::mem::size_of::<(SharedStr, Value)>();
-        // The entries' storage as allocated, and the index's (a key, a
-        // position and a flag per entry, plus the table's control bytes).
-        const INDEXED: usize = std::mem::size_of::<(SharedStr, usize)>() + 9;
+        // The entries' storage as allocated, and the index's (a key and a
+        // position per entry, plus the table's control bytes).
+        const INDEXED: usize = std::mem::size_of::<(SharedStr, usize)>() + 8;
         let mut total = ENTRY * self.entries.capacity();
         if self.index.is_some() {
             total += INDEXED * self.entries.len();
@@ -429,7 +413,7 @@ impl Fields {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len() - self.index.as_ref().map_or(0, |index| index.removed_count)
+        self.index.as_ref().map_or(self.entries.len(), |index| index.len())
     }
 
     /// Whether there are no entries.
@@ -439,11 +423,10 @@ impl Fields {
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        let removed = self.index.as_ref().map(|index| &index.removed);
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
+        let live = move |at, key| self.index.as_ref().map_or(true, |i| i.get(key) == Some(&at));
+        let entries = self.entries.iter().enumerate();
+        entries
+            .filter(move |(at, (key, _))| live(*at, key))
             .map(|(_, (k, v))| (k.as_str(), v))
     }
 
