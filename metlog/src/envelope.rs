@@ -161,7 +161,9 @@ impl<'a> FieldsView<'a> {
             } => (None, literals, Some((name, rate, outcome))),
         };
         let own = fields.into_iter().flat_map(Fields::iter);
-        let literals = literals.iter().map(|(key, literal)| (*key, literal.as_ref()));
+        let literals = literals
+            .iter()
+            .map(|(key, literal)| (*key, literal.as_ref()));
         let metric = metric.into_iter().flat_map(|(name, rate, outcome)| {
             [("name", ValueRef::Str(name)), ("rate", ValueRef::F64(rate))]
                 .into_iter()

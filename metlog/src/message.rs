@@ -106,8 +106,8 @@ impl Message {
     pub fn truncated_to_micros(&self) -> Message {
         let mut msg = self.clone();
         if let Ok(since) = msg.timestamp.duration_since(SystemTime::UNIX_EPOCH) {
-            let micros = std::time::Duration::from_micros(since.as_micros() as u64);
-            msg.timestamp = SystemTime::UNIX_EPOCH + micros;
+            msg.timestamp -=
+                std::time::Duration::from_nanos(u64::from(since.subsec_nanos() % 1000));
         }
         msg
     }

@@ -126,7 +126,9 @@ impl FromStr for Severity {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.trim().to_ascii_lowercase();
-        let short = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"];
+        let short = [
+            "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+        ];
         let named = || {
             let mut names = Severity::ALL.into_iter().zip(short);
             names.find(|(severity, short)| name == severity.as_str() || name == *short)

@@ -78,7 +78,11 @@ impl SharedStr {
 
     /// The decimal form of a signed integer, without allocation.
     pub fn from_i64(n: i64) -> Self {
-        Self::copy_from(write_decimal(n < 0, n.unsigned_abs(), &mut [0u8; DECIMAL_LEN]))
+        Self::copy_from(write_decimal(
+            n < 0,
+            n.unsigned_abs(),
+            &mut [0u8; DECIMAL_LEN],
+        ))
     }
 
     /// The string as a `&str`.

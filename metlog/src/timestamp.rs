@@ -30,11 +30,8 @@ const MAX_SECS: u64 = 253_402_300_799;
 
 fn format_micros(time: SystemTime) -> [u8; LEN] {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let (secs, micros) = if since_epoch.as_secs() > MAX_SECS {
-        (MAX_SECS, 999_999)
-    } else {
-        (since_epoch.as_secs(), since_epoch.subsec_micros())
-    };
+    let since_epoch = since_epoch.min(Duration::new(MAX_SECS, 999_999_999));
+    let (secs, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days as i64);

@@ -239,10 +239,7 @@ impl fmt::Display for ValueRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueRef::Str(s) => f.write_str(s),
-            other => match serde_json::to_string(other) {
-                Ok(json) => f.write_str(&json),
-                Err(_) => Err(fmt::Error),
-            },
+            other => f.write_str(&serde_json::to_string(other).map_err(|_| fmt::Error)?),
         }
     }
 }
@@ -300,6 +297,7 @@ pub struct Fields {
     /// once they are half of all, so removal stays O(1) amortised. Boxed so
     /// the usual message, with no index, stays a pointer's size larger
     /// rather than a `HashMap`'s.
+    #[allow(clippy::box_collection)] // boxed on purpose, as said above
     index: Option<Box<HashMap<SharedStr, usize>>>,
 }
 
@@ -413,7 +411,9 @@ impl Fields {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.index.as_ref().map_or(self.entries.len(), |index| index.len())
+        self.index
+            .as_ref()
+            .map_or(self.entries.len(), |index| index.len())
     }
 
     /// Whether there are no entries.
@@ -423,7 +423,11 @@ impl Fields {
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        let live = move |at, key| self.index.as_ref().map_or(true, |i| i.get(key) == Some(&at));
+        let live = move |at, key| {
+            self.index
+                .as_ref()
+                .map_or(true, |i| i.get(key) == Some(&at))
+        };
         let entries = self.entries.iter().enumerate();
         entries
             .filter(move |(at, (key, _))| live(*at, key))
@@ -462,9 +466,7 @@ impl Fields {
 
 /// Every node of `root` with its depth (the root's is 1), walked with a
 /// stack rather than recursion, so any depth is safe.
-fn json_nodes(
-    root: &serde_json::Value,
-) -> impl Iterator<Item = (&serde_json::Value, usize)> + '_ {
+fn json_nodes(root: &serde_json::Value) -> impl Iterator<Item = (&serde_json::Value, usize)> + '_ {
     let mut stack = vec![(root, 1usize)];
     std::iter::from_fn(move || {
         let (value, depth) = stack.pop()?;

@@ -203,11 +203,7 @@ pub(crate) fn write_within<'a>(
                 .rev()
                 .take_while(|&b| b == b'\\')
                 .count();
-            let keep = if cef && trailing % 2 == 1 {
-                keep - 1
-            } else {
-                keep
-            };
+            let keep = keep - usize::from(cef && trailing % 2 == 1);
             let shortened = format!("{}[... {} bytes cut]", &text[..keep], text.len() - keep);
             let mut shorter = message;
             shorter.payload = Payload::Text(&shortened);
