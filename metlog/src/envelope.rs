@@ -85,15 +85,7 @@ pub(crate) enum Payload<'a> {
     U64(u64),
 }
 
-impl<'a> Payload<'a> {
-    /// The payload when it is text.
-    pub(crate) fn as_text(&self) -> Option<&'a str> {
-        match *self {
-            Payload::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-
+impl Payload<'_> {
     /// Calls `f` with the payload as a string, formatting numbers into a
     /// buffer on the stack.
     pub(crate) fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
@@ -115,10 +107,7 @@ impl std::fmt::Display for Payload<'_> {
 
 /// The fields of an [`Envelope`], in the order they are written.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct FieldsView<'a>(Repr<'a>);
-
-#[derive(Clone, Copy, Debug)]
-enum Repr<'a> {
+pub(crate) enum FieldsView<'a> {
     /// A message's own fields.
     Fields(&'a Fields),
     /// A counter's or timer's: literals (an annotated function's), then
@@ -134,7 +123,7 @@ enum Repr<'a> {
 impl<'a> FieldsView<'a> {
     /// The fields of an owned [`Fields`].
     pub(crate) fn of(fields: &'a Fields) -> Self {
-        FieldsView(Repr::Fields(fields))
+        FieldsView::Fields(fields)
     }
 
     /// `literals`, `name`, `rate` and `outcome` (when given).
@@ -144,79 +133,52 @@ impl<'a> FieldsView<'a> {
         rate: f64,
         outcome: Option<&'static str>,
     ) -> Self {
-        FieldsView(Repr::Metric {
+        FieldsView::Metric {
             literals,
             name,
             rate,
             outcome,
-        })
+        }
     }
 
     /// The value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<ValueRef<'a>> {
-        match self.0 {
-            Repr::Fields(fields) => fields.get(key).map(ValueRef::from),
-            Repr::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        match self {
+            FieldsView::Fields(fields) => fields.get(key).map(ValueRef::from),
+            FieldsView::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
         }
     }
 
     /// The fields in order.
-    pub(crate) fn iter(&self) -> FieldsIter<'a> {
-        FieldsIter { view: *self, at: 0 }
-    }
-
-    /// An owned copy.
-    pub(crate) fn to_fields(self) -> Fields {
-        match self.0 {
-            Repr::Fields(fields) => fields.clone(),
-            Repr::Metric { .. } => {
-                let mut fields = Fields::new();
-                for (key, value) in self.iter() {
-                    fields.insert(crate::Text::Borrowed(key), value.to_value());
-                }
-                fields
-            }
-        }
-    }
-}
-
-/// The iterator of [`FieldsView::iter`].
-#[derive(Clone, Debug)]
-pub(crate) struct FieldsIter<'a> {
-    view: FieldsView<'a>,
-    at: usize,
-}
-
-impl<'a> Iterator for FieldsIter<'a> {
-    type Item = (&'a str, ValueRef<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.view.0 {
-            Repr::Fields(fields) => loop {
-                let entry = fields.live_at(self.at)?;
-                self.at += 1;
-                if let Some((key, value)) = entry {
-                    return Some((key, ValueRef::from(value)));
-                }
-            },
-            Repr::Metric {
+    pub(crate) fn iter(self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + 'a {
+        let (fields, literals, metric) = match self {
+            FieldsView::Fields(fields) => (Some(fields), &[][..], None),
+            FieldsView::Metric {
                 literals,
                 name,
                 rate,
                 outcome,
-            } => {
-                let at = self.at;
-                self.at += 1;
-                if let Some((key, literal)) = literals.get(at) {
-                    return Some((key, literal.as_ref()));
-                }
-                match at - literals.len() {
-                    0 => Some(("name", ValueRef::Str(name))),
-                    1 => Some(("rate", ValueRef::F64(rate))),
-                    2 => outcome.map(|outcome| ("outcome", ValueRef::Str(outcome))),
-                    _ => None,
-                }
-            }
+            } => (None, literals, Some((name, rate, outcome))),
+        };
+        let own = fields.into_iter().flat_map(Fields::iter);
+        let literals = literals
+            .iter()
+            .map(|(key, literal)| (*key, literal.as_ref()));
+        let metric = metric.into_iter().flat_map(|(name, rate, outcome)| {
+            [("name", ValueRef::Str(name)), ("rate", ValueRef::F64(rate))]
+                .into_iter()
+                .chain(outcome.map(|outcome| ("outcome", ValueRef::Str(outcome))))
+        });
+        own.map(|(key, value)| (key, ValueRef::from(value)))
+            .chain(literals)
+            .chain(metric)
+    }
+
+    /// An owned copy.
+    pub(crate) fn to_fields(self) -> Fields {
+        match self {
+            FieldsView::Fields(fields) => fields.clone(),
+            FieldsView::Metric { .. } => self.iter().map(|(k, v)| (k, v.to_value())).collect(),
         }
     }
 }

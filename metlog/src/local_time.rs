@@ -24,11 +24,7 @@ fn unix_secs(time: SystemTime) -> i64 {
         Err(before) => {
             let before = before.duration();
             let whole = -i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-            if before.subsec_nanos() > 0 {
-                whole.saturating_sub(1)
-            } else {
-                whole
-            }
+            whole.saturating_sub(i64::from(before.subsec_nanos() > 0))
         }
     }
 }

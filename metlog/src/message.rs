@@ -106,8 +106,8 @@ impl Message {
     pub fn truncated_to_micros(&self) -> Message {
         let mut msg = self.clone();
         if let Ok(since) = msg.timestamp.duration_since(SystemTime::UNIX_EPOCH) {
-            let micros = std::time::Duration::from_micros(since.as_micros() as u64);
-            msg.timestamp = SystemTime::UNIX_EPOCH + micros;
+            msg.timestamp -=
+                std::time::Duration::from_nanos(u64::from(since.subsec_nanos() % 1000));
         }
         msg
     }
@@ -220,37 +220,17 @@ struct WireIn {
     logger: SharedStr,
     #[serde(default)]
     severity: Severity,
+    /// Text, or as metlog-py's plugins write it a number (metlog-psutils
+    /// sends `"payload": 12345.5`) or any other JSON value, kept as its JSON
+    /// text.
     #[serde(default)]
-    payload: Option<PayloadIn>,
+    payload: Option<serde_json::Value>,
     #[serde(default)]
     fields: Fields,
-    #[allow(dead_code)]
-    #[serde(default)]
-    env_version: Option<String>,
     #[serde(default)]
     metlog_pid: Option<u32>,
     #[serde(default)]
     metlog_hostname: Option<SharedStr>,
-}
-
-/// A payload as metlog-py and its plugins write it: text, or a number
-/// (metlog-psutils sends `"payload": 12345.5`) or any other JSON value, kept
-/// as its JSON text.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum PayloadIn {
-    Text(SharedStr),
-    Other(serde_json::Value),
-}
-
-impl PayloadIn {
-    fn into_text(self) -> SharedStr {
-        match self {
-            PayloadIn::Text(text) => text,
-            PayloadIn::Other(serde_json::Value::Null) => SharedStr::EMPTY,
-            PayloadIn::Other(value) => SharedStr::from(value.to_string()),
-        }
-    }
 }
 
 impl<'de> serde::Deserialize<'de> for Message {
@@ -262,7 +242,11 @@ impl<'de> serde::Deserialize<'de> for Message {
             timestamp,
             logger: wire.logger,
             severity: wire.severity,
-            payload: wire.payload.map(PayloadIn::into_text).unwrap_or_default(),
+            payload: match wire.payload {
+                Some(serde_json::Value::String(text)) => text.into(),
+                Some(other) => other.to_string().into(),
+                None => SharedStr::EMPTY,
+            },
             fields: wire.fields,
             pid: wire.metlog_pid.unwrap_or(0),
             hostname: wire.metlog_hostname.unwrap_or_default(),

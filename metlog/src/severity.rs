@@ -125,22 +125,19 @@ impl FromStr for Severity {
     type Err = ParseSeverityError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let trimmed = s.trim();
-        if let Ok(level) = trimmed.parse::<u8>() {
-            return Severity::new(level).ok_or_else(|| ParseSeverityError { input: s.into() });
-        }
-        let severity = match trimmed.to_ascii_lowercase().as_str() {
-            "emergency" | "emerg" => Severity::Emergency,
-            "alert" => Severity::Alert,
-            "critical" | "crit" => Severity::Critical,
-            "error" | "err" => Severity::Error,
-            "warning" | "warn" => Severity::Warning,
-            "notice" => Severity::Notice,
-            "informational" | "info" => Severity::Informational,
-            "debug" => Severity::Debug,
-            _ => return Err(ParseSeverityError { input: s.into() }),
+        let name = s.trim().to_ascii_lowercase();
+        let short = [
+            "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+        ];
+        let named = || {
+            let mut names = Severity::ALL.into_iter().zip(short);
+            names.find(|(severity, short)| name == severity.as_str() || name == *short)
         };
-        Ok(severity)
+        name.parse()
+            .ok()
+            .and_then(Severity::new)
+            .or_else(|| named().map(|(severity, _)| severity))
+            .ok_or_else(|| ParseSeverityError { input: s.into() })
     }
 }
 

@@ -55,31 +55,34 @@ impl SharedStr {
 
     /// Copies a borrowed string: inline when it is short, else into an `Arc`.
     pub fn copy_from(s: &str) -> Self {
-        Self::inline(s).unwrap_or_else(|| SharedStr(Repr::Shared(Arc::from(s))))
+        if s.len() > INLINE_CAPACITY {
+            return SharedStr(Repr::Shared(Arc::from(s)));
+        }
+        let mut bytes = [0u8; INLINE_CAPACITY];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        SharedStr(Repr::Inline {
+            len: s.len() as u8,
+            bytes,
+        })
     }
+
+    // Digits are written backwards into a buffer, then copied inline (at
+    // most 21 bytes): counters' and timers' payloads are made on the
+    // caller's thread, where the general formatting machinery costs several
+    // times more.
 
     /// The decimal form of an unsigned integer, without allocation.
     pub fn from_u64(n: u64) -> Self {
-        Self::decimal(false, n)
+        Self::copy_from(write_decimal(false, n, &mut [0u8; DECIMAL_LEN]))
     }
 
     /// The decimal form of a signed integer, without allocation.
     pub fn from_i64(n: i64) -> Self {
-        Self::decimal(n < 0, n.unsigned_abs())
-    }
-
-    /// Digits written backwards into the inline buffer: counters' and
-    /// timers' payloads are made on the caller's thread, where the general
-    /// formatting machinery costs several times more.
-    fn decimal(negative: bool, n: u64) -> Self {
-        let mut buf = [0u8; DECIMAL_LEN];
-        let text = write_decimal(negative, n, &mut buf).as_bytes();
-        let mut bytes = [0u8; INLINE_CAPACITY];
-        bytes[..text.len()].copy_from_slice(text);
-        SharedStr(Repr::Inline {
-            len: text.len() as u8,
-            bytes,
-        })
+        Self::copy_from(write_decimal(
+            n < 0,
+            n.unsigned_abs(),
+            &mut [0u8; DECIMAL_LEN],
+        ))
     }
 
     /// The string as a `&str`.
@@ -93,19 +96,6 @@ impl SharedStr {
                 std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
             }
         }
-    }
-
-    fn inline(s: &str) -> Option<Self> {
-        let len = s.len();
-        if len > INLINE_CAPACITY {
-            return None;
-        }
-        let mut bytes = [0u8; INLINE_CAPACITY];
-        bytes[..len].copy_from_slice(s.as_bytes());
-        Some(SharedStr(Repr::Inline {
-            len: len as u8,
-            bytes,
-        }))
     }
 }
 
@@ -140,21 +130,17 @@ impl From<&'static str> for SharedStr {
     }
 }
 
+/// Short text inline, longer into an `Arc` (a copy either way: an `Arc`
+/// keeps its count beside the text).
 impl From<String> for SharedStr {
     fn from(s: String) -> Self {
-        Self::inline(&s).unwrap_or_else(|| SharedStr(Repr::Shared(Arc::from(s))))
+        Self::copy_from(&s)
     }
 }
 
 impl From<&String> for SharedStr {
     fn from(s: &String) -> Self {
         Self::copy_from(s)
-    }
-}
-
-impl From<Box<str>> for SharedStr {
-    fn from(s: Box<str>) -> Self {
-        SharedStr(Repr::Shared(Arc::from(s)))
     }
 }
 
@@ -412,18 +398,6 @@ impl From<SharedStr> for Text<'_> {
     #[inline]
     fn from(s: SharedStr) -> Self {
         Text::Shared(s)
-    }
-}
-
-impl From<Box<str>> for Text<'_> {
-    fn from(s: Box<str>) -> Self {
-        Text::Shared(s.into())
-    }
-}
-
-impl From<Arc<str>> for Text<'_> {
-    fn from(s: Arc<str>) -> Self {
-        Text::Shared(s.into())
     }
 }
 

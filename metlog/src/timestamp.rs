@@ -30,11 +30,8 @@ const MAX_SECS: u64 = 253_402_300_799;
 
 fn format_micros(time: SystemTime) -> [u8; LEN] {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let (secs, micros) = if since_epoch.as_secs() > MAX_SECS {
-        (MAX_SECS, 999_999)
-    } else {
-        (since_epoch.as_secs(), since_epoch.subsec_micros())
-    };
+    let since_epoch = since_epoch.min(Duration::new(MAX_SECS, 999_999_999));
+    let (secs, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days as i64);
@@ -102,8 +99,8 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
     {
         return Err(invalid());
     }
-    let num = |range: std::ops::Range<usize>| -> Result<u32, String> {
-        let digits = &b[range];
+    // Digits as a number (at most 9, so it fits).
+    let num = |digits: &[u8]| -> Result<u32, String> {
         if !digits.iter().all(u8::is_ascii_digit) {
             return Err(invalid());
         }
@@ -111,11 +108,11 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
             .iter()
             .fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
+    let (year, month, day) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (hour, minute, second) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    let days = days_from_civil(i64::from(year), month, day);
+    // A real date is the date its day number comes back as.
+    if civil_from_days(days) != (i64::from(year), month, day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -129,24 +126,14 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
         if digits == 0 {
             return Err(invalid());
         }
-        for (i, d) in frac[..digits].iter().enumerate() {
-            if i < 9 {
-                nanos = nanos * 10 + u32::from(d - b'0');
-            }
-        }
-        nanos *= 10u32.pow(9u32.saturating_sub(digits as u32));
+        // Nanoseconds: the first nine digits.
+        nanos = num(&frac[..digits.min(9)])? * 10u32.pow(9u32.saturating_sub(digits as u32));
         rest = &frac[digits..];
     }
-    let offset_secs: i64 = match rest {
+    let offset_secs = match rest {
         [] | [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return Err(invalid());
-            }
-            let hours = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-            let minutes = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
-            let offset = hours * 3600 + minutes * 60;
+            let offset = i64::from(num(&[*h1, *h2])? * 3600 + num(&[*m1, *m2])? * 60);
             if *sign == b'-' {
                 -offset
             } else {
@@ -155,19 +142,9 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
         }
         _ => return Err(invalid()),
     };
-    let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59)) - offset_secs;
     let secs = u64::try_from(secs).map_err(|_| format!("timestamp {text:?} is before 1970"))?;
     Ok(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 #[cfg(test)]

@@ -48,12 +48,7 @@ impl Value {
 
     /// The number as `f64`, if this is a number.
     pub fn as_f64(&self) -> Option<f64> {
-        match *self {
-            Value::I64(n) => Some(n as f64),
-            Value::U64(n) => Some(n as f64),
-            Value::F64(n) => Some(n),
-            _ => None,
-        }
+        ValueRef::from(self).as_f64()
     }
 
     /// The number as `i64`, if this is an integer that fits.
@@ -75,28 +70,26 @@ impl Value {
 
     /// This value as a [`serde_json::Value`].
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::I64(n) => (*n).into(),
-            Value::U64(n) => (*n).into(),
-            Value::F64(n) => (*n).into(),
-            Value::Str(s) => s.as_str().into(),
-            Value::Json(v) => (**v).clone(),
-        }
+        // Cannot fail: every value serialises (non-finite floats as `null`).
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
-macro_rules! from_int {
+/// `From` each type for the variant that holds it (through `From` of the
+/// variant's own type).
+macro_rules! from_via {
     ($variant:ident as $wide:ty: $($t:ty),*) => {$(
         impl From<$t> for Value {
-            fn from(n: $t) -> Self {
-                Value::$variant(<$wide>::from(n))
+            fn from(v: $t) -> Self {
+                Value::$variant(<$wide>::from(v))
             }
         }
     )*};
 }
-from_int!(I64 as i64: i8, i16, i32, i64, u8, u16, u32);
+from_via!(I64 as i64: i8, i16, i32, i64, u8, u16, u32);
+from_via!(F64 as f64: f32, f64);
+from_via!(Bool as bool: bool);
+from_via!(Str as SharedStr: &'static str, String, &String, SharedStr);
 
 impl From<u64> for Value {
     fn from(n: u64) -> Self {
@@ -116,48 +109,6 @@ impl From<isize> for Value {
     }
 }
 
-impl From<f64> for Value {
-    fn from(n: f64) -> Self {
-        Value::F64(n)
-    }
-}
-
-impl From<f32> for Value {
-    fn from(n: f32) -> Self {
-        Value::F64(f64::from(n))
-    }
-}
-
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
-}
-
-impl From<&'static str> for Value {
-    fn from(s: &'static str) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<&String> for Value {
-    fn from(s: &String) -> Self {
-        Value::Str(s.into())
-    }
-}
-
-impl From<SharedStr> for Value {
-    fn from(s: SharedStr) -> Self {
-        Value::Str(s)
-    }
-}
-
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -169,15 +120,10 @@ impl From<serde_json::Value> for Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::I64(i)
-                } else if let Some(u) = n.as_u64() {
-                    Value::U64(u)
-                } else {
-                    Value::F64(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
+            serde_json::Value::Number(n) => n.as_i64().map(Value::I64).unwrap_or_else(|| {
+                n.as_u64()
+                    .map_or(Value::F64(n.as_f64().unwrap_or(f64::NAN)), Value::U64)
+            }),
             serde_json::Value::String(s) => Value::Str(s.into()),
             other => Value::Json(Box::new(other)),
         }
@@ -199,43 +145,25 @@ impl PartialEq<str> for Value {
     }
 }
 
-impl PartialEq<&str> for Value {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == Some(*other)
-    }
+/// `PartialEq` with each type, comparing with what `$get` reads.
+macro_rules! eq_via {
+    ($get:ident as $wide:ty: $($t:ty),*) => {$(
+        impl PartialEq<$t> for Value {
+            fn eq(&self, other: &$t) -> bool {
+                self.$get() == Some(<$wide>::from(*other))
+            }
+        }
+    )*};
 }
-
-impl PartialEq<i64> for Value {
-    fn eq(&self, other: &i64) -> bool {
-        self.as_i64() == Some(*other)
-    }
-}
-
-impl PartialEq<i32> for Value {
-    fn eq(&self, other: &i32) -> bool {
-        self.as_i64() == Some(i64::from(*other))
-    }
-}
-
-impl PartialEq<f64> for Value {
-    fn eq(&self, other: &f64) -> bool {
-        self.as_f64() == Some(*other)
-    }
-}
-
-impl PartialEq<bool> for Value {
-    fn eq(&self, other: &bool) -> bool {
-        self.as_bool() == Some(*other)
-    }
-}
+eq_via!(as_str as &str: &str);
+eq_via!(as_i64 as i64: i64, i32);
+eq_via!(as_f64 as f64: f64);
+eq_via!(as_bool as bool: bool);
 
 impl fmt::Display for Value {
     /// Strings as themselves, everything else as JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Str(s) => f.write_str(s),
-            other => write!(f, "{}", other.to_json()),
-        }
+        ValueRef::from(self).fmt(f)
     }
 }
 
@@ -311,10 +239,7 @@ impl fmt::Display for ValueRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueRef::Str(s) => f.write_str(s),
-            other => match serde_json::to_string(other) {
-                Ok(json) => f.write_str(&json),
-                Err(_) => Err(fmt::Error),
-            },
+            other => f.write_str(&serde_json::to_string(other).map_err(|_| fmt::Error)?),
         }
     }
 }
@@ -363,29 +288,21 @@ const INLINE_FIELDS: usize = 3;
 #[derive(Clone, Default)]
 pub struct Fields {
     entries: SmallVec<[(SharedStr, Value); INLINE_FIELDS]>,
-    /// Past [`INDEX_FROM`] entries: where each key is, and which entries
-    /// are removed. A scan is fastest for the few fields a message usually
-    /// has, but 100,000 keys read from JSON would make inserting quadratic.
-    /// Boxed so the usual message, with no index, stays a pointer's size
-    /// larger rather than a `HashMap`'s.
-    index: Option<Box<Index>>,
+    /// Past [`INDEX_FROM`] entries: where each live key is. A scan is
+    /// fastest for the few fields a message usually has, but 100,000 keys
+    /// read from JSON would make inserting quadratic. Removing a key takes
+    /// it out of the index and leaves its entry in place (rather than
+    /// shifting every later entry, and its position): an entry is live
+    /// while its key's position is its own, and the dead ones are swept out
+    /// once they are half of all, so removal stays O(1) amortised. Boxed so
+    /// the usual message, with no index, stays a pointer's size larger
+    /// rather than a `HashMap`'s.
+    #[allow(clippy::box_collection)] // boxed on purpose, as said above
+    index: Option<Box<HashMap<SharedStr, usize>>>,
 }
 
 /// Past this many entries, keys are found through an index, not a scan.
 const INDEX_FROM: usize = 16;
-
-/// The index of a large [`Fields`].
-#[derive(Clone, Default)]
-struct Index {
-    /// Each live key's position in `entries`.
-    positions: HashMap<SharedStr, usize>,
-    /// Per entry, whether it was removed: removing marks rather than
-    /// shifting every later entry (and its position), and the marked ones
-    /// are swept out once they are half of all, so removal stays O(1)
-    /// amortised.
-    removed: Vec<bool>,
-    removed_count: usize,
-}
 
 impl Fields {
     /// No fields.
@@ -412,8 +329,7 @@ impl Fields {
     pub(crate) fn push_unique(&mut self, key: SharedStr, value: Value) {
         debug_assert!(self.get(&key).is_none(), "duplicate field {key:?}");
         if let Some(index) = &mut self.index {
-            index.positions.insert(key.clone(), self.entries.len());
-            index.removed.push(false);
+            index.insert(key.clone(), self.entries.len());
         }
         self.entries.push((key, value));
         if self.index.is_none() && self.entries.len() > INDEX_FROM {
@@ -424,7 +340,7 @@ impl Fields {
     /// Where the live entry of `key` is in `entries`.
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.positions.get(key).copied(),
+            Some(index) => index.get(key).copied(),
             None => self.entries.iter().position(|(k, _)| k == key),
         }
     }
@@ -434,38 +350,15 @@ impl Fields {
     fn reindex(&mut self) {
         if let Some(index) = self.index.take() {
             let mut at = 0;
-            self.entries.retain(|_| {
+            self.entries.retain(|(key, _)| {
                 at += 1;
-                !index.removed[at - 1]
+                index.get(key) == Some(&(at - 1))
             });
         }
         self.index = (self.entries.len() > INDEX_FROM).then(|| {
             let positions = self.entries.iter().enumerate();
-            Box::new(Index {
-                positions: positions.map(|(at, (k, _))| (k.clone(), at)).collect(),
-                removed: vec![false; self.entries.len()],
-                removed_count: 0,
-            })
+            Box::new(positions.map(|(at, (k, _))| (k.clone(), at)).collect())
         });
-    }
-
-    /// The live entries, in insertion order.
-    fn live(&self) -> impl Iterator<Item = &(SharedStr, Value)> + '_ {
-        let removed = self.index.as_ref().map(|index| &index.removed);
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(move |(at, _)| removed.map_or(true, |removed| !removed[*at]))
-            .map(|(_, entry)| entry)
-    }
-
-    /// The entry at `at` among all stored ones, unless it was removed (for
-    /// [`FieldsView`](crate::envelope::FieldsView)'s iterator, which must
-    /// name its type).
-    pub(crate) fn live_at(&self, at: usize) -> Option<Option<(&str, &Value)>> {
-        let (key, value) = self.entries.get(at)?;
-        let removed = self.index.as_ref().is_some_and(|index| index.removed[at]);
-        Some((!removed).then_some((key.as_str(), value)))
     }
 
     /// The value of `key`.
@@ -479,12 +372,10 @@ impl Fields {
             let at = self.position(key)?;
             return Some(self.entries.remove(at).1);
         };
-        let at = index.positions.remove(key)?;
-        index.removed[at] = true;
-        index.removed_count += 1;
+        let at = index.remove(key)?;
         let value = std::mem::replace(&mut self.entries[at].1, Value::Null);
-        let live = self.entries.len() - index.removed_count;
-        if index.removed_count > live || live <= INDEX_FROM {
+        let live = index.len();
+        if self.entries.len() - live > live || live <= INDEX_FROM {
             self.reindex();
         }
         Some(value)
@@ -495,9 +386,9 @@ impl Fields {
     /// is counted safely).
     pub(crate) fn heap_bytes(&self) -> usize {
         const ENTRY: usize = std::mem::size_of::<(SharedStr, Value)>();
-        // The entries' storage as allocated, and the index's (a key, a
-        // position and a flag per entry, plus the table's control bytes).
-        const INDEXED: usize = std::mem::size_of::<(SharedStr, usize)>() + 9;
+        // The entries' storage as allocated, and the index's (a key and a
+        // position per entry, plus the table's control bytes).
+        const INDEXED: usize = std::mem::size_of::<(SharedStr, usize)>() + 8;
         let mut total = ENTRY * self.entries.capacity();
         if self.index.is_some() {
             total += INDEXED * self.entries.len();
@@ -520,7 +411,9 @@ impl Fields {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len() - self.index.as_ref().map_or(0, |index| index.removed_count)
+        self.index
+            .as_ref()
+            .map_or(self.entries.len(), |index| index.len())
     }
 
     /// Whether there are no entries.
@@ -530,26 +423,28 @@ impl Fields {
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        self.live().map(|(k, v)| (k.as_str(), v))
+        let live = move |at, key| {
+            self.index
+                .as_ref()
+                .map_or(true, |i| i.get(key) == Some(&at))
+        };
+        let entries = self.entries.iter().enumerate();
+        entries
+            .filter(move |(at, (key, _))| live(*at, key))
+            .map(|(_, (k, v))| (k.as_str(), v))
     }
 
     /// The keys in insertion order.
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.live().map(|(k, _)| k.as_str())
+        self.iter().map(|(k, _)| k)
     }
 
     /// The fields as a JSON object.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.live()
-                .map(|(k, v)| (k.to_string(), v.to_json()))
-                .collect(),
-        )
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
-/// About how many bytes a JSON value holds: its strings and a word or two
-/// per node.
 /// How deep a field value may nest (arrays and objects) and still be
 /// queued: encoding and dropping nested values recurse, and a background
 /// sender's worker thread must not run out of stack on what a caller built.
@@ -559,63 +454,48 @@ pub(crate) const MAX_NESTING: usize = 100;
 
 impl Fields {
     /// Whether any value nests deeper than [`MAX_NESTING`] (walked without
-    /// recursion; only array and object values are looked at).
+    /// recursion; only array and object values are looked at): whether a
+    /// node lies below a non-empty array or object at a depth past it.
     pub(crate) fn nests_too_deep(&self) -> bool {
-        self.live().any(|(_, value)| match value {
-            Value::Json(json) => json_depth_exceeds(json, MAX_NESTING),
+        self.iter().any(|(_, value)| match value {
+            Value::Json(json) => json_nodes(json).any(|(_, depth)| depth > MAX_NESTING + 1),
             _ => false,
         })
     }
 }
 
-/// Whether `root` nests deeper than `limit`.
-fn json_depth_exceeds(root: &serde_json::Value, limit: usize) -> bool {
+/// Every node of `root` with its depth (the root's is 1), walked with a
+/// stack rather than recursion, so any depth is safe.
+fn json_nodes(root: &serde_json::Value) -> impl Iterator<Item = (&serde_json::Value, usize)> + '_ {
     let mut stack = vec![(root, 1usize)];
-    while let Some((value, depth)) = stack.pop() {
+    std::iter::from_fn(move || {
+        let (value, depth) = stack.pop()?;
         match value {
-            serde_json::Value::Array(items) if !items.is_empty() => {
-                if depth > limit {
-                    return true;
-                }
-                stack.extend(items.iter().map(|child| (child, depth + 1)));
-            }
-            serde_json::Value::Object(map) if !map.is_empty() => {
-                if depth > limit {
-                    return true;
-                }
-                stack.extend(map.values().map(|child| (child, depth + 1)));
-            }
+            serde_json::Value::Array(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
+            serde_json::Value::Object(map) => stack.extend(map.values().map(|c| (c, depth + 1))),
             _ => {}
         }
-    }
-    false
+        Some((value, depth))
+    })
 }
 
+/// About how many bytes a JSON value holds: its strings and keys, and a
+/// word or two per node.
 fn json_bytes(root: &serde_json::Value) -> usize {
     const NODE: usize = std::mem::size_of::<serde_json::Value>();
-    let mut total = 0;
-    let mut stack = vec![root];
-    while let Some(value) = stack.pop() {
-        total += NODE;
-        match value {
-            serde_json::Value::String(s) => total += s.len(),
-            serde_json::Value::Array(items) => stack.extend(items),
-            serde_json::Value::Object(map) => {
-                for (key, item) in map {
-                    total += key.len();
-                    stack.push(item);
-                }
-            }
-            _ => {}
-        }
-    }
-    total
+    json_nodes(root)
+        .map(|(value, _)| match value {
+            serde_json::Value::String(s) => NODE + s.len(),
+            serde_json::Value::Object(map) => NODE + map.keys().map(String::len).sum::<usize>(),
+            _ => NODE,
+        })
+        .sum()
 }
 
 /// Equal when the same keys have the same values in the same order.
 impl PartialEq for Fields {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.live().eq(other.live())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -655,12 +535,7 @@ impl<'k, K: Into<Text<'k>>, V: Into<Value>> Extend<(K, V)> for Fields {
 
 impl serde::Serialize for Fields {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.len()))?;
-        for (k, v) in self.live() {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+        serializer.collect_map(self.iter())
     }
 }
 

@@ -93,38 +93,34 @@ pub(crate) fn write_line_prefixed<'a>(
     };
     let metric = metric_type(message.kind).ok_or(StatsdError::Unsupported)?;
     let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
-    let write = |name: &str, out: &mut Vec<u8>| {
-        message.payload.with_str(|payload| {
-            let payload = payload.trim();
-            if !matches!(message.payload, Payload::Text(_)) || is_finite_number(payload) {
-                if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
-                    return Err(StatsdError::NegativeTimer(payload.to_owned()));
-                }
-                // statsd reads a gauge's sign as a change ("+5": up by 5);
-                // a metlog gauge sets its value.
-                let payload = match payload.strip_prefix('+') {
-                    Some(unsigned) if metric == "g" => unsigned,
-                    _ => payload,
-                };
-                if metric == "g" && payload.starts_with('-') {
-                    // statsd reads a signed gauge as a change ("-5": down
-                    // by 5): a negative value is set by zeroing first, in
-                    // the same datagram.
-                    write_parts([prefix, namespace], name, "0", metric, rate, out);
-                    out.push(b'\n');
-                }
-                write_parts([prefix, namespace], name, payload, metric, rate, out);
-                Ok(())
-            } else {
-                Err(StatsdError::BadPayload(payload.to_owned()))
-            }
-        })
+    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
+        Some(ValueRef::Str(name)) => name.into(),
+        Some(other) => other.to_string().into(),
+        None => "".into(),
     };
-    match message.fields.get("name") {
-        Some(ValueRef::Str(name)) => write(name, out),
-        Some(other) => write(&other.to_string(), out),
-        None => write("", out),
-    }
+    message.payload.with_str(|payload| {
+        let payload = payload.trim();
+        if matches!(message.payload, Payload::Text(_)) && !is_finite_number(payload) {
+            return Err(StatsdError::BadPayload(payload.to_owned()));
+        }
+        if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
+            return Err(StatsdError::NegativeTimer(payload.to_owned()));
+        }
+        // statsd reads a gauge's sign as a change ("+5": up by 5); a metlog
+        // gauge sets its value.
+        let payload = match payload.strip_prefix('+') {
+            Some(unsigned) if metric == "g" => unsigned,
+            _ => payload,
+        };
+        if metric == "g" && payload.starts_with('-') {
+            // statsd reads a signed gauge as a change ("-5": down by 5): a
+            // negative value is set by zeroing first, in the same datagram.
+            write_parts([prefix, namespace], &name, "0", metric, rate, out);
+            out.push(b'\n');
+        }
+        write_parts([prefix, namespace], &name, payload, metric, rate, out);
+        Ok(())
+    })
 }
 
 /// Writes `<prefix>.<namespace>.<name>:<payload>|<metric>[|@<rate>]` (empty
@@ -168,9 +164,8 @@ fn write_parts(
 /// of whitespace (JavaScript's `\s`) → `_`, `/` → `-`, every character
 /// outside `[A-Za-z0-9_.;=-]` removed. What remains cannot split a line.
 fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
-    let safe = is_key_byte;
     // Keys are nearly always clean already: copy them whole.
-    if key.bytes().all(safe) {
+    if key.bytes().all(is_key_byte) {
         out.extend_from_slice(key.as_bytes());
         return;
     }
@@ -186,7 +181,7 @@ fn push_statsd_key(key: &str, out: &mut Vec<u8>) {
         in_space = false;
         match c {
             '/' => out.push(b'-'),
-            c if c.is_ascii() && safe(c as u8) => out.push(c as u8),
+            c if c.is_ascii() && is_key_byte(c as u8) => out.push(c as u8),
             _ => {}
         }
     }
@@ -219,24 +214,6 @@ fn js_whitespace(c: char) -> bool {
 /// optional sign, digits with at most one `.` among them, and an optional
 /// exponent (`1e+20`, as Python 2 writes large floats).
 fn is_finite_number(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let mut seen_digit = false;
-    let mut seen_dot = false;
-    for b in digits.bytes() {
-        match b {
-            b'0'..=b'9' => seen_digit = true,
-            b'.' if !seen_dot => seen_dot = true,
-            b'e' | b'E' | b'+' => return is_exponent_number(text),
-            _ => return false,
-        }
-    }
-    // Plain decimals this short are always finite; only longer ones can
-    // overflow to infinity, so only they are parsed.
-    seen_digit && (digits.len() <= 300 || text.parse::<f64>().is_ok_and(f64::is_finite))
-}
-
-/// `[+-]digits[.digits][e[+-]digits]` with a finite value (rare: parsed).
-fn is_exponent_number(text: &str) -> bool {
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
         Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
@@ -248,7 +225,11 @@ fn is_exponent_number(text: &str) -> bool {
     let exponent_ok = exponent.map_or(true, |e| {
         !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
     });
-    mantissa_ok && exponent_ok && text.parse::<f64>().is_ok_and(f64::is_finite)
+    // Plain decimals this short are always finite; only longer ones, or
+    // ones with an exponent, can overflow to infinity, so only they are
+    // parsed.
+    let short_plain = exponent.is_none() && mantissa.len() <= 300;
+    mantissa_ok && exponent_ok && (short_plain || text.parse::<f64>().is_ok_and(f64::is_finite))
 }
 
 #[cfg(test)]

@@ -17,10 +17,30 @@ use crate::Message;
 /// enterprise number reserved for documentation, RFC 5612).
 pub(crate) const SD_ID: &str = "metlog@32473";
 
-/// Syslog facilities (RFC 5424 §6.2.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Facility {
+/// Defines [`Facility`] and its parsing, so each facility is named once:
+/// its name is its variant's, in lower case (`local0`; parsed in any case).
+macro_rules! facilities {
+    ($($(#[$attr:meta])* $variant:ident = $code:literal,)*) => {
+        /// Syslog facilities (RFC 5424 §6.2.1).
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)]
+        pub enum Facility {
+            $($(#[$attr])* $variant = $code,)*
+        }
+
+        impl std::str::FromStr for Facility {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $(if s.eq_ignore_ascii_case(stringify!($variant)) {
+                    return Ok(Facility::$variant);
+                })*
+                Err(format!("unknown syslog facility {s:?}"))
+            }
+        }
+    };
+}
+
+facilities! {
     Kern = 0,
     #[default]
     User = 1,
@@ -42,35 +62,6 @@ pub enum Facility {
     Local5 = 21,
     Local6 = 22,
     Local7 = 23,
-}
-
-impl std::str::FromStr for Facility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "kern" => Facility::Kern,
-            "user" => Facility::User,
-            "mail" => Facility::Mail,
-            "daemon" => Facility::Daemon,
-            "auth" => Facility::Auth,
-            "syslog" => Facility::Syslog,
-            "lpr" => Facility::Lpr,
-            "news" => Facility::News,
-            "uucp" => Facility::Uucp,
-            "cron" => Facility::Cron,
-            "authpriv" => Facility::AuthPriv,
-            "ftp" => Facility::Ftp,
-            "local0" => Facility::Local0,
-            "local1" => Facility::Local1,
-            "local2" => Facility::Local2,
-            "local3" => Facility::Local3,
-            "local4" => Facility::Local4,
-            "local5" => Facility::Local5,
-            "local6" => Facility::Local6,
-            "local7" => Facility::Local7,
-            _ => return Err(format!("unknown syslog facility {s:?}")),
-        })
-    }
 }
 
 /// Longer field values stay out of the structured data (they are still in
@@ -99,8 +90,10 @@ pub(crate) fn write<'a>(
     out: &mut Vec<u8>,
 ) {
     let message = message.into();
-    if let Some(cef) = CefRecord::of(&message) {
-        return cef.write(&message, out);
+    if let Some((line, pri, ident)) = cef_record(&message) {
+        write_header(&message, pri, ident, out);
+        out.extend_from_slice(b"- ");
+        return out.extend_from_slice(line.as_bytes());
     }
     let pri = facility as u8 * 8 + message.severity.as_u8();
     write_header(&message, pri, message.logger, out);
@@ -133,49 +126,26 @@ pub(crate) const PRIORITY_NAMES: [&str; 8] = [
 /// is written as the router's CEF output writes it to syslog: its payload,
 /// the CEF line, is the record's text, under the facility, priority and
 /// ident of its `fields.cef_meta` (the router's defaults `LOCAL4`, `INFO`,
-/// and the logger for the ident), with no structured data.
-struct CefRecord<'a> {
-    line: &'a str,
-    facility: Facility,
-    priority: u8,
-    ident: &'a str,
-}
-
-impl<'a> CefRecord<'a> {
-    fn of(message: &Envelope<'a>) -> Option<CefRecord<'a>> {
-        if message.kind != "cef" {
-            return None;
-        }
-        let line = message.payload.as_text()?;
-        let meta = match message.fields.get("cef_meta") {
-            Some(crate::value::ValueRef::Json(meta)) => Some(meta),
-            _ => None,
-        };
-        let setting = |key: &str| meta.and_then(|m| m.get(key)).and_then(|v| v.as_str());
-        let facility = setting("syslog_facility")
-            .and_then(|f| f.trim().parse().ok())
-            .unwrap_or(Facility::Local4);
-        let priority = setting("syslog_priority")
-            .and_then(|p| PRIORITY_NAMES.iter().position(|known| *known == p.trim()))
-            .unwrap_or(6) as u8;
-        Some(CefRecord {
-            line,
-            facility,
-            priority,
-            ident: setting("syslog_ident").unwrap_or(message.logger),
-        })
-    }
-
-    fn write(&self, message: &Envelope<'_>, out: &mut Vec<u8>) {
-        write_header(
-            message,
-            self.facility as u8 * 8 + self.priority,
-            self.ident,
-            out,
-        );
-        out.extend_from_slice(b"- ");
-        out.extend_from_slice(self.line.as_bytes());
-    }
+/// and the logger for the ident), with no structured data. Its line, PRI
+/// and ident; `None` for any other message.
+fn cef_record<'a>(message: &Envelope<'a>) -> Option<(&'a str, u8, &'a str)> {
+    let line = match (message.kind, message.payload) {
+        ("cef", Payload::Text(line)) => line,
+        _ => return None,
+    };
+    let meta = match message.fields.get("cef_meta") {
+        Some(ValueRef::Json(meta)) => Some(meta),
+        _ => None,
+    };
+    let setting = |key: &str| meta.and_then(|m| m.get(key)).and_then(|v| v.as_str());
+    let facility = setting("syslog_facility")
+        .and_then(|f| f.trim().parse().ok())
+        .unwrap_or(Facility::Local4);
+    let priority = setting("syslog_priority")
+        .and_then(|p| PRIORITY_NAMES.iter().position(|known| *known == p.trim()))
+        .unwrap_or(6) as u8;
+    let ident = setting("syslog_ident").unwrap_or(message.logger);
+    Some((line, facility as u8 * 8 + priority, ident))
 }
 
 /// The most bytes a syslog message may take by default: rsyslog's default
@@ -213,7 +183,7 @@ pub(crate) fn write_within<'a>(
         // The text's room: what the rest of the message leaves, less the
         // note; the longest prefix whose encoding (JSON, or as it is in a
         // CEF record) fits it is kept.
-        let cef = CefRecord::of(&message).is_some();
+        let cef = cef_record(&message).is_some();
         let cost: fn(char) -> usize = if cef { char::len_utf8 } else { json_len };
         let text_len: usize = text.chars().map(cost).sum();
         let rest = written - text_len;
@@ -233,11 +203,7 @@ pub(crate) fn write_within<'a>(
                 .rev()
                 .take_while(|&b| b == b'\\')
                 .count();
-            let keep = if cef && trailing % 2 == 1 {
-                keep - 1
-            } else {
-                keep
-            };
+            let keep = keep - usize::from(cef && trailing % 2 == 1);
             let shortened = format!("{}[... {} bytes cut]", &text[..keep], text.len() - keep);
             let mut shorter = message;
             shorter.payload = Payload::Text(&shortened);
@@ -285,14 +251,22 @@ fn json_len(c: char) -> usize {
     }
 }
 
-/// PRINTUSASCII (33–126) only, at most `max` bytes, `-` when empty.
+/// The first `max` bytes of `text`, each outside PRINTUSASCII (33–126) or
+/// in `also` as `_`.
+fn printable<'t>(text: &'t str, max: usize, also: &'t [u8]) -> impl Iterator<Item = u8> + 't {
+    text.bytes().take(max).map(|b| {
+        if (33..=126).contains(&b) && !also.contains(&b) {
+            b
+        } else {
+            b'_'
+        }
+    })
+}
+
+/// PRINTUSASCII only, at most `max` bytes, `-` when empty.
 fn push_header_field(text: &str, max: usize, out: &mut Vec<u8>) {
     let start = out.len();
-    out.extend(
-        text.bytes()
-            .take(max)
-            .map(|b| if (33..=126).contains(&b) { b } else { b'_' }),
-    );
+    out.extend(printable(text, max, b""));
     if out.len() == start {
         out.push(b'-');
     }
@@ -306,23 +280,22 @@ fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8
     };
     let mut params = Vec::new();
     for (key, value) in message.fields.iter() {
-        if !wanted(key) {
+        if !wanted(key) || matches!(value, ValueRef::Null | ValueRef::Json(_)) {
             continue;
         }
-        let text = match value {
-            ValueRef::Str(s) => s.to_owned(),
-            ValueRef::I64(_) | ValueRef::U64(_) | ValueRef::F64(_) | ValueRef::Bool(_) => {
-                value.to_string()
-            }
-            ValueRef::Null | ValueRef::Json(_) => continue,
-        };
+        // A string as itself, a number or boolean as JSON.
+        let text = value.to_string();
         if text.len() > MAX_SD_VALUE {
             continue;
         }
-        // Names are cut to 32 bytes and cleaned (`k=` and `k]` both become
-        // `k_`): each is written once, the first field's value (every field
-        // is in the JSON envelope anyway).
-        let name = sd_name(key);
+        // SD-NAME: PRINTUSASCII except `=`, space, `]`, `"`, 1–32 bytes.
+        // Names are cut and cleaned (`k=` and `k]` both become `k_`): each
+        // is written once, the first field's value (every field is in the
+        // JSON envelope anyway).
+        let mut name: Vec<u8> = printable(key, 32, b"= ]\"").collect();
+        if name.is_empty() {
+            name.push(b'_');
+        }
         if params.iter().any(|(written, _)| *written == name) {
             continue;
         }
@@ -336,37 +309,19 @@ fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8
     out.extend_from_slice(SD_ID.as_bytes());
     for (name, value) in params {
         out.push(b' ');
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&name);
         out.extend_from_slice(b"=\"");
-        for c in value.chars() {
-            // RFC 5424 §6.3.3: '"', '\' and ']' must be escaped.
-            if matches!(c, '"' | '\\' | ']') {
+        for b in value.bytes() {
+            // RFC 5424 §6.3.3: '"', '\' and ']' must be escaped (ASCII, so
+            // never a byte within a multi-byte character).
+            if matches!(b, b'"' | b'\\' | b']') {
                 out.push(b'\\');
             }
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            out.push(b);
         }
         out.push(b'"');
     }
     out.push(b']');
-}
-
-/// SD-NAME: PRINTUSASCII except `=`, space, `]`, `"`; 1–32 bytes.
-fn sd_name(key: &str) -> String {
-    let name: String = key
-        .bytes()
-        .take(32)
-        .map(|b| match b {
-            b'=' | b' ' | b']' | b'"' => '_',
-            33..=126 => b as char,
-            _ => '_',
-        })
-        .collect();
-    if name.is_empty() {
-        "_".to_owned()
-    } else {
-        name
-    }
 }
 
 #[cfg(test)]
