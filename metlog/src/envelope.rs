@@ -145,7 +145,23 @@ impl<'a> FieldsView<'a> {
     pub(crate) fn get(&self, key: &str) -> Option<ValueRef<'a>> {
         match self {
             FieldsView::Fields(fields) => fields.get(key).map(ValueRef::from),
-            FieldsView::Metric { .. } => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            // The macros refuse literals named like the metric's own fields,
+            // so those are answered without a search (a statsd line asks for
+            // `name` and `rate` of every message).
+            FieldsView::Metric {
+                literals,
+                name,
+                rate,
+                outcome,
+            } => match key {
+                "name" => Some(ValueRef::Str(name)),
+                "rate" => Some(ValueRef::F64(*rate)),
+                "outcome" => outcome.map(ValueRef::Str),
+                _ => literals
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, literal)| literal.as_ref()),
+            },
         }
     }
 

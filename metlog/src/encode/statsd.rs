@@ -103,7 +103,12 @@ pub(crate) fn write_line_prefixed<'a>(
         if matches!(message.payload, Payload::Text(_)) && !is_finite_number(payload) {
             return Err(StatsdError::BadPayload(payload.to_owned()));
         }
-        if metric == "ms" && payload.parse::<f64>().is_ok_and(|ms| ms < 0.0) {
+        let negative = match message.payload {
+            Payload::Text(_) => payload.parse::<f64>().is_ok_and(|n| n < 0.0),
+            Payload::I64(n) => n < 0,
+            Payload::U64(_) => false,
+        };
+        if metric == "ms" && negative {
             return Err(StatsdError::NegativeTimer(payload.to_owned()));
         }
         // statsd reads a gauge's sign as a change ("+5": up by 5); a metlog
