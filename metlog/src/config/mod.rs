@@ -319,9 +319,8 @@ fn check_options<V>(
     what: &str,
     options: &BTreeMap<String, V>,
     known: &[&str],
-    takes: impl Fn(&str) -> bool,
 ) -> Result<(), ConfigError> {
-    let Some(key) = options.keys().find(|key| !takes(key)) else {
+    let Some(key) = options.keys().find(|key| !known.contains(&key.as_str())) else {
         return Ok(());
     };
     let known = if known.is_empty() {
@@ -337,11 +336,7 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
     let (provider, options) = (&spec.provider, &spec.options);
     let name = provider.strip_prefix("metlog.filters.").unwrap_or(provider);
     let name = name.strip_suffix("_provider").unwrap_or(name);
-    let only = |known: &[&str]| {
-        check_options(&format!("{name} filter"), options, known, |k| {
-            known.contains(&k)
-        })
-    };
+    let only = |known: &[&str]| check_options(&format!("{name} filter"), options, known);
     let severity = |key: &str, v: &ConfigValue| {
         let message = format!("expected a severity 0-7, found {v}");
         severity_of(v).ok_or_else(|| invalid(message).at_key(key))
@@ -637,12 +632,10 @@ impl IniReader<'_> {
             return Ok(());
         };
         let override_ = match options.remove("override") {
+            Some(v) => v.as_bool().ok_or_else(|| {
+                located(invalid(format!("expected true or false, found {v}")).at_key("override"))
+            })?,
             None => false,
-            Some(ConfigValue::Bool(b)) => b,
-            Some(v) => {
-                let e = invalid(format!("expected true or false, found {v}"));
-                return Err(located(e.at_key("override")));
-            }
         };
         let plugin = PluginConfig {
             provider,
@@ -757,7 +750,7 @@ pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
 /// Builds a client from a TOML text (the [`Config`] fields); errors found
 /// while building (a bad port, an unknown filter) name their table and line.
 pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
-    config_from_toml_str(text)?.build_from(&Origin::toml(text))
+    config_from_toml_str(text)?.build_from(&Origin::Toml(text))
 }
 
 /// Builds a client from a TOML file; errors name the file.
