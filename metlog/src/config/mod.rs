@@ -74,7 +74,7 @@ pub use senders::{register_sender, SenderFactory};
 use crate::filter::{self, Filter};
 use crate::plugin::attaches;
 use crate::sender::Held;
-use crate::{Client, Severity};
+use crate::{Client, ClientBuilder, Severity};
 use origin::{IniSource, Origin, Step};
 
 /// The environment variable naming the configuration file used by
@@ -188,9 +188,7 @@ impl Config {
             let table = [Step::Key("filters"), Step::Index(index)];
             builder.add_filter_boxed(build_filter(spec).map_err(|e| origin.locate(e, &table))?);
         }
-        for (name, plugin) in self.bind_plugins(origin)? {
-            builder.add_plugin(name, plugin);
-        }
+        self.bind_plugins(&mut builder, origin)?;
         self.apply_global(origin)?;
         builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
         let client = builder.build();
@@ -216,10 +214,13 @@ impl Config {
         Ok(Held::new(router))
     }
 
-    /// The plugins looked up by name, each under the name it binds.
-    fn bind_plugins(&self, origin: &Origin<'_>) -> Result<Vec<(String, Plugin)>, ConfigError> {
+    /// The plugins looked up by name, each bound under the name it takes.
+    fn bind_plugins(
+        &self,
+        builder: &mut ClientBuilder,
+        origin: &Origin<'_>,
+    ) -> Result<(), ConfigError> {
         let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut plugins = Vec::new();
         // Those that attach to the client are set up once it exists.
         for (section, plugin) in self.plugins.iter().filter(|(_, p)| !attaches(&p.provider)) {
             let located = |e| origin.locate(e, &[Step::Key("plugins"), Step::Key(section)]);
@@ -232,9 +233,9 @@ impl Config {
                 return Err(located(unknown_plugin(name, &plugin.provider)));
             };
             let built = provider(&plugin.options).map_err(|e| located(plugin_error(name, e)))?;
-            plugins.push((name.to_owned(), built));
+            builder.add_plugin(name.to_owned(), built);
         }
-        Ok(plugins)
+        Ok(())
     }
 
     /// Applies `global.disabled_decorators` (unknown names are an error
@@ -266,8 +267,6 @@ impl Config {
         Ok(())
     }
 }
-
-type Plugin = Box<dyn std::any::Any + Send + Sync>;
 
 /// Refuses, without `override`, a plugin name that is one of the client's
 /// own methods or that another plugin binds (metlog-py: "The name [cef] is
@@ -682,8 +681,9 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
 /// [`from_ini_str`].
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = ini_text(read_bytes(path)?, section).map_err(|e| e.in_file(path))?;
-    from_ini_str(&text, section).map_err(|e| e.in_file(path))
+    let text = read_bytes(path).and_then(|bytes| ini_text(bytes, section));
+    let client = text.and_then(|text| from_ini_str(&text, section));
+    client.map_err(|e| e.in_file(path))
 }
 
 /// Reads a TOML text into a [`Config`].
@@ -692,13 +692,9 @@ pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let line = e.span().map(|span| origin::line_at(text, span.start));
         // toml's messages may span lines ("invalid table header\nduplicate
         // key ..."): one sentence, as every ConfigError.
-        let message: Vec<&str> = e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        ConfigError::new(ConfigErrorKind::Syntax, message.join(": ")).at_line(line)
+        let lines = e.message().lines().map(str::trim).filter(|l| !l.is_empty());
+        let message = lines.collect::<Vec<_>>().join(": ");
+        ConfigError::new(ConfigErrorKind::Syntax, message).at_line(line)
     })
 }
 
@@ -711,29 +707,23 @@ pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
 /// Builds a client from a TOML file; errors name the file.
 pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = read(path)?;
-    from_toml_str(&text).map_err(|e| e.in_file(path))
+    let not_utf8 =
+        |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})"));
+    let text = read_bytes(path).and_then(|bytes| String::from_utf8(bytes).map_err(not_utf8));
+    let client = text.and_then(|text| from_toml_str(&text));
+    client.map_err(|e| e.in_file(path))
 }
 
 /// The most bytes a configuration file may hold: far beyond any real one,
 /// and a bound on what a wrong path (`/dev/zero`, a log file) costs.
 pub(crate) const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    String::from_utf8(read_bytes(path)?).map_err(|e| {
-        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})")).in_file(path)
-    })
-}
-
 /// Whether a client loaded from INI section `section` reads section
 /// `name`: its own, and its filters', plugins' and routes'.
 fn reads_section(section: &str, name: &str) -> bool {
-    name.strip_prefix(section).is_some_and(|rest| {
-        rest.is_empty()
-            || ["_filter", "_plugin_", "_route"]
-                .iter()
-                .any(|kind| rest.starts_with(kind))
-    })
+    let kinds = ["_filter", "_plugin_", "_route"];
+    let rest = name.strip_prefix(section);
+    rest.is_some_and(|rest| rest.is_empty() || kinds.iter().any(|kind| rest.starts_with(kind)))
 }
 
 /// An INI file's text, to be read at `section`. Python 2's reader took
@@ -760,20 +750,18 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read as _;
-    let io_error = |e: std::io::Error| {
-        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}")).in_file(path)
-    };
+    let io_error = |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}"));
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() as u64 > MAX_CONFIG_FILE {
-        return Err(ConfigError::new(
-            ConfigErrorKind::Io,
-            format!("longer than {MAX_CONFIG_FILE} bytes (metlog::config::MAX_CONFIG_FILE): not a configuration file"),
-        )
-        .in_file(path));
+        let message = format!(
+            "longer than {MAX_CONFIG_FILE} bytes (metlog::config::MAX_CONFIG_FILE): not a \
+             configuration file"
+        );
+        return Err(ConfigError::new(ConfigErrorKind::Io, message));
     }
     Ok(bytes)
 }

@@ -93,12 +93,8 @@ pub(crate) fn build(config: &SenderConfig) -> Built {
         let class = known.names[0];
         return (known.build)(&Options { class, options });
     }
-    let factory = CUSTOM
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(class)
-        .copied();
-    let Some(factory) = factory else {
+    let custom = CUSTOM.read().unwrap_or_else(PoisonError::into_inner);
+    let Some(&factory) = custom.get(class) else {
         let message = format!(
             "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, stdout, \
              file, capture, log, null, a metlog-py class name such as metlog.senders.UdpSender, or \
@@ -106,9 +102,9 @@ pub(crate) fn build(config: &SenderConfig) -> Built {
         );
         return Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"));
     };
-    Ok(Held::new(
-        factory(options).map_err(|e| sender_error(class, e))?,
-    ))
+    drop(custom); // (A factory may register a class.)
+    let sender = factory(options).map_err(|e| sender_error(class, e))?;
+    Ok(Held::new(sender))
 }
 
 fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
@@ -165,19 +161,28 @@ impl Options<'_> {
     }
 
     fn bool(&self, key: &str) -> Result<bool, ConfigError> {
-        Ok(self
-            .get(key, ConfigValue::as_bool, "true or false")?
-            .unwrap_or(false))
+        let value = self.get(key, ConfigValue::as_bool, "true or false")?;
+        Ok(value.unwrap_or(false))
+    }
+
+    /// Option `key`, converted by `convert`, within `range`.
+    fn ranged<T: PartialOrd + std::fmt::Debug>(
+        &self,
+        key: &str,
+        convert: impl Fn(&ConfigValue) -> Option<T>,
+        expected: &str,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get(key, convert, expected)? {
+            Some(n) if !range.contains(&n) => {
+                Err(self.invalid(key, format!("{n:?} is out of range {range:?}")))
+            }
+            value => Ok(value),
+        }
     }
 
     fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
-        let value = self.get(key, integer, "an integer")?;
-        match value {
-            Some(n) if !(min..=max).contains(&n) => {
-                Err(self.invalid(key, format!("{n} is out of range {min}..={max}")))
-            }
-            _ => Ok(value),
-        }
+        self.ranged(key, integer, "an integer", min..=max)
     }
 
     /// `key` as a count from 1 to 2^30, or `default`.
@@ -233,17 +238,9 @@ impl Options<'_> {
         if let Some(bytes) = self.int("queue_max_bytes", 1 << 16, 1 << 36)? {
             queue = queue.max_bytes(bytes as usize);
         }
-        let seconds = |v: &ConfigValue| match v {
-            ConfigValue::Int(i) => Some(*i as f64),
-            ConfigValue::Float(f) => Some(*f),
-            ConfigValue::Str(s) => s.parse().ok(),
-            _ => None,
-        };
-        match self.get("flush_timeout", seconds, "seconds")? {
-            Some(secs) if !(0.0..=3600.0).contains(&secs) => Err(self.invalid(
-                "flush_timeout",
-                format!("{secs} s is out of range 0..=3600"),
-            )),
+        // An integer, a number, or text that is one.
+        let seconds = |v: &ConfigValue| v.as_string()?.trim().parse().ok();
+        match self.ranged("flush_timeout", seconds, "seconds", 0.0..=3600.0)? {
             Some(secs) => Ok(queue.flush_timeout(Duration::from_secs_f64(secs))),
             None => Ok(queue),
         }
