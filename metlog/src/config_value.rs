@@ -79,12 +79,10 @@ impl ConfigValue {
     pub fn as_string_list(&self) -> Option<Vec<String>> {
         match self {
             ConfigValue::List(items) => items.iter().map(ConfigValue::as_string).collect(),
-            ConfigValue::Str(s) => Some(
-                s.split([',', ' ', '\t'])
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
+            ConfigValue::Str(s) => {
+                let names = s.split([',', ' ', '\t']).filter(|name| !name.is_empty());
+                Some(names.map(str::to_owned).collect())
+            }
             other => other.as_string().map(|s| vec![s]),
         }
     }

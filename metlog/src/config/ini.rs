@@ -203,9 +203,8 @@ impl Parser {
     fn finish(mut self) -> (Vec<Section>, Vec<ConfigError>) {
         // Trailing blank lines kept by continuation are not part of a value.
         for entry in self.sections.iter_mut().flat_map(|s| s.entries.iter_mut()) {
-            entry
-                .value
-                .truncate(entry.value.trim_end_matches('\n').len());
+            let value = entry.value.trim_end_matches('\n');
+            entry.value.truncate(value.len());
         }
         let defaults = match self.section_at.get("DEFAULT") {
             Some(&at) => std::mem::take(&mut self.sections[at].entries),

@@ -111,20 +111,16 @@ pub struct Config {
 
 /// A sender: its `class` and options.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SenderConfig {
     /// `udp`, `tcp`, `statsd`, `syslog`, `zmq`, `stdout`, `file`, `capture`,
     /// `log`, `null`, a metlog-py class name, or a registered class; stdout
     /// when absent (as in INI), so a misspelt `class` shows up as an
     /// unknown option of the stdout sender rather than a missing field.
-    #[serde(default = "default_class")]
     pub class: String,
     /// The class's options.
     #[serde(flatten)]
     pub options: BTreeMap<String, ConfigValue>,
-}
-
-fn default_class() -> String {
-    "stdout".to_owned()
 }
 
 impl Default for SenderConfig {
@@ -637,15 +633,14 @@ fn set_client_option(
             config.sender.class = class.ok_or_else(|| invalid("expected a class name".into()))?;
         }
         _ => {
-            let (table, option) = if let Some(option) = key.strip_prefix("sender_") {
-                (&mut config.sender.options, option)
-            } else if let Some(option) = key.strip_prefix("global_") {
-                (&mut config.global, option)
-            } else {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::UnknownKey,
-                    "unknown option (expected logger, severity, disabled_timers, sender_*, global_*)",
-                ));
+            let (table, option) = match key.split_once('_') {
+                Some(("sender", option)) => (&mut config.sender.options, option),
+                Some(("global", option)) => (&mut config.global, option),
+                _ => {
+                    let expected = "expected logger, severity, disabled_timers, sender_*, global_*";
+                    let message = format!("unknown option ({expected})");
+                    return Err(ConfigError::new(ConfigErrorKind::UnknownKey, message));
+                }
             };
             table.insert(option.to_owned(), value);
         }
