@@ -387,15 +387,10 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
 }
 
 #[cfg(not(feature = "zmq"))]
-fn zmq_handshake(o: &Options<'_>) -> Built {
-    zmq(o)
-}
+use self::zmq as zmq_handshake;
 
 #[cfg(not(feature = "zmq"))]
 fn zmq(_: &Options<'_>) -> Built {
-    Err(ConfigError::new(
-        ConfigErrorKind::UnknownProvider,
-        "the zmq sender needs metlog's `zmq` cargo feature",
-    )
-    .at_key("class"))
+    let message = "the zmq sender needs metlog's `zmq` cargo feature";
+    Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"))
 }
