@@ -12,8 +12,10 @@ use std::fmt;
 /// values become a `List` of their non-blank lines, and `${VAR}` is replaced
 /// from the environment. From TOML or other serde formats, values keep their
 /// own types.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(untagged)]
+// `expecting`: a value of the wrong shape (a nested table) says what is
+// expected instead of serde's "did not match any variant".
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged, expecting = "a string, number, boolean or a list of them")]
 pub enum ConfigValue {
     /// `true` / `false`.
     Bool(bool),
@@ -25,52 +27,6 @@ pub enum ConfigValue {
     Str(String),
     /// Several values (an INI multi-line value, a TOML array).
     List(Vec<ConfigValue>),
-}
-
-/// By hand rather than `untagged`, so that a value of the wrong shape (a
-/// nested table) says what is expected instead of serde's "did not match
-/// any variant".
-impl<'de> serde::Deserialize<'de> for ConfigValue {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = ConfigValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string, number, boolean or a list of them")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<ConfigValue, E> {
-                Ok(ConfigValue::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<ConfigValue, E> {
-                Ok(ConfigValue::Int(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ConfigValue, E> {
-                i64::try_from(v)
-                    .map(ConfigValue::Int)
-                    .map_err(|_| E::custom(format!("{v} is too large (at most {})", i64::MAX)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<ConfigValue, E> {
-                Ok(ConfigValue::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<ConfigValue, E> {
-                Ok(ConfigValue::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<ConfigValue, E> {
-                Ok(ConfigValue::Str(v))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<ConfigValue, A::Error> {
-                let mut list = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    list.push(item);
-                }
-                Ok(ConfigValue::List(list))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
 }
 
 impl ConfigValue {
@@ -90,14 +46,22 @@ impl ConfigValue {
         raw: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ConfigValue, MissingVar> {
-        if raw.contains('\n') {
-            let mut items = Vec::new();
-            for line in raw.lines().filter(|l| !l.trim().is_empty()) {
-                items.push(convert_scalar(line, env)?);
-            }
-            return Ok(ConfigValue::List(items));
+        if !raw.contains('\n') {
+            return convert_scalar(raw, env);
         }
-        convert_scalar(raw, env)
+        let lines = raw.lines().filter(|l| !l.trim().is_empty());
+        lines
+            .map(|line| convert_scalar(line, env))
+            .collect::<Result<_, _>>()
+            .map(ConfigValue::List)
+    }
+
+    /// The value, if it is a boolean.
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            ConfigValue::Bool(b) => Some(*b),
+            _ => None,
+        }
     }
 
     /// The value as text, if it is a string (or a number, written out).
@@ -115,12 +79,10 @@ impl ConfigValue {
     pub fn as_string_list(&self) -> Option<Vec<String>> {
         match self {
             ConfigValue::List(items) => items.iter().map(ConfigValue::as_string).collect(),
-            ConfigValue::Str(s) => Some(
-                s.split([',', ' ', '\t'])
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
+            ConfigValue::Str(s) => {
+                let names = s.split([',', ' ', '\t']).filter(|name| !name.is_empty());
+                Some(names.map(str::to_owned).collect())
+            }
             other => other.as_string().map(|s| vec![s]),
         }
     }
@@ -134,14 +96,8 @@ impl fmt::Display for ConfigValue {
             ConfigValue::Float(x) => write!(f, "{x}"),
             ConfigValue::Str(s) => write!(f, "{s:?}"),
             ConfigValue::List(items) => {
-                f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_str("]")
+                let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
             }
         }
     }

@@ -114,25 +114,19 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    /// `file: [section] line N: key: message`, each part as far as known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut wrote = false;
-        if let Some(file) = &self.file {
-            write!(f, "{}", file.display())?;
-            wrote = true;
+        let section = self.section.as_ref().map(|section| format!("[{section}]"));
+        let place: Vec<String> = [section, self.line.map(|line| format!("line {line}"))]
+            .into_iter()
+            .flatten()
+            .collect();
+        let file = self.file.as_ref().map(|file| file.display().to_string());
+        let parts = [file, Some(place.join(" ")), self.key.clone()];
+        for part in parts.into_iter().flatten().filter(|part| !part.is_empty()) {
+            write!(f, "{part}: ")?;
         }
-        if let Some(section) = &self.section {
-            write!(f, "{}[{section}]", if wrote { ": " } else { "" })?;
-            wrote = true;
-        }
-        if let Some(line) = self.line {
-            write!(f, "{}line {line}", if wrote { " " } else { "" })?;
-            wrote = true;
-        }
-        if let Some(key) = &self.key {
-            write!(f, "{}{key}", if wrote { ": " } else { "" })?;
-            wrote = true;
-        }
-        write!(f, "{}{}", if wrote { ": " } else { "" }, self.message)
+        f.write_str(&self.message)
     }
 }
 

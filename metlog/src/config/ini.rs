@@ -74,9 +74,10 @@ struct Parser {
     keys_of: Vec<HashMap<String, usize>>,
     current: Option<usize>,
     notes: Vec<ConfigError>,
-    // Continuation lines are allowed right after an entry (and blank lines
-    // between them, as configparser keeps them in the value).
-    continuing: bool,
+    // The entry of the current section that continuation lines continue:
+    // right after it (and blank lines between them, as configparser keeps
+    // them in the value).
+    continuing: Option<usize>,
 }
 
 impl Parser {
@@ -87,12 +88,12 @@ impl Parser {
         // indented one continues the option before it (or, with none, is
         // a comment here, where configparser refused the file).
         let comment = trimmed.starts_with(['#', ';']);
-        if (comment && !(indented && self.continuing)) || is_rem_comment(raw) {
+        if (comment && !(indented && self.continuing.is_some())) || is_rem_comment(raw) {
             return Ok(());
         }
-        match self.current {
-            Some(at) if self.continuing && (indented || trimmed.is_empty()) => {
-                self.continue_value(at, line_no, trimmed)
+        match (self.current, self.continuing) {
+            (Some(at), Some(entry)) if indented || trimmed.is_empty() => {
+                self.continue_value(at, entry, line_no, trimmed)
             }
             _ if trimmed.is_empty() => Ok(()),
             _ if trimmed.starts_with('[') => self.header(line_no, trimmed),
@@ -105,13 +106,12 @@ impl Parser {
     fn continue_value(
         &mut self,
         at: usize,
+        entry: usize,
         line_no: usize,
         trimmed: &str,
     ) -> Result<(), ConfigError> {
         let section = &mut self.sections[at];
-        let Some(entry) = section.entries.last_mut() else {
-            return Ok(());
-        };
+        let entry = &mut section.entries[entry];
         if looks_like_an_option(trimmed) {
             return Err(error(
                 line_no,
@@ -152,7 +152,7 @@ impl Parser {
             self.sections.len() - 1
         });
         self.current = Some(at);
-        self.continuing = false;
+        self.continuing = None;
         Ok(())
     }
 
@@ -173,51 +173,38 @@ impl Parser {
             return Err(error(line_no, Some(&section.name), message));
         }
         let value = option_value(&trimmed[split + 1..]);
-        match self.keys_of[at].get(&key) {
-            Some(&entry_at) => self.repeat(at, entry_at, key, value, line_no),
-            None => {
-                let entries = &mut self.sections[at].entries;
-                self.keys_of[at].insert(key.clone(), entries.len());
-                let (line, inherited) = (line_no, false);
-                entries.push(Entry {
-                    key,
-                    value,
-                    line,
-                    inherited,
-                });
-            }
-        }
-        self.continuing = true;
-        Ok(())
-    }
-
-    /// An option given again: the last value wins (configparser), noted.
-    fn repeat(&mut self, at: usize, entry_at: usize, key: String, value: String, line_no: usize) {
         let section = &mut self.sections[at];
-        let entry = &mut section.entries[entry_at];
-        let message = format!(
-            "`{key}` given again (first on line {}; configparser keeps the last value)",
-            entry.line
-        );
-        self.notes
-            .push(error(line_no, Some(&section.name), message).at_key(&key));
-        entry.value = value;
-        entry.line = line_no;
-        // Its continuation lines, if any, go to the new value.
-        let last = section.entries.len() - 1;
-        section.entries.swap(entry_at, last);
-        let moved = section.entries[entry_at].key.clone();
-        self.keys_of[at].insert(moved, entry_at);
-        self.keys_of[at].insert(key, last);
+        let entries = section.entries.len();
+        let entry_at = *self.keys_of[at].entry(key.clone()).or_insert(entries);
+        if entry_at == entries {
+            let (line, inherited) = (line_no, false);
+            section.entries.push(Entry {
+                key,
+                value,
+                line,
+                inherited,
+            });
+        } else {
+            // Given again: the last value wins (configparser), noted.
+            let entry = &mut section.entries[entry_at];
+            let message = format!(
+                "`{key}` given again (first on line {}; configparser keeps the last value)",
+                entry.line
+            );
+            (entry.value, entry.line) = (value, line_no);
+            self.notes
+                .push(error(line_no, Some(&section.name), message).at_key(&key));
+        }
+        self.continuing = Some(entry_at);
+        Ok(())
     }
 
     /// The sections, `[DEFAULT]`'s options added to each that lacks them.
     fn finish(mut self) -> (Vec<Section>, Vec<ConfigError>) {
         // Trailing blank lines kept by continuation are not part of a value.
         for entry in self.sections.iter_mut().flat_map(|s| s.entries.iter_mut()) {
-            entry
-                .value
-                .truncate(entry.value.trim_end_matches('\n').len());
+            let value = entry.value.trim_end_matches('\n');
+            entry.value.truncate(value.len());
         }
         let defaults = match self.section_at.get("DEFAULT") {
             Some(&at) => std::mem::take(&mut self.sections[at].entries),
@@ -274,25 +261,16 @@ fn is_rem_comment(line: &str) -> bool {
 /// indented with different characters share none of it, as in Python's
 /// `textwrap.dedent`).
 fn common_margin(text: &str) -> usize {
-    let mut margin: Option<&str> = None;
-    for line in text.lines().filter(|l| !py_trim(l).is_empty()) {
-        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
-        margin = Some(match margin {
-            None => indent,
-            Some(m) => {
-                let shared = m
-                    .bytes()
-                    .zip(indent.bytes())
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                &m[..shared]
-            }
-        });
-        if margin == Some("") {
-            break;
-        }
+    let mut lines = text.lines().filter(|l| !py_trim(l).is_empty());
+    let Some(first) = lines.next() else {
+        return 0;
+    };
+    let mut margin = &first[..first.len() - first.trim_start_matches([' ', '\t']).len()];
+    for line in lines {
+        let shared = margin.bytes().zip(line.bytes()).take_while(|(a, b)| a == b);
+        margin = &margin[..shared.count()];
     }
-    margin.map_or(0, str::len)
+    margin.len()
 }
 
 /// `key = value`, as an option line reads (a continuation of a value is a

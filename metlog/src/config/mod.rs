@@ -65,7 +65,7 @@ pub mod senders;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 pub use crate::config_value::ConfigValue;
 pub use error::{ConfigError, ConfigErrorKind};
@@ -74,7 +74,7 @@ pub use senders::{register_sender, SenderFactory};
 use crate::filter::{self, Filter};
 use crate::plugin::attaches;
 use crate::sender::Held;
-use crate::{Client, Severity};
+use crate::{Client, ClientBuilder, Severity};
 use origin::{IniSource, Origin, Step};
 
 /// The environment variable naming the configuration file used by
@@ -111,20 +111,16 @@ pub struct Config {
 
 /// A sender: its `class` and options.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SenderConfig {
     /// `udp`, `tcp`, `statsd`, `syslog`, `zmq`, `stdout`, `file`, `capture`,
     /// `log`, `null`, a metlog-py class name, or a registered class; stdout
     /// when absent (as in INI), so a misspelt `class` shows up as an
     /// unknown option of the stdout sender rather than a missing field.
-    #[serde(default = "default_class")]
     pub class: String,
     /// The class's options.
     #[serde(flatten)]
     pub options: BTreeMap<String, ConfigValue>,
-}
-
-fn default_class() -> String {
-    "stdout".to_owned()
 }
 
 impl Default for SenderConfig {
@@ -188,9 +184,7 @@ impl Config {
             let table = [Step::Key("filters"), Step::Index(index)];
             builder.add_filter_boxed(build_filter(spec).map_err(|e| origin.locate(e, &table))?);
         }
-        for (name, plugin) in self.bind_plugins(origin)? {
-            builder.add_plugin(name, plugin);
-        }
+        self.bind_plugins(&mut builder, origin)?;
         self.apply_global(origin)?;
         builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
         let client = builder.build();
@@ -216,10 +210,13 @@ impl Config {
         Ok(Held::new(router))
     }
 
-    /// The plugins looked up by name, each under the name it binds.
-    fn bind_plugins(&self, origin: &Origin<'_>) -> Result<Vec<(String, Plugin)>, ConfigError> {
+    /// The plugins looked up by name, each bound under the name it takes.
+    fn bind_plugins(
+        &self,
+        builder: &mut ClientBuilder,
+        origin: &Origin<'_>,
+    ) -> Result<(), ConfigError> {
         let mut bound: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut plugins = Vec::new();
         // Those that attach to the client are set up once it exists.
         for (section, plugin) in self.plugins.iter().filter(|(_, p)| !attaches(&p.provider)) {
             let located = |e| origin.locate(e, &[Step::Key("plugins"), Step::Key(section)]);
@@ -232,9 +229,9 @@ impl Config {
                 return Err(located(unknown_plugin(name, &plugin.provider)));
             };
             let built = provider(&plugin.options).map_err(|e| located(plugin_error(name, e)))?;
-            plugins.push((name.to_owned(), built));
+            builder.add_plugin(name.to_owned(), built);
         }
-        Ok(plugins)
+        Ok(())
     }
 
     /// Applies `global.disabled_decorators` (unknown names are an error
@@ -245,12 +242,12 @@ impl Config {
             let key = "disabled_decorators";
             let located = |e: ConfigError| origin.locate(e.at_key(key), &[Step::Key("global")]);
             let (known, unknown) = split_decorators(value);
-            if !unknown.is_empty() {
-                return Err(located(unknown_decorators(&unknown)));
+            if let Some(unknown) = unknown {
+                return Err(located(invalid(format!("unknown decorator {unknown}"))));
             }
             crate::set_disabled_decorators(&known).map_err(|e| located(invalid(e.to_string())))?;
         }
-        let mut globals = globals().write().unwrap_or_else(PoisonError::into_inner);
+        let mut globals = GLOBALS.write().unwrap_or_else(PoisonError::into_inner);
         globals.extend(self.global.clone());
         Ok(())
     }
@@ -266,8 +263,6 @@ impl Config {
         Ok(())
     }
 }
-
-type Plugin = Box<dyn std::any::Any + Send + Sync>;
 
 /// Refuses, without `override`, a plugin name that is one of the client's
 /// own methods or that another plugin binds (metlog-py: "The name [cef] is
@@ -319,9 +314,8 @@ fn check_options<V>(
     what: &str,
     options: &BTreeMap<String, V>,
     known: &[&str],
-    takes: impl Fn(&str) -> bool,
 ) -> Result<(), ConfigError> {
-    let Some(key) = options.keys().find(|key| !takes(key)) else {
+    let Some(key) = options.keys().find(|key| !known.contains(&key.as_str())) else {
         return Ok(());
     };
     let known = if known.is_empty() {
@@ -337,11 +331,7 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
     let (provider, options) = (&spec.provider, &spec.options);
     let name = provider.strip_prefix("metlog.filters.").unwrap_or(provider);
     let name = name.strip_suffix("_provider").unwrap_or(name);
-    let only = |known: &[&str]| {
-        check_options(&format!("{name} filter"), options, known, |k| {
-            known.contains(&k)
-        })
-    };
+    let only = |known: &[&str]| check_options(&format!("{name} filter"), options, known);
     let severity = |key: &str, v: &ConfigValue| {
         let message = format!("expected a severity 0-7, found {v}");
         severity_of(v).ok_or_else(|| invalid(message).at_key(key))
@@ -384,37 +374,24 @@ fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
 }
 
 /// The names of `global_disabled_decorators` that name a decorator
-/// (`timeit`, `incr_count`, `timer`, `incr`), and those that do not.
-fn split_decorators(value: &ConfigValue) -> (Vec<String>, Vec<String>) {
+/// (`timeit`, `incr_count`, `timer`, `incr`), and the others named in a
+/// phrase, if there are any.
+fn split_decorators(value: &ConfigValue) -> (Vec<String>, Option<String>) {
     let names = value.as_string_list().unwrap_or_default().into_iter();
-    names.partition(|name| name.parse::<crate::Decorator>().is_ok())
+    let (known, unknown): (Vec<String>, Vec<String>) =
+        names.partition(|name| name.parse::<crate::Decorator>().is_ok());
+    let unknown: Vec<String> = unknown.iter().map(|name| format!("{name:?}")).collect();
+    let known_names = "(known: timeit, incr_count, timer, incr)";
+    let phrase = format!("name(s) {} {known_names}", unknown.join(", "));
+    (known, (!unknown.is_empty()).then_some(phrase))
 }
 
-/// What the known decorator names are, after the unknown ones.
-const KNOWN_DECORATORS: &str = "timeit, incr_count, timer, incr";
-
-/// The names, quoted.
-fn quoted(names: &[String]) -> String {
-    let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-    names.join(", ")
-}
-
-fn unknown_decorators(unknown: &[String]) -> ConfigError {
-    let names = quoted(unknown);
-    invalid(format!(
-        "unknown decorator name(s) {names} (known: {KNOWN_DECORATORS})"
-    ))
-}
-
-fn globals() -> &'static RwLock<BTreeMap<String, ConfigValue>> {
-    static GLOBALS: OnceLock<RwLock<BTreeMap<String, ConfigValue>>> = OnceLock::new();
-    GLOBALS.get_or_init(Default::default)
-}
+static GLOBALS: RwLock<BTreeMap<String, ConfigValue>> = RwLock::new(BTreeMap::new());
 
 /// The process-wide settings loaded so far (metlog-py's
 /// `CLIENT_HOLDER.global_config`): every `global_*` option, merged.
 pub fn global_config() -> BTreeMap<String, ConfigValue> {
-    globals()
+    GLOBALS
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone()
@@ -424,7 +401,7 @@ pub fn global_config() -> BTreeMap<String, ConfigValue> {
 /// translates it, building nothing (a sender's class and options are
 /// checked when the client is built).
 pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigError> {
-    config_from_ini(text, section, &|name| std::env::var(name).ok(), false).map(|(c, _, _)| c)
+    config_from_ini(text, section, false).map(|(config, _, _)| config)
 }
 
 /// What a lenient load left out: options metlog-py ignores too, each as
@@ -458,68 +435,54 @@ impl Ignored {
 fn config_from_ini(
     text: &str,
     section: &str,
-    env: &dyn Fn(&str) -> Option<String>,
     strict: bool,
 ) -> Result<(Config, IniSource, Ignored), ConfigError> {
     let (mut sections, mut notes) = ini::parse(text)?;
-    let reads = |name: &str| reads_section(section, name);
-    // Interpolated as configparser does it, when read: only the sections
-    // this client reads (a Paste `[app:main]` may use what it does not know).
-    for sect in sections.iter_mut().filter(|s| reads(&s.name)) {
+    if !sections.iter().any(|s| s.name == section) {
+        let mut found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
+        if found.is_empty() {
+            found.push("none");
+        }
+        let message = format!("no [{section}] section (found: {})", found.join(", "));
+        return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
+    }
+    // Only the sections this client reads, interpolated as configparser
+    // does it, when read (a Paste `[app:main]` may use what it does not know).
+    sections.retain(|s| reads_section(section, &s.name));
+    for sect in &mut sections {
         ini::interpolate(sect)?;
     }
     if strict && !notes.is_empty() {
         return Err(notes.swap_remove(0));
     }
-    let Some(main) = sections.iter().find(|s| s.name == section) else {
-        let found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
-        let found = if found.is_empty() {
-            "none".into()
-        } else {
-            found.join(", ")
-        };
-        let message = format!("no [{section}] section (found: {found})");
-        return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
-    };
-    let notes = notes.iter().map(ConfigError::to_string).collect();
     let mut ini = IniReader {
-        env,
         strict,
-        config: Config::default(),
-        ignored: Ignored {
-            notes,
-            ..Ignored::default()
-        },
-        source: IniSource {
-            section: section.to_owned(),
-            ..IniSource::default()
-        },
+        ..IniReader::default()
     };
-    ini.client(main)?;
-    for sect in sections
-        .iter()
-        .filter(|s| s.name != section && reads(&s.name))
-    {
+    ini.source.section = section.to_owned();
+    ini.ignored.notes = notes.iter().map(ConfigError::to_string).collect();
+    let (main, parts): (Vec<_>, Vec<_>) = sections.iter().partition(|s| s.name == section);
+    ini.client(main[0])?;
+    for sect in parts {
         ini.part(sect)?;
     }
-    sections.retain(|s| reads(&s.name));
     ini.source.sections = sections;
     Ok((ini.config, ini.source, ini.ignored))
 }
 
 /// INI translation under way.
-struct IniReader<'a> {
-    env: &'a dyn Fn(&str) -> Option<String>,
+#[derive(Default)]
+struct IniReader {
     strict: bool,
     config: Config,
     ignored: Ignored,
     source: IniSource,
 }
 
-impl IniReader<'_> {
+impl IniReader {
     /// An option's value, by metlog-py's rules.
     fn value(&self, sect: &ini::Section, entry: &ini::Entry) -> Result<ConfigValue, ConfigError> {
-        ConfigValue::from_ini(&entry.value, self.env).map_err(|missing| {
+        ConfigValue::from_ini(&entry.value, &|name| std::env::var(name).ok()).map_err(|missing| {
             let name = missing.0;
             let message = format!("environment variable {name} is not set (used as ${{{name}}})");
             let e = ConfigError::new(ConfigErrorKind::MissingVariable, message);
@@ -566,16 +529,12 @@ impl IniReader<'_> {
         let Some(value) = self.config.global.get("disabled_decorators") else {
             return;
         };
-        let (known, unknown) = split_decorators(value);
-        if unknown.is_empty() {
+        let (known, Some(unknown)) = split_decorators(value) else {
             return;
-        }
+        };
         let key = "global_disabled_decorators";
-        let (line, names) = (main.line(key).unwrap_or(0), quoted(&unknown));
-        let ignored = format!(
-            "[{}] line {line}: {key} name(s) {names} (known: {KNOWN_DECORATORS})",
-            main.name
-        );
+        let line = main.line(key).unwrap_or(0);
+        let ignored = format!("[{}] line {line}: {key} {unknown}", main.name);
         self.ignored.options.push(ignored);
         let known = known.into_iter().map(ConfigValue::Str).collect();
         (self.config.global).insert("disabled_decorators".to_owned(), ConfigValue::List(known));
@@ -600,16 +559,11 @@ impl IniReader<'_> {
 
     /// A filter's, plugin's or route's section.
     fn part(&mut self, sect: &ini::Section) -> Result<(), ConfigError> {
-        let client = &self.source.section;
-        let route = sect.name.starts_with(&format!("{client}_route"));
-        let plugin = sect
-            .name
-            .strip_prefix(&format!("{client}_plugin_"))
-            .map(str::to_owned);
         let located = |e: ConfigError| {
             let line = sect.line_of(e.key());
             e.in_section(&sect.name).at_line(Some(line))
         };
+        let needs = |key: &str, what: &str| located(invalid(what.to_owned()).at_key(key));
         let (mut provider, mut options) = (None, BTreeMap::new());
         // `[DEFAULT]` keys serve interpolation and defaults, not as a
         // filter's, plugin's or route's options.
@@ -621,15 +575,20 @@ impl IniReader<'_> {
                 options.insert(entry.key.clone(), self.value(sect, entry)?);
             }
         }
-        if route {
-            let route = route_config(options).map_err(located)?;
-            self.config.routes.push(route);
+        // What follows the client's section name: `_route…`, `_plugin_<name>`, `_filter…`.
+        let kind = &sect.name[self.source.section.len()..];
+        if kind.starts_with("_route") {
+            let types = options.remove("types").and_then(|t| t.as_string_list());
+            let types = types.ok_or_else(|| needs("types", "a route needs `types`"))?;
+            let class = options.remove("class").and_then(|c| c.as_string());
+            let class = class.ok_or_else(|| needs("class", "a route needs a sender `class`"))?;
+            let sender = SenderConfig { class, options };
+            self.config.routes.push(RouteConfig { types, sender });
             self.source.routes.push(sect.name.clone());
             return Ok(());
         }
-        let missing = || invalid("missing `provider`".into()).at_key("provider");
-        let provider = provider.ok_or_else(|| located(missing()))?;
-        let Some(name) = plugin else {
+        let provider = provider.ok_or_else(|| needs("provider", "missing `provider`"))?;
+        let Some(name) = kind.strip_prefix("_plugin_") else {
             self.config
                 .filters
                 .push(ProviderConfig { provider, options });
@@ -637,34 +596,19 @@ impl IniReader<'_> {
             return Ok(());
         };
         let override_ = match options.remove("override") {
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| needs("override", &format!("expected true or false, found {v}")))?,
             None => false,
-            Some(ConfigValue::Bool(b)) => b,
-            Some(v) => {
-                let e = invalid(format!("expected true or false, found {v}"));
-                return Err(located(e.at_key("override")));
-            }
         };
         let plugin = PluginConfig {
             provider,
             override_,
             options,
         };
-        self.config.plugins.insert(name, plugin);
+        self.config.plugins.insert(name.to_owned(), plugin);
         Ok(())
     }
-}
-
-/// A route's section: its `types`, and its sender's `class` and options.
-fn route_config(mut options: BTreeMap<String, ConfigValue>) -> Result<RouteConfig, ConfigError> {
-    let types = options.remove("types").and_then(|t| t.as_string_list());
-    let types = types.ok_or_else(|| invalid("a route needs `types`".into()).at_key("types"))?;
-    let class = options.remove("class").and_then(|c| c.as_string());
-    let needs_class = || invalid("a route needs a sender `class`".into()).at_key("class");
-    let sender = SenderConfig {
-        class: class.ok_or_else(needs_class)?,
-        options,
-    };
-    Ok(RouteConfig { types, sender })
 }
 
 /// Sets option `key` of the client's INI section.
@@ -689,15 +633,14 @@ fn set_client_option(
             config.sender.class = class.ok_or_else(|| invalid("expected a class name".into()))?;
         }
         _ => {
-            let (table, option) = if let Some(option) = key.strip_prefix("sender_") {
-                (&mut config.sender.options, option)
-            } else if let Some(option) = key.strip_prefix("global_") {
-                (&mut config.global, option)
-            } else {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::UnknownKey,
-                    "unknown option (expected logger, severity, disabled_timers, sender_*, global_*)",
-                ));
+            let (table, option) = match key.split_once('_') {
+                Some(("sender", option)) => (&mut config.sender.options, option),
+                Some(("global", option)) => (&mut config.global, option),
+                _ => {
+                    let expected = "expected logger, severity, disabled_timers, sender_*, global_*";
+                    let message = format!("unknown option ({expected})");
+                    return Err(ConfigError::new(ConfigErrorKind::UnknownKey, message));
+                }
             };
             table.insert(option.to_owned(), value);
         }
@@ -722,8 +665,7 @@ pub fn from_ini_str_strict(text: &str, section: &str) -> Result<Client, ConfigEr
 }
 
 fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigError> {
-    let (config, source, ignored) =
-        config_from_ini(text, section, &|name| std::env::var(name).ok(), strict)?;
+    let (config, source, ignored) = config_from_ini(text, section, strict)?;
     let client = config.build_from(&Origin::Ini(&source))?;
     ignored.report();
     Ok(client)
@@ -734,8 +676,9 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
 /// [`from_ini_str`].
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = ini_text(read_bytes(path)?, section).map_err(|e| e.in_file(path))?;
-    from_ini_str(&text, section).map_err(|e| e.in_file(path))
+    let text = read_bytes(path).and_then(|bytes| ini_text(bytes, section));
+    let client = text.and_then(|text| from_ini_str(&text, section));
+    client.map_err(|e| e.in_file(path))
 }
 
 /// Reads a TOML text into a [`Config`].
@@ -744,103 +687,76 @@ pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let line = e.span().map(|span| origin::line_at(text, span.start));
         // toml's messages may span lines ("invalid table header\nduplicate
         // key ..."): one sentence, as every ConfigError.
-        let message: Vec<&str> = e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        ConfigError::new(ConfigErrorKind::Syntax, message.join(": ")).at_line(line)
+        let lines = e.message().lines().map(str::trim).filter(|l| !l.is_empty());
+        let message = lines.collect::<Vec<_>>().join(": ");
+        ConfigError::new(ConfigErrorKind::Syntax, message).at_line(line)
     })
 }
 
 /// Builds a client from a TOML text (the [`Config`] fields); errors found
 /// while building (a bad port, an unknown filter) name their table and line.
 pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
-    config_from_toml_str(text)?.build_from(&Origin::toml(text))
+    config_from_toml_str(text)?.build_from(&Origin::Toml(text))
 }
 
 /// Builds a client from a TOML file; errors name the file.
 pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
     let path = path.as_ref();
-    let text = read(path)?;
-    from_toml_str(&text).map_err(|e| e.in_file(path))
+    let not_utf8 =
+        |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})"));
+    let text = read_bytes(path).and_then(|bytes| String::from_utf8(bytes).map_err(not_utf8));
+    let client = text.and_then(|text| from_toml_str(&text));
+    client.map_err(|e| e.in_file(path))
 }
 
 /// The most bytes a configuration file may hold: far beyond any real one,
 /// and a bound on what a wrong path (`/dev/zero`, a log file) costs.
 pub(crate) const MAX_CONFIG_FILE: u64 = 16 * 1024 * 1024;
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    String::from_utf8(read_bytes(path)?).map_err(|e| {
-        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: not UTF-8 ({e})")).in_file(path)
-    })
-}
-
 /// Whether a client loaded from INI section `section` reads section
 /// `name`: its own, and its filters', plugins' and routes'.
 fn reads_section(section: &str, name: &str) -> bool {
-    name.strip_prefix(section).is_some_and(|rest| {
-        rest.is_empty()
-            || ["_filter", "_plugin_", "_route"]
-                .iter()
-                .any(|kind| rest.starts_with(kind))
-    })
+    let kinds = ["_filter", "_plugin_", "_route"];
+    let rest = name.strip_prefix(section);
+    rest.is_some_and(|rest| rest.is_empty() || kinds.iter().any(|kind| rest.starts_with(kind)))
 }
 
 /// An INI file's text, to be read at `section`. Python 2's reader took
 /// bytes: text in another encoding (a Latin-1 name) where metlog never
 /// looks — a comment, a section it does not read — was no matter, and is
-/// none here (its bytes replaced); where it looks, text that is not UTF-8
-/// is an error naming its line.
+/// none here (its bytes replaced); in an option metlog reads, text that is
+/// not UTF-8 is an error naming the option's line.
 fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
-    let bytes = match String::from_utf8(bytes) {
+    let text = match String::from_utf8(bytes) {
         Ok(text) => return Ok(text),
-        Err(e) => e.into_bytes(),
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
-    let valid = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
-    let mut reading = false;
-    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let start = line.trim_ascii_start();
-        let header = start.strip_prefix(b"[");
-        if let Some(close) = header.and_then(|h| h.iter().position(|&b| b == b']')) {
-            let name = std::str::from_utf8(&start[1..=close]);
-            reading = name.is_ok_and(|name| reads_section(section, name));
-            continue;
+    let (sections, _) = ini::parse(&text)?;
+    let read = sections.iter().filter(|s| reads_section(section, &s.name));
+    let mut entries = read.flat_map(|s| &s.entries).filter(|e| !e.inherited);
+    match entries.find(|e| format!("{}{}", e.key, e.value).contains('\u{fffd}')) {
+        Some(e) => {
+            let message = format!("cannot read: line {} is not UTF-8", e.line);
+            Err(ConfigError::new(ConfigErrorKind::Io, message))
         }
-        let comment = start.starts_with(b"#")
-            || start.starts_with(b";")
-            || start
-                .get(..3)
-                .is_some_and(|rem| rem.eq_ignore_ascii_case(b"rem"));
-        // The part before an inline comment (`;` after whitespace).
-        let inline = line
-            .windows(2)
-            .position(|w| w[0].is_ascii_whitespace() && w[1] == b';');
-        if reading && !valid(line) && !comment && !inline.is_some_and(|at| valid(&line[..at])) {
-            let message = format!("cannot read: line {} is not UTF-8", index + 1);
-            return Err(ConfigError::new(ConfigErrorKind::Io, message));
-        }
+        None => Ok(text),
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read as _;
-    let io_error = |e: std::io::Error| {
-        ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}")).in_file(path)
-    };
+    let io_error = |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}"));
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() as u64 > MAX_CONFIG_FILE {
-        return Err(ConfigError::new(
-            ConfigErrorKind::Io,
-            format!("longer than {MAX_CONFIG_FILE} bytes (metlog::config::MAX_CONFIG_FILE): not a configuration file"),
-        )
-        .in_file(path));
+        let message = format!(
+            "longer than {MAX_CONFIG_FILE} bytes (metlog::config::MAX_CONFIG_FILE): not a \
+             configuration file"
+        );
+        return Err(ConfigError::new(ConfigErrorKind::Io, message));
     }
     Ok(bytes)
 }

@@ -67,52 +67,40 @@ pub(super) enum Origin<'a> {
     Code,
     /// A metlog-py INI section.
     Ini(&'a IniSource),
-    /// A TOML text, re-read with spans.
-    Toml {
-        text: &'a str,
-        document: Option<Box<toml_edit::ImDocument<&'a str>>>,
-    },
+    /// A TOML text, re-read with spans when an error needs its line.
+    Toml(&'a str),
 }
 
-impl<'a> Origin<'a> {
-    pub(super) fn toml(text: &'a str) -> Self {
-        Origin::Toml {
-            text,
-            document: toml_edit::ImDocument::parse(text).ok().map(Box::new),
-        }
-    }
-
+impl Origin<'_> {
     /// `e`, an error about a key of (or, without a key, about) the table
     /// at `table`, named and located the way the source format writes it.
     pub(super) fn locate(&self, e: ConfigError, table: &[Step<'_>]) -> ConfigError {
-        match self {
+        match *self {
             Origin::Code => e,
             Origin::Ini(ini) => ini.locate(e, table),
             // The key's line, or the table's when the key is missing (or
             // the error is about the table as a whole).
-            Origin::Toml { .. } => {
+            Origin::Toml(text) => {
                 let key = e.key().map(|key| [table, &[Step::Key(key)]].concat());
-                let line = key.and_then(|path| self.toml_line(&path));
-                let line = line.or_else(|| self.toml_line(table));
+                let line = key.and_then(|path| toml_line(text, &path));
+                let line = line.or_else(|| toml_line(text, table));
                 e.in_section(&toml_table_name(table)).at_line(line)
             }
         }
     }
+}
 
-    /// The 1-based line where `path` was written in a TOML text.
-    fn toml_line(&self, path: &[Step<'_>]) -> Option<usize> {
-        let Origin::Toml { text, document } = self else {
-            return None;
+/// The 1-based line where `path` was written in a TOML text.
+fn toml_line(text: &str, path: &[Step<'_>]) -> Option<usize> {
+    let document = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item = document.as_item();
+    for step in path {
+        item = match *step {
+            Step::Key(key) => item.get(key)?,
+            Step::Index(index) => item.get(index)?,
         };
-        let mut item = document.as_ref()?.as_item();
-        for step in path {
-            item = match *step {
-                Step::Key(key) => item.get(key)?,
-                Step::Index(index) => item.get(index)?,
-            };
-        }
-        Some(line_at(text, item.span()?.start))
     }
+    Some(line_at(text, item.span()?.start))
 }
 
 /// `sender`, `routes.sender`, `filters`: the TOML table an error is in.

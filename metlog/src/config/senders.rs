@@ -1,8 +1,8 @@
 //! Sender classes by name: one table of metlog-py's dotted names and our
 //! short ones, the options each takes, and how each is built.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use super::{ConfigError, ConfigErrorKind, ConfigValue, SenderConfig};
@@ -18,8 +18,6 @@ pub(crate) struct Class {
     /// The options it takes; a queued sender takes [`QUEUE_OPTIONS`] too.
     options: &'static [&'static str],
     queued: bool,
-    /// The sender's type name, as the client reports it.
-    type_name: &'static str,
     build: fn(&Options<'_>) -> Built,
 }
 
@@ -29,33 +27,30 @@ const QUEUE_OPTIONS: [&str; 3] = ["queue_capacity", "queue_max_bytes", "flush_ti
 #[rustfmt::skip]
 static CLASSES: &[Class] = &[
     Class { names: &["udp", "metlog.senders.UdpSender", "metlog.senders.udp.UdpSender"],
-            options: &["host", "port"], queued: true, type_name: "UdpSender", build: udp },
-    Class { names: &["tcp"], options: &["host", "port", "backlog"], queued: true,
-            type_name: "TcpSender", build: tcp },
+            options: &["host", "port"], queued: true, build: udp },
+    Class { names: &["tcp"], options: &["host", "port", "backlog"], queued: true, build: tcp },
     Class { names: &["statsd"], options: &["host", "port", "mtu", "prefix"], queued: true,
-            type_name: "StatsdSender", build: statsd },
+            build: statsd },
     Class { names: &["syslog"],
             options: &["transport", "host", "port", "path", "facility", "sd_fields"],
-            queued: true, type_name: "SyslogSender", build: syslog },
+            queued: true, build: syslog },
     Class { names: &["zmq", "metlog.senders.zmq.ZmqPubSender", "metlog.senders.ZmqPubSender"],
-            options: &["bindstrs", "queue_length", "bind"], queued: false,
-            type_name: "ZmqSender", build: zmq },
+            options: &["bindstrs", "queue_length", "bind"], queued: false, build: zmq },
     Class { names: &["zmq_handshake", "metlog.senders.zmq.ZmqHandshakePubSender",
                      "metlog.senders.ZmqHandshakePubSender"],
             options: &["connect_bind", "hwm", "handshake_bind", "handshake_timeout", "pool_size",
                        "livecheck", "debug_stderr"],
-            queued: false, type_name: "ZmqSender", build: zmq_handshake },
+            queued: false, build: zmq_handshake },
     Class { names: &["stdout", "metlog.senders.StdOutSender", "metlog.senders.dev.StdOutSender"],
-            options: &["pretty"], queued: false, type_name: "StdoutSender", build: stdout },
+            options: &["pretty"], queued: false, build: stdout },
     Class { names: &["file", "metlog.senders.FileSender", "metlog.senders.dev.FileSender"],
-            options: &["filepath", "path"], queued: false, type_name: "FileSender", build: file },
+            options: &["filepath", "path"], queued: false, build: file },
     Class { names: &["capture", "metlog.senders.DebugCaptureSender",
                      "metlog.senders.dev.DebugCaptureSender"],
-            options: &["capacity"], queued: false, type_name: "CaptureSender", build: capture },
+            options: &["capacity"], queued: false, build: capture },
     Class { names: &["log", "metlog.senders.logging.StdLibLoggingSender"],
-            options: &["logger_name", "payload_types", "json_types"], queued: false,
-            type_name: "LogSender", build: log },
-    Class { names: &["null"], options: &[], queued: false, type_name: "NullSender",
+            options: &["logger_name", "payload_types", "json_types"], queued: false, build: log },
+    Class { names: &["null"], options: &[], queued: false,
             build: |_| Ok(Held::new(sender::NullSender)) },
 ];
 
@@ -74,45 +69,32 @@ impl Class {
     fn check(&self, options: &BTreeMap<String, ConfigValue>) -> Result<(), ConfigError> {
         let mut known = self.options.to_vec();
         known.extend(QUEUE_OPTIONS.iter().filter(|_| self.queued));
-        let what = format!("{} sender", self.names[0]);
-        super::check_options(&what, options, &known, |key| self.takes(key))
+        super::check_options(&format!("{} sender", self.names[0]), options, &known)
     }
 }
 
 /// A user-registered sender class: builds a sender from its options.
 pub type SenderFactory = fn(&BTreeMap<String, ConfigValue>) -> Result<Box<dyn Sender>, String>;
 
-fn custom() -> &'static RwLock<HashMap<String, SenderFactory>> {
-    static CUSTOM: OnceLock<RwLock<HashMap<String, SenderFactory>>> = OnceLock::new();
-    CUSTOM.get_or_init(Default::default)
-}
+static CUSTOM: RwLock<BTreeMap<String, SenderFactory>> = RwLock::new(BTreeMap::new());
 
 /// Makes a sender class of your own available to configuration files as
 /// `class = <name>`; its options are passed as they are (not checked).
 pub fn register_sender(name: impl Into<String>, factory: SenderFactory) {
-    let mut custom = custom().write().unwrap_or_else(PoisonError::into_inner);
+    let mut custom = CUSTOM.write().unwrap_or_else(PoisonError::into_inner);
     custom.insert(name.into(), factory);
 }
 
-/// Builds the sender `config` describes; returns it with its type name.
+/// Builds the sender `config` describes.
 pub(crate) fn build(config: &SenderConfig) -> Built {
     let (class, options) = (config.class.as_str(), &config.options);
     if let Some(known) = Class::named(class) {
         known.check(options)?;
-        let options = Options {
-            class: known.names[0],
-            options,
-        };
-        let mut built = (known.build)(&options)?;
-        built.name = known.type_name;
-        return Ok(built);
+        let class = known.names[0];
+        return (known.build)(&Options { class, options });
     }
-    let factory = custom()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(class)
-        .copied();
-    let Some(factory) = factory else {
+    let custom = CUSTOM.read().unwrap_or_else(PoisonError::into_inner);
+    let Some(&factory) = custom.get(class) else {
         let message = format!(
             "unknown sender class {class:?}; expected one of udp, tcp, statsd, syslog, zmq, stdout, \
              file, capture, log, null, a metlog-py class name such as metlog.senders.UdpSender, or \
@@ -120,9 +102,9 @@ pub(crate) fn build(config: &SenderConfig) -> Built {
         );
         return Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"));
     };
-    let mut built = Held::new(factory(options).map_err(|e| sender_error(class, e))?);
-    built.name = "custom sender";
-    Ok(built)
+    drop(custom); // (A factory may register a class.)
+    let sender = factory(options).map_err(|e| sender_error(class, e))?;
+    Ok(Held::new(sender))
 }
 
 fn sender_error(class: &str, e: impl std::fmt::Display) -> ConfigError {
@@ -161,45 +143,46 @@ impl Options<'_> {
         &self,
         key: &str,
         convert: impl Fn(&ConfigValue) -> Option<T>,
-        expected: impl Fn(&ConfigValue) -> String,
+        expected: &str,
     ) -> Result<Option<T>, ConfigError> {
         let Some(v) = self.options.get(key) else {
             return Ok(None);
         };
-        convert(v)
-            .map(Some)
-            .ok_or_else(|| self.invalid(key, expected(v)))
+        let found = format!("expected {expected}, found {} ({v})", v.type_name());
+        convert(v).map(Some).ok_or_else(|| self.invalid(key, found))
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        let expected = |v: &ConfigValue| format!("expected text, found {} ({v})", v.type_name());
-        self.get(key, ConfigValue::as_string, expected)
+        self.get(key, ConfigValue::as_string, "text")
     }
 
     fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        let expected = |v: &ConfigValue| format!("expected a list of names, found {v}");
-        self.get(key, ConfigValue::as_string_list, expected)
+        self.get(key, ConfigValue::as_string_list, "a list of names")
     }
 
     fn bool(&self, key: &str) -> Result<bool, ConfigError> {
-        let boolean = |v: &ConfigValue| match v {
-            ConfigValue::Bool(b) => Some(*b),
-            _ => None,
-        };
-        let expected = |v: &ConfigValue| format!("expected true or false, found {v}");
-        Ok(self.get(key, boolean, expected)?.unwrap_or(false))
+        let value = self.get(key, ConfigValue::as_bool, "true or false")?;
+        Ok(value.unwrap_or(false))
+    }
+
+    /// Option `key`, converted by `convert`, within `range`.
+    fn ranged<T: PartialOrd + std::fmt::Debug>(
+        &self,
+        key: &str,
+        convert: impl Fn(&ConfigValue) -> Option<T>,
+        expected: &str,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get(key, convert, expected)? {
+            Some(n) if !range.contains(&n) => {
+                Err(self.invalid(key, format!("{n:?} is out of range {range:?}")))
+            }
+            value => Ok(value),
+        }
     }
 
     fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
-        let expected =
-            |v: &ConfigValue| format!("expected an integer, found {} ({v})", v.type_name());
-        let value = self.get(key, integer, expected)?;
-        match value {
-            Some(n) if !(min..=max).contains(&n) => {
-                Err(self.invalid(key, format!("{n} is out of range {min}..={max}")))
-            }
-            _ => Ok(value),
-        }
+        self.ranged(key, integer, "an integer", min..=max)
     }
 
     /// `key` as a count from 1 to 2^30, or `default`.
@@ -255,18 +238,9 @@ impl Options<'_> {
         if let Some(bytes) = self.int("queue_max_bytes", 1 << 16, 1 << 36)? {
             queue = queue.max_bytes(bytes as usize);
         }
-        let seconds = |v: &ConfigValue| match v {
-            ConfigValue::Int(i) => Some(*i as f64),
-            ConfigValue::Float(f) => Some(*f),
-            ConfigValue::Str(s) => s.parse().ok(),
-            _ => None,
-        };
-        let expected = |v: &ConfigValue| format!("expected seconds, found {v}");
-        match self.get("flush_timeout", seconds, expected)? {
-            Some(secs) if !(0.0..=3600.0).contains(&secs) => Err(self.invalid(
-                "flush_timeout",
-                format!("{secs} s is out of range 0..=3600"),
-            )),
+        // An integer, a number, or text that is one.
+        let seconds = |v: &ConfigValue| v.as_string()?.trim().parse().ok();
+        match self.ranged("flush_timeout", seconds, "seconds", 0.0..=3600.0)? {
             Some(secs) => Ok(queue.flush_timeout(Duration::from_secs_f64(secs))),
             None => Ok(queue),
         }
@@ -394,17 +368,12 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
     let needs = "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)";
     let endpoint = o.needed("connect_bind", o.string("connect_bind")?, needs)?;
     let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as i32;
-    let unused = [
-        "handshake_bind",
-        "handshake_timeout",
-        "pool_size",
-        "livecheck",
-        "debug_stderr",
-    ];
-    let unused: Vec<&str> = unused
-        .into_iter()
-        .filter(|key| o.options.contains_key(*key))
-        .collect();
+    // The class's other options (those it does not take are refused).
+    let unused = o
+        .options
+        .keys()
+        .filter(|key| !["connect_bind", "hwm"].contains(&key.as_str()));
+    let unused: Vec<&str> = unused.map(String::as_str).collect();
     if !unused.is_empty() {
         crate::report::report(format_args!(
             "ZmqHandshakePubSender: publishing to {endpoint} without metlog-py's handshake; \
@@ -418,15 +387,10 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
 }
 
 #[cfg(not(feature = "zmq"))]
-fn zmq_handshake(o: &Options<'_>) -> Built {
-    zmq(o)
-}
+use self::zmq as zmq_handshake;
 
 #[cfg(not(feature = "zmq"))]
 fn zmq(_: &Options<'_>) -> Built {
-    Err(ConfigError::new(
-        ConfigErrorKind::UnknownProvider,
-        "the zmq sender needs metlog's `zmq` cargo feature",
-    )
-    .at_key("class"))
+    let message = "the zmq sender needs metlog's `zmq` cargo feature";
+    Err(ConfigError::new(ConfigErrorKind::UnknownProvider, message).at_key("class"))
 }
