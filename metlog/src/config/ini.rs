@@ -177,12 +177,11 @@ impl Parser {
         let entries = section.entries.len();
         let entry_at = *self.keys_of[at].entry(key.clone()).or_insert(entries);
         if entry_at == entries {
-            let (line, inherited) = (line_no, false);
             section.entries.push(Entry {
                 key,
                 value,
-                line,
-                inherited,
+                line: line_no,
+                inherited: false,
             });
         } else {
             // Given again: the last value wins (configparser), noted.

@@ -24,34 +24,105 @@ pub(crate) struct Class {
 /// Every network sender's queue options.
 const QUEUE_OPTIONS: [&str; 3] = ["queue_capacity", "queue_max_bytes", "flush_timeout"];
 
-#[rustfmt::skip]
 static CLASSES: &[Class] = &[
-    Class { names: &["udp", "metlog.senders.UdpSender", "metlog.senders.udp.UdpSender"],
-            options: &["host", "port"], queued: true, build: udp },
-    Class { names: &["tcp"], options: &["host", "port", "backlog"], queued: true, build: tcp },
-    Class { names: &["statsd"], options: &["host", "port", "mtu", "prefix"], queued: true,
-            build: statsd },
-    Class { names: &["syslog"],
-            options: &["transport", "host", "port", "path", "facility", "sd_fields"],
-            queued: true, build: syslog },
-    Class { names: &["zmq", "metlog.senders.zmq.ZmqPubSender", "metlog.senders.ZmqPubSender"],
-            options: &["bindstrs", "queue_length", "bind"], queued: false, build: zmq },
-    Class { names: &["zmq_handshake", "metlog.senders.zmq.ZmqHandshakePubSender",
-                     "metlog.senders.ZmqHandshakePubSender"],
-            options: &["connect_bind", "hwm", "handshake_bind", "handshake_timeout", "pool_size",
-                       "livecheck", "debug_stderr"],
-            queued: false, build: zmq_handshake },
-    Class { names: &["stdout", "metlog.senders.StdOutSender", "metlog.senders.dev.StdOutSender"],
-            options: &["pretty"], queued: false, build: stdout },
-    Class { names: &["file", "metlog.senders.FileSender", "metlog.senders.dev.FileSender"],
-            options: &["filepath", "path"], queued: false, build: file },
-    Class { names: &["capture", "metlog.senders.DebugCaptureSender",
-                     "metlog.senders.dev.DebugCaptureSender"],
-            options: &["capacity"], queued: false, build: capture },
-    Class { names: &["log", "metlog.senders.logging.StdLibLoggingSender"],
-            options: &["logger_name", "payload_types", "json_types"], queued: false, build: log },
-    Class { names: &["null"], options: &[], queued: false,
-            build: |_| Ok(Held::new(sender::NullSender)) },
+    Class {
+        names: &[
+            "udp",
+            "metlog.senders.UdpSender",
+            "metlog.senders.udp.UdpSender",
+        ],
+        options: &["host", "port"],
+        queued: true,
+        build: udp,
+    },
+    Class {
+        names: &["tcp"],
+        options: &["host", "port", "backlog"],
+        queued: true,
+        build: tcp,
+    },
+    Class {
+        names: &["statsd"],
+        options: &["host", "port", "mtu", "prefix"],
+        queued: true,
+        build: statsd,
+    },
+    Class {
+        names: &["syslog"],
+        options: &["transport", "host", "port", "path", "facility", "sd_fields"],
+        queued: true,
+        build: syslog,
+    },
+    Class {
+        names: &[
+            "zmq",
+            "metlog.senders.zmq.ZmqPubSender",
+            "metlog.senders.ZmqPubSender",
+        ],
+        options: &["bindstrs", "queue_length", "bind"],
+        queued: false,
+        build: zmq,
+    },
+    Class {
+        names: &[
+            "zmq_handshake",
+            "metlog.senders.zmq.ZmqHandshakePubSender",
+            "metlog.senders.ZmqHandshakePubSender",
+        ],
+        options: &[
+            "connect_bind",
+            "hwm",
+            "handshake_bind",
+            "handshake_timeout",
+            "pool_size",
+            "livecheck",
+            "debug_stderr",
+        ],
+        queued: false,
+        build: zmq_handshake,
+    },
+    Class {
+        names: &[
+            "stdout",
+            "metlog.senders.StdOutSender",
+            "metlog.senders.dev.StdOutSender",
+        ],
+        options: &["pretty"],
+        queued: false,
+        build: stdout,
+    },
+    Class {
+        names: &[
+            "file",
+            "metlog.senders.FileSender",
+            "metlog.senders.dev.FileSender",
+        ],
+        options: &["filepath", "path"],
+        queued: false,
+        build: file,
+    },
+    Class {
+        names: &[
+            "capture",
+            "metlog.senders.DebugCaptureSender",
+            "metlog.senders.dev.DebugCaptureSender",
+        ],
+        options: &["capacity"],
+        queued: false,
+        build: capture,
+    },
+    Class {
+        names: &["log", "metlog.senders.logging.StdLibLoggingSender"],
+        options: &["logger_name", "payload_types", "json_types"],
+        queued: false,
+        build: log,
+    },
+    Class {
+        names: &["null"],
+        options: &[],
+        queued: false,
+        build: |_| Ok(Held::new(sender::NullSender)),
+    },
 ];
 
 impl Class {
