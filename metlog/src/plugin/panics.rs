@@ -37,12 +37,7 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         // report back into the worker that panicked.
         let own_thread = crate::process::is_inside(crate::process::Within::OwnThread);
         if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
-            match &client {
-                Some(client) => report(client, info, flush_timeout),
-                None => {
-                    crate::holder::with_current(|c| report(c, info, flush_timeout));
-                }
-            }
+            crate::bridge::with_client(&client, |c| report(c, info, flush_timeout));
         }
         previous(info);
     }));
@@ -84,15 +79,8 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     };
     let mut fields = Fields::new();
     if let Some(location) = info.location() {
-        fields.insert(
-            "location",
-            format!(
-                "{}:{}:{}",
-                location.file(),
-                location.line(),
-                location.column()
-            ),
-        );
+        // `file:line:column`.
+        fields.insert("location", location.to_string());
     }
     let thread = std::thread::current();
     fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
