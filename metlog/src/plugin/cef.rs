@@ -113,7 +113,8 @@ impl CefSyslog {
     /// Checks the values as metlog-cef does, and refuses what the router's
     /// output would drop every message for.
     fn check(&self) -> Result<(), String> {
-        let one_of = |setting: &str, what: &str, value: Option<&str>, allowed: &[&str]| match value {
+        let one_of = |setting: &str, what: &str, value: Option<&str>, allowed: &[&str]| match value
+        {
             Some(value) if !allowed.contains(&value) => Err(format!(
                 "{setting}: unknown {what} {value:?} (expected one of {}, in capitals)",
                 allowed.join(", ")
@@ -130,8 +131,18 @@ impl CefSyslog {
             }
             one_of("syslog_options", "option", Some(option), &SYSLOG_OPTIONS)?;
         }
-        one_of("syslog_facility", "facility", self.facility.as_deref(), &SYSLOG_FACILITIES)?;
-        one_of("syslog_priority", "priority", self.priority.as_deref(), &SYSLOG_PRIORITIES)
+        one_of(
+            "syslog_facility",
+            "facility",
+            self.facility.as_deref(),
+            &SYSLOG_FACILITIES,
+        )?;
+        one_of(
+            "syslog_priority",
+            "priority",
+            self.priority.as_deref(),
+            &SYSLOG_PRIORITIES,
+        )
     }
 }
 
@@ -305,7 +316,14 @@ impl Line {
         text.push_str(" CEF:0");
         let signature = context.signature.as_deref().unwrap_or(name);
         let severity = severity.min(10).to_string();
-        for field in [&cef.vendor, product, &cef.version, signature, name, &severity] {
+        for field in [
+            &cef.vendor,
+            product,
+            &cef.version,
+            signature,
+            name,
+            &severity,
+        ] {
             text.push('|');
             escape(field, true, &mut text);
         }
