@@ -61,11 +61,7 @@ impl SendError {
 
     /// An I/O error, with what was being done (`context`) for the report.
     pub fn io(context: impl Into<String>, error: std::io::Error) -> Self {
-        SendError {
-            kind: SendErrorKind::Io,
-            message: context.into(),
-            source: Some(Box::new(error)),
-        }
+        Self::new(SendErrorKind::Io, context).with_source(error)
     }
 
     /// Attaches the underlying cause.
@@ -92,8 +88,6 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        Some(self.source.as_deref()?)
     }
 }
