@@ -4,7 +4,7 @@
 //! the same records from a Rust service as from a Python one.
 //!
 //! ```
-//! use metlog::plugin::cef::{CefContext, CefExt};
+//! use metlog::plugin::cef::CefContext;
 //! # let capture = metlog::sender::CaptureSender::new();
 //! # let client = metlog::Client::builder("app").sender(capture.clone()).build();
 //! let context = CefContext::new()
@@ -421,26 +421,14 @@ fn escape(text: &str, header: bool, out: &mut String) {
 }
 
 /// `client.cef(...)`: metlog-cef's method.
-pub trait CefExt {
+impl Client {
     /// Sends a `cef` message whose payload is the CEF line for event `name`
-    /// of `severity` 0–10 (see the [module docs](self)), with the context's
-    /// and the given extensions, and whose `fields.cef_meta` carries the
-    /// plugin's syslog settings; returns the line (`None` when the client
-    /// is inactive). The message's logger and severity are the client's,
-    /// as metlog-cef's.
-    fn cef<'a, I>(
-        &self,
-        name: &str,
-        severity: u8,
-        context: &CefContext,
-        extensions: I,
-    ) -> Option<String>
-    where
-        I: IntoIterator<Item = (&'a str, &'a str)>;
-}
-
-impl CefExt for Client {
-    fn cef<'a, I>(
+    /// of `severity` 0–10 (see [`plugin::cef`](crate::plugin::cef)), with
+    /// the context's and the given extensions, and whose `fields.cef_meta`
+    /// carries the plugin's syslog settings; returns the line (`None` when
+    /// the client is inactive). The message's logger and severity are the
+    /// client's, as metlog-cef's.
+    pub fn cef<'a, I>(
         &self,
         name: &str,
         severity: u8,
