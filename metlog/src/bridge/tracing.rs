@@ -78,6 +78,7 @@ pub fn severity(level: &Level) -> Severity {
     }
 }
 
+#[derive(Default)]
 struct FieldVisitor {
     message: Option<String>,
     fields: Fields,
@@ -138,11 +139,7 @@ where
             if !client.is_active() {
                 return;
             }
-            let mut visitor = FieldVisitor {
-                message: None,
-                fields: Fields::new(),
-                failed: false,
-            };
+            let mut visitor = FieldVisitor::default();
             // The application's `Debug` code runs here: a failure or a panic
             // costs the event (counted as failed, reported once).
             let recorded = client.format(|_| {
