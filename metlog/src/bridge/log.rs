@@ -16,7 +16,7 @@
 //! assert_eq!(msg.fields["target"], "db");
 //! ```
 
-use crate::{Client, Fields, Severity, SharedStr};
+use crate::{Client, Severity, SharedStr};
 
 /// A [`log::Log`] that sends each record through a metlog client (or the
 /// current client, see [`MetlogLogger::current`]).
@@ -84,26 +84,21 @@ impl log::Log for MetlogLogger {
                     None => return,
                 },
             };
-            let mut fields = Fields::new();
-            fields.insert("target", SharedStr::copy_from(record.target()));
+            let mut msg = client
+                .metlog(SharedStr::from_static("oldstyle"))
+                .severity(severity(record.level()))
+                .payload(payload)
+                .field("target", SharedStr::copy_from(record.target()));
             if let Some(module) = record.module_path() {
-                fields.insert("module_path", SharedStr::copy_from(module));
+                msg = msg.field("module_path", SharedStr::copy_from(module));
             }
             if let Some(file) = record.file() {
-                fields.insert("file", SharedStr::copy_from(file));
+                msg = msg.field("file", SharedStr::copy_from(file));
             }
             if let Some(line) = record.line() {
-                fields.insert("line", line);
+                msg = msg.field("line", line);
             }
-            let msg = client.make_message(
-                SharedStr::from_static("oldstyle"),
-                None,
-                Some(severity(record.level())),
-                payload,
-                fields,
-                None,
-            );
-            client.dispatch_message(msg);
+            msg.send();
         });
     }
 

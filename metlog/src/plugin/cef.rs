@@ -52,7 +52,7 @@
 
 use std::time::SystemTime;
 
-use crate::{Client, Fields, SharedStr};
+use crate::{Client, SharedStr};
 
 /// The longest line metlog-cef writes: extensions that would make it longer
 /// are left out (the header and the seven standard extensions are always
@@ -448,7 +448,6 @@ impl Client {
         let line = Line::new(cef, product, name, severity, context, &extensions);
         report_left_out(name, &line);
         // As metlog-cef: the syslog settings the router's CEF output reads.
-        let mut fields = Fields::new();
         let syslog = &cef.syslog;
         let meta = serde_json::json!({
             "syslog_options": syslog.options,
@@ -456,16 +455,11 @@ impl Client {
             "syslog_ident": syslog.ident,
             "syslog_priority": syslog.priority,
         });
-        fields.insert("cef_meta", crate::Value::from(meta));
-        let msg = self.make_message(
-            SharedStr::from_static("cef"),
-            None,
-            None,
-            SharedStr::from(line.text.clone()),
-            fields,
-            Some(line.time),
-        );
-        self.dispatch_message(msg);
+        self.metlog(SharedStr::from_static("cef"))
+            .payload(line.text.clone())
+            .field("cef_meta", meta)
+            .timestamp(line.time)
+            .send();
         Some(line.text)
     }
 }

@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{Client, Fields, SharedStr};
+use crate::{Client, SharedStr};
 
 /// One reading of this process's statistics: `(statistic, value)`.
 ///
@@ -85,21 +85,17 @@ pub fn send(client: &Client, prefix: &str) -> usize {
     let host = identity.hostname.replace('.', "_");
     let stats = collect();
     for (stat, value) in &stats {
-        let mut fields = Fields::new();
-        fields.insert("name", format!("{host}.{}.{stat}", identity.pid()));
-        fields.insert("rate", 1.0);
-        // The statsd namespace, where metlog-psutils put it: the routers
-        // (and `StatsdSender`) key by `fields.logger`, not the envelope's.
-        fields.insert("logger", prefix.to_owned());
-        let msg = client.make_message(
-            SharedStr::from_static("gauge"),
-            Some(SharedStr::copy_from(prefix)),
-            None,
-            SharedStr::from(format_value(*value)),
-            fields,
-            None,
-        );
-        client.dispatch_message(msg);
+        // The statsd namespace is also `fields.logger`, where metlog-psutils
+        // put it: the routers (and `StatsdSender`) key by it, not the
+        // envelope's.
+        client
+            .metlog(SharedStr::from_static("gauge"))
+            .logger(prefix)
+            .payload(format_value(*value))
+            .field("name", format!("{host}.{}.{stat}", identity.pid()))
+            .field("rate", 1.0)
+            .field("logger", prefix.to_owned())
+            .send();
     }
     stats.len()
 }
