@@ -131,13 +131,13 @@ impl ClientBuilder {
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.
         crate::process::watch_forks();
+        // A process-unique, non-zero id per client, so per-call-site caches
+        // can tell which client they describe.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Client {
             inner: Arc::new(Inner {
-                defaults: Arc::new(ClientDefaults::new(
-                    next_client_id(),
-                    self.logger,
-                    self.severity,
-                )),
+                defaults: Arc::new(ClientDefaults::new(id, self.logger, self.severity)),
                 sender,
                 sender_name,
                 disabled_timers: self.disabled_timers,
@@ -162,11 +162,4 @@ impl std::fmt::Debug for ClientBuilder {
             .field("filters", &self.filters.len())
             .finish()
     }
-}
-
-/// A process-unique, non-zero id per client, so per-call-site caches can tell
-/// which client they describe.
-fn next_client_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
