@@ -120,9 +120,7 @@ where
     let limits: Vec<(SharedStr, Severity)> =
         limits.into_iter().map(|(t, s)| (t.into(), s)).collect();
     OnEnvelope(move |message: &Envelope<'_>| {
-        match limits.iter().find(|(t, _)| **t == *message.kind) {
-            Some((_, max)) => message.severity <= *max,
-            None => true,
-        }
+        let limit = limits.iter().find(|(t, _)| **t == *message.kind);
+        limit.map_or(true, |(_, max)| message.severity <= *max)
     })
 }

@@ -8,7 +8,7 @@ use crate::support;
 
 use std::time::{Duration, SystemTime};
 
-use metlog::plugin::cef::{Cef, CefContext, CefExt, CefSyslog};
+use metlog::plugin::cef::{Cef, CefContext, CefSyslog};
 use metlog::sender::CaptureSender;
 use metlog::{Client, Severity};
 use serde_json::Value;

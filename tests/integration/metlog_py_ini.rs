@@ -13,7 +13,7 @@ use crate::support;
 use std::path::PathBuf;
 
 use metlog::config::{self, ConfigError, ConfigErrorKind, ConfigValue};
-use metlog::plugin::cef::{Cef, CefContext, CefExt, CefSyslog};
+use metlog::plugin::cef::{Cef, CefContext, CefSyslog};
 use metlog::sender::{CaptureSender, ZmqSender};
 use metlog::{Client, Decorator, Severity};
 

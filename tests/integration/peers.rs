@@ -323,7 +323,7 @@ fn rsyslog_parses_our_tcp_octet_counted_messages() {
 #[test]
 #[ignore = "needs the real rsyslog: run scripts/test.sh"]
 fn a_cef_event_arrives_in_rsyslog_as_the_routers_cef_output_writes_it() {
-    use metlog::plugin::cef::{Cef, CefContext, CefExt, CefSyslog};
+    use metlog::plugin::cef::{Cef, CefContext, CefSyslog};
     for (transport, tcp) in [("udp", false), ("tcp", true)] {
         let marker = unique(&format!("cef-{transport}"));
         let address = peer("METLOG_TEST_RSYSLOG");

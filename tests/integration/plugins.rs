@@ -2,7 +2,7 @@
 
 use crate::support;
 
-use metlog::plugin::cef::{self, Cef, CefContext, CefExt};
+use metlog::plugin::cef::{self, Cef, CefContext};
 use metlog::sender::CaptureSender;
 use metlog::Client;
 

@@ -16,7 +16,7 @@
 //! assert_eq!(msg.fields["target"], "db");
 //! ```
 
-use crate::{Client, Fields, Severity, SharedStr};
+use crate::{Client, Severity, SharedStr};
 
 /// A [`log::Log`] that sends each record through a metlog client (or the
 /// current client, see [`MetlogLogger::current`]).
@@ -70,68 +70,40 @@ impl log::Log for MetlogLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let ran = super::guarded(|| {
-            let send = |client: &Client| {
-                if !client.is_active() {
-                    return;
-                }
-                let args = record.args();
-                let payload = match args.as_str() {
-                    Some(s) => SharedStr::from_static(s),
-                    // A `Display` that fails or panics costs the message
-                    // (counted as failed, reported once), not the caller.
-                    None => match client.format(|out| std::fmt::write(out, *args)) {
-                        Some(text) => SharedStr::from(text),
-                        None => return,
-                    },
-                };
-                let mut fields = Fields::new();
-                fields.insert("target", SharedStr::copy_from(record.target()));
-                if let Some(module) = record.module_path() {
-                    fields.insert("module_path", SharedStr::copy_from(module));
-                }
-                if let Some(file) = record.file() {
-                    fields.insert("file", SharedStr::copy_from(file));
-                }
-                if let Some(line) = record.line() {
-                    fields.insert("line", line);
-                }
-                let msg = client.make_message(
-                    SharedStr::from_static("oldstyle"),
-                    None,
-                    Some(severity(record.level())),
-                    payload,
-                    fields,
-                    None,
-                );
-                client.dispatch_message(msg);
+        super::hand_over(&self.client, |client| {
+            if !client.is_active() {
+                return;
+            }
+            let args = record.args();
+            let payload = match args.as_str() {
+                Some(s) => SharedStr::from_static(s),
+                // A `Display` that fails or panics costs the message
+                // (counted as failed, reported once), not the caller.
+                None => match client.format(|out| std::fmt::write(out, *args)) {
+                    Some(text) => SharedStr::from(text),
+                    None => return,
+                },
             };
-            match &self.client {
-                Some(client) => send(client),
-                None => {
-                    crate::holder::with_current(send);
-                }
+            let mut msg = client
+                .metlog(SharedStr::from_static("oldstyle"))
+                .severity(severity(record.level()))
+                .payload(payload)
+                .field("target", SharedStr::copy_from(record.target()));
+            if let Some(module) = record.module_path() {
+                msg = msg.field("module_path", SharedStr::copy_from(module));
             }
+            if let Some(file) = record.file() {
+                msg = msg.field("file", SharedStr::copy_from(file));
+            }
+            if let Some(line) = record.line() {
+                msg = msg.field("line", line);
+            }
+            msg.send();
         });
-        if !ran && record.level() <= self.level {
-            // Made while this thread was already handing a record over (a
-            // `Display` or a sender that itself logs): dropped, counted.
-            match &self.client {
-                Some(client) => client.refuse_reentry(),
-                None => {
-                    crate::holder::with_current(Client::refuse_reentry);
-                }
-            }
-        }
     }
 
     fn flush(&self) {
-        match &self.client {
-            Some(client) => client.flush(),
-            None => {
-                crate::holder::with_current(Client::flush);
-            }
-        }
+        super::with_client(&self.client, Client::flush);
     }
 }
 
@@ -139,14 +111,17 @@ impl log::Log for MetlogLogger {
 /// sets `log`'s maximum level to `level` (so disabled levels are skipped by
 /// the `log` macros themselves). Fails if a logger is already installed.
 pub fn install(client: Client, level: log::LevelFilter) -> Result<(), log::SetLoggerError> {
-    log::set_boxed_logger(Box::new(MetlogLogger::new(client, level)))?;
-    log::set_max_level(level);
-    Ok(())
+    set_logger(MetlogLogger::new(client, level))
 }
 
 /// Like [`install`], sending through the current client of each record.
 pub fn install_current(level: log::LevelFilter) -> Result<(), log::SetLoggerError> {
-    log::set_boxed_logger(Box::new(MetlogLogger::current(level)))?;
+    set_logger(MetlogLogger::current(level))
+}
+
+fn set_logger(logger: MetlogLogger) -> Result<(), log::SetLoggerError> {
+    let level = logger.level;
+    log::set_boxed_logger(Box::new(logger))?;
     log::set_max_level(level);
     Ok(())
 }

@@ -66,29 +66,6 @@ impl MetlogLayer {
         self.span_timers = enabled;
         self
     }
-
-    fn with_client(&self, f: impl FnOnce(&Client)) {
-        let ran = super::guarded(|| match &self.client {
-            Some(client) => f(client),
-            None => {
-                crate::holder::with_current(f);
-            }
-        });
-        if !ran {
-            // Made while this thread was already handing an event over (a
-            // `Debug` or a sender that itself traces): dropped, counted.
-            self.count_dropped();
-        }
-    }
-
-    fn count_dropped(&self) {
-        match &self.client {
-            Some(client) => client.refuse_reentry(),
-            None => {
-                crate::holder::with_current(Client::refuse_reentry);
-            }
-        }
-    }
 }
 
 /// The severity of a `tracing` level.
@@ -101,6 +78,7 @@ pub fn severity(level: &Level) -> Severity {
     }
 }
 
+#[derive(Default)]
 struct FieldVisitor {
     message: Option<String>,
     fields: Fields,
@@ -121,11 +99,7 @@ impl FieldVisitor {
 
 impl Visit for FieldVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.fields.insert(field.name(), value.to_owned());
-        }
+        self.record_value(field, value.to_owned());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.record_value(field, value);
@@ -144,10 +118,7 @@ impl Visit for FieldVisitor {
         // A `Debug` that returns an error fails the event (`format!` would
         // panic in the caller).
         let mut text = String::new();
-        if write!(text, "{value:?}").is_err() {
-            self.failed = true;
-            return;
-        }
+        self.failed |= write!(text, "{value:?}").is_err();
         if field.name() == "message" {
             self.message = Some(text);
         } else {
@@ -164,15 +135,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        self.with_client(|client| {
+        super::hand_over(&self.client, |client| {
             if !client.is_active() {
                 return;
             }
-            let mut visitor = FieldVisitor {
-                message: None,
-                fields: Fields::new(),
-                failed: false,
-            };
+            let mut visitor = FieldVisitor::default();
             // The application's `Debug` code runs here: a failure or a panic
             // costs the event (counted as failed, reported once).
             let recorded = client.format(|_| {
@@ -223,7 +190,7 @@ where
             return;
         };
         let name = span.metadata().name();
-        self.with_client(|client| {
+        super::hand_over(&self.client, |client| {
             client.timer_send(SharedStr::from_static(name), started.elapsed())
         });
     }

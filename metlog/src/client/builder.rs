@@ -26,11 +26,11 @@ use crate::{Severity, SharedStr};
 pub struct ClientBuilder {
     logger: SharedStr,
     severity: Severity,
-    sender: Option<Held>,
+    pub(crate) sender: Option<Held>,
     disabled_timers: DisabledTimers,
     filters: Vec<Box<dyn Filter>>,
     plugins: Vec<(String, Box<dyn std::any::Any + Send + Sync>)>,
-    config_json: Option<String>,
+    pub(crate) config_json: Option<String>,
 }
 
 impl ClientBuilder {
@@ -111,42 +111,33 @@ impl ClientBuilder {
         self.filters.push(filter);
     }
 
-    pub(crate) fn set_config_json(&mut self, json: String) {
-        self.config_json = Some(json);
-    }
-
-    pub(crate) fn set_sender(&mut self, sender: Held) {
-        self.sender = Some(sender);
-    }
-
     /// Makes the client.
-    pub fn build(mut self) -> Client {
-        let sender = self
-            .sender
-            .take()
-            .unwrap_or_else(|| Held::new(StdoutSender::new()));
-        self.finish(Some(sender))
+    pub fn build(self) -> Client {
+        self.finish(true)
     }
 
-    pub(super) fn build_inactive(mut self) -> Client {
-        self.sender = None;
-        self.finish(None)
+    pub(super) fn build_inactive(self) -> Client {
+        self.finish(false)
     }
 
-    fn finish(self, sender: Option<Held>) -> Client {
+    fn finish(self, active: bool) -> Client {
+        let sender = active.then(|| {
+            self.sender
+                .unwrap_or_else(|| Held::new(StdoutSender::new()))
+        });
         let sender_name = sender.as_ref().map_or("no sender", |held| held.name);
         // The caller's clock is calibrated now, not in the first call.
         crate::clock::calibrate();
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.
         crate::process::watch_forks();
+        // A process-unique, non-zero id per client, so per-call-site caches
+        // can tell which client they describe.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Client {
             inner: Arc::new(Inner {
-                defaults: Arc::new(ClientDefaults::new(
-                    next_client_id(),
-                    self.logger,
-                    self.severity,
-                )),
+                defaults: Arc::new(ClientDefaults::new(id, self.logger, self.severity)),
                 sender,
                 sender_name,
                 disabled_timers: self.disabled_timers,
@@ -171,11 +162,4 @@ impl std::fmt::Debug for ClientBuilder {
             .field("filters", &self.filters.len())
             .finish()
     }
-}
-
-/// A process-unique, non-zero id per client, so per-call-site caches can tell
-/// which client they describe.
-fn next_client_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -6,7 +6,57 @@ use super::ClientRef;
 use crate::record::{Body, Extra};
 use crate::sampling::sampled_out;
 use crate::site::Kind;
-use crate::{Fields, Severity, SharedStr, Text, Value};
+use crate::{Severity, SharedStr, Text, Value};
+
+/// The severity, logger and field setters of [`MessageBuilder`], [`Counter`]
+/// and [`Timer`](super::Timer), on the options `self.extra()` gives (`None`:
+/// an inert timer, where they do nothing); `(fields)` adds the setter of
+/// several fields.
+macro_rules! option_setters {
+    () => {
+        /// The severity (default: the client's).
+        pub fn severity(mut self, severity: Severity) -> Self {
+            if let Some(extra) = self.extra() {
+                extra.severity = Some(severity);
+            }
+            self
+        }
+
+        /// The logger (default: the client's).
+        pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
+            if let Some(extra) = self.extra() {
+                extra.logger = Some(logger.into().into_shared());
+            }
+            self
+        }
+
+        /// Sets one field (a counter's or a timer's `name` and `rate` are
+        /// always its own).
+        pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
+            if let Some(extra) = self.extra() {
+                extra.fields.insert(key, value);
+            }
+            self
+        }
+    };
+    (fields) => {
+        option_setters!();
+
+        /// Sets several fields.
+        pub fn fields<'a, I, K, V>(mut self, fields: I) -> Self
+        where
+            I: IntoIterator<Item = (K, V)>,
+            K: Into<Text<'a>>,
+            V: Into<Value>,
+        {
+            if let Some(extra) = self.extra() {
+                extra.fields.extend(fields);
+            }
+            self
+        }
+    };
+}
+pub(crate) use option_setters;
 
 /// A message of any type, being configured; made by
 /// [`Client::metlog`](crate::Client::metlog) or [`metlog::metlog`](crate::metlog()).
@@ -16,9 +66,7 @@ pub struct MessageBuilder<'c> {
     client: ClientRef<'c>,
     kind: SharedStr,
     payload: SharedStr,
-    severity: Option<Severity>,
-    logger: Option<SharedStr>,
-    fields: Fields,
+    extra: Extra,
     timestamp: Option<SystemTime>,
 }
 
@@ -28,9 +76,7 @@ impl<'c> MessageBuilder<'c> {
             client,
             kind,
             payload: SharedStr::EMPTY,
-            severity: None,
-            logger: None,
-            fields: Fields::new(),
+            extra: Extra::default(),
             timestamp: None,
         }
     }
@@ -41,33 +87,10 @@ impl<'c> MessageBuilder<'c> {
         self
     }
 
-    /// The severity (default: the client's).
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = Some(severity);
-        self
-    }
+    option_setters!(fields);
 
-    /// The logger (default: the client's).
-    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
-        self.logger = Some(logger.into().into_shared());
-        self
-    }
-
-    /// Sets one field.
-    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
-        self.fields.insert(key, value);
-        self
-    }
-
-    /// Sets several fields.
-    pub fn fields<'a, I, K, V>(mut self, fields: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<Text<'a>>,
-        V: Into<Value>,
-    {
-        self.fields.extend(fields);
-        self
+    fn extra(&mut self) -> Option<&mut Extra> {
+        Some(&mut self.extra)
     }
 
     /// The time the message is stamped with (default: when it is sent).
@@ -86,10 +109,10 @@ impl<'c> MessageBuilder<'c> {
         }
         let msg = client.make_message(
             self.kind,
-            self.logger,
-            self.severity,
+            self.extra.logger,
+            self.extra.severity,
             self.payload,
-            self.fields,
+            self.extra.fields,
             self.timestamp,
         );
         client.dispatch_message(msg);
@@ -139,39 +162,10 @@ impl<'c> Counter<'c> {
         self
     }
 
-    /// The severity (default: the client's).
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.extra.get_or_insert_with(Default::default).severity = Some(severity);
-        self
-    }
+    option_setters!(fields);
 
-    /// The logger (default: the client's).
-    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
-        self.extra.get_or_insert_with(Default::default).logger = Some(logger.into().into_shared());
-        self
-    }
-
-    /// Sets one extra field (`name` and `rate` are always set by the counter).
-    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
-        self.extra
-            .get_or_insert_with(Default::default)
-            .fields
-            .insert(key, value);
-        self
-    }
-
-    /// Sets several extra fields.
-    pub fn fields<'a, I, K, V>(mut self, fields: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<Text<'a>>,
-        V: Into<Value>,
-    {
-        self.extra
-            .get_or_insert_with(Default::default)
-            .fields
-            .extend(fields);
-        self
+    fn extra(&mut self) -> Option<&mut Extra> {
+        Some(self.extra.get_or_insert_with(Default::default))
     }
 
     /// The time the message is stamped with (default: when it is sent).

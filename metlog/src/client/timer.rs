@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::clock::{self, Tick};
 
-use super::message_builder::finish_extra;
+use super::message_builder::{finish_extra, option_setters};
 use super::{whole_millis, ClientRef};
 use crate::record::{Body, Extra};
 use crate::sampling::sampled_out;
@@ -50,10 +50,9 @@ impl<'c> Timer<'c> {
     /// Starts a timer, unless there is nothing to report to.
     #[inline]
     pub(crate) fn start(client: ClientRef<'c>, name: Text<'c>) -> Self {
-        let live = match client.get() {
-            Some(c) => c.is_active() && !c.is_timer_disabled(name.as_str()),
-            None => false,
-        };
+        let live = client
+            .get()
+            .is_some_and(|c| c.is_active() && !c.is_timer_disabled(name.as_str()));
         if !live {
             return Timer::inert();
         }
@@ -91,38 +90,18 @@ impl<'c> Timer<'c> {
         self
     }
 
-    /// The severity (default: the client's).
-    pub fn severity(mut self, severity: Severity) -> Self {
-        if let Some(state) = &mut self.state {
-            state.extra.get_or_insert_with(Default::default).severity = Some(severity);
-        }
-        self
-    }
+    option_setters!();
 
-    /// The logger (default: the client's).
-    pub fn logger<'a>(mut self, logger: impl Into<Text<'a>>) -> Self {
-        if let Some(state) = &mut self.state {
-            state.extra.get_or_insert_with(Default::default).logger =
-                Some(logger.into().into_shared());
-        }
-        self
-    }
-
-    /// Sets one extra field.
-    pub fn field<'a>(mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) -> Self {
-        self.set_field(key, value);
-        self
+    fn extra(&mut self) -> Option<&mut Extra> {
+        let state = self.state.as_mut()?;
+        Some(state.extra.get_or_insert_with(Default::default))
     }
 
     /// Sets one extra field on a timer already bound to a variable (e.g. the
     /// outcome of the timed work).
     pub fn set_field<'a>(&mut self, key: impl Into<Text<'a>>, value: impl Into<Value>) {
-        if let Some(state) = &mut self.state {
-            state
-                .extra
-                .get_or_insert_with(Default::default)
-                .fields
-                .insert(key, value);
+        if let Some(extra) = self.extra() {
+            extra.fields.insert(key, value);
         }
     }
 

@@ -179,14 +179,14 @@ impl Config {
         let timers = self.disabled_timers.iter().cloned();
         let mut builder = Client::builder(self.logger.clone()).severity(self.severity);
         builder = builder.disabled_timers(timers);
-        builder.set_sender(self.build_sender(origin)?);
+        builder.sender = Some(self.build_sender(origin)?);
         for (index, spec) in self.filters.iter().enumerate() {
             let table = [Step::Key("filters"), Step::Index(index)];
             builder.add_filter_boxed(build_filter(spec).map_err(|e| origin.locate(e, &table))?);
         }
         self.bind_plugins(&mut builder, origin)?;
         self.apply_global(origin)?;
-        builder.set_config_json(serde_json::to_string(self).unwrap_or_default());
+        builder.config_json = Some(serde_json::to_string(self).unwrap_or_default());
         let client = builder.build();
         self.attach_plugins(&client, origin)?;
         Ok(client)

@@ -122,7 +122,7 @@ pub(crate) const PRIORITY_NAMES: [&str; 8] = [
     "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG",
 ];
 
-/// A `cef` message (metlog-cef's, or [`client.cef`](crate::plugin::cef::CefExt)'s)
+/// A `cef` message (metlog-cef's, or [`client.cef`](crate::Client::cef)'s)
 /// is written as the router's CEF output writes it to syslog: its payload,
 /// the CEF line, is the record's text, under the facility, priority and
 /// ident of its `fields.cef_meta` (the router's defaults `LOCAL4`, `INFO`,

@@ -4,7 +4,7 @@
 //! the same records from a Rust service as from a Python one.
 //!
 //! ```
-//! use metlog::plugin::cef::{CefContext, CefExt};
+//! use metlog::plugin::cef::CefContext;
 //! # let capture = metlog::sender::CaptureSender::new();
 //! # let client = metlog::Client::builder("app").sender(capture.clone()).build();
 //! let context = CefContext::new()
@@ -52,7 +52,7 @@
 
 use std::time::SystemTime;
 
-use crate::{Client, Fields, SharedStr};
+use crate::{Client, SharedStr};
 
 /// The longest line metlog-cef writes: extensions that would make it longer
 /// are left out (the header and the seven standard extensions are always
@@ -110,55 +110,39 @@ const SYSLOG_FACILITIES: [&str; 17] = [
 use crate::encode::syslog::PRIORITY_NAMES as SYSLOG_PRIORITIES;
 
 impl CefSyslog {
-    /// `fields.cef_meta` as metlog-cef writes it.
-    fn cef_meta(&self) -> serde_json::Value {
-        serde_json::json!({
-            "syslog_options": self.options,
-            "syslog_facility": self.facility,
-            "syslog_ident": self.ident,
-            "syslog_priority": self.priority,
-        })
-    }
-
     /// Checks the values as metlog-cef does, and refuses what the router's
     /// output would drop every message for.
     fn check(&self) -> Result<(), String> {
-        if let Some(options) = &self.options {
-            for option in options.split(',') {
-                let option = option.trim();
-                if option.ends_with("PERROR") {
-                    return Err(format!(
-                        "syslog_options: {option} is not supported: the router's CEF output \
-                         drops every message that asks for it (use PID, CONS, NDELAY, NOWAIT)"
-                    ));
-                }
-                if !SYSLOG_OPTIONS.contains(&option) {
-                    return Err(format!(
-                        "syslog_options: unknown option {option:?} (expected a comma-separated \
-                         list of PID, CONS, NDELAY, NOWAIT)"
-                    ));
-                }
-            }
-        }
-        if let Some(facility) = &self.facility {
-            if !SYSLOG_FACILITIES.contains(&facility.as_str()) {
+        let one_of = |setting: &str, what: &str, value: Option<&str>, allowed: &[&str]| match value
+        {
+            Some(value) if !allowed.contains(&value) => Err(format!(
+                "{setting}: unknown {what} {value:?} (expected one of {}, in capitals)",
+                allowed.join(", ")
+            )),
+            _ => Ok(()),
+        };
+        for option in self.options.iter().flat_map(|options| options.split(',')) {
+            let option = option.trim();
+            if option.ends_with("PERROR") {
                 return Err(format!(
-                    "syslog_facility: unknown facility {facility:?} (expected one of {}, in \
-                     capitals)",
-                    SYSLOG_FACILITIES.join(", ")
+                    "syslog_options: {option} is not supported: the router's CEF output \
+                     drops every message that asks for it (use PID, CONS, NDELAY, NOWAIT)"
                 ));
             }
+            one_of("syslog_options", "option", Some(option), &SYSLOG_OPTIONS)?;
         }
-        if let Some(priority) = &self.priority {
-            if !SYSLOG_PRIORITIES.contains(&priority.as_str()) {
-                return Err(format!(
-                    "syslog_priority: unknown priority {priority:?} (expected one of {}, in \
-                     capitals)",
-                    SYSLOG_PRIORITIES.join(", ")
-                ));
-            }
-        }
-        Ok(())
+        one_of(
+            "syslog_facility",
+            "facility",
+            self.facility.as_deref(),
+            &SYSLOG_FACILITIES,
+        )?;
+        one_of(
+            "syslog_priority",
+            "priority",
+            self.priority.as_deref(),
+            &SYSLOG_PRIORITIES,
+        )
     }
 }
 
@@ -289,14 +273,13 @@ pub fn format(
     context: &CefContext,
     extensions: &[(&str, &str)],
 ) -> String {
-    let time = context.time.unwrap_or_else(SystemTime::now);
-    let header = header(cef, product, name, severity, context, time);
-    Line::new(header, context, extensions).text
+    Line::new(cef, product, name, severity, context, extensions).text
 }
 
-/// A formatted line, and the extensions it leaves out.
+/// A formatted line, its time, and the extensions it leaves out.
 struct Line {
     text: String,
+    time: SystemTime,
     /// Keys that are empty once cleaned, repeat one, or are standard.
     bad_keys: Vec<String>,
     /// Keys of extensions beyond [`MAX_LINE`].
@@ -304,80 +287,86 @@ struct Line {
 }
 
 impl Line {
-    /// The line: `header`, then the extensions.
-    fn new(mut text: String, context: &CefContext, extensions: &[(&str, &str)]) -> Line {
-        standard_extensions(context, &mut text);
+    /// `DATE HOST CEF:0|vendor|product|version|signature|name|severity|`,
+    /// the seven standard extensions, then the caller's.
+    fn new(
+        cef: &Cef,
+        product: &str,
+        name: &str,
+        severity: u8,
+        context: &CefContext,
+        extensions: &[(&str, &str)],
+    ) -> Line {
+        let time = context.time.unwrap_or_else(SystemTime::now);
+        let mut text = crate::local_time::cef_date(time);
+        text.push(' ');
+        let host = cef
+            .host
+            .as_deref()
+            .unwrap_or(crate::message::identity().hostname);
+        // A space or line break in the host would shift the fields a
+        // syslog-style reader finds before `CEF:`.
+        text.extend(host.chars().map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        }));
+        text.push_str(" CEF:0");
+        let signature = context.signature.as_deref().unwrap_or(name);
+        let severity = severity.min(10).to_string();
+        for field in [
+            &cef.vendor,
+            product,
+            &cef.version,
+            signature,
+            name,
+            &severity,
+        ] {
+            text.push('|');
+            escape(field, true, &mut text);
+        }
+        // The seven extensions metlog-cef always writes, with its defaults.
+        let standard = [
+            "requestClientApplication",
+            context.user_agent.as_deref().unwrap_or("none"),
+            context.method.as_deref().unwrap_or(""),
+            context.path.as_deref().unwrap_or(""),
+            context.source(),
+            context.host.as_deref().unwrap_or("none"),
+            context.user.as_deref().unwrap_or("none"),
+        ];
+        for (i, (key, value)) in STANDARD_KEYS.iter().zip(standard).enumerate() {
+            text.push(if i == 0 { '|' } else { ' ' });
+            text.push_str(key);
+            text.push('=');
+            escape(value, false, &mut text);
+        }
         let (extra, bad_keys) = callers_extensions(extensions);
-        let too_long = append_within_limit(extra, &mut text);
+        // Up to [`MAX_LINE`] by metlog-cef's measure (the header, then each
+        // extension's key, raw value and two): the first that would pass the
+        // limit ends the line.
+        let mut measured = text.len();
+        let mut too_long = Vec::new();
+        for (key, value) in extra {
+            let added = key.len() + value.len() + 2;
+            if !too_long.is_empty() || measured + added > MAX_LINE {
+                too_long.push(key);
+                continue;
+            }
+            measured += added;
+            text.push(' ');
+            text.push_str(&key);
+            text.push('=');
+            escape(value, false, &mut text);
+        }
         Line {
             text,
+            time,
             bad_keys,
             too_long,
         }
-    }
-}
-
-/// `DATE HOST CEF:0|vendor|product|version|signature|name|severity|`.
-fn header(
-    cef: &Cef,
-    product: &str,
-    name: &str,
-    severity: u8,
-    context: &CefContext,
-    time: SystemTime,
-) -> String {
-    let mut text = crate::local_time::cef_date(time);
-    text.push(' ');
-    let host = cef
-        .host
-        .as_deref()
-        .unwrap_or(crate::message::identity().hostname);
-    // A space or line break in the host would shift the fields a
-    // syslog-style reader finds before `CEF:`.
-    text.extend(host.chars().map(|c| {
-        if c.is_whitespace() || c.is_control() {
-            '_'
-        } else {
-            c
-        }
-    }));
-    text.push_str(" CEF:0");
-    let signature = context.signature.as_deref().unwrap_or(name);
-    let severity = severity.min(10).to_string();
-    let fields = [
-        &cef.vendor,
-        product,
-        &cef.version,
-        signature,
-        name,
-        &severity,
-    ];
-    for field in fields {
-        text.push('|');
-        escape_header(field, &mut text);
-    }
-    text.push('|');
-    text
-}
-
-/// The seven extensions metlog-cef always writes, with its defaults.
-fn standard_extensions(context: &CefContext, text: &mut String) {
-    let standard = [
-        "requestClientApplication",
-        context.user_agent.as_deref().unwrap_or("none"),
-        context.method.as_deref().unwrap_or(""),
-        context.path.as_deref().unwrap_or(""),
-        context.source(),
-        context.host.as_deref().unwrap_or("none"),
-        context.user.as_deref().unwrap_or("none"),
-    ];
-    for (i, (key, value)) in STANDARD_KEYS.iter().zip(standard).enumerate() {
-        if i > 0 {
-            text.push(' ');
-        }
-        text.push_str(key);
-        text.push('=');
-        escape_extension(value, text);
     }
 }
 
@@ -387,16 +376,19 @@ fn callers_extensions<'a>(extensions: &[(&str, &'a str)]) -> (Vec<(String, &'a s
     let mut bad_keys = Vec::new();
     let mut extra: Vec<(String, &str)> = Vec::with_capacity(extensions.len());
     let mut seen = std::collections::HashSet::with_capacity(extensions.len());
-    // Keys written as given come first: one that had to be cleaned
-    // (`a b` → `ab`) never takes the place of a key given as it is.
+    // metlog-cef's key characters (its `_KEY`): ASCII letters, digits, `_`,
+    // `-` and `.`.
     let cleaned: Vec<String> = extensions
         .iter()
-        .map(|(original, _)| original.chars().filter(|&c| is_key_char(c)).collect())
+        .map(|(original, _)| {
+            let is_key_char = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+            original.chars().filter(is_key_char).collect()
+        })
         .collect();
-    let as_given = |at: usize| cleaned[at] == extensions[at].0;
-    let order = (0..extensions.len())
-        .filter(|&at| as_given(at))
-        .chain((0..extensions.len()).filter(|&at| !as_given(at)));
+    // Keys written as given come first: one that had to be cleaned
+    // (`a b` → `ab`) never takes the place of a key given as it is.
+    let mut order: Vec<usize> = (0..extensions.len()).collect();
+    order.sort_by_key(|&at| cleaned[at] != extensions[at].0);
     for at in order {
         let (original, value) = extensions[at];
         let key = &cleaned[at];
@@ -412,77 +404,31 @@ fn callers_extensions<'a>(extensions: &[(&str, &'a str)]) -> (Vec<(String, &'a s
     (extra, bad_keys)
 }
 
-/// Appends the extensions up to [`MAX_LINE`] by metlog-cef's measure (the
-/// header, then each extension's key, raw value and two: the first that
-/// would pass the limit ends the line); the keys of those left out.
-fn append_within_limit(extra: Vec<(String, &str)>, text: &mut String) -> Vec<String> {
-    let mut measured = text.len();
-    let mut too_long = Vec::new();
-    for (key, value) in extra {
-        let added = key.len() + value.len() + 2;
-        if !too_long.is_empty() || measured + added > MAX_LINE {
-            too_long.push(key);
-            continue;
-        }
-        measured += added;
-        text.push(' ');
-        text.push_str(&key);
-        text.push('=');
-        escape_extension(value, text);
-    }
-    too_long
-}
-
-/// metlog-cef's key characters (its `_KEY`): ASCII letters, digits, `_`,
-/// `-` and `.`.
-fn is_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
-}
-
-fn escape_header(text: &str, out: &mut String) {
+/// Escapes a header field (`\`, `|`; line breaks become spaces) or an
+/// extension value (`\`, `=`; line breaks as `\n`, `\r`).
+fn escape(text: &str, header: bool, out: &mut String) {
     for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '|' => out.push_str("\\|"),
-            '\r' | '\n' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_extension(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '=' => out.push_str("\\="),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
+        match (c, header) {
+            ('\\', _) => out.push_str("\\\\"),
+            ('|', true) => out.push_str("\\|"),
+            ('\r' | '\n', true) => out.push(' '),
+            ('=', false) => out.push_str("\\="),
+            ('\n', false) => out.push_str("\\n"),
+            ('\r', false) => out.push_str("\\r"),
+            (c, _) => out.push(c),
         }
     }
 }
 
 /// `client.cef(...)`: metlog-cef's method.
-pub trait CefExt {
+impl Client {
     /// Sends a `cef` message whose payload is the CEF line for event `name`
-    /// of `severity` 0–10 (see the [module docs](self)), with the context's
-    /// and the given extensions, and whose `fields.cef_meta` carries the
-    /// plugin's syslog settings; returns the line (`None` when the client
-    /// is inactive). The message's logger and severity are the client's,
-    /// as metlog-cef's.
-    fn cef<'a, I>(
-        &self,
-        name: &str,
-        severity: u8,
-        context: &CefContext,
-        extensions: I,
-    ) -> Option<String>
-    where
-        I: IntoIterator<Item = (&'a str, &'a str)>;
-}
-
-impl CefExt for Client {
-    fn cef<'a, I>(
+    /// of `severity` 0–10 (see [`plugin::cef`](crate::plugin::cef)), with
+    /// the context's and the given extensions, and whose `fields.cef_meta`
+    /// carries the plugin's syslog settings; returns the line (`None` when
+    /// the client is inactive). The message's logger and severity are the
+    /// client's, as metlog-cef's.
+    pub fn cef<'a, I>(
         &self,
         name: &str,
         severity: u8,
@@ -499,22 +445,21 @@ impl CefExt for Client {
         let cef = self.plugin::<Cef>("cef").unwrap_or(&default);
         let product = cef.product.as_deref().unwrap_or(self.logger());
         let extensions: Vec<(&'a str, &'a str)> = extensions.into_iter().collect();
-        let time = context.time.unwrap_or_else(SystemTime::now);
-        let header = header(cef, product, name, severity, context, time);
-        let line = Line::new(header, context, &extensions);
+        let line = Line::new(cef, product, name, severity, context, &extensions);
         report_left_out(name, &line);
         // As metlog-cef: the syslog settings the router's CEF output reads.
-        let mut fields = Fields::new();
-        fields.insert("cef_meta", crate::Value::from(cef.syslog.cef_meta()));
-        let msg = self.make_message(
-            SharedStr::from_static("cef"),
-            None,
-            None,
-            SharedStr::from(line.text.clone()),
-            fields,
-            Some(time),
-        );
-        self.dispatch_message(msg);
+        let syslog = &cef.syslog;
+        let meta = serde_json::json!({
+            "syslog_options": syslog.options,
+            "syslog_facility": syslog.facility,
+            "syslog_ident": syslog.ident,
+            "syslog_priority": syslog.priority,
+        });
+        self.metlog(SharedStr::from_static("cef"))
+            .payload(line.text.clone())
+            .field("cef_meta", meta)
+            .timestamp(line.time)
+            .send();
         Some(line.text)
     }
 }
@@ -556,9 +501,10 @@ fn some_keys(keys: &[String]) -> String {
             format!("{:?}", &key[..end])
         })
         .collect();
-    match keys.len().checked_sub(SHOWN) {
-        Some(more) if more > 0 => format!("[{}] and {more} more", shown.join(", ")),
-        _ => format!("[{}]", shown.join(", ")),
+    let shown = format!("[{}]", shown.join(", "));
+    match keys.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
     }
 }
 

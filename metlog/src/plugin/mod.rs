@@ -43,21 +43,18 @@ pub mod cef;
 pub mod panics;
 pub mod process;
 
+/// The built-in provider of `cef` plugins, under our name and metlog-py's.
+const CEF_PROVIDERS: [&str; 3] = [
+    "cef",
+    "metlog_cef.cef_plugin:config_plugin",
+    "metlog_cef.cef_plugin.config_plugin",
+];
+
 fn providers() -> &'static RwLock<HashMap<String, Provider>> {
     static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
     PROVIDERS.get_or_init(|| {
-        // The built-in plugins, under our names and metlog-py's.
-        let builtins: [(&str, Provider); 3] = [
-            ("cef", cef::provider),
-            ("metlog_cef.cef_plugin:config_plugin", cef::provider),
-            ("metlog_cef.cef_plugin.config_plugin", cef::provider),
-        ];
-        RwLock::new(
-            builtins
-                .into_iter()
-                .map(|(n, p)| (n.to_owned(), p))
-                .collect(),
-        )
+        let builtins = CEF_PROVIDERS.map(|name| (name.to_owned(), cef::provider as Provider));
+        RwLock::new(builtins.into_iter().collect())
     })
 }
 
@@ -65,12 +62,7 @@ fn providers() -> &'static RwLock<HashMap<String, Provider>> {
 /// section is called: metlog-py binds a plugin under its provider's
 /// `metlog_name` (metlog-cef's is `cef`), not the section's suffix.
 pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
-    match provider {
-        "cef" | "metlog_cef.cef_plugin:config_plugin" | "metlog_cef.cef_plugin.config_plugin" => {
-            Some("cef")
-        }
-        _ => None,
-    }
+    CEF_PROVIDERS.contains(&provider).then_some("cef")
 }
 
 /// Makes `provider` available to configuration files under `name`

@@ -37,12 +37,7 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         // report back into the worker that panicked.
         let own_thread = crate::process::is_inside(crate::process::Within::OwnThread);
         if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
-            match &client {
-                Some(client) => report(client, info, flush_timeout),
-                None => {
-                    crate::holder::with_current(|c| report(c, info, flush_timeout));
-                }
-            }
+            crate::bridge::with_client(&client, |c| report(c, info, flush_timeout));
         }
         previous(info);
     }));
@@ -54,17 +49,16 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
 const MAX_BACKTRACE: usize = 4096;
 
 /// The first [`MAX_BACKTRACE`] bytes at most, cut at a line end. Runs inside
-/// the panic hook, where a panic aborts the process: never slices inside a
+/// the panic hook, where a panic aborts the process: never cuts inside a
 /// character (function names may be non-ASCII).
 fn bounded(mut backtrace: String) -> String {
     if backtrace.len() <= MAX_BACKTRACE {
         return backtrace;
     }
-    let mut end = MAX_BACKTRACE;
-    while !backtrace.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = backtrace[..end].rfind('\n').unwrap_or(0);
+    // A line end is one byte, never part of another character: the bytes
+    // can be searched as they are.
+    let bytes = &backtrace.as_bytes()[..MAX_BACKTRACE];
+    let cut = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
     backtrace.truncate(cut);
     backtrace.push_str("\n(backtrace truncated)");
     backtrace
@@ -84,15 +78,8 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     };
     let mut fields = Fields::new();
     if let Some(location) = info.location() {
-        fields.insert(
-            "location",
-            format!(
-                "{}:{}:{}",
-                location.file(),
-                location.line(),
-                location.column()
-            ),
-        );
+        // `file:line:column`.
+        fields.insert("location", location.to_string());
     }
     let thread = std::thread::current();
     fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());

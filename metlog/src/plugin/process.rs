@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{Client, Fields, SharedStr};
+use crate::{Client, SharedStr};
 
 /// One reading of this process's statistics: `(statistic, value)`.
 ///
@@ -44,36 +44,37 @@ pub fn collect() -> Vec<(&'static str, f64)> {
             }
         }
     }
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status.lines() {
-            let mut parts = line.split_whitespace();
-            match (
-                parts.next(),
-                parts.next().and_then(|v| v.parse::<f64>().ok()),
-            ) {
-                (Some("VmRSS:"), Some(kb)) => stats.push(("rss_bytes", kb * 1024.0)),
-                (Some("Threads:"), Some(n)) => stats.push(("threads", n)),
-                _ => {}
-            }
-        }
-    }
+    let status = [
+        ("VmRSS:", "rss_bytes", 1024.0),
+        ("Threads:", "threads", 1.0),
+    ];
+    read_keyed("/proc/self/status", status, &mut stats);
     if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
         stats.push(("open_fds", entries.count() as f64));
     }
-    if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
-        for line in io.lines() {
-            let mut parts = line.split_whitespace();
-            match (
-                parts.next(),
-                parts.next().and_then(|v| v.parse::<f64>().ok()),
-            ) {
-                (Some("read_bytes:"), Some(n)) => stats.push(("io_read_bytes", n)),
-                (Some("write_bytes:"), Some(n)) => stats.push(("io_write_bytes", n)),
-                _ => {}
-            }
+    let io = [
+        ("read_bytes:", "io_read_bytes", 1.0),
+        ("write_bytes:", "io_write_bytes", 1.0),
+    ];
+    read_keyed("/proc/self/io", io, &mut stats);
+    stats
+}
+
+/// From a file of `key: value` lines, each wanted key's value (times its
+/// scale) as its statistic.
+fn read_keyed(path: &str, wanted: [(&str, &'static str, f64); 2], stats: &mut Vec<(&str, f64)>) {
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let mut parts = line.split_whitespace();
+        let (key, value) = (
+            parts.next(),
+            parts.next().and_then(|v| v.parse::<f64>().ok()),
+        );
+        if let (Some(&(_, stat, scale)), Some(value)) =
+            (wanted.iter().find(|w| Some(w.0) == key), value)
+        {
+            stats.push((stat, value * scale));
         }
     }
-    stats
 }
 
 /// Sends one reading through `client` under `prefix`; returns how many
@@ -84,21 +85,17 @@ pub fn send(client: &Client, prefix: &str) -> usize {
     let host = identity.hostname.replace('.', "_");
     let stats = collect();
     for (stat, value) in &stats {
-        let mut fields = Fields::new();
-        fields.insert("name", format!("{host}.{}.{stat}", identity.pid()));
-        fields.insert("rate", 1.0);
-        // The statsd namespace, where metlog-psutils put it: the routers
-        // (and `StatsdSender`) key by `fields.logger`, not the envelope's.
-        fields.insert("logger", prefix.to_owned());
-        let msg = client.make_message(
-            SharedStr::from_static("gauge"),
-            Some(SharedStr::copy_from(prefix)),
-            None,
-            SharedStr::from(format_value(*value)),
-            fields,
-            None,
-        );
-        client.dispatch_message(msg);
+        // The statsd namespace is also `fields.logger`, where metlog-psutils
+        // put it: the routers (and `StatsdSender`) key by it, not the
+        // envelope's.
+        client
+            .metlog(SharedStr::from_static("gauge"))
+            .logger(prefix)
+            .payload(format_value(*value))
+            .field("name", format!("{host}.{}.{stat}", identity.pid()))
+            .field("rate", 1.0)
+            .field("logger", prefix.to_owned())
+            .send();
     }
     stats.len()
 }

@@ -64,11 +64,7 @@ impl SendError {
 
     /// An I/O error, with what was being done (`context`) for the report.
     pub fn io(context: impl Into<Cow<'static, str>>, error: std::io::Error) -> Self {
-        SendError {
-            kind: SendErrorKind::Io,
-            message: context.into(),
-            source: Some(Box::new(error)),
-        }
+        Self::new(SendErrorKind::Io, context).with_source(error)
     }
 
     /// Attaches the underlying cause.
@@ -95,8 +91,6 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        Some(self.source.as_deref()?)
     }
 }

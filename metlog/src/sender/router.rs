@@ -138,47 +138,38 @@ impl Sender for Router {
     }
 
     fn flush(&self) -> Result<(), SendError> {
-        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
-        flush_together(&senders, |sender| sender.flush())
+        flush_together(self.all(), |sender| sender.flush())
     }
 
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        let senders: Vec<&dyn Sender> = self.all().map(|r| &*r.sender).collect();
-        flush_together(&senders, |sender| sender.flush_timeout(timeout))
+        flush_together(self.all(), |sender| sender.flush_timeout(timeout))
     }
 
     /// The sum over the routes, a queue serving several counted once.
     fn delivery(&self) -> Option<Delivery> {
-        let mut seen = Vec::new();
-        let mut total = Delivery::default();
-        for delivery in self.all().map(Route::delivery) {
-            if delivery.queue != 0 {
-                if seen.contains(&delivery.queue) {
-                    continue;
-                }
-                seen.push(delivery.queue);
-            }
-            total = total + delivery;
-        }
-        Some(total)
+        let mut seen = std::collections::HashSet::new();
+        let deliveries = self.all().map(Route::delivery);
+        let counted =
+            deliveries.filter(|delivery| delivery.queue == 0 || seen.insert(delivery.queue));
+        Some(counted.fold(Delivery::default(), |total, delivery| total + delivery))
     }
 }
 
-/// Runs `flush` on every sender at once (a thread each but the first, which
-/// runs here; inline when no thread can be had), and gathers the errors.
-pub(crate) fn flush_together(
-    senders: &[&dyn Sender],
+/// Runs `flush` on every route's sender at once (a thread each but the
+/// first, which runs here; inline when no thread can be had); `Ok`, or one
+/// error saying what each failure said (of the first's kind).
+fn flush_together<'a>(
+    routes: impl Iterator<Item = &'a Route>,
     flush: impl Fn(&dyn Sender) -> Result<(), SendError> + Sync,
 ) -> Result<(), SendError> {
-    let Some((first, rest)) = senders.split_first() else {
-        return Ok(());
-    };
+    let senders: Vec<&dyn Sender> = routes.map(|route| &*route.sender).collect();
+    let (first, rest) = senders.split_first().expect("a router has a default route");
     let flush = &flush;
     // A flush from a queue's own worker (its transport flushing a client
     // that sends through it) is refused at once, not waited for: the
     // threads flushing for this one work for the same queue.
     let worker = crate::process::worker_of();
-    std::thread::scope(|scope| {
+    let results = std::thread::scope(|scope| {
         let others: Vec<_> = rest
             .iter()
             .map(|&sender| {
@@ -204,26 +195,15 @@ pub(crate) fn flush_together(
                 Err(sender) => flush(sender),
             });
         }
-        every_error(results.into_iter())
-    })
-}
-
-/// `Ok`, or one error saying what each failed result said (of the first's
-/// kind).
-pub(crate) fn every_error(
-    results: impl Iterator<Item = Result<(), SendError>>,
-) -> Result<(), SendError> {
-    let errors: Vec<SendError> = results.filter_map(Result::err).collect();
+        results
+    });
+    let mut errors: Vec<SendError> = results.into_iter().filter_map(Result::err).collect();
     match errors.len() {
         0 => Ok(()),
-        1 => Err(errors.into_iter().next().expect("one error")),
+        1 => Err(errors.remove(0)),
         _ => {
-            let text = errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(SendError::new(errors[0].kind(), text))
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            Err(SendError::new(errors[0].kind(), text.join("; ")))
         }
     }
 }

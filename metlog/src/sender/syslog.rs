@@ -90,7 +90,7 @@ impl SyslogConfig {
 /// escaped), and the JSON envelope as MSG (no BOM). See
 /// [`encode::syslog`](crate::encode::syslog) for the exact format.
 ///
-/// A `cef` message (from [`client.cef`](crate::plugin::cef::CefExt), or
+/// A `cef` message (from [`client.cef`](crate::Client::cef), or
 /// metlog-cef's read back) is written as the router's CEF output writes it:
 /// its CEF line as MSG, under the facility, priority and ident of its
 /// `fields.cef_meta` (defaults `LOCAL4`, `INFO` and the logger, the
