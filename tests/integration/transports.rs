@@ -96,12 +96,22 @@ struct LateThenPanic {
     held: usize,
     /// Messages handed over so far.
     seen: Arc<std::sync::atomic::AtomicUsize>,
+    /// Opened by the test once the second three are queued: the batch that
+    /// brings the first three in waits for it, so the worker then takes
+    /// the second three in one batch (however the first were split).
+    gate: Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
 }
 
 impl Transport for LateThenPanic {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        self.seen
+        let before = self
+            .seen
             .fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+        if before < 3 && before + batch.len() >= 3 {
+            if let Some(gate) = self.gate.lock().unwrap().take() {
+                let _ = gate.recv();
+            }
+        }
         let earlier = std::mem::replace(&mut self.held, batch.len());
         if earlier == 0 {
             return;
@@ -116,18 +126,21 @@ fn reports_of_an_earlier_batch_do_not_hide_the_losses_of_this_one() {
     support::collect_reports();
     let transport = LateThenPanic::default();
     let seen = transport.seen.clone();
+    let (open, gate) = std::sync::mpsc::channel();
+    *transport.gate.lock().unwrap() = Some(gate);
     let sender = queued(transport);
     let client = client("late", &sender);
     for _ in 0..3 {
         client.incr("first");
     }
-    // The worker takes the first three alone.
+    // The worker takes the first three alone (in one batch or more).
     support::wait_until("the worker to take the first three", || {
         seen.load(std::sync::atomic::Ordering::SeqCst) >= 3
     });
     for _ in 0..3 {
         client.incr("second");
     }
+    open.send(()).unwrap();
     let start = Instant::now();
     let flushed = client.flush_timeout(Duration::from_secs(2));
     let stats = client.stats();
