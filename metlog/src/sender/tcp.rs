@@ -7,21 +7,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::address::{Address, Resolver, ToAddress};
-use super::background::{QueueConfig, QueuedSender};
+use super::background::QueuedSender;
 use super::transport::{Batch, Outcome, Transport};
-use super::udp::{background_sender, Encoder};
+use super::udp::{background_sender, Format, SenderOptions};
 use super::{SendError, SendErrorKind};
-use crate::encode::json;
 use crate::Envelope;
-
-/// How messages are delimited on the stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// `MSG\n` (NDJSON; also RFC 6587 non-transparent framing).
-    Newline,
-    /// `LEN SP MSG` (RFC 6587 octet counting, for syslog over TCP).
-    OctetCount,
-}
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -33,12 +23,11 @@ const EOF_PROBE: Duration = Duration::from_millis(20);
 /// Writes framed messages to a TCP peer, keeping them in a bounded backlog
 /// while it is unreachable.
 pub(crate) struct StreamTransport {
-    pub(crate) peer: Resolver,
+    peer: Resolver,
     /// The peer's name failing to resolve has been reported (once).
     unresolved_reported: bool,
-    pub(crate) encode: Encoder,
-    pub(crate) framing: Framing,
-    pub(crate) backlog_limit: usize,
+    options: SenderOptions,
+    backlog_limit: usize,
     stream: Option<TcpStream>,
     /// The peer has stopped sending on this connection (it may still read).
     peer_eof: bool,
@@ -49,7 +38,6 @@ pub(crate) struct StreamTransport {
     backlog_bytes: usize,
     next_attempt: Instant,
     backoff: Duration,
-    out: Vec<u8>,
     /// A chunk the peer has taken part of on this connection (it stopped
     /// reading for longer than a write waits): the backlog's first
     /// `entries`, of which `written` bytes are out. It is finished on the
@@ -75,27 +63,21 @@ enum Progress {
 }
 
 impl StreamTransport {
-    /// `backlog`: at most this many messages and bytes wait unsent.
-    pub(crate) fn new(
-        peer: Address,
-        encode: Encoder,
-        framing: Framing,
-        (backlog_limit, backlog_max_bytes): (usize, usize),
-    ) -> Self {
+    /// At most the options' backlog of messages, and their queue's
+    /// [`max_bytes`](super::QueueConfig::max_bytes), wait unsent.
+    pub(crate) fn new(peer: Address, options: &SenderOptions) -> Self {
         StreamTransport {
             peer: Resolver::new(peer),
             unresolved_reported: false,
-            encode,
-            framing,
-            backlog_limit: backlog_limit.max(1),
-            backlog_max_bytes,
+            backlog_limit: options.backlog.unwrap_or(10_000).max(1),
+            backlog_max_bytes: options.queue.max_bytes_value(),
+            options: options.clone(),
             backlog_bytes: 0,
             stream: None,
             peer_eof: false,
             backlog: VecDeque::new(),
             next_attempt: Instant::now(),
             backoff: MIN_BACKOFF,
-            out: Vec::new(),
             resume: None,
         }
     }
@@ -153,11 +135,7 @@ impl StreamTransport {
         let Some(stream) = &self.stream else {
             return true;
         };
-        if stream.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut probe = [0u8; 1];
-        let closed = match stream.peek(&mut probe) {
+        match peek_now(stream) {
             Ok(0) => {
                 self.peer_eof = true;
                 false
@@ -169,24 +147,20 @@ impl StreamTransport {
                 false
             }
             Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        };
-        let _ = stream.set_nonblocking(false);
-        closed
+        }
     }
 
-    fn frame(&mut self, message: &Envelope<'_>) -> Result<Vec<u8>, SendError> {
-        self.out.clear();
-        (self.encode)(message, &mut self.out)?;
-        let mut framed = Vec::with_capacity(self.out.len() + 8);
-        match self.framing {
-            Framing::Newline => {
-                framed.extend_from_slice(&self.out);
-                framed.push(b'\n');
-            }
-            Framing::OctetCount => {
-                framed.extend_from_slice(format!("{} ", self.out.len()).as_bytes());
-                framed.extend_from_slice(&self.out);
-            }
+    /// The message's bytes framed: `MSG\n` (NDJSON; also RFC 6587
+    /// non-transparent framing), or for syslog `LEN SP MSG` (RFC 6587 octet
+    /// counting).
+    fn frame(&self, message: &Envelope<'_>) -> Result<Vec<u8>, SendError> {
+        let mut framed = Vec::with_capacity(256);
+        self.options.encode(message, &mut framed)?;
+        if self.options.format == Format::Syslog {
+            let len = framed.len().to_string() + " ";
+            framed.splice(..0, len.into_bytes());
+        } else {
+            framed.push(b'\n');
         }
         Ok(framed)
     }
@@ -285,9 +259,7 @@ impl StreamTransport {
         }
         std::thread::sleep(EOF_PROBE);
         let reset = stream.take_error().ok().flatten().is_some()
-            || stream.set_nonblocking(true).is_err()
-            || matches!(stream.peek(&mut [0u8; 1]), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
-        let _ = stream.set_nonblocking(false);
+            || matches!(peek_now(stream), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
         if reset {
             Progress::Failed
         } else {
@@ -394,8 +366,8 @@ impl Transport for StreamTransport {
 /// Sends newline-delimited JSON over TCP from a background thread.
 ///
 /// Connects on first use, reconnects with exponential backoff (50 ms up to
-/// 5 s) after the peer goes away, and meanwhile keeps up to `backlog`
-/// messages (10,000 by default; the oldest are dropped, counted as failed)
+/// 5 s) after the peer goes away, and meanwhile keeps up to
+/// [`backlog`](SenderOptions::backlog) messages (10,000 by default; the oldest are dropped, counted as failed)
 /// which it delivers once reconnected. Writes are batched.
 ///
 /// ```
@@ -414,40 +386,30 @@ pub struct TcpSender {
     pub(crate) queued: QueuedSender,
 }
 
-/// Messages kept while the peer is unreachable, by default.
-pub(crate) const DEFAULT_BACKLOG: usize = 10_000;
-
 impl TcpSender {
     /// Sends to `addr`, connected on first use (a host name is resolved
     /// then, in the background: see [`Address`]).
     pub fn new(addr: impl ToAddress) -> io::Result<TcpSender> {
-        Self::with_options(addr, QueueConfig::default(), DEFAULT_BACKLOG)
+        Self::with_options(addr, SenderOptions::default())
     }
 
-    /// Sends to `addr` with the given queue and backlog size.
-    pub fn with_options(
-        addr: impl ToAddress,
-        config: QueueConfig,
-        backlog: usize,
-    ) -> io::Result<TcpSender> {
-        let limits = (backlog, config.max_bytes_value());
-        let addr = addr.to_address()?;
-        let transport = move || {
-            let encode: Encoder = Box::new(|message, out| {
-                json::write(message, out);
-                Ok(())
-            });
-            Ok(StreamTransport::new(
-                addr.clone(),
-                encode,
-                Framing::Newline,
-                limits,
-            ))
-        };
+    /// Sends to `addr` with the options' queue and
+    /// [`backlog`](SenderOptions::backlog).
+    pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<TcpSender> {
+        let peer = addr.to_address()?;
         Ok(TcpSender {
-            queued: QueuedSender::with_factory("tcp", transport, config)?,
+            queued: options.stream("tcp", Format::Json, peer)?,
         })
     }
+}
+
+/// What the peer sent, peeked at without waiting: `Ok(0)` when it has
+/// stopped sending, `WouldBlock` when it sent nothing.
+fn peek_now(stream: &TcpStream) -> io::Result<usize> {
+    stream.set_nonblocking(true)?;
+    let peeked = stream.peek(&mut [0u8; 1]);
+    let _ = stream.set_nonblocking(false);
+    peeked
 }
 
 background_sender!(TcpSender);
