@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::address::ToAddress;
 use super::background::QueuedSender;
+use super::tcp::StreamTransport;
 use super::udp::{background_sender, Format, SenderOptions};
 
 /// Sends each message as an RFC 5424 syslog message: priority from the
@@ -48,8 +49,9 @@ impl SyslogSender {
     /// [backlog](SenderOptions::backlog) while the peer is away.
     pub fn tcp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let peer = addr.to_address()?;
+        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
         Ok(SyslogSender {
-            queued: options.stream("syslog-tcp", Format::Syslog, peer)?,
+            queued: options.start("syslog-tcp", Format::Syslog, transport)?,
         })
     }
 

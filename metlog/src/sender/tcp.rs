@@ -39,17 +39,11 @@ pub(crate) struct StreamTransport {
     next_attempt: Instant,
     backoff: Duration,
     /// A chunk the peer has taken part of on this connection (it stopped
-    /// reading for longer than a write waits): the backlog's first
-    /// `entries`, of which `written` bytes are out. It is finished on the
+    /// reading for longer than a write waits): the backlog's first entries
+    /// (so many), of which bytes (so many) are out. It is finished on the
     /// same connection — a new one would carry its start twice, and the old
     /// one a cut line.
-    resume: Option<Resume>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Resume {
-    entries: usize,
-    written: usize,
+    resume: Option<(usize, usize)>,
 }
 
 /// How a chunk's write went.
@@ -180,10 +174,7 @@ impl StreamTransport {
             if !self.connect() {
                 break;
             }
-            let (count, from) = match self.resume.take() {
-                Some(resume) => (resume.entries, resume.written),
-                None => (self.chunk_len(), 0),
-            };
+            let (count, from) = self.resume.take().unwrap_or_else(|| (self.chunk_len(), 0));
             let mut chunk = Vec::new();
             for entry in self.backlog.iter().take(count) {
                 chunk.extend_from_slice(entry);
@@ -196,10 +187,7 @@ impl StreamTransport {
                 }
                 Progress::Stalled(written) => {
                     // Finished on this connection when the peer reads again.
-                    self.resume = Some(Resume {
-                        entries: count,
-                        written,
-                    });
+                    self.resume = Some((count, written));
                     break;
                 }
                 Progress::Failed => {
@@ -217,15 +205,11 @@ impl StreamTransport {
     /// 256 KiB, at least one).
     fn chunk_len(&self) -> usize {
         let mut bytes = 0;
-        let mut count = 0;
-        for entry in &self.backlog {
-            if count > 0 && bytes + entry.len() > 256 * 1024 {
-                break;
-            }
+        let fits = |entry: &&Vec<u8>| {
             bytes += entry.len();
-            count += 1;
-        }
-        count
+            bytes <= 256 * 1024
+        };
+        self.backlog.iter().take_while(fits).count().max(1)
     }
 
     /// Writes `chunk` from byte `from` on; whether it reached a peer that
@@ -267,31 +251,24 @@ impl StreamTransport {
         }
     }
 
-    /// Keeps `framed` for when the peer takes it, dropping the oldest (or
-    /// `framed` itself, when it alone exceeds the byte ceiling) to stay
-    /// within the backlog's bounds in messages and bytes.
+    /// Why a message was dropped from the backlog.
     fn backlog_full(&self) -> SendError {
         SendError::new(
             SendErrorKind::Io,
             format!(
                 "peer {} unreachable{} and the backlog ({} messages, {} bytes at most) is full; \
                  the oldest was dropped",
-                self.peer.address(),
-                self.why_unreachable(),
+                self.peer.address,
+                self.peer.why_unresolved(),
                 self.backlog_limit,
                 self.backlog_max_bytes
             ),
         )
     }
 
-    /// Why the peer is out of reach, when its name did not resolve.
-    fn why_unreachable(&self) -> String {
-        match self.peer.unresolved_because() {
-            Some(why) => format!(" (its name does not resolve: {why})"),
-            None => String::new(),
-        }
-    }
-
+    /// Keeps `framed` for when the peer takes it, dropping the oldest (or
+    /// `framed` itself, when it alone exceeds the byte ceiling) to stay
+    /// within the backlog's bounds in messages and bytes.
     fn push(&mut self, framed: Vec<u8>, outcome: &Outcome) {
         let full = |t: &Self| {
             t.backlog.len() >= t.backlog_limit
@@ -299,7 +276,7 @@ impl StreamTransport {
         };
         // A chunk the peer has taken part of is not given up: the oldest
         // after it go first, and if there are none, this one.
-        let in_flight = self.resume.map_or(0, |r| r.entries);
+        let in_flight = self.resume.map_or(0, |(entries, _)| entries);
         while full(self) {
             let Some(oldest) = self.backlog.remove(in_flight) else {
                 break;
@@ -345,16 +322,13 @@ impl Transport for StreamTransport {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        if let Some(stream) = &mut self.stream {
-            let _ = stream.flush();
-        }
         if !self.backlog.is_empty() {
             let error = SendError::new(
                 SendErrorKind::Io,
                 format!(
                     "peer {} unreachable at shutdown{}",
-                    self.peer.address(),
-                    self.why_unreachable()
+                    self.peer.address,
+                    self.peer.why_unresolved()
                 ),
             );
             outcome.failed(self.backlog.len(), &error);
@@ -397,8 +371,9 @@ impl TcpSender {
     /// [`backlog`](SenderOptions::backlog).
     pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<TcpSender> {
         let peer = addr.to_address()?;
+        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
         Ok(TcpSender {
-            queued: options.stream("tcp", Format::Json, peer)?,
+            queued: options.start("tcp", Format::Json, transport)?,
         })
     }
 }

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
-use super::tcp::StreamTransport;
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -186,18 +185,6 @@ impl SenderOptions {
     ) -> io::Result<QueuedSender> {
         self.start(name, format, move |options| {
             Ok(DatagramTransport::new(Datagrams::udp(&to)?, options))
-        })
-    }
-
-    /// A queued sender of a stream to `peer`.
-    pub(crate) fn stream(
-        self,
-        name: &str,
-        format: Format,
-        peer: Address,
-    ) -> io::Result<QueuedSender> {
-        self.start(name, format, move |options| {
-            Ok(StreamTransport::new(peer.clone(), options))
         })
     }
 }

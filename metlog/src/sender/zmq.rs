@@ -292,8 +292,7 @@ impl ZmqTransport {
 
 impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        self.hear_subscriptions();
-        self.settle_waiting(outcome);
+        self.idle(outcome);
         for envelope in batch.iter() {
             self.buf.clear();
             json::write(envelope, &mut self.buf);
@@ -319,8 +318,7 @@ impl Transport for ZmqTransport {
     /// `deadline`, for ZeroMQ to send what it still holds.
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
         while !self.waiting.is_empty() && Instant::now() < deadline {
-            self.hear_subscriptions();
-            self.settle_waiting(outcome);
+            self.idle(outcome);
             if !self.waiting.is_empty() {
                 std::thread::sleep(Duration::from_millis(5));
             }
