@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cadence::prelude::*;
-use metlog::sender::{QueueConfig, StatsdSender, TcpSender, UdpSender};
+use metlog::sender::{SenderOptions, StatsdSender, TcpSender, UdpSender};
 use metlog::Client;
 
 /// The "burst" lines' message count: fits metlog's and cadence's queues.
@@ -168,7 +168,8 @@ fn metlog_tcp(n: u64, rate: Option<f64>) -> Run {
 
 fn metlog_statsd(n: u64, rate: Option<f64>) -> Run {
     let receiver = udp_receiver(Unit::Line);
-    let sender = StatsdSender::with_options(receiver.addr, 1432, QueueConfig::default()).unwrap();
+    let sender =
+        StatsdSender::with_options(receiver.addr, SenderOptions::default().mtu(1432)).unwrap();
     metlog_run(n, rate, receiver, sender)
 }
 

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use metlog::sender::{
-    QueueConfig, Sender, StatsdSender, SyslogConfig, SyslogSender, TcpSender, UdpSender,
+    QueueConfig, Sender, SenderOptions, StatsdSender, SyslogSender, TcpSender, UdpSender,
 };
 use metlog::Client;
 
@@ -60,21 +60,17 @@ fn parse() -> Result<Options, String> {
 
 fn sender(o: &Options) -> Result<Box<dyn Sender>, String> {
     let addr = (o.host.as_str(), o.port);
-    let queue = QueueConfig::default().capacity(o.queue);
+    let options = SenderOptions::default().queue(QueueConfig::default().capacity(o.queue));
     let err = |e: std::io::Error| format!("{} sender to {}:{}: {e}", o.sender, o.host, o.port);
     Ok(match o.sender.as_str() {
-        "udp" => Box::new(UdpSender::with_queue(addr, queue).map_err(err)?),
-        "tcp" => Box::new(TcpSender::with_options(addr, queue, 100_000).map_err(err)?),
-        "statsd" => Box::new(StatsdSender::with_options(addr, 1432, queue).map_err(err)?),
-        "syslog-udp" => {
-            Box::new(SyslogSender::udp(addr, SyslogConfig::default().queue(queue)).map_err(err)?)
-        }
-        "syslog-tcp" => {
-            Box::new(SyslogSender::tcp(addr, SyslogConfig::default().queue(queue)).map_err(err)?)
-        }
+        "udp" => Box::new(UdpSender::with_options(addr, options).map_err(err)?),
+        "tcp" => Box::new(TcpSender::with_options(addr, options.backlog(100_000)).map_err(err)?),
+        "statsd" => Box::new(StatsdSender::with_options(addr, options.mtu(1432)).map_err(err)?),
+        "syslog-udp" => Box::new(SyslogSender::udp(addr, options).map_err(err)?),
+        "syslog-tcp" => Box::new(SyslogSender::tcp(addr, options).map_err(err)?),
         #[cfg(feature = "zmq")]
         "zmq" => Box::new(
-            metlog::sender::ZmqSender::connect([format!("tcp://{}:{}", o.host, o.port)], 1000)
+            metlog::sender::ZmqSender::new([format!("tcp://{}:{}", o.host, o.port)])
                 .map_err(err)?,
         ),
         #[cfg(not(feature = "zmq"))]

@@ -26,10 +26,10 @@
 //! 5. Watch [`Client::stats`]: sent, dropped, failed, queued.
 //!
 //! ```no_run
-//! use metlog::sender::{Router, StatsdSender, SyslogConfig, SyslogSender};
+//! use metlog::sender::{Router, SenderOptions, StatsdSender, SyslogSender};
 //!
 //! let statsd = StatsdSender::new("127.0.0.1:8125")?;
-//! let syslog = SyslogSender::udp("127.0.0.1:514", SyslogConfig::default())?;
+//! let syslog = SyslogSender::udp("127.0.0.1:514", SenderOptions::default())?;
 //! let client = metlog::Client::builder("myapp")
 //!     .sender(Router::new(syslog).route(["counter", "timer"], statsd))
 //!     .build();

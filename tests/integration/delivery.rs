@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use metlog::encode::syslog::{Facility, SdFields};
 use metlog::sender::{
-    CaptureSender, QueueConfig, Router, Sender, StatsdSender, SyslogConfig, SyslogSender,
+    CaptureSender, QueueConfig, Router, Sender, SenderOptions, StatsdSender, SyslogSender,
     TcpSender, UdpSender,
 };
 use metlog::{Client, Message, Stats};
@@ -64,8 +64,12 @@ fn udp_sends_byte_exact_json_datagrams() {
 fn udp_zips_hosts_and_ports_like_metlog_py() {
     let (a, addr_a) = udp_listener();
     let (b, addr_b) = udp_listener();
-    let sender =
-        UdpSender::to_hosts(["127.0.0.1", "127.0.0.1"], [addr_a.port(), addr_b.port()]).unwrap();
+    let sender = UdpSender::to_hosts(
+        ["127.0.0.1", "127.0.0.1"],
+        [addr_a.port(), addr_b.port()],
+        SenderOptions::default(),
+    )
+    .unwrap();
     assert_eq!(sender.destinations(), [addr_a, addr_b]);
     let client = Client::builder("udp").sender(sender).build();
     client.incr("both");
@@ -75,12 +79,13 @@ fn udp_zips_hosts_and_ports_like_metlog_py() {
         assert_eq!(msg.fields["name"], "both");
     }
     // More hosts than ports: the last port repeats.
-    let sender = UdpSender::to_hosts(["127.0.0.1", "localhost"], [9]).unwrap();
+    let sender =
+        UdpSender::to_hosts(["127.0.0.1", "localhost"], [9], SenderOptions::default()).unwrap();
     assert!(sender.destinations().iter().all(|d| d.port() == 9));
     // A host that does not resolve (yet) is looked up on the worker (see
     // dns.rs); one that never could is refused at once.
-    assert!(UdpSender::to_hosts(["no-such-host.invalid"], [9]).is_ok());
-    assert!(UdpSender::to_hosts(["no such host"], [9]).is_err());
+    assert!(UdpSender::to_hosts(["no-such-host.invalid"], [9], SenderOptions::default()).is_ok());
+    assert!(UdpSender::to_hosts(["no such host"], [9], SenderOptions::default()).is_err());
 }
 
 #[test]
@@ -224,7 +229,10 @@ fn a_stalled_peer_never_blocks_the_caller_and_every_drop_is_counted() {
         .capacity(1_000)
         .drain_timeout(Duration::from_millis(100));
     let client = Client::builder("stall")
-        .sender(TcpSender::with_options(addr, config, 1_000).unwrap())
+        .sender(
+            TcpSender::with_options(addr, SenderOptions::default().queue(config).backlog(1_000))
+                .unwrap(),
+        )
         .build();
     // The peer holds its connection, unread, until the test ends.
     let (_done, until_done) = std::sync::mpsc::channel::<()>();
@@ -249,7 +257,7 @@ fn statsd_lines_are_packed_into_datagrams_up_to_the_mtu() {
     support::collect_reports();
     let (socket, addr) = udp_listener();
     let client = Client::builder("app")
-        .sender(StatsdSender::with_options(addr, 100, QueueConfig::default()).unwrap())
+        .sender(StatsdSender::with_options(addr, SenderOptions::default().mtu(100)).unwrap())
         .build();
     client.incr("a");
     // A counter sampled at 0.5 (built directly, so the client does not
@@ -317,7 +325,7 @@ fn a_router_sends_statsd_its_metrics_and_the_other_types_elsewhere() {
 #[test]
 fn syslog_over_udp_is_rfc5424_with_the_envelope_as_msg() {
     let (socket, addr) = udp_listener();
-    let config = SyslogConfig::default()
+    let config = SenderOptions::default()
         .facility(Facility::Local3)
         .structured_data(SdFields::AllScalars);
     let client = Client::builder("web app")
@@ -351,7 +359,7 @@ fn syslog_over_tcp_uses_octet_counting() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let client = Client::builder("app")
-        .sender(SyslogSender::tcp(addr, SyslogConfig::default()).unwrap())
+        .sender(SyslogSender::tcp(addr, SenderOptions::default()).unwrap())
         .build();
     client.info("one");
     client.info("two\nlines");
@@ -387,7 +395,7 @@ fn syslog_over_a_unix_datagram_socket() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let client = Client::builder("app")
-        .sender(SyslogSender::unix(&path, SyslogConfig::default()).unwrap())
+        .sender(SyslogSender::unix(&path, SenderOptions::default()).unwrap())
         .build();
     client.error("via /dev/log");
     client.flush();
@@ -443,7 +451,13 @@ fn overload_keeps_memory_bounded_and_counts_every_drop() {
                 .capacity(2_000)
                 .drain_timeout(Duration::from_millis(100));
             let client = Client::builder("overload")
-                .sender(TcpSender::with_options(addr, config, 2_000).unwrap())
+                .sender(
+                    TcpSender::with_options(
+                        addr,
+                        SenderOptions::default().queue(config).backlog(2_000),
+                    )
+                    .unwrap(),
+                )
                 .build();
             let text = "y".repeat(2_000);
             let before = support::resident_bytes();
@@ -659,7 +673,7 @@ fn a_burst_of_events_larger_than_the_tcp_backlog_is_delivered_whole() {
         all.iter().filter(|&&b| b == b'\n').count()
     });
     let client = Client::builder("burst")
-        .sender(TcpSender::with_options(addr, QueueConfig::default(), 1_000).unwrap())
+        .sender(TcpSender::with_options(addr, SenderOptions::default().backlog(1_000)).unwrap())
         .build();
     metlog::with_client(&client, || {
         for _ in 0..30_000 {
@@ -686,7 +700,7 @@ fn a_message_over_the_byte_ceiling_is_dropped_without_waiting() {
         .max_bytes(65_536)
         .block_when_full(Duration::from_secs(30));
     let client = Client::builder("big")
-        .sender(UdpSender::with_queue(addr, queue).unwrap())
+        .sender(UdpSender::with_options(addr, SenderOptions::default().queue(queue)).unwrap())
         .build();
     let start = std::time::Instant::now();
     client.info("z".repeat(70_000));
@@ -781,7 +795,7 @@ fn a_tcp_peer_that_closes_and_comes_back_loses_nothing() {
 /// as sent), and once a subscriber is there they are sent.
 #[test]
 fn zeromq_without_a_subscriber_counts_drops_not_sends() {
-    use metlog::sender::ZmqSender;
+    use metlog::sender::{SenderOptions, ZmqSender};
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -790,7 +804,10 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
     let endpoint = format!("tcp://127.0.0.1:{port}");
     support::collect_reports();
     let client = Client::builder("nobody")
-        .sender(ZmqSender::connect([endpoint.as_str()], 1000).unwrap())
+        .sender(
+            ZmqSender::with_options([endpoint.as_str()], SenderOptions::default().backlog(1000))
+                .unwrap(),
+        )
         .build();
     for _ in 0..5_000 {
         client.incr("unheard");
@@ -810,7 +827,13 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
     // hundred arrive and are counted as sent.
     let endpoint = format!("tcp://127.0.0.1:{}", free_port());
     let client = Client::builder("somebody")
-        .sender(ZmqSender::bind([endpoint.as_str()], 1000).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [endpoint.as_str()],
+                SenderOptions::default().backlog(1000).bind(true),
+            )
+            .unwrap(),
+        )
         .build();
     let context = zmq::Context::new();
     let sub = context.socket(zmq::SUB).unwrap();
@@ -838,11 +861,17 @@ fn zeromq_without_a_subscriber_counts_drops_not_sends() {
 /// not as sent.
 #[test]
 fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
-    use metlog::sender::ZmqSender;
+    use metlog::sender::{SenderOptions, ZmqSender};
     support::collect_reports();
     let endpoint = format!("tcp://127.0.0.1:{}", free_port());
     let client = Client::builder("topics")
-        .sender(ZmqSender::bind([endpoint.as_str()], 1000).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [endpoint.as_str()],
+                SenderOptions::default().backlog(1000).bind(true),
+            )
+            .unwrap(),
+        )
         .build();
     let context = zmq::Context::new();
     let sub = context.socket(zmq::SUB).unwrap();
@@ -876,7 +905,7 @@ fn zeromq_messages_no_subscriber_wants_are_dropped_not_sent() {
 /// high-water mark of messages of any size.
 #[test]
 fn zeromq_an_endpoint_that_is_down_holds_nothing_back() {
-    use metlog::sender::ZmqSender;
+    use metlog::sender::{SenderOptions, ZmqSender};
     // Knocks sent before the subscriptions are heard are dropped, reported.
     support::collect_reports();
     let context = zmq::Context::new();
@@ -891,7 +920,13 @@ fn zeromq_an_endpoint_that_is_down_holds_nothing_back() {
     other.bind("tcp://127.0.0.1:*").unwrap();
     let down = other.get_last_endpoint().unwrap().unwrap();
     let client = Client::builder("two-routers")
-        .sender(ZmqSender::connect([up.as_str(), down.as_str()], 100).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [up.as_str(), down.as_str()],
+                SenderOptions::default().backlog(100),
+            )
+            .unwrap(),
+        )
         .build();
     sub.set_rcvtimeo(50).unwrap();
     other.set_rcvtimeo(50).unwrap();
@@ -1003,7 +1038,13 @@ fn a_router_flushes_all_its_routes_within_one_timeout() {
     let queue = QueueConfig::default()
         .drain_timeout(Duration::from_millis(100))
         .flush_timeout(timeout);
-    let route = || TcpSender::with_options(("127.0.0.1", refused), queue.clone(), 100).unwrap();
+    let route = || {
+        TcpSender::with_options(
+            ("127.0.0.1", refused),
+            SenderOptions::default().queue(queue.clone()).backlog(100),
+        )
+        .unwrap()
+    };
     let router = Router::new(route())
         .route(["counter"], route())
         .route(["timer"], route());

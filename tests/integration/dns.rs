@@ -7,7 +7,9 @@ use crate::support;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use metlog::sender::{QueueConfig, StatsdSender, SyslogConfig, SyslogSender, TcpSender, UdpSender};
+use metlog::sender::{
+    QueueConfig, SenderOptions, StatsdSender, SyslogSender, TcpSender, UdpSender,
+};
 use metlog::Client;
 
 /// Never resolves (RFC 6761).
@@ -49,7 +51,9 @@ fn datagram_senders_build_for_a_host_that_does_not_resolve_and_count_failures() 
         ),
         (
             "syslog",
-            Box::new(SyslogSender::udp(format!("{NOWHERE}:514"), SyslogConfig::default()).unwrap()),
+            Box::new(
+                SyslogSender::udp(format!("{NOWHERE}:514"), SenderOptions::default()).unwrap(),
+            ),
         ),
     ];
     for (what, sender) in senders {
@@ -82,7 +86,11 @@ fn a_tcp_sender_keeps_messages_while_its_host_does_not_resolve() {
     let config = QueueConfig::default()
         .flush_timeout(Duration::from_millis(300))
         .drain_timeout(Duration::from_millis(300));
-    let sender = TcpSender::with_options(format!("{NOWHERE}:5566"), config, 100).unwrap();
+    let sender = TcpSender::with_options(
+        format!("{NOWHERE}:5566"),
+        SenderOptions::default().queue(config).backlog(100),
+    )
+    .unwrap();
     let client = Client::builder("app").sender(sender).build();
     send_three(&client);
     let stats = client.stats();
@@ -119,8 +127,12 @@ fn a_host_list_with_one_bad_name_still_delivers_to_the_others() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let port = receiver.local_addr().unwrap().port();
-    let sender =
-        UdpSender::to_hosts(["127.0.0.1", NOWHERE, "other.metlog-test.invalid"], [port]).unwrap();
+    let sender = UdpSender::to_hosts(
+        ["127.0.0.1", NOWHERE, "other.metlog-test.invalid"],
+        [port],
+        SenderOptions::default(),
+    )
+    .unwrap();
     let client = Client::builder("app").sender(sender).build();
     send_three(&client);
     let mut buf = [0; 65_536];

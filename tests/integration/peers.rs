@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use metlog::encode::statsd::Prefix;
 use metlog::encode::syslog::{Facility, SdFields};
-use metlog::sender::{StatsdSender, SyslogConfig, SyslogSender};
+use metlog::sender::{SenderOptions, StatsdSender, SyslogSender};
 use metlog::Client;
 use serde_json::Value;
 
@@ -84,9 +84,11 @@ fn await_statsd(kind: &str, name: &str, expected: &str) {
 fn prefixed_statsd_client(logger: &str) -> Client {
     Client::builder(logger.to_owned())
         .sender(
-            StatsdSender::new(peer("METLOG_TEST_STATSD"))
-                .unwrap()
-                .prefix(Prefix::Logger),
+            StatsdSender::with_options(
+                peer("METLOG_TEST_STATSD"),
+                SenderOptions::default().prefix(Prefix::Logger),
+            )
+            .unwrap(),
         )
         .build()
 }
@@ -293,8 +295,8 @@ fn send_audit(sender: SyslogSender, app: &str, marker: &str) {
     assert_eq!(client.stats().sent, 1);
 }
 
-fn syslog_config() -> SyslogConfig {
-    SyslogConfig::default()
+fn syslog_config() -> SenderOptions {
+    SenderOptions::default()
         .facility(Facility::Local3)
         .structured_data(SdFields::AllScalars)
 }
@@ -440,7 +442,13 @@ fn zeromq_sub_peer_receives_the_json_messages() {
     use metlog::sender::ZmqSender;
     let logger = unique("zmq");
     let client = Client::builder(logger.clone())
-        .sender(ZmqSender::connect([peer("METLOG_TEST_ZMQ")], 1000).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [peer("METLOG_TEST_ZMQ")],
+                SenderOptions::default().backlog(1000),
+            )
+            .unwrap(),
+        )
         .build();
     // PUB/SUB drops what is sent before the subscription reaches the
     // publisher: knock until the peer hears us.
@@ -512,7 +520,13 @@ fn zeromq_high_water_mark_drops_are_counted() {
         .port();
     let endpoint = format!("tcp://127.0.0.1:{port}");
     let client = Client::builder("hwm")
-        .sender(ZmqSender::bind([endpoint.as_str()], 10).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [endpoint.as_str()],
+                SenderOptions::default().backlog(10).bind(true),
+            )
+            .unwrap(),
+        )
         .build();
     let context = zmq::Context::new();
     let sub = context.socket(zmq::SUB).unwrap();

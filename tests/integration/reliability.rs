@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metlog::sender::{
-    FileSender, QueueConfig, Sender, StatsdSender, SyslogConfig, SyslogSender, TcpSender, UdpSender,
+    FileSender, QueueConfig, Sender, SenderOptions, StatsdSender, SyslogSender, TcpSender,
+    UdpSender,
 };
 use metlog::{Client, Stats};
 
@@ -183,7 +184,13 @@ fn overload_against_a_stalled_tcp_peer() {
             let (stop, addr) = stalled_tcp();
             check_overload(
                 "tcp",
-                TcpSender::with_options(addr, short_drain(), 10_000).unwrap(),
+                TcpSender::with_options(
+                    addr,
+                    SenderOptions::default()
+                        .queue(short_drain())
+                        .backlog(10_000),
+                )
+                .unwrap(),
             );
             stop.store(true, Ordering::Relaxed);
         },
@@ -197,7 +204,11 @@ fn overload_against_a_deaf_udp_peer() {
         || {
             support::collect_reports();
             let (_socket, addr) = deaf_udp();
-            check_overload("udp", UdpSender::with_queue(addr, short_drain()).unwrap());
+            check_overload(
+                "udp",
+                UdpSender::with_options(addr, SenderOptions::default().queue(short_drain()))
+                    .unwrap(),
+            );
         },
     );
 }
@@ -211,7 +222,11 @@ fn overload_against_a_deaf_statsd_peer() {
             let (_socket, addr) = deaf_udp();
             check_overload(
                 "statsd",
-                StatsdSender::with_options(addr, 1432, short_drain()).unwrap(),
+                StatsdSender::with_options(
+                    addr,
+                    SenderOptions::default().queue(short_drain()).mtu(1432),
+                )
+                .unwrap(),
             );
         },
     );
@@ -224,7 +239,7 @@ fn overload_against_a_stalled_syslog_tcp_peer() {
         || {
             support::collect_reports();
             let (stop, addr) = stalled_tcp();
-            let config = SyslogConfig::default().queue(short_drain());
+            let config = SenderOptions::default().queue(short_drain());
             check_overload("syslog-tcp", SyslogSender::tcp(addr, config).unwrap());
             stop.store(true, Ordering::Relaxed);
         },
@@ -445,7 +460,10 @@ fn a_hung_peer_cannot_hang_the_flush_or_the_exit() {
         .flush_timeout(Duration::from_millis(300))
         .drain_timeout(Duration::from_millis(300));
     let client = Client::builder("hung")
-        .sender(TcpSender::with_options(addr, config, 10_000).unwrap())
+        .sender(
+            TcpSender::with_options(addr, SenderOptions::default().queue(config).backlog(10_000))
+                .unwrap(),
+        )
         .build();
     let big = "y".repeat(16_000);
     for _ in 0..5_000 {
@@ -479,7 +497,15 @@ fn large_messages_to_a_stalled_tcp_peer_stay_under_the_byte_ceiling() {
             support::collect_reports();
             let (stop, addr) = stalled_tcp();
             let client = Client::builder("large")
-                .sender(TcpSender::with_options(addr, short_drain(), 10_000).unwrap())
+                .sender(
+                    TcpSender::with_options(
+                        addr,
+                        SenderOptions::default()
+                            .queue(short_drain())
+                            .backlog(10_000),
+                    )
+                    .unwrap(),
+                )
                 .build();
             let rss_before = support::resident_bytes();
             let line = "y".repeat(50_000);

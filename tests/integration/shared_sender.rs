@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::support;
 
 use metlog::sender::{
-    CaptureSender, NullSender, QueueConfig, Router, Sender, StatsdSender, TcpSender, UdpSender,
+    CaptureSender, NullSender, QueueConfig, Router, Sender, SenderOptions, StatsdSender, TcpSender,
+    UdpSender,
 };
 use metlog::{Client, Stats};
 
@@ -62,7 +63,10 @@ fn waiting_messages_are_counted_for_the_client_that_made_them() {
         .local_addr()
         .unwrap();
     let queue = QueueConfig::default().drain_timeout(std::time::Duration::from_millis(100));
-    let tcp = Arc::new(TcpSender::with_options(port, queue, 10_000).unwrap());
+    let tcp = Arc::new(
+        TcpSender::with_options(port, SenderOptions::default().queue(queue).backlog(10_000))
+            .unwrap(),
+    );
     let (a, b) = (client("a", tcp.clone()), client("b", tcp.clone()));
     calls(&a, 100);
     calls(&b, 300);
@@ -86,7 +90,11 @@ fn a_client_alone_on_its_sender_sees_what_is_waiting() {
         .local_addr()
         .unwrap();
     let queue = QueueConfig::default().drain_timeout(std::time::Duration::from_millis(100));
-    let a = client("a", TcpSender::with_options(port, queue, 10_000).unwrap());
+    let a = client(
+        "a",
+        TcpSender::with_options(port, SenderOptions::default().queue(queue).backlog(10_000))
+            .unwrap(),
+    );
     calls(&a, 100);
     let _ = a.flush_timeout(std::time::Duration::from_millis(200));
     assert_counts(a.stats(), 0, 110);
@@ -151,7 +159,13 @@ fn clones_of_a_client_share_its_counts() {
 fn a_flush_waits_for_its_own_messages_not_for_a_count() {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let queue = QueueConfig::default().capacity(2_000);
-    let udp = Arc::new(UdpSender::with_queue(sink.local_addr().unwrap(), queue).unwrap());
+    let udp = Arc::new(
+        UdpSender::with_options(
+            sink.local_addr().unwrap(),
+            SenderOptions::default().queue(queue),
+        )
+        .unwrap(),
+    );
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let udp = udp.clone();

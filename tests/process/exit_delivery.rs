@@ -9,7 +9,9 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use metlog::sender::{Batch, Outcome, QueueConfig, QueuedSender, TcpSender, Transport};
+use metlog::sender::{
+    Batch, Outcome, QueueConfig, QueuedSender, SenderOptions, TcpSender, Transport,
+};
 
 const MESSAGES: usize = 20_000;
 
@@ -17,7 +19,11 @@ const MESSAGES: usize = 20_000;
 fn child(mode: &str) {
     let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
     let queue = QueueConfig::default().flush_timeout(Duration::from_millis(800));
-    let sender = TcpSender::with_options(addr.as_str(), queue, 100_000).unwrap();
+    let sender = TcpSender::with_options(
+        addr.as_str(),
+        SenderOptions::default().queue(queue).backlog(100_000),
+    )
+    .unwrap();
     let client = metlog::Client::builder("exiting").sender(sender).build();
     if mode == "local" {
         // A client of `main`'s own, never dropped: `exit` skips destructors.

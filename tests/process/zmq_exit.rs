@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use metlog::sender::ZmqSender;
+use metlog::sender::{SenderOptions, ZmqSender};
 
 /// The child's side: a global client on ZeroMQ, `count` messages of
 /// `size` bytes, its stats on stdout, then the end `mode` says.
@@ -20,7 +20,13 @@ fn child(mode: &str) {
     // "burst": metlog-py's high-water mark (1,000), five times as many.
     let high_water = if mode == "burst" { 1_000 } else { 100_000 };
     let client = metlog::Client::builder("zmq-exit")
-        .sender(ZmqSender::connect([endpoint.as_str()], high_water).unwrap())
+        .sender(
+            ZmqSender::with_options(
+                [endpoint.as_str()],
+                SenderOptions::default().backlog(high_water),
+            )
+            .unwrap(),
+        )
         .build();
     metlog::set_global_client(client.clone()).unwrap();
     let text = "z".repeat(2_000);

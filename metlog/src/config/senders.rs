@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{ConfigError, ConfigErrorKind, ConfigValue, SenderConfig};
 use crate::encode::syslog::{Facility, SdFields};
-use crate::sender::{self, Held, QueueConfig, Sender};
+use crate::sender::{self, Held, QueueConfig, Sender, SenderOptions};
 
 type Built = Result<Held, ConfigError>;
 
@@ -319,21 +319,18 @@ impl Options<'_> {
 }
 
 fn udp(o: &Options<'_>) -> Built {
-    o.boxed(sender::UdpSender::to_hosts_with_queue(
-        o.hosts()?,
-        o.ports()?,
-        o.queue()?,
-    ))
+    let options = SenderOptions::default().queue(o.queue()?);
+    o.boxed(sender::UdpSender::to_hosts(o.hosts()?, o.ports()?, options))
 }
 
 fn tcp(o: &Options<'_>) -> Built {
     let (host, port) = o.address()?;
     let queue = o.queue()?;
-    let backlog = o.count("backlog", sender::DEFAULT_BACKLOG)?;
+    let backlog = o.count("backlog", 10_000)?;
+    let options = SenderOptions::default().queue(queue).backlog(backlog);
     o.boxed(sender::TcpSender::with_options(
         (host.as_str(), port),
-        queue,
-        backlog,
+        options,
     ))
 }
 
@@ -341,18 +338,21 @@ fn statsd(o: &Options<'_>) -> Built {
     use crate::encode::statsd::Prefix;
     let (host, port) = o.address()?;
     let queue = o.queue()?;
-    let mtu = o.int("mtu", 64, 65_507)?;
-    let mtu = mtu.map_or(sender::DEFAULT_MTU, |m| m as usize);
-    let prefix = match o.string("prefix")? {
-        Some(text) if !text.is_empty() => Prefix::Text(text),
-        _ => Prefix::None,
-    };
-    let s = sender::StatsdSender::with_options((host.as_str(), port), mtu, queue);
-    o.boxed(s.map(|s| s.prefix(prefix)))
+    let mut options = SenderOptions::default().queue(queue);
+    if let Some(mtu) = o.int("mtu", 64, 65_507)? {
+        options = options.mtu(mtu as usize);
+    }
+    if let Some(text) = o.string("prefix")?.filter(|text| !text.is_empty()) {
+        options = options.prefix(Prefix::Text(text));
+    }
+    o.boxed(sender::StatsdSender::with_options(
+        (host.as_str(), port),
+        options,
+    ))
 }
 
 fn syslog(o: &Options<'_>) -> Built {
-    let mut config = sender::SyslogConfig::default().queue(o.queue()?);
+    let mut config = SenderOptions::default().queue(o.queue()?);
     if let Some(facility) = o.string("facility")? {
         let facility: Result<Facility, String> = facility.parse();
         config = config.facility(facility.map_err(|e| o.invalid("facility", e))?);
@@ -420,12 +420,11 @@ fn zmq(o: &Options<'_>) -> Built {
     let endpoints = o.needed("bindstrs", endpoints, needs)?;
     let queue_length = o
         .int("queue_length", 1, i64::from(i32::MAX))?
-        .unwrap_or(1000) as i32;
-    o.boxed(if o.bool("bind")? {
-        sender::ZmqSender::bind(endpoints, queue_length)
-    } else {
-        sender::ZmqSender::connect(endpoints, queue_length)
-    })
+        .unwrap_or(1000) as usize;
+    let options = SenderOptions::default()
+        .backlog(queue_length)
+        .bind(o.bool("bind")?);
+    o.boxed(sender::ZmqSender::with_options(endpoints, options))
 }
 
 /// metlog-py's `ZmqHandshakePubSender`: a publisher connected to
@@ -438,7 +437,7 @@ fn zmq(o: &Options<'_>) -> Built {
 fn zmq_handshake(o: &Options<'_>) -> Built {
     let needs = "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)";
     let endpoint = o.needed("connect_bind", o.string("connect_bind")?, needs)?;
-    let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as i32;
+    let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as usize;
     // The class's other options (those it does not take are refused).
     let unused = o
         .options
@@ -453,7 +452,7 @@ fn zmq_handshake(o: &Options<'_>) -> Built {
             unused.join(", ")
         ));
     }
-    let s = sender::ZmqSender::connect([endpoint], hwm);
+    let s = sender::ZmqSender::with_options([endpoint], SenderOptions::default().backlog(hwm));
     Ok(Held::new(s.map_err(|e| sender_error("zmq", e))?))
 }
 

@@ -43,39 +43,37 @@ impl Address {
     /// host, spaces or other characters no host name has, a port in the
     /// host, port 0.
     pub fn new(host: &str, port: u16) -> io::Result<Address> {
-        let whole = || format!("{host}:{port}");
+        Address::checked(host, port).map_err(|why| invalid(&format!("{host}:{port}"), why))
+    }
+
+    /// [`new`](Address::new), saying why not.
+    fn checked(host: &str, port: u16) -> Result<Address, &'static str> {
         if port == 0 {
-            return Err(invalid(&whole(), "port 0 is no destination"));
+            return Err("port 0 is no destination");
         }
         if host.is_empty() {
-            return Err(invalid(&whole(), "no host"));
+            return Err("no host");
         }
         if let Some(inner) = host.strip_prefix('[') {
             // `[v6]` or `[v6%scope]`, as in a URL.
-            let addr = inner
+            return inner
                 .strip_suffix(']')
                 .and_then(|_| format!("{host}:{port}").parse::<SocketAddr>().ok())
                 .filter(SocketAddr::is_ipv6)
-                .ok_or_else(|| {
-                    invalid(
-                        &whole(),
-                        "brackets hold an IPv6 address only (a scope as a number: [fe80::1%2])",
-                    )
-                })?;
-            return Ok(addr.into());
+                .map(Address::from)
+                .ok_or("brackets hold an IPv6 address only (a scope as a number: [fe80::1%2])");
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, port).into());
         }
         if host.contains('%') && host.contains(':') {
             // An IPv6 address with a scope, without brackets.
-            return Address::new(&format!("[{host}]"), port);
+            return Address::checked(&format!("[{host}]"), port);
         }
         if host.contains(':') {
-            return Err(invalid(
-                &whole(),
+            return Err(
                 "a ':' in the host (a port belongs in the port; an IPv6 address in brackets)",
-            ));
+            );
         }
         // A host name's characters (RFC 1123, and the `_` some internal
         // names carry): anything else could never resolve.
@@ -84,10 +82,7 @@ impl Address {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
             || !host.bytes().any(|b| b.is_ascii_alphanumeric())
         {
-            return Err(invalid(
-                &whole(),
-                "spaces or other characters no host name has",
-            ));
+            return Err("spaces or other characters no host name has");
         }
         Ok(Address {
             host: host.to_owned(),
@@ -170,16 +165,8 @@ impl ToAddress for str {
         if self.parse::<Ipv6Addr>().is_ok() || host.parse::<Ipv6Addr>().is_ok() {
             return Err(invalid(self, "an IPv6 address needs brackets: [::1]:8125"));
         }
-        Address::new(host, port).map_err(|e| invalid(self, &reason(&e)))
+        Address::checked(host, port).map_err(|why| invalid(self, why))
     }
-}
-
-/// The reason part of an [`invalid`] error.
-fn reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    text.split_once(": ")
-        .map(|(_, rest)| rest.split(" (expected").next().unwrap_or(rest).to_owned())
-        .unwrap_or(text)
 }
 
 impl ToAddress for String {
@@ -207,18 +194,14 @@ macro_rules! socket_addresses {
         }
     )*};
 }
-socket_addresses!(SocketAddr, SocketAddrV4, SocketAddrV6);
-
-macro_rules! ip_pairs {
-    ($($ty:ty),*) => {$(
-        impl ToAddress for ($ty, u16) {
-            fn to_address(&self) -> io::Result<Address> {
-                SocketAddr::from((IpAddr::from(self.0), self.1)).to_address()
-            }
-        }
-    )*};
-}
-ip_pairs!(IpAddr, Ipv4Addr, Ipv6Addr);
+socket_addresses!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
 
 impl ToAddress for (&str, u16) {
     fn to_address(&self) -> io::Result<Address> {
@@ -245,16 +228,6 @@ fn system_lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok((host, port).to_socket_addrs()?.collect())
 }
 
-impl fmt::Debug for Resolver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resolver")
-            .field("address", &self.address)
-            .field("addrs", &self.addrs)
-            .field("failure", &self.failure)
-            .finish()
-    }
-}
-
 /// How long after a failed lookup the next is tried.
 const RETRY: Duration = Duration::from_secs(1);
 /// How long a lookup's answer is used before it is looked up again.
@@ -264,7 +237,7 @@ const REFRESH: Duration = Duration::from_secs(60);
 /// retried at most once per [`RETRY`] while it fails, refreshed every
 /// [`REFRESH`] (keeping the old answer when a refresh fails).
 pub(crate) struct Resolver {
-    address: Address,
+    pub(crate) address: Address,
     lookup: Lookup,
     addrs: Vec<SocketAddr>,
     /// When to look up next (`None`: never, an IP address).
@@ -280,11 +253,7 @@ impl Resolver {
             address,
             lookup: system_lookup,
             addrs: literal.into_iter().collect(),
-            next_lookup: if literal.is_some() {
-                None
-            } else {
-                Some(Instant::now())
-            },
+            next_lookup: literal.is_none().then(Instant::now),
             failure: None,
         }
     }
@@ -298,28 +267,19 @@ impl Resolver {
         }
     }
 
-    pub(crate) fn address(&self) -> &Address {
-        &self.address
-    }
-
     /// The addresses to send to now (looked up when due), or why there are
     /// none.
     pub(crate) fn addrs(&mut self) -> Result<&[SocketAddr], SendError> {
         // No clock read for an IP address (the common case, per datagram).
-        if let Some(now) = self
-            .next_lookup
-            .map(|due| (due, Instant::now()))
-            .filter(|(due, now)| now >= due)
-            .map(|(_, now)| now)
-        {
+        let due = |due| Some(Instant::now()).filter(|now| *now >= due);
+        if let Some(now) = self.next_lookup.and_then(due) {
             match (self.lookup)(&self.address.host, self.address.port) {
+                Ok(found) if found.is_empty() => {
+                    self.failure = Some("it resolves to no address".to_owned());
+                }
                 Ok(found) => {
-                    if found.is_empty() {
-                        self.failure = Some("it resolves to no address".to_owned());
-                    } else {
-                        self.addrs = found;
-                        self.failure = None;
-                    }
+                    self.addrs = found;
+                    self.failure = None;
                 }
                 Err(e) => self.failure = Some(e.to_string()),
             }
@@ -348,9 +308,12 @@ impl Resolver {
     }
 
     /// Why there is no address to send to, if there is none because the
-    /// lookup failed.
-    pub(crate) fn unresolved_because(&self) -> Option<&str> {
-        self.failure.as_deref().filter(|_| self.addrs.is_empty())
+    /// lookup failed: ` (its name does not resolve: …)`; else nothing.
+    pub(crate) fn why_unresolved(&self) -> String {
+        match self.failure.as_deref().filter(|_| self.addrs.is_empty()) {
+            Some(why) => format!(" (its name does not resolve: {why})"),
+            None => String::new(),
+        }
     }
 
     /// The error for messages that could not go out for want of an address.
@@ -511,7 +474,7 @@ pub(crate) mod tests {
             resolver.addrs().unwrap(),
             [SocketAddr::from(([192, 0, 2, 1], 9))]
         );
-        assert_eq!(resolver.unresolved_because(), None);
+        assert_eq!(resolver.why_unresolved(), "");
         // Refreshed when due: the host moved.
         due_now(&mut resolver);
         assert_eq!(

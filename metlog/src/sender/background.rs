@@ -20,12 +20,12 @@ pub(crate) const DEFAULT_MAX_BYTES: usize = 32 << 20;
 ///
 /// ```
 /// use std::time::Duration;
-/// use metlog::sender::{QueueConfig, UdpSender};
+/// use metlog::sender::{QueueConfig, SenderOptions, UdpSender};
 /// let config = QueueConfig::default()
 ///     .capacity(100_000)                       // messages waiting at most
 ///     .block_when_full(Duration::from_millis(1)) // instead of dropping at once
 ///     .flush_timeout(Duration::from_secs(2));
-/// let sender = UdpSender::with_queue("127.0.0.1:5565", config)?;
+/// let sender = UdpSender::with_options("127.0.0.1:5565", SenderOptions::default().queue(config))?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Debug)]

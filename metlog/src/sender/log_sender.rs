@@ -2,7 +2,7 @@
 //! `StdLibLoggingSender`).
 
 use super::{SendError, Sender};
-use crate::{Envelope, Record, Severity};
+use crate::{Record, Severity};
 
 /// Passes messages to the [`log`] crate's logger, metlog-py's
 /// `StdLibLoggingSender` semantics: a message whose type is in
@@ -68,7 +68,7 @@ fn listed(types: &[String], kind: &str) -> bool {
 }
 
 /// The `log` level of a severity.
-pub(crate) fn level(severity: Severity) -> log::Level {
+fn level(severity: Severity) -> log::Level {
     match severity.as_u8() {
         0..=3 => log::Level::Error,
         4 => log::Level::Warn,
@@ -77,9 +77,10 @@ pub(crate) fn level(severity: Severity) -> log::Level {
     }
 }
 
-impl LogSender {
-    /// Writes the message to the `log` crate: its payload, or its JSON.
-    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
+impl Sender for LogSender {
+    /// Logs the message: its payload, or its JSON.
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        let message = record.envelope();
         let payload = listed(&self.payload_types, message.kind);
         if !payload && !listed(&self.json_types, message.kind) {
             return Err(SendError::unsupported(message.kind));
@@ -104,12 +105,6 @@ impl LogSender {
             }
         }
         Ok(())
-    }
-}
-
-impl Sender for LogSender {
-    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {

@@ -82,13 +82,11 @@ pub use log_sender::LogSender;
 pub use null::NullSender;
 pub use router::Router;
 pub use statsd::StatsdSender;
-pub(crate) use statsd::DEFAULT_MTU;
 pub use stream::{FileSender, StdoutSender, StreamSender};
-pub use syslog::{SyslogConfig, SyslogSender};
+pub use syslog::SyslogSender;
 pub use tcp::TcpSender;
-pub(crate) use tcp::DEFAULT_BACKLOG;
 pub use transport::{Batch, Outcome, Transport};
-pub use udp::UdpSender;
+pub use udp::{SenderOptions, UdpSender};
 #[cfg(feature = "zmq")]
 pub use zmq::ZmqSender;
 

@@ -23,10 +23,9 @@ pub(crate) fn send_each(
     mut done: impl FnMut(usize, io::Result<()>),
 ) {
     let address = SockaddrStorage::from(addr);
-    let mut rest = datagrams;
     let mut at = 0;
-    while !rest.is_empty() {
-        let chunk = &rest[..rest.len().min(PER_CALL)];
+    while at < datagrams.len() {
+        let chunk = &datagrams[at..datagrams.len().min(at + PER_CALL)];
         let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|d| [IoSlice::new(d)]).collect();
         let addresses = vec![Some(address); chunk.len()];
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
@@ -43,24 +42,18 @@ pub(crate) fn send_each(
         match result {
             // The kernel may stop early; the rest go in the next call.
             Ok(n) if n > 0 => {
-                for sent in at..at + n {
-                    done(sent, Ok(()));
-                }
+                (at..at + n).for_each(|sent| done(sent, Ok(())));
                 at += n;
-                rest = &rest[n..];
             }
             // An error is about the first datagram not sent: count it, go on
             // with the next.
-            Ok(_) => {
-                let error = io::Error::new(io::ErrorKind::WriteZero, "no datagram sent");
-                done(at, Err(error));
+            failed => {
+                let none_sent = || io::Error::new(io::ErrorKind::WriteZero, "no datagram sent");
+                done(
+                    at,
+                    Err(failed.map_or_else(io::Error::from, |_| none_sent())),
+                );
                 at += 1;
-                rest = &rest[1..];
-            }
-            Err(errno) => {
-                done(at, Err(io::Error::from(errno)));
-                at += 1;
-                rest = &rest[1..];
             }
         }
     }

@@ -11,21 +11,14 @@ use super::{Delivery, SendError, Sender};
 use crate::encode::json;
 use crate::{Envelope, Record};
 
-/// How a stream sender lays out each message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Layout {
-    /// One compact JSON object per line (NDJSON): what routers read.
-    #[default]
-    Line,
-    /// Indented JSON followed by a newline: for people.
-    Pretty,
-}
-
-fn encode_line(message: Envelope<'_>, layout: Layout) -> Vec<u8> {
+/// The message as one compact JSON object and a newline (NDJSON: what
+/// routers read), or `pretty`, indented for people.
+fn encode_line(message: Envelope<'_>, pretty: bool) -> Vec<u8> {
     let mut buf = Vec::with_capacity(320);
-    match layout {
-        Layout::Line => json::write(message, &mut buf),
-        Layout::Pretty => json::write_pretty(message, &mut buf),
+    if pretty {
+        json::write_pretty(message, &mut buf);
+    } else {
+        json::write(message, &mut buf);
     }
     buf.push(b'\n');
     buf
@@ -58,7 +51,7 @@ fn encode_line(message: Envelope<'_>, layout: Layout) -> Vec<u8> {
 /// ```
 #[derive(Debug, Default)]
 pub struct StdoutSender {
-    layout: Layout,
+    pretty: bool,
     blocking: bool,
     /// The queue and its writer thread, made on first use (`None` inside
     /// when the thread could not be started: then written inline).
@@ -75,7 +68,7 @@ impl StdoutSender {
     /// routers, which expect one object per line).
     pub fn pretty() -> Self {
         StdoutSender {
-            layout: Layout::Pretty,
+            pretty: true,
             ..Self::default()
         }
     }
@@ -92,36 +85,27 @@ impl StdoutSender {
         if self.blocking {
             return None;
         }
-        let layout = self.layout;
+        let pretty = self.pretty;
+        let transport = move || Ok(StdoutTransport::new(pretty));
         self.queued
             .get_or_init(|| {
-                QueuedSender::with_factory(
-                    "stdout",
-                    move || Ok(StdoutTransport::new(layout)),
-                    QueueConfig::default(),
-                )
-                .ok()
+                QueuedSender::with_factory("stdout", transport, QueueConfig::default()).ok()
             })
             .as_ref()
-    }
-
-    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
-        let line = encode_line(message, self.layout);
-        // One `write_all` under the lock keeps lines from different threads
-        // whole.
-        io::stdout()
-            .lock()
-            .write_all(&line)
-            .map_err(|e| SendError::io("cannot write to stdout", e))
     }
 }
 
 impl Sender for StdoutSender {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
-        match self.queued() {
-            Some(queued) => queued.send(record),
-            None => self.write(record.envelope()),
+        if let Some(queued) = self.queued() {
+            return queued.send(record);
         }
+        // One `write_all` under the lock keeps lines from different threads
+        // whole.
+        io::stdout()
+            .lock()
+            .write_all(&encode_line(record.envelope(), self.pretty))
+            .map_err(|e| SendError::io("cannot write to stdout", e))
     }
 
     /// Waits for the queue (its writer flushes stdout after each batch);
@@ -151,16 +135,14 @@ impl Sender for StdoutSender {
         if self.blocking {
             return None;
         }
-        Some(match self.queued.get() {
-            Some(Some(queued)) => queued.delivery().unwrap_or_default(),
-            _ => Delivery::default(),
-        })
+        let queued = self.queued.get().and_then(Option::as_ref);
+        Some(queued.and_then(Sender::delivery).unwrap_or_default())
     }
 }
 
 /// The background writer of [`StdoutSender`].
 struct StdoutTransport {
-    layout: Layout,
+    pretty: bool,
     /// Standard output through a descriptor of its own: writing through
     /// std's `Stdout` would hold its lock while a batch is written, and a
     /// `fork()` meanwhile would leave it held for ever in the child (where
@@ -178,9 +160,9 @@ struct StdoutTransport {
 const PIECE: usize = 4096;
 
 impl StdoutTransport {
-    fn new(layout: Layout) -> StdoutTransport {
+    fn new(pretty: bool) -> StdoutTransport {
         StdoutTransport {
-            layout,
+            pretty,
             own: own_stdout(),
             piece: Vec::with_capacity(PIECE),
         }
@@ -222,7 +204,7 @@ impl Transport for StdoutTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
         let mut lines = 0;
         for message in batch.iter() {
-            let line = encode_line(message, self.layout);
+            let line = encode_line(message, self.pretty);
             if !self.piece.is_empty() && self.piece.len() + line.len() > PIECE {
                 self.write_piece(std::mem::take(&mut lines), outcome);
             }
@@ -252,7 +234,7 @@ impl Transport for StdoutTransport {
 #[derive(Debug)]
 pub struct StreamSender<W> {
     writer: Mutex<W>,
-    layout: Layout,
+    pretty: bool,
 }
 
 impl<W: Write + Send + 'static> StreamSender<W> {
@@ -260,15 +242,15 @@ impl<W: Write + Send + 'static> StreamSender<W> {
     pub fn new(writer: W) -> Self {
         StreamSender {
             writer: Mutex::new(writer),
-            layout: Layout::Line,
+            pretty: false,
         }
     }
 
     /// Indented, multi-line JSON per message.
     pub fn pretty(writer: W) -> Self {
         StreamSender {
-            writer: Mutex::new(writer),
-            layout: Layout::Pretty,
+            pretty: true,
+            ..Self::new(writer)
         }
     }
 
@@ -280,19 +262,13 @@ impl<W: Write + Send + 'static> StreamSender<W> {
     }
 }
 
-impl<W: Write + Send + 'static> StreamSender<W> {
-    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
-        let line = encode_line(message, self.layout);
+impl<W: Write + Send + 'static> Sender for StreamSender<W> {
+    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
+        let line = encode_line(record.envelope(), self.pretty);
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         writer
             .write_all(&line)
             .map_err(|e| SendError::io("cannot write to stream", e))
-    }
-}
-
-impl<W: Write + Send + 'static> Sender for StreamSender<W> {
-    fn send(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.write(record.envelope())
     }
 
     fn flush(&self) -> Result<(), SendError> {
@@ -356,18 +332,11 @@ impl FileSender {
     }
 }
 
-impl FileSender {
-    fn write(&self, message: Envelope<'_>) -> Result<(), SendError> {
-        let line = encode_line(message, Layout::Line);
-        (&self.file)
-            .write_all(&line)
-            .map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
-    }
-}
-
 impl Sender for FileSender {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
-        self.write(record.envelope())
+        (&self.file)
+            .write_all(&encode_line(record.envelope(), false))
+            .map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
     }
 
     fn flush(&self) -> Result<(), SendError> {

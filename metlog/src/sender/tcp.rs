@@ -7,21 +7,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::address::{Address, Resolver, ToAddress};
-use super::background::{QueueConfig, QueuedSender};
+use super::background::QueuedSender;
 use super::transport::{Batch, Outcome, Transport};
-use super::udp::{background_sender, Encoder};
+use super::udp::{background_sender, Format, SenderOptions};
 use super::{SendError, SendErrorKind};
-use crate::encode::json;
 use crate::Envelope;
-
-/// How messages are delimited on the stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// `MSG\n` (NDJSON; also RFC 6587 non-transparent framing).
-    Newline,
-    /// `LEN SP MSG` (RFC 6587 octet counting, for syslog over TCP).
-    OctetCount,
-}
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -33,12 +23,11 @@ const EOF_PROBE: Duration = Duration::from_millis(20);
 /// Writes framed messages to a TCP peer, keeping them in a bounded backlog
 /// while it is unreachable.
 pub(crate) struct StreamTransport {
-    pub(crate) peer: Resolver,
+    peer: Resolver,
     /// The peer's name failing to resolve has been reported (once).
     unresolved_reported: bool,
-    pub(crate) encode: Encoder,
-    pub(crate) framing: Framing,
-    pub(crate) backlog_limit: usize,
+    options: SenderOptions,
+    backlog_limit: usize,
     stream: Option<TcpStream>,
     /// The peer has stopped sending on this connection (it may still read).
     peer_eof: bool,
@@ -49,19 +38,12 @@ pub(crate) struct StreamTransport {
     backlog_bytes: usize,
     next_attempt: Instant,
     backoff: Duration,
-    out: Vec<u8>,
     /// A chunk the peer has taken part of on this connection (it stopped
-    /// reading for longer than a write waits): the backlog's first
-    /// `entries`, of which `written` bytes are out. It is finished on the
+    /// reading for longer than a write waits): the backlog's first entries
+    /// (so many), of which bytes (so many) are out. It is finished on the
     /// same connection — a new one would carry its start twice, and the old
     /// one a cut line.
-    resume: Option<Resume>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Resume {
-    entries: usize,
-    written: usize,
+    resume: Option<(usize, usize)>,
 }
 
 /// How a chunk's write went.
@@ -75,27 +57,21 @@ enum Progress {
 }
 
 impl StreamTransport {
-    /// `backlog`: at most this many messages and bytes wait unsent.
-    pub(crate) fn new(
-        peer: Address,
-        encode: Encoder,
-        framing: Framing,
-        (backlog_limit, backlog_max_bytes): (usize, usize),
-    ) -> Self {
+    /// At most the options' backlog of messages, and their queue's
+    /// [`max_bytes`](super::QueueConfig::max_bytes), wait unsent.
+    pub(crate) fn new(peer: Address, options: &SenderOptions) -> Self {
         StreamTransport {
             peer: Resolver::new(peer),
             unresolved_reported: false,
-            encode,
-            framing,
-            backlog_limit: backlog_limit.max(1),
-            backlog_max_bytes,
+            backlog_limit: options.backlog.unwrap_or(10_000).max(1),
+            backlog_max_bytes: options.queue.max_bytes_value(),
+            options: options.clone(),
             backlog_bytes: 0,
             stream: None,
             peer_eof: false,
             backlog: VecDeque::new(),
             next_attempt: Instant::now(),
             backoff: MIN_BACKOFF,
-            out: Vec::new(),
             resume: None,
         }
     }
@@ -153,11 +129,7 @@ impl StreamTransport {
         let Some(stream) = &self.stream else {
             return true;
         };
-        if stream.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut probe = [0u8; 1];
-        let closed = match stream.peek(&mut probe) {
+        match peek_now(stream) {
             Ok(0) => {
                 self.peer_eof = true;
                 false
@@ -169,24 +141,20 @@ impl StreamTransport {
                 false
             }
             Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        };
-        let _ = stream.set_nonblocking(false);
-        closed
+        }
     }
 
-    fn frame(&mut self, message: &Envelope<'_>) -> Result<Vec<u8>, SendError> {
-        self.out.clear();
-        (self.encode)(message, &mut self.out)?;
-        let mut framed = Vec::with_capacity(self.out.len() + 8);
-        match self.framing {
-            Framing::Newline => {
-                framed.extend_from_slice(&self.out);
-                framed.push(b'\n');
-            }
-            Framing::OctetCount => {
-                framed.extend_from_slice(format!("{} ", self.out.len()).as_bytes());
-                framed.extend_from_slice(&self.out);
-            }
+    /// The message's bytes framed: `MSG\n` (NDJSON; also RFC 6587
+    /// non-transparent framing), or for syslog `LEN SP MSG` (RFC 6587 octet
+    /// counting).
+    fn frame(&self, message: &Envelope<'_>) -> Result<Vec<u8>, SendError> {
+        let mut framed = Vec::with_capacity(256);
+        self.options.encode(message, &mut framed)?;
+        if self.options.format == Format::Syslog {
+            let len = framed.len().to_string() + " ";
+            framed.splice(..0, len.into_bytes());
+        } else {
+            framed.push(b'\n');
         }
         Ok(framed)
     }
@@ -206,10 +174,7 @@ impl StreamTransport {
             if !self.connect() {
                 break;
             }
-            let (count, from) = match self.resume.take() {
-                Some(resume) => (resume.entries, resume.written),
-                None => (self.chunk_len(), 0),
-            };
+            let (count, from) = self.resume.take().unwrap_or_else(|| (self.chunk_len(), 0));
             let mut chunk = Vec::new();
             for entry in self.backlog.iter().take(count) {
                 chunk.extend_from_slice(entry);
@@ -222,10 +187,7 @@ impl StreamTransport {
                 }
                 Progress::Stalled(written) => {
                     // Finished on this connection when the peer reads again.
-                    self.resume = Some(Resume {
-                        entries: count,
-                        written,
-                    });
+                    self.resume = Some((count, written));
                     break;
                 }
                 Progress::Failed => {
@@ -243,15 +205,11 @@ impl StreamTransport {
     /// 256 KiB, at least one).
     fn chunk_len(&self) -> usize {
         let mut bytes = 0;
-        let mut count = 0;
-        for entry in &self.backlog {
-            if count > 0 && bytes + entry.len() > 256 * 1024 {
-                break;
-            }
+        let fits = |entry: &&Vec<u8>| {
             bytes += entry.len();
-            count += 1;
-        }
-        count
+            bytes <= 256 * 1024
+        };
+        self.backlog.iter().take_while(fits).count().max(1)
     }
 
     /// Writes `chunk` from byte `from` on; whether it reached a peer that
@@ -285,9 +243,7 @@ impl StreamTransport {
         }
         std::thread::sleep(EOF_PROBE);
         let reset = stream.take_error().ok().flatten().is_some()
-            || stream.set_nonblocking(true).is_err()
-            || matches!(stream.peek(&mut [0u8; 1]), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
-        let _ = stream.set_nonblocking(false);
+            || matches!(peek_now(stream), Err(e) if e.kind() != io::ErrorKind::WouldBlock);
         if reset {
             Progress::Failed
         } else {
@@ -295,31 +251,24 @@ impl StreamTransport {
         }
     }
 
-    /// Keeps `framed` for when the peer takes it, dropping the oldest (or
-    /// `framed` itself, when it alone exceeds the byte ceiling) to stay
-    /// within the backlog's bounds in messages and bytes.
+    /// Why a message was dropped from the backlog.
     fn backlog_full(&self) -> SendError {
         SendError::new(
             SendErrorKind::Io,
             format!(
                 "peer {} unreachable{} and the backlog ({} messages, {} bytes at most) is full; \
                  the oldest was dropped",
-                self.peer.address(),
-                self.why_unreachable(),
+                self.peer.address,
+                self.peer.why_unresolved(),
                 self.backlog_limit,
                 self.backlog_max_bytes
             ),
         )
     }
 
-    /// Why the peer is out of reach, when its name did not resolve.
-    fn why_unreachable(&self) -> String {
-        match self.peer.unresolved_because() {
-            Some(why) => format!(" (its name does not resolve: {why})"),
-            None => String::new(),
-        }
-    }
-
+    /// Keeps `framed` for when the peer takes it, dropping the oldest (or
+    /// `framed` itself, when it alone exceeds the byte ceiling) to stay
+    /// within the backlog's bounds in messages and bytes.
     fn push(&mut self, framed: Vec<u8>, outcome: &Outcome) {
         let full = |t: &Self| {
             t.backlog.len() >= t.backlog_limit
@@ -327,7 +276,7 @@ impl StreamTransport {
         };
         // A chunk the peer has taken part of is not given up: the oldest
         // after it go first, and if there are none, this one.
-        let in_flight = self.resume.map_or(0, |r| r.entries);
+        let in_flight = self.resume.map_or(0, |(entries, _)| entries);
         while full(self) {
             let Some(oldest) = self.backlog.remove(in_flight) else {
                 break;
@@ -373,16 +322,13 @@ impl Transport for StreamTransport {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        if let Some(stream) = &mut self.stream {
-            let _ = stream.flush();
-        }
         if !self.backlog.is_empty() {
             let error = SendError::new(
                 SendErrorKind::Io,
                 format!(
                     "peer {} unreachable at shutdown{}",
-                    self.peer.address(),
-                    self.why_unreachable()
+                    self.peer.address,
+                    self.peer.why_unresolved()
                 ),
             );
             outcome.failed(self.backlog.len(), &error);
@@ -394,8 +340,8 @@ impl Transport for StreamTransport {
 /// Sends newline-delimited JSON over TCP from a background thread.
 ///
 /// Connects on first use, reconnects with exponential backoff (50 ms up to
-/// 5 s) after the peer goes away, and meanwhile keeps up to `backlog`
-/// messages (10,000 by default; the oldest are dropped, counted as failed)
+/// 5 s) after the peer goes away, and meanwhile keeps up to
+/// [`backlog`](SenderOptions::backlog) messages (10,000 by default; the oldest are dropped, counted as failed)
 /// which it delivers once reconnected. Writes are batched.
 ///
 /// ```
@@ -414,40 +360,31 @@ pub struct TcpSender {
     pub(crate) queued: QueuedSender,
 }
 
-/// Messages kept while the peer is unreachable, by default.
-pub(crate) const DEFAULT_BACKLOG: usize = 10_000;
-
 impl TcpSender {
     /// Sends to `addr`, connected on first use (a host name is resolved
     /// then, in the background: see [`Address`]).
     pub fn new(addr: impl ToAddress) -> io::Result<TcpSender> {
-        Self::with_options(addr, QueueConfig::default(), DEFAULT_BACKLOG)
+        Self::with_options(addr, SenderOptions::default())
     }
 
-    /// Sends to `addr` with the given queue and backlog size.
-    pub fn with_options(
-        addr: impl ToAddress,
-        config: QueueConfig,
-        backlog: usize,
-    ) -> io::Result<TcpSender> {
-        let limits = (backlog, config.max_bytes_value());
-        let addr = addr.to_address()?;
-        let transport = move || {
-            let encode: Encoder = Box::new(|message, out| {
-                json::write(message, out);
-                Ok(())
-            });
-            Ok(StreamTransport::new(
-                addr.clone(),
-                encode,
-                Framing::Newline,
-                limits,
-            ))
-        };
+    /// Sends to `addr` with the options' queue and
+    /// [`backlog`](SenderOptions::backlog).
+    pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<TcpSender> {
+        let peer = addr.to_address()?;
+        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
         Ok(TcpSender {
-            queued: QueuedSender::with_factory("tcp", transport, config)?,
+            queued: options.start("tcp", Format::Json, transport)?,
         })
     }
+}
+
+/// What the peer sent, peeked at without waiting: `Ok(0)` when it has
+/// stopped sending, `WouldBlock` when it sent nothing.
+fn peek_now(stream: &TcpStream) -> io::Result<usize> {
+    stream.set_nonblocking(true)?;
+    let peeked = stream.peek(&mut [0u8; 1]);
+    let _ = stream.set_nonblocking(false);
+    peeked
 }
 
 background_sender!(TcpSender);

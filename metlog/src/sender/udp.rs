@@ -1,4 +1,5 @@
-//! Datagram delivery (UDP, Unix datagram sockets) and [`UdpSender`].
+//! Datagram delivery (UDP, Unix datagram sockets), [`UdpSender`], and the
+//! [`SenderOptions`] every network sender is built with.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -12,19 +13,180 @@ use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
+use crate::encode::statsd::{self, Prefix};
+use crate::encode::syslog::{self, Facility, SdFields};
 use crate::Envelope;
 
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20).
-pub(crate) const MAX_DATAGRAM: usize = 65_507;
+const MAX_DATAGRAM: usize = 65_507;
 
-/// Turns one message into one datagram's (or stream entry's) bytes.
-pub(crate) type Encoder = Box<dyn Fn(&Envelope<'_>, &mut Vec<u8>) -> Result<(), SendError> + Send>;
+/// How a network sender is built: its queue, and the options of each
+/// protocol — a sender reads those of its own and ignores the others.
+///
+/// ```
+/// use std::time::Duration;
+/// use metlog::encode::syslog::{Facility, SdFields};
+/// use metlog::sender::{QueueConfig, SenderOptions, SyslogSender, TcpSender};
+/// let queue = QueueConfig::default()
+///     .capacity(100_000)                          // messages waiting at most
+///     .block_when_full(Duration::from_millis(1)); // instead of dropping at once
+/// let tcp = TcpSender::with_options("127.0.0.1:5170", SenderOptions::default().queue(queue).backlog(50_000))?;
+/// let options = SenderOptions::default()
+///     .facility(Facility::Local0)
+///     .structured_data(SdFields::Only(vec!["name".into(), "rate".into()]));
+/// let syslog = SyslogSender::udp("127.0.0.1:514", options)?;
+/// # let _ = (tcp, syslog);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SenderOptions {
+    pub(crate) queue: QueueConfig,
+    pub(crate) backlog: Option<usize>,
+    mtu: usize,
+    prefix: Prefix,
+    facility: Facility,
+    sd: SdFields,
+    max_message: usize,
+    pub(crate) bind: bool,
+    /// What the sender writes of each message (set by the sender).
+    pub(crate) format: Format,
+}
 
-pub(crate) fn json_encoder() -> Encoder {
-    Box::new(|message, out| {
-        json::write(message, out);
-        Ok(())
-    })
+/// What a transport writes of each message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// The JSON envelope; newline-delimited on a stream.
+    Json,
+    /// statsd lines, several per datagram up to the MTU.
+    Statsd,
+    /// RFC 5424; octet-counted on a stream (RFC 6587).
+    Syslog,
+}
+
+impl Default for SenderOptions {
+    fn default() -> Self {
+        SenderOptions {
+            queue: QueueConfig::default(),
+            backlog: None,
+            mtu: 512,
+            prefix: Prefix::None,
+            facility: Facility::default(),
+            sd: SdFields::default(),
+            max_message: syslog::DEFAULT_MAX_MESSAGE,
+            bind: false,
+            format: Format::Json,
+        }
+    }
+}
+
+impl SenderOptions {
+    /// The background queue (every network sender).
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Messages held for a peer that cannot take them yet: a TCP sender's
+    /// backlog while the peer is unreachable (default 10,000; the oldest
+    /// are dropped, counted failed), ZeroMQ's send high-water mark
+    /// (default 1,000).
+    pub fn backlog(mut self, messages: usize) -> Self {
+        self.backlog = Some(messages);
+        self
+    }
+
+    /// statsd: the largest datagram, in bytes (default 512, safe on any
+    /// network; 1432 suits Ethernet, 8932 jumbo frames); a single longer
+    /// line still goes alone.
+    pub fn mtu(mut self, bytes: usize) -> Self {
+        self.mtu = bytes.clamp(64, MAX_DATAGRAM);
+        self
+    }
+
+    /// statsd: what goes before every key, joined by a `.`: nothing (the
+    /// routers' keys, the default), [`Prefix::Logger`] for the client's
+    /// logger (`myapp.requests`), or [`Prefix::Text`].
+    pub fn prefix(mut self, prefix: Prefix) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// syslog: the facility (default `user`).
+    pub fn facility(mut self, facility: Facility) -> Self {
+        self.facility = facility;
+        self
+    }
+
+    /// syslog: which fields become structured data (default: every scalar
+    /// field).
+    pub fn structured_data(mut self, sd: SdFields) -> Self {
+        self.sd = sd;
+        self
+    }
+
+    /// syslog: the most bytes a message may take, as the receiver accepts
+    /// (default 8,096: rsyslog's `maxMessageSize`). A longer message has its
+    /// payload cut to fit (see the syslog encoder); one that cannot fit
+    /// even so is counted failed. Raise it with the receiver's limit, never
+    /// above: a receiver cuts what is longer, and over TCP reads the rest
+    /// as a message of its own.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// ZeroMQ: bind the endpoints, for subscribers to connect to, rather
+    /// than connect to them (the default, metlog-py's).
+    pub fn bind(mut self, bind: bool) -> Self {
+        self.bind = bind;
+        self
+    }
+
+    /// Appends what the format writes of `message` to `out`.
+    pub(crate) fn encode(
+        &self,
+        message: &Envelope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        let encode_error = |e: String| SendError::new(SendErrorKind::Encode, e);
+        match self.format {
+            Format::Json => {
+                json::write(message, out);
+                Ok(())
+            }
+            Format::Statsd => statsd::write_line_prefixed(message, &self.prefix, out)
+                .map_err(|e| encode_error(format!("no statsd line: {e}"))),
+            Format::Syslog => {
+                syslog::write_within(message, self.facility, &self.sd, self.max_message, out)
+                    .map_err(|too_long| encode_error(too_long.to_string()))
+            }
+        }
+    }
+
+    /// A queued sender named `name` writing `format`, whose transport
+    /// `make` makes from these options (again in the child of a fork).
+    pub(crate) fn start<T: Transport>(
+        mut self,
+        name: &str,
+        format: Format,
+        make: impl Fn(&SenderOptions) -> io::Result<T> + Send + Sync + 'static,
+    ) -> io::Result<QueuedSender> {
+        self.format = format;
+        let queue = self.queue.clone();
+        QueuedSender::with_factory(name, move || make(&self), queue)
+    }
+
+    /// A queued sender of datagrams to `destinations`.
+    pub(crate) fn datagrams(
+        self,
+        name: &str,
+        format: Format,
+        to: Vec<Address>,
+    ) -> io::Result<QueuedSender> {
+        self.start(name, format, move |options| {
+            Ok(DatagramTransport::new(Datagrams::udp(&to)?, options))
+        })
+    }
 }
 
 /// Where datagrams go.
@@ -49,18 +211,8 @@ pub(crate) struct UdpSockets {
 }
 
 impl UdpSockets {
-    /// Binds the socket for `destinations`' family now, for what is known
-    /// at once: an IP address (so a failure to bind is a build error).
-    pub(crate) fn for_literals(destinations: &[Address]) -> io::Result<UdpSockets> {
-        let mut sockets = UdpSockets::default();
-        for addr in destinations.iter().filter_map(Address::socket_addr) {
-            sockets.to(addr)?;
-        }
-        Ok(sockets)
-    }
-
     /// The socket to send to `addr` from.
-    pub(crate) fn to(&mut self, addr: SocketAddr) -> io::Result<&UdpSocket> {
+    fn to(&mut self, addr: SocketAddr) -> io::Result<&UdpSocket> {
         let (slot, any) = if addr.is_ipv4() {
             (&mut self.v4, "0.0.0.0:0")
         } else {
@@ -75,8 +227,14 @@ impl UdpSockets {
 
 impl Datagrams {
     pub(crate) fn udp(destinations: &[Address]) -> io::Result<Datagrams> {
+        // The sockets for what is known at once, an IP address, are bound
+        // now (so a failure to bind is a build error).
+        let mut sockets = UdpSockets::default();
+        for addr in destinations.iter().filter_map(Address::socket_addr) {
+            sockets.to(addr)?;
+        }
         Ok(Datagrams::Udp {
-            sockets: UdpSockets::for_literals(destinations)?,
+            sockets,
             destinations: destinations.iter().cloned().map(Resolver::new).collect(),
             partly_reported: vec![false; destinations.len()],
         })
@@ -94,25 +252,23 @@ impl Datagrams {
                 // is reported once rather than failing what they received.
                 let mut taken = false;
                 let mut failed = Vec::new();
-                for (at, destination) in destinations.iter_mut().enumerate() {
-                    let sent = match destination.datagram_addr() {
-                        Ok(addr) => sockets
+                for (destination, reported) in destinations.iter_mut().zip(partly_reported) {
+                    let sent = destination.datagram_addr().and_then(|addr| {
+                        sockets
                             .to(addr)
                             .and_then(|socket| socket.send_to(datagram, addr))
-                            .map(drop)
-                            .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e)),
-                        Err(unresolved) => Err(unresolved),
-                    };
+                            .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e))
+                    });
                     match sent {
-                        Ok(()) => taken = true,
-                        Err(e) => failed.push((at, e)),
+                        Ok(_) => taken = true,
+                        Err(e) => failed.push((reported, e)),
                     }
                 }
                 if !taken {
                     return failed.into_iter().next().map_or(Ok(()), |(_, e)| Err(e));
                 }
-                for (at, e) in failed {
-                    if !std::mem::replace(&mut partly_reported[at], true) {
+                for (reported, e) in failed {
+                    if !std::mem::replace(reported, true) {
                         crate::report::report(format_args!(
                             "{e}; messages still go to the other destinations (counted sent)"
                         ));
@@ -129,21 +285,22 @@ impl Datagrams {
     }
 }
 
-/// One message per datagram.
+/// One message per datagram, or (statsd) lines packed into datagrams up to
+/// the MTU.
 pub(crate) struct DatagramTransport {
-    pub(crate) datagrams: Datagrams,
-    pub(crate) encode: Encoder,
+    datagrams: Datagrams,
+    options: SenderOptions,
     /// A batch's datagrams, one after another, ...
-    pub(crate) buf: Vec<u8>,
-    /// ... each ending here.
-    pub(crate) ends: Vec<usize>,
+    buf: Vec<u8>,
+    /// ... each ending here and holding this many messages.
+    ends: Vec<(usize, usize)>,
 }
 
 impl DatagramTransport {
-    pub(crate) fn new(datagrams: Datagrams, encode: Encoder) -> DatagramTransport {
+    pub(crate) fn new(datagrams: Datagrams, options: &SenderOptions) -> DatagramTransport {
         DatagramTransport {
             datagrams,
-            encode,
+            options: options.clone(),
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::new(),
         }
@@ -152,25 +309,32 @@ impl DatagramTransport {
     /// Encodes one message after the others, unless it fails or is too big.
     fn encode(&mut self, message: &Envelope<'_>, outcome: &Outcome) {
         let start = self.buf.len();
-        if let Err(e) = (self.encode)(message, &mut self.buf) {
-            self.buf.truncate(start);
-            outcome.failed(1, &e);
-            return;
-        }
+        let encoded = self.options.encode(message, &mut self.buf);
         let size = self.buf.len() - start;
-        if size > MAX_DATAGRAM {
-            self.buf.truncate(start);
-            let e = SendError::new(
-                SendErrorKind::Encode,
-                format!(
-                    "a {size}-byte message does not fit in one datagram (at most {MAX_DATAGRAM} \
-                     bytes); it was not sent rather than truncated"
-                ),
+        let too_big = || {
+            let why = format!(
+                "a {size}-byte message does not fit in one datagram (at most {MAX_DATAGRAM} \
+                 bytes); it was not sent rather than truncated"
             );
-            outcome.failed(1, &e);
-            return;
+            SendError::new(SendErrorKind::Encode, why)
+        };
+        let fits = encoded.and_then(|()| (size <= MAX_DATAGRAM).then_some(()).ok_or_else(too_big));
+        if let Err(e) = fits {
+            self.buf.truncate(start);
+            return outcome.failed(1, &e);
         }
-        self.ends.push(self.buf.len());
+        // statsd lines share a datagram, newline-separated, while it stays
+        // within the MTU.
+        let packing = self.options.format == Format::Statsd;
+        let open = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i].0);
+        match self.ends.last_mut() {
+            Some((end, n)) if packing && start - open + 1 + size <= self.options.mtu => {
+                self.buf.insert(start, b'\n');
+                *end = self.buf.len();
+                *n += 1;
+            }
+            _ => self.ends.push((self.buf.len(), 1)),
+        }
     }
 
     fn send_encoded(&mut self, outcome: &Outcome) {
@@ -178,12 +342,13 @@ impl DatagramTransport {
         let datagrams: Vec<&[u8]> = self
             .ends
             .iter()
-            .map(|&end| {
+            .map(|&(end, _)| {
                 let datagram = &self.buf[start..end];
                 start = end;
                 datagram
             })
             .collect();
+        let messages = |i: usize| self.ends[i].1;
         match &mut self.datagrams {
             #[cfg(target_os = "linux")]
             Datagrams::Udp {
@@ -191,41 +356,31 @@ impl DatagramTransport {
                 destinations,
                 ..
             } if destinations.len() == 1 => {
-                let destination = match destinations[0].datagram_addr() {
-                    Ok(addr) => addr,
-                    Err(unresolved) => {
-                        outcome.failed(datagrams.len(), &unresolved);
-                        return self.clear();
-                    }
-                };
-                let describe = || format!("cannot send to udp {destination}");
-                match sockets.to(destination) {
-                    Ok(socket) => {
-                        super::sendmmsg::send_each(socket, destination, &datagrams, |_, result| {
+                let to =
+                    destinations[0].datagram_addr().and_then(|addr| {
+                        let error = |e| SendError::io(format!("cannot send to udp {addr}"), e);
+                        let socket = sockets.to(addr).map_err(error)?;
+                        super::sendmmsg::send_each(socket, addr, &datagrams, |i, result| {
                             match result {
-                                Ok(()) => outcome.delivered(1),
-                                Err(e) => outcome.failed(1, &SendError::io(describe(), e)),
+                                Ok(()) => outcome.delivered(messages(i)),
+                                Err(e) => outcome.failed(messages(i), &error(e)),
                             }
                         });
-                    }
-                    Err(e) => {
-                        outcome.failed(datagrams.len(), &SendError::io(describe(), e));
-                    }
+                        Ok(())
+                    });
+                if let Err(e) = to {
+                    outcome.failed(self.ends.iter().map(|&(_, n)| n).sum(), &e);
                 }
             }
             datagrams_to => {
-                for datagram in datagrams {
+                for (i, datagram) in datagrams.into_iter().enumerate() {
                     match datagrams_to.send(datagram) {
-                        Ok(()) => outcome.delivered(1),
-                        Err(e) => outcome.failed(1, &e),
+                        Ok(()) => outcome.delivered(messages(i)),
+                        Err(e) => outcome.failed(messages(i), &e),
                     }
                 }
             }
         }
-        self.clear();
-    }
-
-    fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
     }
@@ -240,6 +395,7 @@ impl Transport for DatagramTransport {
                 self.send_encoded(outcome);
             }
         }
+        // The end of a batch: the queue is empty for now, send what we have.
         self.send_encoded(outcome);
     }
 }
@@ -273,53 +429,45 @@ impl UdpSender {
     /// `SocketAddr`; a host name is resolved in the background, see
     /// [`Address`]).
     pub fn new(addr: impl ToAddress) -> io::Result<UdpSender> {
-        Self::with_queue(addr, QueueConfig::default())
+        Self::with_options(addr, SenderOptions::default())
     }
 
-    /// Sends to `addr`, queuing as `config` says.
-    pub fn with_queue(addr: impl ToAddress, config: QueueConfig) -> io::Result<UdpSender> {
-        Self::spawn(vec![addr.to_address()?], config)
+    /// Sends to `addr`, queuing as `options` say.
+    pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<UdpSender> {
+        Self::to_all(vec![addr.to_address()?], options)
     }
 
     /// metlog-py's host and port lists: hosts and ports are zipped; with more
     /// hosts than ports the last port is repeated, extra ports are ignored.
     ///
     /// ```
-    /// let sender = metlog::sender::UdpSender::to_hosts(["127.0.0.1", "127.0.0.2"], [5565])?;
+    /// use metlog::sender::{SenderOptions, UdpSender};
+    /// let sender = UdpSender::to_hosts(["127.0.0.1", "127.0.0.2"], [5565], SenderOptions::default())?;
     /// assert_eq!(sender.destinations().len(), 2);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn to_hosts<H, P>(hosts: H, ports: P) -> io::Result<UdpSender>
+    pub fn to_hosts<H, P>(hosts: H, ports: P, options: SenderOptions) -> io::Result<UdpSender>
     where
         H: IntoIterator,
         H::Item: AsRef<str>,
         P: IntoIterator<Item = u16>,
     {
-        Self::to_hosts_with_queue(hosts, ports, QueueConfig::default())
-    }
-
-    /// [`to_hosts`](Self::to_hosts), queuing as `config` says.
-    pub fn to_hosts_with_queue<H, P>(
-        hosts: H,
-        ports: P,
-        config: QueueConfig,
-    ) -> io::Result<UdpSender>
-    where
-        H: IntoIterator,
-        H::Item: AsRef<str>,
-        P: IntoIterator<Item = u16>,
-    {
-        let hosts: Vec<String> = hosts.into_iter().map(|h| h.as_ref().to_owned()).collect();
         let ports: Vec<u16> = ports.into_iter().collect();
-        let destinations = zip_hosts_ports(&hosts, &ports)?;
-        Self::spawn(destinations, config)
+        let Some(&last_port) = ports.last() else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no port given"));
+        };
+        let destinations = (hosts.into_iter().enumerate())
+            .map(|(i, host)| (host.as_ref(), *ports.get(i).unwrap_or(&last_port)).to_address())
+            .collect::<io::Result<Vec<Address>>>()?;
+        if destinations.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no host given"));
+        }
+        Self::to_all(destinations, options)
     }
 
-    fn spawn(destinations: Vec<Address>, config: QueueConfig) -> io::Result<UdpSender> {
-        let to = destinations.clone();
-        let transport = move || Ok(DatagramTransport::new(Datagrams::udp(&to)?, json_encoder()));
+    fn to_all(destinations: Vec<Address>, options: SenderOptions) -> io::Result<UdpSender> {
         Ok(UdpSender {
-            queued: QueuedSender::with_factory("udp", transport, config)?,
+            queued: options.datagrams("udp", Format::Json, destinations.clone())?,
             destinations,
         })
     }
@@ -330,29 +478,17 @@ impl UdpSender {
     }
 }
 
-/// Zips hosts with ports the way metlog-py does.
-pub(crate) fn zip_hosts_ports(hosts: &[String], ports: &[u16]) -> io::Result<Vec<Address>> {
-    let Some(&last_port) = ports.last() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no port given"));
-    };
-    if hosts.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no host given"));
-    }
-    let mut destinations = Vec::new();
-    for (i, host) in hosts.iter().enumerate() {
-        let port = ports.get(i).copied().unwrap_or(last_port);
-        destinations.push((host.as_str(), port).to_address()?);
-    }
-    Ok(destinations)
-}
-
 /// Implements `Sender` for a type whose field `queued` is the
-/// [`QueuedSender`] doing its work.
+/// [`QueuedSender`] doing its work; `accepts`, when given, says which
+/// records it takes (the others are refused as unsupported).
 macro_rules! background_sender {
-    ($($ty:ty),*) => {$(
+    ($ty:ty $(, $accepts:path)?) => {
         impl $crate::sender::Sender for $ty {
             #[inline]
             fn send(&self, record: $crate::Record<'_>) -> Result<(), $crate::sender::SendError> {
+                $(if !$accepts(&record) {
+                    return Err($crate::sender::SendError::unsupported(record.kind()));
+                })?
                 $crate::sender::Sender::send(&self.queued, record)
             }
             fn flush(&self) -> Result<(), $crate::sender::SendError> {
@@ -368,7 +504,7 @@ macro_rules! background_sender {
                 $crate::sender::Sender::delivery(&self.queued)
             }
         }
-    )*};
+    };
 }
 pub(crate) use background_sender;
 

@@ -9,16 +9,17 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::background::{QueueConfig, QueuedSender};
+use super::background::QueuedSender;
 use super::transport::{Batch, Outcome, Transport};
-use super::udp::background_sender;
+use super::udp::{background_sender, Format, SenderOptions};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
 
 /// Publishes each message as one JSON ZeroMQ message on a PUB socket that
-/// connects (metlog-py's `bindstrs`) or binds to one or more endpoints.
+/// connects (metlog-py's `bindstrs`) or [binds](SenderOptions::bind) to one
+/// or more endpoints.
 ///
-/// Beyond `queue_length` messages waiting in ZeroMQ (its send high-water
+/// Beyond its [`backlog`](SenderOptions::backlog) of messages waiting in ZeroMQ (its send high-water
 /// mark), messages are dropped and counted in
 /// [`Stats::dropped`](crate::Stats::dropped) — never silently, as a plain PUB
 /// socket would. So are messages no subscriber takes: the socket is an XPUB,
@@ -27,7 +28,7 @@ use crate::encode::json;
 /// says nothing about it. The first such drop is reported.
 ///
 /// - A subscription is heard only once the subscriber's connection is up:
-///   for the first second after the socket opens, up to `queue_length`
+///   for the first second after the socket opens, up to the backlog of
 ///   messages wait for one rather than being dropped, so a short program's
 ///   messages reach a subscriber that is there.
 /// - Subscribers share the high-water mark: one that is connected but stops
@@ -42,7 +43,7 @@ use crate::encode::json;
 ///   deadlines).
 ///
 /// ```no_run
-/// let sender = metlog::sender::ZmqSender::connect(["tcp://127.0.0.1:5565"], 1000)?;
+/// let sender = metlog::sender::ZmqSender::new(["tcp://127.0.0.1:5565"])?;
 /// let client = metlog::Client::builder("app").sender(sender).build();
 /// client.incr("over zeromq");
 /// # Ok::<(), std::io::Error>(())
@@ -55,24 +56,18 @@ pub struct ZmqSender {
 impl ZmqSender {
     /// Connects the PUB socket to each endpoint (e.g. the router's SUB
     /// `tcp://host:port`), as metlog-py does.
-    pub fn connect<I, S>(endpoints: I, queue_length: i32) -> io::Result<ZmqSender>
+    pub fn new<I, S>(endpoints: I) -> io::Result<ZmqSender>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self::open(endpoints, queue_length, false)
+        Self::with_options(endpoints, SenderOptions::default())
     }
 
-    /// Binds the PUB socket to each endpoint, for subscribers to connect to.
-    pub fn bind<I, S>(endpoints: I, queue_length: i32) -> io::Result<ZmqSender>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        Self::open(endpoints, queue_length, true)
-    }
-
-    fn open<I, S>(endpoints: I, queue_length: i32, bind: bool) -> io::Result<ZmqSender>
+    /// Connects, or [binds](SenderOptions::bind), the PUB socket to each
+    /// endpoint, with the options' queue and
+    /// [`backlog`](SenderOptions::backlog) (its high-water mark).
+    pub fn with_options<I, S>(endpoints: I, options: SenderOptions) -> io::Result<ZmqSender>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -87,21 +82,25 @@ impl ZmqSender {
                 "no zmq endpoint given",
             ));
         }
-        let transport = move || ZmqTransport::open(&endpoints, queue_length, bind);
+        let transport = move |options: &SenderOptions| ZmqTransport::open(&endpoints, options);
         Ok(ZmqSender {
-            queued: QueuedSender::with_factory("zmq", transport, QueueConfig::default())?,
+            queued: options.start("zmq", Format::Json, transport)?,
         })
     }
 }
 
+background_sender!(ZmqSender);
+
 impl ZmqTransport {
     /// A socket bound or connected to every endpoint.
-    fn open(endpoints: &[String], queue_length: i32, bind: bool) -> io::Result<ZmqTransport> {
+    fn open(endpoints: &[String], options: &SenderOptions) -> io::Result<ZmqTransport> {
+        let queue_length = options.backlog.unwrap_or(1000).clamp(1, i32::MAX as usize);
+        let bind = options.bind;
         let context = zmq::Context::new();
         // XPUB: a PUB socket that also hears subscriptions, so messages
         // nobody is subscribed to are counted as dropped, not as sent.
         let mut socket = context.socket(zmq::XPUB).map_err(zmq_error)?;
-        socket.set_sndhwm(queue_length.max(1)).map_err(zmq_error)?;
+        socket.set_sndhwm(queue_length as i32).map_err(zmq_error)?;
         // Pending messages get a second to leave when the sender is dropped.
         socket.set_linger(1000).map_err(zmq_error)?;
         set_nodrop(&mut socket)?;
@@ -132,14 +131,12 @@ impl ZmqTransport {
             topics: Vec::new(),
             opened: Instant::now(),
             waiting: VecDeque::new(),
-            queue_length: usize::try_from(queue_length.max(1)).unwrap_or(1),
+            queue_length,
             unheard_reported: false,
             unwanted_reported: false,
         })
     }
 }
-
-background_sender!(ZmqSender);
 
 fn zmq_error(e: zmq::Error) -> io::Error {
     io::Error::other(format!("zmq: {e}"))
@@ -227,10 +224,7 @@ impl ZmqTransport {
 
     /// Sends (or drops) `message` now that there are subscribers.
     fn publish(&mut self, message: &[u8], outcome: &Outcome) {
-        if self.socket.is_none() {
-            return outcome.dropped(1);
-        }
-        if !self.wanted(message) {
+        if self.socket.is_some() && !self.wanted(message) {
             // Subscribers, none to this message's topic: ZeroMQ would
             // discard it silently.
             outcome.dropped(1);
@@ -298,8 +292,7 @@ impl ZmqTransport {
 
 impl Transport for ZmqTransport {
     fn deliver(&mut self, batch: &Batch<'_>, outcome: &Outcome) {
-        self.hear_subscriptions();
-        self.settle_waiting(outcome);
+        self.idle(outcome);
         for envelope in batch.iter() {
             self.buf.clear();
             json::write(envelope, &mut self.buf);
@@ -325,8 +318,7 @@ impl Transport for ZmqTransport {
     /// `deadline`, for ZeroMQ to send what it still holds.
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
         while !self.waiting.is_empty() && Instant::now() < deadline {
-            self.hear_subscriptions();
-            self.settle_waiting(outcome);
+            self.idle(outcome);
             if !self.waiting.is_empty() {
                 std::thread::sleep(Duration::from_millis(5));
             }
