@@ -121,6 +121,6 @@ where
         limits.into_iter().map(|(t, s)| (t.into(), s)).collect();
     OnEnvelope(move |message: &Envelope<'_>| {
         let limit = limits.iter().find(|(t, _)| **t == *message.kind);
-        limit.map_or(true, |(_, max)| message.severity <= *max)
+        limit.is_none_or(|(_, max)| message.severity <= *max)
     })
 }

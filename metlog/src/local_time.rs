@@ -30,7 +30,7 @@ fn unix_secs(time: SystemTime) -> i64 {
 }
 
 #[cfg(unix)]
-extern "C" {
+unsafe extern "C" {
     /// POSIX: sets the local zone from `TZ` (not in the `libc` crate).
     fn tzset();
 }

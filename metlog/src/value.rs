@@ -423,11 +423,7 @@ impl Fields {
 
     /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
-        let live = move |at, key| {
-            self.index
-                .as_ref()
-                .map_or(true, |i| i.get(key) == Some(&at))
-        };
+        let live = move |at, key| self.index.as_ref().is_none_or(|i| i.get(key) == Some(&at));
         let entries = self.entries.iter().enumerate();
         entries
             .filter(move |(at, (key, _))| live(*at, key))

@@ -227,9 +227,8 @@ fn is_finite_number(text: &str) -> bool {
     let mantissa_ok = mantissa.bytes().any(|b| b.is_ascii_digit())
         && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && mantissa.bytes().filter(|&b| b == b'.').count() <= 1;
-    let exponent_ok = exponent.map_or(true, |e| {
-        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-    });
+    let exponent_ok =
+        exponent.is_none_or(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
     // Plain decimals this short are always finite; only longer ones, or
     // ones with an exponent, can overflow to infinity, so only they are
     // parsed.

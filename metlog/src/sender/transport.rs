@@ -95,7 +95,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The messages, in the order they were queued (per sending thread).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Envelope<'a>> + 'a {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Envelope<'a>> + use<'a> {
         let clients = self.clients;
         self.items
             .iter()
