@@ -28,7 +28,7 @@ impl fmt::Display for Rfc3339 {
 /// Seconds from 1970-01-01 to 9999-12-31T23:59:59.
 const MAX_SECS: u64 = 253_402_300_799;
 
-fn format_micros(time: SystemTime) -> [u8; LEN] {
+pub(crate) fn format_micros(time: SystemTime) -> [u8; LEN] {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let since_epoch = since_epoch.min(Duration::new(MAX_SECS, 999_999_999));
     let (secs, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());

@@ -72,6 +72,9 @@ fn check_json(msg: &Message) {
     let mut out = Vec::new();
     crate::encode::json::write(msg, &mut out);
     let text = std::str::from_utf8(&out).expect("UTF-8");
+    // The direct writer writes exactly what serde does.
+    let serde = serde_json::to_vec(&crate::Envelope::from(msg)).unwrap();
+    assert_eq!(text, std::str::from_utf8(&serde).unwrap(), "serde's bytes");
     assert!(!text.contains('\n'), "one line");
     let parsed: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     let object = parsed.as_object().unwrap();

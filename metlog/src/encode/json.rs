@@ -1,5 +1,7 @@
 //! The JSON envelope, one object per message.
 
+use crate::envelope::ENV_VERSION;
+use crate::value::ValueRef;
 use crate::Envelope;
 
 /// Appends a message (a [`Message`](crate::Message), or any
@@ -7,12 +9,63 @@ use crate::Envelope;
 ///
 /// Cannot fail: every part serialises (non-finite floats become `null`),
 /// and writing to a `Vec` does no I/O.
+///
+/// Written directly rather than through serde (every network message of a
+/// queued sender is encoded here, on its worker): the same bytes as
+/// `serde_json::to_writer` of the envelope — `write_is_serdes_encoding`
+/// and the hostile-input tests compare them — in about half the time.
 pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, &message.into()).is_err() {
-        // Unreachable for our types; never leave half an object behind.
-        out.truncate(start);
+    let message = message.into();
+    out.extend_from_slice(b"{\"type\":");
+    string(message.kind, out);
+    out.extend_from_slice(b",\"timestamp\":\"");
+    out.extend_from_slice(&crate::timestamp::format_micros(message.timestamp));
+    out.extend_from_slice(b"\",\"logger\":");
+    string(message.logger, out);
+    out.extend_from_slice(b",\"severity\":");
+    number(u64::from(message.severity.as_u8()), out);
+    out.extend_from_slice(b",\"payload\":");
+    message.payload.with_str(|payload| string(payload, out));
+    out.extend_from_slice(b",\"fields\":{");
+    for (at, (key, value)) in message.fields.iter().enumerate() {
+        if at > 0 {
+            out.push(b',');
+        }
+        string(key, out);
+        out.push(b':');
+        match value {
+            ValueRef::Str(text) => string(text, out),
+            ValueRef::I64(n) if n >= 0 => number(n as u64, out),
+            ValueRef::U64(n) => number(n, out),
+            // Floats, negative numbers, nested JSON: serde's own writing.
+            other => {
+                let _ = serde_json::to_writer(&mut *out, &other);
+            }
+        }
     }
+    out.extend_from_slice(b"},\"env_version\":\"");
+    out.extend_from_slice(ENV_VERSION.as_bytes());
+    out.extend_from_slice(b"\",\"metlog_pid\":");
+    number(u64::from(message.pid), out);
+    out.extend_from_slice(b",\"metlog_hostname\":");
+    string(message.hostname, out);
+    out.push(b'}');
+}
+
+/// A JSON string: copied as it is when nothing in it needs escaping.
+fn string(text: &str, out: &mut Vec<u8>) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
+}
+
+fn number(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; crate::text::DECIMAL_LEN];
+    out.extend_from_slice(crate::text::write_decimal(false, n, &mut digits).as_bytes());
 }
 
 /// Appends a message as indented, human-oriented JSON (several lines, no
@@ -30,6 +83,34 @@ mod tests {
 
     /// `Message::to_json` (which knows no encoder) and this encoder write the
     /// same bytes.
+    #[test]
+    fn write_is_serdes_encoding() {
+        let mut message = Message::new("oldstyle", "app\u{1}\"é");
+        message.payload = "\\ \u{7f} \u{2028}".into();
+        for (key, value) in [
+            ("s", crate::Value::from("plain")),
+            ("e", "tab\there".into()),
+            ("neg", (-3).into()),
+            ("big", u64::MAX.into()),
+            ("f", 0.1.into()),
+            ("whole", 2.0.into()),
+            ("nan", f64::INFINITY.into()),
+            ("b", true.into()),
+            ("null", crate::Value::Null),
+            ("json", serde_json::json!({"a": [1, "x\n"]}).into()),
+            ("\"key\"", 0.into()),
+        ] {
+            message.fields.insert(key, value);
+        }
+        let mut fast = Vec::new();
+        super::write(&message, &mut fast);
+        let serde = serde_json::to_vec(&crate::Envelope::from(&message)).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(serde).unwrap()
+        );
+    }
+
     #[test]
     fn to_json_is_this_encoding() {
         let mut message = Message::new("oldstyle", "app");
