@@ -168,12 +168,8 @@ impl std::ops::Deref for Held {
 
 /// `metlog::sender::stream::StreamSender<std::io::Stderr>` → `StreamSender`.
 fn short_type_name(full: &'static str) -> &'static str {
-    let end = full.find('<').unwrap_or(full.len());
-    let path = &full[..end];
-    match path.rfind("::") {
-        Some(i) => &path[i + 2..],
-        None => path,
-    }
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// What a sender that delivers in the background did with the messages it
@@ -297,11 +293,5 @@ where
 {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         (self.0)(record.into_message())
-    }
-}
-
-impl<F> std::fmt::Debug for FnSender<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnSender")
     }
 }

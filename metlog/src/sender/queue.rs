@@ -69,15 +69,6 @@ pub(crate) const NO_CLIENT: u64 = 0;
 /// [`Queue::sole_client`] once items of two clients were queued.
 pub(crate) const MANY_CLIENTS: u64 = u64::MAX;
 
-impl<T> std::fmt::Debug for Queue<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue")
-            .field("shards", &self.shards.len())
-            .field("room", &self.room.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
 thread_local! {
     /// This thread's shard number (modulo each queue's shard count).
     static THREAD_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
