@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
-use std::thread::{JoinHandle, Thread};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::queue::Queue;
@@ -198,8 +198,7 @@ impl Shared {
             ));
         }
         // Everything accepted so far settled: ours with it.
-        let target = self.queue.accepted();
-        if self.tally.settled() >= target {
+        if self.tally.settled() >= self.queue.accepted() {
             return Ok(());
         }
         // Otherwise: the first round begun from now on takes every message
@@ -216,23 +215,25 @@ impl Shared {
             if through.is_none() && self.rounds_done.load(SeqCst) >= round {
                 through = Some(self.handed_through.load(SeqCst));
             }
-            through.is_some_and(|t| self.tally.settled() >= t) || self.tally.settled() >= self.queue.accepted()
+            through.is_some_and(|t| self.tally.settled() >= t)
+                || self.tally.settled() >= self.queue.accepted()
         });
         if settled {
             return Ok(());
         }
         // Everything still unsettled (of this call's and newer).
-        let waiting = self.queue.accepted().saturating_sub(self.tally.settled());
+        let waiting = self
+            .queue
+            .accepted()
+            .saturating_sub(self.tally.settled())
+            .max(1);
         if crate::process::in_exit_work() {
-            self.exit_reported.store(waiting.max(1), SeqCst);
+            self.exit_reported.store(waiting, SeqCst);
         }
+        let name = &self.tally.name;
         Err(SendError::new(
             SendErrorKind::Other,
-            format!(
-                "{} still had {} message(s) waiting after {timeout:?}",
-                self.tally.name,
-                waiting.max(1)
-            ),
+            format!("{name} still had {waiting} message(s) waiting after {timeout:?}"),
         ))
     }
 }
@@ -344,7 +345,6 @@ fn deliver_queues_at_exit(deadline: Instant) {
 /// sees those counts in [`Client::stats`](crate::Client::stats).
 pub struct QueuedSender {
     shared: Arc<Shared>,
-    worker: Option<JoinHandle<()>>,
     /// Makes the transport anew: how the sender starts over in the child of
     /// a `fork()`, where its worker thread does not exist.
     factory: Arc<Factory>,
@@ -469,10 +469,10 @@ impl QueuedSender {
                 worker_shared.stopped.store(true, SeqCst);
                 notify(&worker_shared);
             })?;
+        // Not joined: it stops on its own once the sender is dropped.
         let _ = shared.worker.set(worker.thread().clone());
         Ok(QueuedSender {
             shared,
-            worker: Some(worker),
             factory,
             in_child: OnceLock::new(),
         })
@@ -492,12 +492,10 @@ impl QueuedSender {
     fn here_after_fork(&self) -> Result<&QueuedSender, SendError> {
         let name = &self.shared.tally.name;
         let child = self.in_child.get_or_init(|| {
-            let child = Self::start(
-                name.clone(),
-                self.factory.clone(),
-                self.shared.config.clone(),
-            );
-            child.ok().map(Box::new)
+            let config = self.shared.config.clone();
+            Self::start(name.clone(), self.factory.clone(), config)
+                .ok()
+                .map(Box::new)
         });
         match child {
             Some(child) => child.here(),
@@ -572,31 +570,6 @@ impl QueuedSender {
     pub(crate) fn built_on_worker(&self) -> u64 {
         self.shared.built_on_worker.load(Relaxed)
     }
-
-    /// What became of the messages accepted so far.
-    fn delivery_now(&self) -> Delivery {
-        let shared = &*self.shared;
-        // The settled counts before the accepted: a message settles after
-        // it is accepted, so `queued` never goes negative.
-        let tally = &shared.tally;
-        let (delivered, failed, dropped) = (
-            tally.delivered.load(SeqCst),
-            tally.failed.load(SeqCst),
-            tally.dropped.load(SeqCst),
-        );
-        let accepted = shared.queue.accepted();
-        Delivery {
-            delivered,
-            failed,
-            dropped,
-            queued: accepted.saturating_sub(delivered + failed + dropped),
-            ignored: 0,
-            queue: shared.id,
-            // Who sent, read last: a message's client is noted before it
-            // is accepted, so every message counted above is of these.
-            sent_by: shared.queue.sole_client(),
-        }
-    }
 }
 
 impl Sender for QueuedSender {
@@ -638,11 +611,33 @@ impl Sender for QueuedSender {
         this.shared.wait_settled(timeout)
     }
 
+    /// What became of the messages accepted so far (in the child of a
+    /// fork where the sender could not start over: none was).
     fn delivery(&self) -> Option<Delivery> {
-        Some(
-            self.here()
-                .map_or_else(|_| Delivery::default(), QueuedSender::delivery_now),
-        )
+        let Ok(this) = self.here() else {
+            return Some(Delivery::default());
+        };
+        let shared = &*this.shared;
+        // The settled counts before the accepted: a message settles after
+        // it is accepted, so `queued` never goes negative.
+        let tally = &shared.tally;
+        let (delivered, failed, dropped) = (
+            tally.delivered.load(SeqCst),
+            tally.failed.load(SeqCst),
+            tally.dropped.load(SeqCst),
+        );
+        let accepted = shared.queue.accepted();
+        Some(Delivery {
+            delivered,
+            failed,
+            dropped,
+            queued: accepted.saturating_sub(delivered + failed + dropped),
+            ignored: 0,
+            queue: shared.id,
+            // Who sent, read last: a message's client is noted before it
+            // is accepted, so every message counted above is of these.
+            sent_by: shared.queue.sole_client(),
+        })
     }
 }
 
@@ -659,15 +654,10 @@ impl Drop for QueuedSender {
         let _ = shared.close.set(None);
         shared.wake_worker();
         let deadline = Instant::now() + shared.config.drain_timeout;
-        let finished = shared.wait_for(deadline, || shared.stopped.load(SeqCst));
-        if let Some(worker) = self.worker.take() {
-            if finished {
-                let _ = worker.join();
-            } else {
-                // Left to finish (or not) on its own — stuck in a lookup
-                // or a write: the exit does not spend its time on it again.
-                shared.leave.give_up();
-            }
+        if !shared.wait_for(deadline, || shared.stopped.load(SeqCst)) {
+            // Left to finish (or not) on its own — stuck in a lookup or a
+            // write: the exit does not spend its time on it again.
+            shared.leave.give_up();
         }
     }
 }
@@ -762,21 +752,16 @@ fn run(transport: Box<dyn Transport>, shared: &Shared, outcome: &Outcome) {
             worker.fail_left();
             return;
         }
-        if moved > 0 {
-            quiet_rounds = 0;
-            // Taking a shard moves its cache lines to this thread, and the
-            // caller pays to get them back: let small batches grow first.
-            if moved < max_batch {
-                std::thread::sleep(NAP);
-            }
+        quiet_rounds = if moved > 0 { 0 } else { quiet_rounds + 1 };
+        // Taking a shard moves its cache lines to this thread, and the
+        // caller pays to get them back: let small batches grow first.
+        if moved >= max_batch {
             continue;
-        }
-        quiet_rounds += 1;
-        if quiet_rounds <= NAPS {
+        } else if quiet_rounds <= NAPS {
             std::thread::sleep(NAP);
-            continue;
+        } else {
+            worker.sleep();
         }
-        worker.sleep();
     }
 }
 
@@ -879,16 +864,11 @@ impl Worker<'_> {
             SendErrorKind::Other,
             "queued as the process ended, after metlog's last delivery at exit: not delivered",
         );
-        for shard in 0..self.shared.queue.shard_count() {
-            self.spare.clear();
-            self.clients.clear();
-            let taken = self
-                .shared
-                .queue
-                .take(shard, &mut self.spare, &mut self.clients);
-            self.outcome.open(taken);
-            self.outcome.failed(taken, &error);
-        }
+        // Everything the worker took it handed to the transport: the rest
+        // is still in the shards.
+        let left = self.shared.queue.accepted().saturating_sub(self.handed) as usize;
+        self.outcome.open(left);
+        self.outcome.failed(left, &error);
         notify(self.shared);
     }
 }

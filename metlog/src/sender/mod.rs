@@ -56,7 +56,7 @@ pub mod capture;
 pub mod error;
 pub mod log_sender;
 pub mod null;
-mod queue;
+pub(crate) mod queue;
 pub mod router;
 #[cfg(target_os = "linux")]
 mod sendmmsg;
@@ -197,18 +197,6 @@ pub struct Delivery {
     pub(crate) queue: u64,
 }
 
-impl Delivery {
-    /// Whether it counts nothing and comes from no queue.
-    fn is_nothing(&self) -> bool {
-        self.queue == 0 && *self == Delivery::default()
-    }
-
-    /// Whether every message counted was sent by client `id` (or none was).
-    pub(crate) fn is_all_from(&self, id: u64) -> bool {
-        self.sent_by == queue::NO_CLIENT || self.sent_by == id
-    }
-}
-
 /// Who sent the messages of two senders together (see [`Delivery::sent_by`]).
 pub(crate) fn sent_by_both(a: u64, b: u64) -> u64 {
     match (a, b) {
@@ -233,8 +221,8 @@ impl std::ops::Add for Delivery {
             // routes to that queue, sums it once).
             queue: match (self.queue, other.queue) {
                 (a, b) if a == b => a,
-                (a, _) if other.is_nothing() => a,
-                (_, b) if self.is_nothing() => b,
+                (a, _) if other == Delivery::default() => a,
+                (_, b) if self == Delivery::default() => b,
                 _ => 0,
             },
         }

@@ -188,11 +188,9 @@ impl<T> Queue<T> {
     /// were returned. The cold path of a push that found too few bytes.
     #[cold]
     fn reclaim_bytes(&self) -> bool {
-        let mut returned = 0;
-        for index in 0..self.shards.len() {
-            let mut shard = self.lock(index);
-            returned += std::mem::take(&mut shard.byte_credits);
-        }
+        let returned: usize = (0..self.shards.len())
+            .map(|index| std::mem::take(&mut self.lock(index).byte_credits))
+            .sum();
         if returned > 0 {
             self.bytes.fetch_add(returned, Ordering::Relaxed);
         }
@@ -256,14 +254,11 @@ impl<T> Queue<T> {
     /// returns its index.
     #[cold]
     fn hold(&self, clients: &mut Vec<Arc<ClientDefaults>>, client: &Arc<ClientDefaults>) -> usize {
-        let id = client.id.0;
-        let sole = &self.sole_client;
-        if let Err(other) = sole.compare_exchange(NO_CLIENT, id, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            if other != id {
-                sole.store(MANY_CLIENTS, Ordering::SeqCst);
-            }
-        }
+        let _ = self
+            .sole_client
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(super::sent_by_both(now, client.id.0))
+            });
         clients.push(client.clone());
         clients.len() - 1
     }

@@ -170,8 +170,7 @@ impl Outcome {
     /// `n` messages were lost to `error`: counted as failed; the sender's
     /// first failure is reported ([`crate::report`]).
     pub fn failed(&self, n: usize, error: &SendError) {
-        if self.settle(n, &self.tally.failed) > 0
-            && !self.tally.error_reported.swap(true, Relaxed)
+        if self.settle(n, &self.tally.failed) > 0 && !self.tally.error_reported.swap(true, Relaxed)
         {
             crate::report::report(format_args!(
                 "{} failed to deliver: {error}; further failures are only counted \
