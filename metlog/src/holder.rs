@@ -63,6 +63,7 @@ pub fn global_client() -> Option<&'static Client> {
 }
 
 /// The error of [`set_global_client`] when a global client already exists.
+#[derive(Debug)]
 pub struct SetGlobalClientError {
     client: Client,
 }
@@ -71,14 +72,6 @@ impl SetGlobalClientError {
     /// The client that was not installed.
     pub fn into_inner(self) -> Client {
         self.client
-    }
-}
-
-impl fmt::Debug for SetGlobalClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SetGlobalClientError")
-            .field("rejected_logger", &self.client.logger())
-            .finish()
     }
 }
 
@@ -141,6 +134,7 @@ pub fn set_default(client: &Client) -> DefaultGuard {
 /// Restores the previous thread-local client when dropped; made by
 /// [`set_default`]. Stays on the thread that made it.
 #[must_use = "the client is current only until this guard is dropped; `let _ =` drops it at once"]
+#[derive(Debug)]
 pub struct DefaultGuard {
     /// Its entry in [`SCOPED`] (`None`: none was made).
     scope: Option<u64>,
@@ -159,12 +153,6 @@ impl Drop for DefaultGuard {
         // Dropped outside the borrow: a client's drop may run code.
         drop(removed);
         gate::scope_left();
-    }
-}
-
-impl fmt::Debug for DefaultGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DefaultGuard").finish_non_exhaustive()
     }
 }
 
