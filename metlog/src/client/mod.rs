@@ -23,7 +23,7 @@ use crate::site::Kind;
 use crate::{Fields, Message, Severity, SharedStr, Text};
 
 /// The metlog client: a cheap, cloneable handle that makes messages and hands
-/// them to its [`Sender`](crate::sender::Sender).
+/// them to its [`Sender`].
 ///
 /// Every method of metlog-py's `MetlogClient` is here: [`metlog`](Client::metlog)
 /// for any message, [`incr`](Client::incr) / [`counter`](Client::counter) for

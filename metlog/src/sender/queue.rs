@@ -45,10 +45,13 @@ struct Shard<T> {
     clients: Vec<Arc<ClientDefaults>>,
 }
 
+/// A shard behind its spin lock, alone on its cache lines.
+type Slot<T> = Padded<SpinMutex<Shard<T>, Yield>>;
+
 /// Messages waiting for the worker, at most `capacity` of them and
 /// `max_bytes` of their contents at a time.
 pub(crate) struct Queue<T> {
-    shards: Box<[Padded<SpinMutex<Shard<T>, Yield>>]>,
+    shards: Box<[Slot<T>]>,
     /// Room not yet handed to any shard.
     room: AtomicUsize,
     /// How much room a shard takes at once.
