@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockWriteGuard};
 use std::task::{Context, Poll};
 
 use crate::client::ClientRef;
@@ -20,12 +20,11 @@ use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 static GLOBAL: OnceLock<Client> = OnceLock::new();
 
 thread_local! {
-    /// This thread's scopes, innermost last, each with its guard's number:
-    /// a guard removes its own entry wherever it is, so guards dropped out
-    /// of order still leave the thread as it was.
-    static SCOPED: RefCell<Vec<(u64, Client)>> = const { RefCell::new(Vec::new()) };
-    /// Numbers the scopes of this thread.
-    static NEXT_SCOPE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// This thread's scopes, innermost last, each with its guard's number
+    /// (the last number given is kept first): a guard removes its own entry
+    /// wherever it is, so guards dropped out of order still leave the
+    /// thread as it was.
+    static SCOPED: RefCell<(u64, Vec<(u64, Client)>)> = const { RefCell::new((0, Vec::new())) };
 }
 
 /// Installs `client` as the process-wide client, once.
@@ -64,6 +63,7 @@ pub fn global_client() -> Option<&'static Client> {
 }
 
 /// The error of [`set_global_client`] when a global client already exists.
+#[derive(Debug)]
 pub struct SetGlobalClientError {
     client: Client,
 }
@@ -72,14 +72,6 @@ impl SetGlobalClientError {
     /// The client that was not installed.
     pub fn into_inner(self) -> Client {
         self.client
-    }
-}
-
-impl fmt::Debug for SetGlobalClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SetGlobalClientError")
-            .field("rejected_logger", &self.client.logger())
-            .finish()
     }
 }
 
@@ -124,21 +116,17 @@ pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
 /// assert_eq!(metlog::current_client().unwrap().logger(), "test");
 /// ```
 pub fn set_default(client: &Client) -> DefaultGuard {
-    let scope = NEXT_SCOPE
-        .try_with(|next| {
-            let scope = next.get();
-            next.set(scope + 1);
-            scope
-        })
-        .unwrap_or(u64::MAX);
-    let pushed = SCOPED
-        .try_with(|scopes| scopes.borrow_mut().push((scope, client.clone())))
-        .is_ok();
-    if pushed {
+    let scope = SCOPED.try_with(|scopes| {
+        let (last, scopes) = &mut *scopes.borrow_mut();
+        *last += 1;
+        scopes.push((*last, client.clone()));
+        *last
+    });
+    if scope.is_ok() {
         gate::scope_entered();
     }
     DefaultGuard {
-        scope: pushed.then_some(scope),
+        scope: scope.ok(),
         _not_send: PhantomData,
     }
 }
@@ -146,6 +134,7 @@ pub fn set_default(client: &Client) -> DefaultGuard {
 /// Restores the previous thread-local client when dropped; made by
 /// [`set_default`]. Stays on the thread that made it.
 #[must_use = "the client is current only until this guard is dropped; `let _ =` drops it at once"]
+#[derive(Debug)]
 pub struct DefaultGuard {
     /// Its entry in [`SCOPED`] (`None`: none was made).
     scope: Option<u64>,
@@ -157,19 +146,13 @@ impl Drop for DefaultGuard {
         let Some(scope) = self.scope else { return };
         // The thread-local may already be gone while the thread exits.
         let removed = SCOPED.try_with(|scopes| {
-            let mut scopes = scopes.borrow_mut();
+            let scopes = &mut scopes.borrow_mut().1;
             let at = scopes.iter().rposition(|(s, _)| *s == scope);
             at.map(|at| scopes.remove(at))
         });
         // Dropped outside the borrow: a client's drop may run code.
         drop(removed);
         gate::scope_left();
-    }
-}
-
-impl fmt::Debug for DefaultGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DefaultGuard").finish_non_exhaustive()
     }
 }
 
@@ -190,7 +173,7 @@ fn scoped_slow() -> Option<Client> {
     // Cloned out so no borrow is held while the caller runs (which may set a
     // scope of its own).
     SCOPED
-        .try_with(|scopes| scopes.borrow().last().map(|(_, client)| client.clone()))
+        .try_with(|scopes| scopes.borrow().1.last().map(|(_, client)| client.clone()))
         .ok()
         .flatten()
 }
@@ -216,11 +199,7 @@ pub(crate) fn current_ref() -> ClientRef<'static> {
 /// Runs `f` on the current client, if any.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
-    match current_ref() {
-        ClientRef::None => None,
-        ClientRef::Borrowed(c) => Some(f(c)),
-        ClientRef::Owned(c) => Some(f(&c)),
-    }
+    current_ref().get().map(f)
 }
 
 /// Increments counter `name` on the current client (no-op without one).
@@ -300,11 +279,16 @@ fn flush_at_exit(deadline: std::time::Instant) {
     }
 }
 
+/// The named clients, to change.
+fn registry_mut() -> RwLockWriteGuard<'static, HashMap<String, Client>> {
+    registry().write().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn registry() -> &'static RwLock<HashMap<String, Client>> {
     static NAMED: OnceLock<RwLock<HashMap<String, Client>>> = OnceLock::new();
     NAMED.get_or_init(|| {
         crate::process::hold_across_fork(crate::process::ForkLock::NamedClients, || {
-            Box::new(registry().write().unwrap_or_else(PoisonError::into_inner))
+            Box::new(registry_mut())
         });
         RwLock::default()
     })
@@ -321,10 +305,7 @@ pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
     if client.is_active() {
         crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
     }
-    registry()
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(name.into(), client)
+    registry_mut().insert(name.into(), client)
 }
 
 /// The client registered under `name`; if there is none, registers and
@@ -341,7 +322,7 @@ pub fn get_client(name: &str) -> Client {
     if let Some(client) = named_client(name) {
         return client;
     }
-    let mut named = registry().write().unwrap_or_else(PoisonError::into_inner);
+    let mut named = registry_mut();
     if let Some(client) = named.get(name) {
         return client.clone();
     }
@@ -370,10 +351,7 @@ pub fn named_client(name: &str) -> Option<Client> {
 
 /// Unregisters the client named `name`, returning it.
 pub fn remove_client(name: &str) -> Option<Client> {
-    registry()
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(name)
+    registry_mut().remove(name)
 }
 
 // ---- async: a scope that follows a future ----

@@ -18,12 +18,12 @@ pub use timer::Timer;
 use crate::filter::Filter;
 use crate::message::identity;
 use crate::record::{Body, ClientDefaults, Record};
-use crate::sender::{Held, SendError, SendErrorKind};
+use crate::sender::{Delivery, Held, SendError, SendErrorKind, Sender};
 use crate::site::Kind;
 use crate::{Fields, Message, Severity, SharedStr, Text};
 
 /// The metlog client: a cheap, cloneable handle that makes messages and hands
-/// them to its [`Sender`](crate::sender::Sender).
+/// them to its [`Sender`].
 ///
 /// Every method of metlog-py's `MetlogClient` is here: [`metlog`](Client::metlog)
 /// for any message, [`incr`](Client::incr) / [`counter`](Client::counter) for
@@ -270,19 +270,22 @@ impl Client {
     /// its queue without allocating.
     #[inline]
     pub fn incr<'a>(&'a self, name: impl Into<Text<'a>>) {
-        if !self.is_active() {
-            return;
+        if self.is_active() {
+            self.metric(Kind::Incr, name.into(), 1);
         }
-        self.dispatch(self.record(
-            crate::clock::now(),
-            Body::Metric {
-                kind: Kind::Incr,
-                name: name.into(),
-                value: 1,
-                rate: 1.0,
-                extra: None,
-            },
-        ));
+    }
+
+    /// Sends a counter or timer `name` of `value`, at rate 1.
+    #[inline]
+    fn metric<'a>(&'a self, kind: Kind, name: Text<'a>, value: u64) {
+        let body = Body::Metric {
+            kind,
+            name,
+            value,
+            rate: 1.0,
+            extra: None,
+        };
+        self.dispatch(self.record(crate::clock::now(), body));
     }
 
     /// A counter message to configure (count, rate, fields, severity, logger)
@@ -324,19 +327,9 @@ impl Client {
     #[inline]
     pub fn timer_send<'a>(&'a self, name: impl Into<Text<'a>>, elapsed: Duration) {
         let name = name.into();
-        if !self.is_active() || self.is_timer_disabled(name.as_str()) {
-            return;
+        if self.is_active() && !self.is_timer_disabled(name.as_str()) {
+            self.metric(Kind::Timer, name, whole_millis(elapsed));
         }
-        self.dispatch(self.record(
-            crate::clock::now(),
-            Body::Metric {
-                kind: Kind::Timer,
-                name,
-                value: whole_millis(elapsed),
-                rate: 1.0,
-                extra: None,
-            },
-        ));
     }
 
     /// Logs `text` at [`Severity::Debug`] (an `oldstyle` message).
@@ -406,24 +399,14 @@ impl Client {
             return None;
         };
         let mut out = String::new();
-        match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
-            Ok(Ok(())) => Some(out),
-            Ok(Err(fmt::Error)) => {
-                self.inner.counters.here().failed.fetch_add(1, Relaxed);
-                self.report_failure(format_args!(
-                    "a Display or Debug implementation returned an error"
-                ));
-                None
-            }
-            Err(panic) => {
-                self.inner.counters.here().failed.fetch_add(1, Relaxed);
-                let what = panic_message(&*panic);
-                self.report_failure(format_args!(
-                    "a Display or Debug implementation panicked: {what}"
-                ));
-                None
-            }
-        }
+        let what = match panic::catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
+            Ok(Ok(())) => return Some(out),
+            Ok(Err(fmt::Error)) => "returned an error".to_owned(),
+            Err(panic) => format!("panicked: {}", panic_message(&*panic)),
+        };
+        self.inner.counters.here().failed.fetch_add(1, Relaxed);
+        self.report_failure(format_args!("a Display or Debug implementation {what}"));
+        None
     }
 
     /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`).
@@ -501,30 +484,27 @@ impl Client {
     /// 5 s by default). A failure is reported like a failed send; use
     /// [`flush_timeout`](Client::flush_timeout) to get it as a `Result`.
     pub fn flush(&self) {
-        let Some(sender) = &self.inner.sender else {
-            return;
-        };
-        match panic::catch_unwind(AssertUnwindSafe(|| sender.flush())) {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => self.report_failure(format_args!("flush failed: {err}")),
-            Err(_) => self.report_failure(format_args!("flush panicked")),
+        if let Err(err) = self.flush_with(|sender| sender.flush()) {
+            self.report_failure(format_args!("flush failed: {err}"));
         }
     }
 
     /// Like [`flush`](Client::flush), waiting at most `timeout`, and saying
     /// whether everything was delivered in time.
-    pub fn flush_timeout(&self, timeout: Duration) -> Result<(), crate::sender::SendError> {
+    pub fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
+        self.flush_with(|sender| sender.flush_timeout(timeout))
+    }
+
+    /// Runs `flush` on the sender, if any; a panic in it becomes an error.
+    fn flush_with(
+        &self,
+        flush: impl FnOnce(&dyn Sender) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
         let Some(sender) = &self.inner.sender else {
             return Ok(());
         };
-        panic::catch_unwind(AssertUnwindSafe(|| sender.flush_timeout(timeout))).unwrap_or_else(
-            |_| {
-                Err(crate::sender::SendError::new(
-                    SendErrorKind::Other,
-                    "flush panicked",
-                ))
-            },
-        )
+        panic::catch_unwind(AssertUnwindSafe(|| flush(&**sender)))
+            .unwrap_or_else(|_| Err(SendError::new(SendErrorKind::Other, "flush panicked")))
     }
 
     /// A guard that flushes this client when dropped: keep it in `main` so
@@ -553,7 +533,9 @@ impl Client {
         let id = self.inner.defaults.id.0;
         // A sender's counts are this client's only when no other client
         // sent through it (else: what this client handed on is `sent`).
-        if let Some(delivery) = delivery.filter(|d| d.is_all_from(id)) {
+        let all_from =
+            |d: &Delivery| d.sent_by == crate::sender::queue::NO_CLIENT || d.sent_by == id;
+        if let Some(delivery) = delivery.filter(all_from) {
             stats.sent = delivery.delivered;
             stats.failed += delivery.failed;
             stats.dropped += delivery.dropped;
@@ -910,28 +892,21 @@ impl From<f32> for Millis {
 /// `str(x)` in Python 2 (`'%.12g' % x`, with `.0` when that reads as a
 /// whole number).
 fn python2_float(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".to_owned();
+    if !x.is_finite() {
+        // `NaN`, `inf`, `-inf` in Rust.
+        return x.to_string().to_lowercase();
     }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
+    // Both forms below have a point: its trailing zeros go, and it too
+    // when nothing follows it.
+    let trim = |digits: &str| {
+        digits
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
+    };
     let scientific = format!("{x:.11e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let trim = |digits: &str| -> String {
-        if digits.contains('.') {
-            digits
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-                .to_owned()
-        } else {
-            digits.to_owned()
-        }
-    };
     // Python 2 writes 12 digits before the point (where `.0` would not
     // fit the 12) with an exponent too.
     if !(-4..11).contains(&exponent) {

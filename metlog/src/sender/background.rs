@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
-use std::thread::{JoinHandle, Thread};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use super::queue::Queue;
@@ -109,7 +109,6 @@ impl QueueConfig {
 /// Hands out queue ids (0 means "not a worker", see `process::worker_of`).
 static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
 
-#[derive(Debug)]
 struct Shared {
     id: u64,
     queue: Queue<Stored>,
@@ -123,8 +122,6 @@ struct Shared {
     /// Set by the worker before it parks for long; a caller that finds it
     /// set after filling an empty shard wakes the worker.
     sleeping: AtomicBool,
-    /// Set when the sender is dropped: drain and stop.
-    closing: AtomicBool,
     worker: OnceLock<Thread>,
     /// Signalled whenever the worker has finished a batch.
     progress: Mutex<()>,
@@ -132,11 +129,9 @@ struct Shared {
     /// Forks the process had been through when the worker started: in a
     /// later child it does not exist.
     forks: u64,
-    /// Set when a flush of this queue timed out during the exit work (its
-    /// loss was reported with the client's name) ...
-    exit_reported: AtomicBool,
-    /// ... saying this many messages were waiting.
-    exit_reported_waiting: AtomicU64,
+    /// How many messages a flush of this queue that timed out during the
+    /// exit work said were waiting (0: none timed out).
+    exit_reported: AtomicU64,
     /// The worker's leave to write; given up when the sender's drop gave
     /// up waiting for the worker (the exit does not wait for it again).
     leave: Arc<crate::process::LeaveSlot>,
@@ -150,25 +145,17 @@ struct Shared {
     /// to the transport when it finished the last one.
     rounds_done: AtomicU64,
     handed_through: AtomicU64,
-    /// Set by the exit work once the queue is flushed: the worker closes
-    /// its transport by this deadline (so what the transport holds — ZeroMQ's
-    /// own queue — leaves before the process ends) and stops.
-    close_at_exit: OnceLock<Instant>,
+    /// Set when the sender is dropped (`None`: drain, then close within the
+    /// drain timeout), or by the exit work once the queue is flushed: the
+    /// worker closes its transport by this deadline (so what the transport
+    /// holds — ZeroMQ's own queue — leaves before the process ends). Either
+    /// way it takes one last round, closes its transport and stops.
+    close: OnceLock<Option<Instant>>,
     /// Set by the worker when it has stopped.
     stopped: AtomicBool,
 }
 
 impl Shared {
-    fn settled(&self) -> u64 {
-        self.tally.settled()
-    }
-
-    /// Waits until the worker has stopped, at most until `deadline`;
-    /// whether it has.
-    fn wait_stopped(&self, deadline: Instant) -> bool {
-        self.wait_for(deadline, || self.stopped.load(SeqCst))
-    }
-
     /// Waits on the worker's progress until `done()` or `deadline`;
     /// whether it was done.
     fn wait_for(&self, deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
@@ -211,8 +198,7 @@ impl Shared {
             ));
         }
         // Everything accepted so far settled: ours with it.
-        let target = self.queue.accepted();
-        if self.settled() >= target {
+        if self.tally.settled() >= self.queue.accepted() {
             return Ok(());
         }
         // Otherwise: the first round begun from now on takes every message
@@ -229,24 +215,25 @@ impl Shared {
             if through.is_none() && self.rounds_done.load(SeqCst) >= round {
                 through = Some(self.handed_through.load(SeqCst));
             }
-            through.is_some_and(|t| self.settled() >= t) || self.settled() >= self.queue.accepted()
+            through.is_some_and(|t| self.tally.settled() >= t)
+                || self.tally.settled() >= self.queue.accepted()
         });
         if settled {
             return Ok(());
         }
         // Everything still unsettled (of this call's and newer).
-        let waiting = self.queue.accepted().saturating_sub(self.settled());
+        let waiting = self
+            .queue
+            .accepted()
+            .saturating_sub(self.tally.settled())
+            .max(1);
         if crate::process::in_exit_work() {
-            self.exit_reported_waiting.store(waiting.max(1), SeqCst);
-            self.exit_reported.store(true, SeqCst);
+            self.exit_reported.store(waiting, SeqCst);
         }
+        let name = &self.tally.name;
         Err(SendError::new(
             SendErrorKind::Other,
-            format!(
-                "{} still had {} message(s) waiting after {timeout:?}",
-                self.tally.name,
-                waiting.max(1)
-            ),
+            format!("{name} still had {waiting} message(s) waiting after {timeout:?}"),
         ))
     }
 }
@@ -276,31 +263,19 @@ fn live_queues() -> Option<MutexGuard<'static, Vec<Weak<Shared>>>> {
 /// alive — a local client's, which `std::process::exit` never drops — by
 /// `deadline`, and reports what could not be delivered.
 fn deliver_queues_at_exit(deadline: Instant) {
-    flush_queues_at_exit(deadline);
-    // Other threads may still be sending: no worker may be in the middle
-    // of a write when the process ends (a peer would get half a line).
-    let grace = Instant::now() + crate::process::EXIT_WRITE_GRACE;
-    if !crate::process::stop_deliveries(deadline.max(grace)) {
-        crate::report::report(format_args!(
-            "at exit: a sender was still writing when the time for delivery ran out; \
-             its peer may receive the last message cut off"
-        ));
-    }
-}
-
-/// The queues' part of [`deliver_queues_at_exit`].
-fn flush_queues_at_exit(deadline: Instant) {
-    let Some(live) = live_queues() else {
-        return;
-    };
-    let queues: Vec<Arc<Shared>> = live.iter().filter_map(Weak::upgrade).collect();
-    drop(live);
+    // A queue of a process this one was forked from has no worker here.
     let forks = crate::process::forks();
+    let queues: Vec<Arc<Shared>> = live_queues()
+        .map(|live| {
+            let live = live.iter().filter_map(Weak::upgrade);
+            live.filter(|queue| queue.forks == forks).collect()
+        })
+        .unwrap_or_default();
     for queue in &queues {
-        if queue.forks != forks || queue.exit_reported.load(SeqCst) || queue.leave.given_up() {
-            continue;
-        }
-        if queue.settled() >= queue.queue.accepted() {
+        if queue.exit_reported.load(SeqCst) > 0
+            || queue.leave.given_up()
+            || queue.tally.settled() >= queue.queue.accepted()
+        {
             continue;
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -317,30 +292,23 @@ fn flush_queues_at_exit(deadline: Instant) {
     // refused: it could not leave.
     crate::process::close_queues();
     for queue in &queues {
-        if queue.forks == forks && queue.close_at_exit.set(deadline).is_ok() {
+        if queue.close.set(Some(deadline)).is_ok() {
             queue.wake_worker();
         }
     }
+    // Once a queue's worker has stopped, what other threads sent while the
+    // exit ran (after a flush's count was reported) and is still not
+    // delivered is reported too — no message leaves the process counted
+    // queued without a word.
     for queue in &queues {
-        if queue.forks != forks || on_own_worker(queue) || queue.leave.given_up() {
+        if queue.leave.given_up() {
             continue;
         }
-        queue.wait_stopped(deadline);
-    }
-    // The queues are closed: nothing more is accepted. What other threads
-    // sent while the exit ran (after a flush's count was reported) and is
-    // still not delivered is reported too — no message leaves the process
-    // counted queued without a word.
-    for queue in &queues {
-        if queue.forks != forks || queue.leave.given_up() {
-            continue;
+        if !on_own_worker(queue) {
+            queue.wait_for(deadline, || queue.stopped.load(SeqCst));
         }
-        let waiting = queue.queue.accepted().saturating_sub(queue.settled());
-        let said = if queue.exit_reported.load(SeqCst) {
-            queue.exit_reported_waiting.load(SeqCst)
-        } else {
-            0
-        };
+        let waiting = queue.queue.accepted().saturating_sub(queue.tally.settled());
+        let said = queue.exit_reported.load(SeqCst);
         if waiting > said {
             crate::report::report(format_args!(
                 "at exit, sender {} still had {} message(s) waiting{}; those messages are lost",
@@ -353,6 +321,15 @@ fn flush_queues_at_exit(deadline: Instant) {
                 }
             ));
         }
+    }
+    // Other threads may still be sending: no worker may be in the middle
+    // of a write when the process ends (a peer would get half a line).
+    let grace = Instant::now() + crate::process::EXIT_WRITE_GRACE;
+    if !crate::process::stop_deliveries(deadline.max(grace)) {
+        crate::report::report(format_args!(
+            "at exit: a sender was still writing when the time for delivery ran out; \
+             its peer may receive the last message cut off"
+        ));
     }
 }
 
@@ -368,7 +345,6 @@ fn flush_queues_at_exit(deadline: Instant) {
 /// sees those counts in [`Client::stats`](crate::Client::stats).
 pub struct QueuedSender {
     shared: Arc<Shared>,
-    worker: Option<JoinHandle<()>>,
     /// Makes the transport anew: how the sender starts over in the child of
     /// a `fork()`, where its worker thread does not exist.
     factory: Arc<Factory>,
@@ -383,7 +359,7 @@ type Factory = dyn Fn() -> std::io::Result<Box<dyn Transport>> + Send + Sync;
 impl std::fmt::Debug for QueuedSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueuedSender")
-            .field("shared", &self.shared)
+            .field("name", &self.shared.tally.name)
             .finish_non_exhaustive()
     }
 }
@@ -454,23 +430,24 @@ impl QueuedSender {
         let shared = Arc::new(Shared {
             id: NEXT_QUEUE_ID.fetch_add(1, Relaxed),
             queue: Queue::new(config.capacity, config.max_bytes),
-            tally: Arc::new(Tally::new(name.clone())),
+            tally: Arc::new(Tally {
+                name: name.clone(),
+                ..Tally::default()
+            }),
             #[cfg(test)]
             built_on_worker: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
             worker: OnceLock::new(),
             progress: Mutex::new(()),
             progressed: Condvar::new(),
             forks: crate::process::forks(),
             config,
-            exit_reported: AtomicBool::new(false),
-            exit_reported_waiting: AtomicU64::new(0),
+            exit_reported: AtomicU64::new(0),
             leave: Arc::default(),
             rounds_begun: AtomicU64::new(0),
             rounds_done: AtomicU64::new(0),
             handed_through: AtomicU64::new(0),
-            close_at_exit: OnceLock::new(),
+            close: OnceLock::new(),
             stopped: AtomicBool::new(false),
         });
         crate::process::hold_across_fork(crate::process::ForkLock::LiveQueues, || {
@@ -492,10 +469,10 @@ impl QueuedSender {
                 worker_shared.stopped.store(true, SeqCst);
                 notify(&worker_shared);
             })?;
+        // Not joined: it stops on its own once the sender is dropped.
         let _ = shared.worker.set(worker.thread().clone());
         Ok(QueuedSender {
             shared,
-            worker: Some(worker),
             factory,
             in_child: OnceLock::new(),
         })
@@ -515,12 +492,10 @@ impl QueuedSender {
     fn here_after_fork(&self) -> Result<&QueuedSender, SendError> {
         let name = &self.shared.tally.name;
         let child = self.in_child.get_or_init(|| {
-            let child = Self::start(
-                name.clone(),
-                self.factory.clone(),
-                self.shared.config.clone(),
-            );
-            child.ok().map(Box::new)
+            let config = self.shared.config.clone();
+            Self::start(name.clone(), self.factory.clone(), config)
+                .ok()
+                .map(Box::new)
         });
         match child {
             Some(child) => child.here(),
@@ -595,35 +570,6 @@ impl QueuedSender {
     pub(crate) fn built_on_worker(&self) -> u64 {
         self.shared.built_on_worker.load(Relaxed)
     }
-
-    /// What became of the messages accepted so far.
-    fn delivery_now(&self) -> Delivery {
-        let shared = &*self.shared;
-        // Who sent first: a message is counted after its client is noted.
-        let sent_by = shared.queue.sole_client();
-        // The settled counts before the accepted: a message settles after
-        // it is accepted, so `queued` never goes negative.
-        let tally = &shared.tally;
-        let (delivered, failed, dropped) = (
-            tally.delivered.load(SeqCst),
-            tally.failed.load(SeqCst),
-            tally.dropped.load(SeqCst),
-        );
-        let accepted = shared.queue.accepted();
-        Delivery {
-            delivered,
-            failed,
-            dropped,
-            queued: accepted.saturating_sub(delivered + failed + dropped),
-            ignored: 0,
-            queue: shared.id,
-            sent_by: if shared.queue.sole_client() == sent_by {
-                sent_by
-            } else {
-                super::queue::MANY_CLIENTS
-            },
-        }
-    }
 }
 
 impl Sender for QueuedSender {
@@ -665,11 +611,33 @@ impl Sender for QueuedSender {
         this.shared.wait_settled(timeout)
     }
 
+    /// What became of the messages accepted so far (in the child of a
+    /// fork where the sender could not start over: none was).
     fn delivery(&self) -> Option<Delivery> {
-        Some(
-            self.here()
-                .map_or_else(|_| Delivery::default(), QueuedSender::delivery_now),
-        )
+        let Ok(this) = self.here() else {
+            return Some(Delivery::default());
+        };
+        let shared = &*this.shared;
+        // The settled counts before the accepted: a message settles after
+        // it is accepted, so `queued` never goes negative.
+        let tally = &shared.tally;
+        let (delivered, failed, dropped) = (
+            tally.delivered.load(SeqCst),
+            tally.failed.load(SeqCst),
+            tally.dropped.load(SeqCst),
+        );
+        let accepted = shared.queue.accepted();
+        Some(Delivery {
+            delivered,
+            failed,
+            dropped,
+            queued: accepted.saturating_sub(delivered + failed + dropped),
+            ignored: 0,
+            queue: shared.id,
+            // Who sent, read last: a message's client is noted before it
+            // is accepted, so every message counted above is of these.
+            sent_by: shared.queue.sole_client(),
+        })
     }
 }
 
@@ -682,19 +650,14 @@ impl Drop for QueuedSender {
             // one standing in for it, if any, drains on its own drop).
             return;
         }
-        self.shared.closing.store(true, SeqCst);
-        self.shared.wake_worker();
-        let finished = self
-            .shared
-            .wait_stopped(Instant::now() + self.shared.config.drain_timeout);
-        if let Some(worker) = self.worker.take() {
-            if finished {
-                let _ = worker.join();
-            } else {
-                // Left to finish (or not) on its own — stuck in a lookup
-                // or a write: the exit does not spend its time on it again.
-                self.shared.leave.give_up();
-            }
+        let shared = &*self.shared;
+        let _ = shared.close.set(None);
+        shared.wake_worker();
+        let deadline = Instant::now() + shared.config.drain_timeout;
+        if !shared.wait_for(deadline, || shared.stopped.load(SeqCst)) {
+            // Left to finish (or not) on its own — stuck in a lookup or a
+            // write: the exit does not spend its time on it again.
+            shared.leave.give_up();
         }
     }
 }
@@ -775,41 +738,31 @@ fn run(transport: Box<dyn Transport>, shared: &Shared, outcome: &Outcome) {
     };
     let mut quiet_rounds = 0;
     loop {
-        // The process is ending and this queue has been flushed: one last
-        // round takes what was accepted since (new messages are refused
-        // now), then the transport closes.
-        let exit_deadline = shared.close_at_exit.get().copied();
-        // Read before taking: everything sent before the sender was dropped
-        // is then taken in this round.
-        let closing = shared.closing.load(SeqCst);
+        // Read before taking: everything accepted before the sender was
+        // dropped, or before the exit work flushed this queue (new messages
+        // are refused since), is then taken in this round.
+        let close = shared.close.get().copied();
         let Some(moved) = worker.round() else {
             return;
         };
-        if let Some(deadline) = exit_deadline {
-            worker.close(deadline);
-            worker.fail_left_at_exit();
+        if let Some(deadline) = close {
+            // What the transport holds must leave now (ZeroMQ's own queue).
+            let deadline = deadline.unwrap_or_else(|| Instant::now() + shared.config.drain_timeout);
+            worker.with_leave(|transport, outcome| transport.close(outcome, deadline));
+            worker.fail_left();
             return;
         }
-        if moved > 0 {
-            quiet_rounds = 0;
-            // Taking a shard moves its cache lines to this thread, and the
-            // caller pays to get them back: let small batches grow first.
-            if moved < max_batch && !closing {
-                std::thread::sleep(NAP);
-            }
+        quiet_rounds = if moved > 0 { 0 } else { quiet_rounds + 1 };
+        // Taking a shard moves its cache lines to this thread, and the
+        // caller pays to get them back: let small batches grow first.
+        if moved >= max_batch {
             continue;
-        }
-        if closing {
-            break;
-        }
-        quiet_rounds += 1;
-        if quiet_rounds <= NAPS {
+        } else if quiet_rounds <= NAPS {
             std::thread::sleep(NAP);
-            continue;
+        } else {
+            worker.sleep();
         }
-        worker.sleep();
     }
-    worker.close(Instant::now() + shared.config.drain_timeout);
 }
 
 impl Worker<'_> {
@@ -871,7 +824,7 @@ impl Worker<'_> {
             if panic::catch_unwind(AssertUnwindSafe(|| transport.deliver(&batch, outcome))).is_err()
             {
                 let error = SendError::new(SendErrorKind::Other, "the transport panicked");
-                outcome.fail_unreported(items.len(), &error);
+                outcome.failed(items.len().min(outcome.unreported()), &error);
             }
         }
         Some(())
@@ -883,49 +836,39 @@ impl Worker<'_> {
         let shared = self.shared;
         shared.sleeping.store(true, Relaxed);
         fence(SeqCst);
-        if shared.queue.is_empty() && !shared.closing.load(SeqCst) {
+        if shared.queue.is_empty() && shared.close.get().is_none() {
             std::thread::park_timeout(IDLE_TICK);
         }
         shared.sleeping.store(false, Relaxed);
-        if !shared.queue.is_empty() {
-            return;
-        }
-        if let Some(_delivering) = crate::process::delivering(&shared.leave) {
-            let (transport, outcome) = (&mut self.transport, self.outcome);
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.idle(outcome)));
-            notify(shared);
+        if shared.queue.is_empty() {
+            self.with_leave(|transport, outcome| transport.idle(outcome));
         }
     }
 
-    /// Lets the transport deliver what it holds by `deadline` (what the
-    /// transport holds must leave now: ZeroMQ's own queue).
-    fn close(&mut self, deadline: Instant) {
+    /// Runs `work` on the transport if a write may start now (a panic in it
+    /// is caught), then tells those waiting on the worker.
+    fn with_leave(&mut self, work: impl FnOnce(&mut dyn Transport, &Outcome)) {
         if let Some(_delivering) = crate::process::delivering(&self.shared.leave) {
-            let (transport, outcome) = (&mut self.transport, self.outcome);
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| transport.close(outcome, deadline)));
+            let (transport, outcome) = (&mut *self.transport, self.outcome);
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| work(transport, outcome)));
         }
         notify(self.shared);
     }
 
-    /// At exit, after the last round: what a sender pushed while that round
-    /// ran (it had passed the check that refuses messages once the queues
-    /// close) is counted failed — and reported — rather than left queued
-    /// for ever.
-    fn fail_left_at_exit(&mut self) {
+    /// After the last round, the transport closed: what a sender pushed
+    /// while that round ran at exit (it had passed the check that refuses
+    /// messages once the queues close) is counted failed — and reported —
+    /// rather than left queued for ever.
+    fn fail_left(&mut self) {
         let error = SendError::new(
             SendErrorKind::Other,
             "queued as the process ended, after metlog's last delivery at exit: not delivered",
         );
-        for shard in 0..self.shared.queue.shard_count() {
-            self.spare.clear();
-            self.clients.clear();
-            let taken = self
-                .shared
-                .queue
-                .take(shard, &mut self.spare, &mut self.clients);
-            self.outcome.open(taken);
-            self.outcome.failed(taken, &error);
-        }
+        // Everything the worker took it handed to the transport: the rest
+        // is still in the shards.
+        let left = self.shared.queue.accepted().saturating_sub(self.handed) as usize;
+        self.outcome.open(left);
+        self.outcome.failed(left, &error);
         notify(self.shared);
     }
 }

@@ -56,7 +56,7 @@ pub mod capture;
 pub mod error;
 pub mod log_sender;
 pub mod null;
-mod queue;
+pub(crate) mod queue;
 pub mod router;
 #[cfg(target_os = "linux")]
 mod sendmmsg;
@@ -166,12 +166,8 @@ impl std::ops::Deref for Held {
 
 /// `metlog::sender::stream::StreamSender<std::io::Stderr>` → `StreamSender`.
 fn short_type_name(full: &'static str) -> &'static str {
-    let end = full.find('<').unwrap_or(full.len());
-    let path = &full[..end];
-    match path.rfind("::") {
-        Some(i) => &path[i + 2..],
-        None => path,
-    }
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// What a sender that delivers in the background did with the messages it
@@ -199,18 +195,6 @@ pub struct Delivery {
     pub(crate) queue: u64,
 }
 
-impl Delivery {
-    /// Whether it counts nothing and comes from no queue.
-    fn is_nothing(&self) -> bool {
-        self.queue == 0 && *self == Delivery::default()
-    }
-
-    /// Whether every message counted was sent by client `id` (or none was).
-    pub(crate) fn is_all_from(&self, id: u64) -> bool {
-        self.sent_by == queue::NO_CLIENT || self.sent_by == id
-    }
-}
-
 /// Who sent the messages of two senders together (see [`Delivery::sent_by`]).
 pub(crate) fn sent_by_both(a: u64, b: u64) -> u64 {
     match (a, b) {
@@ -235,8 +219,8 @@ impl std::ops::Add for Delivery {
             // routes to that queue, sums it once).
             queue: match (self.queue, other.queue) {
                 (a, b) if a == b => a,
-                (a, _) if other.is_nothing() => a,
-                (_, b) if self.is_nothing() => b,
+                (a, _) if other == Delivery::default() => a,
+                (_, b) if self == Delivery::default() => b,
                 _ => 0,
             },
         }
@@ -295,11 +279,5 @@ where
 {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         (self.0)(record.into_message())
-    }
-}
-
-impl<F> std::fmt::Debug for FnSender<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnSender")
     }
 }

@@ -45,13 +45,13 @@ struct Shard<T> {
     clients: Vec<Arc<ClientDefaults>>,
 }
 
-/// A shard behind its lock (see the module's comment for why a spin lock).
-type ShardLock<T> = SpinMutex<Shard<T>, Yield>;
+/// A shard behind its spin lock, alone on its cache lines.
+type Slot<T> = Padded<SpinMutex<Shard<T>, Yield>>;
 
 /// Messages waiting for the worker, at most `capacity` of them and
 /// `max_bytes` of their contents at a time.
 pub(crate) struct Queue<T> {
-    shards: Box<[Padded<ShardLock<T>>]>,
+    shards: Box<[Slot<T>]>,
     /// Room not yet handed to any shard.
     room: AtomicUsize,
     /// How much room a shard takes at once.
@@ -71,15 +71,6 @@ pub(crate) struct Queue<T> {
 pub(crate) const NO_CLIENT: u64 = 0;
 /// [`Queue::sole_client`] once items of two clients were queued.
 pub(crate) const MANY_CLIENTS: u64 = u64::MAX;
-
-impl<T> std::fmt::Debug for Queue<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue")
-            .field("shards", &self.shards.len())
-            .field("room", &self.room.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
 
 thread_local! {
     /// This thread's shard number (modulo each queue's shard count).
@@ -200,11 +191,9 @@ impl<T> Queue<T> {
     /// were returned. The cold path of a push that found too few bytes.
     #[cold]
     fn reclaim_bytes(&self) -> bool {
-        let mut returned = 0;
-        for index in 0..self.shards.len() {
-            let mut shard = self.lock(index);
-            returned += std::mem::take(&mut shard.byte_credits);
-        }
+        let returned: usize = (0..self.shards.len())
+            .map(|index| std::mem::take(&mut self.lock(index).byte_credits))
+            .sum();
         if returned > 0 {
             self.bytes.fetch_add(returned, Ordering::Relaxed);
         }
@@ -268,14 +257,11 @@ impl<T> Queue<T> {
     /// returns its index.
     #[cold]
     fn hold(&self, clients: &mut Vec<Arc<ClientDefaults>>, client: &Arc<ClientDefaults>) -> usize {
-        let id = client.id.0;
-        let sole = &self.sole_client;
-        if let Err(other) = sole.compare_exchange(NO_CLIENT, id, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            if other != id {
-                sole.store(MANY_CLIENTS, Ordering::SeqCst);
-            }
-        }
+        let _ = self
+            .sole_client
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(super::sent_by_both(now, client.id.0))
+            });
         clients.push(client.clone());
         clients.len() - 1
     }

@@ -105,28 +105,17 @@ impl<'a> Batch<'a> {
 
 /// What a sender's transport did with the messages it was handed: counted
 /// per sender, read by [`Sender::delivery`](super::Sender::delivery).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Tally {
     pub(crate) name: String,
     pub(crate) delivered: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
-    error_reported: AtomicBool,
-    misuse_reported: AtomicBool,
+    pub(crate) error_reported: AtomicBool,
+    pub(crate) misuse_reported: AtomicBool,
 }
 
 impl Tally {
-    pub(crate) fn new(name: String) -> Tally {
-        Tally {
-            name,
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            error_reported: AtomicBool::new(false),
-            misuse_reported: AtomicBool::new(false),
-        }
-    }
-
     /// Messages delivered, failed or dropped so far.
     pub(crate) fn settled(&self) -> u64 {
         self.delivered.load(SeqCst) + self.failed.load(SeqCst) + self.dropped.load(SeqCst)
@@ -150,10 +139,10 @@ impl Outcome {
     }
 
     /// Counts up to `n` of the open messages in `counter`; returns how many.
-    fn settle(&self, n: usize, counter: &AtomicU64, quiet: bool) -> u64 {
+    fn settle(&self, n: usize, counter: &AtomicU64) -> u64 {
         let open = self.open.get();
         let n = n as u64;
-        if n > open && !quiet && !self.tally.misuse_reported.swap(true, Relaxed) {
+        if n > open && !self.tally.misuse_reported.swap(true, Relaxed) {
             crate::report::report(format_args!(
                 "{}: its transport reported more messages than it was handed; the excess is \
                  ignored (each message is counted once)",
@@ -169,24 +158,19 @@ impl Outcome {
     /// `n` messages were handed on (written to the socket).
     #[inline]
     pub fn delivered(&self, n: usize) {
-        self.settle(n, &self.tally.delivered, false);
+        self.settle(n, &self.tally.delivered);
     }
 
     /// `n` messages were refused for lack of room (e.g. ZeroMQ's high-water
     /// mark): counted as dropped, not reported.
     pub fn dropped(&self, n: usize) {
-        self.settle(n, &self.tally.dropped, false);
+        self.settle(n, &self.tally.dropped);
     }
 
     /// `n` messages were lost to `error`: counted as failed; the sender's
     /// first failure is reported ([`crate::report`]).
     pub fn failed(&self, n: usize, error: &SendError) {
-        self.fail(n, error, false);
-    }
-
-    fn fail(&self, n: usize, error: &SendError, quiet: bool) {
-        if self.settle(n, &self.tally.failed, quiet) > 0
-            && !self.tally.error_reported.swap(true, Relaxed)
+        if self.settle(n, &self.tally.failed) > 0 && !self.tally.error_reported.swap(true, Relaxed)
         {
             crate::report::report(format_args!(
                 "{} failed to deliver: {error}; further failures are only counted \
@@ -201,10 +185,9 @@ impl Outcome {
         self.open.set(self.open.get() + n as u64);
     }
 
-    /// Counts as failed `n` messages not reported yet, at most what is open
-    /// (a transport that panicked, or messages left at exit).
-    pub(crate) fn fail_unreported(&self, n: usize, error: &SendError) {
-        self.fail(n, error, true);
+    /// How many handed to the transport are not reported yet.
+    pub(crate) fn unreported(&self) -> usize {
+        self.open.get() as usize
     }
 }
 
@@ -214,7 +197,10 @@ mod tests {
 
     #[test]
     fn a_message_settles_once() {
-        let tally = Arc::new(Tally::new("t".into()));
+        let tally = Arc::new(Tally {
+            name: "t".into(),
+            ..Tally::default()
+        });
         let outcome = Outcome::new(tally.clone());
         outcome.open(3);
         outcome.delivered(2);
