@@ -144,12 +144,6 @@ impl From<&String> for SharedStr {
     }
 }
 
-impl From<Arc<str>> for SharedStr {
-    fn from(s: Arc<str>) -> Self {
-        SharedStr(Repr::Shared(s))
-    }
-}
-
 impl From<Cow<'static, str>> for SharedStr {
     fn from(s: Cow<'static, str>) -> Self {
         match s {
@@ -173,43 +167,25 @@ impl From<SharedStr> for String {
     }
 }
 
-impl PartialEq for SharedStr {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
+/// `PartialEq` between each pair of text types, comparing their text.
+macro_rules! eq_as_str {
+    ($($left:ty = $right:ty),*) => {$(
+        impl PartialEq<$right> for $left {
+            fn eq(&self, other: &$right) -> bool {
+                AsRef::<str>::as_ref(self) == AsRef::<str>::as_ref(other)
+            }
+        }
+    )*};
 }
+eq_as_str!(
+    SharedStr = SharedStr,
+    SharedStr = str,
+    SharedStr = &str,
+    SharedStr = String
+);
+eq_as_str!(str = SharedStr, &str = SharedStr);
 
 impl Eq for SharedStr {}
-
-impl PartialEq<str> for SharedStr {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SharedStr {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for SharedStr {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<SharedStr> for str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        self == other.as_str()
-    }
-}
-
-impl PartialEq<SharedStr> for &str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        *self == other.as_str()
-    }
-}
 
 impl PartialOrd for SharedStr {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -257,9 +233,6 @@ impl<'de> serde::Deserialize<'de> for SharedStr {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SharedStr, E> {
                 Ok(SharedStr::copy_from(v))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SharedStr, E> {
-                Ok(SharedStr::from(v))
             }
         }
         deserializer.deserialize_str(Visitor)

@@ -103,12 +103,6 @@ impl From<usize> for Value {
     }
 }
 
-impl From<isize> for Value {
-    fn from(n: isize) -> Self {
-        Value::I64(n as i64)
-    }
-}
-
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
