@@ -324,31 +324,24 @@ fn udp(o: &Options<'_>) -> Built {
 }
 
 fn tcp(o: &Options<'_>) -> Built {
-    let (host, port) = o.address()?;
+    let address = o.address()?;
     let queue = o.queue()?;
-    let backlog = o.count("backlog", 10_000)?;
-    let options = SenderOptions::default().queue(queue).backlog(backlog);
-    o.boxed(sender::TcpSender::with_options(
-        (host.as_str(), port),
-        options,
-    ))
+    let options = SenderOptions::default().queue(queue);
+    let options = options.backlog(o.count("backlog", 10_000)?);
+    o.boxed(sender::TcpSender::with_options(address, options))
 }
 
 fn statsd(o: &Options<'_>) -> Built {
     use crate::encode::statsd::Prefix;
-    let (host, port) = o.address()?;
-    let queue = o.queue()?;
-    let mut options = SenderOptions::default().queue(queue);
+    let address = o.address()?;
+    let mut options = SenderOptions::default().queue(o.queue()?);
     if let Some(mtu) = o.int("mtu", 64, 65_507)? {
         options = options.mtu(mtu as usize);
     }
     if let Some(text) = o.string("prefix")?.filter(|text| !text.is_empty()) {
         options = options.prefix(Prefix::Text(text));
     }
-    o.boxed(sender::StatsdSender::with_options(
-        (host.as_str(), port),
-        options,
-    ))
+    o.boxed(sender::StatsdSender::with_options(address, options))
 }
 
 fn syslog(o: &Options<'_>) -> Built {
