@@ -144,17 +144,6 @@ impl From<&String> for SharedStr {
     }
 }
 
-impl From<Cow<'static, str>> for SharedStr {
-    fn from(s: Cow<'static, str>) -> Self {
-        match s {
-            Cow::Borrowed(s) => s.into(),
-            Cow::Owned(s) => s.into(),
-        }
-    }
-}
-
-/// So a `SharedStr` goes wherever text of any lifetime does
-/// ([`Client::builder`](crate::Client::builder)).
 impl<'a> From<SharedStr> for Cow<'a, str> {
     fn from(s: SharedStr) -> Self {
         Cow::Owned(s.as_str().to_owned())
@@ -380,12 +369,6 @@ impl<'a> From<Cow<'a, str>> for Text<'a> {
             Cow::Borrowed(s) => Text::Borrowed(s),
             Cow::Owned(s) => Text::Shared(s.into()),
         }
-    }
-}
-
-impl<'a> From<&'a Text<'_>> for Text<'a> {
-    fn from(s: &'a Text<'_>) -> Self {
-        Text::Borrowed(s.as_str())
     }
 }
 
