@@ -150,12 +150,6 @@ impl<'a> From<SharedStr> for Cow<'a, str> {
     }
 }
 
-impl From<SharedStr> for String {
-    fn from(s: SharedStr) -> Self {
-        s.as_str().to_owned()
-    }
-}
-
 /// `PartialEq` between each pair of text types, comparing their text.
 macro_rules! eq_as_str {
     ($($left:ty = $right:ty),*) => {$(

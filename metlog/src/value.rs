@@ -124,15 +124,6 @@ impl From<serde_json::Value> for Value {
     }
 }
 
-impl From<Value> for serde_json::Value {
-    fn from(v: Value) -> Self {
-        match v {
-            Value::Json(v) => *v,
-            other => other.to_json(),
-        }
-    }
-}
-
 impl PartialEq<str> for Value {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == Some(other)
