@@ -144,12 +144,6 @@ impl From<&String> for SharedStr {
     }
 }
 
-impl<'a> From<SharedStr> for Cow<'a, str> {
-    fn from(s: SharedStr) -> Self {
-        Cow::Owned(s.as_str().to_owned())
-    }
-}
-
 /// `PartialEq` between each pair of text types, comparing their text.
 macro_rules! eq_as_str {
     ($($left:ty = $right:ty),*) => {$(
