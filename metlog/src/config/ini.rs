@@ -143,12 +143,10 @@ impl Parser {
         }
         // Given again: the same section, continued (configparser).
         let at = *self.section_at.entry(name.to_owned()).or_insert_with(|| {
-            let entries = Vec::new();
-            let name = name.to_owned();
             self.sections.push(Section {
-                name,
+                name: name.to_owned(),
                 line: line_no,
-                entries,
+                entries: Vec::new(),
             });
             self.keys_of.push(HashMap::new());
             self.sections.len() - 1

@@ -107,13 +107,9 @@ fn write_header(message: &Envelope<'_>, pri: u8, app: &str, out: &mut Vec<u8>) {
     use std::io::Write as _;
     let _ = write!(out, "<{pri}>1 {} ", Rfc3339(message.timestamp));
     push_header_field(message.hostname, 255, out);
-    out.push(b' ');
     push_header_field(app, 48, out);
-    out.push(b' ');
-    let _ = write!(out, "{}", message.pid);
-    out.push(b' ');
+    let _ = write!(out, "{} ", message.pid);
     push_header_field(message.kind, 32, out);
-    out.push(b' ');
 }
 
 /// Syslog's priority names as metlog-cef and the router write them, in
@@ -244,13 +240,14 @@ fn printable<'t>(text: &'t str, max: usize, also: &'t [u8]) -> impl Iterator<Ite
     })
 }
 
-/// PRINTUSASCII only, at most `max` bytes, `-` when empty.
+/// PRINTUSASCII only, at most `max` bytes, `-` when empty; then a space.
 fn push_header_field(text: &str, max: usize, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend(printable(text, max, b""));
     if out.len() == start {
         out.push(b'-');
     }
+    out.push(b' ');
 }
 
 fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8>) {
