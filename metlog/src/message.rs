@@ -222,14 +222,11 @@ struct WireIn {
     severity: Severity,
     /// Text, or as metlog-py's plugins write it a number (metlog-psutils
     /// sends `"payload": 12345.5`) or any other JSON value, kept as its JSON
-    /// text.
-    #[serde(default)]
+    /// text. (A missing `Option` field is `None`.)
     payload: Option<serde_json::Value>,
     #[serde(default)]
     fields: Fields,
-    #[serde(default)]
     metlog_pid: Option<u32>,
-    #[serde(default)]
     metlog_hostname: Option<SharedStr>,
 }
 

@@ -150,28 +150,18 @@ impl serde::Serialize for Severity {
 /// Accepts the integer 0–7 (the wire format) or a severity name.
 impl<'de> serde::Deserialize<'de> for Severity {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Severity;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a severity: an integer 0-7 or a name such as \"warning\"")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Severity, E> {
-                u8::try_from(v)
-                    .ok()
-                    .and_then(Severity::new)
-                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Severity, E> {
-                u64::try_from(v)
-                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
-                    .and_then(|v| self.visit_u64(v))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Severity, E> {
-                v.parse().map_err(E::custom)
-            }
+        #[derive(serde::Deserialize)]
+        #[serde(untagged, expecting = "a severity: an integer 0-7 or a name")]
+        enum Wire<'a> {
+            Number(u64),
+            Name(std::borrow::Cow<'a, str>),
         }
-        deserializer.deserialize_any(Visitor)
+        match Wire::deserialize(deserializer)? {
+            Wire::Number(n) => Severity::new(n.min(8) as u8)
+                .ok_or_else(|| format!("invalid severity {n}: expected 0-7 or a name")),
+            Wire::Name(name) => name.parse().map_err(|e: ParseSeverityError| e.to_string()),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 

@@ -144,72 +144,25 @@ impl From<&String> for SharedStr {
     }
 }
 
-impl From<Arc<str>> for SharedStr {
-    fn from(s: Arc<str>) -> Self {
-        SharedStr(Repr::Shared(s))
-    }
-}
-
-impl From<Cow<'static, str>> for SharedStr {
-    fn from(s: Cow<'static, str>) -> Self {
-        match s {
-            Cow::Borrowed(s) => s.into(),
-            Cow::Owned(s) => s.into(),
+/// `PartialEq` between each pair of text types, comparing their text.
+macro_rules! eq_as_str {
+    ($($left:ty = $right:ty),*) => {$(
+        impl PartialEq<$right> for $left {
+            fn eq(&self, other: &$right) -> bool {
+                AsRef::<str>::as_ref(self) == AsRef::<str>::as_ref(other)
+            }
         }
-    }
+    )*};
 }
-
-/// So a `SharedStr` goes wherever text of any lifetime does
-/// ([`Client::builder`](crate::Client::builder)).
-impl<'a> From<SharedStr> for Cow<'a, str> {
-    fn from(s: SharedStr) -> Self {
-        Cow::Owned(s.as_str().to_owned())
-    }
-}
-
-impl From<SharedStr> for String {
-    fn from(s: SharedStr) -> Self {
-        s.as_str().to_owned()
-    }
-}
-
-impl PartialEq for SharedStr {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
+eq_as_str!(
+    SharedStr = SharedStr,
+    SharedStr = str,
+    SharedStr = &str,
+    SharedStr = String
+);
+eq_as_str!(str = SharedStr, &str = SharedStr);
 
 impl Eq for SharedStr {}
-
-impl PartialEq<str> for SharedStr {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SharedStr {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for SharedStr {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<SharedStr> for str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        self == other.as_str()
-    }
-}
-
-impl PartialEq<SharedStr> for &str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        *self == other.as_str()
-    }
-}
 
 impl PartialOrd for SharedStr {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -257,9 +210,6 @@ impl<'de> serde::Deserialize<'de> for SharedStr {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SharedStr, E> {
                 Ok(SharedStr::copy_from(v))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SharedStr, E> {
-                Ok(SharedStr::from(v))
             }
         }
         deserializer.deserialize_str(Visitor)
@@ -407,12 +357,6 @@ impl<'a> From<Cow<'a, str>> for Text<'a> {
             Cow::Borrowed(s) => Text::Borrowed(s),
             Cow::Owned(s) => Text::Shared(s.into()),
         }
-    }
-}
-
-impl<'a> From<&'a Text<'_>> for Text<'a> {
-    fn from(s: &'a Text<'_>) -> Self {
-        Text::Borrowed(s.as_str())
     }
 }
 

@@ -103,12 +103,6 @@ impl From<usize> for Value {
     }
 }
 
-impl From<isize> for Value {
-    fn from(n: isize) -> Self {
-        Value::I64(n as i64)
-    }
-}
-
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -126,15 +120,6 @@ impl From<serde_json::Value> for Value {
             }),
             serde_json::Value::String(s) => Value::Str(s.into()),
             other => Value::Json(Box::new(other)),
-        }
-    }
-}
-
-impl From<Value> for serde_json::Value {
-    fn from(v: Value) -> Self {
-        match v {
-            Value::Json(v) => *v,
-            other => other.to_json(),
         }
     }
 }

@@ -33,9 +33,11 @@ impl Section {
         self.entries.iter().find(|e| e.key == key).map(|e| e.line)
     }
 
-    /// The line of option `key`, or the section's own when it has none.
-    pub(crate) fn line_of(&self, key: Option<&str>) -> usize {
-        key.and_then(|key| self.line(key)).unwrap_or(self.line)
+    /// `e`, placed in this section at the line of its key (the section's
+    /// own when it has none, or not that key).
+    pub(crate) fn locate(&self, e: ConfigError) -> ConfigError {
+        let line = e.key().and_then(|key| self.line(key)).unwrap_or(self.line);
+        e.in_section(&self.name).at_line(Some(line))
     }
 }
 
@@ -141,12 +143,10 @@ impl Parser {
         }
         // Given again: the same section, continued (configparser).
         let at = *self.section_at.entry(name.to_owned()).or_insert_with(|| {
-            let entries = Vec::new();
-            let name = name.to_owned();
             self.sections.push(Section {
-                name,
+                name: name.to_owned(),
                 line: line_no,
-                entries,
+                entries: Vec::new(),
             });
             self.keys_of.push(HashMap::new());
             self.sections.len() - 1

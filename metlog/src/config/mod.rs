@@ -559,11 +559,7 @@ impl IniReader {
 
     /// A filter's, plugin's or route's section.
     fn part(&mut self, sect: &ini::Section) -> Result<(), ConfigError> {
-        let located = |e: ConfigError| {
-            let line = sect.line_of(e.key());
-            e.in_section(&sect.name).at_line(Some(line))
-        };
-        let needs = |key: &str, what: &str| located(invalid(what.to_owned()).at_key(key));
+        let needs = |key: &str, what: &str| sect.locate(invalid(what.to_owned()).at_key(key));
         let (mut provider, mut options) = (None, BTreeMap::new());
         // `[DEFAULT]` keys serve interpolation and defaults, not as a
         // filter's, plugin's or route's options.
@@ -584,7 +580,6 @@ impl IniReader {
             let class = class.ok_or_else(|| needs("class", "a route needs a sender `class`"))?;
             let sender = SenderConfig { class, options };
             self.config.routes.push(RouteConfig { types, sender });
-            self.source.routes.push(sect.name.clone());
             return Ok(());
         }
         let provider = provider.ok_or_else(|| needs("provider", "missing `provider`"))?;
@@ -592,7 +587,6 @@ impl IniReader {
             self.config
                 .filters
                 .push(ProviderConfig { provider, options });
-            self.source.filters.push(sect.name.clone());
             return Ok(());
         };
         let override_ = match options.remove("override") {

@@ -13,16 +13,13 @@ pub(super) enum Step<'a> {
     Index(usize),
 }
 
-/// An INI text as read for one client: its sections, and the section each
-/// route and filter came from.
+/// An INI text as read for one client: its sections, in file order.
 #[derive(Default)]
 pub(super) struct IniSource {
     /// The client's section.
     pub(super) section: String,
     /// The sections the client reads.
     pub(super) sections: Vec<Section>,
-    pub(super) routes: Vec<String>,
-    pub(super) filters: Vec<String>,
 }
 
 impl IniSource {
@@ -35,18 +32,24 @@ impl IniSource {
     /// `global_<option>`); a plugin, route or filter has a section of its
     /// own.
     fn locate(&self, e: ConfigError, table: &[Step<'_>]) -> ConfigError {
+        // The n-th route or filter was read from the n-th section of its kind.
+        let own = self.section.len();
+        let parts = |kind| {
+            self.sections
+                .iter()
+                .filter(move |s| s.name[own..].starts_with(kind))
+        };
         let part = match table {
             [Step::Key(prefix @ ("sender" | "global"))] => return self.flattened(e, prefix),
-            [Step::Key("plugins"), Step::Key(name)] => format!("{}_plugin_{name}", self.section),
-            [Step::Key("routes"), Step::Index(i), ..] => self.routes[*i].clone(),
-            [Step::Key("filters"), Step::Index(i)] => self.filters[*i].clone(),
-            _ => return e,
-        };
-        match self.section(&part) {
-            Some(part) => {
-                let line = part.line_of(e.key());
-                e.in_section(&part.name).at_line(Some(line))
+            [Step::Key("plugins"), Step::Key(name)] => {
+                self.section(&format!("{}_plugin_{name}", self.section))
             }
+            [Step::Key("routes"), Step::Index(i), ..] => parts("_route").nth(*i),
+            [Step::Key("filters"), Step::Index(i)] => parts("_filter").nth(*i),
+            _ => None,
+        };
+        match part {
+            Some(part) => part.locate(e),
             None => e,
         }
     }

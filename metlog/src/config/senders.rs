@@ -261,11 +261,6 @@ impl Options<'_> {
         Ok(self.int(key, 1, 1 << 30)?.map_or(default, |n| n as usize))
     }
 
-    /// `key`, which the sender needs.
-    fn needed<T>(&self, key: &str, value: Option<T>, needs: &str) -> Result<T, ConfigError> {
-        value.ok_or_else(|| self.invalid(key, needs))
-    }
-
     fn ports(&self) -> Result<Vec<u16>, ConfigError> {
         let one = |v: &ConfigValue| {
             let port = integer(v).and_then(|n| u16::try_from(n).ok());
@@ -274,7 +269,11 @@ impl Options<'_> {
             })
         };
         let needs = format!("the {} sender needs a port", self.class);
-        let ports = match self.needed("port", self.options.get("port"), &needs)? {
+        let port = self
+            .options
+            .get("port")
+            .ok_or_else(|| self.invalid("port", needs))?;
+        let ports = match port {
             ConfigValue::List(items) => items.iter().map(one).collect::<Result<_, _>>()?,
             v => vec![one(v)?],
         };
@@ -324,31 +323,24 @@ fn udp(o: &Options<'_>) -> Built {
 }
 
 fn tcp(o: &Options<'_>) -> Built {
-    let (host, port) = o.address()?;
+    let address = o.address()?;
     let queue = o.queue()?;
-    let backlog = o.count("backlog", 10_000)?;
-    let options = SenderOptions::default().queue(queue).backlog(backlog);
-    o.boxed(sender::TcpSender::with_options(
-        (host.as_str(), port),
-        options,
-    ))
+    let options = SenderOptions::default().queue(queue);
+    let options = options.backlog(o.count("backlog", 10_000)?);
+    o.boxed(sender::TcpSender::with_options(address, options))
 }
 
 fn statsd(o: &Options<'_>) -> Built {
     use crate::encode::statsd::Prefix;
-    let (host, port) = o.address()?;
-    let queue = o.queue()?;
-    let mut options = SenderOptions::default().queue(queue);
+    let address = o.address()?;
+    let mut options = SenderOptions::default().queue(o.queue()?);
     if let Some(mtu) = o.int("mtu", 64, 65_507)? {
         options = options.mtu(mtu as usize);
     }
     if let Some(text) = o.string("prefix")?.filter(|text| !text.is_empty()) {
         options = options.prefix(Prefix::Text(text));
     }
-    o.boxed(sender::StatsdSender::with_options(
-        (host.as_str(), port),
-        options,
-    ))
+    o.boxed(sender::StatsdSender::with_options(address, options))
 }
 
 fn syslog(o: &Options<'_>) -> Built {
@@ -390,7 +382,7 @@ fn stdout(o: &Options<'_>) -> Built {
 
 fn file(o: &Options<'_>) -> Built {
     let path = o.string("filepath")?.or(o.string("path")?);
-    let path = o.needed("filepath", path, "the file sender needs a filepath")?;
+    let path = path.ok_or_else(|| o.invalid("filepath", "the file sender needs a filepath"))?;
     o.boxed(sender::FileSender::open(&path))
 }
 
@@ -417,7 +409,7 @@ fn log(o: &Options<'_>) -> Built {
 fn zmq(o: &Options<'_>) -> Built {
     let endpoints = o.strings("bindstrs")?;
     let needs = "the zmq sender needs bindstrs (endpoints)";
-    let endpoints = o.needed("bindstrs", endpoints, needs)?;
+    let endpoints = endpoints.ok_or_else(|| o.invalid("bindstrs", needs))?;
     let queue_length = o
         .int("queue_length", 1, i64::from(i32::MAX))?
         .unwrap_or(1000) as usize;
@@ -436,7 +428,8 @@ fn zmq(o: &Options<'_>) -> Built {
 #[cfg(feature = "zmq")]
 fn zmq_handshake(o: &Options<'_>) -> Built {
     let needs = "ZmqHandshakePubSender needs connect_bind (the endpoint to publish to)";
-    let endpoint = o.needed("connect_bind", o.string("connect_bind")?, needs)?;
+    let endpoint = o.string("connect_bind")?;
+    let endpoint = endpoint.ok_or_else(|| o.invalid("connect_bind", needs))?;
     let hwm = o.int("hwm", 1, i64::from(i32::MAX))?.unwrap_or(200) as usize;
     // The class's other options (those it does not take are refused).
     let unused = o

@@ -23,34 +23,6 @@ pub(crate) fn metric_type(kind: &str) -> Option<&'static str> {
     }
 }
 
-/// Why a message has no statsd line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StatsdError {
-    /// Not a counter, timer or gauge.
-    Unsupported,
-    /// The payload is not a finite number.
-    BadPayload(String),
-    /// A negative timer, which statsd refuses (counted a bad line).
-    NegativeTimer(String),
-}
-
-impl std::fmt::Display for StatsdError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StatsdError::Unsupported => f.write_str("not a counter, timer or gauge"),
-            StatsdError::BadPayload(p) => write!(f, "payload {p:?} is not a finite number"),
-            StatsdError::NegativeTimer(p) => {
-                write!(
-                    f,
-                    "timer {p:?} is negative, which statsd refuses as a bad line"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for StatsdError {}
-
 /// What goes before a statsd key: nothing (the routers' keys, the
 /// default), some text, or the message's logger (`myapp.requests`). A `.`
 /// joins it to the key.
@@ -66,12 +38,12 @@ pub enum Prefix {
 }
 
 /// Appends the statsd line of `message` (no newline) to `out`, keyed as the
-/// routers keyed it (see the [module](self)).
+/// routers keyed it (see the [module](self)); or says why it has none.
 #[cfg(test)]
 pub(crate) fn write_line<'a>(
     message: impl Into<Envelope<'a>>,
     out: &mut Vec<u8>,
-) -> Result<(), StatsdError> {
+) -> Result<(), String> {
     write_line_prefixed(message, &Prefix::None, out)
 }
 
@@ -80,7 +52,7 @@ pub(crate) fn write_line_prefixed<'a>(
     message: impl Into<Envelope<'a>>,
     prefix: &Prefix,
     out: &mut Vec<u8>,
-) -> Result<(), StatsdError> {
+) -> Result<(), String> {
     let message = message.into();
     let prefix = match prefix {
         Prefix::None => "",
@@ -91,7 +63,7 @@ pub(crate) fn write_line_prefixed<'a>(
         Some(ValueRef::Str(logger)) => logger,
         _ => "",
     };
-    let metric = metric_type(message.kind).ok_or(StatsdError::Unsupported)?;
+    let metric = metric_type(message.kind).ok_or("not a counter, timer or gauge")?;
     let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
     let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
         Some(ValueRef::Str(name)) => name.into(),
@@ -101,7 +73,7 @@ pub(crate) fn write_line_prefixed<'a>(
     message.payload.with_str(|payload| {
         let payload = payload.trim();
         if matches!(message.payload, Payload::Text(_)) && !is_finite_number(payload) {
-            return Err(StatsdError::BadPayload(payload.to_owned()));
+            return Err(format!("payload {payload:?} is not a finite number"));
         }
         let negative = match message.payload {
             Payload::Text(_) => payload.parse::<f64>().is_ok_and(|n| n < 0.0),
@@ -109,7 +81,8 @@ pub(crate) fn write_line_prefixed<'a>(
             Payload::U64(_) => false,
         };
         if metric == "ms" && negative {
-            return Err(StatsdError::NegativeTimer(payload.to_owned()));
+            let why = "is negative, which statsd refuses as a bad line";
+            return Err(format!("timer {payload:?} {why}"));
         }
         // statsd reads a gauge's sign as a change ("+5": up by 5); a metlog
         // gauge sets its value.
@@ -273,7 +246,7 @@ mod tests {
         name: &str,
         payload: &str,
         rate: f64,
-    ) -> Result<String, StatsdError> {
+    ) -> Result<String, String> {
         let mut msg = Message::new(kind.to_owned(), logger.to_owned());
         msg.payload = payload.to_owned().into();
         msg.fields.insert("name", name.to_owned());
@@ -355,7 +328,7 @@ mod tests {
     fn bad_payloads_and_types_are_refused() {
         assert_eq!(
             line("oldstyle", "a", "n", "1", 1.0),
-            Err(StatsdError::Unsupported)
+            Err("not a counter, timer or gauge".into())
         );
         for bad in [
             "",
@@ -370,10 +343,8 @@ mod tests {
             ".",
         ] {
             assert!(
-                matches!(
-                    line("counter", "a", "n", bad, 1.0),
-                    Err(StatsdError::BadPayload(_))
-                ),
+                line("counter", "a", "n", bad, 1.0)
+                    .is_err_and(|e| e.ends_with("is not a finite number")),
                 "{bad:?}"
             );
         }
@@ -393,7 +364,7 @@ mod tests {
         // statsd counts a negative timer a bad line: refused here, said why.
         assert_eq!(
             line("timer", "a", "n", "-1.5", 1.0),
-            Err(StatsdError::NegativeTimer("-1.5".into()))
+            Err("timer \"-1.5\" is negative, which statsd refuses as a bad line".into())
         );
         assert!(line("timer", "a", "n", "-0", 1.0).is_ok());
         assert_eq!(line("counter", "a", "n", "-3", 1.0).unwrap(), "n:-3|c");

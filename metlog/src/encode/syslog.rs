@@ -107,13 +107,9 @@ fn write_header(message: &Envelope<'_>, pri: u8, app: &str, out: &mut Vec<u8>) {
     use std::io::Write as _;
     let _ = write!(out, "<{pri}>1 {} ", Rfc3339(message.timestamp));
     push_header_field(message.hostname, 255, out);
-    out.push(b' ');
     push_header_field(app, 48, out);
-    out.push(b' ');
-    let _ = write!(out, "{}", message.pid);
-    out.push(b' ');
+    let _ = write!(out, "{} ", message.pid);
     push_header_field(message.kind, 32, out);
-    out.push(b' ');
 }
 
 /// Syslog's priority names as metlog-cef and the router write them, in
@@ -163,14 +159,15 @@ const CUT_NOTE_MAX: usize = 32;
 /// Like [`write()`], in at most `max` bytes: a longer message has its payload
 /// (the text: a log line, a traceback) shortened to fit, ending with a note
 /// of how much was cut, so the receiver gets one whole message. `Err` (and
-/// nothing written) when even that does not fit — fields too large.
+/// nothing written), saying why, when even that does not fit — fields too
+/// large.
 pub(crate) fn write_within<'a>(
     message: impl Into<Envelope<'a>>,
     facility: Facility,
     sd: &SdFields,
     max: usize,
     out: &mut Vec<u8>,
-) -> Result<(), TooLong> {
+) -> Result<(), String> {
     let message = message.into();
     let start = out.len();
     write(message, facility, sd, out);
@@ -214,31 +211,11 @@ pub(crate) fn write_within<'a>(
             out.truncate(start);
         }
     }
-    Err(TooLong { len: written, max })
+    Err(format!(
+        "a syslog message of {written} bytes is longer than the receiver takes ({max}) even \
+         with its payload cut; not sent"
+    ))
 }
-
-/// A syslog message that does not fit the receiver's limit even with its
-/// payload cut (see [`write_within`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TooLong {
-    /// The message's length with its payload whole.
-    pub(crate) len: usize,
-    /// The limit.
-    pub(crate) max: usize,
-}
-
-impl std::fmt::Display for TooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "a syslog message of {} bytes is longer than the receiver takes ({}) even with \
-             its payload cut; not sent",
-            self.len, self.max
-        )
-    }
-}
-
-impl std::error::Error for TooLong {}
 
 /// The bytes `c` takes in a JSON string as the envelope's encoder writes it
 /// (serde_json: `"` and `\\` and control characters escaped, the rest as
@@ -263,13 +240,14 @@ fn printable<'t>(text: &'t str, max: usize, also: &'t [u8]) -> impl Iterator<Ite
     })
 }
 
-/// PRINTUSASCII only, at most `max` bytes, `-` when empty.
+/// PRINTUSASCII only, at most `max` bytes, `-` when empty; then a space.
 fn push_header_field(text: &str, max: usize, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend(printable(text, max, b""));
     if out.len() == start {
         out.push(b'-');
     }
+    out.push(b' ');
 }
 
 fn write_structured_data(message: &Envelope<'_>, sd: &SdFields, out: &mut Vec<u8>) {
@@ -528,7 +506,10 @@ mod tests {
         let error =
             write_within(&msg, Facility::User, &SdFields::None, 8_096, &mut out).unwrap_err();
         assert_eq!(out, b"kept", "nothing written");
-        assert_eq!(error.max, 8_096);
+        assert!(
+            error.contains("longer than the receiver takes (8096)"),
+            "{error}"
+        );
         assert!(error.to_string().contains("not sent"), "{error}");
     }
 
