@@ -236,7 +236,8 @@ impl StreamTransport {
     /// Why messages were lost: the peer unreachable, and `then`.
     fn unreachable(&self, then: &str) -> SendError {
         let (peer, why) = (&self.peer.address, self.peer.why_unresolved());
-        SendError::new(SendErrorKind::Io, format!("peer {peer} unreachable{why}{then}"))
+        let message = format!("peer {peer} unreachable{why}{then}");
+        SendError::new(SendErrorKind::Io, message)
     }
 
     /// Why a message was dropped from the backlog.

@@ -9,9 +9,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
 use super::address::{Address, Resolver, ToAddress};
+use super::background::{QueueConfig, QueuedSender};
 #[cfg(target_os = "linux")]
 use super::sendmmsg::send_each;
-use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -564,7 +564,10 @@ mod tests {
         let (taken, error) = datagrams.send_all(&[b"a", b"b"]);
         assert_eq!(taken, [true, true]);
         assert!(error.unwrap().to_string().contains("no such name"));
-        let Datagrams::Udp { partly_reported, .. } = datagrams else {
+        let Datagrams::Udp {
+            partly_reported, ..
+        } = datagrams
+        else {
             unreachable!()
         };
         assert_eq!(partly_reported, [true, false]);
