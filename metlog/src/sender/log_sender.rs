@@ -86,24 +86,22 @@ impl Sender for LogSender {
             return Err(SendError::unsupported(message.kind));
         }
         let level = level(message.severity);
-        if level <= log::max_level() {
-            let log = |args: std::fmt::Arguments<'_>| {
-                log::logger().log(
-                    &log::Record::builder()
-                        .level(level)
-                        .target(&self.target)
-                        .args(args)
-                        .build(),
-                );
-            };
-            if payload {
-                log(format_args!("{}", message.payload));
-            } else {
-                let mut json = Vec::with_capacity(320);
-                crate::encode::json::write(message, &mut json);
-                log(format_args!("{}", String::from_utf8_lossy(&json)));
-            }
+        if level > log::max_level() {
+            return Ok(());
         }
+        let mut json = Vec::new();
+        if !payload {
+            crate::encode::json::write(message, &mut json);
+        }
+        let json = String::from_utf8_lossy(&json);
+        let text: &dyn std::fmt::Display = if payload { &message.payload } else { &json };
+        log::logger().log(
+            &log::Record::builder()
+                .level(level)
+                .target(&self.target)
+                .args(format_args!("{text}"))
+                .build(),
+        );
         Ok(())
     }
 

@@ -161,9 +161,18 @@ const PIECE: usize = 4096;
 
 impl StdoutTransport {
     fn new(pretty: bool) -> StdoutTransport {
+        // A descriptor of standard output's own (where none can be had,
+        // std's `Stdout` is written).
+        #[cfg(unix)]
+        let own = std::os::fd::AsFd::as_fd(&io::stdout())
+            .try_clone_to_owned()
+            .ok()
+            .map(File::from);
+        #[cfg(not(unix))]
+        let own = None;
         StdoutTransport {
             pretty,
-            own: own_stdout(),
+            own,
             piece: Vec::with_capacity(PIECE),
         }
     }
@@ -179,24 +188,6 @@ impl StdoutTransport {
             Err(e) => outcome.failed(lines, &SendError::io("cannot write to stdout", e)),
         }
         self.piece.clear();
-    }
-}
-
-/// A descriptor of standard output's own (`None` where none can be had:
-/// then std's `Stdout` is written).
-fn own_stdout() -> Option<File> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .ok()
-            .map(File::from)
-    }
-    #[cfg(not(unix))]
-    {
-        None
     }
 }
 

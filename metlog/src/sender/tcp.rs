@@ -76,13 +76,24 @@ impl StreamTransport {
         }
     }
 
+    /// Whether there is a connection to write to: the one there is, unless
+    /// the peer closed it (a write would be lost into a dead socket before
+    /// the error shows), or a new one. The end of what the peer sends is
+    /// not a close: a peer may shut down its sending side and keep reading;
+    /// it is remembered, and each write after it confirmed
+    /// ([`write_confirmed`](StreamTransport::write_confirmed)).
     fn connect(&mut self) -> bool {
-        if self.stream.is_some() {
-            if self.peer_closed() {
-                self.drop_connection();
-            } else {
-                return true;
+        if let Some(stream) = &self.stream {
+            match peek_now(stream) {
+                Ok(0) => self.peer_eof = true,
+                // The peer sent something; we never expect data: discard it.
+                Ok(_) => drop((&mut &*stream).read(&mut [0u8; 512])),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => self.drop_connection(),
             }
+        }
+        if self.stream.is_some() {
+            return true;
         }
         if Instant::now() < self.next_attempt {
             return false;
@@ -120,30 +131,6 @@ impl StreamTransport {
         false
     }
 
-    /// Whether the peer has closed the connection (so a write would be lost
-    /// into a dead socket before the error shows). The end of what the peer
-    /// sends is not that: a peer may shut down its sending side and keep
-    /// reading; it is remembered, and each write after it confirmed
-    /// ([`write_confirmed`](StreamTransport::write_confirmed)).
-    fn peer_closed(&mut self) -> bool {
-        let Some(stream) = &self.stream else {
-            return true;
-        };
-        match peek_now(stream) {
-            Ok(0) => {
-                self.peer_eof = true;
-                false
-            }
-            Ok(_) => {
-                // The peer sent something; we never expect data: discard it.
-                let mut sink = [0u8; 512];
-                let _ = (&mut &*stream).read(&mut sink);
-                false
-            }
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        }
-    }
-
     /// The message's bytes framed: `MSG\n` (NDJSON; also RFC 6587
     /// non-transparent framing), or for syslog `LEN SP MSG` (RFC 6587 octet
     /// counting).
@@ -170,15 +157,10 @@ impl StreamTransport {
     /// writes; an entry leaves the backlog (reported delivered) only once
     /// written.
     fn write_backlog(&mut self, outcome: &Outcome) {
-        while !self.backlog.is_empty() {
-            if !self.connect() {
-                break;
-            }
+        while !self.backlog.is_empty() && self.connect() {
             let (count, from) = self.resume.take().unwrap_or_else(|| (self.chunk_len(), 0));
-            let mut chunk = Vec::new();
-            for entry in self.backlog.iter().take(count) {
-                chunk.extend_from_slice(entry);
-            }
+            let entries: Vec<&[u8]> = self.backlog.range(..count).map(Vec::as_slice).collect();
+            let chunk = entries.concat();
             match self.write_confirmed(&chunk, from) {
                 Progress::Written => {
                     self.backlog.drain(..count);
@@ -251,19 +233,19 @@ impl StreamTransport {
         }
     }
 
+    /// Why messages were lost: the peer unreachable, and `then`.
+    fn unreachable(&self, then: &str) -> SendError {
+        let (peer, why) = (&self.peer.address, self.peer.why_unresolved());
+        let message = format!("peer {peer} unreachable{why}{then}");
+        SendError::new(SendErrorKind::Io, message)
+    }
+
     /// Why a message was dropped from the backlog.
     fn backlog_full(&self) -> SendError {
-        SendError::new(
-            SendErrorKind::Io,
-            format!(
-                "peer {} unreachable{} and the backlog ({} messages, {} bytes at most) is full; \
-                 the oldest was dropped",
-                self.peer.address,
-                self.peer.why_unresolved(),
-                self.backlog_limit,
-                self.backlog_max_bytes
-            ),
-        )
+        self.unreachable(&format!(
+            " and the backlog ({} messages, {} bytes at most) is full; the oldest was dropped",
+            self.backlog_limit, self.backlog_max_bytes
+        ))
     }
 
     /// Keeps `framed` for when the peer takes it, dropping the oldest (or
@@ -322,18 +304,8 @@ impl Transport for StreamTransport {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        if !self.backlog.is_empty() {
-            let error = SendError::new(
-                SendErrorKind::Io,
-                format!(
-                    "peer {} unreachable at shutdown{}",
-                    self.peer.address,
-                    self.peer.why_unresolved()
-                ),
-            );
-            outcome.failed(self.backlog.len(), &error);
-            self.backlog.clear();
-        }
+        outcome.failed(self.backlog.len(), &self.unreachable(" at shutdown"));
+        self.backlog.clear();
     }
 }
 

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
+#[cfg(target_os = "linux")]
+use super::sendmmsg::send_each;
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -240,48 +242,76 @@ impl Datagrams {
         })
     }
 
-    fn send(&mut self, datagram: &[u8]) -> Result<(), SendError> {
+    /// Sends `datagrams`: which of them went out, and the first error.
+    /// Over UDP a datagram is sent when any destination took it (metlog-py
+    /// sent to each in turn); a destination failing beside others that
+    /// work is reported once rather than failing what they received.
+    fn send_all(&mut self, datagrams: &[&[u8]]) -> (Vec<bool>, Option<SendError>) {
+        let mut taken = vec![false; datagrams.len()];
+        let mut first_error = None;
         match self {
             Datagrams::Udp {
                 sockets,
                 destinations,
                 partly_reported,
             } => {
-                // Sent when any destination took it (metlog-py sent to each
-                // in turn); a destination failing beside others that work
-                // is reported once rather than failing what they received.
-                let mut taken = false;
-                let mut failed = Vec::new();
+                let mut failures = Vec::new();
                 for (destination, reported) in destinations.iter_mut().zip(partly_reported) {
+                    let (mut error, mut failed) = (None, Vec::new());
                     let sent = destination.datagram_addr().and_then(|addr| {
-                        sockets
-                            .to(addr)
-                            .and_then(|socket| socket.send_to(datagram, addr))
-                            .map_err(|e| SendError::io(format!("cannot send to udp {addr}"), e))
+                        let why = |e| SendError::io(format!("cannot send to udp {addr}"), e);
+                        let socket = sockets.to(addr).map_err(why)?;
+                        send_each(socket, addr, datagrams, |i, sent| match sent {
+                            Ok(()) => taken[i] = true,
+                            Err(e) => {
+                                error.get_or_insert_with(|| why(e));
+                                failed.push(i);
+                            }
+                        });
+                        Ok(())
                     });
-                    match sent {
-                        Ok(_) => taken = true,
-                        Err(e) => failed.push((reported, e)),
+                    if let Err(e) = sent {
+                        error = Some(e);
+                        failed = (0..datagrams.len()).collect();
                     }
+                    failures.extend(error.map(|error| (reported, error, failed)));
                 }
-                if !taken {
-                    return failed.into_iter().next().map_or(Ok(()), |(_, e)| Err(e));
-                }
-                for (reported, e) in failed {
-                    if !std::mem::replace(reported, true) {
+                for (reported, error, failed) in failures {
+                    if failed.iter().any(|&i| taken[i]) && !std::mem::replace(reported, true) {
                         crate::report::report(format_args!(
-                            "{e}; messages still go to the other destinations (counted sent)"
+                            "{error}; messages still go to the other destinations (counted sent)"
                         ));
                     }
+                    first_error.get_or_insert(error);
                 }
-                Ok(())
             }
             #[cfg(unix)]
-            Datagrams::Unix { socket, path } => socket
-                .send_to(datagram, &*path)
-                .map(drop)
-                .map_err(|e| SendError::io(format!("cannot send to unix {}", path.display()), e)),
+            Datagrams::Unix { socket, path } => {
+                for (i, datagram) in datagrams.iter().enumerate() {
+                    match socket.send_to(datagram, &*path) {
+                        Ok(_) => taken[i] = true,
+                        Err(e) => {
+                            let why = format!("cannot send to unix {}", path.display());
+                            first_error.get_or_insert(SendError::io(why, e));
+                        }
+                    }
+                }
+            }
         }
+        (taken, first_error)
+    }
+}
+
+/// Sends each of `datagrams` to `addr`, calling `done(i, result)` for each.
+#[cfg(not(target_os = "linux"))]
+fn send_each(
+    socket: &UdpSocket,
+    addr: SocketAddr,
+    datagrams: &[&[u8]],
+    mut done: impl FnMut(usize, io::Result<()>),
+) {
+    for (i, datagram) in datagrams.iter().enumerate() {
+        done(i, socket.send_to(datagram, addr).map(drop));
     }
 }
 
@@ -348,38 +378,14 @@ impl DatagramTransport {
                 datagram
             })
             .collect();
-        let messages = |i: usize| self.ends[i].1;
-        match &mut self.datagrams {
-            #[cfg(target_os = "linux")]
-            Datagrams::Udp {
-                sockets,
-                destinations,
-                ..
-            } if destinations.len() == 1 => {
-                let to =
-                    destinations[0].datagram_addr().and_then(|addr| {
-                        let error = |e| SendError::io(format!("cannot send to udp {addr}"), e);
-                        let socket = sockets.to(addr).map_err(error)?;
-                        super::sendmmsg::send_each(socket, addr, &datagrams, |i, result| {
-                            match result {
-                                Ok(()) => outcome.delivered(messages(i)),
-                                Err(e) => outcome.failed(messages(i), &error(e)),
-                            }
-                        });
-                        Ok(())
-                    });
-                if let Err(e) = to {
-                    outcome.failed(self.ends.iter().map(|&(_, n)| n).sum(), &e);
-                }
-            }
-            datagrams_to => {
-                for (i, datagram) in datagrams.into_iter().enumerate() {
-                    match datagrams_to.send(datagram) {
-                        Ok(()) => outcome.delivered(messages(i)),
-                        Err(e) => outcome.failed(messages(i), &e),
-                    }
-                }
-            }
+        let (taken, error) = self.datagrams.send_all(&datagrams);
+        let count = |sent: bool| {
+            let messages = self.ends.iter().zip(&taken).filter(|&(_, &t)| t == sent);
+            messages.map(|(&(_, n), _)| n).sum()
+        };
+        outcome.delivered(count(true));
+        if let Some(error) = error {
+            outcome.failed(count(false), &error);
         }
         self.buf.clear();
         self.ends.clear();
@@ -533,9 +539,37 @@ mod tests {
             )],
             partly_reported: vec![false],
         };
-        datagrams.send(b"hits:1|c").unwrap();
+        let (taken, error) = datagrams.send_all(&[b"hits:1|c"]);
+        assert_eq!(taken, [true]);
+        assert!(error.is_none());
         let mut buf = [0; 64];
         let n = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hits:1|c");
+    }
+
+    /// A destination failing before one that takes the datagram: sent,
+    /// and the failing one noted as reported.
+    #[test]
+    fn a_failing_first_destination_does_not_fail_what_a_later_one_took() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let nowhere = Address::new("nowhere.invalid", 9).unwrap();
+        let mut datagrams = Datagrams::Udp {
+            sockets: UdpSockets::default(),
+            destinations: vec![
+                Resolver::with_lookup(nowhere, |_, _| Err(io::Error::other("no such name"))),
+                Resolver::new(receiver.local_addr().unwrap().into()),
+            ],
+            partly_reported: vec![false, false],
+        };
+        let (taken, error) = datagrams.send_all(&[b"a", b"b"]);
+        assert_eq!(taken, [true, true]);
+        assert!(error.unwrap().to_string().contains("no such name"));
+        let Datagrams::Udp {
+            partly_reported, ..
+        } = datagrams
+        else {
+            unreachable!()
+        };
+        assert_eq!(partly_reported, [true, false]);
     }
 }

@@ -5,6 +5,7 @@
 // high-water mark silently, so they could not be counted.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
@@ -132,8 +133,8 @@ impl ZmqTransport {
             opened: Instant::now(),
             waiting: VecDeque::new(),
             queue_length,
-            unheard_reported: false,
-            unwanted_reported: false,
+            unheard_reported: Cell::new(false),
+            unwanted_reported: Cell::new(false),
         })
     }
 }
@@ -184,10 +185,10 @@ struct ZmqTransport {
     waiting: VecDeque<Vec<u8>>,
     queue_length: usize,
     /// Whether dropping for want of a subscriber has been reported.
-    unheard_reported: bool,
+    unheard_reported: Cell<bool>,
     /// Whether dropping for want of a subscriber to the message's topic has
     /// been reported.
-    unwanted_reported: bool,
+    unwanted_reported: Cell<bool>,
 }
 
 impl ZmqTransport {
@@ -211,24 +212,16 @@ impl ZmqTransport {
         }
     }
 
-    /// Whether a subscriber takes `message`: one of the topics is a prefix
-    /// of it (ZeroMQ discards the rest without a word).
-    fn wanted(&self, message: &[u8]) -> bool {
-        self.topics.iter().any(|topic| message.starts_with(topic))
-    }
-
-    /// Whether messages may still wait for a first subscription.
-    fn may_wait(&self) -> bool {
-        self.opened.elapsed() < FIRST_SUBSCRIPTION_WAIT
-    }
-
     /// Sends (or drops) `message` now that there are subscribers.
-    fn publish(&mut self, message: &[u8], outcome: &Outcome) {
-        if self.socket.is_some() && !self.wanted(message) {
-            // Subscribers, none to this message's topic: ZeroMQ would
-            // discard it silently.
+    fn publish(&self, message: &[u8], outcome: &Outcome) {
+        let Some(socket) = &self.socket else {
+            return outcome.dropped(1);
+        };
+        // A subscriber takes it when one of the topics is a prefix of it;
+        // else ZeroMQ would discard it silently.
+        if !self.topics.iter().any(|topic| message.starts_with(topic)) {
             outcome.dropped(1);
-            if !std::mem::replace(&mut self.unwanted_reported, true) {
+            if !self.unwanted_reported.replace(true) {
                 crate::report::report(format_args!(
                     "zmq: no subscriber takes some messages (their topic matches no \
                      subscription): they are dropped, and counted in Stats::dropped"
@@ -236,9 +229,6 @@ impl ZmqTransport {
             }
             return;
         }
-        let Some(socket) = &self.socket else {
-            return outcome.dropped(1);
-        };
         let mut sent = socket.send(message, zmq::DONTWAIT);
         // At exit, what is queued goes out within the exit's time rather
         // than beyond the high-water mark at once: the burst the process
@@ -261,9 +251,9 @@ impl ZmqTransport {
 
     /// Nobody to deliver to: dropped (ZeroMQ would drop it silently),
     /// counted, and reported the first time.
-    fn unheard(&mut self, outcome: &Outcome) {
+    fn unheard(&self, outcome: &Outcome) {
         outcome.dropped(1);
-        if !std::mem::replace(&mut self.unheard_reported, true) {
+        if !self.unheard_reported.replace(true) {
             crate::report::report(format_args!(
                 "zmq: no subscriber (none is subscribed, and the first {FIRST_SUBSCRIPTION_WAIT:?} \
                  after the socket opened is over): messages are dropped until one subscribes, \
@@ -272,12 +262,14 @@ impl ZmqTransport {
         }
     }
 
+    /// Whether messages may still wait for a first subscription.
+    fn may_wait(&self) -> bool {
+        self.opened.elapsed() < FIRST_SUBSCRIPTION_WAIT
+    }
+
     /// Sends what waited for a first subscription, once there is one; drops
     /// it once the wait is over.
     fn settle_waiting(&mut self, outcome: &Outcome) {
-        if self.waiting.is_empty() {
-            return;
-        }
         if !self.topics.is_empty() {
             for message in std::mem::take(&mut self.waiting) {
                 self.publish(&message, outcome);
@@ -297,9 +289,7 @@ impl Transport for ZmqTransport {
             self.buf.clear();
             json::write(envelope, &mut self.buf);
             if !self.topics.is_empty() {
-                let message = std::mem::take(&mut self.buf);
-                self.publish(&message, outcome);
-                self.buf = message;
+                self.publish(&self.buf, outcome);
             } else if self.may_wait() && self.waiting.len() < self.queue_length {
                 self.waiting.push_back(self.buf.clone());
             } else {
