@@ -12,6 +12,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accepted_forms;
 mod cef_golden;
 mod client;
 mod config;
