@@ -170,6 +170,9 @@ pub fn proptest_config() -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases,
         failure_persistence: None,
+        // Fresh seeds still; XorShift rather than ChaCha, which unoptimised
+        // (as test builds are) was most of these tests' time.
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
         ..proptest::test_runner::Config::default()
     }
 }
