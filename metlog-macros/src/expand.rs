@@ -146,6 +146,32 @@ fn type_name(ty: &Type) -> String {
     }
 }
 
+/// An `async fn`'s inner future: the annotation of its result, and the
+/// statement that tells it its return type.
+fn async_return_type(output: Option<&Type>, nameable: Option<&Type>) -> (TokenStream, TokenStream) {
+    match (output, nameable) {
+        (None, _) => (quote!(: ()), quote!()),
+        (Some(_), Some(ty)) => (
+            quote!(: #ty),
+            // Tells the inner block its return type before the body is
+            // checked, so `?` and `return` infer as in the original.
+            // Spanned at the return type, where rustc's "return type
+            // inferred here" note then points.
+            {
+                let never =
+                    syn::Ident::new("__metlog_never", Span::mixed_site().located_at(ty.span()));
+                quote_spanned! {ty.span()=>
+                    if let ::core::option::Option::Some(#never) = ::core::option::Option::None::<#ty> {
+                        #[allow(unreachable_code)]
+                        return #never;
+                    }
+                }
+            },
+        ),
+        (Some(_), None) => (quote!(), quote!()),
+    }
+}
+
 /// The new body of an instrumented function.
 fn instrument(
     kind: MacroKind,
@@ -208,27 +234,7 @@ fn instrument(
         // Time from first poll to completion: the body runs in an inner
         // future so that its `return`s land here; a future dropped before
         // completion drops the guard unfinished, which reports `cancelled`.
-        let (annotation, fix_type) = match (output, nameable) {
-            (None, _) => (quote!(: ()), quote!()),
-            (Some(_), Some(ty)) => (
-                quote!(: #ty),
-                // Tells the inner block its return type before the body is
-                // checked, so `?` and `return` infer as in the original.
-                // Spanned at the return type, where rustc's "return type
-                // inferred here" note then points.
-                {
-                    let never =
-                        syn::Ident::new("__metlog_never", Span::mixed_site().located_at(ty.span()));
-                    quote_spanned! {ty.span()=>
-                        if let ::core::option::Option::Some(#never) = ::core::option::Option::None::<#ty> {
-                            #[allow(unreachable_code)]
-                            return #never;
-                        }
-                    }
-                },
-            ),
-            (Some(_), None) => (quote!(), quote!()),
-        };
+        let (annotation, fix_type) = async_return_type(output, nameable);
         // The inner future's braces are located at the user's, so a body of
         // the wrong type is reported there, not at the attribute.
         let at_body = Span::call_site().located_at(block.brace_token.span.join());
