@@ -544,6 +544,58 @@ fn a_comment_in_another_encoding_loads() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Bytes that are not UTF-8 reach a value metlog reads through `[DEFAULT]`
+/// too — a `%(name)s` reference, or a client option inherited as it is —
+/// and are refused there, naming the option (an attack found the logger
+/// built as "caf\u{fffd}"). A U+FFFD written in a value is kept, though
+/// the file is Latin-1 elsewhere.
+#[test]
+fn text_that_is_not_utf8_is_refused_through_default_as_well() {
+    let dir = std::env::temp_dir().join(format!("metlog-ini-default-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let load = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        config::from_ini_file(&path, "metlog").map(|client| client.logger().to_owned())
+    };
+    let err = load(
+        "reference.ini",
+        b"[DEFAULT]\nname = caf\xe9\n[metlog]\nlogger = %(name)s\nsender_class = capture\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("option `logger` (line 4)"), "{err}");
+    assert!(
+        err.contains("not UTF-8 through a %(name)s reference"),
+        "{err}"
+    );
+    let err = load(
+        "inherited.ini",
+        b"[DEFAULT]\nseverity = \xff\n[metlog]\nlogger = a\nsender_class = capture\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("line 2 is not UTF-8 (option `severity`, from [DEFAULT])"),
+        "{err}"
+    );
+    // Unread: a [DEFAULT] key no option of metlog's refers to.
+    let logger = load(
+        "unread.ini",
+        b"[DEFAULT]\nhere = /srv/caf\xe9\n[metlog]\nlogger = a\nsender_class = capture\n",
+    );
+    assert_eq!(logger.unwrap(), "a");
+    let genuine = [
+        b"# J\xf6rg\n[metlog]\nlogger = a".as_slice(),
+        "\u{fffd}".as_bytes(),
+        b"b\nsender_class = capture\n",
+    ]
+    .concat();
+    let logger = load("genuine.ini", &genuine);
+    assert_eq!(logger.unwrap(), "a\u{fffd}b");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// metlog's section usually lives in a Paste/Pyramid file: configparser
 /// interpolates a value when it is read, so `%(here)s` (which Paste
 /// supplies) or a lone `%` in `[app:main]` is no concern of metlog-py's —

@@ -496,9 +496,7 @@ impl IniReader {
     fn client(&mut self, main: &ini::Section) -> Result<(), ConfigError> {
         for entry in &main.entries {
             let key = entry.key.as_str();
-            let known = matches!(key, "logger" | "severity" | "disabled_timers")
-                || key.starts_with("sender_")
-                || key.starts_with("global_");
+            let known = is_client_option(key);
             // A `[DEFAULT]` key serves interpolation and defaults, not as
             // an option of this section; metlog-py reads only the keys it
             // knows, and ignores the rest.
@@ -720,21 +718,61 @@ fn reads_section(section: &str, name: &str) -> bool {
 /// looks — a comment, a section it does not read — was no matter, and is
 /// none here (its bytes replaced); in an option metlog reads, text that is
 /// not UTF-8 is an error naming the option's line.
+///
+/// Checked as metlog reads the options: after `%(name)s` interpolation, and
+/// with the `[DEFAULT]` values a client's section inherits — bytes that are
+/// not UTF-8 reach a value through either. A U+FFFD written in the file is
+/// told from a replaced byte by its line: valid UTF-8, and no reference.
 fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
-    let text = match String::from_utf8(bytes) {
+    let bytes = match String::from_utf8(bytes) {
         Ok(text) => return Ok(text),
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        Err(e) => e.into_bytes(),
     };
+    let invalid_lines: std::collections::BTreeSet<usize> = (bytes.split(|&b| b == b'\n'))
+        .enumerate()
+        .filter(|(_, line)| std::str::from_utf8(line).is_err())
+        .map(|(index, _)| index + 1)
+        .collect();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let (sections, _) = ini::parse(&text)?;
-    let read = sections.iter().filter(|s| reads_section(section, &s.name));
-    let mut entries = read.flat_map(|s| &s.entries).filter(|e| !e.inherited);
-    match entries.find(|e| format!("{}{}", e.key, e.value).contains('\u{fffd}')) {
-        Some(e) => {
-            let message = format!("cannot read: line {} is not UTF-8", e.line);
-            Err(ConfigError::new(ConfigErrorKind::Io, message))
+    for mut sect in sections
+        .into_iter()
+        .filter(|s| reads_section(section, &s.name))
+    {
+        let written: Vec<String> = sect.entries.iter().map(|e| e.value.clone()).collect();
+        ini::interpolate(&mut sect)?;
+        let main = sect.name == section;
+        for (entry, written) in sect.entries.iter().zip(written) {
+            let read = !entry.inherited || (main && is_client_option(&entry.key));
+            let replaced = format!("{}{}", entry.key, entry.value).contains('\u{fffd}');
+            let as_written = written == entry.value && !invalid_lines.contains(&entry.line);
+            if read && replaced && !as_written {
+                let (line, key) = (entry.line, &entry.key);
+                let message = if written == entry.value {
+                    let from = if entry.inherited {
+                        ", from [DEFAULT]"
+                    } else {
+                        ""
+                    };
+                    format!("cannot read: line {line} is not UTF-8 (option `{key}`{from})")
+                } else {
+                    format!(
+                        "cannot read: option `{key}` (line {line}) takes text that is not \
+                         UTF-8 through a %(name)s reference"
+                    )
+                };
+                return Err(ConfigError::new(ConfigErrorKind::Io, message));
+            }
         }
-        None => Ok(text),
     }
+    Ok(text)
+}
+
+/// Whether `key` is an option of a client's own section.
+fn is_client_option(key: &str) -> bool {
+    matches!(key, "logger" | "severity" | "disabled_timers")
+        || key.starts_with("sender_")
+        || key.starts_with("global_")
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
