@@ -233,6 +233,8 @@ pub use holder::{
     SetGlobalClientError, WithClient, WithClientFuture,
 };
 pub use message::Message;
+#[cfg(unix)]
+pub use process::deliver_on_signals;
 pub use record::Record;
 pub use severity::{ParseSeverityError, Severity};
 pub use text::{SharedStr, Text};

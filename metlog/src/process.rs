@@ -87,18 +87,96 @@ pub(crate) fn in_exit_work() -> bool {
 #[cfg(unix)]
 extern "C" fn at_exit() {
     // Unwinding out of an `extern "C"` function aborts: nothing may.
-    let _ = std::panic::catch_unwind(|| {
-        let deadline = Instant::now() + EXIT_BUDGET;
-        *EXIT_DEADLINE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
-        IN_EXIT_WORK.store(true, Ordering::SeqCst);
-        for work in &AT_EXIT {
-            if let Some(work) = work.get() {
-                let _ = std::panic::catch_unwind(|| work(deadline));
-            }
+    let _ = std::panic::catch_unwind(run_exit_work);
+}
+
+/// The exit work, once per process (the first of the C runtime's exit and
+/// a termination signal, see [`deliver_on_signals`], runs it).
+fn run_exit_work() {
+    static RAN: AtomicBool = AtomicBool::new(false);
+    if RAN.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let deadline = Instant::now() + EXIT_BUDGET;
+    *EXIT_DEADLINE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
+    IN_EXIT_WORK.store(true, Ordering::SeqCst);
+    for work in &AT_EXIT {
+        if let Some(work) = work.get() {
+            let _ = std::panic::catch_unwind(|| work(deadline));
         }
-    });
+    }
+}
+
+/// Delivers what the clients queued when the process is asked to stop —
+/// SIGTERM (systemd, Docker, Kubernetes) or SIGINT (Ctrl-C) — then ends it
+/// as the signal would have: killed by that signal, so the exit status a
+/// supervisor sees is unchanged. Call it once at startup, after setting up
+/// the clients or before; later calls do nothing.
+///
+/// Without it, such a signal ends the process at once and what was queued
+/// is lost (the exit work of [`set_global_client`](crate::set_global_client)
+/// runs only when the process exits by itself). With it, delivery takes
+/// what the exit takes — at most 5 s for all clients together — on a thread
+/// of its own: the signal handler only wakes that thread, so whatever the
+/// signal interrupts (a thread holding a lock, an allocation) is left to
+/// finish. A second signal during the delivery ends the process at once.
+/// In the child of a `fork()`, which has no delivery thread, the signals
+/// act as they would without this call.
+///
+/// It replaces the default action of SIGTERM and SIGINT; a program that
+/// handles them itself (a graceful shutdown) should not call it, but flush
+/// its clients ([`Client::flush`](crate::Client::flush)) as it shuts down.
+///
+/// ```no_run
+/// metlog::set_global_client(metlog::Client::builder("svc").build()).unwrap();
+/// metlog::deliver_on_signals()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+pub fn deliver_on_signals() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::{flag, iterator::Signals, low_level};
+
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut installed = INSTALLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *installed {
+        return Ok(());
+    }
+    let signals = [SIGTERM, SIGINT];
+    // Set by the first signal: the next one takes the default action.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let parent = std::process::id();
+    for signal in signals {
+        // SAFETY: the action runs in the signal handler and calls only
+        // async-signal-safe functions: `getpid`, and signal-hook's
+        // `emulate_default_handler` (documented as async-signal-safe).
+        unsafe {
+            low_level::register(signal, move || {
+                if std::process::id() != parent {
+                    let _ = low_level::emulate_default_handler(signal);
+                }
+            })?;
+        }
+        flag::register_conditional_default(signal, Arc::clone(&stopping))?;
+        flag::register(signal, Arc::clone(&stopping))?;
+    }
+    let mut pending = Signals::new(signals)?;
+    std::thread::Builder::new()
+        .name("metlog-signals".into())
+        .spawn(move || {
+            if let Some(signal) = pending.forever().next() {
+                let _ = std::panic::catch_unwind(run_exit_work);
+                let _ = low_level::emulate_default_handler(signal);
+                // Not reached: the default action of both ends the process.
+                std::process::exit(128 + signal);
+            }
+        })?;
+    *installed = true;
+    Ok(())
 }
 
 /// Set by the exit work once it has delivered what it could: from then on

@@ -24,4 +24,6 @@ mod named_clients;
 mod panic_hook;
 mod plugin_config;
 mod report;
+#[cfg(unix)]
+mod signals;
 mod zmq_exit;
