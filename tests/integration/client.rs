@@ -282,6 +282,95 @@ fn exception_carries_the_source_chain_at_alert() {
     assert_eq!(capture.json()[1]["payload"], "boxed: x");
 }
 
+/// An `anyhow::Error` (its context chain whole) and a `Box<dyn Error>`,
+/// passed as `&*err`, at a severity of the caller's choosing; their type
+/// reads as the trait object it is, without paths.
+#[test]
+fn exception_takes_anyhow_and_boxed_errors_at_a_chosen_severity() {
+    let (client, capture) = capture_client();
+    let err = anyhow::Error::new(io::Error::other("connection refused"))
+        .context("database unavailable")
+        .context("cannot save order");
+    client.exception_at(Severity::Error, "checkout failed", &*err);
+    let boxed: Box<dyn std::error::Error> = Box::new(io::Error::other("disk full"));
+    client.exception_at(Severity::Critical, "cannot write", &*boxed);
+    client.exception("default", &*boxed);
+
+    let sent = capture.json();
+    assert_eq!(
+        sent[0]["payload"],
+        "checkout failed: cannot save order: database unavailable: connection refused"
+    );
+    assert_eq!(sent[0]["severity"], Severity::Error as u8);
+    assert_eq!(
+        sent[0]["fields"]["causes"],
+        json!(["database unavailable", "connection refused"])
+    );
+    assert_eq!(sent[0]["fields"]["error_type"], "dyn Error + Send + Sync");
+    assert_eq!(sent[1]["payload"], "cannot write: disk full");
+    assert_eq!(sent[1]["severity"], Severity::Critical as u8);
+    assert_eq!(sent[1]["fields"]["error_type"], "dyn Error");
+    assert_eq!(sent[2]["severity"], Severity::Alert as u8);
+}
+
+/// `gauge` sets, `gauge_change` moves by a signed amount (its payload
+/// always signed, marked `change`); a value that is not a finite number is
+/// not sent but counted as failed.
+#[test]
+fn gauges_set_and_change() {
+    let (client, capture) = capture_client();
+    client.gauge("queue.depth", 42.0);
+    client.gauge("temperature", -3.5);
+    client.gauge_change("connections", 1.0);
+    client.gauge_change("connections", -2.0);
+    client.gauge("broken", f64::NAN);
+    let sent = capture.json();
+    let view: Vec<_> = sent
+        .iter()
+        .map(|m| {
+            let f = &m["fields"];
+            (
+                m["type"].clone(),
+                f["name"].clone(),
+                m["payload"].clone(),
+                f["change"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [
+            (
+                json!("gauge"),
+                json!("queue.depth"),
+                json!("42"),
+                json!(null)
+            ),
+            (
+                json!("gauge"),
+                json!("temperature"),
+                json!("-3.5"),
+                json!(null)
+            ),
+            (
+                json!("gauge"),
+                json!("connections"),
+                json!("+1"),
+                json!(true)
+            ),
+            (
+                json!("gauge"),
+                json!("connections"),
+                json!("-2"),
+                json!(true)
+            ),
+        ]
+    );
+    assert!(sent.iter().all(|m| m["fields"]["rate"] == 1.0));
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.failed), (4, 1));
+}
+
 #[test]
 fn sampling_keeps_about_the_rate_and_records_it() {
     let (client, capture) = capture_client();

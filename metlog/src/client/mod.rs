@@ -332,6 +332,56 @@ impl Client {
         }
     }
 
+    /// Sets gauge `name` to `value`: a `gauge` message with fields `name`
+    /// and `rate` (1.0), which a [`StatsdSender`](crate::sender::StatsdSender)
+    /// writes as `name:value|g` (a negative value as `name:0|g` then
+    /// `name:-5|g` in one datagram: statsd reads a sign as a change).
+    /// A value that is not a finite number is not sent (counted as failed).
+    ///
+    /// ```
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// client.gauge("queue.depth", 42.0);
+    /// client.gauge_change("connections", -1.0);
+    /// let sent = capture.messages();
+    /// assert_eq!((sent[0].kind.as_str(), sent[0].payload.as_str()), ("gauge", "42"));
+    /// assert_eq!(sent[1].payload, "-1");
+    /// ```
+    pub fn gauge<'a>(&'a self, name: impl Into<Text<'a>>, value: f64) {
+        self.send_gauge(name.into(), value, false);
+    }
+
+    /// Moves gauge `name` up or down by `delta`: statsd's signed gauge,
+    /// `name:+3|g` / `name:-3|g`. The message carries the sign in its
+    /// payload and `fields.change = true`.
+    pub fn gauge_change<'a>(&'a self, name: impl Into<Text<'a>>, delta: f64) {
+        self.send_gauge(name.into(), delta, true);
+    }
+
+    fn send_gauge(&self, name: Text<'_>, value: f64, change: bool) {
+        if !self.is_active() {
+            return;
+        }
+        if !value.is_finite() {
+            let why = format!("gauge {:?}: {value} is not a finite number", name.as_str());
+            return self.count(Ok(Some(Err(SendError::new(SendErrorKind::Encode, why)))));
+        }
+        // `+0` for a change of zero, `-0` is `0` for a value.
+        let payload = match (change, value >= 0.0) {
+            (true, true) => format!("+{}", value.abs()),
+            _ if value == 0.0 => "0".to_owned(),
+            _ => value.to_string(),
+        };
+        let name = name.into_shared();
+        let builder = self.metlog("gauge").payload(payload).field("name", name);
+        let builder = builder.field("rate", 1.0);
+        if change {
+            builder.field("change", true).send();
+        } else {
+            builder.send();
+        }
+    }
+
     /// Logs `text` at [`Severity::Debug`] (an `oldstyle` message).
     pub fn debug<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Debug, text);
@@ -409,14 +459,22 @@ impl Client {
         None
     }
 
-    /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`).
+    /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`);
+    /// [`exception_at`](Client::exception_at) chooses the severity.
     ///
     /// The payload is `text`, the error and each of its
     /// [`source`](std::error::Error::source)s joined by `": "`; fields carry
     /// `error` (the error's message), `causes` (the sources' messages, as a
-    /// list) and `error_type` (the Rust type name). The chain is followed at
-    /// most 64 deep and never twice through the same error: a chain that
-    /// loops (an error that is its own source) is cut, with a note.
+    /// list) and `error_type` (the Rust type name, without the paths of a
+    /// trait object's traits: `dyn Error + Send + Sync`). The chain is
+    /// followed at most 64 deep and never twice through the same error: a
+    /// chain that loops (an error that is its own source) is cut, with a
+    /// note.
+    ///
+    /// An `anyhow::Error` or a `Box<dyn Error>` is passed as `&*err` (the
+    /// error it holds, with its whole chain): Rust's coherence rules do not
+    /// let one method take both `&err` of every error type and `&err` of
+    /// those two.
     ///
     /// ```
     /// # let capture = metlog::sender::CaptureSender::new();
@@ -424,8 +482,21 @@ impl Client {
     /// let err = std::fs::read("/nonexistent/file").unwrap_err();
     /// client.exception("cannot load settings", &err);
     /// # assert!(capture.messages()[0].payload.starts_with("cannot load settings: "));
+    /// let boxed: Box<dyn std::error::Error + Send + Sync> = "no such user".into();
+    /// client.exception_at(metlog::Severity::Error, "login failed", &*boxed);
+    /// # assert_eq!(capture.messages()[1].payload, "login failed: no such user");
+    /// # assert_eq!(capture.messages()[1].severity, metlog::Severity::Error);
     /// ```
     pub fn exception<E>(&self, text: impl fmt::Display, error: &E)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        self.exception_at(Severity::Alert, text, error);
+    }
+
+    /// Reports an error, as [`exception`](Client::exception) does, at
+    /// `severity`.
+    pub fn exception_at<E>(&self, severity: Severity, text: impl fmt::Display, error: &E)
     where
         E: std::error::Error + ?Sized,
     {
@@ -467,11 +538,11 @@ impl Client {
         let mut fields = Fields::new();
         fields.insert("error", error_text);
         fields.insert("causes", serde_json::Value::Array(causes));
-        fields.insert("error_type", std::any::type_name::<E>());
+        fields.insert("error_type", readable_type_name(std::any::type_name::<E>()));
         let msg = self.make_message(
             SharedStr::from_static("oldstyle"),
             None,
-            Some(Severity::Alert),
+            Some(severity),
             payload.into(),
             fields,
             None,
@@ -849,6 +920,21 @@ mod tests {
         assert_eq!(ms(1, 499_500_000), 1_500);
         assert_eq!(ms(2, 999_600_000), 3_000);
         assert_eq!(ms(u64::MAX, 999_999_999), u64::MAX);
+    }
+}
+
+/// A type's name as `exception` reports it: a trait object's traits
+/// without their paths (`dyn core::error::Error + core::marker::Send` →
+/// `dyn Error + Send`); any other type's name in full.
+fn readable_type_name(name: &'static str) -> crate::Value {
+    match name.strip_prefix("dyn ") {
+        Some(traits) => {
+            let short = traits
+                .split(" + ")
+                .map(|t| t.rsplit("::").next().unwrap_or(t));
+            format!("dyn {}", short.collect::<Vec<_>>().join(" + ")).into()
+        }
+        None => name.into(),
     }
 }
 
