@@ -8,12 +8,17 @@
 //!
 //! ## Guide: from the dependency to messages in statsd
 //!
-//! 1. Add the dependency: `metlog = "0.1"` (features: `macros`, default;
-//!    `zmq`; `tracing`).
+//! 1. Add the dependency. `metlog` is not on crates.io: depend on a checkout
+//!    of its repository, `metlog = { path = "../metlog-rs/metlog" }`, or on
+//!    the repository by git (`metlog = { git = "…" }`). Features: `macros`
+//!    (default), `zmq` (a bundled libzmq), `tracing` (the
+//!    [`bridge::tracing`](crate::bridge) layer — its docs are built with
+//!    the feature on).
 //! 2. At startup, build a client — in code, or from a metlog-py INI / TOML
 //!    file with [`config`] (`METLOG_CONFIG` + [`config::init_from_env`]) —
 //!    and make it global with [`set_global_client`] (what it queued is
-//!    delivered when the process exits; [`Client::flush_guard`] flushes
+//!    delivered when the process exits; [`deliver_on_signals`] does the
+//!    same on SIGTERM and SIGINT; [`Client::flush_guard`] flushes
 //!    earlier).
 //! 3. Instrument: [`#[metlog::timer]`](macro@timer) / [`#[metlog::incr]`](macro@incr)
 //!    on functions, [`timer`](crate::timer()) guards around scopes,
@@ -131,8 +136,9 @@
 //! assert_eq!(outcomes, ["ok", "err"]);
 //! ```
 //!
-//! Misuse is a compile error at the offending token (see the UI tests in
-//! `tests/ui`). Default names are `<module path with . for ::>.<fn>`; inside
+//! Misuse is a compile error at the offending token (an unknown option, a
+//! value of the wrong type, a `const fn`), with a message saying what the
+//! macro takes. Default names are `<module path with . for ::>.<fn>`; inside
 //! an instrumented `impl` block, `<module>.<Type>.<method>`. A method
 //! annotated on its own cannot see its type, so its default name is
 //! `<module>.<method>`. Messages carry `fields.outcome` `err` when the value
@@ -182,6 +188,8 @@
 //!   registration, not clients already handed out.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
+// docs.rs builds with every feature and marks the feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // No function over 80 lines (clippy.toml): each does one job.
 #![warn(clippy::too_many_lines)]
 
