@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::address::ToAddress;
 use super::background::QueuedSender;
-use super::tcp::StreamTransport;
 use super::udp::{background_sender, Format, SenderOptions};
 
 /// Sends each message as an RFC 5424 syslog message: priority from the
@@ -31,17 +30,15 @@ use super::udp::{background_sender, Format, SenderOptions};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct SyslogSender {
-    queued: QueuedSender,
-}
+pub struct SyslogSender(QueuedSender);
 
 impl SyslogSender {
     /// One message per UDP datagram.
     pub fn udp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let to = vec![addr.to_address()?];
-        Ok(SyslogSender {
-            queued: options.datagrams("syslog-udp", Format::Syslog, to)?,
-        })
+        options
+            .datagrams("syslog-udp", Format::Syslog, to)
+            .map(SyslogSender)
     }
 
     /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
@@ -49,10 +46,9 @@ impl SyslogSender {
     /// [backlog](SenderOptions::backlog) while the peer is away.
     pub fn tcp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let peer = addr.to_address()?;
-        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
-        Ok(SyslogSender {
-            queued: options.start("syslog-tcp", Format::Syslog, transport)?,
-        })
+        options
+            .stream("syslog-tcp", Format::Syslog, peer)
+            .map(SyslogSender)
     }
 
     /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
@@ -62,15 +58,15 @@ impl SyslogSender {
         let path = path.as_ref().to_path_buf();
         let transport = move |options: &SenderOptions| {
             let socket = std::os::unix::net::UnixDatagram::unbound()?;
-            let path = path.clone();
-            Ok(DatagramTransport::new(
-                Datagrams::Unix { socket, path },
-                options,
-            ))
+            let unix = Datagrams::Unix {
+                socket,
+                path: path.clone(),
+            };
+            Ok(DatagramTransport::new(unix, options))
         };
-        Ok(SyslogSender {
-            queued: options.start("syslog-unix", Format::Syslog, transport)?,
-        })
+        options
+            .start("syslog-unix", Format::Syslog, transport)
+            .map(SyslogSender)
     }
 }
 

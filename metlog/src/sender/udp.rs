@@ -12,6 +12,7 @@ use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
 #[cfg(target_os = "linux")]
 use super::sendmmsg::send_each;
+use super::tcp::StreamTransport;
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -176,6 +177,18 @@ impl SenderOptions {
         self.format = format;
         let queue = self.queue.clone();
         QueuedSender::with_factory(name, move || make(&self), queue)
+    }
+
+    /// A queued sender of a stream (TCP) to `peer`.
+    pub(crate) fn stream(
+        self,
+        name: &str,
+        format: Format,
+        peer: Address,
+    ) -> io::Result<QueuedSender> {
+        self.start(name, format, move |options| {
+            Ok(StreamTransport::new(peer.clone(), options))
+        })
     }
 
     /// A queued sender of datagrams to `destinations`.
@@ -425,10 +438,7 @@ impl Transport for DatagramTransport {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct UdpSender {
-    pub(crate) queued: QueuedSender,
-    destinations: Vec<Address>,
-}
+pub struct UdpSender(pub(crate) QueuedSender, Vec<Address>);
 
 impl UdpSender {
     /// Sends to `addr` (e.g. `"127.0.0.1:5565"`, `"logstash1:5565"` or a
@@ -472,19 +482,17 @@ impl UdpSender {
     }
 
     fn to_all(destinations: Vec<Address>, options: SenderOptions) -> io::Result<UdpSender> {
-        Ok(UdpSender {
-            queued: options.datagrams("udp", Format::Json, destinations.clone())?,
-            destinations,
-        })
+        let queued = options.datagrams("udp", Format::Json, destinations.clone())?;
+        Ok(UdpSender(queued, destinations))
     }
 
     /// The addresses messages are sent to.
     pub fn destinations(&self) -> &[Address] {
-        &self.destinations
+        &self.1
     }
 }
 
-/// Implements `Sender` for a type whose field `queued` is the
+/// Implements `Sender` for a type whose first field is the
 /// [`QueuedSender`] doing its work; `accepts`, when given, says which
 /// records it takes (the others are refused as unsupported).
 macro_rules! background_sender {
@@ -495,19 +503,19 @@ macro_rules! background_sender {
                 $(if !$accepts(&record) {
                     return Err($crate::sender::SendError::unsupported(record.kind()));
                 })?
-                $crate::sender::Sender::send(&self.queued, record)
+                $crate::sender::Sender::send(&self.0, record)
             }
             fn flush(&self) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::flush(&self.queued)
+                $crate::sender::Sender::flush(&self.0)
             }
             fn flush_timeout(
                 &self,
                 timeout: std::time::Duration,
             ) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::flush_timeout(&self.queued, timeout)
+                $crate::sender::Sender::flush_timeout(&self.0, timeout)
             }
             fn delivery(&self) -> Option<$crate::sender::Delivery> {
-                $crate::sender::Sender::delivery(&self.queued)
+                $crate::sender::Sender::delivery(&self.0)
             }
         }
     };
