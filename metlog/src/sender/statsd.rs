@@ -60,9 +60,8 @@ impl StatsdSender {
     /// ```
     pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<StatsdSender> {
         let to = vec![addr.to_address()?];
-        options
-            .datagrams("statsd", Format::Statsd, to)
-            .map(StatsdSender)
+        let queued = options.datagrams("statsd", Format::Statsd, to)?;
+        Ok(StatsdSender(queued))
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::address::ToAddress;
 use super::background::QueuedSender;
+use super::tcp::StreamTransport;
 use super::udp::{background_sender, Format, SenderOptions};
 
 /// Sends each message as an RFC 5424 syslog message: priority from the
@@ -36,9 +37,8 @@ impl SyslogSender {
     /// One message per UDP datagram.
     pub fn udp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let to = vec![addr.to_address()?];
-        options
-            .datagrams("syslog-udp", Format::Syslog, to)
-            .map(SyslogSender)
+        let queued = options.datagrams("syslog-udp", Format::Syslog, to)?;
+        Ok(SyslogSender(queued))
     }
 
     /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
@@ -46,9 +46,9 @@ impl SyslogSender {
     /// [backlog](SenderOptions::backlog) while the peer is away.
     pub fn tcp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let peer = addr.to_address()?;
-        options
-            .stream("syslog-tcp", Format::Syslog, peer)
-            .map(SyslogSender)
+        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
+        let queued = options.start("syslog-tcp", Format::Syslog, transport)?;
+        Ok(SyslogSender(queued))
     }
 
     /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
@@ -64,9 +64,8 @@ impl SyslogSender {
             };
             Ok(DatagramTransport::new(unix, options))
         };
-        options
-            .start("syslog-unix", Format::Syslog, transport)
-            .map(SyslogSender)
+        let queued = options.start("syslog-unix", Format::Syslog, transport)?;
+        Ok(SyslogSender(queued))
     }
 }
 

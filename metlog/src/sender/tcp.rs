@@ -341,7 +341,9 @@ impl TcpSender {
     /// [`backlog`](SenderOptions::backlog).
     pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<TcpSender> {
         let peer = addr.to_address()?;
-        options.stream("tcp", Format::Json, peer).map(TcpSender)
+        let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
+        let queued = options.start("tcp", Format::Json, transport)?;
+        Ok(TcpSender(queued))
     }
 }
 

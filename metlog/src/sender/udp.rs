@@ -12,7 +12,6 @@ use super::address::{Address, Resolver, ToAddress};
 use super::background::{QueueConfig, QueuedSender};
 #[cfg(target_os = "linux")]
 use super::sendmmsg::send_each;
-use super::tcp::StreamTransport;
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
@@ -177,18 +176,6 @@ impl SenderOptions {
         self.format = format;
         let queue = self.queue.clone();
         QueuedSender::with_factory(name, move || make(&self), queue)
-    }
-
-    /// A queued sender of a stream (TCP) to `peer`.
-    pub(crate) fn stream(
-        self,
-        name: &str,
-        format: Format,
-        peer: Address,
-    ) -> io::Result<QueuedSender> {
-        self.start(name, format, move |options| {
-            Ok(StreamTransport::new(peer.clone(), options))
-        })
     }
 
     /// A queued sender of datagrams to `destinations`.

@@ -82,7 +82,8 @@ impl ZmqSender {
             ));
         }
         let transport = move |options: &SenderOptions| ZmqTransport::open(&endpoints, options);
-        options.start("zmq", Format::Json, transport).map(ZmqSender)
+        let queued = options.start("zmq", Format::Json, transport)?;
+        Ok(ZmqSender(queued))
     }
 }
 
