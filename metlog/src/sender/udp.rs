@@ -204,27 +204,23 @@ pub(crate) enum Datagrams {
     Unix { socket: UnixDatagram, path: PathBuf },
 }
 
-/// A worker's UDP sockets, one per address family, bound when first needed
-/// (which family a host name needs is known only once it resolves).
-#[derive(Default)]
-pub(crate) struct UdpSockets {
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
-}
+/// A worker's UDP sockets, one per address family (IPv4, IPv6), bound when
+/// first needed (which family a host name needs is known only once it
+/// resolves).
+pub(crate) type UdpSockets = [Option<UdpSocket>; 2];
 
-impl UdpSockets {
-    /// The socket to send to `addr` from.
-    fn to(&mut self, addr: SocketAddr) -> io::Result<&UdpSocket> {
-        let (slot, any) = if addr.is_ipv4() {
-            (&mut self.v4, "0.0.0.0:0")
+/// The socket of `sockets` to send to `addr` from.
+fn socket_to(sockets: &mut UdpSockets, addr: SocketAddr) -> io::Result<&UdpSocket> {
+    let slot = &mut sockets[usize::from(addr.is_ipv6())];
+    if slot.is_none() {
+        let any = if addr.is_ipv4() {
+            "0.0.0.0:0"
         } else {
-            (&mut self.v6, "[::]:0")
+            "[::]:0"
         };
-        if slot.is_none() {
-            *slot = Some(UdpSocket::bind(any)?);
-        }
-        Ok(slot.as_ref().expect("bound above"))
+        *slot = Some(UdpSocket::bind(any)?);
     }
+    Ok(slot.as_ref().expect("bound above"))
 }
 
 impl Datagrams {
@@ -233,7 +229,7 @@ impl Datagrams {
         // now (so a failure to bind is a build error).
         let mut sockets = UdpSockets::default();
         for addr in destinations.iter().filter_map(Address::socket_addr) {
-            sockets.to(addr)?;
+            socket_to(&mut sockets, addr)?;
         }
         Ok(Datagrams::Udp {
             sockets,
@@ -260,7 +256,7 @@ impl Datagrams {
                     let (mut error, mut failed) = (None, Vec::new());
                     let sent = destination.datagram_addr().and_then(|addr| {
                         let why = |e| SendError::io(format!("cannot send to udp {addr}"), e);
-                        let socket = sockets.to(addr).map_err(why)?;
+                        let socket = socket_to(sockets, addr).map_err(why)?;
                         send_each(socket, addr, datagrams, |i, sent| match sent {
                             Ok(()) => taken[i] = true,
                             Err(e) => {
