@@ -124,7 +124,7 @@ fn udp_and_tcp_deliver_records_without_building_messages() {
     let client = crate::Client::builder("direct").sender(udp.clone()).build();
     let expected = every_kind(&client);
     client.flush();
-    assert_eq!(udp.queued.built_on_worker(), 0, "none built on the worker");
+    assert_eq!(udp.0.built_on_worker(), 0, "none built on the worker");
     let mut buf = [0u8; 4096];
     for message in &expected {
         let n = receiver.recv(&mut buf).unwrap();
@@ -137,7 +137,7 @@ fn udp_and_tcp_deliver_records_without_building_messages() {
     let client = crate::Client::builder("direct").sender(tcp.clone()).build();
     let expected = every_kind(&client);
     client.flush();
-    assert_eq!(tcp.queued.built_on_worker(), 0, "none built on the worker");
+    assert_eq!(tcp.0.built_on_worker(), 0, "none built on the worker");
     let (conn, _) = listener.accept().unwrap();
     let mut lines = std::io::BufReader::new(conn).lines();
     for message in &expected {

@@ -31,9 +31,9 @@ pub(crate) const DEFAULT_MAX_BYTES: usize = 32 << 20;
 #[derive(Clone, Debug)]
 pub struct QueueConfig {
     capacity: usize,
-    max_bytes: usize,
+    pub(crate) max_bytes: usize,
     block_when_full: Option<Duration>,
-    flush_timeout: Duration,
+    pub(crate) flush_timeout: Duration,
     drain_timeout: Duration,
     max_batch: usize,
 }
@@ -70,10 +70,6 @@ impl QueueConfig {
     pub fn max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes.max(1);
         self
-    }
-
-    pub(crate) fn max_bytes_value(&self) -> usize {
-        self.max_bytes
     }
 
     /// When the queue is full, wait up to `timeout` for room before dropping

@@ -38,9 +38,7 @@ use crate::record::Record;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct StatsdSender {
-    queued: QueuedSender,
-}
+pub struct StatsdSender(QueuedSender);
 
 impl StatsdSender {
     /// Sends to the statsd at `addr` (e.g. `"127.0.0.1:8125"`; a host name
@@ -62,9 +60,8 @@ impl StatsdSender {
     /// ```
     pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<StatsdSender> {
         let to = vec![addr.to_address()?];
-        Ok(StatsdSender {
-            queued: options.datagrams("statsd", Format::Statsd, to)?,
-        })
+        let queued = options.datagrams("statsd", Format::Statsd, to)?;
+        Ok(StatsdSender(queued))
     }
 }
 

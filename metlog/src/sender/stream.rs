@@ -113,19 +113,16 @@ impl Sender for StdoutSender {
     /// `println!` does. The queued flush never takes stdout's lock, so a
     /// thread stuck writing to a full stdout cannot hang it (or the exit).
     fn flush(&self) -> Result<(), SendError> {
-        match self.queued.get() {
-            Some(Some(queued)) => queued.flush(),
-            _ if self.blocking => io::stdout()
-                .flush()
-                .map_err(|e| SendError::io("cannot flush stdout", e)),
-            _ => Ok(()),
-        }
+        self.flush_timeout(QueueConfig::default().flush_timeout)
     }
 
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
         match self.queued.get() {
             Some(Some(queued)) => queued.flush_timeout(timeout),
-            _ => self.flush(),
+            _ if self.blocking => io::stdout()
+                .flush()
+                .map_err(|e| SendError::io("cannot flush stdout", e)),
+            _ => Ok(()),
         }
     }
 

@@ -31,17 +31,14 @@ use super::udp::{background_sender, Format, SenderOptions};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct SyslogSender {
-    queued: QueuedSender,
-}
+pub struct SyslogSender(QueuedSender);
 
 impl SyslogSender {
     /// One message per UDP datagram.
     pub fn udp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let to = vec![addr.to_address()?];
-        Ok(SyslogSender {
-            queued: options.datagrams("syslog-udp", Format::Syslog, to)?,
-        })
+        let queued = options.datagrams("syslog-udp", Format::Syslog, to)?;
+        Ok(SyslogSender(queued))
     }
 
     /// TCP with RFC 6587 octet-counting framing (`LEN SP MSG`), connected on
@@ -50,9 +47,8 @@ impl SyslogSender {
     pub fn tcp(addr: impl ToAddress, options: SenderOptions) -> io::Result<SyslogSender> {
         let peer = addr.to_address()?;
         let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
-        Ok(SyslogSender {
-            queued: options.start("syslog-tcp", Format::Syslog, transport)?,
-        })
+        let queued = options.start("syslog-tcp", Format::Syslog, transport)?;
+        Ok(SyslogSender(queued))
     }
 
     /// A Unix datagram socket, such as the local syslog daemon's `/dev/log`.
@@ -62,15 +58,14 @@ impl SyslogSender {
         let path = path.as_ref().to_path_buf();
         let transport = move |options: &SenderOptions| {
             let socket = std::os::unix::net::UnixDatagram::unbound()?;
-            let path = path.clone();
-            Ok(DatagramTransport::new(
-                Datagrams::Unix { socket, path },
-                options,
-            ))
+            let unix = Datagrams::Unix {
+                socket,
+                path: path.clone(),
+            };
+            Ok(DatagramTransport::new(unix, options))
         };
-        Ok(SyslogSender {
-            queued: options.start("syslog-unix", Format::Syslog, transport)?,
-        })
+        let queued = options.start("syslog-unix", Format::Syslog, transport)?;
+        Ok(SyslogSender(queued))
     }
 }
 

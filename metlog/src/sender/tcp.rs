@@ -64,7 +64,7 @@ impl StreamTransport {
             peer: Resolver::new(peer),
             unresolved_reported: false,
             backlog_limit: options.backlog.unwrap_or(10_000).max(1),
-            backlog_max_bytes: options.queue.max_bytes_value(),
+            backlog_max_bytes: options.queue.max_bytes,
             options: options.clone(),
             backlog_bytes: 0,
             stream: None,
@@ -328,9 +328,7 @@ impl Transport for StreamTransport {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct TcpSender {
-    pub(crate) queued: QueuedSender,
-}
+pub struct TcpSender(pub(crate) QueuedSender);
 
 impl TcpSender {
     /// Sends to `addr`, connected on first use (a host name is resolved
@@ -344,9 +342,8 @@ impl TcpSender {
     pub fn with_options(addr: impl ToAddress, options: SenderOptions) -> io::Result<TcpSender> {
         let peer = addr.to_address()?;
         let transport = move |options: &_| Ok(StreamTransport::new(peer.clone(), options));
-        Ok(TcpSender {
-            queued: options.start("tcp", Format::Json, transport)?,
-        })
+        let queued = options.start("tcp", Format::Json, transport)?;
+        Ok(TcpSender(queued))
     }
 }
 

@@ -204,27 +204,23 @@ pub(crate) enum Datagrams {
     Unix { socket: UnixDatagram, path: PathBuf },
 }
 
-/// A worker's UDP sockets, one per address family, bound when first needed
-/// (which family a host name needs is known only once it resolves).
-#[derive(Default)]
-pub(crate) struct UdpSockets {
-    v4: Option<UdpSocket>,
-    v6: Option<UdpSocket>,
-}
+/// A worker's UDP sockets, one per address family (IPv4, IPv6), bound when
+/// first needed (which family a host name needs is known only once it
+/// resolves).
+pub(crate) type UdpSockets = [Option<UdpSocket>; 2];
 
-impl UdpSockets {
-    /// The socket to send to `addr` from.
-    fn to(&mut self, addr: SocketAddr) -> io::Result<&UdpSocket> {
-        let (slot, any) = if addr.is_ipv4() {
-            (&mut self.v4, "0.0.0.0:0")
+/// The socket of `sockets` to send to `addr` from.
+fn socket_to(sockets: &mut UdpSockets, addr: SocketAddr) -> io::Result<&UdpSocket> {
+    let slot = &mut sockets[usize::from(addr.is_ipv6())];
+    if slot.is_none() {
+        let any = if addr.is_ipv4() {
+            "0.0.0.0:0"
         } else {
-            (&mut self.v6, "[::]:0")
+            "[::]:0"
         };
-        if slot.is_none() {
-            *slot = Some(UdpSocket::bind(any)?);
-        }
-        Ok(slot.as_ref().expect("bound above"))
+        *slot = Some(UdpSocket::bind(any)?);
     }
+    Ok(slot.as_ref().expect("bound above"))
 }
 
 impl Datagrams {
@@ -233,7 +229,7 @@ impl Datagrams {
         // now (so a failure to bind is a build error).
         let mut sockets = UdpSockets::default();
         for addr in destinations.iter().filter_map(Address::socket_addr) {
-            sockets.to(addr)?;
+            socket_to(&mut sockets, addr)?;
         }
         Ok(Datagrams::Udp {
             sockets,
@@ -260,7 +256,7 @@ impl Datagrams {
                     let (mut error, mut failed) = (None, Vec::new());
                     let sent = destination.datagram_addr().and_then(|addr| {
                         let why = |e| SendError::io(format!("cannot send to udp {addr}"), e);
-                        let socket = sockets.to(addr).map_err(why)?;
+                        let socket = socket_to(sockets, addr).map_err(why)?;
                         send_each(socket, addr, datagrams, |i, sent| match sent {
                             Ok(()) => taken[i] = true,
                             Err(e) => {
@@ -425,10 +421,7 @@ impl Transport for DatagramTransport {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct UdpSender {
-    pub(crate) queued: QueuedSender,
-    destinations: Vec<Address>,
-}
+pub struct UdpSender(pub(crate) QueuedSender, Vec<Address>);
 
 impl UdpSender {
     /// Sends to `addr` (e.g. `"127.0.0.1:5565"`, `"logstash1:5565"` or a
@@ -472,19 +465,17 @@ impl UdpSender {
     }
 
     fn to_all(destinations: Vec<Address>, options: SenderOptions) -> io::Result<UdpSender> {
-        Ok(UdpSender {
-            queued: options.datagrams("udp", Format::Json, destinations.clone())?,
-            destinations,
-        })
+        let queued = options.datagrams("udp", Format::Json, destinations.clone())?;
+        Ok(UdpSender(queued, destinations))
     }
 
     /// The addresses messages are sent to.
     pub fn destinations(&self) -> &[Address] {
-        &self.destinations
+        &self.1
     }
 }
 
-/// Implements `Sender` for a type whose field `queued` is the
+/// Implements `Sender` for a type whose first field is the
 /// [`QueuedSender`] doing its work; `accepts`, when given, says which
 /// records it takes (the others are refused as unsupported).
 macro_rules! background_sender {
@@ -495,19 +486,19 @@ macro_rules! background_sender {
                 $(if !$accepts(&record) {
                     return Err($crate::sender::SendError::unsupported(record.kind()));
                 })?
-                $crate::sender::Sender::send(&self.queued, record)
+                $crate::sender::Sender::send(&self.0, record)
             }
             fn flush(&self) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::flush(&self.queued)
+                $crate::sender::Sender::flush(&self.0)
             }
             fn flush_timeout(
                 &self,
                 timeout: std::time::Duration,
             ) -> Result<(), $crate::sender::SendError> {
-                $crate::sender::Sender::flush_timeout(&self.queued, timeout)
+                $crate::sender::Sender::flush_timeout(&self.0, timeout)
             }
             fn delivery(&self) -> Option<$crate::sender::Delivery> {
-                $crate::sender::Sender::delivery(&self.queued)
+                $crate::sender::Sender::delivery(&self.0)
             }
         }
     };

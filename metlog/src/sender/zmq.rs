@@ -50,9 +50,7 @@ use crate::encode::json;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct ZmqSender {
-    queued: QueuedSender,
-}
+pub struct ZmqSender(QueuedSender);
 
 impl ZmqSender {
     /// Connects the PUB socket to each endpoint (e.g. the router's SUB
@@ -84,9 +82,8 @@ impl ZmqSender {
             ));
         }
         let transport = move |options: &SenderOptions| ZmqTransport::open(&endpoints, options);
-        Ok(ZmqSender {
-            queued: options.start("zmq", Format::Json, transport)?,
-        })
+        let queued = options.start("zmq", Format::Json, transport)?;
+        Ok(ZmqSender(queued))
     }
 }
 
