@@ -98,14 +98,13 @@ pub(crate) fn attach(
     options: &BTreeMap<String, ConfigValue>,
 ) -> Result<(), String> {
     let seconds = |key: &str, default: f64| -> Result<std::time::Duration, String> {
+        // An integer, a number, or text that is one.
         let value = match options.get(key) {
             None => default,
-            Some(ConfigValue::Int(i)) => *i as f64,
-            Some(ConfigValue::Float(f)) => *f,
-            Some(ConfigValue::Str(text)) if text.trim().parse::<f64>().is_ok() => {
-                text.trim().parse().unwrap_or(default)
-            }
-            Some(v) => return Err(format!("`{key}` must be a number of seconds, found {v}")),
+            Some(v) => v
+                .as_string()
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or_else(|| format!("`{key}` must be a number of seconds, found {v}"))?,
         };
         if !(0.001..=86_400.0).contains(&value) {
             return Err(format!(
