@@ -29,8 +29,8 @@
 //! ```
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
 
 use crate::config_value::ConfigValue;
 
@@ -50,13 +50,9 @@ const CEF_PROVIDERS: [&str; 3] = [
     "metlog_cef.cef_plugin.config_plugin",
 ];
 
-fn providers() -> &'static RwLock<HashMap<String, Provider>> {
-    static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
-    PROVIDERS.get_or_init(|| {
-        let builtins = CEF_PROVIDERS.map(|name| (name.to_owned(), cef::provider as Provider));
-        RwLock::new(builtins.into_iter().collect())
-    })
-}
+/// Registered providers; the built-in ones answer when none of their
+/// name is registered.
+static PROVIDERS: RwLock<BTreeMap<String, Provider>> = RwLock::new(BTreeMap::new());
 
 /// The name a built-in provider's plugin is bound under, whatever its
 /// section is called: metlog-py binds a plugin under its provider's
@@ -68,7 +64,7 @@ pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
 /// Makes `provider` available to configuration files under `name`
 /// (replacing any provider of that name).
 pub fn register_provider(name: impl Into<String>, provider: Provider) {
-    providers()
+    PROVIDERS
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(name.into(), provider);
@@ -76,11 +72,9 @@ pub fn register_provider(name: impl Into<String>, provider: Provider) {
 
 /// The provider registered under `name`.
 pub(crate) fn provider(name: &str) -> Option<Provider> {
-    providers()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(name)
-        .copied()
+    let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
+    let builtin = || bound_name(name).map(|_| cef::provider as Provider);
+    registered.get(name).copied().or_else(builtin)
 }
 
 /// Plugins that act on the client rather than being looked up on it: the
