@@ -251,31 +251,26 @@ fn flush_at_exit(deadline: std::time::Instant) {
     clients.dedup_by_key(|client| client.id());
     for client in clients {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let flushed = if left.is_zero() {
+        let error = if !left.is_zero() {
+            match client.flush_timeout(left) {
+                Ok(()) => continue,
+                Err(error) => error.to_string(),
+            }
+        } else if client.sender_delivery().is_some_and(|d| d.queued == 0) {
             // A background sender says whether anything still waits (its
             // worker may have delivered all while the exit waited on
             // another); a synchronous one cannot be asked without a flush
             // that might block.
-            if client.sender_delivery().is_some_and(|d| d.queued == 0) {
-                continue;
-            }
-            Err(crate::sender::SendError::new(
-                crate::sender::SendErrorKind::Other,
-                format!(
-                    "not flushed: the {:?} for delivery at exit had run out",
-                    crate::process::EXIT_BUDGET
-                ),
-            ))
+            continue;
         } else {
-            client.flush_timeout(left)
+            let budget = crate::process::EXIT_BUDGET;
+            format!("not flushed: the {budget:?} for delivery at exit had run out")
         };
-        if let Err(error) = flushed {
-            crate::report::report(format_args!(
-                "at exit, client {:?} ({}): {error}; those messages are lost",
-                client.logger(),
-                client.sender_name()
-            ));
-        }
+        crate::report::report(format_args!(
+            "at exit, client {:?} ({}): {error}; those messages are lost",
+            client.logger(),
+            client.sender_name()
+        ));
     }
 }
 

@@ -1,6 +1,8 @@
 //! [`Message`]: the metlog envelope, version 0.8.
 
 use std::sync::OnceLock;
+
+use serde::Deserialize as _;
 use std::time::SystemTime;
 
 use crate::envelope::{Envelope, FieldsView, Payload};
@@ -38,25 +40,33 @@ use crate::{Fields, Severity, SharedStr};
 /// assert_eq!(json["env_version"], "0.8");
 /// assert_eq!(Message::from_json(&msg.to_json()).unwrap(), msg.truncated_to_micros());
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 pub struct Message {
     /// The message type (`type` on the wire): `counter`, `timer`, `oldstyle`,
     /// `cef`, or any type of the application's.
+    #[serde(rename = "type")]
     pub kind: SharedStr,
     /// When the message was made; written in UTC with microseconds.
+    #[serde(deserialize_with = "parse_timestamp")]
     pub timestamp: SystemTime,
     /// The application (or component) that emitted the message.
+    #[serde(default)]
     pub logger: SharedStr,
     /// RFC 5424 severity.
+    #[serde(default)]
     pub severity: Severity,
     /// The body: text for log messages, the count for counters, whole
     /// milliseconds for timers.
+    #[serde(default, deserialize_with = "payload_text")]
     pub payload: SharedStr,
     /// Metadata; counters and timers carry `name` and `rate`.
+    #[serde(default)]
     pub fields: Fields,
     /// The emitting process's id (`metlog_pid`).
+    #[serde(default, rename = "metlog_pid", deserialize_with = "null_default")]
     pub pid: u32,
     /// The emitting host's name (`metlog_hostname`).
+    #[serde(default, rename = "metlog_hostname", deserialize_with = "null_default")]
     pub hostname: SharedStr,
 }
 
@@ -211,42 +221,25 @@ impl From<Envelope<'_>> for Message {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct WireIn {
-    #[serde(rename = "type")]
-    kind: SharedStr,
-    timestamp: String,
-    #[serde(default)]
-    logger: SharedStr,
-    #[serde(default)]
-    severity: Severity,
-    /// Text, or as metlog-py's plugins write it a number (metlog-psutils
-    /// sends `"payload": 12345.5`) or any other JSON value, kept as its JSON
-    /// text. (A missing `Option` field is `None`.)
-    payload: Option<serde_json::Value>,
-    #[serde(default)]
-    fields: Fields,
-    metlog_pid: Option<u32>,
-    metlog_hostname: Option<SharedStr>,
+fn parse_timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    let text = String::deserialize(d)?;
+    timestamp::parse(&text).map_err(serde::de::Error::custom)
 }
 
-impl<'de> serde::Deserialize<'de> for Message {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = WireIn::deserialize(deserializer)?;
-        let timestamp = timestamp::parse(&wire.timestamp).map_err(serde::de::Error::custom)?;
-        Ok(Message {
-            kind: wire.kind,
-            timestamp,
-            logger: wire.logger,
-            severity: wire.severity,
-            payload: match wire.payload {
-                Some(serde_json::Value::String(text)) => text.into(),
-                Some(other) => other.to_string().into(),
-                None => SharedStr::EMPTY,
-            },
-            fields: wire.fields,
-            pid: wire.metlog_pid.unwrap_or(0),
-            hostname: wire.metlog_hostname.unwrap_or_default(),
-        })
-    }
+/// Text, or as metlog-py's plugins write it a number (metlog-psutils sends
+/// `"payload": 12345.5`) or any other JSON value, kept as its JSON text;
+/// `null` is empty.
+fn payload_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SharedStr, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(text)) => text.into(),
+        Some(other) => other.to_string().into(),
+        None => SharedStr::EMPTY,
+    })
+}
+
+/// The value, its default when `null`.
+fn null_default<'de, D: serde::Deserializer<'de>, T: Default + serde::Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }

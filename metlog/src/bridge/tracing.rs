@@ -119,11 +119,7 @@ impl Visit for FieldVisitor {
         // panic in the caller).
         let mut text = String::new();
         self.failed |= write!(text, "{value:?}").is_err();
-        if field.name() == "message" {
-            self.message = Some(text);
-        } else {
-            self.fields.insert(field.name(), text);
-        }
+        self.record_value(field, text);
     }
 }
 

@@ -172,20 +172,11 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b';' | b'=')
 }
 
-/// JavaScript's `\s`: its WhiteSpace and LineTerminator characters (not
-/// quite Rust's `char::is_whitespace`: U+FEFF is one, U+0085 is not).
+/// JavaScript's `\s`: its WhiteSpace and LineTerminator characters, which
+/// are Rust's `char::is_whitespace` (Unicode White_Space) but for U+0085,
+/// and with U+FEFF.
 fn js_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
 /// A finite number as statsd reads it (JavaScript's `Number`): an

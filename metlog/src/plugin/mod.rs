@@ -29,8 +29,8 @@
 //! ```
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
 
 use crate::config_value::ConfigValue;
 
@@ -50,13 +50,9 @@ const CEF_PROVIDERS: [&str; 3] = [
     "metlog_cef.cef_plugin.config_plugin",
 ];
 
-fn providers() -> &'static RwLock<HashMap<String, Provider>> {
-    static PROVIDERS: OnceLock<RwLock<HashMap<String, Provider>>> = OnceLock::new();
-    PROVIDERS.get_or_init(|| {
-        let builtins = CEF_PROVIDERS.map(|name| (name.to_owned(), cef::provider as Provider));
-        RwLock::new(builtins.into_iter().collect())
-    })
-}
+/// Registered providers; the built-in ones answer when none of their
+/// name is registered.
+static PROVIDERS: RwLock<BTreeMap<String, Provider>> = RwLock::new(BTreeMap::new());
 
 /// The name a built-in provider's plugin is bound under, whatever its
 /// section is called: metlog-py binds a plugin under its provider's
@@ -68,7 +64,7 @@ pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
 /// Makes `provider` available to configuration files under `name`
 /// (replacing any provider of that name).
 pub fn register_provider(name: impl Into<String>, provider: Provider) {
-    providers()
+    PROVIDERS
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(name.into(), provider);
@@ -76,11 +72,9 @@ pub fn register_provider(name: impl Into<String>, provider: Provider) {
 
 /// The provider registered under `name`.
 pub(crate) fn provider(name: &str) -> Option<Provider> {
-    providers()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(name)
-        .copied()
+    let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
+    let builtin = || bound_name(name).map(|_| cef::provider as Provider);
+    registered.get(name).copied().or_else(builtin)
 }
 
 /// Plugins that act on the client rather than being looked up on it: the
@@ -98,14 +92,13 @@ pub(crate) fn attach(
     options: &BTreeMap<String, ConfigValue>,
 ) -> Result<(), String> {
     let seconds = |key: &str, default: f64| -> Result<std::time::Duration, String> {
+        // An integer, a number, or text that is one.
         let value = match options.get(key) {
             None => default,
-            Some(ConfigValue::Int(i)) => *i as f64,
-            Some(ConfigValue::Float(f)) => *f,
-            Some(ConfigValue::Str(text)) if text.trim().parse::<f64>().is_ok() => {
-                text.trim().parse().unwrap_or(default)
-            }
-            Some(v) => return Err(format!("`{key}` must be a number of seconds, found {v}")),
+            Some(v) => v
+                .as_string()
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or_else(|| format!("`{key}` must be a number of seconds, found {v}"))?,
         };
         if !(0.001..=86_400.0).contains(&value) {
             return Err(format!(

@@ -65,13 +65,11 @@ pub fn collect() -> Vec<(&'static str, f64)> {
 fn read_keyed(path: &str, wanted: [(&str, &'static str, f64); 2], stats: &mut Vec<(&str, f64)>) {
     for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
         let mut parts = line.split_whitespace();
-        let (key, value) = (
-            parts.next(),
-            parts.next().and_then(|v| v.parse::<f64>().ok()),
-        );
-        if let (Some(&(_, stat, scale)), Some(value)) =
-            (wanted.iter().find(|w| Some(w.0) == key), value)
-        {
+        let (Some(key), Some(Ok(value))) = (parts.next(), parts.next().map(str::parse::<f64>))
+        else {
+            continue;
+        };
+        if let Some(&(_, stat, scale)) = wanted.iter().find(|w| w.0 == key) {
             stats.push((stat, value * scale));
         }
     }
@@ -117,14 +115,9 @@ pub fn spawn(client: Client, prefix: impl Into<String>, interval: Duration) -> R
         .name("metlog-process-stats".to_owned())
         .spawn(move || {
             crate::process::mark_own_thread();
-            loop {
+            send(&client, &prefix);
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 send(&client, &prefix);
-                if !matches!(
-                    stopped.recv_timeout(interval),
-                    Err(mpsc::RecvTimeoutError::Timeout)
-                ) {
-                    return;
-                }
             }
         })
         .ok();
