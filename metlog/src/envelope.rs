@@ -145,10 +145,24 @@ impl<'a> FieldsView<'a> {
     pub(crate) fn get(&self, key: &str) -> Option<ValueRef<'a>> {
         match self {
             FieldsView::Fields(fields) => fields.get(key).map(ValueRef::from),
-            // A few entries: an annotated function's literals (the macros
-            // refuse any named like the metric's own), `name`, `rate`,
-            // `outcome`.
-            metric => metric.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            // The macros refuse literals named like the metric's own fields,
+            // so those are answered without a search (a statsd line asks for
+            // `name` and `rate` of every message: the search was an eighth
+            // of the worker's time).
+            FieldsView::Metric {
+                literals,
+                name,
+                rate,
+                outcome,
+            } => match key {
+                "name" => Some(ValueRef::Str(name)),
+                "rate" => Some(ValueRef::F64(*rate)),
+                "outcome" => outcome.map(ValueRef::Str),
+                _ => literals
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, literal)| literal.as_ref()),
+            },
         }
     }
 
