@@ -6,8 +6,23 @@
 //! (whitespace runs → `_`, `/` → `-`, anything outside `[A-Za-z0-9_.;=-]`
 //! removed), done here so that the key sent is the key statsd keeps and no
 //! name can split or forge a line. `|c` for counters, `|ms` for timers, `|g`
-//! for gauges, `|@<rate>` when the rate is below 1. A prefix (the client's
-//! logger, or any text) is an option: [`Prefix`].
+//! for gauges, `|@<rate>` when the rate is below 1. A name with nothing
+//! statsd keeps (`"!!!"`, `""`) has no key: the message is refused (counted
+//! failed, reported) rather than sent as `:1|c`.
+//!
+//! A gauge sets its value (`name:5|g`; a negative value as `name:0|g` then
+//! `name:-5|g`, as statsd reads a sign as a change); a gauge message with
+//! `fields.change = true` ([`Client::gauge_change`](crate::Client::gauge_change))
+//! is statsd's change, `name:+3|g` / `name:-3|g`.
+//!
+//! Options, all off by default (the routers' lines, byte for byte):
+//! - a prefix before every key (the client's logger, or any text): [`Prefix`];
+//! - an annotated function's outcome as the last part of the key
+//!   (`name.ok`, `name.err`, `name.panic`, `name.cancelled`), statsd's own
+//!   way to tell them apart, which every statsd keeps:
+//!   [`SenderOptions::outcome_in_key`](crate::sender::SenderOptions::outcome_in_key);
+//! - fields as DogStatsD tags after the rate (`|#route:/login,method:GET`),
+//!   which DogStatsD, Telegraf and Prometheus' statsd_exporter read: [`Tags`].
 
 use crate::envelope::Payload;
 use crate::value::ValueRef;
@@ -37,6 +52,53 @@ pub enum Prefix {
     Logger,
 }
 
+/// Which fields a statsd line carries as DogStatsD tags, after the rate:
+/// `requests:1|c|@0.5|#route:/login,method:GET`.
+///
+/// Tags are read by DogStatsD (the Datadog agent), Telegraf's statsd input
+/// and Prometheus' statsd_exporter. Etsy statsd 0.9 turns them into Graphite
+/// tags in the key (`requests;route=-login;method=GET`, each its own
+/// series); an older Etsy statsd counts a tagged line as a bad line. To tell
+/// an annotated function's outcomes apart in any statsd, put the outcome in
+/// the key ([`SenderOptions::outcome_in_key`](crate::sender::SenderOptions::outcome_in_key)).
+///
+/// A tag is `key:value`, a string, number or boolean field (others are left
+/// out). So that no tag can end the line, start another tag or metric, or
+/// forge a Graphite tag, `,` `|` `#` `;`, whitespace and control characters
+/// become `_` in keys and values, and `:` too in keys; a key left empty is
+/// left out.
+///
+/// ```
+/// use metlog::encode::statsd::Tags;
+/// use metlog::sender::{SenderOptions, StatsdSender};
+/// let options = SenderOptions::default().tags(Tags::Only(vec!["route".into(), "method".into()]));
+/// let statsd = StatsdSender::with_options("127.0.0.1:8125", options)?;
+/// // client.counter("requests").field("route", "/login").field("method", "GET").send()
+/// // → "requests:1|c|#route:/login,method:GET"
+/// # let _ = statsd;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Tags {
+    /// No tags: the routers' lines (the default).
+    #[default]
+    None,
+    /// Every field but those the line already says: `name`, `rate`,
+    /// `logger` (the key's namespace), a gauge's `change`, and `outcome`
+    /// when it is in the key.
+    All,
+    /// These fields, in this order, those the message has.
+    Only(Vec<String>),
+}
+
+/// How a statsd sender writes its lines (its [`SenderOptions`](crate::sender::SenderOptions)).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Style {
+    pub(crate) prefix: Prefix,
+    pub(crate) outcome_in_key: bool,
+    pub(crate) tags: Tags,
+}
+
 /// Appends the statsd line of `message` (no newline) to `out`, keyed as the
 /// routers keyed it (see the [module](self)); or says why it has none.
 #[cfg(test)]
@@ -44,32 +106,18 @@ pub(crate) fn write_line<'a>(
     message: impl Into<Envelope<'a>>,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    write_line_prefixed(message, &Prefix::None, out)
+    write_line_with(message, &Style::default(), out)
 }
 
-/// Like [`write_line`], the key after `prefix` and a `.`.
-pub(crate) fn write_line_prefixed<'a>(
+/// Like [`write_line`], written as `style` says.
+pub(crate) fn write_line_with<'a>(
     message: impl Into<Envelope<'a>>,
-    prefix: &Prefix,
+    style: &Style,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     let message = message.into();
-    let prefix = match prefix {
-        Prefix::None => "",
-        Prefix::Text(text) => text.as_str(),
-        Prefix::Logger => message.logger,
-    };
-    let namespace = match message.fields.get("logger") {
-        Some(ValueRef::Str(logger)) => logger,
-        _ => "",
-    };
     let metric = metric_type(message.kind).ok_or("not a counter, timer or gauge")?;
-    let rate = message.fields.get("rate").and_then(|rate| rate.as_f64());
-    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
-        Some(ValueRef::Str(name)) => name.into(),
-        Some(other) => other.to_string().into(),
-        None => "".into(),
-    };
+    let change = metric == "g" && message.fields.get("change") == Some(ValueRef::Bool(true));
     message.payload.with_str(|payload| {
         let payload = payload.trim();
         if matches!(message.payload, Payload::Text(_)) && !is_finite_number(payload) {
@@ -84,40 +132,57 @@ pub(crate) fn write_line_prefixed<'a>(
             let why = "is negative, which statsd refuses as a bad line";
             return Err(format!("timer {payload:?} {why}"));
         }
-        // statsd reads a gauge's sign as a change ("+5": up by 5); a metlog
-        // gauge sets its value.
+        let start = out.len();
+        write_key(&message, style, out).inspect_err(|_| out.truncate(start))?;
+        let key = start..out.len();
+        let sign = match payload.as_bytes().first() {
+            // statsd reads a gauge's sign as a change ("+5": up by 5): a
+            // change is signed, a value is not ...
+            Some(b'+' | b'-') => "",
+            _ if change => "+",
+            _ => "",
+        };
         let payload = match payload.strip_prefix('+') {
-            Some(unsigned) if metric == "g" => unsigned,
+            Some(unsigned) if metric == "g" && !change => unsigned,
             _ => payload,
         };
-        if metric == "g" && payload.starts_with('-') {
-            // statsd reads a signed gauge as a change ("-5": down by 5): a
-            // negative value is set by zeroing first, in the same datagram.
-            write_parts([prefix, namespace], &name, "0", metric, rate, out);
+        if metric == "g" && !change && negative {
+            // ... and a negative value is set by zeroing first, in the same
+            // datagram.
+            write_rest(&message, style, ["0", ""], metric, out);
             out.push(b'\n');
+            out.extend_from_within(key);
         }
-        write_parts([prefix, namespace], &name, payload, metric, rate, out);
+        write_rest(&message, style, [sign, payload], metric, out);
         Ok(())
     })
 }
 
-/// Writes `<prefix>.<namespace>.<name>:<payload>|<metric>[|@<rate>]` (empty
-/// parts left out), the key mapped and cleaned as the routers and statsd
-/// would; `payload` must already be a valid number.
-fn write_parts(
-    before: [&str; 2],
-    name: &str,
-    payload: &str,
-    metric: &str,
-    rate: Option<f64>,
-    out: &mut Vec<u8>,
-) {
+/// Writes `<prefix>.<namespace>.<name>[.<outcome>]` (empty parts before the
+/// name left out), mapped and cleaned as the routers and statsd would; or
+/// says why the name makes no key.
+fn write_key(message: &Envelope<'_>, style: &Style, out: &mut Vec<u8>) -> Result<(), String> {
+    let prefix = match &style.prefix {
+        Prefix::None => "",
+        Prefix::Text(text) => text.as_str(),
+        Prefix::Logger => message.logger,
+    };
+    let namespace = match message.fields.get("logger") {
+        Some(ValueRef::Str(logger)) => logger,
+        _ => "",
+    };
     // Each part cleaned on its own: a `.` ends the ones before the name, so
     // no run of whitespace spans two.
-    for part in before.into_iter().filter(|p| !p.is_empty()) {
+    for part in [prefix, namespace].into_iter().filter(|p| !p.is_empty()) {
         push_statsd_key(part, out);
         out.push(b'.');
     }
+    let name: std::borrow::Cow<'_, str> = match message.fields.get("name") {
+        Some(ValueRef::Str(name)) => name.into(),
+        Some(other) => other.to_string().into(),
+        None => "".into(),
+    };
+    let start = out.len();
     if name.bytes().all(is_key_byte) {
         // Nearly every name: nothing to map or clean.
         out.extend_from_slice(name.as_bytes());
@@ -125,16 +190,106 @@ fn write_parts(
         // The routers' mapping, of the name only; then statsd's clean-up.
         push_statsd_key(&name.replace("::", ".").replace([':', '|', '@'], "_"), out);
     }
+    if out.len() == start {
+        let shown: String = name.chars().take(64).collect();
+        return Err(format!("the name {shown:?} has no character statsd keeps in a key"));
+    }
+    if let (true, Some(ValueRef::Str(outcome))) =
+        (style.outcome_in_key, message.fields.get("outcome"))
+    {
+        out.push(b'.');
+        let before = out.len();
+        push_statsd_key(outcome, out);
+        if out.len() == before {
+            out.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Writes `:<payload>|<metric>[|@<rate>][|#<tags>]`; `payload` (its parts
+/// one after the other) must already be a valid number.
+fn write_rest(
+    message: &Envelope<'_>,
+    style: &Style,
+    payload: [&str; 2],
+    metric: &str,
+    out: &mut Vec<u8>,
+) {
     out.push(b':');
-    out.extend_from_slice(payload.as_bytes());
+    for part in payload {
+        out.extend_from_slice(part.as_bytes());
+    }
     out.push(b'|');
     out.extend_from_slice(metric.as_bytes());
-    if let Some(rate) = rate {
+    if let Some(rate) = message.fields.get("rate").and_then(|rate| rate.as_f64()) {
         // 0 would make statsd divide by zero; NaN and >= 1 mean "unsampled".
         if rate > 0.0 && rate < 1.0 {
             use std::io::Write as _;
             let _ = write!(out, "|@{rate}");
         }
+    }
+    match &style.tags {
+        Tags::None => {}
+        Tags::All => {
+            let own = |key: &str| match key {
+                "name" | "rate" | "logger" => true,
+                "change" => metric == "g",
+                "outcome" => style.outcome_in_key,
+                _ => false,
+            };
+            let fields = message.fields.iter().filter(|(key, _)| !own(key));
+            write_tags(fields, out);
+        }
+        Tags::Only(keys) => {
+            let fields = keys.iter().map(|key| (key.as_str(), message.fields.get(key)));
+            write_tags(fields.filter_map(|(key, value)| Some((key, value?))), out);
+        }
+    }
+}
+
+/// Writes `|#key:value,…` of the scalar `fields` (nothing when there is
+/// none), each cleaned as [`Tags`] says.
+fn write_tags<'a>(fields: impl Iterator<Item = (&'a str, ValueRef<'a>)>, out: &mut Vec<u8>) {
+    let mut first = true;
+    for (key, value) in fields {
+        let value: std::borrow::Cow<'_, str> = match value {
+            ValueRef::Str(text) => text.into(),
+            ValueRef::Null | ValueRef::Json(_) => continue,
+            scalar => scalar.to_string().into(),
+        };
+        let start = out.len();
+        out.extend_from_slice(if first { b"|#" } else { b"," });
+        let key_start = out.len();
+        push_tag_text(key, true, out);
+        if out.len() == key_start {
+            out.truncate(start);
+            continue;
+        }
+        out.push(b':');
+        push_tag_text(&value, false, out);
+        first = false;
+    }
+}
+
+/// `text` with what could end a DogStatsD tag, tag list or line as `_`:
+/// `,` `|` `#`, `;` (Graphite's tag separator, which Etsy statsd 0.9 makes
+/// of tags), whitespace and control characters; in a key, `:` too.
+fn push_tag_text(text: &str, key: bool, out: &mut Vec<u8>) {
+    let breaks = |c: char| {
+        matches!(c, ',' | '|' | '#' | ';')
+            || (key && c == ':')
+            || c.is_whitespace()
+            || c.is_control()
+            || js_whitespace(c)
+    };
+    if !text.contains(breaks) {
+        return out.extend_from_slice(text.as_bytes());
+    }
+    let mut buf = [0; 4];
+    for c in text.chars() {
+        let c = if breaks(c) { '_' } else { c };
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     }
 }
 
@@ -215,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn example_of_write_line_prefixed() {
+    fn example_of_write_line_with_a_prefix() {
         use crate::{
             encode::statsd::{self, Prefix},
             Message,
@@ -224,7 +379,11 @@ mod tests {
         msg.payload = "1".into();
         msg.fields.insert("name", "requests");
         let mut line = Vec::new();
-        statsd::write_line_prefixed(&msg, &Prefix::Logger, &mut line).unwrap();
+        let style = statsd::Style {
+            prefix: Prefix::Logger,
+            ..Default::default()
+        };
+        statsd::write_line_with(&msg, &style, &mut line).unwrap();
         assert_eq!(line, b"myapp.requests:1|c");
     }
 
@@ -283,7 +442,11 @@ mod tests {
                 msg.fields.insert("logger", namespace.to_owned());
             }
             let mut out = Vec::new();
-            write_line_prefixed(&msg, prefix, &mut out).unwrap();
+            let style = Style {
+                prefix: prefix.clone(),
+                ..Default::default()
+            };
+            write_line_with(&msg, &style, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         let none = &Prefix::None;

@@ -15,7 +15,7 @@ use super::sendmmsg::send_each;
 use super::transport::{Batch, Outcome, Transport};
 use super::{SendError, SendErrorKind};
 use crate::encode::json;
-use crate::encode::statsd::{self, Prefix};
+use crate::encode::statsd::{self, Prefix, Tags};
 use crate::encode::syslog::{self, Facility, SdFields};
 use crate::Envelope;
 
@@ -45,7 +45,7 @@ pub struct SenderOptions {
     pub(crate) queue: QueueConfig,
     pub(crate) backlog: Option<usize>,
     mtu: usize,
-    prefix: Prefix,
+    statsd: statsd::Style,
     facility: Facility,
     sd: SdFields,
     max_message: usize,
@@ -71,7 +71,7 @@ impl Default for SenderOptions {
             queue: QueueConfig::default(),
             backlog: None,
             mtu: 512,
-            prefix: Prefix::None,
+            statsd: statsd::Style::default(),
             facility: Facility::default(),
             sd: SdFields::default(),
             max_message: syslog::DEFAULT_MAX_MESSAGE,
@@ -109,7 +109,35 @@ impl SenderOptions {
     /// routers' keys, the default), [`Prefix::Logger`] for the client's
     /// logger (`myapp.requests`), or [`Prefix::Text`].
     pub fn prefix(mut self, prefix: Prefix) -> Self {
-        self.prefix = prefix;
+        self.statsd.prefix = prefix;
+        self
+    }
+
+    /// statsd: an annotated function's outcome as the last part of its key
+    /// (default off): `#[metlog::incr]` on `get_user` counts
+    /// `get_user.ok`, `get_user.err`, `get_user.panic` and
+    /// `get_user.cancelled` apart, in any statsd. Only messages with an
+    /// `outcome` field (an annotated function's) change; sum the keys
+    /// (Graphite's `sumSeries(get_user.*)`) for the total the routers' key
+    /// held.
+    ///
+    /// ```
+    /// use metlog::sender::{SenderOptions, StatsdSender};
+    /// let options = SenderOptions::default().outcome_in_key(true);
+    /// let statsd = StatsdSender::with_options("127.0.0.1:8125", options)?;
+    /// # let _ = statsd;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn outcome_in_key(mut self, on: bool) -> Self {
+        self.statsd.outcome_in_key = on;
+        self
+    }
+
+    /// statsd: which fields go as DogStatsD tags (`|#route:/login`; default
+    /// none, the routers' lines). For DogStatsD, Telegraf and
+    /// statsd_exporter; see [`Tags`] for what Etsy statsd does with them.
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.statsd.tags = tags;
         self
     }
 
@@ -156,7 +184,7 @@ impl SenderOptions {
                 json::write(message, out);
                 Ok(())
             }
-            Format::Statsd => statsd::write_line_prefixed(message, &self.prefix, out)
+            Format::Statsd => statsd::write_line_with(message, &self.statsd, out)
                 .map_err(|e| encode_error(format!("no statsd line: {e}"))),
             Format::Syslog => {
                 syslog::write_within(message, self.facility, &self.sd, self.max_message, out)
