@@ -442,3 +442,118 @@ fn run_with_unread_stdout(
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     (status, stderr)
 }
+
+/// A UDP socket standing in for statsd, and a client sending to it with
+/// `options`.
+fn statsd_pair(options: metlog::sender::SenderOptions) -> (std::net::UdpSocket, Client) {
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let addr = peer.local_addr().unwrap();
+    let statsd = metlog::sender::StatsdSender::with_options(addr, options).unwrap();
+    (peer, Client::builder("svc").sender(statsd).build())
+}
+
+/// The statsd lines received until `count` have come (a generous deadline
+/// bounds only a failure).
+fn statsd_lines(peer: &std::net::UdpSocket, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut buf = [0; 65_536];
+    while lines.len() < count {
+        let n = peer.recv(&mut buf).expect("statsd lines within 30 s");
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        lines.extend(text.split('\n').map(str::to_owned));
+    }
+    lines
+}
+
+#[metlog::incr]
+fn get_user(id: u32) -> Result<u32, String> {
+    if id == 0 {
+        Err("no such user".into())
+    } else {
+        Ok(id)
+    }
+}
+
+/// Issue 22: an annotated function's outcome in the key when asked
+/// (`get_user.ok` / `get_user.err`), the routers' key by default; chosen
+/// fields as DogStatsD tags.
+#[test]
+fn statsd_keys_carry_the_outcome_and_lines_the_tags_when_asked() {
+    use metlog::encode::statsd::Tags;
+    use metlog::sender::SenderOptions;
+    let key = "integration.senders.get_user";
+    let calls = |client: &Client| {
+        metlog::with_client(client, || {
+            let _ = (get_user(1), get_user(0));
+        });
+        client
+            .counter("tagged.requests")
+            .field("route", "/login")
+            .field("method", "GET")
+            .field("user", "x,y|z:1|c\n#evil")
+            .send();
+        client.flush();
+    };
+    let (peer, client) = statsd_pair(SenderOptions::default());
+    calls(&client);
+    assert_eq!(
+        statsd_lines(&peer, 3),
+        [
+            format!("{key}:1|c"),
+            format!("{key}:1|c"),
+            "tagged.requests:1|c".into()
+        ]
+    );
+    let options = SenderOptions::default()
+        .outcome_in_key(true)
+        .tags(Tags::Only(vec!["route".into(), "method".into(), "user".into()]));
+    let (peer, client) = statsd_pair(options);
+    calls(&client);
+    assert_eq!(
+        statsd_lines(&peer, 3),
+        [
+            format!("{key}.ok:1|c"),
+            format!("{key}.err:1|c"),
+            "tagged.requests:1|c|#route:/login,method:GET,user:x_y_z:1_c__evil".into()
+        ]
+    );
+    assert_eq!(client.stats().sent, 3);
+}
+
+/// Issue 22: `gauge_change` is statsd's signed change, `gauge` a value.
+#[test]
+fn statsd_gauge_changes_are_signed_and_values_set() {
+    let (peer, client) = statsd_pair(metlog::sender::SenderOptions::default());
+    client.gauge("conns", 10.0);
+    client.gauge_change("conns", 5.0);
+    client.gauge_change("conns", -3.0);
+    client.gauge("conns", -4.0);
+    client.flush();
+    assert_eq!(
+        statsd_lines(&peer, 5),
+        ["conns:10|g", "conns:+5|g", "conns:-3|g", "conns:0|g", "conns:-4|g"]
+    );
+}
+
+/// Issue 22, F4: a name statsd keeps nothing of has no key: refused,
+/// counted failed and reported, never sent as `:1|c`.
+#[test]
+fn a_statsd_name_with_no_key_is_refused_and_reported() {
+    support::collect_reports();
+    let options = metlog::sender::SenderOptions::default().prefix(metlog::encode::statsd::Prefix::Logger);
+    let (peer, client) = statsd_pair(options);
+    client.incr("¡¿!");
+    client.incr("marker");
+    client.flush();
+    assert_eq!(statsd_lines(&peer, 1), ["svc.marker:1|c"]);
+    assert_eq!(client.stats().failed, 1);
+    let reports = support::reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("\"¡¿!\" has no character statsd keeps in a key")),
+        "{reports:?}"
+    );
+}

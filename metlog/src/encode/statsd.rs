@@ -531,4 +531,325 @@ mod tests {
         let big = "9".repeat(300);
         assert!(line("counter", "a", "n", &big, 1.0).is_ok());
     }
+
+    /// A message of `kind` named `name` with `payload` and `fields`.
+    fn msg_with(kind: &str, name: &str, payload: &str, fields: &[(&str, Value)]) -> Message {
+        let mut msg = Message::new(kind.to_owned(), "app".to_owned());
+        msg.payload = payload.to_owned().into();
+        msg.fields.insert("name", name.to_owned());
+        for (key, value) in fields {
+            msg.fields.insert(*key, value.clone());
+        }
+        msg
+    }
+
+    fn styled(msg: &Message, style: &Style) -> Result<String, String> {
+        let mut out = Vec::new();
+        write_line_with(msg, style, &mut out).map(|()| String::from_utf8(out).unwrap())
+    }
+
+    use crate::Value;
+
+    /// One DogStatsD metric as its format defines it (written from the
+    /// format, not from the encoder): `name:value|type[|@rate][|#k:v,…]`.
+    #[derive(Debug, PartialEq)]
+    struct Dog {
+        name: String,
+        value: String,
+        kind: String,
+        rate: Option<f64>,
+        tags: Vec<(String, String)>,
+    }
+
+    /// Parses one DogStatsD line; `Err` says why it is not exactly one metric.
+    fn parse_dogstatsd(line: &str) -> Result<Dog, String> {
+        if line.contains(['\n', '\r']) {
+            return Err("more than one line".into());
+        }
+        let mut sections = line.split('|');
+        let head = sections.next().ok_or("empty")?;
+        let (name, value) = head.split_once(':').ok_or("no ':' after the name")?;
+        if name.is_empty() || value.contains(':') {
+            return Err(format!("no name, or several values: {head:?}"));
+        }
+        value.parse::<f64>().map_err(|e| format!("value {value:?}: {e}"))?;
+        let kind = sections.next().ok_or("no type")?;
+        if !["c", "ms", "g", "h", "s", "d"].contains(&kind) {
+            return Err(format!("type {kind:?}"));
+        }
+        let (mut rate, mut tags) = (None, None);
+        for section in sections {
+            if let Some(r) = section.strip_prefix('@').filter(|_| rate.is_none() && tags.is_none()) {
+                rate = Some(r.parse::<f64>().map_err(|e| format!("rate {r:?}: {e}"))?);
+            } else if let Some(list) = section.strip_prefix('#').filter(|_| tags.is_none()) {
+                let parsed: Result<Vec<_>, String> = list
+                    .split(',')
+                    .map(|tag| match tag.split_once(':') {
+                        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+                        _ => Err(format!("tag {tag:?} is not key:value")),
+                    })
+                    .collect();
+                tags = Some(parsed?);
+            } else {
+                return Err(format!("section {section:?}"));
+            }
+        }
+        Ok(Dog {
+            name: name.into(),
+            value: value.into(),
+            kind: kind.into(),
+            rate,
+            tags: tags.unwrap_or_default(),
+        })
+    }
+
+    #[test]
+    fn the_outcome_goes_in_the_key_when_asked() {
+        let on = Style {
+            outcome_in_key: true,
+            ..Style::default()
+        };
+        for outcome in ["ok", "err", "panic", "cancelled"] {
+            let msg = msg_with("counter", "svc.get_user", "1", &[("outcome", outcome.into())]);
+            assert_eq!(styled(&msg, &on).unwrap(), format!("svc.get_user.{outcome}:1|c"));
+            // Off (the default): the routers' key, whatever the outcome.
+            assert_eq!(styled(&msg, &Style::default()).unwrap(), "svc.get_user:1|c");
+        }
+        // Cleaned as a key; one with nothing statsd keeps adds nothing.
+        let odd = msg_with("timer", "t", "5", &[("outcome", "a b:|\n".into())]);
+        assert_eq!(styled(&odd, &on).unwrap(), "t.a_b_:5|ms");
+        let empty = msg_with("timer", "t", "5", &[("outcome", "!!".into())]);
+        assert_eq!(styled(&empty, &on).unwrap(), "t:5|ms");
+        // No outcome field: the key as it was.
+        assert_eq!(styled(&msg_with("counter", "n", "1", &[]), &on).unwrap(), "n:1|c");
+        // An annotated function's record carries its outcome without a map.
+        let site_style = Style {
+            prefix: Prefix::Text("svc".into()),
+            outcome_in_key: true,
+            tags: Tags::All,
+        };
+        let fields = crate::envelope::FieldsView::metric(&[], "get_user", 1.0, Some("err"));
+        let base = msg_with("counter", "x", "1", &[]);
+        let envelope = Envelope {
+            payload: Payload::I64(1),
+            fields,
+            ..base.envelope()
+        };
+        let mut out = Vec::new();
+        write_line_with(envelope, &site_style, &mut out).unwrap();
+        assert_eq!(out, b"svc.get_user.err:1|c");
+    }
+
+    #[test]
+    fn tags_are_dogstatsd_after_the_rate() {
+        let fields = [
+            ("route", Value::from("/login")),
+            ("method", "GET".into()),
+            ("rate", 0.5.into()),
+            ("logger", "ns".into()),
+            ("status", 200.into()),
+            ("cached", false.into()),
+            ("outcome", "ok".into()),
+            ("nested", serde_json::json!({"a": 1}).into()),
+        ];
+        let msg = msg_with("counter", "http.requests", "1", &fields);
+        let only = Style {
+            tags: Tags::Only(vec!["method".into(), "missing".into(), "route".into()]),
+            ..Style::default()
+        };
+        assert_eq!(
+            styled(&msg, &only).unwrap(),
+            "ns.http.requests:1|c|@0.5|#method:GET,route:/login"
+        );
+        let all = Style {
+            tags: Tags::All,
+            ..Style::default()
+        };
+        assert_eq!(
+            styled(&msg, &all).unwrap(),
+            "ns.http.requests:1|c|@0.5|#route:/login,method:GET,status:200,cached:false,outcome:ok"
+        );
+        let both = Style {
+            tags: Tags::All,
+            outcome_in_key: true,
+            ..Style::default()
+        };
+        let line = styled(&msg, &both).unwrap();
+        assert_eq!(
+            line,
+            "ns.http.requests.ok:1|c|@0.5|#route:/login,method:GET,status:200,cached:false"
+        );
+        let parsed = parse_dogstatsd(&line).unwrap();
+        assert_eq!(parsed.name, "ns.http.requests.ok");
+        assert_eq!(parsed.rate, Some(0.5));
+        assert_eq!(parsed.tags.len(), 4);
+        // No field to tag: no `|#`.
+        let bare = msg_with("counter", "n", "1", &[]);
+        assert_eq!(styled(&bare, &all).unwrap(), "n:1|c");
+        // A negative gauge's two lines carry the tags each.
+        let gauge = msg_with("gauge", "t", "-2", &[("room", "a".into())]);
+        assert_eq!(styled(&gauge, &all).unwrap(), "t:0|g|#room:a\nt:-2|g|#room:a");
+    }
+
+    #[test]
+    fn hostile_tags_cannot_break_the_line() {
+        let fields = [
+            ("a,b|c#d;e:f g", Value::from("x,y|z#w;v:u\n\r\tevil:1|c")),
+            (":", "empty key once cleaned? no: it is `_`".into()),
+            ("", "an empty key is left out".into()),
+            ("k", "".into()),
+        ];
+        let msg = msg_with("counter", "n", "1", &fields);
+        let all = Style {
+            tags: Tags::All,
+            ..Style::default()
+        };
+        let line = styled(&msg, &all).unwrap();
+        assert_eq!(
+            line,
+            "n:1|c|#a_b_c_d_e_f_g:x_y_z_w_v:u___evil:1_c,_:empty_key_once_cleaned?_no:_it_is_`_`,k:"
+        );
+        let parsed = parse_dogstatsd(&line).unwrap();
+        assert_eq!(parsed.tags.len(), 3, "{parsed:?}");
+        assert_eq!(parsed.tags[0].1, "x_y_z_w_v:u___evil:1_c");
+    }
+
+    #[test]
+    fn a_gauge_change_is_signed_and_a_value_is_set() {
+        let change = |payload: &str| {
+            let msg = msg_with("gauge", "conns", payload, &[("change", true.into())]);
+            styled(&msg, &Style::default())
+        };
+        assert_eq!(change("+3").unwrap(), "conns:+3|g");
+        assert_eq!(change("-3").unwrap(), "conns:-3|g");
+        assert_eq!(change("3").unwrap(), "conns:+3|g");
+        assert_eq!(change("+0").unwrap(), "conns:+0|g");
+        assert!(change("+x").is_err());
+        // `change` other than `true` is a value.
+        let set = msg_with("gauge", "conns", "-3", &[("change", "true".into())]);
+        assert_eq!(styled(&set, &Style::default()).unwrap(), "conns:0|g\nconns:-3|g");
+        // The client's own messages.
+        let capture = crate::sender::CaptureSender::new();
+        let client = crate::Client::builder("app").sender(capture.clone()).build();
+        client.gauge_change("conns", 5.0);
+        client.gauge_change("conns", -2.5);
+        client.gauge("conns", 7.0);
+        client.gauge("conns", -4.0);
+        let lines: Vec<String> = (capture.messages().iter())
+            .map(|msg| styled(msg, &Style::default()).unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            ["conns:+5|g", "conns:-2.5|g", "conns:7|g", "conns:0|g\nconns:-4|g"]
+        );
+    }
+
+    #[test]
+    fn a_name_statsd_keeps_nothing_of_is_refused() {
+        for name in ["", "!!!", "é漢", "\u{85}"] {
+            for prefix in [Prefix::None, Prefix::Logger] {
+                let mut msg = msg_with("counter", name, "1", &[("logger", "ns".into())]);
+                if name.is_empty() {
+                    msg.fields.remove("name");
+                }
+                let style = Style {
+                    prefix,
+                    ..Style::default()
+                };
+                let mut out = b"kept".to_vec();
+                let why = write_line_with(&msg, &style, &mut out).unwrap_err();
+                assert!(why.contains("has no character statsd keeps in a key"), "{why}");
+                assert_eq!(out, b"kept", "nothing written");
+            }
+        }
+        // A name that is cleaned but keeps something is sent as before.
+        assert_eq!(line("counter", "a", "é!x", "1", 1.0).unwrap(), "x:1|c");
+    }
+
+    /// What a field becomes as a tag, from [`Tags`]' documentation.
+    fn tag_text(text: &str, key: bool) -> String {
+        text.chars()
+            .map(|c| {
+                let breaks = ",|#;".contains(c)
+                    || (key && c == ':')
+                    || c.is_whitespace()
+                    || c.is_control()
+                    || c == '\u{feff}';
+                if breaks {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    fn hostile_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(",".to_owned()),
+            Just("|#".to_owned()),
+            Just("|@0.1".to_owned()),
+            Just(":".to_owned()),
+            Just(";".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("\u{2028}".to_owned()),
+            Just("\u{feff}".to_owned()),
+            Just("x:1|c".to_owned()),
+            "[a-z]{1,4}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 1_000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever the name and fields: one metric, the key the untagged
+        /// line has, and each field a tag as documented (or refused: a name
+        /// statsd keeps nothing of).
+        #[test]
+        fn tagged_lines_parse_to_one_metric(
+            name in hostile_text(),
+            fields in proptest::collection::vec((hostile_text(), hostile_text()), 0..4),
+            outcome_in_key in proptest::bool::ANY,
+        ) {
+            let mut msg = msg_with("counter", &name, "2", &[("rate", 0.25.into())]);
+            for (key, value) in &fields {
+                if ["name", "rate", "logger", "change"].contains(&key.as_str()) {
+                    continue;
+                }
+                msg.fields.insert(key.clone(), value.clone());
+            }
+            let plain = Style { outcome_in_key, ..Style::default() };
+            let all = Style { tags: Tags::All, outcome_in_key, ..Style::default() };
+            let (Ok(untagged), Ok(tagged)) = (styled(&msg, &plain), styled(&msg, &all)) else {
+                proptest::prop_assert!(styled(&msg, &all).is_err());
+                return Ok(());
+            };
+            let dog = parse_dogstatsd(&tagged).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{tagged:?}: {e}"))
+            })?;
+            let expected: Vec<(String, String)> = msg
+                .fields
+                .iter()
+                .filter(|(key, _)| !["name", "rate", "logger"].contains(key))
+                .filter(|(key, _)| !(outcome_in_key && *key == "outcome"))
+                .filter_map(|(key, value)| {
+                    let key = tag_text(key, true);
+                    (!key.is_empty()).then(|| (key, tag_text(value.as_str().unwrap(), false)))
+                })
+                .collect();
+            proptest::prop_assert_eq!(&dog.name, untagged.split(':').next().unwrap());
+            proptest::prop_assert_eq!(dog.value.as_str(), "2");
+            proptest::prop_assert_eq!(dog.kind.as_str(), "c");
+            proptest::prop_assert_eq!(dog.rate, Some(0.25));
+            proptest::prop_assert_eq!(dog.tags, expected);
+        }
+    }
 }
