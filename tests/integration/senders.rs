@@ -557,3 +557,47 @@ fn a_statsd_name_with_no_key_is_refused_and_reported() {
         "{reports:?}"
     );
 }
+
+/// Issue 22: the statsd options from INI and TOML files; a bad value named.
+#[test]
+fn statsd_outcome_and_tags_are_configured_in_ini_and_toml() {
+    use metlog::config;
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let ini = format!(
+        "[metlog]\nlogger = app\nsender_class = statsd\nsender_port = {port}\n\
+         sender_outcome_in_key = true\nsender_tags = route method\n"
+    );
+    let toml = format!(
+        "logger = \"app\"\nsender = {{ class = \"statsd\", port = {port}, outcome_in_key = true, \
+         tags = [\"route\", \"method\"] }}\n"
+    );
+    for client in [
+        config::from_ini_str_strict(&ini, "metlog").unwrap(),
+        config::from_toml_str(&toml).unwrap(),
+    ] {
+        metlog::with_client(&client, || get_user(0).unwrap_err());
+        (client.counter("req").field("method", "GET"))
+            .field("route", "/")
+            .send();
+        client.flush();
+        assert_eq!(
+            statsd_lines(&peer, 2),
+            [
+                "integration.senders.get_user.err:1|c",
+                "req:1|c|#route:/,method:GET"
+            ]
+        );
+    }
+    let all = format!("[metlog]\nsender_class = statsd\nsender_port = {port}\nsender_tags = all\n");
+    let client = config::from_ini_str_strict(&all, "metlog").unwrap();
+    client.counter("req").field("a", 1).send();
+    client.flush();
+    assert_eq!(statsd_lines(&peer, 1), ["req:1|c|#a:1"]);
+    let bad = format!("[metlog]\nsender_class = statsd\nsender_port = {port}\nsender_outcome_in_key = sometimes\n");
+    let err = config::from_ini_str_strict(&bad, "metlog").unwrap_err();
+    assert_eq!(err.key(), Some("sender_outcome_in_key"), "{err}");
+    assert!(err.to_string().contains("true or false"), "{err}");
+}

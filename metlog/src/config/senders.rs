@@ -43,7 +43,7 @@ static CLASSES: &[Class] = &[
     },
     Class {
         names: &["statsd"],
-        options: &["host", "port", "mtu", "prefix"],
+        options: &["host", "port", "mtu", "prefix", "outcome_in_key", "tags"],
         queued: true,
         build: statsd,
     },
@@ -331,7 +331,7 @@ fn tcp(o: &Options<'_>) -> Built {
 }
 
 fn statsd(o: &Options<'_>) -> Built {
-    use crate::encode::statsd::Prefix;
+    use crate::encode::statsd::{Prefix, Tags};
     let address = o.address()?;
     let mut options = SenderOptions::default().queue(o.queue()?);
     if let Some(mtu) = o.int("mtu", 64, 65_507)? {
@@ -339,6 +339,14 @@ fn statsd(o: &Options<'_>) -> Built {
     }
     if let Some(text) = o.string("prefix")?.filter(|text| !text.is_empty()) {
         options = options.prefix(Prefix::Text(text));
+    }
+    options = options.outcome_in_key(o.bool("outcome_in_key")?);
+    if let Some(fields) = o.strings("tags")? {
+        options = options.tags(match fields.as_slice() {
+            [one] if one == "all" => Tags::All,
+            [one] if one == "none" => Tags::None,
+            _ => Tags::Only(fields),
+        });
     }
     o.boxed(sender::StatsdSender::with_options(address, options))
 }
