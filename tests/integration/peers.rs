@@ -642,3 +642,72 @@ fn the_service_example_reports_to_statsd_and_rsyslog() {
     assert_eq!(panic["msgid"], "panic");
     assert_eq!(panic["$!"]["severity"], 2);
 }
+
+#[metlog::incr]
+fn lookup(id: u32) -> Result<u32, String> {
+    if id == 0 {
+        Err("none".into())
+    } else {
+        Ok(id)
+    }
+}
+
+/// Issue 22: with the outcome in the key, Etsy statsd counts an annotated
+/// function's successes and errors apart; DogStatsD tags it keeps as
+/// Graphite tags in the key (statsd 0.9), no line rejected.
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_counts_outcomes_apart_and_keeps_tags_as_graphite_tags() {
+    use metlog::encode::statsd::Tags;
+    let logger = unique("outcome");
+    let options = SenderOptions::default()
+        .prefix(Prefix::Logger)
+        .outcome_in_key(true)
+        .tags(Tags::Only(vec!["route".into(), "method".into()]));
+    let client = Client::builder(logger.clone())
+        .sender(StatsdSender::with_options(peer("METLOG_TEST_STATSD"), options).unwrap())
+        .build();
+    let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    metlog::with_client(&client, || {
+        for id in [1, 2, 3, 0] {
+            let _ = lookup(id);
+        }
+    });
+    client
+        .counter("tagged.requests")
+        .field("route", "/login")
+        .field("method", "GET")
+        .send();
+    client.flush();
+    let key = format!("{logger}.integration.peers.lookup");
+    await_statsd("counters", &format!("{key}.ok"), "3");
+    await_statsd("counters", &format!("{key}.err"), "1");
+    await_statsd(
+        "counters",
+        &format!("{logger}.tagged.requests;route=-login;method=GET"),
+        "1",
+    );
+    assert_eq!(
+        statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap(),
+        bad_before
+    );
+}
+
+/// Issue 22: `gauge_change` moves statsd's gauge, `gauge` sets it.
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_gauges_set_and_change() {
+    let logger = unique("gchange");
+    let client = prefixed_statsd_client(&logger);
+    let name = format!("{logger}.depth");
+    client.gauge("depth", 10.0);
+    client.flush();
+    await_statsd("gauges", &name, "10");
+    client.gauge_change("depth", 5.0);
+    client.gauge_change("depth", -3.0);
+    client.flush();
+    await_statsd("gauges", &name, "12");
+    client.gauge("depth", -4.0);
+    client.flush();
+    await_statsd("gauges", &name, "-4");
+}
