@@ -508,7 +508,11 @@ fn statsd_keys_carry_the_outcome_and_lines_the_tags_when_asked() {
     );
     let options = SenderOptions::default()
         .outcome_in_key(true)
-        .tags(Tags::Only(vec!["route".into(), "method".into(), "user".into()]));
+        .tags(Tags::Only(vec![
+            "route".into(),
+            "method".into(),
+            "user".into(),
+        ]));
     let (peer, client) = statsd_pair(options);
     calls(&client);
     assert_eq!(
@@ -533,7 +537,13 @@ fn statsd_gauge_changes_are_signed_and_values_set() {
     client.flush();
     assert_eq!(
         statsd_lines(&peer, 5),
-        ["conns:10|g", "conns:+5|g", "conns:-3|g", "conns:0|g", "conns:-4|g"]
+        [
+            "conns:10|g",
+            "conns:+5|g",
+            "conns:-3|g",
+            "conns:0|g",
+            "conns:-4|g"
+        ]
     );
 }
 
@@ -542,7 +552,8 @@ fn statsd_gauge_changes_are_signed_and_values_set() {
 #[test]
 fn a_statsd_name_with_no_key_is_refused_and_reported() {
     support::collect_reports();
-    let options = metlog::sender::SenderOptions::default().prefix(metlog::encode::statsd::Prefix::Logger);
+    let options =
+        metlog::sender::SenderOptions::default().prefix(metlog::encode::statsd::Prefix::Logger);
     let (peer, client) = statsd_pair(options);
     client.incr("¡¿!");
     client.incr("marker");

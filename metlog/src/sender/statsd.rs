@@ -19,7 +19,14 @@ use crate::record::Record;
 /// [`prefix`](SenderOptions::prefix) puts the client's logger (or any text)
 /// in front. Keys are cleaned as statsd itself cleans them (see
 /// [`encode::statsd`](crate::encode::statsd)), so no name can inject another
-/// metric.
+/// metric. A name statsd keeps nothing of (`"!!!"`) is refused: counted
+/// failed and reported, never sent as a line with no key.
+///
+/// Off by default, so the routers' keys stay as they were:
+/// [`outcome_in_key`](SenderOptions::outcome_in_key) counts an annotated
+/// function's outcomes apart (`get_user.ok`, `get_user.err`) in any statsd;
+/// [`tags`](SenderOptions::tags) sends chosen fields as DogStatsD tags
+/// (`requests:1|c|#route:/login`) for DogStatsD, Telegraf or statsd_exporter.
 ///
 /// **statsd carries only metrics: route everything else elsewhere** with a
 /// [`Router`](super::Router) — log lines (`info`, `warn!`, the `log`
@@ -47,8 +54,10 @@ impl StatsdSender {
         Self::with_options(addr, SenderOptions::default())
     }
 
-    /// Sends to `addr` with the options' queue, [`mtu`](SenderOptions::mtu)
-    /// and [`prefix`](SenderOptions::prefix).
+    /// Sends to `addr` with the options' queue, [`mtu`](SenderOptions::mtu),
+    /// [`prefix`](SenderOptions::prefix),
+    /// [`outcome_in_key`](SenderOptions::outcome_in_key) and
+    /// [`tags`](SenderOptions::tags).
     ///
     /// ```
     /// use metlog::encode::statsd::Prefix;
