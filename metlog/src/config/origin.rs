@@ -59,7 +59,11 @@ impl IniSource {
     fn flattened(&self, e: ConfigError, prefix: &str) -> ConfigError {
         let key = format!("{prefix}_{}", e.key().unwrap_or("class"));
         let line = self.section(&self.section).and_then(|main| main.line(&key));
-        let e = if e.key().is_some() { e.rekey(&key) } else { e };
+        let e = if e.key().is_some() {
+            e.rekey(&key).prefix_suggestion(&format!("{prefix}_"))
+        } else {
+            e
+        };
         e.in_section(&self.section).at_line(line)
     }
 }
