@@ -751,12 +751,126 @@ fn exponential_interpolation_is_refused_with_a_clear_error() {
     assert!(shown.contains("line "), "names the line: {shown}");
 }
 
-/// A path to something that is not a configuration file (`/dev/zero`, a
-/// log) is refused at 16 MiB, not read until memory runs out.
+/// A regular file beyond 16 MiB (a log given by mistake) is refused, not
+/// read until memory runs out. (This test read `/dev/zero`, which is now
+/// refused before any reading as no regular file: see below.)
 #[test]
 fn a_file_beyond_the_size_limit_is_refused() {
-    let err = metlog::config::from_ini_file("/dev/zero", "metlog").unwrap_err();
+    let dir = std::env::temp_dir().join(format!("metlog-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.ini");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(17 * 1024 * 1024).unwrap(); // sparse: no disk used
+    let err = metlog::config::from_ini_file(&path, "metlog").unwrap_err();
     assert!(err.to_string().contains("MAX_CONFIG_FILE"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `f()` on a thread of its own, waited for up to a minute: a loader that
+/// blocks (a FIFO with no writer) fails the test instead of hanging it.
+fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the loader did not return within a minute")
+}
+
+/// A FIFO (it blocked for ever, waiting for a writer), a directory and a
+/// device are refused at once, saying what they are.
+#[test]
+fn a_path_that_is_no_regular_file_is_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("metlog-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("config.ini");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let cases = [
+        (fifo.clone(), "a FIFO, socket or device, not a regular file"),
+        (dir.clone(), "a directory, not a regular file"),
+        (
+            "/dev/zero".into(),
+            "a FIFO, socket or device, not a regular file",
+        ),
+    ];
+    for (path, expected) in cases {
+        let shown = path.display().to_string();
+        for toml in [false, true] {
+            let path = path.clone();
+            let err = within_a_minute(move || {
+                let loaded = if toml {
+                    config::from_toml_file(&path)
+                } else {
+                    config::from_ini_file(&path, "metlog")
+                };
+                loaded.map(drop).unwrap_err().to_string()
+            });
+            assert_eq!(err, format!("{shown}: cannot read: {expected}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `[DEFAULT]` keys × sections was quadratic (4,000 × 4,000, a 70 KB
+/// file: 23 s, 16 million entries): `[DEFAULT]` is now looked up, never
+/// copied into each section (the parser's unit test checks the structure);
+/// here the whole load, bounded only against a hang.
+#[test]
+fn many_default_keys_times_many_sections_load() {
+    let mut text = String::from("[DEFAULT]\n");
+    for i in 0..4000 {
+        text.push_str(&format!("k{i} = {i}\n"));
+    }
+    text.push_str("[metlog]\nlogger = %(k3999)s\nsender_class = null\n");
+    for i in 0..4000 {
+        text.push_str(&format!(
+            "[metlog_filter_{i}]\nprovider = severity_max\nseverity = 7\n"
+        ));
+    }
+    let (logger, filters) = within_a_minute(move || {
+        let config = config::config_from_ini_str(&text, "metlog").unwrap();
+        (config.logger, config.filters.len())
+    });
+    assert_eq!((logger.as_str(), filters), ("3999", 4000));
+}
+
+/// `${VAR}` replacement is bounded at 64 KiB a value: a 100 KB variable
+/// (or a small one repeated) was copied in whole, once per use (500 MB).
+#[test]
+fn a_huge_environment_expansion_is_refused() {
+    let big = "x".repeat(100_000);
+    support::in_own_process(
+        &support::test_name!(a_huge_environment_expansion_is_refused),
+        &[
+            ("METLOG_TEST_BIG", &big),
+            ("METLOG_TEST_SMALL", "0123456789"),
+        ],
+        || {
+            let err = config::from_ini_str(
+                "[metlog]\nsender_class = null\nlogger = ${METLOG_TEST_BIG}\n",
+                "metlog",
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidValue);
+            assert_eq!(
+                err.to_string(),
+                "[metlog] line 3: logger: ${METLOG_TEST_BIG} makes the value longer than 64 \
+                 KiB, the bound on an option's value"
+            );
+            let repeated = "${METLOG_TEST_SMALL}".repeat(7000);
+            let text = format!("[metlog]\nsender_class = null\nlogger = {repeated}\n");
+            let err = config::from_ini_str(&text, "metlog").unwrap_err();
+            assert!(err.to_string().contains("longer than 64 KiB"), "{err}");
+            let client = config::from_ini_str(
+                "[metlog]\nsender_class = null\nlogger = ${METLOG_TEST_SMALL}x\n",
+                "metlog",
+            )
+            .unwrap();
+            assert_eq!(client.logger(), "0123456789x");
+        },
+    );
 }
 
 /// Configuration text indented as a whole, as metlog-py's own tests write it
@@ -829,7 +943,11 @@ fn unknown_options_are_errors_in_every_section_naming_the_nearest() {
     let path = dir.join("app.ini");
     for (text, expected) in cases {
         for strict in [false, true] {
-            let load = if strict { config::from_ini_str_strict } else { config::from_ini_str };
+            let load = if strict {
+                config::from_ini_str_strict
+            } else {
+                config::from_ini_str
+            };
             let err = load(text, "metlog").unwrap_err();
             assert_eq!(err.kind(), ConfigErrorKind::UnknownKey, "{text:?}: {err}");
             assert_eq!(err.to_string(), *expected, "strict {strict}");

@@ -82,6 +82,7 @@ pub use crate::config_value::ConfigValue;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use senders::{register_sender, SenderFactory};
 
+use crate::config_value::{EnvError, MAX_EXPANDED_VALUE};
 use crate::filter::{self, Filter};
 use crate::plugin::attaches;
 use crate::sender::Held;
@@ -496,7 +497,8 @@ fn config_from_ini(
     section: &str,
     strict: bool,
 ) -> Result<(Config, IniSource, Ignored), ConfigError> {
-    let (mut sections, mut notes) = ini::parse(text)?;
+    let parsed = ini::parse(text)?;
+    let (mut sections, mut notes) = (parsed.sections.clone(), parsed.notes.clone());
     if !sections.iter().any(|s| s.name == section) {
         let mut found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         if found.is_empty() {
@@ -506,10 +508,14 @@ fn config_from_ini(
         return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
     }
     // Only the sections this client reads, interpolated as configparser
-    // does it, when read (a Paste `[app:main]` may use what it does not know).
+    // does it, when read (a Paste `[app:main]` may use what it does not know);
+    // the client's own takes its options from `[DEFAULT]` too.
     sections.retain(|s| reads_section(section, &s.name));
     for sect in &mut sections {
-        ini::interpolate(sect)?;
+        if sect.name == section {
+            parsed.inherit(sect, is_client_option);
+        }
+        ini::interpolate(sect, &parsed.defaults)?;
     }
     if strict && !notes.is_empty() {
         return Err(notes.swap_remove(0));
@@ -541,10 +547,19 @@ struct IniReader {
 impl IniReader {
     /// An option's value, by metlog-py's rules.
     fn value(&self, sect: &ini::Section, entry: &ini::Entry) -> Result<ConfigValue, ConfigError> {
-        ConfigValue::from_ini(&entry.value, &|name| std::env::var(name).ok()).map_err(|missing| {
-            let name = missing.0;
-            let message = format!("environment variable {name} is not set (used as ${{{name}}})");
-            let e = ConfigError::new(ConfigErrorKind::MissingVariable, message);
+        let env = |name: &str| std::env::var(name).ok();
+        ConfigValue::from_ini(&entry.value, &env).map_err(|e| {
+            let e = match e {
+                EnvError::Missing(name) => ConfigError::new(
+                    ConfigErrorKind::MissingVariable,
+                    format!("environment variable {name} is not set (used as ${{{name}}})"),
+                ),
+                EnvError::TooLong(name) => invalid(format!(
+                    "${{{name}}} makes the value longer than {} KiB, the bound on an option's \
+                     value",
+                    MAX_EXPANDED_VALUE / 1024
+                )),
+            };
             e.in_section(&sect.name)
                 .at_key(&entry.key)
                 .at_line(Some(entry.line))
@@ -798,14 +813,19 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
         .map(|(index, _)| index + 1)
         .collect();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let (sections, _) = ini::parse(&text)?;
-    for mut sect in sections
-        .into_iter()
+    let parsed = ini::parse(&text)?;
+    for sect in parsed
+        .sections
+        .iter()
         .filter(|s| reads_section(section, &s.name))
     {
-        let written: Vec<String> = sect.entries.iter().map(|e| e.value.clone()).collect();
-        ini::interpolate(&mut sect)?;
         let main = sect.name == section;
+        let mut sect = sect.clone();
+        if main {
+            parsed.inherit(&mut sect, is_client_option);
+        }
+        let written: Vec<String> = sect.entries.iter().map(|e| e.value.clone()).collect();
+        ini::interpolate(&mut sect, &parsed.defaults)?;
         for (entry, written) in sect.entries.iter().zip(written) {
             let read = !entry.inherited || (main && is_client_option(&entry.key));
             let replaced = format!("{}{}", entry.key, entry.value).contains('\u{fffd}');
@@ -839,10 +859,28 @@ fn is_client_option(key: &str) -> bool {
         || key.starts_with("global_")
 }
 
+/// A configuration file's bytes. Only a regular file is read: a FIFO (or
+/// `/dev/stdin` on a pipe or terminal) would block the caller for ever, a
+/// directory or device is no configuration. Opened without waiting for a
+/// FIFO's writer, then asked what it is.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read as _;
     let io_error = |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}"));
-    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_error)?;
+    let kind = file.metadata().map_err(io_error)?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
+        let message = format!("cannot read: {what}, not a regular file");
+        return Err(ConfigError::new(ConfigErrorKind::Io, message));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_FILE + 1)
         .read_to_end(&mut bytes)

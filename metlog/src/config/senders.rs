@@ -141,7 +141,9 @@ impl Class {
 
 /// Every option a class of the table takes (for "did you mean").
 pub(crate) fn all_options() -> impl Iterator<Item = &'static str> {
-    let options = CLASSES.iter().flat_map(|class| class.options.iter().copied());
+    let options = CLASSES
+        .iter()
+        .flat_map(|class| class.options.iter().copied());
     options.chain(QUEUE_OPTIONS)
 }
 
