@@ -753,6 +753,8 @@ fn load_ini_file(path: &Path, section: &str, strict: bool) -> Result<Client, Con
 }
 
 /// Reads a TOML text into a [`Config`].
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| origin::line_at(text, span.start));
@@ -766,11 +768,15 @@ pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
 
 /// Builds a client from a TOML text (the [`Config`] fields); errors found
 /// while building (a bad port, an unknown filter) name their table and line.
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
     config_from_toml_str(text)?.build_from(&Origin::Toml(text))
 }
 
 /// Builds a client from a TOML file; errors name the file.
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
     let path = path.as_ref();
     let not_utf8 =
@@ -900,7 +906,14 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
 pub fn from_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
     if path.extension().is_some_and(|e| e == "toml") {
-        from_toml_file(path)
+        #[cfg(feature = "toml")]
+        return from_toml_file(path);
+        #[cfg(not(feature = "toml"))]
+        return Err(ConfigError::new(
+            ConfigErrorKind::InvalidValue,
+            "a TOML file needs metlog's `toml` cargo feature (on by default)",
+        )
+        .in_file(path));
     } else {
         from_ini_file(path, section)
     }
@@ -967,6 +980,19 @@ global_disabled_decorators = incr_count
             let client = config.build().unwrap();
             assert!(client.sender_as::<crate::sender::ZmqSender>().is_some());
         }
+    }
+
+    /// Without the `toml` feature a `.toml` path is refused with an error
+    /// naming the feature (the INI loaders work as ever).
+    #[cfg(not(feature = "toml"))]
+    #[test]
+    fn a_toml_file_without_the_feature_names_it() {
+        let err = super::from_file("/nonexistent/app.toml", "metlog").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/nonexistent/app.toml: a TOML file needs metlog's `toml` cargo feature (on by \
+             default)"
+        );
     }
 
     /// How many senders of the class `counting` were constructed.
