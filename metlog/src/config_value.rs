@@ -45,7 +45,7 @@ impl ConfigValue {
     pub(crate) fn from_ini(
         raw: &str,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<ConfigValue, MissingVar> {
+    ) -> Result<ConfigValue, EnvError> {
         if !raw.contains('\n') {
             return convert_scalar(raw, env);
         }
@@ -103,14 +103,24 @@ impl fmt::Display for ConfigValue {
     }
 }
 
-/// A `${VAR}` whose variable is not set.
+/// Why a `${VAR}` could not be replaced.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct MissingVar(pub(crate) String);
+pub(crate) enum EnvError {
+    /// The variable is not set.
+    Missing(String),
+    /// Replacing it would make the value longer than [`MAX_EXPANDED_VALUE`].
+    TooLong(String),
+}
+
+/// The longest an INI value may grow by `${VAR}` replacement (64 KiB), as
+/// by `%(name)s` interpolation: a bound on what a huge or repeated
+/// variable costs (`${A}` ×500 of a 1 MB `A` made a 500 MB logger name).
+pub(crate) const MAX_EXPANDED_VALUE: usize = 64 * 1024;
 
 fn convert_scalar(
     raw: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ConfigValue, MissingVar> {
+) -> Result<ConfigValue, EnvError> {
     let value = raw.trim();
     let looks_numeric = value
         .strip_prefix('-')
@@ -130,7 +140,7 @@ fn convert_scalar(
 }
 
 /// Replaces every `${NAME}` (letters, digits, `_`) from the environment.
-fn substitute_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingVar> {
+fn substitute_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -145,7 +155,11 @@ fn substitute_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
             continue;
         }
         out.push_str(&rest[..start]);
-        out.push_str(&env(name).ok_or_else(|| MissingVar(name.to_owned()))?);
+        let variable = env(name).ok_or_else(|| EnvError::Missing(name.to_owned()))?;
+        if out.len() + variable.len() > MAX_EXPANDED_VALUE {
+            return Err(EnvError::TooLong(name.to_owned()));
+        }
+        out.push_str(&variable);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -194,6 +208,17 @@ mod tests {
     #[test]
     fn missing_variable_is_named() {
         let err = ConfigValue::from_ini("${NO_SUCH_VAR}", &|_| None).unwrap_err();
-        assert_eq!(err, MissingVar("NO_SUCH_VAR".into()));
+        assert_eq!(err, EnvError::Missing("NO_SUCH_VAR".into()));
+    }
+
+    /// A huge or repeated variable is refused beyond 64 KiB, before
+    /// anything that large is built.
+    #[test]
+    fn expansion_is_bounded() {
+        let big = "x".repeat(40 * 1024);
+        let env = |name: &str| (name == "BIG").then(|| big.clone());
+        assert!(ConfigValue::from_ini("${BIG}", &env).is_ok());
+        let err = ConfigValue::from_ini("${BIG}/${BIG}", &env).unwrap_err();
+        assert_eq!(err, EnvError::TooLong("BIG".into()));
     }
 }

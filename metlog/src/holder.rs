@@ -110,6 +110,15 @@ pub fn with_client<R>(client: &Client, f: impl FnOnce() -> R) -> R {
 /// Makes `client` this thread's current client until the returned guard is
 /// dropped, which restores the previous one.
 ///
+/// **Not across `.await`.** The guard sets the *thread's* client: held
+/// across an `.await` in an async task, it stays set while the task is
+/// suspended, so every other task the thread runs meanwhile (on a
+/// `spawn_local` or current-thread runtime) sends through this client, and
+/// a task resumed on another thread finds it missing there. In async code,
+/// scope the future instead: `future.with_client(&client)`
+/// ([`WithClient::with_client`]) makes the client current only while the
+/// future is polled.
+///
 /// ```
 /// let client = metlog::Client::builder("test").sender(metlog::sender::NullSender).build();
 /// let _guard = metlog::set_default(&client);

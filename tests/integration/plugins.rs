@@ -281,6 +281,8 @@ fn tracing_events_and_spans_become_messages() {
     use tracing_subscriber::prelude::*;
     let (client, capture) = capture_client();
     let layer = metlog::bridge::tracing::MetlogLayer::new(client).with_span_timers(true);
+    // (DEBUG is asked for: the default level is INFO.)
+    let layer = layer.with_level(tracing::level_filters::LevelFilter::DEBUG);
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("checkout", order = 7);
@@ -301,6 +303,59 @@ fn tracing_events_and_spans_become_messages() {
     assert_eq!(msgs[1].fields["detail"], "[1, 2]");
     assert_eq!(msgs[2].kind, "timer");
     assert_eq!(msgs[2].fields["name"], "checkout");
+}
+
+/// The layer takes INFO and above by default (axum's DEBUG "connection
+/// accepted" reached the router), DEBUG when asked; its level is its own:
+/// a layer beside it still gets DEBUG.
+#[test]
+fn tracing_layer_drops_debug_by_default_and_keeps_it_when_asked() {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::Layer;
+    let (client, capture) = capture_client();
+    let layer = metlog::bridge::tracing::MetlogLayer::new(client.clone()).with_span_timers(true);
+    // A second layer that counts the DEBUG events it gets.
+    struct CountDebug(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl<S: tracing::Subscriber> Layer<S> for CountDebug {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::DEBUG {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let other = CountDebug(seen.clone());
+    let subscriber = tracing_subscriber::registry().with(layer).with(other);
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::debug_span!("debug_span").entered();
+        tracing::debug!("connection accepted");
+        tracing::info!("request served");
+    });
+    let msgs = capture.messages();
+    let payloads: Vec<&str> = msgs.iter().map(|m| m.payload.as_str()).collect();
+    assert_eq!(payloads, ["request served"], "{msgs:#?}");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the other layer got DEBUG"
+    );
+
+    let (client, capture) = capture_client();
+    let layer = metlog::bridge::tracing::MetlogLayer::new(client).with_level(LevelFilter::DEBUG);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::debug!("connection accepted");
+        tracing::trace!("too fine");
+    });
+    let msgs = capture.messages();
+    let payloads: Vec<&str> = msgs.iter().map(|m| m.payload.as_str()).collect();
+    assert_eq!(payloads, ["connection accepted"], "{msgs:#?}");
+    assert_eq!(msgs[0].severity.as_u8(), 7);
 }
 
 /// An event's own field named `target` is kept (the event's target once

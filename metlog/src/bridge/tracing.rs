@@ -18,12 +18,16 @@
 //! assert_eq!(msgs[1].kind, "timer");
 //! assert_eq!(msgs[1].fields["name"], "handle_request");
 //! ```
+//!
+//! Events and spans below `INFO` (`DEBUG`, `TRACE`: a web server's
+//! "connection accepted") are left out unless [`MetlogLayer::with_level`]
+//! asks for them, as the `log` bridge is usually installed at `Info`.
 
 use std::time::Instant;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
-use tracing_core::{Event, Level, Subscriber};
+use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -37,28 +41,66 @@ use crate::{Client, Fields, Severity, SharedStr};
 /// `target` — the event's target, unless the event has a field of that name,
 /// which is kept — severity from the level (`ERROR` → 3, `WARN`
 /// → 4, `INFO` → 6, `DEBUG`/`TRACE` → 7). Spans, when enabled: a `timer`
-/// named after the span, from creation to close.
+/// named after the span, from creation to close. Only events and spans at
+/// its level or above (default `INFO`; [`MetlogLayer::with_level`]).
 #[derive(Debug)]
 pub struct MetlogLayer {
     client: Option<Client>,
     span_timers: bool,
+    level: LevelFilter,
 }
 
 impl MetlogLayer {
-    /// Sends through `client`.
+    /// Sends through `client`, from `INFO` up.
     pub fn new(client: Client) -> Self {
         MetlogLayer {
             client: Some(client),
             span_timers: false,
+            level: LevelFilter::INFO,
         }
     }
 
-    /// Sends through the current client of each event.
+    /// Sends through the current client of each event, from `INFO` up.
     pub fn current() -> Self {
         MetlogLayer {
             client: None,
             span_timers: false,
+            level: LevelFilter::INFO,
         }
+    }
+
+    /// Takes events (and spans, for their timers) at `level` or above
+    /// (default `INFO`); `LevelFilter::OFF` takes none.
+    ///
+    /// An event below the level costs one comparison: its fields are not
+    /// visited, no message is made. The level is this layer's own, never a
+    /// filter on the subscriber's other layers (a `Layer::enabled` or
+    /// `max_level_hint` would be: `tracing-subscriber` would then withhold
+    /// `DEBUG` from a layer beside it that asks for it). For events below
+    /// it not to be built at all, when no other layer wants them, give the
+    /// subscriber a level too (`.with(LevelFilter::INFO)`) or use a
+    /// per-layer filter (`MetlogLayer::new(client).with_filter(…)`).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracing::level_filters::LevelFilter;
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// let layer = metlog::bridge::tracing::MetlogLayer::new(client).with_level(LevelFilter::DEBUG);
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::debug!("kept");
+    ///     tracing::trace!("left out");
+    /// });
+    /// assert_eq!(capture.messages().len(), 1);
+    /// ```
+    pub fn with_level(mut self, level: LevelFilter) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Whether the level takes what `metadata` describes.
+    fn takes(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.level
     }
 
     /// Also report each span as a `timer` when it closes.
@@ -131,6 +173,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if !self.takes(event.metadata()) {
+            return;
+        }
         super::hand_over(&self.client, |client| {
             if !client.is_active() {
                 return;
@@ -168,8 +213,8 @@ where
         });
     }
 
-    fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if !self.span_timers {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.span_timers || !self.takes(attrs.metadata()) {
             return;
         }
         if let Some(span) = ctx.span(id) {

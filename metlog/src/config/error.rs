@@ -80,6 +80,14 @@ impl ConfigError {
         self
     }
 
+    /// The key this error suggests ("did you mean `host`?"), as written
+    /// under `prefix` (`sender_host` in an INI client section).
+    pub(crate) fn prefix_suggestion(mut self, prefix: &str) -> Self {
+        let suggestion = format!("did you mean `{prefix}");
+        self.message = self.message.replace("did you mean `", &suggestion);
+        self
+    }
+
     pub(crate) fn at_line(mut self, line: Option<usize>) -> Self {
         if self.line.is_none() {
             self.line = line;

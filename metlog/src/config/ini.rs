@@ -45,10 +45,10 @@ impl Section {
 /// `;` and `REM` comment lines; `;` after whitespace starts a comment on an
 /// option's line; `[name]` anything after the `]`; a section given twice
 /// is one section, an option given twice keeps its last value; `""` is an
-/// empty value. Returns the sections (`[DEFAULT]` merged into each; see
-/// [`interpolate`]), and notes on what configparser accepts silently but a
-/// reader should hear of (an option given twice: the last wins).
-pub(crate) fn parse(text: &str) -> Result<(Vec<Section>, Vec<ConfigError>), ConfigError> {
+/// empty value. Returns the sections, and notes on what configparser
+/// accepts silently but a reader should hear of (an option given twice:
+/// the last wins).
+pub(crate) fn parse(text: &str) -> Result<Parsed, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // As metlog-py's `client_from_text_config` (`textwrap.dedent`): the
     // margin every line shares is not indentation (its own tests write
@@ -64,6 +64,37 @@ pub(crate) fn parse(text: &str) -> Result<(Vec<Section>, Vec<ConfigError>), Conf
         parser.line(index + 1, raw)?;
     }
     Ok(parser.finish())
+}
+
+/// An INI text, parsed.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    /// The sections but `[DEFAULT]`, with their own options only.
+    pub(crate) sections: Vec<Section>,
+    /// `[DEFAULT]`'s options, by key: every section inherits them, looked
+    /// up when needed (by [`interpolate`], [`Parsed::inherit`]) and never
+    /// copied into each section (4,000 keys × 4,000 sections took 23 s).
+    pub(crate) defaults: BTreeMap<String, Entry>,
+    /// What configparser accepts silently but a reader should hear of.
+    pub(crate) notes: Vec<ConfigError>,
+}
+
+impl Parsed {
+    /// Adds to `section` the `[DEFAULT]` options it lacks for which
+    /// `wanted` holds, marked inherited (work: `[DEFAULT]`'s size, once).
+    pub(crate) fn inherit(&self, section: &mut Section, wanted: impl Fn(&str) -> bool) {
+        let own: std::collections::HashSet<String> =
+            section.entries.iter().map(|e| e.key.clone()).collect();
+        let inherited = self.defaults.values();
+        let inherited = inherited.filter(|e| wanted(&e.key) && !own.contains(&e.key));
+        let inherited: Vec<Entry> = inherited
+            .map(|e| Entry {
+                inherited: true,
+                ..e.clone()
+            })
+            .collect();
+        section.entries.extend(inherited);
+    }
 }
 
 /// The parser's state between lines.
@@ -198,8 +229,8 @@ impl Parser {
         Ok(())
     }
 
-    /// The sections, `[DEFAULT]`'s options added to each that lacks them.
-    fn finish(mut self) -> (Vec<Section>, Vec<ConfigError>) {
+    /// The sections, and `[DEFAULT]`'s options apart.
+    fn finish(mut self) -> Parsed {
         // Trailing blank lines kept by continuation are not part of a value.
         for entry in self.sections.iter_mut().flat_map(|s| s.entries.iter_mut()) {
             let value = entry.value.trim_end_matches('\n');
@@ -209,16 +240,12 @@ impl Parser {
             Some(&at) => std::mem::take(&mut self.sections[at].entries),
             None => Vec::new(),
         };
-        for (section, keys) in self.sections.iter_mut().zip(&self.keys_of) {
-            let inherited = defaults.iter().filter(|e| !keys.contains_key(&e.key));
-            let inherited = inherited.map(|e| Entry {
-                inherited: true,
-                ..e.clone()
-            });
-            section.entries.extend(inherited);
-        }
         self.sections.retain(|s| s.name != "DEFAULT");
-        (self.sections, self.notes)
+        Parsed {
+            sections: self.sections,
+            defaults: defaults.into_iter().map(|e| (e.key.clone(), e)).collect(),
+            notes: self.notes,
+        }
     }
 }
 
@@ -294,20 +321,34 @@ fn error(line: usize, section: Option<&str>, message: String) -> ConfigError {
 }
 
 /// Replaces `%(key)s` with the (interpolated) value of `key` in the same
-/// section, and `%%` with `%`, like configparser's BasicInterpolation —
-/// for the sections metlog reads only (configparser interpolates a value
-/// when it is read: a Paste `[app:main]` with `%(here)s` is no concern).
-pub(crate) fn interpolate(section: &mut Section) -> Result<(), ConfigError> {
-    let raw: BTreeMap<String, String> = section
+/// section or, if it has none, in `[DEFAULT]` (`defaults`), and `%%` with
+/// `%`, like configparser's BasicInterpolation — for the sections metlog
+/// reads only (configparser interpolates a value when it is read: a Paste
+/// `[app:main]` with `%(here)s` is no concern). Work: the section's own
+/// options and the references they make, not `[DEFAULT]`'s size.
+pub(crate) fn interpolate(
+    section: &mut Section,
+    defaults: &BTreeMap<String, Entry>,
+) -> Result<(), ConfigError> {
+    let own: HashMap<&str, &str> = section
         .entries
         .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
+        .map(|e| (e.key.as_str(), e.value.as_str()))
         .collect();
+    let raw = |name: &str| {
+        let default = || defaults.get(name).map(|e| e.value.as_str());
+        own.get(name).copied().or_else(default).map(str::to_owned)
+    };
     let mut expanded = BTreeMap::new();
-    for entry in &mut section.entries {
-        entry.value = expand(&entry.value, &raw, &mut expanded, 0).map_err(|message| {
+    let mut values = Vec::with_capacity(section.entries.len());
+    for entry in &section.entries {
+        let value = expand(&entry.value, &raw, &mut expanded, 0).map_err(|message| {
             error(entry.line, Some(&section.name), message).at_key(&entry.key)
         })?;
+        values.push(value);
+    }
+    for (entry, value) in section.entries.iter_mut().zip(values) {
+        entry.value = value;
     }
     Ok(())
 }
@@ -321,7 +362,7 @@ const MAX_EXPANDED: usize = 64 * 1024;
 /// expansion, so each is worked out once.
 fn expand(
     value: &str,
-    raw: &BTreeMap<String, String>,
+    raw: &dyn Fn(&str) -> Option<String>,
     expanded: &mut BTreeMap<String, String>,
     depth: usize,
 ) -> Result<String, String> {
@@ -341,11 +382,11 @@ fn expand(
                 return Err(format!("bad interpolation in {value:?}: expected %(name)s"));
             };
             let name = inner[..close].to_lowercase();
-            let Some(target) = raw.get(&name) else {
+            let Some(target) = raw(&name) else {
                 return Err(format!("%({name})s refers to no option of this section"));
             };
             if !expanded.contains_key(&name) {
-                let text = expand(target, raw, expanded, depth + 1)?;
+                let text = expand(&target, raw, expanded, depth + 1)?;
                 expanded.insert(name.clone(), text);
             }
             out.push_str(&expanded[&name]);
@@ -371,10 +412,13 @@ mod tests {
     use super::*;
 
     /// Every section parsed and interpolated.
+    /// (With every `[DEFAULT]` option each lacks, after its own.)
     fn parse_all(text: &str) -> Result<Vec<Section>, ConfigError> {
-        let mut sections = parse(text)?.0;
+        let parsed = parse(text)?;
+        let mut sections = parsed.sections.clone();
         for section in &mut sections {
-            interpolate(section)?;
+            parsed.inherit(section, |_| true);
+            interpolate(section, &parsed.defaults)?;
         }
         Ok(sections)
     }
@@ -429,7 +473,9 @@ mod tests {
     /// Python 2.7 `ConfigParser`'s rules, each checked against it.
     #[test]
     fn configparser_comments_repeats_and_empty_values() {
-        let (sections, notes) = parse(
+        let Parsed {
+            sections, notes, ..
+        } = parse(
             "[metlog] ; the client\nlogger = x ; a comment\nseverity = 4;not one\n\
              REM a comment\nrem too\nremark = kept\nhost = \"\"\n[other]\na = 1\n\
              [metlog]\nlogger = y\n  continued\nlast = 1\n",
@@ -479,6 +525,29 @@ mod tests {
             ]
         );
         assert_eq!(got[1].0, " spaced ");
+    }
+
+    /// `[DEFAULT]` is kept apart, never copied into each section: 4,000
+    /// keys × 4,000 sections (a 70 KB file) made 16 million entries and
+    /// took 23 s. A section still reads a default by reference.
+    #[test]
+    fn defaults_are_not_copied_into_every_section() {
+        let mut text = String::from("[DEFAULT]\n");
+        for i in 0..4000 {
+            text.push_str(&format!("k{i} = {i}\n"));
+        }
+        for i in 0..4000 {
+            text.push_str(&format!("[s{i}]\nv = %(k{i})s\n"));
+        }
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.defaults.len(), 4000);
+        assert_eq!(parsed.sections.len(), 4000);
+        let entries: usize = parsed.sections.iter().map(|s| s.entries.len()).sum();
+        assert_eq!(entries, 4000, "each section holds its own option only");
+        let mut last = parsed.sections[3999].clone();
+        interpolate(&mut last, &parsed.defaults).unwrap();
+        assert_eq!(last.entries.len(), 1);
+        assert_eq!(last.entries[0].value, "3999");
     }
 
     #[test]

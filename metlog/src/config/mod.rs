@@ -49,14 +49,25 @@
 //! integers, `true t yes on` / `false f no off`, indented multi-line values as
 //! lists, `${VAR}` from the environment.
 //!
-//! Every error names the file, section, key and (INI) line. In INI, as in
-//! metlog-py, an option the client does not know (a top-level key, a sender
-//! option its class does not take, a name in `global_disabled_decorators`
-//! that is no decorator's) is left out and reported once on stderr,
-//! `[DEFAULT]` keys serve interpolation and defaults only, and
-//! [`from_ini_str_strict`] refuses unknown options instead; in TOML and
-//! [`Config`] an unknown key is an error, except among the options of a
-//! sender class registered with [`register_sender`].
+//! Every error names the file, section, key and (INI) line.
+//!
+//! **Unknown options are errors**, in every section and every loader (INI,
+//! TOML, [`Config`]): a key of the client's section that is not `logger`,
+//! `severity`, `disabled_timers`, `sender_*` or `global_*`; a sender option
+//! its class does not take (`sender_hots` in `[metlog]`, `prefx` in a
+//! route's section); a filter option its provider does not take. The error
+//! names the section, the line and the nearest known option ("did you mean
+//! `sender_host`?"): a typo must not leave a service sending to the default
+//! host. Not checked, by design: `global_*` options (metlog-py keeps any,
+//! see [`global_config`]), the options of a class registered with
+//! [`register_sender`] and of a plugin (their factory or provider judges
+//! them), and `[DEFAULT]` keys (they serve interpolation and defaults).
+//! metlog-py ignored unknown options; none of its documented or tested
+//! configurations has one. What metlog-py reads silently, the INI loaders
+//! read too and report once on stderr — an option given twice (the last
+//! wins), a `global_disabled_decorators` name that is no decorator's (left
+//! out) — and the strict loaders ([`from_ini_str_strict`],
+//! [`from_ini_file_strict`]) refuse.
 
 pub mod error;
 mod ini;
@@ -71,6 +82,7 @@ pub use crate::config_value::ConfigValue;
 pub use error::{ConfigError, ConfigErrorKind};
 pub use senders::{register_sender, SenderFactory};
 
+use crate::config_value::{EnvError, MAX_EXPANDED_VALUE};
 use crate::filter::{self, Filter};
 use crate::plugin::attaches;
 use crate::sender::Held;
@@ -309,7 +321,7 @@ fn invalid(message: String) -> ConfigError {
 }
 
 /// Refuses an option `options` has that is not one of `known` (those of
-/// `what`, a sender class or filter).
+/// `what`, a sender class or filter), naming the nearest known one.
 fn check_options<V>(
     what: &str,
     options: &BTreeMap<String, V>,
@@ -318,13 +330,60 @@ fn check_options<V>(
     let Some(key) = options.keys().find(|key| !known.contains(&key.as_str())) else {
         return Ok(());
     };
-    let known = if known.is_empty() {
+    let listed = if known.is_empty() {
         "none".to_owned()
     } else {
         known.join(", ")
     };
-    let message = format!("unknown option for the {what} (expected {known})");
+    let message = format!(
+        "unknown option for the {what} (expected {listed}){}",
+        did_you_mean(key, known.iter().copied())
+    );
     Err(ConfigError::new(ConfigErrorKind::UnknownKey, message).at_key(key))
+}
+
+/// The error for option `key` of a client's INI section, which is none.
+fn unknown_client_option(key: &str) -> ConfigError {
+    let mut known = vec!["logger", "severity", "disabled_timers", "sender_class"];
+    let sender_options = senders::all_options().map(|o| format!("sender_{o}"));
+    let sender_options: Vec<String> = sender_options.collect();
+    known.extend(sender_options.iter().map(String::as_str));
+    let message = format!(
+        "unknown option (expected logger, severity, disabled_timers, sender_*, global_*){}",
+        did_you_mean(key, known.into_iter())
+    );
+    ConfigError::new(ConfigErrorKind::UnknownKey, message)
+}
+
+/// `; did you mean `x`?` for the known name nearest `key` (a typo's
+/// distance: at most a third of its length, and 3), or nothing.
+fn did_you_mean<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let bound = (key.chars().count() / 3).clamp(1, 3);
+    let nearest = known
+        .map(|name| (edit_distance(key, name), name))
+        .filter(|&(distance, _)| distance <= bound)
+        .min();
+    nearest.map_or_else(String::new, |(_, name)| format!("; did you mean `{name}`?"))
+}
+
+/// Edit distance, characters inserted, deleted, replaced or two adjacent
+/// ones swapped (`hots` is one from `host`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut before: Vec<usize> = Vec::new();
+    let mut last: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (last[j - 1] + cost).min(last[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut last, row);
+    }
+    last[b.len()]
 }
 
 fn build_filter(spec: &ProviderConfig) -> Result<Box<dyn Filter>, ConfigError> {
@@ -404,9 +463,10 @@ pub fn config_from_ini_str(text: &str, section: &str) -> Result<Config, ConfigEr
     config_from_ini(text, section, false).map(|(config, _, _)| config)
 }
 
-/// What a lenient load left out: options metlog-py ignores too, each as
-/// `[section] line N: key`; and what it read as configparser does but a
-/// reader should hear of (an option given twice).
+/// What a lenient load left out or read silently where a reader should
+/// hear of it: names in `global_disabled_decorators` that are no
+/// decorator's (metlog-py ignores them), each as `[section] line N: key`;
+/// an option given twice.
 #[derive(Default)]
 struct Ignored {
     options: Vec<String>,
@@ -437,7 +497,8 @@ fn config_from_ini(
     section: &str,
     strict: bool,
 ) -> Result<(Config, IniSource, Ignored), ConfigError> {
-    let (mut sections, mut notes) = ini::parse(text)?;
+    let parsed = ini::parse(text)?;
+    let (mut sections, mut notes) = (parsed.sections.clone(), parsed.notes.clone());
     if !sections.iter().any(|s| s.name == section) {
         let mut found: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
         if found.is_empty() {
@@ -447,10 +508,14 @@ fn config_from_ini(
         return Err(ConfigError::new(ConfigErrorKind::MissingSection, message));
     }
     // Only the sections this client reads, interpolated as configparser
-    // does it, when read (a Paste `[app:main]` may use what it does not know).
+    // does it, when read (a Paste `[app:main]` may use what it does not know);
+    // the client's own takes its options from `[DEFAULT]` too.
     sections.retain(|s| reads_section(section, &s.name));
     for sect in &mut sections {
-        ini::interpolate(sect)?;
+        if sect.name == section {
+            parsed.inherit(sect, is_client_option);
+        }
+        ini::interpolate(sect, &parsed.defaults)?;
     }
     if strict && !notes.is_empty() {
         return Err(notes.swap_remove(0));
@@ -482,39 +547,45 @@ struct IniReader {
 impl IniReader {
     /// An option's value, by metlog-py's rules.
     fn value(&self, sect: &ini::Section, entry: &ini::Entry) -> Result<ConfigValue, ConfigError> {
-        ConfigValue::from_ini(&entry.value, &|name| std::env::var(name).ok()).map_err(|missing| {
-            let name = missing.0;
-            let message = format!("environment variable {name} is not set (used as ${{{name}}})");
-            let e = ConfigError::new(ConfigErrorKind::MissingVariable, message);
+        let env = |name: &str| std::env::var(name).ok();
+        ConfigValue::from_ini(&entry.value, &env).map_err(|e| {
+            let e = match e {
+                EnvError::Missing(name) => ConfigError::new(
+                    ConfigErrorKind::MissingVariable,
+                    format!("environment variable {name} is not set (used as ${{{name}}})"),
+                ),
+                EnvError::TooLong(name) => invalid(format!(
+                    "${{{name}}} makes the value longer than {} KiB, the bound on an option's \
+                     value",
+                    MAX_EXPANDED_VALUE / 1024
+                )),
+            };
             e.in_section(&sect.name)
                 .at_key(&entry.key)
                 .at_line(Some(entry.line))
         })
     }
 
-    /// The client's own section.
+    /// The client's own section. An option it does not know is an error
+    /// (naming the nearest known one) in every loader.
     fn client(&mut self, main: &ini::Section) -> Result<(), ConfigError> {
         for entry in &main.entries {
             let key = entry.key.as_str();
-            let known = is_client_option(key);
-            // A `[DEFAULT]` key serves interpolation and defaults, not as
-            // an option of this section; metlog-py reads only the keys it
-            // knows, and ignores the rest.
-            if !known && (entry.inherited || !self.strict) {
-                if !entry.inherited {
-                    let ignored = format!("[{}] line {}: {key}", main.name, entry.line);
-                    self.ignored.options.push(ignored);
-                }
-                continue;
-            }
-            let value = self.value(main, entry)?;
             let located = |e: ConfigError| e.in_section(&main.name).at_key(key);
             let located = |e| located(e).at_line(Some(entry.line));
+            // A `[DEFAULT]` key serves interpolation and defaults, not as
+            // an option of this section.
+            if !is_client_option(key) {
+                if entry.inherited {
+                    continue;
+                }
+                return Err(located(unknown_client_option(key)));
+            }
+            let value = self.value(main, entry)?;
             set_client_option(&mut self.config, key, value).map_err(located)?;
         }
         if !self.strict {
             self.leave_out_unknown_decorators(main);
-            self.leave_out_unknown_sender_options(main);
         }
         Ok(())
     }
@@ -536,23 +607,6 @@ impl IniReader {
         self.ignored.options.push(ignored);
         let known = known.into_iter().map(ConfigValue::Str).collect();
         (self.config.global).insert("disabled_decorators".to_owned(), ConfigValue::List(known));
-    }
-
-    /// Sender options the class does not take (metlog-py's
-    /// `sender_formatter`, written for a sender that took it): left out.
-    fn leave_out_unknown_sender_options(&mut self, main: &ini::Section) {
-        let Some(class) = senders::Class::named(&self.config.sender.class) else {
-            return;
-        };
-        let ignored = &mut self.ignored.options;
-        self.config.sender.options.retain(|key, _| {
-            let full = format!("sender_{key}");
-            let line = main.line(&full).unwrap_or(0);
-            class.takes(key) || {
-                ignored.push(format!("[{}] line {line}: {full}", main.name));
-                false
-            }
-        });
     }
 
     /// A filter's, plugin's or route's section.
@@ -628,11 +682,7 @@ fn set_client_option(
             let (table, option) = match key.split_once('_') {
                 Some(("sender", option)) => (&mut config.sender.options, option),
                 Some(("global", option)) => (&mut config.global, option),
-                _ => {
-                    let expected = "expected logger, severity, disabled_timers, sender_*, global_*";
-                    let message = format!("unknown option ({expected})");
-                    return Err(ConfigError::new(ConfigErrorKind::UnknownKey, message));
-                }
+                _ => return Err(unknown_client_option(key)),
             };
             table.insert(option.to_owned(), value);
         }
@@ -642,16 +692,32 @@ fn set_client_option(
 
 /// Builds a client from section `section` of a metlog-py INI text.
 ///
-/// As metlog-py, options it does not know are left out — reported once on
-/// stderr ([`crate::report`]), so a misspelt one is seen — and `[DEFAULT]`
-/// keys serve interpolation and defaults only; [`from_ini_str_strict`]
-/// refuses unknown options instead.
+/// An option metlog does not know is an error naming its section, line and
+/// the nearest known option, in every section (see the [module
+/// docs](self)). What metlog-py reads silently is read here too, and
+/// reported once on stderr ([`crate::report`]): an option given twice (the
+/// last wins), a name in `global_disabled_decorators` that is no
+/// decorator's (left out); [`from_ini_str_strict`] refuses those as well.
+///
+/// ```
+/// let err = metlog::config::from_ini_str(
+///     "[metlog]\nsender_class = udp\nsender_hots = 10.0.0.1\n",
+///     "metlog",
+/// )
+/// .unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "[metlog] line 3: sender_hots: unknown option for the udp sender (expected host, port, \
+///      queue_capacity, queue_max_bytes, flush_timeout); did you mean `sender_host`?"
+/// );
+/// ```
 pub fn from_ini_str(text: &str, section: &str) -> Result<Client, ConfigError> {
     load_ini(text, section, false)
 }
 
-/// Like [`from_ini_str`], refusing (with an error naming its line) an option
-/// metlog-py would ignore.
+/// Like [`from_ini_str`], refusing too (with an error naming its line)
+/// what metlog-py reads silently: an option given twice, a decorator name
+/// that is no decorator's.
 pub fn from_ini_str_strict(text: &str, section: &str) -> Result<Client, ConfigError> {
     load_ini(text, section, true)
 }
@@ -663,17 +729,32 @@ fn load_ini(text: &str, section: &str, strict: bool) -> Result<Client, ConfigErr
     Ok(client)
 }
 
-/// Builds a client from section `section` of a metlog-py INI file; errors
-/// name the file. Unknown options are left out and reported, as in
-/// [`from_ini_str`].
+/// Builds a client from section `section` of a metlog-py INI file, as
+/// [`from_ini_str`] reads a text; errors name the file.
 pub fn from_ini_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
-    let path = path.as_ref();
+    load_ini_file(path.as_ref(), section, false)
+}
+
+/// Builds a client from section `section` of a metlog-py INI file, as
+/// [`from_ini_str_strict`] reads a text; errors name the file.
+///
+/// ```no_run
+/// let client = metlog::config::from_ini_file_strict("/etc/myapp/metlog.ini", "metlog")?;
+/// # Ok::<(), metlog::config::ConfigError>(())
+/// ```
+pub fn from_ini_file_strict(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
+    load_ini_file(path.as_ref(), section, true)
+}
+
+fn load_ini_file(path: &Path, section: &str, strict: bool) -> Result<Client, ConfigError> {
     let text = read_bytes(path).and_then(|bytes| ini_text(bytes, section));
-    let client = text.and_then(|text| from_ini_str(&text, section));
+    let client = text.and_then(|text| load_ini(&text, section, strict));
     client.map_err(|e| e.in_file(path))
 }
 
 /// Reads a TOML text into a [`Config`].
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| origin::line_at(text, span.start));
@@ -687,11 +768,15 @@ pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
 
 /// Builds a client from a TOML text (the [`Config`] fields); errors found
 /// while building (a bad port, an unknown filter) name their table and line.
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn from_toml_str(text: &str) -> Result<Client, ConfigError> {
     config_from_toml_str(text)?.build_from(&Origin::Toml(text))
 }
 
 /// Builds a client from a TOML file; errors name the file.
+#[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Client, ConfigError> {
     let path = path.as_ref();
     let not_utf8 =
@@ -734,14 +819,19 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
         .map(|(index, _)| index + 1)
         .collect();
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let (sections, _) = ini::parse(&text)?;
-    for mut sect in sections
-        .into_iter()
+    let parsed = ini::parse(&text)?;
+    for sect in parsed
+        .sections
+        .iter()
         .filter(|s| reads_section(section, &s.name))
     {
-        let written: Vec<String> = sect.entries.iter().map(|e| e.value.clone()).collect();
-        ini::interpolate(&mut sect)?;
         let main = sect.name == section;
+        let mut sect = sect.clone();
+        if main {
+            parsed.inherit(&mut sect, is_client_option);
+        }
+        let written: Vec<String> = sect.entries.iter().map(|e| e.value.clone()).collect();
+        ini::interpolate(&mut sect, &parsed.defaults)?;
         for (entry, written) in sect.entries.iter().zip(written) {
             let read = !entry.inherited || (main && is_client_option(&entry.key));
             let replaced = format!("{}{}", entry.key, entry.value).contains('\u{fffd}');
@@ -775,10 +865,28 @@ fn is_client_option(key: &str) -> bool {
         || key.starts_with("global_")
 }
 
+/// A configuration file's bytes. Only a regular file is read: a FIFO (or
+/// `/dev/stdin` on a pipe or terminal) would block the caller for ever, a
+/// directory or device is no configuration. Opened without waiting for a
+/// FIFO's writer, then asked what it is.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     use std::io::Read as _;
     let io_error = |e| ConfigError::new(ConfigErrorKind::Io, format!("cannot read: {e}"));
-    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_error)?;
+    let kind = file.metadata().map_err(io_error)?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
+        let message = format!("cannot read: {what}, not a regular file");
+        return Err(ConfigError::new(ConfigErrorKind::Io, message));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_FILE + 1)
         .read_to_end(&mut bytes)
@@ -798,7 +906,14 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
 pub fn from_file(path: impl AsRef<Path>, section: &str) -> Result<Client, ConfigError> {
     let path = path.as_ref();
     if path.extension().is_some_and(|e| e == "toml") {
-        from_toml_file(path)
+        #[cfg(feature = "toml")]
+        return from_toml_file(path);
+        #[cfg(not(feature = "toml"))]
+        return Err(ConfigError::new(
+            ConfigErrorKind::InvalidValue,
+            "a TOML file needs metlog's `toml` cargo feature (on by default)",
+        )
+        .in_file(path));
     } else {
         from_ini_file(path, section)
     }
@@ -865,6 +980,19 @@ global_disabled_decorators = incr_count
             let client = config.build().unwrap();
             assert!(client.sender_as::<crate::sender::ZmqSender>().is_some());
         }
+    }
+
+    /// Without the `toml` feature a `.toml` path is refused with an error
+    /// naming the feature (the INI loaders work as ever).
+    #[cfg(not(feature = "toml"))]
+    #[test]
+    fn a_toml_file_without_the_feature_names_it() {
+        let err = super::from_file("/nonexistent/app.toml", "metlog").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/nonexistent/app.toml: a TOML file needs metlog's `toml` cargo feature (on by \
+             default)"
+        );
     }
 
     /// How many senders of the class `counting` were constructed.

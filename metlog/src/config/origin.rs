@@ -59,7 +59,11 @@ impl IniSource {
     fn flattened(&self, e: ConfigError, prefix: &str) -> ConfigError {
         let key = format!("{prefix}_{}", e.key().unwrap_or("class"));
         let line = self.section(&self.section).and_then(|main| main.line(&key));
-        let e = if e.key().is_some() { e.rekey(&key) } else { e };
+        let e = if e.key().is_some() {
+            e.rekey(&key).prefix_suggestion(&format!("{prefix}_"))
+        } else {
+            e
+        };
         e.in_section(&self.section).at_line(line)
     }
 }
@@ -71,6 +75,7 @@ pub(super) enum Origin<'a> {
     /// A metlog-py INI section.
     Ini(&'a IniSource),
     /// A TOML text, re-read with spans when an error needs its line.
+    #[cfg(feature = "toml")]
     Toml(&'a str),
 }
 
@@ -83,6 +88,7 @@ impl Origin<'_> {
             Origin::Ini(ini) => ini.locate(e, table),
             // The key's line, or the table's when the key is missing (or
             // the error is about the table as a whole).
+            #[cfg(feature = "toml")]
             Origin::Toml(text) => {
                 let key = e.key().map(|key| [table, &[Step::Key(key)]].concat());
                 let line = key.and_then(|path| toml_line(text, &path));
@@ -94,6 +100,7 @@ impl Origin<'_> {
 }
 
 /// The 1-based line where `path` was written in a TOML text.
+#[cfg(feature = "toml")]
 fn toml_line(text: &str, path: &[Step<'_>]) -> Option<usize> {
     let document = toml_edit::ImDocument::parse(text).ok()?;
     let mut item = document.as_item();
@@ -107,6 +114,7 @@ fn toml_line(text: &str, path: &[Step<'_>]) -> Option<usize> {
 }
 
 /// `sender`, `routes.sender`, `filters`: the TOML table an error is in.
+#[cfg(feature = "toml")]
 fn toml_table_name(table: &[Step<'_>]) -> String {
     let names: Vec<&str> = table
         .iter()
@@ -119,6 +127,7 @@ fn toml_table_name(table: &[Step<'_>]) -> String {
 }
 
 /// The 1-based line of byte `offset` in `text`.
+#[cfg(feature = "toml")]
 pub(super) fn line_at(text: &str, offset: usize) -> usize {
     let before = &text.as_bytes()[..offset.min(text.len())];
     before.iter().filter(|&&b| b == b'\n').count() + 1

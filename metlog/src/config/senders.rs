@@ -131,17 +131,20 @@ impl Class {
         CLASSES.iter().find(|class| class.names.contains(&name))
     }
 
-    /// Whether it takes option `key`.
-    pub(crate) fn takes(&self, key: &str) -> bool {
-        self.options.contains(&key) || (self.queued && QUEUE_OPTIONS.contains(&key))
-    }
-
-    /// Refuses an option it does not take.
+    /// Refuses an option it does not take (naming the nearest it takes).
     fn check(&self, options: &BTreeMap<String, ConfigValue>) -> Result<(), ConfigError> {
         let mut known = self.options.to_vec();
         known.extend(QUEUE_OPTIONS.iter().filter(|_| self.queued));
         super::check_options(&format!("{} sender", self.names[0]), options, &known)
     }
+}
+
+/// Every option a class of the table takes (for "did you mean").
+pub(crate) fn all_options() -> impl Iterator<Item = &'static str> {
+    let options = CLASSES
+        .iter()
+        .flat_map(|class| class.options.iter().copied());
+    options.chain(QUEUE_OPTIONS)
 }
 
 /// A user-registered sender class: builds a sender from its options.
