@@ -10,6 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockWriteGuard};
 use std::task::{Context, Poll};
 
@@ -309,7 +310,28 @@ pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
     if client.is_active() {
         crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
     }
-    registry_mut().insert(name.into(), client)
+    store(&mut registry_mut(), name.into(), client)
+}
+
+/// How many inactive clients the registry holds (changed under its write
+/// lock; read without it, by [`get_client`]).
+static UNCONFIGURED: AtomicUsize = AtomicUsize::new(0);
+
+/// Puts `client` under `name`, keeping [`UNCONFIGURED`] in step.
+fn store(named: &mut HashMap<String, Client>, name: String, client: Client) -> Option<Client> {
+    let inactive = !client.is_active();
+    let replaced = named.insert(name, client);
+    count_unconfigured(inactive, replaced.as_ref());
+    replaced
+}
+
+fn count_unconfigured(added: bool, removed: Option<&Client>) {
+    if added {
+        UNCONFIGURED.fetch_add(1, Ordering::Relaxed);
+    }
+    if removed.is_some_and(|client| !client.is_active()) {
+        UNCONFIGURED.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The client registered under `name`; if there is none, registers and
@@ -326,17 +348,21 @@ pub fn get_client(name: &str) -> Client {
     if let Some(client) = named_client(name) {
         return client;
     }
-    let mut named = registry_mut();
-    if let Some(client) = named.get(name) {
-        return client.clone();
-    }
     let client = Client::inactive(SharedStr::copy_from(name));
     // Unconfigured names are remembered (metlog-py's holder does), but only
     // so many: a service asking for ever-new names must not grow without
-    // bound. Past the limit they are handed out without being kept.
-    let unconfigured = named.values().filter(|c| !c.is_active()).count();
-    if unconfigured < MAX_UNCONFIGURED {
-        named.insert(name.to_owned(), client.clone());
+    // bound. Past the limit they are handed out without being kept — and
+    // without the write lock, which every other thread's lookup would wait
+    // for.
+    if UNCONFIGURED.load(Ordering::Relaxed) >= MAX_UNCONFIGURED {
+        return client;
+    }
+    let mut named = registry_mut();
+    if let Some(found) = named.get(name) {
+        return found.clone();
+    }
+    if UNCONFIGURED.load(Ordering::Relaxed) < MAX_UNCONFIGURED {
+        store(&mut named, name.to_owned(), client.clone());
     }
     client
 }
@@ -355,7 +381,9 @@ pub fn named_client(name: &str) -> Option<Client> {
 
 /// Unregisters the client named `name`, returning it.
 pub fn remove_client(name: &str) -> Option<Client> {
-    registry_mut().remove(name)
+    let removed = registry_mut().remove(name);
+    count_unconfigured(false, removed.as_ref());
+    removed
 }
 
 // ---- async: a scope that follows a future ----
@@ -430,5 +458,40 @@ impl<F> fmt::Debug for WithClientFuture<F> {
         f.debug_struct("WithClientFuture")
             .field("client", &self.client)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past the limit of remembered names, asking for an unknown one takes
+    /// no write lock (and scans nothing): it returns while another thread
+    /// holds the registry for reading, as every lookup does.
+    #[test]
+    fn an_unknown_name_past_the_limit_takes_no_write_lock() {
+        for i in 0..MAX_UNCONFIGURED {
+            let _ = get_client(&format!("holder-test-unconfigured-{i}"));
+        }
+        assert!(UNCONFIGURED.load(Ordering::Relaxed) >= MAX_UNCONFIGURED);
+        let reading = registry().read().unwrap();
+        let (done, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let client = get_client("holder-test-one-more");
+            let _ = done.send(client.is_active());
+        });
+        // Only a failure waits this long: a write lock would wait for `reading`.
+        let active = answer.recv_timeout(std::time::Duration::from_secs(30));
+        drop(reading);
+        assert_eq!(active, Ok(false), "get_client waited for the write lock");
+        // Replacing and removing keep the count.
+        let before = UNCONFIGURED.load(Ordering::Relaxed);
+        let active = Client::builder("x").sender(crate::sender::NullSender).build();
+        set_client("holder-test-unconfigured-0", active);
+        assert_eq!(UNCONFIGURED.load(Ordering::Relaxed), before - 1);
+        remove_client("holder-test-unconfigured-1");
+        assert_eq!(UNCONFIGURED.load(Ordering::Relaxed), before - 2);
+        remove_client("holder-test-unconfigured-0");
+        assert_eq!(UNCONFIGURED.load(Ordering::Relaxed), before - 2);
     }
 }

@@ -93,12 +93,14 @@ impl Message {
         }
     }
 
-    /// The message as one line of JSON (no trailing newline): what
-    /// the JSON encoder writes, through the same
-    /// `Serialize` (the message itself knows no encoder).
+    /// The message as one line of JSON (no trailing newline): what the
+    /// JSON senders write (U+2028, U+2029 and U+0085 escaped, as metlog-py
+    /// escapes them).
     pub fn to_json(&self) -> String {
-        // Cannot fail: every part serialises (non-finite floats as `null`).
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::new();
+        crate::encode::json::write(self, &mut out);
+        // Cannot fail: the writer writes UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// The message as a [`serde_json::Value`].

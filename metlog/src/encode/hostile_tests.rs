@@ -73,8 +73,11 @@ fn check_json(msg: &Message) {
     crate::encode::json::write(msg, &mut out);
     let text = std::str::from_utf8(&out).expect("UTF-8");
     // The direct writer writes exactly what serde does.
-    let serde = serde_json::to_vec(&crate::Envelope::from(msg)).unwrap();
+    let mut serde = Vec::new();
+    crate::encode::json::to_writer(&mut serde, &crate::Envelope::from(msg));
     assert_eq!(text, std::str::from_utf8(&serde).unwrap(), "serde's bytes");
+    let line_break = |c: char| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}');
+    assert!(!text.contains(line_break), "Unicode line breaks escaped");
     assert!(!text.contains('\n'), "one line");
     let parsed: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     let object = parsed.as_object().unwrap();

@@ -11,9 +11,13 @@ use crate::Envelope;
 /// and writing to a `Vec` does no I/O.
 ///
 /// Written directly rather than through serde (every network message of a
-/// queued sender is encoded here, on its worker): the same bytes as
-/// `serde_json::to_writer` of the envelope — `write_is_serdes_encoding`
+/// queued sender is encoded here, on its worker): the same bytes as serde's
+/// writing of the envelope through [`to_writer`] — `write_is_serdes_encoding`
 /// and the hostile-input tests compare them — in about half the time.
+///
+/// U+2028, U+2029 and U+0085 are escaped (`\u2028`), as metlog-py's
+/// `json.dumps` escapes them: raw, they end a line for readers that split
+/// on every Unicode line break (Python's `splitlines`), cutting a record.
 pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
     let message = message.into();
     out.extend_from_slice(b"{\"type\":");
@@ -38,9 +42,7 @@ pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
             ValueRef::I64(n) if n >= 0 => number(n as u64, out),
             ValueRef::U64(n) => number(n, out),
             // Floats, negative numbers, nested JSON: serde's own writing.
-            other => {
-                let _ = serde_json::to_writer(&mut *out, &other);
-            }
+            other => to_writer(out, &other),
         }
     }
     out.extend_from_slice(b"},\"env_version\":\"");
@@ -52,14 +54,47 @@ pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// A JSON string: copied as it is when nothing in it needs escaping.
+/// A JSON string: copied as it is when nothing in it needs escaping (the
+/// line breaks [`LineSafe`] escapes begin with bytes 0xC2 and 0xE2).
 fn string(text: &str, out: &mut Vec<u8>) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    let plain = |b: u8| b >= 0x20 && !matches!(b, b'"' | b'\\' | 0xC2 | 0xE2);
+    if text.bytes().all(plain) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
     } else {
-        let _ = serde_json::to_writer(&mut *out, text);
+        to_writer(out, text);
+    }
+}
+
+/// Compact JSON of `value` through serde, with [`LineSafe`]'s escapes.
+pub(crate) fn to_writer<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let start = out.len();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, LineSafe);
+    if value.serialize(&mut serializer).is_err() {
+        out.truncate(start);
+    }
+}
+
+/// serde_json's compact format, escaping the characters that end a line
+/// for Unicode-aware readers but not for JSON: U+0085, U+2028, U+2029.
+struct LineSafe;
+
+impl serde_json::ser::Formatter for LineSafe {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut written = 0;
+        for (at, c) in fragment.char_indices() {
+            if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                writer.write_all(&fragment.as_bytes()[written..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                written = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[written..])
     }
 }
 
@@ -104,11 +139,38 @@ mod tests {
         }
         let mut fast = Vec::new();
         super::write(&message, &mut fast);
-        let serde = serde_json::to_vec(&crate::Envelope::from(&message)).unwrap();
+        let mut serde = Vec::new();
+        super::to_writer(&mut serde, &crate::Envelope::from(&message));
         assert_eq!(
             String::from_utf8(fast).unwrap(),
             String::from_utf8(serde).unwrap()
         );
+    }
+
+    /// U+0085, U+2028 and U+2029 are escaped wherever they are — payload,
+    /// logger, a field's key, text nested in a field — so that a reader
+    /// splitting on every Unicode line break (Python's `splitlines`) sees
+    /// one record; the JSON still reads back to the same text.
+    #[test]
+    fn unicode_line_breaks_are_escaped() {
+        let breaks = "a\u{85}b\u{2028}c\u{2029}d é";
+        let mut message = Message::new("oldstyle", breaks);
+        message.payload = breaks.into();
+        message.fields.insert(breaks, breaks);
+        message.fields.insert("nested", serde_json::json!({ breaks: [breaks] }));
+        for text in [message.to_json(), {
+            let mut out = Vec::new();
+            super::write(&message, &mut out);
+            String::from_utf8(out).unwrap()
+        }] {
+            let is_break = |c: char| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}');
+            assert_eq!(text.split(is_break).count(), 1, "one line: {text}");
+            assert!(text.contains(r"a\u0085b\u2028c\u2029d é"), "{text}");
+            let back = Message::from_json(&text).unwrap();
+            assert_eq!((&*back.payload, &*back.logger), (breaks, breaks));
+            assert_eq!(back.fields[breaks], breaks);
+            assert_eq!(back.fields["nested"].to_json(), serde_json::json!({ breaks: [breaks] }));
+        }
     }
 
     #[test]
