@@ -486,7 +486,9 @@ mod tests {
         assert_eq!(active, Ok(false), "get_client waited for the write lock");
         // Replacing and removing keep the count.
         let before = UNCONFIGURED.load(Ordering::Relaxed);
-        let active = Client::builder("x").sender(crate::sender::NullSender).build();
+        let active = Client::builder("x")
+            .sender(crate::sender::NullSender)
+            .build();
         set_client("holder-test-unconfigured-0", active);
         assert_eq!(UNCONFIGURED.load(Ordering::Relaxed), before - 1);
         remove_client("holder-test-unconfigured-1");

@@ -231,12 +231,24 @@ fn parse_timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime,
 /// Text, or as metlog-py's plugins write it a number (metlog-psutils sends
 /// `"payload": 12345.5`) or any other JSON value, kept as its JSON text;
 /// `null` is empty.
+/// A number is kept as written (read raw): an integer beyond 64 bits
+/// stays `123456789012345678901234567890`, not a float's rounding.
 fn payload_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SharedStr, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::String(text)) => text.into(),
-        Some(other) => other.to_string().into(),
-        None => SharedStr::EMPTY,
-    })
+    let Some(raw) = Option::<Box<serde_json::value::RawValue>>::deserialize(d)? else {
+        return Ok(SharedStr::EMPTY);
+    };
+    match raw.get().as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw.get())
+            .map(SharedStr::from)
+            .map_err(serde::de::Error::custom),
+        Some(b'n') => Ok(SharedStr::EMPTY),
+        // An object or array: written compactly.
+        Some(b'{' | b'[') => serde_json::from_str::<serde_json::Value>(raw.get())
+            .map(|value| value.to_string().into())
+            .map_err(serde::de::Error::custom),
+        // A number or a boolean: as written.
+        _ => Ok(SharedStr::copy_from(raw.get())),
+    }
 }
 
 /// The value, its default when `null`.

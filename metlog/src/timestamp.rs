@@ -133,7 +133,12 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
     let offset_secs = match rest {
         [] | [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let offset = i64::from(num(&[*h1, *h2])? * 3600 + num(&[*m1, *m2])? * 60);
+            // RFC 3339 zones run from -23:59 to +23:59.
+            let (hours, minutes) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if hours > 23 || minutes > 59 {
+                return Err(format!("timestamp {text:?}: the zone is not within ±23:59"));
+            }
+            let offset = i64::from(hours * 3600 + minutes * 60);
             if *sign == b'-' {
                 -offset
             } else {
@@ -201,6 +206,7 @@ mod tests {
         );
         assert_eq!(parse("2012-06-01T12:00:00+02:00"), Ok(at(1_338_544_800, 0)));
         assert_eq!(parse("2012-06-01 10:00:00Z"), Ok(at(1_338_544_800, 0)));
+        assert_eq!(parse("2012-06-02T09:59:00+23:59"), Ok(at(1_338_544_800, 0)));
     }
 
     #[test]
@@ -213,6 +219,9 @@ mod tests {
             "2012-06-01T10:00:00+2",
             "yesterday",
             "1969-12-31T23:59:59Z",
+            "2012-06-01T10:00:00+99:99",
+            "2012-06-01T10:00:00-24:00",
+            "2012-06-01T10:00:00+01:60",
         ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(&format!("{bad:?}")), "{err}");

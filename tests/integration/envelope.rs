@@ -188,6 +188,10 @@ fn parses_what_metlog_py_writes() {
     let bad = line.replace("2012-06-01T10:00:00", "June 1st");
     let err = Message::from_json(&bad).unwrap_err().to_string();
     assert!(err.contains("invalid timestamp"), "{err}");
+    // A zone beyond ±23:59 is no time at all.
+    let bad = line.replace("2012-06-01T10:00:00", "2012-06-01T10:00:00+99:99");
+    let err = Message::from_json(&bad).unwrap_err().to_string();
+    assert!(err.contains("not within ±23:59"), "{err}");
 }
 
 /// Payloads as metlog-py's plugins write them: metlog-psutils sends
@@ -207,6 +211,12 @@ fn parses_payloads_that_are_not_strings() {
         ("7", "7"),
         ("-3", "-3"),
         ("1e+16", "1e+16"),
+        // Beyond 64 bits: as written, not rounded to a float's 17 digits.
+        (
+            "123456789012345678901234567890",
+            "123456789012345678901234567890",
+        ),
+        ("-98765432109876543210", "-98765432109876543210"),
         ("true", "true"),
         ("null", ""),
         (r#"{"a": [1, 2]}"#, r#"{"a":[1,2]}"#),

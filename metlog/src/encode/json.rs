@@ -157,7 +157,9 @@ mod tests {
         let mut message = Message::new("oldstyle", breaks);
         message.payload = breaks.into();
         message.fields.insert(breaks, breaks);
-        message.fields.insert("nested", serde_json::json!({ breaks: [breaks] }));
+        message
+            .fields
+            .insert("nested", serde_json::json!({ breaks: [breaks] }));
         for text in [message.to_json(), {
             let mut out = Vec::new();
             super::write(&message, &mut out);
@@ -169,7 +171,10 @@ mod tests {
             let back = Message::from_json(&text).unwrap();
             assert_eq!((&*back.payload, &*back.logger), (breaks, breaks));
             assert_eq!(back.fields[breaks], breaks);
-            assert_eq!(back.fields["nested"].to_json(), serde_json::json!({ breaks: [breaks] }));
+            assert_eq!(
+                back.fields["nested"].to_json(),
+                serde_json::json!({ breaks: [breaks] })
+            );
         }
     }
 
