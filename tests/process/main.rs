@@ -10,6 +10,8 @@ mod support;
 
 mod config_env;
 mod exit_delivery;
+#[cfg(unix)]
+mod file_limits;
 mod fork;
 mod fork_exit;
 mod fork_locks;
