@@ -29,3 +29,5 @@ mod report;
 #[cfg(unix)]
 mod signals;
 mod zmq_exit;
+#[cfg(target_os = "linux")]
+mod zmq_limits;
