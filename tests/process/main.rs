@@ -28,6 +28,8 @@ mod plugin_config;
 mod report;
 #[cfg(unix)]
 mod signals;
+#[cfg(target_os = "linux")]
+mod stdout_inline;
 mod zmq_exit;
 #[cfg(target_os = "linux")]
 mod zmq_limits;

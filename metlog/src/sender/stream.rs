@@ -33,7 +33,9 @@ fn encode_line(message: Envelope<'_>, pretty: bool) -> Vec<u8> {
 /// and further messages are dropped and counted
 /// ([`Stats::dropped`](crate::Stats::dropped)). The thread starts with the
 /// first message. [`StdoutSender::blocking`] writes on the caller's thread
-/// instead, for those who want to wait.
+/// instead, for those who want to wait. Should the thread not start (a
+/// thread or memory limit reached), that is reported and the messages are
+/// written on the caller's thread, counted as a blocking sender's are.
 ///
 /// The thread writes through a descriptor of its own, never holding std's
 /// `Stdout` lock (held across a `fork()`, it would hang the child's first
@@ -90,7 +92,14 @@ impl StdoutSender {
         let transport = move || Ok(StdoutTransport::new(pretty));
         self.queued
             .get_or_init(|| {
-                QueuedSender::with_factory("stdout", transport, QueueConfig::default()).ok()
+                QueuedSender::with_factory("stdout", transport, QueueConfig::default())
+                    .inspect_err(|e| {
+                        crate::report::report(format_args!(
+                            "stdout: cannot start the writer thread ({e}): writing on the \
+                             caller's thread instead"
+                        ));
+                    })
+                    .ok()
             })
             .as_ref()
     }
@@ -120,21 +129,23 @@ impl Sender for StdoutSender {
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
         match self.queued.get() {
             Some(Some(queued)) => queued.flush_timeout(timeout),
-            _ if self.blocking => io::stdout()
+            None if !self.blocking => Ok(()),
+            _ => io::stdout()
                 .flush()
                 .map_err(|e| SendError::io("cannot flush stdout", e)),
-            _ => Ok(()),
         }
     }
 
-    /// Counts kept by the queue; `None` when writing inline (the caller's
-    /// thread knows then).
+    /// Counts kept by the queue; `None` when writing inline — blocking, or
+    /// because the writer thread could not start — as the client counts
+    /// then what each write did.
     fn delivery(&self) -> Option<Delivery> {
-        if self.blocking {
-            return None;
+        match self.queued.get() {
+            _ if self.blocking => None,
+            Some(Some(queued)) => queued.delivery(),
+            Some(None) => None,
+            None => Some(Delivery::default()),
         }
-        let queued = self.queued.get().and_then(Option::as_ref);
-        Some(queued.and_then(Sender::delivery).unwrap_or_default())
     }
 }
 
