@@ -55,7 +55,10 @@ fn writing_inline_when_the_thread_cannot_start_is_counted() {
             support::collect_reports();
             let path = std::env::temp_dir().join(format!("metlog-stdout-{}", std::process::id()));
             let out = std::fs::File::create(&path).unwrap();
-            let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
             let client = Client::builder("app").sender(StdoutSender::new()).build();
             leave_no_room_for_a_thread();
             with_stdout_to(&out, || {
@@ -80,7 +83,9 @@ fn writing_inline_when_the_thread_cannot_start_is_counted() {
             assert_eq!(payloads, ["inline-0", "inline-1", "inline-2"]);
             let reports = support::reports();
             assert!(
-                reports.iter().any(|r| r.contains("cannot start the writer thread")),
+                reports
+                    .iter()
+                    .any(|r| r.contains("cannot start the writer thread")),
                 "{reports:?}"
             );
             std::fs::remove_file(&path).unwrap();
