@@ -181,6 +181,75 @@ fn file_sender_creates_and_appends() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The payloads of a file of JSON lines; every line must be a whole message.
+fn payloads(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let message = Message::from_json(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
+            message.payload.to_string()
+        })
+        .collect()
+}
+
+/// logrotate's `create` mode: the file is renamed away and a new one made
+/// at the path. New messages go to the new file (they went to the renamed
+/// one for ever, and into a deleted file once it was compressed away — all
+/// counted sent).
+#[test]
+fn file_sender_follows_logrotate_create() {
+    let dir = temp_dir("rotate-create");
+    let path = dir.join("out.json");
+    let rotated = dir.join("out.json.1");
+    let client = Client::builder("app")
+        .sender(FileSender::open(&path).unwrap())
+        .build();
+    client.info("before");
+    std::fs::rename(&path, &rotated).unwrap();
+    std::fs::File::create(&path).unwrap();
+    let mut sent = 0;
+    support::wait_until("a message in the file at the path", || {
+        client.info(format!("after-{sent}").as_str());
+        sent += 1;
+        std::fs::metadata(&path).unwrap().len() > 0
+    });
+    client.info("last");
+    let (old, new) = (payloads(&rotated), payloads(&path));
+    // Each message once, in order, the old file's then the new one's.
+    let all: Vec<String> = old.iter().chain(&new).cloned().collect();
+    let expected: Vec<String> = std::iter::once("before".to_owned())
+        .chain((0..sent).map(|i| format!("after-{i}")))
+        .chain(std::iter::once("last".to_owned()))
+        .collect();
+    assert_eq!(all, expected);
+    assert_eq!(new.last().map(String::as_str), Some("last"));
+    assert_eq!(client.stats().sent, sent + 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// logrotate's `copytruncate` mode: the file is truncated in place, and
+/// writes continue at its new end (no hole of zeros before them).
+#[test]
+fn file_sender_keeps_working_after_copytruncate() {
+    let dir = temp_dir("rotate-copytruncate");
+    let path = dir.join("out.json");
+    let client = Client::builder("app")
+        .sender(FileSender::open(&path).unwrap())
+        .build();
+    client.info("before");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    client.info("after");
+    assert!(!std::fs::read(&path).unwrap().contains(&0), "no hole");
+    assert_eq!(payloads(&path), ["after"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn file_sender_open_error_names_the_path() {
     let dir = temp_dir("file-error");

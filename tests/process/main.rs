@@ -10,6 +10,8 @@ mod support;
 
 mod config_env;
 mod exit_delivery;
+#[cfg(unix)]
+mod file_limits;
 mod fork;
 mod fork_exit;
 mod fork_locks;
@@ -26,4 +28,8 @@ mod plugin_config;
 mod report;
 #[cfg(unix)]
 mod signals;
+#[cfg(target_os = "linux")]
+mod stdout_inline;
 mod zmq_exit;
+#[cfg(target_os = "linux")]
+mod zmq_limits;

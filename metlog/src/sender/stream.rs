@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Transport};
@@ -32,7 +33,9 @@ fn encode_line(message: Envelope<'_>, pretty: bool) -> Vec<u8> {
 /// and further messages are dropped and counted
 /// ([`Stats::dropped`](crate::Stats::dropped)). The thread starts with the
 /// first message. [`StdoutSender::blocking`] writes on the caller's thread
-/// instead, for those who want to wait.
+/// instead, for those who want to wait. Should the thread not start (a
+/// thread or memory limit reached), that is reported and the messages are
+/// written on the caller's thread, counted as a blocking sender's are.
 ///
 /// The thread writes through a descriptor of its own, never holding std's
 /// `Stdout` lock (held across a `fork()`, it would hang the child's first
@@ -89,7 +92,14 @@ impl StdoutSender {
         let transport = move || Ok(StdoutTransport::new(pretty));
         self.queued
             .get_or_init(|| {
-                QueuedSender::with_factory("stdout", transport, QueueConfig::default()).ok()
+                QueuedSender::with_factory("stdout", transport, QueueConfig::default())
+                    .inspect_err(|e| {
+                        crate::report::report(format_args!(
+                            "stdout: cannot start the writer thread ({e}): writing on the \
+                             caller's thread instead"
+                        ));
+                    })
+                    .ok()
             })
             .as_ref()
     }
@@ -119,21 +129,23 @@ impl Sender for StdoutSender {
     fn flush_timeout(&self, timeout: std::time::Duration) -> Result<(), SendError> {
         match self.queued.get() {
             Some(Some(queued)) => queued.flush_timeout(timeout),
-            _ if self.blocking => io::stdout()
+            None if !self.blocking => Ok(()),
+            _ => io::stdout()
                 .flush()
                 .map_err(|e| SendError::io("cannot flush stdout", e)),
-            _ => Ok(()),
         }
     }
 
-    /// Counts kept by the queue; `None` when writing inline (the caller's
-    /// thread knows then).
+    /// Counts kept by the queue; `None` when writing inline — blocking, or
+    /// because the writer thread could not start — as the client counts
+    /// then what each write did.
     fn delivery(&self) -> Option<Delivery> {
-        if self.blocking {
-            return None;
+        match self.queued.get() {
+            _ if self.blocking => None,
+            Some(Some(queued)) => queued.delivery(),
+            Some(None) => None,
+            None => Some(Delivery::default()),
         }
-        let queued = self.queued.get().and_then(Option::as_ref);
-        Some(queued.and_then(Sender::delivery).unwrap_or_default())
     }
 }
 
@@ -275,6 +287,23 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
 /// Each line is written with a single `write` on a file opened in append
 /// mode, so several processes can share one file without interleaving lines.
 ///
+/// - **Whole lines only.** A line that does not fit (a full disk, a file
+///   size limit) is cut off again — the file is truncated back to where
+///   the line began — and the message counted
+///   [`failed`](crate::Stats::failed) and reported: the next message, once
+///   there is room, starts a line of its own. (Should another process
+///   append to the same file in the instant between the cut write and its
+///   undoing, its line goes too.)
+/// - **Log rotation.** Both of logrotate's ways work. `create` (the file is
+///   renamed and a new one made at the path): at most once a second, and
+///   before the first write after that, the sender checks whether the path
+///   still names the file it has open, and if not opens (creating) the
+///   file at the path — so messages go to the old file for at most a
+///   second after the rename, never into a deleted file. `copytruncate`
+///   (the file is copied, then truncated in place): writes in append mode
+///   continue at the new end, with no hole. No `postrotate` signal is
+///   needed.
+///
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("metlog-doc-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir).unwrap();
@@ -287,8 +316,82 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
 /// ```
 #[derive(Debug)]
 pub struct FileSender {
-    file: File,
     path: PathBuf,
+    open: Mutex<OpenFile>,
+}
+
+/// How often [`FileSender`] checks that its path still names the file it
+/// writes (logrotate's `create` mode renames it away).
+const ROTATION_CHECK: Duration = Duration::from_secs(1);
+
+/// The file a [`FileSender`] writes, and when it last checked the path.
+#[derive(Debug)]
+struct OpenFile {
+    file: File,
+    checked: Instant,
+    /// A cut line could not be undone: the next line starts with a newline,
+    /// so that it, at least, is whole.
+    cut: bool,
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Whether `path` names `file` (the same device and inode); `true` when
+/// that cannot be told.
+fn names(path: &Path, file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(path), file.metadata()) {
+            (Ok(at_path), Ok(open)) => at_path.dev() == open.dev() && at_path.ino() == open.ino(),
+            // Renamed away and not (yet) replaced: a new file is made.
+            (Err(e), _) if e.kind() == io::ErrorKind::NotFound => false,
+            _ => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, file);
+        true
+    }
+}
+
+/// Writes `line` whole, or not at all: when a write fails part-way, `undo`
+/// is given the number of bytes that went and must take them back. The
+/// error says whether that worked.
+fn write_whole<W: Write>(
+    writer: &mut W,
+    line: &[u8],
+    undo: impl FnOnce(&mut W, u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut written = 0;
+    while written < line.len() {
+        let error = match writer.write(&line[written..]) {
+            Ok(0) => io::Error::new(io::ErrorKind::WriteZero, "no room for the line"),
+            Ok(n) => {
+                written += n;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => e,
+        };
+        if written == 0 {
+            return Err(error);
+        }
+        return match undo(writer, written as u64) {
+            Ok(()) => Err(io::Error::new(
+                error.kind(),
+                format!("{error} (the part of the line written was taken back)"),
+            )),
+            Err(e) => Err(io::Error::new(
+                error.kind(),
+                format!("{error}, and the cut line could not be taken back: {e}"),
+            )),
+        };
+    }
+    Ok(())
 }
 
 impl FileSender {
@@ -298,19 +401,19 @@ impl FileSender {
     /// `cannot open metlog file "/var/log/app.json": Permission denied`.
     pub fn open(path: impl AsRef<Path>) -> io::Result<FileSender> {
         let path = path.as_ref();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot open metlog file {}: {e}", path.display()),
-                )
-            })?;
+        let file = open_append(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open metlog file {}: {e}", path.display()),
+            )
+        })?;
         Ok(FileSender {
-            file,
             path: path.to_path_buf(),
+            open: Mutex::new(OpenFile {
+                file,
+                checked: Instant::now(),
+                cut: false,
+            }),
         })
     }
 
@@ -318,18 +421,132 @@ impl FileSender {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The open file, reopened first if the path names another file now
+    /// (checked at most every [`ROTATION_CHECK`]).
+    fn file(&self) -> std::sync::MutexGuard<'_, OpenFile> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.checked.elapsed() >= ROTATION_CHECK {
+            open.checked = Instant::now();
+            if !names(&self.path, &open.file) {
+                match open_append(&self.path) {
+                    Ok(file) => {
+                        open.file = file;
+                        open.cut = false;
+                    }
+                    Err(e) => crate::report::report(format_args!(
+                        "cannot reopen {} after it was rotated (still writing to the file \
+                         that was there): {e}",
+                        self.path.display()
+                    )),
+                }
+            }
+        }
+        open
+    }
 }
 
 impl Sender for FileSender {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
-        (&self.file)
-            .write_all(&encode_line(record.envelope(), false))
-            .map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
+        let mut line = encode_line(record.envelope(), false);
+        let mut open = self.file();
+        if open.cut {
+            line.insert(0, b'\n');
+        }
+        // Appending: the cut part is the file's last bytes.
+        let mut left_cut = false;
+        let undo = |file: &mut &File, cut: u64| {
+            let taken_back = file
+                .metadata()
+                .and_then(|m| file.set_len(m.len().saturating_sub(cut)));
+            left_cut = taken_back.is_err();
+            taken_back
+        };
+        let written = write_whole(&mut &open.file, &line, undo);
+        // A cut line left behind stays cut until a line ends it.
+        open.cut = written.is_err() && (open.cut || left_cut);
+        written.map_err(|e| SendError::io(format!("cannot write to {}", self.path.display()), e))
     }
 
     fn flush(&self) -> Result<(), SendError> {
-        (&self.file)
+        (&self.file().file)
             .flush()
             .map_err(|e| SendError::io(format!("cannot flush {}", self.path.display()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk with room for `room` more bytes, then ENOSPC.
+    struct SmallDisk {
+        bytes: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for SmallDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.room);
+            if n == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.room -= n;
+            self.bytes.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn take_back(disk: &mut SmallDisk, cut: u64) -> io::Result<()> {
+        let keep = disk.bytes.len() - cut as usize;
+        disk.bytes.truncate(keep);
+        disk.room += cut as usize;
+        Ok(())
+    }
+
+    #[test]
+    fn a_line_that_does_not_fit_is_taken_back_whole() {
+        let mut disk = SmallDisk {
+            bytes: b"{\"a\":1}\n".to_vec(),
+            room: 5,
+        };
+        let err = write_whole(&mut disk, b"{\"b\":22}\n", take_back).unwrap_err();
+        assert_eq!(err.raw_os_error(), None, "the kind is kept: {err:?}");
+        assert_eq!(err.kind(), io::Error::from_raw_os_error(28).kind());
+        assert!(err.to_string().contains("taken back"), "{err}");
+        assert_eq!(disk.bytes, b"{\"a\":1}\n", "no cut line");
+        // Room again: the next line is a line of its own.
+        disk.room = 100;
+        write_whole(&mut disk, b"{\"c\":3}\n", take_back).unwrap();
+        assert_eq!(disk.bytes, b"{\"a\":1}\n{\"c\":3}\n");
+    }
+
+    #[test]
+    fn a_cut_line_that_cannot_be_taken_back_is_said() {
+        let mut disk = SmallDisk {
+            bytes: Vec::new(),
+            room: 3,
+        };
+        let refuse = |_: &mut SmallDisk, _| Err(io::Error::other("read-only"));
+        let err = write_whole(&mut disk, b"{\"b\":22}\n", refuse).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("could not be taken back: read-only"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nothing_written_needs_nothing_taken_back() {
+        let mut disk = SmallDisk {
+            bytes: Vec::new(),
+            room: 0,
+        };
+        let never = |_: &mut SmallDisk, _| -> io::Result<()> { panic!("nothing to undo") };
+        let err = write_whole(&mut disk, b"{}\n", never).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(28));
     }
 }

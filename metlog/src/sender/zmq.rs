@@ -55,6 +55,14 @@ pub struct ZmqSender(QueuedSender);
 impl ZmqSender {
     /// Connects the PUB socket to each endpoint (e.g. the router's SUB
     /// `tcp://host:port`), as metlog-py does.
+    ///
+    /// An error, never an abort, when the process cannot give ZeroMQ what
+    /// it needs: about ten file descriptors (nine, and one per endpoint)
+    /// and two threads. libzmq asserts — aborting the process — when it
+    /// cannot make them, so the sender checks first, by taking them and
+    /// giving them back; the error says how many descriptors are needed and
+    /// free (`ulimit -n`). (Descriptors or threads another thread takes
+    /// between the check and ZeroMQ's start can still make libzmq abort.)
     pub fn new<I, S>(endpoints: I) -> io::Result<ZmqSender>
     where
         I: IntoIterator<Item = S>,
@@ -94,6 +102,7 @@ impl ZmqTransport {
     fn open(endpoints: &[String], options: &SenderOptions) -> io::Result<ZmqTransport> {
         let queue_length = options.backlog.unwrap_or(1000).clamp(1, i32::MAX as usize);
         let bind = options.bind;
+        check_resources(endpoints.len())?;
         let context = zmq::Context::new();
         // XPUB: a PUB socket that also hears subscriptions, so messages
         // nobody is subscribed to are counted as dropped, not as sent.
@@ -133,6 +142,79 @@ impl ZmqTransport {
             unheard_reported: Cell::new(false),
             unwanted_reported: Cell::new(false),
         })
+    }
+}
+
+/// The descriptors a context and its socket take: the context's mailbox,
+/// the reaper's and the I/O thread's mailbox and epoll, the socket's
+/// mailbox (and, measured with ZeroMQ 4.3.4, three more); one more per
+/// endpoint (its TCP socket).
+const DESCRIPTORS: usize = 9;
+
+/// The threads a context starts: its reaper and one I/O thread.
+const THREADS: usize = 2;
+
+/// The stack of a thread libzmq starts (glibc's default, with the usual
+/// 8 MiB `ulimit -s`).
+const THREAD_STACK: usize = 8 << 20;
+
+/// Checks that ZeroMQ can have the descriptors and threads a context and
+/// socket for `endpoints` need, by taking them and giving them back: where
+/// it cannot, libzmq asserts, aborting the process (ZeroMQ 4.3: an epoll
+/// descriptor or a thread it cannot make). A descriptor or thread taken by
+/// another thread between the check and ZeroMQ's use still aborts it.
+fn check_resources(endpoints: usize) -> io::Result<()> {
+    let needed = DESCRIPTORS + endpoints;
+    let mut held = Vec::with_capacity(needed);
+    for _ in 0..needed {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => held.push(file),
+            // No /dev/null to count with: nothing is known.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "zmq: {needed} file descriptors needed, {} free ({e}; raise `ulimit -n` \
+                         or close descriptors): ZeroMQ would abort the process without them",
+                        held.len()
+                    ),
+                ))
+            }
+        }
+    }
+    drop(held);
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Arc::new(std::sync::Mutex::new(wait));
+    let mut threads = Vec::with_capacity(THREADS);
+    let mut refused = None;
+    for _ in 0..THREADS {
+        let wait = wait.clone();
+        let started = std::thread::Builder::new()
+            .name("metlog-zmq-check".into())
+            .stack_size(THREAD_STACK)
+            .spawn(move || drop(wait.lock().map(|w| w.recv())));
+        match started {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    drop(release);
+    for thread in threads {
+        let _ = thread.join();
+    }
+    match refused {
+        None => Ok(()),
+        Some(e) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "zmq: cannot start the {THREADS} threads ZeroMQ needs ({e}): ZeroMQ would \
+                 abort the process without them"
+            ),
+        )),
     }
 }
 
