@@ -32,6 +32,14 @@ fn child(mode: &str) {
         }
         std::process::exit(0);
     }
+    if mode == "dropped" {
+        // Dropped as `main` ends: the drop does not wait, its worker drains.
+        for _ in 0..MESSAGES {
+            client.incr("at.exit");
+        }
+        drop(client);
+        return;
+    }
     if mode == "named" {
         metlog::set_client("db", client);
         for _ in 0..MESSAGES {
@@ -118,6 +126,19 @@ fn a_panic_delivers_everything_queued() {
     );
     assert!(!output.status.success(), "the child panicked");
     assert_eq!(received, MESSAGES);
+}
+
+/// A client dropped just before `main` returns: its drop does not wait for
+/// the drain, and the exit waits for the worker draining it instead.
+#[test]
+fn a_client_dropped_as_main_ends_is_delivered_too() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    everything_arrives(
+        &support::test_name!(a_client_dropped_as_main_ends_is_delivered_too),
+        "dropped",
+    );
 }
 
 #[test]
