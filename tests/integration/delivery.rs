@@ -1165,3 +1165,42 @@ fn stuck_routes_beyond_the_flush_threads_share_one_timeout() {
     let waited = started.elapsed();
     assert!(waited < timeout * 5 / 2, "flush waited {waited:?}");
 }
+
+/// A TCP peer that is down is said at once — once, however many messages
+/// wait — and said again when it is back (attack finding: 7 s with
+/// `queued: 25` and nothing on stderr, until messages were lost).
+#[test]
+fn a_tcp_peer_that_is_down_is_reported_once_and_again_when_back() {
+    support::collect_reports();
+    let port = free_port();
+    let peer = format!("127.0.0.1:{port}");
+    let about_peer = |what: &str| {
+        support::reports()
+            .into_iter()
+            .filter(|r| r.contains(&peer) && r.contains(what))
+            .count()
+    };
+    let sender = TcpSender::new(peer.as_str()).unwrap();
+    let client = Client::builder("down").sender(sender).build();
+    for _ in 0..25 {
+        client.info("waiting");
+    }
+    support::wait_until("the unreachable peer reported", || {
+        about_peer("unreachable") > 0
+    });
+    // More messages and more failed attempts: not said again.
+    for _ in 0..25 {
+        client.info("waiting");
+    }
+    let _ = client.flush_timeout(Duration::from_millis(300));
+    assert_eq!(about_peer("unreachable"), 1, "{:?}", support::reports());
+    assert_eq!(client.stats().queued, 50);
+    // The peer comes up: said once, and everything kept arrives.
+    let listener = TcpListener::bind(peer.as_str()).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let lines = BufReader::new(conn).lines().take(50).map_while(Result::ok);
+    assert_eq!(lines.count(), 50);
+    support::wait_until("the peer reported reachable again", || {
+        about_peer("reachable again") == 1
+    });
+}
