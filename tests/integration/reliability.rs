@@ -541,7 +541,11 @@ struct Gated {
 
 impl metlog::sender::Transport for Gated {
     fn deliver(&mut self, batch: &metlog::sender::Batch<'_>, outcome: &metlog::sender::Outcome) {
-        drop(self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        drop(
+            self.gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         self.delivered.fetch_add(batch.len(), Ordering::SeqCst);
         outcome.delivered(batch.len());
     }
@@ -586,7 +590,10 @@ fn dropping_the_last_clone_of_a_client_never_blocks_its_thread() {
     drop(metlog::set_client(name, Client::builder("db2").build()));
     reloaded.0.send(()).unwrap();
     let took = request.join().unwrap();
-    assert!(took < drain / 4, "the drop blocked the request thread {took:?}");
+    assert!(
+        took < drain / 4,
+        "the drop blocked the request thread {took:?}"
+    );
     // Once the peer reads again, the worker delivers everything it held.
     drop(closed);
     support::wait_until("the dropped client's queue drained", || {

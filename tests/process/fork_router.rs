@@ -40,8 +40,9 @@ fn a_child_forked_while_threads_send_through_a_router_sends_and_counts_afresh() 
         ),
         &[],
         || {
-            let queued = QueuedSender::with_factory("discard", || Ok(Discard), QueueConfig::default())
-                .unwrap();
+            let queued =
+                QueuedSender::with_factory("discard", || Ok(Discard), QueueConfig::default())
+                    .unwrap();
             let router = Router::new(from_fn(|_| Ok(())))
                 .route(["timer"], queued)
                 .route(["gauge"], NullSender);

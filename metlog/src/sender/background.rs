@@ -676,7 +676,11 @@ impl Drop for QueuedSender {
             return;
         }
         let shared = &*self.shared;
-        if shared.close.set(Instant::now() + shared.config.drain_timeout).is_ok() {
+        if shared
+            .close
+            .set(Instant::now() + shared.config.drain_timeout)
+            .is_ok()
+        {
             shared.dropped.store(true, SeqCst);
         }
         shared.wake_worker();
