@@ -54,7 +54,6 @@ static EXIT_DEADLINE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(
 
 /// The time the exit work must be done by, once the process is exiting
 /// (`None` before, and in the child of a fork made since).
-#[cfg_attr(not(feature = "zmq"), allow(dead_code))] // the ZeroMQ transport's
 pub(crate) fn exit_deadline() -> Option<Instant> {
     if !in_exit_work() {
         return None;
@@ -90,6 +89,53 @@ extern "C" fn at_exit() {
     let _ = std::panic::catch_unwind(run_exit_work);
 }
 
+/// The last flush guard's flush: when it began, and when it ended (`None`
+/// while it runs).
+static GUARD_FLUSH: std::sync::Mutex<Option<(Instant, Option<Instant>)>> =
+    std::sync::Mutex::new(None);
+
+/// A flush guard whose flush ended at most this long before the exit began
+/// was dropped as `main` ended: the exit's budget counts from its start.
+const GUARD_GAP: Duration = Duration::from_secs(1);
+
+/// A flush guard begins its flush: the time it may take when the exit work
+/// is running (what is left of the exit's budget), `None` otherwise (its
+/// sender's own flush timeout).
+pub(crate) fn guard_flush_begins() -> Option<Duration> {
+    if let Some(deadline) = exit_deadline() {
+        return Some(deadline.saturating_duration_since(Instant::now()));
+    }
+    // Never waited for (a fork's child may meet it held): a note missed
+    // costs only the exit's sharing of the budget.
+    if let Ok(mut last) = GUARD_FLUSH.try_lock() {
+        *last = Some((Instant::now(), None));
+    }
+    None
+}
+
+/// A flush guard's flush has ended (see [`guard_flush_begins`]).
+pub(crate) fn guard_flush_ended() {
+    if let Ok(mut last) = GUARD_FLUSH.try_lock() {
+        if let Some((_, ended)) = last.as_mut() {
+            *ended = Some(Instant::now());
+        }
+    }
+}
+
+/// When the exit work must be done: [`EXIT_BUDGET`] from now, or from the
+/// start of a flush guard's flush still running or just ended — a guard
+/// dropped at the end of `main` and the exit after it share one budget.
+fn exit_work_deadline() -> Instant {
+    let now = Instant::now();
+    let guard = GUARD_FLUSH.try_lock().ok().and_then(|last| *last);
+    let start = match guard {
+        Some((began, None)) => began,
+        Some((began, Some(ended))) if now.saturating_duration_since(ended) <= GUARD_GAP => began,
+        _ => now,
+    };
+    start + EXIT_BUDGET
+}
+
 /// The exit work, once per process (the first of the C runtime's exit and
 /// a termination signal, see [`deliver_on_signals`], runs it).
 fn run_exit_work() {
@@ -97,7 +143,7 @@ fn run_exit_work() {
     if RAN.swap(true, Ordering::SeqCst) {
         return;
     }
-    let deadline = Instant::now() + EXIT_BUDGET;
+    let deadline = exit_work_deadline();
     *EXIT_DEADLINE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);

@@ -531,3 +531,72 @@ fn large_messages_to_a_stalled_tcp_peer_stay_under_the_byte_ceiling() {
         },
     );
 }
+
+/// Holds every batch until its gate opens (a peer that stalls), then counts
+/// what it delivered.
+struct Gated {
+    gate: Arc<std::sync::Mutex<()>>,
+    delivered: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl metlog::sender::Transport for Gated {
+    fn deliver(&mut self, batch: &metlog::sender::Batch<'_>, outcome: &metlog::sender::Outcome) {
+        drop(
+            self.gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.delivered.fetch_add(batch.len(), Ordering::SeqCst);
+        outcome.delivered(batch.len());
+    }
+}
+
+/// A configuration reload replaces a named client while its peer stalls; a
+/// request thread holding the last clone drops it: the drop returns at once
+/// (attack finding: `get_client("db").info(..)` took 5 s, the drain timeout),
+/// and the worker still drains the queue on its own once the peer reads.
+#[test]
+fn dropping_the_last_clone_of_a_client_never_blocks_its_thread() {
+    let gate = Arc::new(std::sync::Mutex::new(()));
+    let delivered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closed = gate.lock().unwrap();
+    let transport = Gated {
+        gate: gate.clone(),
+        delivered: delivered.clone(),
+    };
+    // A drain timeout far beyond any wait a busy machine causes: a drop
+    // that waited for the drain could not pass.
+    let drain = Duration::from_secs(60);
+    let queue = QueueConfig::default().drain_timeout(drain);
+    let sender = metlog::sender::QueuedSender::new("stalling", transport, queue).unwrap();
+    let name = "db-reloaded";
+    metlog::set_client(name, Client::builder("db").sender(sender).build());
+    // A request thread holds the client and sends; the reload happens
+    // meanwhile, so the request thread's clone is the last.
+    let (held, reloaded) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let request = std::thread::spawn(move || {
+        let client = metlog::get_client(name);
+        for _ in 0..10 {
+            client.info("query");
+        }
+        held.0.send(()).unwrap();
+        reloaded.1.recv().unwrap();
+        let started = Instant::now();
+        drop(client);
+        started.elapsed()
+    });
+    held.1.recv().unwrap();
+    // The reload: a new client under the name; the old one is dropped here.
+    drop(metlog::set_client(name, Client::builder("db2").build()));
+    reloaded.0.send(()).unwrap();
+    let took = request.join().unwrap();
+    assert!(
+        took < drain / 4,
+        "the drop blocked the request thread {took:?}"
+    );
+    // Once the peer reads again, the worker delivers everything it held.
+    drop(closed);
+    support::wait_until("the dropped client's queue drained", || {
+        delivered.load(Ordering::SeqCst) == 10
+    });
+}

@@ -32,6 +32,14 @@ fn child(mode: &str) {
         }
         std::process::exit(0);
     }
+    if mode == "dropped" {
+        // Dropped as `main` ends: the drop does not wait, its worker drains.
+        for _ in 0..MESSAGES {
+            client.incr("at.exit");
+        }
+        drop(client);
+        return;
+    }
     if mode == "named" {
         metlog::set_client("db", client);
         for _ in 0..MESSAGES {
@@ -118,6 +126,19 @@ fn a_panic_delivers_everything_queued() {
     );
     assert!(!output.status.success(), "the child panicked");
     assert_eq!(received, MESSAGES);
+}
+
+/// A client dropped just before `main` returns: its drop does not wait for
+/// the drain, and the exit waits for the worker draining it instead.
+#[test]
+fn a_client_dropped_as_main_ends_is_delivered_too() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    everything_arrives(
+        &support::test_name!(a_client_dropped_as_main_ends_is_delivered_too),
+        "dropped",
+    );
 }
 
 #[test]
@@ -482,4 +503,37 @@ fn a_client_with_nothing_waiting_is_not_reported_lost_when_the_exit_runs_out_of_
         !reports.iter().any(|r| r.contains("client \"ok\"")),
         "the client with nothing waiting is not: {stderr}"
     );
+}
+
+/// A flush guard dropped as `main` returns, its TCP peer down, default
+/// timeouts: the guard and the exit after it share one 5 s budget (attack
+/// finding: the guard waited 5 s, then the exit another 5 s) — and the
+/// peer being down is said, with what was lost.
+#[test]
+fn a_flush_guard_and_the_exit_share_one_budget() {
+    if child_mode().as_deref() == Some("guard") {
+        let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
+        let client = metlog::Client::builder("guarded")
+            .sender(TcpSender::new(addr.as_str()).unwrap())
+            .build();
+        metlog::set_global_client(client.clone()).unwrap();
+        let _flush_at_exit = client.flush_guard();
+        for _ in 0..25 {
+            metlog::incr("at.exit");
+        }
+        return;
+    }
+    let started = std::time::Instant::now();
+    let (output, _) = run(
+        &support::test_name!(a_flush_guard_and_the_exit_share_one_budget),
+        "guard",
+        false,
+    );
+    let took = started.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // One 5 s budget (and what a busy machine adds); two would be 10 s.
+    assert!(took < Duration::from_secs(8), "took {took:?}: {stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(stderr.contains("those messages are lost"), "{stderr}");
 }

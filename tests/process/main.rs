@@ -16,6 +16,7 @@ mod fork;
 mod fork_exit;
 mod fork_locks;
 mod fork_println;
+mod fork_router;
 mod fork_sampling;
 mod fork_stdout;
 mod global_client;

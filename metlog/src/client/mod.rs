@@ -578,10 +578,12 @@ impl Client {
             .unwrap_or_else(|_| Err(SendError::new(SendErrorKind::Other, "flush panicked")))
     }
 
-    /// A guard that flushes this client when dropped: keep it in `main` so
-    /// messages still queued at exit are delivered (within the flush
-    /// timeout) — for a global client, which is never dropped, this is the
-    /// way to drain it.
+    /// A guard that flushes this client when dropped, at a point of your
+    /// choosing (within its sender's flush timeout). Kept in `main`, it
+    /// flushes as `main` returns; the delivery at exit that follows (of the
+    /// global and named clients and every queue still alive) shares its
+    /// budget — its 5 s count from the start of the guard's flush — so with
+    /// the default flush timeout the two together take at most 5 s.
     ///
     /// ```
     /// let client = metlog::Client::builder("app").sender(metlog::sender::NullSender).build();
@@ -795,8 +797,20 @@ pub struct FlushGuard {
 }
 
 impl Drop for FlushGuard {
+    /// Flushes the client (its sender's flush timeout at most; during the
+    /// process's exit work, what is left of the exit's budget). Dropped at
+    /// the end of `main`, the guard and the delivery at exit share one
+    /// budget: the exit's 5 s count from the start of this flush.
     fn drop(&mut self) {
-        self.client.flush();
+        let result = match crate::process::guard_flush_begins() {
+            Some(left) => self.client.flush_with(|sender| sender.flush_timeout(left)),
+            None => self.client.flush_with(|sender| sender.flush()),
+        };
+        crate::process::guard_flush_ended();
+        if let Err(err) = result {
+            self.client
+                .report_failure(format_args!("flush failed: {err}"));
+        }
     }
 }
 

@@ -86,9 +86,13 @@ impl QueueConfig {
         self
     }
 
-    /// How long dropping the sender waits for the queue to drain (default
-    /// 5 s); after that the worker is left behind, so a hung transport never
-    /// hangs the program's exit.
+    /// How long the worker keeps draining the queue once the sender is
+    /// dropped (default 5 s). The drop itself never waits: the thread that
+    /// drops the last handle goes on at once, and the worker drains, closes
+    /// its transport and stops on its own — or, stuck past this time (a
+    /// hung transport), is left behind. The process's exit waits for such a
+    /// worker, within this time and the exit's own budget, so what it
+    /// drains is not lost when the program ends just after the drop.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
         self
@@ -141,12 +145,14 @@ struct Shared {
     /// to the transport when it finished the last one.
     rounds_done: AtomicU64,
     handed_through: AtomicU64,
-    /// Set when the sender is dropped (`None`: drain, then close within the
-    /// drain timeout), or by the exit work once the queue is flushed: the
-    /// worker closes its transport by this deadline (so what the transport
-    /// holds — ZeroMQ's own queue — leaves before the process ends). Either
-    /// way it takes one last round, closes its transport and stops.
-    close: OnceLock<Option<Instant>>,
+    /// Set when the sender is dropped (the drop's time and the drain
+    /// timeout), or by the exit work once the queue is flushed: the worker
+    /// closes its transport by this deadline (so what the transport holds —
+    /// ZeroMQ's own queue — leaves before the process ends). Either way it
+    /// takes one last round, closes its transport and stops.
+    close: OnceLock<Instant>,
+    /// Set when the sender was dropped (`close` is then its drain deadline).
+    dropped: AtomicBool,
     /// Set by the worker when it has stopped.
     stopped: AtomicBool,
 }
@@ -170,6 +176,22 @@ impl Shared {
                 .0;
         }
         true
+    }
+
+    /// Whether the sender was dropped and its worker, still not stopped,
+    /// is past its drain timeout — stuck in a lookup or a write: left to
+    /// finish (or not) on its own; the exit does not wait for it (again).
+    fn drain_overdue(&self) -> bool {
+        if self.leave.given_up() {
+            return true;
+        }
+        let overdue = self.dropped.load(SeqCst)
+            && !self.stopped.load(SeqCst)
+            && self.close.get().is_some_and(|&c| c <= Instant::now());
+        if overdue {
+            self.leave.give_up();
+        }
+        overdue
     }
 
     fn wake_worker(&self) {
@@ -269,7 +291,7 @@ fn deliver_queues_at_exit(deadline: Instant) {
         .unwrap_or_default();
     for queue in &queues {
         if queue.exit_reported.load(SeqCst) > 0
-            || queue.leave.given_up()
+            || queue.drain_overdue()
             || queue.tally.settled() >= queue.queue.accepted()
         {
             continue;
@@ -288,7 +310,7 @@ fn deliver_queues_at_exit(deadline: Instant) {
     // refused: it could not leave.
     crate::process::close_queues();
     for queue in &queues {
-        if queue.close.set(Some(deadline)).is_ok() {
+        if queue.close.set(deadline).is_ok() {
             queue.wake_worker();
         }
     }
@@ -297,11 +319,13 @@ fn deliver_queues_at_exit(deadline: Instant) {
     // delivered is reported too — no message leaves the process counted
     // queued without a word.
     for queue in &queues {
-        if queue.leave.given_up() {
-            continue;
-        }
         if !on_own_worker(queue) {
-            queue.wait_for(deadline, || queue.stopped.load(SeqCst));
+            // A dropped sender's worker drains until its own deadline.
+            let until = queue.close.get().map_or(deadline, |&c| c.min(deadline));
+            queue.wait_for(until, || queue.stopped.load(SeqCst));
+        }
+        if queue.drain_overdue() {
+            continue;
         }
         let waiting = queue.queue.accepted().saturating_sub(queue.tally.settled());
         let said = queue.exit_reported.load(SeqCst);
@@ -444,6 +468,7 @@ impl QueuedSender {
             rounds_done: AtomicU64::new(0),
             handed_through: AtomicU64::new(0),
             close: OnceLock::new(),
+            dropped: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
         });
         crate::process::hold_across_fork(crate::process::ForkLock::LiveQueues, || {
@@ -638,8 +663,12 @@ impl Sender for QueuedSender {
 }
 
 impl Drop for QueuedSender {
-    /// Lets the worker drain the queue and stop, waiting at most the drain
-    /// timeout.
+    /// Tells the worker to drain the queue within the drain timeout, close
+    /// its transport and stop — without waiting for it: the thread that
+    /// drops the last handle (a request thread, when a configuration reload
+    /// replaced its client) is never blocked by a peer that stalls. The
+    /// process's exit still waits for such a worker (within the exit's
+    /// budget and the drain timeout), so what it drains is not lost at exit.
     fn drop(&mut self) {
         if crate::process::forks() != self.shared.forks {
             // In the child of a fork: this worker does not exist here (the
@@ -647,14 +676,14 @@ impl Drop for QueuedSender {
             return;
         }
         let shared = &*self.shared;
-        let _ = shared.close.set(None);
-        shared.wake_worker();
-        let deadline = Instant::now() + shared.config.drain_timeout;
-        if !shared.wait_for(deadline, || shared.stopped.load(SeqCst)) {
-            // Left to finish (or not) on its own — stuck in a lookup or a
-            // write: the exit does not spend its time on it again.
-            shared.leave.give_up();
+        if shared
+            .close
+            .set(Instant::now() + shared.config.drain_timeout)
+            .is_ok()
+        {
+            shared.dropped.store(true, SeqCst);
         }
+        shared.wake_worker();
     }
 }
 
@@ -743,7 +772,6 @@ fn run(transport: Box<dyn Transport>, shared: &Shared, outcome: &Outcome) {
         };
         if let Some(deadline) = close {
             // What the transport holds must leave now (ZeroMQ's own queue).
-            let deadline = deadline.unwrap_or_else(|| Instant::now() + shared.config.drain_timeout);
             worker.with_leave(|transport, outcome| transport.close(outcome, deadline));
             worker.fail_left();
             return;

@@ -1,8 +1,7 @@
 //! [`Router`]: a sender per message type.
 
-use std::time::Duration;
-
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 use super::{Delivery, SendError, Sender};
 use crate::record::Record;
@@ -21,6 +20,12 @@ use crate::record::Record;
 /// client.info("hello");
 /// assert_eq!((metrics.len(), logs.len()), (1, 1));
 /// ```
+///
+/// Flushing a router flushes its routes at once, on at most 16 threads
+/// however many routes it has, within one wait: `flush_timeout(t)` takes at
+/// most `t` for all of them; `flush` lets each route wait its own flush
+/// timeout, and once one route has waited and failed, the routes not yet
+/// begun get no longer.
 pub struct Router {
     routes: Vec<(Vec<String>, Route)>,
     default: Route,
@@ -138,11 +143,11 @@ impl Sender for Router {
     }
 
     fn flush(&self) -> Result<(), SendError> {
-        flush_together(self.all(), |sender| sender.flush())
+        flush_together(self.all(), None)
     }
 
     fn flush_timeout(&self, timeout: Duration) -> Result<(), SendError> {
-        flush_together(self.all(), |sender| sender.flush_timeout(timeout))
+        flush_together(self.all(), Some(timeout))
     }
 
     /// The sum over the routes, a queue serving several counted once.
@@ -155,49 +160,58 @@ impl Sender for Router {
     }
 }
 
-/// Runs `flush` on every route's sender at once (a thread each but the
-/// first, which runs here; inline when no thread can be had); `Ok`, or one
-/// error saying what each failure said (of the first's kind).
+/// How many threads a router's flush uses at most, its caller's among them:
+/// the routes' flushes mostly wait, and a router of tens of thousands of
+/// routes must not start a thread for each.
+const FLUSH_THREADS: usize = 16;
+
+/// Runs every route's flush on a few threads at once (the caller's, and
+/// others up to [`FLUSH_THREADS`], each taking the next route not yet
+/// flushed), all within one wait: with `timeout`, each route gets what is
+/// left of it; without (each route its own flush timeout), once a route's
+/// flush has waited and failed, the routes not yet begun get only until
+/// then. `Ok`,
+/// or one error saying what each failure said (of the first's kind).
 fn flush_together<'a>(
     routes: impl Iterator<Item = &'a Route>,
-    flush: impl Fn(&dyn Sender) -> Result<(), SendError> + Sync,
+    timeout: Option<Duration>,
 ) -> Result<(), SendError> {
-    let senders: Vec<&dyn Sender> = routes.map(|route| &*route.sender).collect();
-    let (first, rest) = senders.split_first().expect("a router has a default route");
-    let flush = &flush;
+    let pool = Pool {
+        senders: routes.map(|route| &*route.sender).collect(),
+        next: AtomicUsize::new(0),
+        started: Instant::now(),
+        cutoff: AtomicU64::new(timeout.map_or(u64::MAX, nanos)),
+        own_timeouts: timeout.is_none(),
+    };
     // A flush from a queue's own worker (its transport flushing a client
     // that sends through it) is refused at once, not waited for: the
     // threads flushing for this one work for the same queue.
     let worker = crate::process::worker_of();
-    let results = std::thread::scope(|scope| {
-        let others: Vec<_> = rest
-            .iter()
-            .map(|&sender| {
-                std::thread::Builder::new()
-                    .name("metlog-flush".into())
-                    .spawn_scoped(scope, move || {
-                        crate::process::mark_own_thread();
-                        crate::process::set_worker_of(worker);
-                        flush(sender)
-                    })
-                    .map_err(|_| sender)
+    let helpers = pool.senders.len().min(FLUSH_THREADS) - 1;
+    let mut failures = std::thread::scope(|scope| {
+        let pool = &pool;
+        let others: Vec<_> = (0..helpers)
+            .filter_map(|_| {
+                let builder = std::thread::Builder::new().name("metlog-flush".into());
+                // No thread to be had: fewer do the work.
+                let helper = builder.spawn_scoped(scope, move || {
+                    crate::process::mark_own_thread();
+                    crate::process::set_worker_of(worker);
+                    pool.work()
+                });
+                helper.ok()
             })
             .collect();
-        let mut results = vec![flush(*first)];
+        let mut failures = pool.work();
         for other in others {
-            results.push(match other {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(SendError::new(
-                        super::SendErrorKind::Other,
-                        "a flush panicked",
-                    ))
-                }),
-                Err(sender) => flush(sender),
-            });
+            // `work` catches the routes' panics: it does not panic itself.
+            failures.extend(other.join().unwrap_or_default());
         }
-        results
+        failures
     });
-    let mut errors: Vec<SendError> = results.into_iter().filter_map(Result::err).collect();
+    // In the routes' order.
+    failures.sort_by_key(|(route, _)| *route);
+    let mut errors: Vec<SendError> = failures.into_iter().map(|(_, error)| error).collect();
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
@@ -206,6 +220,65 @@ fn flush_together<'a>(
             Err(SendError::new(errors[0].kind(), text.join("; ")))
         }
     }
+}
+
+/// The routes a router's flush works through (see [`flush_together`]).
+struct Pool<'a> {
+    senders: Vec<&'a dyn Sender>,
+    /// The next route to flush.
+    next: AtomicUsize,
+    started: Instant,
+    /// Nanoseconds after `started` by which a flush must end (`u64::MAX`:
+    /// each route's own timeout).
+    cutoff: AtomicU64,
+    /// No timeout was given: each route flushes with its own.
+    own_timeouts: bool,
+}
+
+/// A failed flush that took this long had waited for its timeout.
+const WAITED: Duration = Duration::from_millis(10);
+
+impl Pool<'_> {
+    /// Flushes routes until none is left; the failures, by route.
+    fn work(&self) -> Vec<(usize, SendError)> {
+        let mut failures = Vec::new();
+        loop {
+            let route = self.next.fetch_add(1, SeqCst);
+            let Some(&sender) = self.senders.get(route) else {
+                return failures;
+            };
+            let began = Instant::now();
+            let cutoff = self.cutoff.load(SeqCst);
+            let flush = || match cutoff {
+                u64::MAX => sender.flush(),
+                cutoff => {
+                    let elapsed = nanos(self.started.elapsed());
+                    sender.flush_timeout(Duration::from_nanos(cutoff.saturating_sub(elapsed)))
+                }
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(flush))
+                .unwrap_or_else(|_| {
+                    Err(SendError::new(
+                        super::SendErrorKind::Other,
+                        "a flush panicked",
+                    ))
+                });
+            if let Err(error) = result {
+                // Each route its own timeout, and one ran out (it waited,
+                // not refused at once): the time of one wait is spent, the
+                // routes not yet begun get no more.
+                if self.own_timeouts && began.elapsed() >= WAITED {
+                    let now = nanos(self.started.elapsed());
+                    let _ = self.cutoff.fetch_min(now, SeqCst);
+                }
+                failures.push((route, error));
+            }
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX - 1)
 }
 
 impl std::fmt::Debug for Router {

@@ -26,6 +26,9 @@ pub(crate) struct StreamTransport {
     peer: Resolver,
     /// The peer's name failing to resolve has been reported (once).
     unresolved_reported: bool,
+    /// The peer has been reported unreachable, and not reachable again
+    /// since.
+    unreachable_reported: bool,
     options: SenderOptions,
     backlog_limit: usize,
     stream: Option<TcpStream>,
@@ -63,6 +66,7 @@ impl StreamTransport {
         StreamTransport {
             peer: Resolver::new(peer),
             unresolved_reported: false,
+            unreachable_reported: false,
             backlog_limit: options.backlog.unwrap_or(10_000).max(1),
             backlog_max_bytes: options.queue.max_bytes,
             options: options.clone(),
@@ -111,24 +115,57 @@ impl StreamTransport {
                 Vec::new()
             }
         };
+        let mut error = None;
         for addr in &addrs {
-            if let Ok(stream) = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-                let _ = stream.set_nodelay(true);
-                // A peer that stops reading blocks this worker at most this
-                // long per write; the caller is never blocked (the queue
-                // fills and drops instead).
-                let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-                self.stream = Some(stream);
-                self.peer_eof = false;
-                self.backoff = MIN_BACKOFF;
-                return true;
+            match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+                Ok(stream) => {
+                    self.connected(stream);
+                    return true;
+                }
+                Err(e) => error = Some(e),
             }
         }
-        // Unreachable: messages wait in the backlog (and are reported only
-        // if they are lost); try again after a growing pause.
+        // Unreachable: said once (until it is reachable again), messages
+        // wait in the backlog; try again after a growing pause.
+        if let Some(error) = error {
+            self.report_unreachable(&error);
+        }
         self.next_attempt = Instant::now() + self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         false
+    }
+
+    /// Takes a new connection to the peer (saying so when the peer had
+    /// been reported unreachable).
+    fn connected(&mut self, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        // A peer that stops reading blocks this worker at most this long
+        // per write; the caller is never blocked (the queue fills and
+        // drops instead).
+        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        self.stream = Some(stream);
+        self.peer_eof = false;
+        self.backoff = MIN_BACKOFF;
+        if std::mem::replace(&mut self.unreachable_reported, false) {
+            crate::report::report(format_args!(
+                "peer {} reachable again; delivering the {} message(s) kept meanwhile",
+                self.peer.address,
+                self.backlog.len()
+            ));
+        }
+    }
+
+    /// Says once — at the first failed attempt, not per message — that the
+    /// peer cannot be reached and messages wait for it meanwhile.
+    fn report_unreachable(&mut self, error: &io::Error) {
+        if std::mem::replace(&mut self.unreachable_reported, true) {
+            return;
+        }
+        crate::report::report(format_args!(
+            "peer {} unreachable ({error}); messages wait in the backlog ({} messages, {} bytes \
+             at most; beyond, the oldest are dropped) and connecting is retried",
+            self.peer.address, self.backlog_limit, self.backlog_max_bytes
+        ));
     }
 
     /// The message's bytes framed: `MSG\n` (NDJSON; also RFC 6587
