@@ -98,8 +98,8 @@ impl Message {
     /// escapes them).
     pub fn to_json(&self) -> String {
         let mut out = Vec::new();
-        crate::encode::json::write(self, &mut out);
-        // Cannot fail: the writer writes UTF-8.
+        crate::value::write_json(&mut out, self);
+        // Cannot fail: serde writes UTF-8.
         String::from_utf8(out).unwrap_or_default()
     }
 

@@ -547,6 +547,37 @@ impl<'de> serde::Deserialize<'de> for Fields {
     }
 }
 
+/// Compact JSON of `value` through serde, with [`LineSafe`]'s escapes.
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let start = out.len();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, LineSafe);
+    if value.serialize(&mut serializer).is_err() {
+        out.truncate(start);
+    }
+}
+
+/// serde_json's compact format, escaping the characters that end a line
+/// for Unicode-aware readers but not for JSON: U+0085, U+2028, U+2029.
+struct LineSafe;
+
+impl serde_json::ser::Formatter for LineSafe {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut written = 0;
+        for (at, c) in fragment.char_indices() {
+            if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                writer.write_all(&fragment.as_bytes()[written..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                written = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[written..])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

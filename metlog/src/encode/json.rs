@@ -55,7 +55,7 @@ pub(crate) fn write<'a>(message: impl Into<Envelope<'a>>, out: &mut Vec<u8>) {
 }
 
 /// A JSON string: copied as it is when nothing in it needs escaping (the
-/// line breaks [`LineSafe`] escapes begin with bytes 0xC2 and 0xE2).
+/// line breaks `write_json` escapes begin with bytes 0xC2 and 0xE2).
 fn string(text: &str, out: &mut Vec<u8>) {
     let plain = |b: u8| b >= 0x20 && !matches!(b, b'"' | b'\\' | 0xC2 | 0xE2);
     if text.bytes().all(plain) {
@@ -67,36 +67,7 @@ fn string(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Compact JSON of `value` through serde, with [`LineSafe`]'s escapes.
-pub(crate) fn to_writer<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    let start = out.len();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, LineSafe);
-    if value.serialize(&mut serializer).is_err() {
-        out.truncate(start);
-    }
-}
-
-/// serde_json's compact format, escaping the characters that end a line
-/// for Unicode-aware readers but not for JSON: U+0085, U+2028, U+2029.
-struct LineSafe;
-
-impl serde_json::ser::Formatter for LineSafe {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut written = 0;
-        for (at, c) in fragment.char_indices() {
-            if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
-                writer.write_all(&fragment.as_bytes()[written..at])?;
-                write!(writer, "\\u{:04x}", u32::from(c))?;
-                written = at + c.len_utf8();
-            }
-        }
-        writer.write_all(&fragment.as_bytes()[written..])
-    }
-}
+pub(crate) use crate::value::write_json as to_writer;
 
 fn number(n: u64, out: &mut Vec<u8>) {
     let mut digits = [0u8; crate::text::DECIMAL_LEN];
