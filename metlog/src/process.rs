@@ -86,7 +86,7 @@ pub(crate) fn in_exit_work() -> bool {
 #[cfg(unix)]
 extern "C" fn at_exit() {
     // Unwinding out of an `extern "C"` function aborts: nothing may.
-    let _ = std::panic::catch_unwind(run_exit_work);
+    let _ = std::panic::catch_unwind(|| run_exit_work(|| ()));
 }
 
 /// The last flush guard's flush: when it began, and when it ended (`None`
@@ -136,13 +136,42 @@ fn exit_work_deadline() -> Instant {
     start + EXIT_BUDGET
 }
 
-/// The exit work, once per process (the first of the C runtime's exit and
-/// a termination signal, see [`deliver_on_signals`], runs it).
-fn run_exit_work() {
-    static RAN: AtomicBool = AtomicBool::new(false);
-    if RAN.swap(true, Ordering::SeqCst) {
+/// Where this process's exit work is: the forks the process had been
+/// through when it began (a fork's child has not begun its own), shifted
+/// left by two, and [`BEGUN`] or [`DONE`].
+static EXIT_WORK: AtomicU64 = AtomicU64::new(0);
+const BEGUN: u64 = 1;
+const DONE: u64 = 2;
+
+/// The exit work, once per process, then `then`. The first of the C
+/// runtime's exit and a termination signal ([`deliver_on_signals`]) runs
+/// it; the other, coming while it runs, waits for it to finish rather than
+/// letting the process end under it (a cut line, messages lost unsaid).
+fn run_exit_work(then: impl FnOnce()) {
+    let this = forks() << 2;
+    let now = EXIT_WORK.load(Ordering::SeqCst);
+    let begun_here = now & !3 == this && now & 3 != 0;
+    if !begun_here
+        && EXIT_WORK
+            .compare_exchange(now, this | BEGUN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        let _ = std::panic::catch_unwind(exit_work);
+        // Before it is marked done: a signal's `then` ends the process
+        // while the other path still waits.
+        then();
+        EXIT_WORK.store(this | DONE, Ordering::SeqCst);
         return;
     }
+    // Begun by another thread: bounded, in case that thread is stuck.
+    let deadline = Instant::now() + EXIT_BUDGET + Duration::from_secs(1);
+    while EXIT_WORK.load(Ordering::SeqCst) == this | BEGUN && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    then();
+}
+
+fn exit_work() {
     let deadline = exit_work_deadline();
     *EXIT_DEADLINE
         .lock()
@@ -168,8 +197,10 @@ fn run_exit_work() {
 /// of its own: the signal handler only wakes that thread, so whatever the
 /// signal interrupts (a thread holding a lock, an allocation) is left to
 /// finish. A second signal during the delivery ends the process at once.
-/// In the child of a `fork()`, which has no delivery thread, the signals
-/// act as they would without this call.
+/// A signal that comes while the process is already exiting (`main`
+/// returned) lets that delivery finish. In the child of a `fork()`, which
+/// has no delivery thread, the signals act as they would without this
+/// call — unless the child calls it again, for a thread of its own.
 ///
 /// It replaces the default action of SIGTERM and SIGINT; a program that
 /// handles them itself (a graceful shutdown) should not call it, but flush
@@ -185,44 +216,57 @@ pub fn deliver_on_signals() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::{flag, iterator::Signals, low_level};
 
-    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut installed = INSTALLED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if *installed {
+    // The process whose thread delivers (0: none): a fork's child that
+    // calls this again gets a thread of its own.
+    static DELIVERED_BY: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    let before = DELIVERED_BY.load(Ordering::SeqCst);
+    if before == pid
+        || DELIVERED_BY
+            .compare_exchange(before, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+    {
         return Ok(());
     }
+    watch_forks();
     let signals = [SIGTERM, SIGINT];
     // Set by the first signal: the next one takes the default action.
     let stopping = Arc::new(AtomicBool::new(false));
-    let parent = std::process::id();
-    for signal in signals {
-        // SAFETY: the action runs in the signal handler and calls only
-        // async-signal-safe functions: `getpid`, and signal-hook's
-        // `emulate_default_handler` (documented as async-signal-safe).
-        unsafe {
-            low_level::register(signal, move || {
-                if std::process::id() != parent {
-                    let _ = low_level::emulate_default_handler(signal);
-                }
-            })?;
-        }
-        flag::register_conditional_default(signal, Arc::clone(&stopping))?;
-        flag::register(signal, Arc::clone(&stopping))?;
-    }
-    let mut pending = Signals::new(signals)?;
-    std::thread::Builder::new()
-        .name("metlog-signals".into())
-        .spawn(move || {
-            if let Some(signal) = pending.forever().next() {
-                let _ = std::panic::catch_unwind(run_exit_work);
-                let _ = low_level::emulate_default_handler(signal);
-                // Not reached: the default action of both ends the process.
-                std::process::exit(128 + signal);
+    let registered = (|| {
+        for signal in signals {
+            // SAFETY: the action runs in the signal handler and calls only
+            // async-signal-safe functions: `getpid`, an atomic load, and
+            // signal-hook's `emulate_default_handler` (documented as
+            // async-signal-safe).
+            unsafe {
+                low_level::register(signal, move || {
+                    if std::process::id() != DELIVERED_BY.load(Ordering::SeqCst) {
+                        let _ = low_level::emulate_default_handler(signal);
+                    }
+                })?;
             }
-        })?;
-    *installed = true;
-    Ok(())
+            flag::register_conditional_default(signal, Arc::clone(&stopping))?;
+            flag::register(signal, Arc::clone(&stopping))?;
+        }
+        let mut pending = Signals::new(signals)?;
+        std::thread::Builder::new()
+            .name("metlog-signals".into())
+            .spawn(move || {
+                if let Some(signal) = pending.forever().next() {
+                    run_exit_work(|| {
+                        let _ = low_level::emulate_default_handler(signal);
+                        // Not reached: the default action of both ends the
+                        // process.
+                        std::process::exit(128 + signal);
+                    });
+                }
+            })
+            .map(drop)
+    })();
+    if registered.is_err() {
+        DELIVERED_BY.store(before, Ordering::SeqCst);
+    }
+    registered
 }
 
 /// Set by the exit work once it has delivered what it could: from then on

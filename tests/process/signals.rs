@@ -186,3 +186,156 @@ fn in_the_child_of_a_fork_sigterm_ends_it_at_once() {
         "ended by SIGTERM, not {status:#x} (99: the signal was swallowed)"
     );
 }
+
+/// The child's side of the overlap tests: queue `count` lines of 200 bytes
+/// to the TCP peer at `METLOG_TEST_ADDR`, with a queue and backlog that hold
+/// them all.
+fn queue_many(count: usize) {
+    metlog::deliver_on_signals().unwrap();
+    let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
+    let queue = QueueConfig::default()
+        .capacity(count * 2)
+        .flush_timeout(Duration::from_secs(4));
+    let options = SenderOptions::default().queue(queue).backlog(count * 2);
+    let sender = TcpSender::with_options(addr.as_str(), options).unwrap();
+    metlog::set_global_client(metlog::Client::builder("overlap").sender(sender).build()).unwrap();
+    let padding = "y".repeat(200);
+    for i in 0..count {
+        metlog::global_client()
+            .unwrap()
+            .info(format!("m{i} {padding}"));
+    }
+}
+
+/// Reads the peer's lines: how many, and whether each is whole JSON.
+fn read_lines(conn: std::net::TcpStream) -> (usize, usize) {
+    let mut whole = 0;
+    let mut cut = 0;
+    for line in BufReader::new(conn).lines().map_while(Result::ok) {
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(_) => whole += 1,
+            Err(_) => cut += 1,
+        }
+    }
+    (whole, cut)
+}
+
+/// A signal whose delivery is under way when `main` returns: the exit
+/// waits for that delivery instead of ending the process under it (it lost
+/// messages unsaid and left the peer a cut line); the signal still ends
+/// the process.
+#[test]
+fn main_returning_during_a_signals_delivery_waits_for_it() {
+    const COUNT: usize = 30_000;
+    if std::env::var_os("METLOG_TEST_OVERLAP").is_some() {
+        queue_many(COUNT);
+        // SAFETY: `raise` has no precondition.
+        unsafe { libc::raise(libc::SIGTERM) };
+        // `main` returns while the signal's delivery runs.
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let reader = std::thread::spawn(move || listener.accept().map(|(c, _)| read_lines(c)));
+    let test = support::test_name!(main_returning_during_a_signals_delivery_waits_for_it);
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
+        .env("METLOG_TEST_OVERLAP", "1")
+        .env("METLOG_TEST_ADDR", addr)
+        .output()
+        .unwrap();
+    let (whole, cut) = reader.join().unwrap().unwrap();
+    assert_eq!((whole, cut), (COUNT, 0), "{output:?}");
+    // Ended by the signal (or, had the exit begun first, by the exit).
+    assert!(
+        matches!(output.status.signal(), Some(libc::SIGTERM)) || output.status.success(),
+        "{output:?}"
+    );
+}
+
+/// SIGTERM while the exit's own delivery runs (`main` has returned, the
+/// peer is still reading): that delivery finishes; nothing is cut or lost.
+#[test]
+fn a_signal_during_the_exits_delivery_lets_it_finish() {
+    const COUNT: usize = 100_000;
+    if std::env::var_os("METLOG_TEST_OVERLAP").is_some() {
+        queue_many(COUNT);
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let test = support::test_name!(a_signal_during_the_exits_delivery_lets_it_finish);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
+        .env("METLOG_TEST_OVERLAP", "1")
+        .env("METLOG_TEST_ADDR", addr)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut lines = BufReader::new(conn).lines().map_while(Result::ok);
+    // 20 MB cannot all sit in socket buffers: after this many lines the
+    // child is still delivering, whichever of its threads began.
+    let mut whole = lines.by_ref().take(1_000).count();
+    // SAFETY: `kill` of our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let mut cut = 0;
+    for line in lines {
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(_) => whole += 1,
+            Err(_) => cut += 1,
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!((whole, cut), (COUNT, 0), "{status:?}");
+}
+
+/// A fork's child that calls `deliver_on_signals` again gets a delivery
+/// thread of its own: its queue is delivered on SIGTERM, then SIGTERM ends
+/// it (the parent's call alone would end it at once).
+#[test]
+fn a_forks_child_that_calls_it_again_delivers() {
+    const COUNT: usize = 1_000;
+    if std::env::var_os("METLOG_TEST_FORK_AGAIN").is_some() {
+        metlog::deliver_on_signals().unwrap();
+        // SAFETY: the child runs Rust code after a fork of this process,
+        // as the fork tests do; it ends by a signal or `_exit`.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            metlog::deliver_on_signals().unwrap();
+            let addr = std::env::var("METLOG_TEST_ADDR").unwrap();
+            let sender = TcpSender::new(addr.as_str()).unwrap();
+            let client = metlog::Client::builder("child").sender(sender).build();
+            metlog::set_global_client(client).unwrap();
+            for _ in 0..COUNT {
+                metlog::incr("from.the.child");
+            }
+            unsafe {
+                libc::raise(libc::SIGTERM);
+                libc::sleep(20);
+                libc::_exit(99);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child, into a local.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let by_sigterm = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM;
+        unsafe { libc::_exit(if by_sigterm { 0 } else { 1 }) };
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let reader = std::thread::spawn(move || listener.accept().map(|(c, _)| read_lines(c)));
+    let test = support::test_name!(a_forks_child_that_calls_it_again_delivers);
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
+        .env("METLOG_TEST_FORK_AGAIN", "1")
+        .env("METLOG_TEST_ADDR", addr)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the fork's child ended by SIGTERM: {output:?}"
+    );
+    assert_eq!(reader.join().unwrap().unwrap(), (COUNT, 0), "{output:?}");
+}
