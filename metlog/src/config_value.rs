@@ -46,12 +46,14 @@ impl ConfigValue {
         raw: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ConfigValue, EnvError> {
+        // One allowance for the whole value, a list's lines together.
+        let mut allowance = MAX_EXPANDED_VALUE;
         if !raw.contains('\n') {
-            return convert_scalar(raw, env);
+            return convert_scalar(raw, env, &mut allowance);
         }
         let lines = raw.lines().filter(|l| !l.trim().is_empty());
         lines
-            .map(|line| convert_scalar(line, env))
+            .map(|line| convert_scalar(line, env, &mut allowance))
             .collect::<Result<_, _>>()
             .map(ConfigValue::List)
     }
@@ -112,14 +114,16 @@ pub(crate) enum EnvError {
     TooLong(String),
 }
 
-/// The longest an INI value may grow by `${VAR}` replacement (64 KiB), as
-/// by `%(name)s` interpolation: a bound on what a huge or repeated
-/// variable costs (`${A}` ×500 of a 1 MB `A` made a 500 MB logger name).
+/// The most text `${VAR}` replacement may put into one INI value (64 KiB;
+/// a list's lines together), as for `%(name)s` interpolation: a bound on
+/// what a huge or repeated variable costs (`${A}` ×500 of a 1 MB `A` made a
+/// 500 MB logger name; 20,000 lines of `${A}` in a list, 3.4 GB).
 pub(crate) const MAX_EXPANDED_VALUE: usize = 64 * 1024;
 
 fn convert_scalar(
     raw: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    allowance: &mut usize,
 ) -> Result<ConfigValue, EnvError> {
     let value = raw.trim();
     let looks_numeric = value
@@ -136,11 +140,16 @@ fn convert_scalar(
         "false" | "f" | "no" | "off" => return Ok(ConfigValue::Bool(false)),
         _ => {}
     }
-    Ok(ConfigValue::Str(substitute_env(value, env)?))
+    Ok(ConfigValue::Str(substitute_env(value, env, allowance)?))
 }
 
-/// Replaces every `${NAME}` (letters, digits, `_`) from the environment.
-fn substitute_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
+/// Replaces every `${NAME}` (letters, digits, `_`) from the environment,
+/// taking what it inserts from `allowance`.
+fn substitute_env(
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    allowance: &mut usize,
+) -> Result<String, EnvError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -156,9 +165,9 @@ fn substitute_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
         }
         out.push_str(&rest[..start]);
         let variable = env(name).ok_or_else(|| EnvError::Missing(name.to_owned()))?;
-        if out.len() + variable.len() > MAX_EXPANDED_VALUE {
-            return Err(EnvError::TooLong(name.to_owned()));
-        }
+        *allowance = allowance
+            .checked_sub(variable.len())
+            .ok_or_else(|| EnvError::TooLong(name.to_owned()))?;
         out.push_str(&variable);
         rest = &after[end + 1..];
     }
@@ -220,5 +229,11 @@ mod tests {
         assert!(ConfigValue::from_ini("${BIG}", &env).is_ok());
         let err = ConfigValue::from_ini("${BIG}/${BIG}", &env).unwrap_err();
         assert_eq!(err, EnvError::TooLong("BIG".into()));
+        // A list's lines share the one allowance.
+        let err = ConfigValue::from_ini("a\n${BIG}\n${BIG}", &env).unwrap_err();
+        assert_eq!(err, EnvError::TooLong("BIG".into()));
+        let lines = "${SMALL}\n".repeat(20_000);
+        let env = |name: &str| (name == "SMALL").then(|| "y".repeat(10));
+        assert!(ConfigValue::from_ini(&lines, &env).is_err(), "200 KB in all");
     }
 }
