@@ -234,6 +234,9 @@ mod tests {
         assert_eq!(err, EnvError::TooLong("BIG".into()));
         let lines = "${SMALL}\n".repeat(20_000);
         let env = |name: &str| (name == "SMALL").then(|| "y".repeat(10));
-        assert!(ConfigValue::from_ini(&lines, &env).is_err(), "200 KB in all");
+        assert!(
+            ConfigValue::from_ini(&lines, &env).is_err(),
+            "200 KB in all"
+        );
     }
 }

@@ -65,8 +65,12 @@ pub enum Prefix {
 /// A tag is `key:value`, a string, number or boolean field (others are left
 /// out). So that no tag can end the line, start another tag or metric, or
 /// forge a Graphite tag, `,` `|` `#` `;`, whitespace and control characters
-/// become `_` in keys and values, and `:` too in keys; a key left empty is
-/// left out.
+/// become `_` in keys and values, and `:` and `=` too in keys; a key left
+/// empty is left out. The outcome put in the key by `outcome_in_key` is
+/// cleaned of `;` and `=` as well. The name and `fields.logger` are keyed
+/// as the routers keyed them, `;` and `=` kept — statsd 0.9 reads
+/// `;k=v` in a key as a Graphite tag, as it did for metlog-py's messages:
+/// a name made of untrusted input should be cleaned by the caller.
 ///
 /// ```
 /// use metlog::encode::statsd::Tags;
@@ -201,7 +205,9 @@ fn write_key(message: &Envelope<'_>, style: &Style, out: &mut Vec<u8>) -> Result
     {
         out.push(b'.');
         let before = out.len();
-        push_statsd_key(outcome, out);
+        // Not the routers' key, so not bound by it: a field's value gets
+        // no `;k=v` Graphite tag into the key (statsd 0.9 reads one).
+        push_statsd_key(&outcome.replace([';', '='], "_"), out);
         if out.len() == before {
             out.pop();
         }
@@ -278,11 +284,12 @@ fn write_tags<'a>(fields: impl Iterator<Item = (&'a str, ValueRef<'a>)>, out: &m
 
 /// `text` with what could end a DogStatsD tag, tag list or line as `_`:
 /// `,` `|` `#`, `;` (Graphite's tag separator, which Etsy statsd 0.9 makes
-/// of tags), whitespace and control characters; in a key, `:` too.
+/// of tags), whitespace and control characters; in a key, `:` and `=`
+/// too (statsd 0.9 writes a tag as `;key=value`).
 fn push_tag_text(text: &str, key: bool, out: &mut Vec<u8>) {
     let breaks = |c: char| {
         matches!(c, ',' | '|' | '#' | ';')
-            || (key && c == ':')
+            || (key && matches!(c, ':' | '='))
             || c.is_whitespace()
             || c.is_control()
             || js_whitespace(c)
@@ -637,6 +644,9 @@ mod tests {
         assert_eq!(styled(&odd, &on).unwrap(), "t.a_b_:5|ms");
         let empty = msg_with("timer", "t", "5", &[("outcome", "!!".into())]);
         assert_eq!(styled(&empty, &on).unwrap(), "t:5|ms");
+        // No Graphite tag forged through the outcome.
+        let forged = msg_with("timer", "t", "5", &[("outcome", "x;admin=true".into())]);
+        assert_eq!(styled(&forged, &on).unwrap(), "t.x_admin_true:5|ms");
         // No outcome field: the key as it was.
         assert_eq!(
             styled(&msg_with("counter", "n", "1", &[]), &on).unwrap(),
@@ -721,6 +731,7 @@ mod tests {
             (":", "empty key once cleaned? no: it is `_`".into()),
             ("", "an empty key is left out".into()),
             ("k", "".into()),
+            ("x=y", "a tag key's = would make statsd 0.9's ;x=y=…".into()),
         ];
         let msg = msg_with("counter", "n", "1", &fields);
         let all = Style {
@@ -730,10 +741,11 @@ mod tests {
         let line = styled(&msg, &all).unwrap();
         assert_eq!(
             line,
-            "n:1|c|#a_b_c_d_e_f_g:x_y_z_w_v:u___evil:1_c,_:empty_key_once_cleaned?_no:_it_is_`_`,k:"
+            "n:1|c|#a_b_c_d_e_f_g:x_y_z_w_v:u___evil:1_c,_:empty_key_once_cleaned?_no:_it_is_`_`,k:,\
+             x_y:a_tag_key's_=_would_make_statsd_0.9's__x=y=…"
         );
         let parsed = parse_dogstatsd(&line).unwrap();
-        assert_eq!(parsed.tags.len(), 3, "{parsed:?}");
+        assert_eq!(parsed.tags.len(), 4, "{parsed:?}");
         assert_eq!(parsed.tags[0].1, "x_y_z_w_v:u___evil:1_c");
     }
 
@@ -786,7 +798,7 @@ mod tests {
         text.chars()
             .map(|c| {
                 let breaks = ",|#;".contains(c)
-                    || (key && c == ':')
+                    || (key && (c == ':' || c == '='))
                     || c.is_whitespace()
                     || c.is_control()
                     || c == '\u{feff}';
