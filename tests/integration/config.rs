@@ -915,6 +915,13 @@ fn unknown_options_are_errors_in_every_section_naming_the_nearest() {
             "[metlog] line 3: sender_hots: unknown option for the udp sender (expected host, \
              port, queue_capacity, queue_max_bytes, flush_timeout); did you mean `sender_host`?",
         ),
+        // A client option in `[DEFAULT]` is the client's (as configparser
+        // makes it), checked as its own, and placed where it is written.
+        (
+            "[DEFAULT]\nsender_hots = 10.0.0.1\n[metlog]\nsender_class = udp\n",
+            "[DEFAULT] line 2: sender_hots: unknown option for the udp sender (expected host, \
+             port, queue_capacity, queue_max_bytes, flush_timeout); did you mean `sender_host`?",
+        ),
         (
             "[metlog]\nloger = app\nsender_class = null\n",
             "[metlog] line 2: loger: unknown option (expected logger, severity, \

@@ -228,6 +228,39 @@ fn file_sender_follows_logrotate_create() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The file and its directory deleted: once the sender sees the path will
+/// not open again, messages are counted failed (they were written into the
+/// deleted file, counted sent); when the path can be made again, they go
+/// there.
+#[test]
+fn file_sender_refuses_messages_once_its_file_is_deleted_for_good() {
+    let dir = temp_dir("rotate-deleted");
+    let path = dir.join("out.json");
+    let client = Client::builder("app")
+        .sender(FileSender::open(&path).unwrap())
+        .build();
+    client.info("before");
+    std::fs::remove_dir_all(&dir).unwrap();
+    support::wait_until("a message refused", || {
+        client.info("lost");
+        client.stats().failed > 0
+    });
+    let sent = client.stats().sent;
+    client.info("also refused");
+    assert_eq!(
+        client.stats().sent,
+        sent,
+        "nothing counted sent into a deleted file"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    support::wait_until("the path opened again", || {
+        client.info("back");
+        std::fs::metadata(&path).is_ok_and(|m| m.len() > 0)
+    });
+    assert!(payloads(&path).iter().all(|p| p == "back"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// logrotate's `copytruncate` mode: the file is truncated in place, and
 /// writes continue at its new end (no hole of zeros before them).
 #[test]

@@ -560,7 +560,7 @@ impl IniReader {
                     MAX_EXPANDED_VALUE / 1024
                 )),
             };
-            e.in_section(&sect.name)
+            e.in_section(section_of(sect, entry))
                 .at_key(&entry.key)
                 .at_line(Some(entry.line))
         })
@@ -571,7 +571,7 @@ impl IniReader {
     fn client(&mut self, main: &ini::Section) -> Result<(), ConfigError> {
         for entry in &main.entries {
             let key = entry.key.as_str();
-            let located = |e: ConfigError| e.in_section(&main.name).at_key(key);
+            let located = |e: ConfigError| e.in_section(section_of(main, entry)).at_key(key);
             let located = |e| located(e).at_line(Some(entry.line));
             // A `[DEFAULT]` key serves interpolation and defaults, not as
             // an option of this section.
@@ -859,6 +859,16 @@ fn ini_text(bytes: Vec<u8>, section: &str) -> Result<String, ConfigError> {
 }
 
 /// Whether `key` is an option of a client's own section.
+/// The section an entry was written in: `[DEFAULT]` for one a section
+/// inherits (an error names the line where it is).
+fn section_of<'s>(section: &'s ini::Section, entry: &ini::Entry) -> &'s str {
+    if entry.inherited {
+        "DEFAULT"
+    } else {
+        &section.name
+    }
+}
+
 fn is_client_option(key: &str) -> bool {
     matches!(key, "logger" | "severity" | "disabled_timers")
         || key.starts_with("sender_")

@@ -58,13 +58,19 @@ impl IniSource {
     /// whole).
     fn flattened(&self, e: ConfigError, prefix: &str) -> ConfigError {
         let key = format!("{prefix}_{}", e.key().unwrap_or("class"));
-        let line = self.section(&self.section).and_then(|main| main.line(&key));
+        let main = self.section(&self.section);
+        let entry = main.and_then(|main| main.entries.iter().find(|entry| entry.key == key));
         let e = if e.key().is_some() {
             e.rekey(&key).prefix_suggestion(&format!("{prefix}_"))
         } else {
             e
         };
-        e.in_section(&self.section).at_line(line)
+        // Inherited from `[DEFAULT]`: named where it is written.
+        let section = match entry {
+            Some(entry) if entry.inherited => "DEFAULT",
+            _ => &self.section,
+        };
+        e.in_section(section).at_line(entry.map(|entry| entry.line))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::background::{QueueConfig, QueuedSender};
 use super::transport::{Batch, Outcome, Transport};
-use super::{Delivery, SendError, Sender};
+use super::{Delivery, SendError, SendErrorKind, Sender};
 use crate::encode::json;
 use crate::{Envelope, Record};
 
@@ -299,7 +299,11 @@ impl<W: Write + Send + 'static> Sender for StreamSender<W> {
 ///   before the first write after that, the sender checks whether the path
 ///   still names the file it has open, and if not opens (creating) the
 ///   file at the path — so messages go to the old file for at most a
-///   second after the rename, never into a deleted file. `copytruncate`
+///   second after the rename. Should the path not open (its directory
+///   removed, say): while the old file still has a name, messages go on
+///   into it; once it has none (deleted), they are refused and counted
+///   failed — not written where nobody reads them — until the path opens
+///   again (tried once a second). `copytruncate`
 ///   (the file is copied, then truncated in place): writes in append mode
 ///   continue at the new end, with no hole. No `postrotate` signal is
 ///   needed.
@@ -332,6 +336,24 @@ struct OpenFile {
     /// A cut line could not be undone: the next line starts with a newline,
     /// so that it, at least, is whole.
     cut: bool,
+    /// The open file was deleted (its directory too, say) and the path
+    /// cannot be opened again: why. Messages are refused (counted failed)
+    /// rather than written where nobody will read them.
+    lost: Option<String>,
+}
+
+/// Whether `file` has no name left on disk (every link to it removed).
+fn deleted(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().is_ok_and(|m| m.nlink() == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -413,6 +435,7 @@ impl FileSender {
                 file,
                 checked: Instant::now(),
                 cut: false,
+                lost: None,
             }),
         })
     }
@@ -433,12 +456,18 @@ impl FileSender {
                     Ok(file) => {
                         open.file = file;
                         open.cut = false;
+                        open.lost = None;
                     }
-                    Err(e) => crate::report::report(format_args!(
-                        "cannot reopen {} after it was rotated (still writing to the file \
-                         that was there): {e}",
-                        self.path.display()
-                    )),
+                    // Renamed away (rotated), the old file still keeps
+                    // what is written to it; deleted, nothing would.
+                    Err(e) if deleted(&open.file) => {
+                        open.lost = Some(format!(
+                            "{} was deleted and cannot be made again ({e}); the message was \
+                             not written",
+                            self.path.display()
+                        ));
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -450,6 +479,9 @@ impl Sender for FileSender {
     fn send(&self, record: Record<'_>) -> Result<(), SendError> {
         let mut line = encode_line(record.envelope(), false);
         let mut open = self.file();
+        if let Some(why) = &open.lost {
+            return Err(SendError::new(SendErrorKind::Io, why.clone()));
+        }
         if open.cut {
             line.insert(0, b'\n');
         }
