@@ -290,3 +290,67 @@ fn main() {
         .collect();
     assert_eq!(names, ["readme_dep.handled", "free"]);
 }
+
+/// The crate docs give the dependency line the README gives (a path or
+/// git dependency: `metlog` is not on crates.io), never a crates.io
+/// version that `cargo` cannot find.
+#[test]
+fn the_crate_docs_give_a_dependency_line_that_resolves() {
+    let root = support::workspace_root();
+    let docs = std::fs::read_to_string(root.join("metlog/src/lib.rs")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let path_line = readme
+        .lines()
+        .find(|l| l.starts_with("metlog = { path = "))
+        .and_then(|l| l.split(" # ").next())
+        .unwrap()
+        .trim()
+        .to_owned();
+    let docs_text: String = docs
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("//!"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        docs_text.contains(&path_line),
+        "the crate docs give the README's line {path_line:?}"
+    );
+    assert!(
+        !docs_text.contains("`metlog = \""),
+        "no crates.io version line in the crate docs"
+    );
+}
+
+/// An INI-only user (`default-features = false`, the macros) builds no
+/// TOML parser: `toml` is a default feature, not a dependency of every
+/// build.
+#[test]
+fn toml_is_not_built_without_its_feature() {
+    let root = support::workspace_root();
+    let tree = |features: &[&str]| {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "-p",
+                "metlog",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--offline",
+            ])
+            .args(features)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ini_only = tree(&["--no-default-features", "--features", "macros"]);
+    assert!(
+        !ini_only.lines().any(|l| l.starts_with("toml")),
+        "{ini_only}"
+    );
+    assert!(tree(&[]).lines().any(|l| l.starts_with("toml ")));
+}
