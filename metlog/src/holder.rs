@@ -10,15 +10,23 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{OnceLock, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockWriteGuard};
+
+use arc_swap::ArcSwapOption;
 use std::task::{Context, Poll};
 
 use crate::client::ClientRef;
 use crate::gate;
 use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 
-static GLOBAL: OnceLock<Client> = OnceLock::new();
+/// The global client. Read without a lock (one pointer load and a
+/// per-thread slot); changed only under the named clients' write lock.
+static GLOBAL: ArcSwapOption<Client> = ArcSwapOption::const_empty();
+
+/// Bumped after every change of [`GLOBAL`]: what an annotated site learnt
+/// about the global client holds while this stays the same.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// This thread's scopes, innermost last, each with its guard's number
@@ -28,16 +36,17 @@ thread_local! {
     static SCOPED: RefCell<(u64, Vec<(u64, Client)>)> = const { RefCell::new((0, Vec::new())) };
 }
 
-/// Installs `client` as the process-wide client, once.
+/// Installs `client` as the process-wide client, unless one is set.
 ///
 /// Returns the client back inside the error when a global client is already
-/// set; the first one stays.
+/// set; that one stays. To change it, [`replace_global_client`]; to remove
+/// it, [`clear_global_client`].
 ///
-/// The global client lives until the process ends, so it is never dropped
-/// (dropping is what drains a network sender's queue): when the process
-/// exits — `main` returns, `std::process::exit`, a panic — what it still
-/// holds is delivered (within 5 s for all such clients together), and what
-/// cannot be is reported on stderr. A [`Client::flush_guard`] (a named binding, not
+/// The global client is not dropped while it is installed (dropping is what
+/// drains a network sender's queue): when the process exits — `main`
+/// returns, `std::process::exit`, a panic — what it still holds is
+/// delivered (within 5 s for all such clients together), and what cannot be
+/// is reported on stderr. A [`Client::flush_guard`] (a named binding, not
 /// `let _`) flushes earlier, where you choose.
 ///
 /// ```
@@ -49,18 +58,109 @@ thread_local! {
 /// assert!(metlog::set_global_client(again).is_err());
 /// ```
 pub fn set_global_client(client: Client) -> Result<(), SetGlobalClientError> {
-    GLOBAL
-        .set(client)
-        .map_err(|client| SetGlobalClientError { client })?;
-    gate::set(gate::GLOBAL_SET);
-    crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
+    let mut named = registry_mut();
+    if GLOBAL.load().is_some() {
+        return Err(SetGlobalClientError { client });
+    }
+    install(&mut named, Some(client), None);
     Ok(())
 }
 
-/// The global client, if one was set.
+/// Installs `client` as the process-wide client, returning the one it
+/// replaces: what a service reloading its configuration does.
+///
+/// Safe while other threads send: each message goes to the old client or
+/// to the new one, whole (a timer started on the old client ends there).
+/// Annotated functions notice the change on their next call. The old
+/// client is handed back undropped: flush it (or drop it, which drains a
+/// network sender's queue) once the new one is in place.
+///
+/// ```
+/// use metlog::sender::CaptureSender;
+/// let (old, new) = (CaptureSender::new(), CaptureSender::new());
+/// metlog::replace_global_client(metlog::Client::builder("v1").sender(old.clone()).build());
+/// metlog::incr("a");
+/// let previous = metlog::replace_global_client(metlog::Client::builder("v2").sender(new.clone()).build());
+/// assert_eq!(previous.unwrap().logger(), "v1");
+/// metlog::incr("b");
+/// assert_eq!((old.len(), new.len()), (1, 1));
+/// ```
+pub fn replace_global_client(client: Client) -> Option<Client> {
+    install(&mut registry_mut(), Some(client), None)
+}
+
+/// Removes the process-wide client, returning it: afterwards the free
+/// functions and annotated functions send nothing (unless a thread has its
+/// own scope), as before any was set. Safe while other threads send.
+///
+/// ```
+/// metlog::replace_global_client(metlog::Client::builder("app").build());
+/// assert_eq!(metlog::clear_global_client().unwrap().logger(), "app");
+/// assert!(metlog::global_client().is_none());
+/// ```
+pub fn clear_global_client() -> Option<Client> {
+    install(&mut registry_mut(), None, None)
+}
+
+/// Makes the named client registered under `name` the process-wide client
+/// (metlog-py's `CLIENT_HOLDER.set_default_client_name`): the global client
+/// follows that name from then on — [`set_client`] under it replaces the
+/// global client too, [`remove_client`] of it clears the global client.
+/// Returns the global client it replaces. With no client registered under
+/// `name`, the global client is cleared until one is (metlog-py's
+/// `default_client` is `None` then).
+///
+/// Setting the global client any other way ([`set_global_client`],
+/// [`replace_global_client`], [`clear_global_client`]) stops following the
+/// name.
+///
+/// ```
+/// use metlog::sender::CaptureSender;
+/// let (db, web) = (CaptureSender::new(), CaptureSender::new());
+/// metlog::set_client("db", metlog::Client::builder("db").sender(db.clone()).build());
+/// metlog::set_default_client_name("db");
+/// metlog::incr("queries");
+/// metlog::set_client("db", metlog::Client::builder("db").sender(web.clone()).build());
+/// metlog::incr("queries"); // the new "db" client
+/// assert_eq!((db.len(), web.len()), (1, 1));
+/// ```
+pub fn set_default_client_name(name: impl Into<String>) -> Option<Client> {
+    let mut named = registry_mut();
+    let name = name.into();
+    let client = named.clients.get(&name).cloned();
+    install(&mut named, client, Some(name))
+}
+
+/// The name the global client follows ([`set_default_client_name`]), if any.
+pub fn default_client_name() -> Option<String> {
+    registry()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .default
+        .clone()
+}
+
+/// Puts `client` in [`GLOBAL`] (under the registry's write lock, which
+/// orders every change), sets what the global client follows, and returns
+/// the client replaced.
+fn install(named: &mut Named, client: Option<Client>, follows: Option<String>) -> Option<Client> {
+    if client.is_some() {
+        crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
+        gate::set(gate::GLOBAL_SET);
+    }
+    let old = GLOBAL.swap(client.map(Arc::new));
+    if GLOBAL.load().is_none() {
+        gate::clear(gate::GLOBAL_SET);
+    }
+    GENERATION.fetch_add(1, Ordering::Release);
+    named.default = follows;
+    old.map(|old| Arc::try_unwrap(old).unwrap_or_else(|shared| (*shared).clone()))
+}
+
+/// The global client, if one is set.
 #[inline]
-pub fn global_client() -> Option<&'static Client> {
-    GLOBAL.get()
+pub fn global_client() -> Option<Client> {
+    GLOBAL.load().as_deref().cloned()
 }
 
 /// The error of [`set_global_client`] when a global client already exists.
@@ -81,7 +181,10 @@ impl fmt::Display for SetGlobalClientError {
         write!(
             f,
             "a global metlog client is already set (logger {:?}); client {:?} was not installed",
-            GLOBAL.get().map(Client::logger).unwrap_or_default(),
+            global_client()
+                .as_ref()
+                .map(Client::logger)
+                .unwrap_or_default(),
             self.client.logger()
         )
     }
@@ -190,26 +293,53 @@ fn scoped_slow() -> Option<Client> {
 
 /// The current client: this thread's scope, else the global one.
 pub fn current_client() -> Option<Client> {
-    scoped().or_else(|| GLOBAL.get().cloned())
+    scoped().or_else(global_client)
 }
 
-/// The current client as builders hold it: borrowed when global (no
-/// reference count touched), owned when scoped.
+/// The current client as builders hold it (owned: the global client may be
+/// replaced while a builder or timer holds it, which then finishes on the
+/// client it started with).
 #[inline(always)]
 pub(crate) fn current_ref() -> ClientRef<'static> {
+    current_with_generation().0
+}
+
+/// The current client, and when it is the global one, the [`GENERATION`]
+/// it was read under (read before the client: the client is that
+/// generation's or a newer one).
+#[inline(always)]
+pub(crate) fn current_with_generation() -> (ClientRef<'static>, Option<u64>) {
     if let Some(client) = scoped() {
-        return ClientRef::Owned(client);
+        return (ClientRef::Owned(client), None);
     }
-    match GLOBAL.get() {
-        Some(client) => ClientRef::Borrowed(client),
-        None => ClientRef::None,
+    if gate::load() & gate::GLOBAL_SET == 0 {
+        return (ClientRef::None, None);
+    }
+    let generation = GENERATION.load(Ordering::Acquire);
+    match GLOBAL.load().as_deref() {
+        Some(client) => (ClientRef::Owned(client.clone()), Some(generation)),
+        None => (ClientRef::None, None),
     }
 }
 
-/// Runs `f` on the current client, if any.
+/// The generation of the global client now: a site's verdict learnt under
+/// another one is stale.
+#[inline(always)]
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+/// Runs `f` on the current client, if any (the global one borrowed, no
+/// reference count touched).
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
-    current_ref().get().map(f)
+    if let Some(client) = scoped() {
+        return Some(f(&client));
+    }
+    if gate::load() & gate::GLOBAL_SET == 0 {
+        return None;
+    }
+    GLOBAL.load().as_deref().map(f)
 }
 
 /// Increments counter `name` on the current client (no-op without one).
@@ -252,9 +382,9 @@ pub fn metlog<'a>(kind: impl Into<Text<'a>>) -> MessageBuilder<'static> {
 /// delivered. No flush guard is needed (metlog-py's senders were
 /// synchronous, and its users never kept one).
 fn flush_at_exit(deadline: std::time::Instant) {
-    let mut clients: Vec<Client> = GLOBAL.get().cloned().into_iter().collect();
+    let mut clients: Vec<Client> = global_client().into_iter().collect();
     if let Ok(named) = registry().read() {
-        clients.extend(named.values().cloned());
+        clients.extend(named.clients.values().cloned());
     }
     clients.retain(Client::is_active);
     clients.sort_by_key(Client::id);
@@ -284,13 +414,21 @@ fn flush_at_exit(deadline: std::time::Instant) {
     }
 }
 
-/// The named clients, to change.
-fn registry_mut() -> RwLockWriteGuard<'static, HashMap<String, Client>> {
+/// The named clients, and the name the global client follows.
+#[derive(Default)]
+struct Named {
+    clients: HashMap<String, Client>,
+    /// Set by [`set_default_client_name`].
+    default: Option<String>,
+}
+
+/// The named clients, to change (also held to change the global client).
+fn registry_mut() -> RwLockWriteGuard<'static, Named> {
     registry().write().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn registry() -> &'static RwLock<HashMap<String, Client>> {
-    static NAMED: OnceLock<RwLock<HashMap<String, Client>>> = OnceLock::new();
+fn registry() -> &'static RwLock<Named> {
+    static NAMED: OnceLock<RwLock<Named>> = OnceLock::new();
     NAMED.get_or_init(|| {
         crate::process::hold_across_fork(crate::process::ForkLock::NamedClients, || {
             Box::new(registry_mut())
@@ -310,7 +448,13 @@ pub fn set_client(name: impl Into<String>, client: Client) -> Option<Client> {
     if client.is_active() {
         crate::process::on_exit(crate::process::ExitWork::Clients, flush_at_exit);
     }
-    store(&mut registry_mut(), name.into(), client)
+    let mut named = registry_mut();
+    let name = name.into();
+    if named.default.as_ref() == Some(&name) {
+        let follows = named.default.take();
+        install(&mut named, Some(client.clone()), follows);
+    }
+    store(&mut named.clients, name, client)
 }
 
 /// How many inactive clients the registry holds (changed under its write
@@ -358,11 +502,11 @@ pub fn get_client(name: &str) -> Client {
         return client;
     }
     let mut named = registry_mut();
-    if let Some(found) = named.get(name) {
+    if let Some(found) = named.clients.get(name) {
         return found.clone();
     }
     if UNCONFIGURED.load(Ordering::Relaxed) < MAX_UNCONFIGURED {
-        store(&mut named, name.to_owned(), client.clone());
+        store(&mut named.clients, name.to_owned(), client.clone());
     }
     client
 }
@@ -375,13 +519,20 @@ pub fn named_client(name: &str) -> Option<Client> {
     registry()
         .read()
         .unwrap_or_else(PoisonError::into_inner)
+        .clients
         .get(name)
         .cloned()
 }
 
-/// Unregisters the client named `name`, returning it.
+/// Unregisters the client named `name`, returning it. If the global client
+/// follows that name ([`set_default_client_name`]), it is cleared too.
 pub fn remove_client(name: &str) -> Option<Client> {
-    let removed = registry_mut().remove(name);
+    let mut named = registry_mut();
+    if named.default.as_deref() == Some(name) {
+        install(&mut named, None, None);
+    }
+    let removed = named.clients.remove(name);
+    drop(named);
     count_unconfigured(false, removed.as_ref());
     removed
 }

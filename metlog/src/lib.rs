@@ -236,8 +236,9 @@ pub use decorators::{
 };
 pub use envelope::Envelope;
 pub use holder::{
-    counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
-    set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
+    clear_global_client, counter, current_client, default_client_name, get_client, global_client,
+    incr, metlog, named_client, remove_client, replace_global_client, set_client, set_default,
+    set_default_client_name, set_global_client, timer, with_client, DefaultGuard,
     SetGlobalClientError, WithClient, WithClientFuture,
 };
 pub use message::Message;

@@ -14,7 +14,7 @@ use crate::decorators::Decorator;
 use crate::gate;
 use crate::record::Body;
 use crate::sampling::sampled_out;
-use crate::site::{IDLE, LIVE, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_PANIC, UNKNOWN};
+use crate::site::{IDLE, LIVE, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_PANIC};
 use crate::{holder, Client, Severity};
 
 // The call sites' descriptions live in `crate::site`, below the senders;
@@ -97,8 +97,10 @@ pub fn enter(site: &'static Site, is_async: bool) -> Guard {
             return Guard::inert();
         }
         // Only the global client can be current: what this site learnt
-        // about it holds for good.
-        if clients == gate::GLOBAL_SET && site.state.on_global.load(Ordering::Relaxed) == IDLE {
+        // about it holds until it is replaced.
+        if clients == gate::GLOBAL_SET
+            && site.state.on_global.load(Ordering::Relaxed) == holder::generation() << 2 | IDLE
+        {
             return Guard::inert();
         }
     }
@@ -111,23 +113,23 @@ pub fn enter(site: &'static Site, is_async: bool) -> Guard {
 /// The rest of [`enter`], out of line so the inline part stays small.
 #[inline(never)]
 fn enter_resolved(site: &'static Site, is_async: bool) -> Guard {
-    let client = match site.client {
-        None => holder::current_ref(),
+    let (client, generation) = match site.client {
+        None => holder::current_with_generation(),
         Some(name) => match holder::named_client(name) {
-            Some(client) => ClientRef::Owned(client),
-            None => ClientRef::None,
+            Some(client) => (ClientRef::Owned(client), None),
+            None => (ClientRef::None, None),
         },
     };
     let Some(c) = client.get() else {
         return Guard::inert();
     };
     let idle = !c.is_active() || (site.kind == Kind::Timer && site.timer_disabled_on(c));
-    if matches!(client, ClientRef::Borrowed(_))
-        && site.state.on_global.load(Ordering::Relaxed) == UNKNOWN
-    {
-        // `Borrowed` only ever holds the global client.
-        let verdict = if idle { IDLE } else { LIVE };
-        site.state.on_global.store(verdict, Ordering::Relaxed);
+    if let Some(generation) = generation {
+        // The global client's: learnt once per generation.
+        let verdict = generation << 2 | if idle { IDLE } else { LIVE };
+        if site.state.on_global.load(Ordering::Relaxed) != verdict {
+            site.state.on_global.store(verdict, Ordering::Relaxed);
+        }
     }
     if idle {
         return Guard::inert();

@@ -2,7 +2,7 @@
 //! known of each at compile time ([`Site`]). A call's record refers to its
 //! site; the macros reach this module through `__private`.
 
-use std::sync::atomic::{AtomicU64, AtomicU8};
+use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 
 use crate::value::ValueRef;
@@ -99,14 +99,15 @@ pub struct SiteState {
     /// set is consulted once per client rather than hashed on every call.
     pub(crate) timer_disabled: AtomicU64,
     /// Whether this site has nothing to do on the global client (inactive,
-    /// or this timer disabled on it): [`UNKNOWN`], [`LIVE`] or [`IDLE`]. The
-    /// global client never changes once set, so this is learnt once.
-    pub(crate) on_global: AtomicU8,
+    /// or this timer disabled on it): `generation << 2 |` [`LIVE`] or
+    /// [`IDLE`], learnt under that generation of the global client
+    /// (`holder::generation`), stale once it is replaced; [`UNKNOWN`] first.
+    pub(crate) on_global: AtomicU64,
 }
 
-pub(crate) const UNKNOWN: u8 = 0;
-pub(crate) const LIVE: u8 = 1;
-pub(crate) const IDLE: u8 = 2;
+pub(crate) const UNKNOWN: u64 = 0;
+pub(crate) const LIVE: u64 = 1;
+pub(crate) const IDLE: u64 = 2;
 
 impl SiteState {
     /// Nothing learnt yet.
@@ -115,7 +116,7 @@ impl SiteState {
         SiteState {
             name: OnceLock::new(),
             timer_disabled: AtomicU64::new(0),
-            on_global: AtomicU8::new(UNKNOWN),
+            on_global: AtomicU64::new(UNKNOWN),
         }
     }
 }

@@ -33,3 +33,49 @@ fn unconfigured_names_are_kept_up_to_a_limit() {
         },
     );
 }
+
+/// metlog-py's `set_default_client_name`: the global client follows a
+/// named client — replaced with it, cleared when it is removed — until the
+/// global client is set another way.
+#[test]
+fn the_global_client_follows_the_default_client_name() {
+    support::in_own_process(
+        &support::test_name!(the_global_client_follows_the_default_client_name),
+        &[],
+        || {
+            use metlog::sender::CaptureSender;
+            let named = |capture: &CaptureSender| {
+                metlog::Client::builder("db")
+                    .sender(capture.clone())
+                    .build()
+            };
+            let (first, second, third) = (
+                CaptureSender::new(),
+                CaptureSender::new(),
+                CaptureSender::new(),
+            );
+            // A name nobody registered: no global client until one is.
+            assert!(metlog::set_default_client_name("db").is_none());
+            assert_eq!(metlog::default_client_name().as_deref(), Some("db"));
+            metlog::incr("nobody");
+            metlog::set_client("db", named(&first));
+            metlog::incr("first");
+            metlog::set_client("db", named(&second));
+            metlog::incr("second");
+            assert_eq!((first.len(), second.len()), (1, 1));
+            // Removing it clears the global client.
+            assert!(metlog::remove_client("db").is_some());
+            assert!(metlog::global_client().is_none());
+            assert_eq!(metlog::default_client_name(), None);
+            metlog::incr("gone");
+            assert_eq!(second.len(), 1);
+            // Replaced by hand, the global client follows the name no more.
+            metlog::set_client("db", named(&first));
+            metlog::set_default_client_name("db");
+            metlog::replace_global_client(named(&third));
+            metlog::set_client("db", named(&second));
+            metlog::incr("third");
+            assert_eq!((first.len(), second.len(), third.len()), (1, 1, 1));
+        },
+    );
+}
