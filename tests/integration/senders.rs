@@ -714,3 +714,41 @@ fn statsd_outcome_and_tags_are_configured_in_ini_and_toml() {
     assert_eq!(err.key(), Some("sender_outcome_in_key"), "{err}");
     assert!(err.to_string().contains("true or false"), "{err}");
 }
+
+/// metlog-py's `DebugCaptureSender` is a `deque(maxlen=100)`: configured
+/// under that class name, a capture keeps the newest 100 messages; under
+/// `capture` (and `CaptureSender::new()`), the oldest up to its capacity.
+#[test]
+fn debug_capture_sender_keeps_the_newest_100_as_metlog_py() {
+    let config = |class: &str| format!("[metlog]\nsender_class = {class}\n");
+    for class in [
+        "metlog.senders.DebugCaptureSender",
+        "metlog.senders.dev.DebugCaptureSender",
+    ] {
+        let client = metlog::config::from_ini_str(&config(class), "metlog").unwrap();
+        for i in 0..150 {
+            client.incr(format!("n{i}"));
+        }
+        let capture = client.sender_as::<CaptureSender>().unwrap();
+        let names: Vec<String> = capture
+            .messages()
+            .iter()
+            .map(|m| m.fields["name"].to_string())
+            .collect();
+        assert_eq!(names.len(), 100, "{class}");
+        assert_eq!(
+            (names[0].as_str(), names[99].as_str()),
+            ("n50", "n149"),
+            "{class}"
+        );
+        assert_eq!(client.stats().sent, 150, "{class}: nothing refused");
+        assert_eq!(capture.dropped(), 50, "{class}: 50 forgotten");
+    }
+    let client = metlog::config::from_ini_str(&config("capture"), "metlog").unwrap();
+    for i in 0..150 {
+        client.incr(format!("n{i}"));
+    }
+    let capture = client.sender_as::<CaptureSender>().unwrap();
+    assert_eq!(capture.len(), 150);
+    assert_eq!(capture.messages()[0].fields["name"].to_string(), "n0");
+}

@@ -102,14 +102,23 @@ static CLASSES: &[Class] = &[
         build: file,
     },
     Class {
+        names: &["capture"],
+        options: &["capacity"],
+        queued: false,
+        build: capture,
+    },
+    // metlog-py's class keeps its newest 100 messages (a deque(maxlen=100)).
+    Class {
         names: &[
-            "capture",
             "metlog.senders.DebugCaptureSender",
             "metlog.senders.dev.DebugCaptureSender",
         ],
         options: &["capacity"],
         queued: false,
-        build: capture,
+        build: |o| {
+            let capacity = o.count("capacity", 100)?;
+            Ok(Held::new(sender::CaptureSender::ring(capacity)))
+        },
     },
     Class {
         names: &["log", "metlog.senders.logging.StdLibLoggingSender"],

@@ -1,5 +1,6 @@
 //! [`CaptureSender`]: keeps messages in memory, for tests.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{SendError, Sender};
@@ -13,7 +14,11 @@ use crate::{Message, Record};
 /// made it returns. Bounded: once [`capacity`](CaptureSender::capacity)
 /// messages are held, further ones are refused (counted as *dropped* by the
 /// client, and by [`dropped`](CaptureSender::dropped)) until
-/// [`clear`](CaptureSender::clear) or [`take`](CaptureSender::take).
+/// [`clear`](CaptureSender::clear) or [`take`](CaptureSender::take) —
+/// or, made by [`ring`](CaptureSender::ring), the oldest are forgotten to
+/// make room, as metlog-py's `DebugCaptureSender` (a `deque(maxlen=100)`)
+/// keeps the newest 100: configured under that class name, a capture is
+/// such a ring of 100.
 ///
 /// ```
 /// use metlog::sender::CaptureSender;
@@ -32,9 +37,11 @@ pub struct CaptureSender {
 
 #[derive(Debug)]
 struct Buffer {
-    messages: Vec<Message>,
+    messages: VecDeque<Message>,
     capacity: usize,
     dropped: u64,
+    /// Full, forget the oldest rather than refuse the newest.
+    ring: bool,
 }
 
 impl CaptureSender {
@@ -49,11 +56,36 @@ impl CaptureSender {
 
     /// A capture holding up to `capacity` messages.
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::build(capacity, false)
+    }
+
+    /// A capture holding the newest `capacity` messages: once full, each
+    /// new message makes it forget the oldest (counted by
+    /// [`dropped`](Self::dropped); the client counts every message sent).
+    /// metlog-py's `DebugCaptureSender` is `CaptureSender::ring(100)`.
+    ///
+    /// ```
+    /// use metlog::sender::CaptureSender;
+    /// let capture = CaptureSender::ring(2);
+    /// let client = metlog::Client::builder("test").sender(capture.clone()).build();
+    /// for name in ["a", "b", "c"] {
+    ///     client.incr(name);
+    /// }
+    /// let names: Vec<_> = capture.messages().iter().map(|m| m.fields["name"].to_string()).collect();
+    /// assert_eq!(names, ["b", "c"]);
+    /// assert_eq!((capture.dropped(), client.stats().sent), (1, 3));
+    /// ```
+    pub fn ring(capacity: usize) -> Self {
+        Self::build(capacity, true)
+    }
+
+    fn build(capacity: usize, ring: bool) -> Self {
         CaptureSender {
             shared: Arc::new(Mutex::new(Buffer {
-                messages: Vec::new(),
+                messages: VecDeque::new(),
                 capacity,
                 dropped: 0,
+                ring,
             })),
         }
     }
@@ -66,7 +98,7 @@ impl CaptureSender {
 
     /// Copies of the captured messages, oldest first.
     pub fn messages(&self) -> Vec<Message> {
-        self.lock().messages.clone()
+        self.lock().messages.iter().cloned().collect()
     }
 
     /// The captured messages as JSON values, exactly as a JSON sender would
@@ -81,7 +113,7 @@ impl CaptureSender {
 
     /// Removes and returns the captured messages.
     pub fn take(&self) -> Vec<Message> {
-        std::mem::take(&mut self.lock().messages)
+        std::mem::take(&mut self.lock().messages).into()
     }
 
     /// Forgets the captured messages and the dropped count.
@@ -106,7 +138,8 @@ impl CaptureSender {
         self.lock().capacity
     }
 
-    /// How many messages were refused because the capture was full.
+    /// How many messages were refused because the capture was full (for a
+    /// [`ring`](Self::ring): forgotten to make room).
     pub fn dropped(&self) -> u64 {
         self.lock().dropped
     }
@@ -123,9 +156,11 @@ impl Sender for CaptureSender {
         let mut buffer = self.lock();
         if buffer.messages.len() >= buffer.capacity {
             buffer.dropped += 1;
-            return Err(SendError::full());
+            if !buffer.ring || buffer.messages.pop_front().is_none() {
+                return Err(SendError::full());
+            }
         }
-        buffer.messages.push(record.into_message());
+        buffer.messages.push_back(record.into_message());
         Ok(())
     }
 }
