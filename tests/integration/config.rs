@@ -1066,3 +1066,39 @@ fn strict_loading_refuses_unknown_disabled_decorator_names() {
         "{shown}"
     );
 }
+
+/// metlog-py's dict forms (`client_from_dict_config`): a top-level
+/// `sender_class` (and `sender_<option>`, `global_<option>`), filters and
+/// plugins as `(provider, options)` pairs — taken as metlog-py takes them.
+#[test]
+fn metlog_py_dict_forms_are_accepted() {
+    register_plugins();
+    let config: config::Config = serde_json::from_value(serde_json::json!({
+        "logger": "addons",
+        "sender_class": "capture",
+        "sender_capacity": 5,
+        "global_disabled_decorators": [],
+        "filters": [["metlog.filters.type_blacklist_provider", {"types": ["timer"]}]],
+        "plugins": {"dummy": ["metlog.tests.plugin:config_plugin", {"override": true, "foo": "bar"}]}
+    }))
+    .unwrap();
+    assert_eq!(config.sender.class, "capture");
+    assert_eq!(
+        config.plugins["dummy"].options["foo"],
+        ConfigValue::Str("bar".into())
+    );
+    assert!(config.plugins["dummy"].override_);
+    let client = config.build().unwrap();
+    let capture = client.sender_as::<metlog::sender::CaptureSender>().unwrap();
+    assert_eq!(capture.capacity(), 5);
+    client.incr("kept");
+    drop(client.timer("filtered"));
+    assert_eq!(capture.len(), 1);
+    // A key that is neither a field nor prefixed is still refused.
+    let err = serde_json::from_value::<config::Config>(serde_json::json!({"sendr_class": "x"}))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `sendr_class`"),
+        "{err}"
+    );
+}

@@ -69,6 +69,7 @@
 //! out) — and the strict loaders ([`from_ini_str_strict`],
 //! [`from_ini_file_strict`]) refuse.
 
+mod dict;
 pub mod error;
 mod ini;
 mod origin;
@@ -97,8 +98,24 @@ pub const SECTION_ENV: &str = "METLOG_CONFIG_SECTION";
 
 /// The whole configuration of a client, as a plain serde struct: load it
 /// from any format your application already parses, then [`Config::build`].
+///
+/// metlog-py's dict forms (`client_from_dict_config`) are read too:
+/// top-level `sender_<option>` keys (`sender_class`, `sender_host`, …) go
+/// into `sender`, `global_<option>` keys into `global`, and a filter or a
+/// plugin may be a `[provider, {options}]` pair (a plugin's `override`
+/// among its options). Any other key is refused.
+///
+/// ```
+/// let config: metlog::config::Config = serde_json::from_str(r#"{
+///     "logger": "app",
+///     "sender_class": "metlog.senders.DebugCaptureSender",
+///     "filters": [["metlog.filters.severity_max_provider", {"severity": 4}]]
+/// }"#).unwrap();
+/// assert_eq!(config.sender.class, "metlog.senders.DebugCaptureSender");
+/// assert_eq!(config.filters[0].options["severity"], metlog::config::ConfigValue::Int(4));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, try_from = "dict::ConfigForm")]
 pub struct Config {
     /// The messages' default `logger`.
     pub logger: String,
@@ -154,8 +171,9 @@ pub struct RouteConfig {
     pub sender: SenderConfig,
 }
 
-/// A filter: its `provider` and options.
+/// A filter: its `provider` and options (or metlog-py's `[provider, {options}]`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "dict::ProviderForm")]
 pub struct ProviderConfig {
     /// `severity_max`, `type_whitelist`, `type_blacklist`,
     /// `type_severity_max`, or metlog-py's `metlog.filters.<name>_provider`.
@@ -165,8 +183,10 @@ pub struct ProviderConfig {
     pub options: BTreeMap<String, ConfigValue>,
 }
 
-/// A plugin: its provider, whether it may take a reserved name, options.
+/// A plugin: its provider, whether it may take a reserved name, options
+/// (or metlog-py's `[provider, {options}]`, `override` among the options).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "dict::ProviderForm")]
 pub struct PluginConfig {
     /// A provider registered with [`plugin::register_provider`](crate::plugin::register_provider).
     pub provider: String,
@@ -758,6 +778,15 @@ fn load_ini_file(path: &Path, section: &str, strict: bool) -> Result<Client, Con
 pub fn config_from_toml_str(text: &str) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| origin::line_at(text, span.start));
+        // An unknown top-level key is found after the whole table is read
+        // (`dict::ConfigForm`): its own line, not the table's.
+        let unknown = e
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next());
+        let line = unknown
+            .and_then(|key| origin::toml_line(text, &[Step::Key(key)]))
+            .or(line);
         // toml's messages may span lines ("invalid table header\nduplicate
         // key ..."): one sentence, as every ConfigError.
         let lines = e.message().lines().map(str::trim).filter(|l| !l.is_empty());

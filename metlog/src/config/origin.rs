@@ -107,7 +107,7 @@ impl Origin<'_> {
 
 /// The 1-based line where `path` was written in a TOML text.
 #[cfg(feature = "toml")]
-fn toml_line(text: &str, path: &[Step<'_>]) -> Option<usize> {
+pub(super) fn toml_line(text: &str, path: &[Step<'_>]) -> Option<usize> {
     let document = toml_edit::ImDocument::parse(text).ok()?;
     let mut item = document.as_item();
     for step in path {
