@@ -189,7 +189,8 @@ types = noise, chatter
 struct ConfigPlugin(BTreeMap<String, ConfigValue>);
 
 fn register_plugins() {
-    metlog::plugin::register_provider("metlog.tests.plugin:config_plugin", |options| {
+    // metlog-py's test plugin binds under its `metlog_name`, `dummy`.
+    metlog::plugin::register_provider_as("metlog.tests.plugin:config_plugin", "dummy", |options| {
         let mut options = options.clone();
         options.remove("verbose");
         Ok(Box::new(ConfigPlugin(options)))
@@ -241,11 +242,20 @@ fn plugin_override() {
         "metlog",
     )
     .unwrap();
-    assert!(client.plugin::<ConfigPlugin>("exception").is_some());
+    // Bound under the provider's name, `dummy` (metlog-py's
+    // `client.dummy`), not the section's.
+    assert!(client.plugin::<ConfigPlugin>("dummy").is_some());
+    assert!(client.plugin::<ConfigPlugin>("exception").is_none());
 
-    // Without `override`, a plugin may not take the name of a client method.
+    // Without `override`, a plugin may not take the name of a client
+    // method: metlog-py's `plugin_exception` provider binds `exception`.
+    metlog::plugin::register_provider_as(
+        "metlog.tests.plugin_exception:config_plugin",
+        "exception",
+        |options| Ok(Box::new(ConfigPlugin(options.clone()))),
+    );
     let err = config::from_ini_str(
-        "[metlog]\nsender_class = capture\n[metlog_plugin_exception]\nprovider=metlog.tests.plugin:config_plugin\n",
+        "[metlog]\nsender_class = capture\n[metlog_plugin_exception]\nprovider=metlog.tests.plugin_exception:config_plugin\n",
         "metlog",
     )
     .unwrap_err();

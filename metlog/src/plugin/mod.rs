@@ -50,31 +50,69 @@ const CEF_PROVIDERS: [&str; 3] = [
     "metlog_cef.cef_plugin.config_plugin",
 ];
 
-/// Registered providers; the built-in ones answer when none of their
-/// name is registered.
-static PROVIDERS: RwLock<BTreeMap<String, Provider>> = RwLock::new(BTreeMap::new());
+/// Registered providers, each with the name its plugins are bound under
+/// (if it has one); the built-in ones answer when none of their name is
+/// registered.
+static PROVIDERS: RwLock<BTreeMap<String, (Provider, Option<&'static str>)>> =
+    RwLock::new(BTreeMap::new());
 
-/// The name a built-in provider's plugin is bound under, whatever its
-/// section is called: metlog-py binds a plugin under its provider's
-/// `metlog_name` (metlog-cef's is `cef`), not the section's suffix.
+/// The name a provider's plugin is bound under, whatever its section is
+/// called: metlog-py binds a plugin under its provider's `metlog_name`
+/// (metlog-cef's is `cef`), not the section's suffix — also with
+/// `override = true`, which only lets it take a name already in use.
 pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
-    CEF_PROVIDERS.contains(&provider).then_some("cef")
+    let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
+    match registered.get(provider) {
+        Some(&(_, binds)) => binds,
+        None => CEF_PROVIDERS.contains(&provider).then_some("cef"),
+    }
 }
 
 /// Makes `provider` available to configuration files under `name`
-/// (replacing any provider of that name).
+/// (replacing any provider of that name). Its plugins are bound under
+/// their section's name (`[metlog_plugin_<name>]`); to bind them under a
+/// name of the provider's own, as metlog-py's `metlog_name`, use
+/// [`register_provider_as`].
 pub fn register_provider(name: impl Into<String>, provider: Provider) {
+    register(name.into(), provider, None);
+}
+
+/// Makes `provider` available to configuration files under `name`, its
+/// plugins bound under `binds` whatever their section is called: what
+/// metlog-py does with a provider whose plugin sets `metlog_name`.
+///
+/// ```
+/// struct Dummy;
+/// metlog::plugin::register_provider_as("myapp.plugin:config_plugin", "dummy", |_| Ok(Box::new(Dummy)));
+/// let client = metlog::config::from_ini_str(
+///     "[metlog]\nsender_class = null\n[metlog_plugin_exception]\noverride = True\nprovider = myapp.plugin:config_plugin\n",
+///     "metlog",
+/// ).unwrap();
+/// assert!(client.plugin::<Dummy>("dummy").is_some());
+/// ```
+pub fn register_provider_as(name: impl Into<String>, binds: &'static str, provider: Provider) {
+    register(name.into(), provider, Some(binds));
+}
+
+fn register(name: String, provider: Provider, binds: Option<&'static str>) {
     PROVIDERS
         .write()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(name.into(), provider);
+        .insert(name, (provider, binds));
 }
 
 /// The provider registered under `name`.
 pub(crate) fn provider(name: &str) -> Option<Provider> {
     let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
-    let builtin = || bound_name(name).map(|_| cef::provider as Provider);
-    registered.get(name).copied().or_else(builtin)
+    let builtin = || {
+        CEF_PROVIDERS
+            .contains(&name)
+            .then_some(cef::provider as Provider)
+    };
+    registered
+        .get(name)
+        .map(|&(provider, _)| provider)
+        .or_else(builtin)
 }
 
 /// Plugins that act on the client rather than being looked up on it: the
