@@ -56,3 +56,43 @@ interval = 0.05
         },
     );
 }
+
+/// metlog-psutils' INI examples (`provider =
+/// metlog_psutils.psutil_plugin:config_plugin`) load as the process plugin,
+/// which reports gauges; its documentation's `net = …` (a `procinfo()`
+/// argument, refused by metlog-psutils' own `config_plugin` too) is refused,
+/// saying why.
+#[test]
+fn metlog_psutils_examples_load_as_the_process_plugin() {
+    support::in_own_process(
+        &support::test_name!(metlog_psutils_examples_load_as_the_process_plugin),
+        &[],
+        || {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/metlog-psutils-ini");
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.ends_with(".ini"))
+                .collect();
+            names.sort();
+            assert_eq!(names.len(), 7);
+            for name in &names {
+                let loaded = metlog::config::from_ini_file(dir.join(name), "metlog");
+                if name.contains("net_") {
+                    let err = loaded.unwrap_err().to_string();
+                    assert!(
+                        err.contains("option `net` is metlog-psutils' `procinfo(net=…)` argument"),
+                        "{name}: {err}"
+                    );
+                    continue;
+                }
+                let client = loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let capture = client.sender_as::<CaptureSender>().unwrap();
+                support::wait_until("the process plugin's gauges", || {
+                    capture.messages().iter().any(|m| m.kind == "gauge")
+                });
+            }
+        },
+    );
+}

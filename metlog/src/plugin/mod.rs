@@ -120,9 +120,24 @@ pub(crate) fn provider(name: &str) -> Option<Provider> {
 /// default 2) and periodic process statistics (`provider = process`,
 /// options `prefix`, default `<logger>.process`, and `interval` in seconds,
 /// default 10; the reporter runs for the rest of the process).
+///
+/// metlog-psutils' provider names are the process plugin's: its
+/// `procinfo(net=…, cpu=…)` was called by hand for the details asked; the
+/// process plugin reports its statistics (CPU, memory, threads, open files,
+/// I/O) every `interval` instead.
 pub(crate) fn attaches(provider: &str) -> bool {
-    matches!(provider, "panics" | "process")
+    matches!(provider, "panics" | "process") || PSUTILS_PROVIDERS.contains(&provider)
 }
+
+/// metlog-psutils' provider, both spellings.
+const PSUTILS_PROVIDERS: [&str; 2] = [
+    "metlog_psutils.psutil_plugin:config_plugin",
+    "metlog_psutils.psutil_plugin.config_plugin",
+];
+
+/// metlog-psutils' `procinfo` arguments, which its documentation showed as
+/// options (its `config_plugin` refused every option).
+const PSUTILS_DETAILS: [&str; 7] = ["net", "io", "cpu", "mem", "threads", "busy", "server_addr"];
 
 pub(crate) fn attach(
     provider: &str,
@@ -158,6 +173,16 @@ pub(crate) fn attach(
             panics::install(Some(client.clone()), seconds("flush_timeout", 2.0)?);
         }
         _ => {
+            if let Some(k) = options
+                .keys()
+                .find(|k| PSUTILS_DETAILS.contains(&k.as_str()))
+            {
+                return Err(format!(
+                    "option `{k}` is metlog-psutils' `procinfo({k}=…)` argument, not an option \
+                     (metlog-psutils refused it too); the process plugin sends CPU, memory, \
+                     threads, open files and I/O every `interval` seconds: remove `{k}`"
+                ));
+            }
             only(&["prefix", "interval"])?;
             let prefix = match options.get("prefix") {
                 Some(v) => v.as_string().ok_or("`prefix` must be text")?,
