@@ -108,8 +108,8 @@ fn raven_provider(
 }
 
 /// Plugins that act on the client rather than being looked up on it: the
-/// panic hook (`provider = panics`, option `flush_timeout` in seconds,
-/// default 2) and periodic process statistics (`provider = process`,
+/// panic hook (`provider = panics`, options `flush_timeout` in seconds,
+/// default 2, and `sentry`: `sentry` messages instead of `panic` ones) and periodic process statistics (`provider = process`,
 /// options `prefix`, default `<logger>.process`, and `interval` in seconds,
 /// default 10; the reporter runs for the rest of the process).
 pub(crate) fn attaches(provider: &str) -> bool {
@@ -146,8 +146,16 @@ pub(crate) fn attach(
     };
     match provider {
         "panics" => {
-            only(&["flush_timeout"])?;
-            panics::install(Some(client.clone()), seconds("flush_timeout", 2.0)?);
+            only(&["flush_timeout", "sentry"])?;
+            let sentry = match options.get("sentry") {
+                None => false,
+                Some(v) => v.as_bool().ok_or("`sentry` must be true or false")?,
+            };
+            if sentry && cfg!(not(feature = "raven")) {
+                return Err(raven_provider(options).err().unwrap_or_default());
+            }
+            let timeout = seconds("flush_timeout", 2.0)?;
+            panics::install_as(Some(client.clone()), timeout, sentry);
         }
         _ => {
             only(&["prefix", "interval"])?;

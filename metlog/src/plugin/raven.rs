@@ -494,9 +494,21 @@ fn encode(event: &Json) -> String {
     base64::engine::general_purpose::STANDARD.encode(compressed)
 }
 
+/// What a thread's panic hook left for `#[metlog::capture_stack]`.
+#[derive(Default)]
+pub(crate) enum PanicState {
+    /// No panic seen on this thread (the hook replaced by another).
+    #[default]
+    Unseen,
+    /// The last panic, not yet reported.
+    Seen(SeenPanic),
+    /// The last panic, reported by an annotated function it unwound through.
+    Reported,
+}
+
 thread_local! {
     /// The last panic of this thread, as the hook saw it.
-    static LAST_PANIC: RefCell<Option<SeenPanic>> = const { RefCell::new(None) };
+    static LAST_PANIC: RefCell<PanicState> = RefCell::new(PanicState::Unseen);
 }
 
 /// A panic, as the hook saw it: its message, where, and the stack then.
@@ -552,15 +564,17 @@ pub(crate) fn keep_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let seen = SeenPanic::new(info);
-            let _ = LAST_PANIC.try_with(|last| last.replace(Some(seen)));
+            let _ = LAST_PANIC.try_with(|last| last.replace(PanicState::Seen(seen)));
             previous(info);
         }));
     });
 }
 
-/// This thread's last panic, as the hook kept it.
-pub(crate) fn take_panic() -> Option<SeenPanic> {
-    LAST_PANIC.try_with(RefCell::take).ok().flatten()
+/// This thread's last panic, as the hook kept it; marked reported.
+pub(crate) fn take_panic() -> PanicState {
+    LAST_PANIC
+        .try_with(|last| last.replace(PanicState::Reported))
+        .unwrap_or(PanicState::Reported)
 }
 
 /// The `sentry` message for a panic (`msg` empty), or `None`.
