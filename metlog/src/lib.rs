@@ -227,6 +227,21 @@ pub mod __private;
 
 include!("attributes.rs");
 
+pub use client::builder::ClientBuilder;
+pub use client::message_builder::{Counter, MessageBuilder};
+pub use client::timer::Timer;
+pub use client::{Client, FlushGuard, Millis, Stats};
+pub use decorators::{
+    is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
+    UnknownDecoratorError,
+};
+pub use envelope::Envelope;
+pub use holder::{
+    counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
+    set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
+    SetGlobalClientError, WithClient, WithClientFuture,
+};
+pub use message::Message;
 /// Reports a panic of the function to Sentry, as metlog-raven's
 /// `capture_stack` decorator: one `sentry` message (see
 /// [`plugin::raven`]) through the client's `raven` plugin, with the panic's
@@ -262,21 +277,6 @@ include!("attributes.rs");
 #[cfg(all(feature = "macros", feature = "raven"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "raven")))]
 pub use metlog_macros::capture_stack;
-pub use client::builder::ClientBuilder;
-pub use client::message_builder::{Counter, MessageBuilder};
-pub use client::timer::Timer;
-pub use client::{Client, FlushGuard, Millis, Stats};
-pub use decorators::{
-    is_decorator_enabled, set_decorator_enabled, set_disabled_decorators, Decorator,
-    UnknownDecoratorError,
-};
-pub use envelope::Envelope;
-pub use holder::{
-    counter, current_client, get_client, global_client, incr, metlog, named_client, remove_client,
-    set_client, set_default, set_global_client, timer, with_client, DefaultGuard,
-    SetGlobalClientError, WithClient, WithClientFuture,
-};
-pub use message::Message;
 #[cfg(unix)]
 pub use process::deliver_on_signals;
 pub use record::Record;

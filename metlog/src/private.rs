@@ -404,7 +404,9 @@ mod capture {
             let seen = match raven::take_panic() {
                 PanicState::Reported => return,
                 PanicState::Seen(seen) => seen,
-                PanicState::Unseen => raven::SeenPanic::unseen(self.site.module, self.site.function),
+                PanicState::Unseen => {
+                    raven::SeenPanic::unseen(self.site.module, self.site.function)
+                }
             };
             self.site.with_client(|client| {
                 if let Some(message) = raven::panic_message(client, seen) {
@@ -448,7 +450,8 @@ mod capture {
     fn capture_error<E: std::error::Error + ?Sized>(site: &'static CaptureSite, error: &E) {
         let trace = backtrace::Backtrace::new_unresolved();
         site.with_client(|client| {
-            let made = client.raven_error_message(&"", error, trace, &site.call_site(), Fields::new());
+            let made =
+                client.raven_error_message(&"", error, trace, &site.call_site(), Fields::new());
             if let Some(message) = made {
                 client.dispatch_message(message);
             }

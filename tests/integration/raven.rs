@@ -22,7 +22,11 @@ struct ValueError(Option<Box<ValueError>>);
 
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "outer" } else { "bad value" })
+        f.write_str(if self.0.is_some() {
+            "outer"
+        } else {
+            "bad value"
+        })
     }
 }
 
@@ -73,26 +77,49 @@ fn check_event(label: &str, message: &Message) -> Value {
     let object = event.as_object().unwrap();
     assert_eq!(event["project"], "2", "{label}");
     let id = event["event_id"].as_str().unwrap();
-    assert!(id.len() == 32 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{id}");
+    assert!(
+        id.len() == 32 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "{id}"
+    );
     assert_eq!(event["level"], 40, "{label}");
     let exception = &event["sentry.interfaces.Exception"];
-    let (kind, value) = (exception["type"].as_str().unwrap(), exception["value"].as_str().unwrap());
+    let (kind, value) = (
+        exception["type"].as_str().unwrap(),
+        exception["value"].as_str().unwrap(),
+    );
     assert!(exception["module"].is_string(), "{label}");
     assert_eq!(event["message"], format!("{kind}: {value}"), "{label}");
     let stamp = event["timestamp"].as_str().unwrap();
-    assert!(stamp.len() == 20 && stamp.ends_with('Z') && &stamp[10..11] == "T", "{stamp}");
+    assert!(
+        stamp.len() == 20 && stamp.ends_with('Z') && &stamp[10..11] == "T",
+        "{stamp}"
+    );
     let culprit = event["culprit"].as_str().unwrap();
     assert!(culprit.contains(" in "), "{label}: {culprit}");
-    let frames = event["sentry.interfaces.Stacktrace"]["frames"].as_array().unwrap();
+    let frames = event["sentry.interfaces.Stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
     assert!(!frames.is_empty(), "{label}");
     for frame in frames {
-        assert!(frame["filename"].is_string() || frame["module"].is_string(), "{frame}");
-        assert!(frame["function"].is_string() && frame["lineno"].is_u64(), "{frame}");
+        assert!(
+            frame["filename"].is_string() || frame["module"].is_string(),
+            "{frame}"
+        );
+        assert!(
+            frame["function"].is_string() && frame["lineno"].is_u64(),
+            "{frame}"
+        );
     }
     assert!(event["extra"].is_object(), "{label}");
     for key in object.keys() {
         let known = [
-            "project", "event_id", "message", "level", "culprit", "timestamp", "extra",
+            "project",
+            "event_id",
+            "message",
+            "level",
+            "culprit",
+            "timestamp",
+            "extra",
         ];
         assert!(
             known.contains(&key.as_str()) || key.starts_with("sentry.interfaces."),
@@ -104,8 +131,13 @@ fn check_event(label: &str, message: &Message) -> Value {
 
 /// The innermost frame's function.
 fn raising_function(event: &Value) -> String {
-    let frames = event["sentry.interfaces.Stacktrace"]["frames"].as_array().unwrap();
-    frames.last().unwrap()["function"].as_str().unwrap().to_owned()
+    let frames = event["sentry.interfaces.Stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
+    frames.last().unwrap()["function"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -118,9 +150,15 @@ fn an_error_with_its_chain() {
     assert_eq!(msg.severity, Severity::Error);
     assert_eq!(&*msg.logger, "myapp");
     assert_eq!(event["message"], "ValueError: outer: bad value");
-    assert_eq!(event["sentry.interfaces.Exception"]["module"], "integration::raven");
+    assert_eq!(
+        event["sentry.interfaces.Exception"]["module"],
+        "integration::raven"
+    );
     assert_eq!(event["extra"]["msg"], "loading failed");
-    assert_eq!(event["culprit"], "integration::raven in an_error_with_its_chain");
+    assert_eq!(
+        event["culprit"],
+        "integration::raven in an_error_with_its_chain"
+    );
     assert_eq!(raising_function(&event), "an_error_with_its_chain");
 }
 
@@ -138,23 +176,30 @@ fn boxed_and_anyhow_errors() {
     assert_eq!(events[0]["message"], "ValueError: bad value");
     assert_eq!(events[0]["sentry.interfaces.Exception"]["module"], "dyn");
     assert_eq!(events[1]["extra"]["msg"], "anyhow");
-    assert!(events[1]["message"].as_str().unwrap().ends_with(": while parsing: bad value"));
+    assert!(events[1]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with(": while parsing: bad value"));
     assert_eq!(events[2]["message"], "Error: plain text");
 }
 
 #[test]
 fn without_a_raven_plugin_nothing_is_sent_and_it_is_said_once() {
-    support::in_own_process(&support::test_name!(without_a_raven_plugin_nothing_is_sent_and_it_is_said_once), &[], || {
-        support::collect_reports();
-        let capture = CaptureSender::new();
-        let client = Client::builder("myapp").sender(capture.clone()).build();
-        client.raven("a", &ValueError(None));
-        client.raven("b", &ValueError(None));
-        assert!(capture.is_empty());
-        let reports = support::reports();
-        assert_eq!(reports.len(), 1, "{reports:?}");
-        assert!(reports[0].contains("no `raven` plugin"), "{reports:?}");
-    });
+    support::in_own_process(
+        &support::test_name!(without_a_raven_plugin_nothing_is_sent_and_it_is_said_once),
+        &[],
+        || {
+            support::collect_reports();
+            let capture = CaptureSender::new();
+            let client = Client::builder("myapp").sender(capture.clone()).build();
+            client.raven("a", &ValueError(None));
+            client.raven("b", &ValueError(None));
+            assert!(capture.is_empty());
+            let reports = support::reports();
+            assert_eq!(reports.len(), 1, "{reports:?}");
+            assert!(reports[0].contains("no `raven` plugin"), "{reports:?}");
+        },
+    );
 }
 
 #[test]
@@ -185,11 +230,15 @@ fn bad_dsns_are_refused_with_the_reason() {
         let err = Raven::new(dsn).unwrap_err();
         assert!(err.contains(why) && err.contains(dsn), "{dsn}: {err}");
     }
-    assert_eq!(Raven::new("udp://a:b@h:9001/sentry/7").unwrap().project(), "7");
+    assert_eq!(
+        Raven::new("udp://a:b@h:9001/sentry/7").unwrap().project(),
+        "7"
+    );
 }
 
 fn from_ini(section: &str) -> Result<Client, String> {
-    let ini = format!("[metlog]\nlogger = myapp\nsender_class = null\n[metlog_plugin_raven]\n{section}");
+    let ini =
+        format!("[metlog]\nlogger = myapp\nsender_class = null\n[metlog_plugin_raven]\n{section}");
     metlog::config::from_ini_str(&ini, "metlog").map_err(|e| e.to_string())
 }
 
@@ -266,35 +315,61 @@ fn every_kind() -> Vec<(String, Message)> {
     assert!(parse("x").is_err());
     assert!(fail_anyhow().is_err());
     metlog::plugin::panics::install_sentry(Some(client), std::time::Duration::from_secs(5));
-    assert!(std::thread::spawn(|| panic!("plugin panic")).join().is_err());
+    assert!(std::thread::spawn(|| panic!("plugin panic"))
+        .join()
+        .is_err());
     let labels = [
-        "chain", "boxed", "anyhow", "panic", "nested panic", "async panic", "err", "anyhow err",
+        "chain",
+        "boxed",
+        "anyhow",
+        "panic",
+        "nested panic",
+        "async panic",
+        "err",
+        "anyhow err",
         "panics plugin",
     ];
     let messages = capture.messages();
     assert_eq!(messages.len(), labels.len(), "{messages:#?}");
-    labels.iter().map(|l| (*l).to_owned()).zip(messages).collect()
+    labels
+        .iter()
+        .map(|l| (*l).to_owned())
+        .zip(messages)
+        .collect()
 }
 
 #[test]
 fn every_kind_reads_back_as_sentry_5_takes_it() {
-    support::in_own_process(&support::test_name!(every_kind_reads_back_as_sentry_5_takes_it), &[], || {
-        let events: Vec<Value> = every_kind().iter().map(|(l, m)| check_event(l, m)).collect();
-        let message = |i: usize| events[i]["message"].as_str().unwrap().to_owned();
-        assert_eq!(message(3), "panic: empty text");
-        assert_eq!(raising_function(&events[3]), "panics");
-        assert_eq!(events[3]["culprit"], "integration::raven in panics");
-        // Nested: reported once, by the innermost annotated function.
-        assert_eq!(message(4), "panic: empty text");
-        assert_eq!(message(5), "panic: empty async text");
-        assert_eq!(raising_function(&events[5]), "panics_plain");
-        assert_eq!(message(6), "ParseIntError: invalid digit found in string");
-        assert_eq!(events[6]["culprit"], "integration::raven in parse");
-        assert_eq!(message(7), "Error: no such user");
-        assert_eq!(message(8), "panic: plugin panic");
-        assert_eq!(events[6]["extra"]["msg"], "");
-        let _ = std::panic::take_hook();
-    });
+    support::in_own_process(
+        &support::test_name!(every_kind_reads_back_as_sentry_5_takes_it),
+        &[],
+        || {
+            let kinds = every_kind();
+            if let Ok(dump) = std::env::var("METLOG_RAVEN_DUMP") {
+                // For `raven_decodes_them`: label and message, a line each.
+                let lines: Vec<String> = kinds
+                    .iter()
+                    .map(|(label, m)| serde_json::json!([label, m.to_json()]).to_string())
+                    .collect();
+                std::fs::write(dump, lines.join("\n")).unwrap();
+            }
+            let events: Vec<Value> = kinds.iter().map(|(l, m)| check_event(l, m)).collect();
+            let message = |i: usize| events[i]["message"].as_str().unwrap().to_owned();
+            assert_eq!(message(3), "panic: empty text");
+            assert_eq!(raising_function(&events[3]), "panics");
+            assert_eq!(events[3]["culprit"], "integration::raven in panics");
+            // Nested: reported once, by the innermost annotated function.
+            assert_eq!(message(4), "panic: empty text");
+            assert_eq!(message(5), "panic: empty async text");
+            assert_eq!(raising_function(&events[5]), "panics_plain");
+            assert_eq!(message(6), "ParseIntError: invalid digit found in string");
+            assert_eq!(events[6]["culprit"], "integration::raven in parse");
+            assert_eq!(message(7), "Error: no such user");
+            assert_eq!(message(8), "panic: plugin panic");
+            assert_eq!(events[6]["extra"]["msg"], "");
+            let _ = std::panic::take_hook();
+        },
+    );
 }
 
 /// The Python side of `raven_decodes_them`: raven 3.1.16's `Client.decode`
@@ -340,18 +415,20 @@ print('checked %d' % count)
 #[test]
 #[ignore = "needs Python 2.7 with raven 3.1.16 and metlog-raven 0.5: run scripts/test.sh"]
 fn raven_decodes_them() {
-    support::in_own_process(&support::test_name!(raven_decodes_them), &[], || {
+    {
         let python = std::env::var("METLOG_PYTHON2")
             .expect("METLOG_PYTHON2: a Python 2.7 (scripts/test.sh sets it)");
         let path = std::env::var("METLOG_RAVEN_PYTHONPATH")
             .expect("METLOG_RAVEN_PYTHONPATH: raven 3.1.16 and metlog-raven 0.5 (scripts/test.sh)");
-        let kinds = every_kind();
-        let lines: Vec<String> = kinds
-            .iter()
-            .map(|(label, m)| serde_json::json!([label, m.to_json()]).to_string())
-            .collect();
+        // The messages, from a child that runs `every_kind` (panic hooks).
         let file = std::env::temp_dir().join(format!("metlog-raven-{}.jsonl", std::process::id()));
-        std::fs::write(&file, lines.join("\n")).unwrap();
+        let dump = file.to_str().unwrap();
+        support::in_own_process(
+            &support::test_name!(every_kind_reads_back_as_sentry_5_takes_it),
+            &[("METLOG_RAVEN_DUMP", dump)],
+            || unreachable!("run by the parent"),
+        );
+        let written = std::fs::read_to_string(&file).unwrap();
         let out = std::process::Command::new(python)
             .args(["-c", PYTHON_CHECK])
             .arg(&file)
@@ -359,9 +436,146 @@ fn raven_decodes_them() {
             .output()
             .unwrap();
         let _ = std::fs::remove_file(&file);
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
         assert!(out.status.success(), "{stdout}{stderr}");
-        assert_eq!(stdout.trim(), format!("checked {}", kinds.len()), "{stderr}");
-        let _ = std::panic::take_hook();
-    });
+        assert_eq!(
+            stdout.trim(),
+            format!("checked {}", written.lines().count()),
+            "{stderr}"
+        );
+        assert_eq!(written.lines().count(), 9);
+    }
+}
+
+#[metlog::capture_stack(err, client = "raven-golden")]
+fn decorated() -> Result<(), ValueError> {
+    Err(ValueError(None))
+}
+
+/// The Rust message of each fixture case (keep in step with
+/// `scripts/metlog-raven-golden.sh`), and the function that raised.
+fn golden_case(label: &str) -> (Message, &'static str) {
+    let options = label == "options";
+    let raven = if options {
+        raven().logger("raven-logger").severity(Severity::Warning)
+    } else {
+        raven()
+    };
+    let (client, capture) = client(raven);
+    let err = ValueError(None);
+    match label {
+        "error" => client.raven("oops", &err),
+        "options" => client.raven("with options", &err),
+        "fields" => {
+            let mut fields = Fields::new();
+            fields.insert("extra1", "x");
+            client.raven_fields("oops", &err, fields);
+        }
+        _ => {
+            metlog::set_client("raven-golden", client.clone());
+            assert!(decorated().is_err());
+            metlog::remove_client("raven-golden");
+        }
+    }
+    let raising = if label == "capture_stack" {
+        "decorated"
+    } else {
+        "golden_case"
+    };
+    (capture.messages().remove(0), raising)
+}
+
+/// Against the real metlog-raven 0.5: the envelope's keys and values (time,
+/// host and pid aside), and the event's, where they are not the event id,
+/// time, or frames (Rust's, not Python's). Left out on purpose: the
+/// exception's `module` (Python's `exceptions`, a Rust path here) and
+/// raven's optional `checksum`, `platform`, `server_name`, `tags`,
+/// `time_spent`, `modules` and `extra["sys.argv"]`; added: the call's
+/// fields in `extra` (metlog-raven has them in `fields` only).
+#[test]
+fn the_same_as_metlog_raven_sends() {
+    // `capture_stack` installs a panic hook: in a process of its own.
+    support::in_own_process(
+        &support::test_name!(the_same_as_metlog_raven_sends),
+        &[],
+        compare_with_fixtures,
+    );
+}
+
+fn compare_with_fixtures() {
+    let fixture = std::fs::read_to_string(
+        support::workspace_root().join("tests/fixtures/metlog-raven-0.5.jsonl"),
+    )
+    .unwrap();
+    let mut cases = 0;
+    for line in fixture.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let label = case["case"].as_str().unwrap();
+        let mut python: Value = serde_json::from_str(case["message"].as_str().unwrap()).unwrap();
+        let (message, raising) = golden_case(label);
+        let mut rust = message.to_json_value();
+        let rust_event = check_event(label, &message);
+        for json in [&mut python, &mut rust] {
+            let object = json.as_object_mut().unwrap();
+            for key in ["timestamp", "metlog_hostname", "metlog_pid", "payload"] {
+                assert!(object.remove(key).is_some(), "{label}: {key}");
+            }
+            let epoch = object["fields"]
+                .as_object_mut()
+                .unwrap()
+                .remove("epoch_timestamp");
+            assert!(epoch.unwrap().is_f64(), "{label}");
+        }
+        assert_eq!(rust, python, "{label}: the envelope");
+        let event = &case["event"];
+        for key in ["project", "level", "message"] {
+            assert_eq!(rust_event[key], event[key], "{label}: {key}");
+        }
+        for key in ["type", "value"] {
+            let path = "sentry.interfaces.Exception";
+            assert_eq!(rust_event[path][key], event[path][key], "{label}: {key}");
+        }
+        let mut extra = event["extra"].as_object().unwrap().clone();
+        extra.remove("sys.argv");
+        let mut rust_extra = rust_event["extra"].as_object().unwrap().clone();
+        rust_extra.remove("extra1");
+        assert_eq!(rust_extra, extra, "{label}: extra");
+        for key in rust_event.as_object().unwrap().keys() {
+            assert!(
+                event.get(key).is_some(),
+                "{label}: {key} is not metlog-raven's"
+            );
+        }
+        let frame_keys = |e: &Value| {
+            let frames = e["sentry.interfaces.Stacktrace"]["frames"]
+                .as_array()
+                .unwrap();
+            let mut keys: Vec<String> = frames
+                .last()
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.retain(|k| k != "abs_path");
+            keys
+        };
+        assert_eq!(frame_keys(&rust_event), frame_keys(event), "{label}");
+        let culprit = rust_event["culprit"].as_str().unwrap();
+        let python_culprit = event["culprit"].as_str().unwrap();
+        // Python's raising frame is where the exception was raised; a Rust
+        // error has no stack of its own: the frame reporting it is.
+        assert_eq!(
+            culprit,
+            format!("integration::raven in {raising}"),
+            "{label}"
+        );
+        assert!(python_culprit.starts_with("__main__ in "), "{label}");
+        cases += 1;
+    }
+    assert_eq!(cases, 4);
 }

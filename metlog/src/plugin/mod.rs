@@ -99,12 +99,12 @@ use raven::provider as raven_provider;
 
 /// Without the `raven` feature, a `raven` section is an error that says so.
 #[cfg(not(feature = "raven"))]
-fn raven_provider(
-    _: &BTreeMap<String, ConfigValue>,
-) -> Result<Box<dyn Any + Send + Sync>, String> {
-    Err("metlog was built without its `raven` feature (Sentry events): enable it in \
+fn raven_provider(_: &BTreeMap<String, ConfigValue>) -> Result<Box<dyn Any + Send + Sync>, String> {
+    Err(
+        "metlog was built without its `raven` feature (Sentry events): enable it in \
          Cargo.toml (`metlog = { …, features = [\"raven\"] }`)"
-        .to_owned())
+            .to_owned(),
+    )
 }
 
 /// Plugins that act on the client rather than being looked up on it: the

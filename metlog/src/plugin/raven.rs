@@ -137,7 +137,9 @@ fn parse_dsn(dsn: &str) -> Result<&str, &'static str> {
     let (keys, rest) = rest
         .split_once('@')
         .ok_or("no PUBLIC:SECRET@ before the host")?;
-    let (public, secret) = keys.split_once(':').ok_or("no :SECRET after the public key")?;
+    let (public, secret) = keys
+        .split_once(':')
+        .ok_or("no :SECRET after the public key")?;
     if public.is_empty() || secret.is_empty() || keys.contains(['/', ' ']) {
         return Err("the public and secret keys must not be empty");
     }
@@ -360,7 +362,10 @@ fn is_machinery(function: &str) -> bool {
 /// Not the application's: the culprit is the innermost frame that is.
 fn is_library(function: &str) -> bool {
     let f = function.trim_start_matches('<');
-    is_machinery(function) || ["test::", "tokio::", "__libc", "_start"].iter().any(|p| f.starts_with(p))
+    is_machinery(function)
+        || ["test::", "tokio::", "__libc", "_start"]
+            .iter()
+            .any(|p| f.starts_with(p))
 }
 
 /// One frame: `(module, function, file, line)`.
@@ -371,8 +376,13 @@ type Frame = (String, String, String, u32);
 fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
     trace.resolve();
     let mut frames: Vec<Frame> = Vec::new();
-    for symbol in trace.frames().iter().flat_map(backtrace::BacktraceFrame::symbols) {
-        let (Some(name), Some(file), Some(line)) = (symbol.name(), symbol.filename(), symbol.lineno())
+    for symbol in trace
+        .frames()
+        .iter()
+        .flat_map(backtrace::BacktraceFrame::symbols)
+    {
+        let (Some(name), Some(file), Some(line)) =
+            (symbol.name(), symbol.filename(), symbol.lineno())
         else {
             continue;
         };
@@ -388,7 +398,12 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
         }
     }
     if frames.is_empty() {
-        frames.push((site.module.clone(), site.function.clone(), site.file.clone(), site.line));
+        frames.push((
+            site.module.clone(),
+            site.function.clone(),
+            site.file.clone(),
+            site.line,
+        ));
     }
     frames.reverse();
     frames
@@ -444,7 +459,10 @@ fn event(
         .collect();
     let mut extra = serde_json::Map::new();
     for (key, value) in fields.iter() {
-        extra.insert(key.to_string(), serde_json::to_value(value).unwrap_or(Json::Null));
+        extra.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Json::Null),
+        );
     }
     extra.insert("msg".into(), msg.into());
     extra.insert("logger".into(), raven.logger.clone().into());
@@ -478,7 +496,11 @@ fn event_id() -> String {
         let mut hasher = state.build_hasher();
         hasher.write_u8(half);
         hasher.write_u64(COUNTER.fetch_add(1, Relaxed));
-        hasher.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        hasher.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         let _ = write!(id, "{:016x}", hasher.finish());
     }
     id
@@ -585,7 +607,14 @@ pub(crate) fn panic_message(client: &Client, seen: SeenPanic) -> Option<Message>
         module: "core::panic".to_owned(),
         value: seen.message,
     };
-    Some(client.sentry_message(raven, String::new(), &exception, seen.trace, &seen.site, Fields::new()))
+    Some(client.sentry_message(
+        raven,
+        String::new(),
+        &exception,
+        seen.trace,
+        &seen.site,
+        Fields::new(),
+    ))
 }
 
 /// Sends `message` from a thread of its own, waiting a little for it:
@@ -678,8 +707,14 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(split_path("a::b::f"), ("a::b".into(), "f".into()));
-        assert_eq!(split_path("a::f::{{closure}}"), ("a".into(), "f::{{closure}}".into()));
-        assert_eq!(split_path("<a::T as b::U>::f"), ("<a::T as b::U>".into(), "f".into()));
+        assert_eq!(
+            split_path("a::f::{{closure}}"),
+            ("a".into(), "f::{{closure}}".into())
+        );
+        assert_eq!(
+            split_path("<a::T as b::U>::f"),
+            ("<a::T as b::U>".into(), "f".into())
+        );
         assert_eq!(split_path("main"), (String::new(), "main".into()));
     }
 }
