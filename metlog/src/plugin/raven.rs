@@ -425,9 +425,10 @@ fn split_path(name: &str) -> (String, String) {
     }
     match cut {
         // `f::{{closure}}`: the function is `f::{{closure}}`'s `f`, kept whole.
-        Some(i) if name[i + 2..].starts_with("{{") => match split_path(&name[..i]) {
-            (module, function) => (module, format!("{function}{}", &name[i..])),
-        },
+        Some(i) if name[i + 2..].starts_with("{{") => {
+            let (module, function) = split_path(&name[..i]);
+            (module, format!("{function}{}", &name[i..]))
+        }
         Some(i) => (name[..i].to_owned(), name[i + 2..].to_owned()),
         None => (String::new(), name.to_owned()),
     }
@@ -530,7 +531,7 @@ pub(crate) enum PanicState {
 
 thread_local! {
     /// The last panic of this thread, as the hook saw it.
-    static LAST_PANIC: RefCell<PanicState> = RefCell::new(PanicState::Unseen);
+    static LAST_PANIC: RefCell<PanicState> = const { RefCell::new(PanicState::Unseen) };
 }
 
 /// A panic, as the hook saw it: its message, where, and the stack then.
