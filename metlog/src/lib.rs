@@ -265,7 +265,7 @@ pub use message::Message;
 ///     .plugin("raven", Raven::new("http://public:secret@sentry.example.com/2").unwrap())
 /// #   .sender(capture.clone())
 ///     .build();
-/// let _scope = metlog::set_default(client);
+/// let _scope = metlog::set_default(&client);
 ///
 /// #[metlog::capture_stack(err)]
 /// fn parse(text: &str) -> Result<u8, std::num::ParseIntError> {
