@@ -42,12 +42,23 @@ pub type Provider =
 pub mod cef;
 pub mod panics;
 pub mod process;
+#[cfg(feature = "raven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "raven")))]
+pub mod raven;
 
 /// The built-in provider of `cef` plugins, under our name and metlog-py's.
 const CEF_PROVIDERS: [&str; 3] = [
     "cef",
     "metlog_cef.cef_plugin:config_plugin",
     "metlog_cef.cef_plugin.config_plugin",
+];
+
+/// The built-in provider of `raven` plugins (feature `raven`), under our
+/// name and metlog-raven's.
+const RAVEN_PROVIDERS: [&str; 3] = [
+    "raven",
+    "metlog_raven.raven_plugin:config_plugin",
+    "metlog_raven.raven_plugin.config_plugin",
 ];
 
 /// Registered providers, each with the name its plugins are bound under
@@ -62,10 +73,13 @@ static PROVIDERS: RwLock<BTreeMap<String, (Provider, Option<&'static str>)>> =
 /// `override = true`, which only lets it take a name already in use.
 pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
     let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
-    match registered.get(provider) {
-        Some(&(_, binds)) => binds,
-        None => CEF_PROVIDERS.contains(&provider).then_some("cef"),
+    if let Some(&(_, binds)) = registered.get(provider) {
+        return binds;
     }
+    if RAVEN_PROVIDERS.contains(&provider) {
+        return Some("raven");
+    }
+    CEF_PROVIDERS.contains(&provider).then_some("cef")
 }
 
 /// Makes `provider` available to configuration files under `name`
@@ -103,21 +117,35 @@ fn register(name: String, provider: Provider, binds: Option<&'static str>) {
 
 /// The provider registered under `name`.
 pub(crate) fn provider(name: &str) -> Option<Provider> {
-    let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
-    let builtin = || {
-        CEF_PROVIDERS
-            .contains(&name)
-            .then_some(cef::provider as Provider)
-    };
-    registered
+    let registered = PROVIDERS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
         .get(name)
-        .map(|&(provider, _)| provider)
-        .or_else(builtin)
+        .map(|&(provider, _)| provider);
+    // The lock is given back first: `bound_name` takes it again.
+    registered.or_else(|| match bound_name(name)? {
+        "raven" => Some(raven_provider as Provider),
+        "cef" => Some(cef::provider as Provider),
+        _ => None,
+    })
+}
+
+#[cfg(feature = "raven")]
+use raven::provider as raven_provider;
+
+/// Without the `raven` feature, a `raven` section is an error that says so.
+#[cfg(not(feature = "raven"))]
+fn raven_provider(_: &BTreeMap<String, ConfigValue>) -> Result<Box<dyn Any + Send + Sync>, String> {
+    Err(
+        "metlog was built without its `raven` feature (Sentry events): enable it in \
+         Cargo.toml (`metlog = { …, features = [\"raven\"] }`)"
+            .to_owned(),
+    )
 }
 
 /// Plugins that act on the client rather than being looked up on it: the
-/// panic hook (`provider = panics`, option `flush_timeout` in seconds,
-/// default 2) and periodic process statistics (`provider = process`,
+/// panic hook (`provider = panics`, options `flush_timeout` in seconds,
+/// default 2, and `sentry`: `sentry` messages instead of `panic` ones) and periodic process statistics (`provider = process`,
 /// options `prefix`, default `<logger>.process`, and `interval` in seconds,
 /// default 10; the reporter runs for the rest of the process).
 ///
@@ -169,8 +197,16 @@ pub(crate) fn attach(
     };
     match provider {
         "panics" => {
-            only(&["flush_timeout"])?;
-            panics::install(Some(client.clone()), seconds("flush_timeout", 2.0)?);
+            only(&["flush_timeout", "sentry"])?;
+            let sentry = match options.get("sentry") {
+                None => false,
+                Some(v) => v.as_bool().ok_or("`sentry` must be true or false")?,
+            };
+            if sentry && cfg!(not(feature = "raven")) {
+                return Err(raven_provider(options).err().unwrap_or_default());
+            }
+            let timeout = seconds("flush_timeout", 2.0)?;
+            panics::install_as(Some(client.clone()), timeout, sentry);
         }
         _ => {
             if let Some(k) = options
