@@ -1046,8 +1046,33 @@ impl Counters {
 
 #[cfg(test)]
 mod tests {
-    use super::whole_millis;
+    use super::{bounded_backtrace, short_type_name, whole_millis, MAX_BACKTRACE};
     use std::time::Duration;
+
+    #[test]
+    fn error_types_are_named_as_python_names_classes() {
+        assert_eq!(short_type_name("std::io::error::Error"), Some("Error"));
+        assert_eq!(short_type_name("ValueError"), Some("ValueError"));
+        assert_eq!(short_type_name("&mut app::E"), Some("E"));
+        assert_eq!(
+            short_type_name("app::Wrap<std::io::error::Error>"),
+            Some("Wrap<std::io::error::Error>")
+        );
+        assert_eq!(short_type_name("dyn core::error::Error + Send"), None);
+        assert_eq!(short_type_name("&dyn core::error::Error"), None);
+    }
+
+    #[test]
+    fn a_long_backtrace_is_cut_at_a_line_end_never_inside_a_character() {
+        assert_eq!(bounded_backtrace("   0: main\n".to_owned()), "   0: main");
+        for line in ["   0: é::ü::ß\n", "x\n", "   12: a_rather_long_name\n"] {
+            let backtrace = line.repeat(3_000);
+            let cut = bounded_backtrace(backtrace.clone());
+            assert!(cut.len() <= MAX_BACKTRACE + 30, "{}", cut.len());
+            let kept = cut.strip_suffix("\n(backtrace truncated)").unwrap();
+            assert!(backtrace.starts_with(kept) && kept.ends_with(line.trim_end()));
+        }
+    }
 
     #[test]
     fn whole_millis_rounds_to_nearest_and_saturates() {
