@@ -114,6 +114,18 @@ timeit_kwargs()
 client.metlog('unicode', payload=u'caf\xe9 \u2603', fields={u'k\xe9': u'v\xe9'})
 client.metlog('nested', fields={'list': [1, 'two', 3.0], 'dict': {'x': None}, 'f': 0.1 + 0.2})
 client.metlog('ctrl', payload='tab\tnl\nquote" bs\\ slash/ \x01')
+# An error's traceback (exc_info): the message, a line break, the traceback.
+try:
+    raise ValueError('db down')
+except ValueError:
+    client.error('checkout failed', exc_info=True)
+    client.critical('checkout failed', exc_info=True)
+    client.exception('checkout failed')
+# No line break added after one; an exception without a traceback.
+client.warn('ends with a line break\n', exc_info=(ValueError, ValueError('db down'), None))
+# Fractional counts, written as Python's str().
+client.incr('credits', count=2.5)
+client.incr('whole.float', count=2.0)
 print('\n'.join(sender.msgs))
 PY
 echo "wrote tests/fixtures/metlog-py-0.10.0.jsonl ($(wc -l <"$root/tests/fixtures/metlog-py-0.10.0.jsonl") messages, Python 2.7: $("$python2" -V 2>&1))"

@@ -228,7 +228,7 @@ pub mod __private;
 include!("attributes.rs");
 
 pub use client::builder::ClientBuilder;
-pub use client::message_builder::{Counter, MessageBuilder};
+pub use client::message_builder::{Count, Counter, MessageBuilder};
 pub use client::timer::Timer;
 pub use client::{Client, FlushGuard, Millis, Stats};
 pub use decorators::{

@@ -246,6 +246,16 @@ impl std::error::Error for Wrapped {
     }
 }
 
+/// An exception's payload without the backtrace a `RUST_LIB_BACKTRACE` or
+/// `RUST_BACKTRACE` in the test's environment adds (tests/process/exception_backtrace.rs
+/// tests it).
+fn before_backtrace(payload: &str) -> &str {
+    payload.split("\nStack backtrace:\n").next().unwrap()
+}
+
+/// metlog-py's `exception(msg)` sends `msg`, a line break and the traceback
+/// (`Traceback (most recent call last): … ValueError: db down`): here
+/// `text`, then the error as `Type: message`, then a line per source.
 #[test]
 fn exception_carries_the_source_chain_at_alert() {
     let (client, capture) = capture_client();
@@ -267,8 +277,9 @@ fn exception_carries_the_source_chain_at_alert() {
     assert_eq!(m["type"], "oldstyle");
     assert_eq!(m["severity"], 1);
     assert_eq!(
-        m["payload"],
-        "checkout failed: cannot save order: database unavailable: connection refused"
+        before_backtrace(m["payload"].as_str().unwrap()),
+        "checkout failed\nWrapped: cannot save order\nCaused by: database unavailable\n\
+         Caused by: connection refused"
     );
     assert_eq!(m["fields"]["error"], "cannot save order");
     assert_eq!(
@@ -279,7 +290,11 @@ fn exception_carries_the_source_chain_at_alert() {
         .as_str()
         .unwrap()
         .ends_with("Wrapped"));
-    assert_eq!(capture.json()[1]["payload"], "boxed: x");
+    // A trait object's type is not known: its message alone.
+    assert_eq!(
+        before_backtrace(capture.json()[1]["payload"].as_str().unwrap()),
+        "boxed\nx"
+    );
 }
 
 /// An `anyhow::Error` (its context chain whole) and a `Box<dyn Error>`,
@@ -297,9 +312,11 @@ fn exception_takes_anyhow_and_boxed_errors_at_a_chosen_severity() {
     client.exception("default", &*boxed);
 
     let sent = capture.json();
+    let payload = |i: usize| before_backtrace(sent[i]["payload"].as_str().unwrap()).to_owned();
     assert_eq!(
-        sent[0]["payload"],
-        "checkout failed: cannot save order: database unavailable: connection refused"
+        payload(0),
+        "checkout failed\ncannot save order\nCaused by: database unavailable\n\
+         Caused by: connection refused"
     );
     assert_eq!(sent[0]["severity"], Severity::Error as u8);
     assert_eq!(
@@ -307,10 +324,153 @@ fn exception_takes_anyhow_and_boxed_errors_at_a_chosen_severity() {
         json!(["database unavailable", "connection refused"])
     );
     assert_eq!(sent[0]["fields"]["error_type"], "dyn Error + Send + Sync");
-    assert_eq!(sent[1]["payload"], "cannot write: disk full");
+    assert_eq!(payload(1), "cannot write\ndisk full");
     assert_eq!(sent[1]["severity"], Severity::Critical as u8);
     assert_eq!(sent[1]["fields"]["error_type"], "dyn Error");
     assert_eq!(sent[2]["severity"], Severity::Alert as u8);
+}
+
+/// An error named as Python names the one of issue 23's example.
+#[derive(Debug)]
+struct ValueError;
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("db down")
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+/// metlog-py's `error(msg, exc_info=True)` and `critical(msg, exc_info=True)`
+/// send the message and the traceback at Error and Critical: `error_with`
+/// and `critical_with` send an `oldstyle` message laid out as `exception`'s,
+/// at theirs.
+#[test]
+fn error_and_critical_carry_an_error_as_metlog_pys_exc_info() {
+    let (client, capture) = capture_client();
+    client.error_with("checkout failed", &ValueError);
+    let err = Wrapped {
+        what: "cannot save order",
+        source: Some(Box::new(Wrapped {
+            what: "database unavailable",
+            source: None,
+        })),
+    };
+    client.critical_with(format_args!("order {} failed", 42), &err);
+
+    let sent = capture.json();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        (&sent[0]["type"], &sent[0]["severity"]),
+        (&json!("oldstyle"), &json!(Severity::Error as u8))
+    );
+    assert_eq!(
+        before_backtrace(sent[0]["payload"].as_str().unwrap()),
+        "checkout failed\nValueError: db down"
+    );
+    assert_eq!(sent[0]["fields"]["error"], "db down");
+    assert_eq!(sent[0]["fields"]["causes"], json!([]));
+    assert_eq!(sent[1]["severity"], Severity::Critical as u8);
+    assert_eq!(
+        before_backtrace(sent[1]["payload"].as_str().unwrap()),
+        "order 42 failed\nWrapped: cannot save order\nCaused by: database unavailable"
+    );
+    assert_eq!(sent[1]["fields"]["causes"], json!(["database unavailable"]));
+}
+
+/// As metlog-py: no second line break after a text that ends with one; an
+/// error with an empty message is its type alone (Python's `ValueError`); a
+/// generic type keeps its parameters.
+#[test]
+fn exception_layout_edges() {
+    #[derive(Debug)]
+    struct Empty;
+    impl std::fmt::Display for Empty {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+    impl std::error::Error for Empty {}
+    #[derive(Debug)]
+    struct Generic<T>(T);
+    impl<T> std::fmt::Display for Generic<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("generic")
+        }
+    }
+    impl<T: std::fmt::Debug> std::error::Error for Generic<T> {}
+
+    let (client, capture) = capture_client();
+    client.exception("ends with a line break\n", &ValueError);
+    client.exception("empty", &Empty);
+    client.exception("generic", &Generic(ValueError));
+    client.exception("by reference", &&ValueError);
+    let payloads: Vec<String> = capture
+        .messages()
+        .iter()
+        .map(|m| before_backtrace(&m.payload).to_owned())
+        .collect();
+    assert_eq!(
+        payloads,
+        [
+            "ends with a line break\nValueError: db down",
+            "empty\nEmpty",
+            "generic\nGeneric<integration::client::ValueError>: generic",
+            "by reference\nValueError: db down",
+        ]
+    );
+}
+
+/// metlog-py's `incr(name, count=2.5)` sends payload `"2.5"` (Python's
+/// `str`), and statsd adds fractions: a counter takes one, and any integer
+/// type. A fraction that is no finite number is not sent: counted failed,
+/// reported.
+#[test]
+fn a_counter_counts_fractions_and_any_integer() {
+    support::collect_reports();
+    let (client, capture) = capture_client();
+    client
+        .counter("credits")
+        .count(2.5)
+        .field("route", "/pay")
+        .logger("billing")
+        .severity(Severity::Notice)
+        .send();
+    client.counter("whole.float").count(2.0).send();
+    client.counter("third").count(1.0_f32 / 4.0).send();
+    client.counter("items").count([1, 2, 3].len()).send();
+    client.counter("huge").count(u64::MAX).send();
+    client.counter("neg").count(-3_i8).send();
+    let sent = capture.messages();
+    let m = &sent[0];
+    assert_eq!((m.kind.as_ref(), m.payload.as_ref()), ("counter", "2.5"));
+    assert_eq!(
+        (m.logger.as_ref(), m.severity),
+        ("billing", Severity::Notice)
+    );
+    assert_eq!(
+        m.to_json_value()["fields"],
+        json!({"route": "/pay", "name": "credits", "rate": 1.0})
+    );
+    let payloads: Vec<&str> = sent[1..].iter().map(|m| m.payload.as_ref()).collect();
+    assert_eq!(payloads, ["2.0", "0.25", "3", "18446744073709551615", "-3"]);
+    assert_eq!(
+        sent[1].to_json_value()["fields"],
+        json!({"name": "whole.float", "rate": 1.0})
+    );
+
+    client.counter("bad").count(f64::NAN).send();
+    client.counter("bad").count(f64::INFINITY).send();
+    assert_eq!(capture.len(), 6, "not sent");
+    assert_eq!(client.stats().failed, 2);
+    let reports = support::reports();
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.contains("counter \"bad\": NaN is not a finite number")),
+        "{reports:?}"
+    );
 }
 
 /// `gauge` sets, `gauge_change` moves by a signed amount (its payload
@@ -738,8 +898,9 @@ fn an_error_chain_that_loops_or_runs_deep_is_cut() {
     client.exception("failed", &OwnSource);
     let msg = &capture.messages()[0];
     assert_eq!(
-        &*msg.payload,
-        "failed: i am my own cause: i am my own cause: (cause chain cut: it loops or runs deeper)"
+        before_backtrace(&msg.payload),
+        "failed\nOwnSource: i am my own cause\nCaused by: i am my own cause\n\
+         (cause chain cut: it loops or runs deeper)"
     );
 
     let mut deep = Deep(None);
@@ -754,9 +915,14 @@ fn an_error_chain_that_loops_or_runs_deep_is_cut() {
         65,
         "64 causes and the cut"
     );
-    assert!(msg
-        .payload
-        .ends_with("(cause chain cut: it loops or runs deeper)"));
+    assert!(
+        before_backtrace(&msg.payload).ends_with("\n(cause chain cut: it loops or runs deeper)")
+    );
+    assert_eq!(
+        before_backtrace(&msg.payload).lines().count(),
+        1 + 1 + 64 + 1,
+        "the text, the error, 64 causes and the cut, a line each"
+    );
     // Dropping 10,000 nested boxes recurses; keep it off this test's stack.
     std::mem::forget(deep);
 }
@@ -862,8 +1028,8 @@ fn a_wrapper_sharing_its_fields_address_is_not_a_loop() {
     });
     client.exception("failed", &error);
     assert_eq!(
-        &*capture.messages()[0].payload,
-        "failed: wrap: cannot load config: disk on fire"
+        before_backtrace(&capture.messages()[0].payload),
+        "failed\nAppError: wrap\nCaused by: cannot load config\nCaused by: disk on fire"
     );
 }
 

@@ -125,6 +125,26 @@ fn statsd_receives_exact_counters_and_timers() {
     assert_eq!(client.stats().sent, 11);
 }
 
+/// metlog-py's `incr(name, count=2.5)`: the real statsd adds the fraction
+/// (2.5 + 2.5 + 1 = 6) and rejects no line.
+#[test]
+#[ignore = "needs the real statsd: run scripts/test.sh"]
+fn statsd_adds_fractional_counts() {
+    let logger = unique("frac");
+    let client = prefixed_statsd_client(&logger);
+    let bad_before = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    client.counter("credits").count(2.5).send();
+    client.counter("credits").count(2.5).send();
+    client.counter("credits").count(1).send();
+    client.counter("half").count(0.5_f32).send();
+    client.flush();
+    await_statsd("counters", &format!("{logger}.credits"), "6");
+    await_statsd("counters", &format!("{logger}.half"), "0.5");
+    let bad_after = statsd_value(&statsd_admin("counters"), "statsd.bad_lines_seen").unwrap();
+    assert_eq!(bad_before, bad_after, "no line was rejected");
+    assert_eq!(client.stats().sent, 4);
+}
+
 /// The real statsd reads a signed gauge as a change: `-5` after `10` left
 /// 5. Sent as zero then the value, the gauge is what was sent.
 #[test]

@@ -569,6 +569,20 @@ fn statsd_lines(peer: &std::net::UdpSocket, count: usize) -> Vec<String> {
     lines
 }
 
+/// metlog-py's `incr(name, count=2.5)` on the statsd wire: `name:2.5|c`
+/// (statsd adds fractions; tests/integration/peers.rs checks the real one).
+#[test]
+fn a_fractional_count_reaches_statsd_as_written() {
+    let (peer, client) = statsd_pair(metlog::sender::SenderOptions::default());
+    client.counter("credits").count(2.5).send();
+    client.counter("items").count(3_u64).send();
+    client.flush();
+    let mut lines = statsd_lines(&peer, 2);
+    lines.sort();
+    assert_eq!(lines, ["credits:2.5|c", "items:3|c"]);
+    assert_eq!(client.stats().sent, 2);
+}
+
 #[metlog::incr]
 fn get_user(id: u32) -> Result<u32, String> {
     if id == 0 {

@@ -9,6 +9,7 @@
 mod support;
 
 mod config_env;
+mod exception_backtrace;
 mod exit_delivery;
 #[cfg(unix)]
 mod file_limits;

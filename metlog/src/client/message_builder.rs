@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::ClientRef;
+use super::{Client, ClientRef};
 use crate::record::{Body, Extra};
 use crate::sampling::sampled_out;
 use crate::site::Kind;
@@ -129,7 +129,7 @@ impl<'c> MessageBuilder<'c> {
 pub struct Counter<'c> {
     client: ClientRef<'c>,
     name: Text<'c>,
-    count: i64,
+    count: Count,
     rate: f64,
     timestamp: Option<SystemTime>,
     /// Severity, logger, fields: out of line, so the usual counter is small
@@ -142,16 +142,30 @@ impl<'c> Counter<'c> {
         Counter {
             client,
             name,
-            count: 1,
+            count: Count(Repr::Whole(1)),
             rate: 1.0,
             timestamp: None,
             extra: None,
         }
     }
 
-    /// How much to add (default 1; negative to decrement).
-    pub fn count(mut self, count: i64) -> Self {
-        self.count = count;
+    /// How much to add (default 1; negative to decrement): a whole number or
+    /// a fraction (`2.5`, as metlog-py's `incr(name, count=2.5)`; statsd
+    /// adds fractions), written into the payload as metlog-py writes it
+    /// (`"3"`, `"2.5"`, `"2.0"`). A fraction that is not a finite number is
+    /// not sent (counted as failed).
+    ///
+    /// ```
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// client.counter("bytes").count(512).send();
+    /// client.counter("credits").count(2.5).send();
+    /// client.counter("items").count(vec![1, 2, 3].len()).send();
+    /// let payloads: Vec<_> = capture.messages().into_iter().map(|m| m.payload).collect();
+    /// assert_eq!(payloads, ["512", "2.5", "3"]);
+    /// ```
+    pub fn count(mut self, count: impl Into<Count>) -> Self {
+        self.count = count.into();
         self
     }
 
@@ -183,17 +197,104 @@ impl<'c> Counter<'c> {
         if !client.is_active() || sampled_out(self.rate) {
             return;
         }
+        let Repr::Whole(value) = self.count.0 else {
+            let client = client.clone();
+            return self.send_written(&client);
+        };
         let extra = finish_extra(self.extra, &self.name, self.rate);
         client.dispatch(client.record(
             self.timestamp.unwrap_or_else(SystemTime::now),
             Body::Metric {
                 kind: Kind::Incr,
                 name: self.name,
-                value: self.count as u64,
+                value: value as u64,
                 rate: self.rate,
                 extra,
             },
         ));
+    }
+
+    /// Sends a count that is not an `i64` (a fraction, a `u64` beyond
+    /// `i64::MAX`) as a message with the count written out.
+    #[cold]
+    fn send_written(self, client: &Client) {
+        let payload = match self.count.0 {
+            Repr::Fraction(count) if !count.is_finite() => {
+                let why = format!(
+                    "counter {:?}: {count} is not a finite number",
+                    self.name.as_str()
+                );
+                return client.refuse(why);
+            }
+            Repr::Fraction(count) => super::python2_float(count),
+            Repr::Whole(count) => count.to_string(),
+            Repr::Large(count) => count.to_string(),
+        };
+        let extra = finish_extra(Some(self.extra.unwrap_or_default()), &self.name, self.rate);
+        let builder = MessageBuilder {
+            client: ClientRef::Borrowed(client),
+            kind: SharedStr::from_static("counter"),
+            payload: payload.into(),
+            extra: extra.map(|extra| *extra).unwrap_or_default(),
+            timestamp: self.timestamp,
+        };
+        builder.send();
+    }
+}
+
+/// How much a [`Counter`] adds: a whole number of any integer type, or a
+/// fraction (`f64`, `f32`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Count(Repr);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Repr {
+    Whole(i64),
+    /// Beyond `i64::MAX`.
+    Large(u64),
+    Fraction(f64),
+}
+
+macro_rules! count_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Count {
+            fn from(count: $ty) -> Count {
+                Count(Repr::Whole(i64::from(count)))
+            }
+        }
+    )*};
+}
+count_from!(i8, i16, i32, i64, u8, u16, u32);
+
+impl From<u64> for Count {
+    fn from(count: u64) -> Count {
+        Count(i64::try_from(count).map_or(Repr::Large(count), Repr::Whole))
+    }
+}
+
+impl From<usize> for Count {
+    fn from(count: usize) -> Count {
+        // usize is at most 64 bits wide on every target Rust supports.
+        Count::from(count as u64)
+    }
+}
+
+impl From<isize> for Count {
+    fn from(count: isize) -> Count {
+        Count(Repr::Whole(count as i64))
+    }
+}
+
+impl From<f64> for Count {
+    /// Written as Python 2 writes a float: `2.5` → `"2.5"`, `2.0` → `"2.0"`.
+    fn from(count: f64) -> Count {
+        Count(Repr::Fraction(count))
+    }
+}
+
+impl From<f32> for Count {
+    fn from(count: f32) -> Count {
+        Count(Repr::Fraction(f64::from(count)))
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use builder::ClientBuilder;
-pub use message_builder::{Counter, MessageBuilder};
+pub use message_builder::{Count, Counter, MessageBuilder};
 pub use timer::Timer;
 
 use crate::filter::Filter;
@@ -364,7 +364,7 @@ impl Client {
         }
         if !value.is_finite() {
             let why = format!("gauge {:?}: {value} is not a finite number", name.as_str());
-            return self.count(Ok(Some(Err(SendError::new(SendErrorKind::Encode, why)))));
+            return self.refuse(why);
         }
         // `+0` for a change of zero, `-0` is `0` for a value.
         let payload = match (change, value >= 0.0) {
@@ -397,14 +397,46 @@ impl Client {
         self.log(Severity::Warning, text);
     }
 
-    /// Logs `text` at [`Severity::Error`].
+    /// Logs `text` at [`Severity::Error`]; [`error_with`](Client::error_with)
+    /// adds an error.
     pub fn error<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Error, text);
     }
 
-    /// Logs `text` at [`Severity::Critical`].
+    /// Logs `text` and `error` at [`Severity::Error`] (metlog-py's
+    /// `error(msg, exc_info=True)`): the payload and fields of
+    /// [`exception`](Client::exception), at Error.
+    ///
+    /// ```
+    /// # let capture = metlog::sender::CaptureSender::new();
+    /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
+    /// let err = std::io::Error::other("db down");
+    /// client.error_with("checkout failed", &err);
+    /// # let sent = &capture.messages()[0];
+    /// # assert!(sent.payload.starts_with("checkout failed\nError: db down"));
+    /// # assert_eq!(sent.severity, metlog::Severity::Error);
+    /// ```
+    pub fn error_with<E>(&self, text: impl fmt::Display, error: &E)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        self.exception_at(Severity::Error, text, error);
+    }
+
+    /// Logs `text` at [`Severity::Critical`];
+    /// [`critical_with`](Client::critical_with) adds an error.
     pub fn critical<'a>(&'a self, text: impl Into<Text<'a>>) {
         self.log(Severity::Critical, text);
+    }
+
+    /// Logs `text` and `error` at [`Severity::Critical`] (metlog-py's
+    /// `critical(msg, exc_info=True)`), as [`exception`](Client::exception)
+    /// reports it.
+    pub fn critical_with<E>(&self, text: impl fmt::Display, error: &E)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        self.exception_at(Severity::Critical, text, error);
     }
 
     /// Logs `text` at `severity`: an `oldstyle` message, as metlog-py's
@@ -460,16 +492,45 @@ impl Client {
     }
 
     /// Reports an error at [`Severity::Alert`] (metlog-py's `exception`);
-    /// [`exception_at`](Client::exception_at) chooses the severity.
+    /// [`exception_at`](Client::exception_at) chooses the severity, and
+    /// [`error_with`](Client::error_with) and
+    /// [`critical_with`](Client::critical_with) report at Error and Critical.
     ///
-    /// The payload is `text`, the error and each of its
-    /// [`source`](std::error::Error::source)s joined by `": "`; fields carry
-    /// `error` (the error's message), `causes` (the sources' messages, as a
-    /// list) and `error_type` (the Rust type name, without the paths of a
-    /// trait object's traits: `dyn Error + Send + Sync`). The chain is
-    /// followed at most 64 deep and never twice through the same error: a
-    /// chain that loops (an error that is its own source) is cut, with a
-    /// note.
+    /// The message is an `oldstyle` one whose payload is laid out as
+    /// metlog-py's (`text`, a line break, a Python traceback ending in
+    /// `ValueError: db down`) as far as Rust's errors map to it:
+    ///
+    /// ```text
+    /// checkout failed
+    /// OrderError: cannot save order
+    /// Caused by: database unavailable
+    /// Caused by: connection refused
+    /// Stack backtrace:
+    ///    0: …
+    /// ```
+    ///
+    /// - `text`, then a line break (none added when `text` ends with one,
+    ///   as in metlog-py);
+    /// - the error as `Type: message`, its type named without its path (as
+    ///   Python names `ValueError`); an error passed as a trait object
+    ///   (`&*boxed`, `&*anyhow_error`), whose type is not known, as its
+    ///   message alone;
+    /// - each of its [`source`](std::error::Error::source)s on a line of its
+    ///   own, `Caused by: …`, followed at most 64 deep and never twice
+    ///   through the same error: a chain that loops (an error that is its
+    ///   own source) is cut, with a line saying so;
+    /// - when one is captured, the backtrace of this call, its first 4 KB
+    ///   (whole lines). It is captured as `anyhow` captures one
+    ///   ([`Backtrace::capture`](std::backtrace::Backtrace::capture)): when
+    ///   `RUST_LIB_BACKTRACE`, or when that is unset `RUST_BACKTRACE`, is set
+    ///   and not `0`. Capturing and writing one takes from a millisecond to
+    ///   much more (the first reads the program's debug information): set
+    ///   it where errors are rare enough. An `anyhow::Error`'s own backtrace
+    ///   (of where the error was made) cannot be reached through `&*err`.
+    ///
+    /// Fields carry `error` (the error's message), `causes` (the sources'
+    /// messages, as a list) and `error_type` (the Rust type name, without the
+    /// paths of a trait object's traits: `dyn Error + Send + Sync`).
     ///
     /// An `anyhow::Error` or a `Box<dyn Error>` is passed as `&*err` (the
     /// error it holds, with its whole chain): Rust's coherence rules do not
@@ -481,10 +542,10 @@ impl Client {
     /// # let client = metlog::Client::builder("app").sender(capture.clone()).build();
     /// let err = std::fs::read("/nonexistent/file").unwrap_err();
     /// client.exception("cannot load settings", &err);
-    /// # assert!(capture.messages()[0].payload.starts_with("cannot load settings: "));
+    /// # assert!(capture.messages()[0].payload.starts_with("cannot load settings\nError: "));
     /// let boxed: Box<dyn std::error::Error + Send + Sync> = "no such user".into();
     /// client.exception_at(metlog::Severity::Error, "login failed", &*boxed);
-    /// # assert_eq!(capture.messages()[1].payload, "login failed: no such user");
+    /// # assert!(capture.messages()[1].payload.starts_with("login failed\nno such user"));
     /// # assert_eq!(capture.messages()[1].severity, metlog::Severity::Error);
     /// ```
     pub fn exception<E>(&self, text: impl fmt::Display, error: &E)
@@ -503,34 +564,24 @@ impl Client {
         if !self.is_active() {
             return;
         }
+        let backtrace = std::backtrace::Backtrace::capture();
         let mut error_text = String::new();
         let mut causes = Vec::new();
         let payload = self.format(|payload| {
             write!(payload, "{text}")?;
+            if !payload.ends_with('\n') {
+                payload.push('\n');
+            }
             write!(error_text, "{error}")?;
-            write!(payload, ": {error_text}")?;
-            // An error may be its own source, or a chain may loop or run on
-            // without end: followed at most MAX_CAUSES deep, and never twice
-            // through the same error.
-            // Compared with their types (wide pointers): a wrapper and its
-            // first field share an address, and are not a loop.
-            let mut seen: Vec<*const (dyn std::error::Error + 'static)> = Vec::new();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                let at = std::ptr::from_ref(cause);
-                #[allow(ambiguous_wide_pointer_comparisons)]
-                let looped = seen.iter().any(|&earlier| std::ptr::eq(earlier, at));
-                if looped || causes.len() >= MAX_CAUSES {
-                    payload.push_str(": (cause chain cut: it loops or runs deeper)");
-                    causes.push(serde_json::Value::String("(cut)".to_owned()));
-                    break;
-                }
-                seen.push(at);
-                let mut cause_text = String::new();
-                write!(cause_text, "{cause}")?;
-                write!(payload, ": {cause_text}")?;
-                causes.push(serde_json::Value::String(cause_text));
-                source = cause.source();
+            match short_type_name(std::any::type_name::<E>()) {
+                Some(ty) if error_text.is_empty() => payload.push_str(ty),
+                Some(ty) => write!(payload, "{ty}: {error_text}")?,
+                None => payload.push_str(&error_text),
+            }
+            write_causes(payload, error, &mut causes)?;
+            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+                let frames = bounded_backtrace(backtrace.to_string());
+                write!(payload, "\nStack backtrace:\n{frames}")?;
             }
             Ok(())
         });
@@ -699,6 +750,13 @@ impl Client {
         self.count(outcome);
     }
 
+    /// Counts as failed (and reports, if it is the first failure) a message
+    /// not sent because it could not be written (`why`).
+    #[cold]
+    pub(crate) fn refuse(&self, why: String) {
+        self.count(Ok(Some(Err(SendError::new(SendErrorKind::Encode, why)))));
+    }
+
     /// Counts (and reports once) a message dropped because it was made
     /// while this client — or a bridge feeding it — was already handling one
     /// on this thread: it would recurse.
@@ -817,6 +875,71 @@ impl Drop for FlushGuard {
 /// How many of an error's sources [`Client::exception`] follows at most.
 const MAX_CAUSES: usize = 64;
 
+/// Writes a line `Caused by: …` per source of `error` into `payload`, and
+/// its message into `causes`. An error may be its own source, or a chain may
+/// loop or run on without end: followed at most [`MAX_CAUSES`] deep, and
+/// never twice through the same error.
+fn write_causes<E>(
+    payload: &mut String,
+    error: &E,
+    causes: &mut Vec<serde_json::Value>,
+) -> fmt::Result
+where
+    E: std::error::Error + ?Sized,
+{
+    // Compared with their types (wide pointers): a wrapper and its first
+    // field share an address, and are not a loop.
+    let mut seen: Vec<*const (dyn std::error::Error + 'static)> = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let at = std::ptr::from_ref(cause);
+        #[allow(ambiguous_wide_pointer_comparisons)]
+        let looped = seen.iter().any(|&earlier| std::ptr::eq(earlier, at));
+        if looped || causes.len() >= MAX_CAUSES {
+            payload.push_str("\n(cause chain cut: it loops or runs deeper)");
+            causes.push(serde_json::Value::String("(cut)".to_owned()));
+            break;
+        }
+        seen.push(at);
+        let mut cause_text = String::new();
+        write!(cause_text, "{cause}")?;
+        write!(payload, "\nCaused by: {cause_text}")?;
+        causes.push(serde_json::Value::String(cause_text));
+        source = cause.source();
+    }
+    Ok(())
+}
+
+/// How much of a backtrace [`Client::exception`] sends: syslog daemons cut
+/// messages at 8 KB by default (rsyslog), which would break the JSON.
+const MAX_BACKTRACE: usize = 4096;
+
+/// The first [`MAX_BACKTRACE`] bytes of `backtrace` at most, cut at a line
+/// end (a line end is one byte, never inside a character), said when cut.
+fn bounded_backtrace(mut backtrace: String) -> String {
+    backtrace.truncate(backtrace.trim_end().len());
+    if backtrace.len() > MAX_BACKTRACE {
+        let bytes = &backtrace.as_bytes()[..MAX_BACKTRACE];
+        let cut = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+        backtrace.truncate(cut);
+        backtrace.push_str("\n(backtrace truncated)");
+    }
+    backtrace
+}
+
+/// The error's type as Python names an exception's class (`ValueError`):
+/// without its path (a generic type's parameters keep theirs); `None` for a
+/// trait object, whose type is not known.
+fn short_type_name(name: &str) -> Option<&str> {
+    let name = name.trim_start_matches('&').trim_start_matches("mut ");
+    if name.starts_with("dyn ") {
+        return None;
+    }
+    let end = name.find('<').unwrap_or(name.len());
+    let start = name[..end].rfind("::").map_or(0, |at| at + 2);
+    Some(&name[start..])
+}
+
 /// Whole milliseconds, rounded to nearest (metlog-py: `int(round(s * 1000))`).
 pub(crate) fn whole_millis(elapsed: Duration) -> u64 {
     // In u64 (a u128 division is a library call on the timer's hot path).
@@ -923,8 +1046,33 @@ impl Counters {
 
 #[cfg(test)]
 mod tests {
-    use super::whole_millis;
+    use super::{bounded_backtrace, short_type_name, whole_millis, MAX_BACKTRACE};
     use std::time::Duration;
+
+    #[test]
+    fn error_types_are_named_as_python_names_classes() {
+        assert_eq!(short_type_name("std::io::error::Error"), Some("Error"));
+        assert_eq!(short_type_name("ValueError"), Some("ValueError"));
+        assert_eq!(short_type_name("&mut app::E"), Some("E"));
+        assert_eq!(
+            short_type_name("app::Wrap<std::io::error::Error>"),
+            Some("Wrap<std::io::error::Error>")
+        );
+        assert_eq!(short_type_name("dyn core::error::Error + Send"), None);
+        assert_eq!(short_type_name("&dyn core::error::Error"), None);
+    }
+
+    #[test]
+    fn a_long_backtrace_is_cut_at_a_line_end_never_inside_a_character() {
+        assert_eq!(bounded_backtrace("   0: main\n".to_owned()), "   0: main");
+        for line in ["   0: é::ü::ß\n", "x\n", "   12: a_rather_long_name\n"] {
+            let backtrace = line.repeat(3_000);
+            let cut = bounded_backtrace(backtrace.clone());
+            assert!(cut.len() <= MAX_BACKTRACE + 30, "{}", cut.len());
+            let kept = cut.strip_suffix("\n(backtrace truncated)").unwrap();
+            assert!(backtrace.starts_with(kept) && kept.ends_with(line.trim_end()));
+        }
+    }
 
     #[test]
     fn whole_millis_rounds_to_nearest_and_saturates() {
