@@ -24,6 +24,10 @@ use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 /// per-thread slot); changed only under the named clients' write lock.
 static GLOBAL: ArcSwapOption<Client> = ArcSwapOption::const_empty();
 
+/// The global client as a call reads it: a guard of [`GLOBAL`], which
+/// keeps it alive without a write to its reference count.
+pub(crate) type GlobalGuard = arc_swap::Guard<Option<Arc<Client>>>;
+
 /// Bumped after every change of [`GLOBAL`]: what an annotated site learnt
 /// about the global client holds while this stays the same.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -316,10 +320,11 @@ pub(crate) fn current_with_generation() -> (ClientRef<'static>, Option<u64>) {
         return (ClientRef::None, None);
     }
     let generation = GENERATION.load(Ordering::Acquire);
-    match GLOBAL.load().as_deref() {
-        Some(client) => (ClientRef::Owned(client.clone()), Some(generation)),
-        None => (ClientRef::None, None),
+    let global = GLOBAL.load();
+    if global.is_none() {
+        return (ClientRef::None, None);
     }
+    (ClientRef::Global(global), Some(generation))
 }
 
 /// The generation of the global client now: a site's verdict learnt under
@@ -615,6 +620,27 @@ impl<F> fmt::Debug for WithClientFuture<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A call through the global client holds it by a guard of the swap,
+    /// not a clone: no thread's call writes the client's reference count
+    /// (a cache line every core would fight over).
+    #[test]
+    fn the_global_client_is_read_without_a_reference_count() {
+        let client = Client::builder("global-ref")
+            .sender(crate::sender::NullSender)
+            .build();
+        let before = replace_global_client(client.clone());
+        let count = Arc::strong_count(&client.inner);
+        let (current, generation) = current_with_generation();
+        assert!(generation.is_some());
+        assert_eq!(current.get().map(Client::logger), Some("global-ref"));
+        assert_eq!(Arc::strong_count(&client.inner), count, "not cloned");
+        drop(current);
+        match before {
+            Some(before) => drop(replace_global_client(before)),
+            None => drop(clear_global_client()),
+        }
+    }
 
     /// Past the limit of remembered names, asking for an unknown one takes
     /// no write lock (and scans nothing): it returns while another thread

@@ -115,6 +115,9 @@ pub(crate) enum ClientRef<'c> {
     None,
     Borrowed(&'c Client),
     Owned(Client),
+    /// The global client as read (`holder`): held without touching its
+    /// reference count, which every thread's call would otherwise write.
+    Global(crate::holder::GlobalGuard),
 }
 
 impl ClientRef<'_> {
@@ -124,6 +127,7 @@ impl ClientRef<'_> {
             ClientRef::None => None,
             ClientRef::Borrowed(c) => Some(c),
             ClientRef::Owned(c) => Some(c),
+            ClientRef::Global(guard) => guard.as_deref(),
         }
     }
 }
