@@ -31,6 +31,7 @@ mod peers;
 mod plugins;
 mod quickstart;
 mod reliability;
+mod router_sentry;
 mod senders;
 mod shared_sender;
 mod tcp_pause;
