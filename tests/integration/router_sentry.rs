@@ -145,9 +145,16 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        let mut values = self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name));
         let value = values.next().map(|(_, v)| v.as_str());
-        assert!(values.next().is_none(), "{name} twice in {:?}", self.headers);
+        assert!(
+            values.next().is_none(),
+            "{name} twice in {:?}",
+            self.headers
+        );
         value
     }
 }
@@ -167,14 +174,20 @@ fn requests_for(key: &str) -> Vec<Request> {
                 .decode(r["body"].as_str().unwrap())
                 .unwrap(),
         })
-        .filter(|r| r.header("X-Sentry-Auth").is_some_and(|a| a.ends_with(&needle)))
+        .filter(|r| {
+            r.header("X-Sentry-Auth")
+                .is_some_and(|a| a.ends_with(&needle))
+        })
         .collect()
 }
 
 /// What Sentry needs of the request the router made of `msg`.
 fn assert_delivered(req: &Request, msg: &Message, key: &str, project: &str) {
     assert_eq!(req.path, "/api/store/");
-    assert_eq!(req.header("Host"), Some(peer("METLOG_TEST_SENTRY").as_str()));
+    assert_eq!(
+        req.header("Host"),
+        Some(peer("METLOG_TEST_SENTRY").as_str())
+    );
     // The timestamp as the message carries it on the wire.
     let wire: Value = serde_json::from_str(&msg.to_json()).unwrap();
     let timestamp = &wire["fields"]["epoch_timestamp"];
@@ -198,7 +211,10 @@ fn assert_delivered(req: &Request, msg: &Message, key: &str, project: &str) {
 #[ignore = "needs ruby and the stand-in Sentry endpoint: run through scripts/test.sh"]
 fn metlog_sentry_posts_each_message_with_its_timestamp_and_the_dsns_key() {
     let dsn = dsn("/2");
-    let messages = [hand_made(&dsn, "2", "first"), hand_made(&dsn, "2", "second")];
+    let messages = [
+        hand_made(&dsn, "2", "first"),
+        hand_made(&dsn, "2", "second"),
+    ];
     run_ok("metlog_sentry", Some(&dsn.url), &messages);
     let requests = requests_for(&dsn.key);
     assert_eq!(requests.len(), 2, "each message once");
@@ -254,8 +270,117 @@ fn metlog_sentry_dsn_stops_for_good_at_a_message_without_a_dsn() {
     let after = hand_made(&dsn, "6", "after the panic");
     let out = run_output("metlog_sentry_dsn", None, &[panic, after]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "the sending thread died: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the sending thread died: {stderr}"
+    );
     assert!(stderr.contains("start_with?"), "{stderr}");
     assert!(stderr.contains(r#""unsent":1"#), "{stderr}");
     assert!(requests_for(&dsn.key).is_empty(), "the next event is lost");
+}
+
+/// The crate's own `sentry` messages through the router (issue 23's "Done
+/// when"). TO ENABLE after merging branch `i23-raven` (`plugin::raven`,
+/// `#[metlog::capture_stack]`): delete the `#[cfg(raven_api)]` below and
+/// `cfg(raven_api)` in tests/Cargo.toml's `unexpected_cfgs`. Until then it
+/// is not compiled (try it with `RUSTFLAGS="--cfg raven_api"`).
+#[cfg(raven_api)]
+mod from_the_crate {
+    use super::{assert_delivered, decode_event, dsn, requests_for, run_ok, Dsn};
+    use crate::support;
+    use metlog::plugin::raven::Raven;
+    use metlog::sender::CaptureSender;
+    use metlog::{Client, Message};
+
+    fn raven_client(dsn: &Dsn) -> (Client, CaptureSender) {
+        let capture = CaptureSender::new();
+        let raven = Raven::new(dsn.url.as_str()).expect("a valid DSN");
+        let client = Client::builder("svc")
+            .sender(capture.clone())
+            .plugin("raven", raven)
+            .build();
+        (client, capture)
+    }
+
+    /// What `metlog_sentry_dsn` needs of every message the crate sends, or
+    /// its sending thread dies (`metlog_sentry_dsn_stops_for_good_at_a_message_without_a_dsn`).
+    fn assert_carries_its_dsn(messages: &[Message], dsn: &Dsn) {
+        for msg in messages {
+            assert_eq!(msg.kind, "sentry");
+            assert_eq!(
+                msg.field("dsn").and_then(|v| v.as_str()),
+                Some(dsn.url.as_str())
+            );
+        }
+    }
+
+    #[test]
+    #[ignore = "needs ruby and the stand-in Sentry endpoint: run through scripts/test.sh"]
+    fn client_raven_reaches_sentry_through_both_outputs() {
+        let dsn = dsn("/7");
+        let (client, capture) = raven_client(&dsn);
+        let err = "x1".parse::<u8>().unwrap_err();
+        client.raven("cannot read the count", &err);
+        let messages = capture.messages();
+        assert_eq!(messages.len(), 1);
+        assert_carries_its_dsn(&messages, &dsn);
+        run_ok("metlog_sentry", Some(&dsn.url), &messages);
+        run_ok("metlog_sentry_dsn", None, &messages);
+        let requests = requests_for(&dsn.key);
+        assert_eq!(requests.len(), 2, "once through each output");
+        for req in &requests {
+            assert_delivered(req, &messages[0], &dsn.key, "7");
+            let event = decode_event(&req.body);
+            assert_eq!(
+                event["message"],
+                "ParseIntError: invalid digit found in string"
+            );
+        }
+    }
+
+    #[metlog::capture_stack]
+    fn explode() {
+        panic!("boom in an annotated function");
+    }
+
+    #[metlog::capture_stack(err)]
+    fn fail() -> Result<u8, std::num::ParseIntError> {
+        "x2".parse::<u8>()
+    }
+
+    /// A panic in an annotated function and an `Err` captured by option
+    /// each arrive once. In a process of its own: `capture_stack` chains a
+    /// panic hook.
+    #[test]
+    #[ignore = "needs ruby and the stand-in Sentry endpoint: run through scripts/test.sh"]
+    fn a_panic_and_a_captured_err_each_arrive_once() {
+        support::in_own_process(
+            &support::test_name!(a_panic_and_a_captured_err_each_arrive_once),
+            &[],
+            || {
+                let dsn = dsn("/8");
+                let (client, capture) = raven_client(&dsn);
+                metlog::with_client(&client, || {
+                    assert!(std::panic::catch_unwind(explode).is_err());
+                    assert!(fail().is_err());
+                });
+                let messages = capture.messages();
+                assert_eq!(messages.len(), 2, "{messages:#?}");
+                assert_carries_its_dsn(&messages, &dsn);
+                run_ok("metlog_sentry_dsn", None, &messages);
+                let requests = requests_for(&dsn.key);
+                assert_eq!(requests.len(), 2, "each once");
+                for (req, msg) in requests.iter().zip(&messages) {
+                    assert_delivered(req, msg, &dsn.key, "8");
+                }
+                let events: Vec<_> = requests.iter().map(|r| decode_event(&r.body)).collect();
+                assert_eq!(events[0]["message"], "panic: boom in an annotated function");
+                assert_eq!(
+                    events[1]["message"],
+                    "ParseIntError: invalid digit found in string"
+                );
+            },
+        );
+    }
 }
