@@ -15,6 +15,17 @@ source scripts/peers.sh
 trap peers_stop EXIT
 peers_start
 
+# raven 3.1.16 and metlog-raven 0.5 under Python 2.7, for the test that
+# reads the crate's `sentry` messages back with raven's own decoder
+# (tests/integration/raven.rs): installed once into target/.
+python2=${PYTHON2:-${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python}
+raven_py=$PWD/target/python2-raven
+if [ ! -d "$raven_py/metlog_raven" ]; then
+    PYTHONWARNINGS=ignore "$python2" -m pip install --quiet --disable-pip-version-check --no-deps \
+        --target "$raven_py" raven==3.1.16 metlog-raven==0.5 metlog-py==0.10.0
+fi
+export METLOG_PYTHON2=$python2 METLOG_RAVEN_PYTHONPATH=$raven_py
+
 tree_state() {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         git status --porcelain --untracked-files=all

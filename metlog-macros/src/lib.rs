@@ -5,6 +5,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod attr;
+mod capture;
 mod expand;
 
 use proc_macro::TokenStream;
@@ -23,6 +24,14 @@ pub fn timer(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn incr(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(MacroKind::Incr, args.into(), item.into()).into()
+}
+
+/// Reports a panic of the function to Sentry (and, with `err`, a returned
+/// `Err`): a `sentry` message through the client's `raven` plugin. See
+/// `metlog::capture_stack` (the attribute, feature `raven`).
+#[proc_macro_attribute]
+pub fn capture_stack(args: TokenStream, item: TokenStream) -> TokenStream {
+    capture::expand(args.into(), item.into()).into()
 }
 
 /// Leaves a method out of an `impl` block annotated with `#[metlog::timer]`

@@ -226,6 +226,7 @@ pub mod value;
 pub mod __private;
 
 include!("attributes.rs");
+
 pub use client::builder::ClientBuilder;
 pub use client::message_builder::{Counter, MessageBuilder};
 pub use client::timer::Timer;
@@ -241,6 +242,41 @@ pub use holder::{
     SetGlobalClientError, WithClient, WithClientFuture,
 };
 pub use message::Message;
+/// Reports a panic of the function to Sentry, as metlog-raven's
+/// `capture_stack` decorator: one `sentry` message (see
+/// [`plugin::raven`]) through the client's `raven` plugin, with the panic's
+/// message and the stack at the panic, at the plugin's severity; then the
+/// panic goes on unwinding. `#[metlog::capture_stack(err)]` also reports a
+/// returned `Err` (a `std::error::Error`, or what derefs to one:
+/// `anyhow::Error`, `Box<dyn Error>`); `client = "name"` reports to a named
+/// client instead of the current one.
+///
+/// The panic is read by a panic hook installed when the first annotated
+/// function runs (it chains to the hook before it; one installed later
+/// that does not chain leaves the panic's message unknown). Nested
+/// annotated functions report a panic once, from the innermost. On an
+/// `async fn` it works the same: a panic while the future is polled is
+/// reported, a dropped future is not; `err` looks at the future's output.
+///
+/// ```
+/// use metlog::plugin::raven::Raven;
+/// # let capture = metlog::sender::CaptureSender::new();
+/// let client = metlog::Client::builder("app")
+///     .plugin("raven", Raven::new("http://public:secret@sentry.example.com/2").unwrap())
+/// #   .sender(capture.clone())
+///     .build();
+/// let _scope = metlog::set_default(&client);
+///
+/// #[metlog::capture_stack(err)]
+/// fn parse(text: &str) -> Result<u8, std::num::ParseIntError> {
+///     text.parse()
+/// }
+/// assert!(parse("x").is_err());
+/// # assert_eq!(capture.messages()[0].kind, "sentry");
+/// ```
+#[cfg(all(feature = "macros", feature = "raven"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "raven")))]
+pub use metlog_macros::capture_stack;
 #[cfg(unix)]
 pub use process::deliver_on_signals;
 pub use record::Record;

@@ -330,3 +330,131 @@ mod tests {
         );
     }
 }
+
+/// `#[metlog::capture_stack]`'s support (feature `raven`).
+#[cfg(feature = "raven")]
+pub use capture::*;
+
+#[cfg(feature = "raven")]
+mod capture {
+    use crate::plugin::raven::{self, CallSite, PanicState};
+    use crate::{holder, Client, Fields};
+
+    /// The function `#[metlog::capture_stack]` annotates.
+    pub struct CaptureSite {
+        /// Its name.
+        pub function: &'static str,
+        /// `module_path!()` where it is.
+        pub module: &'static str,
+        /// The named client it reports to (`client = "…"`), else the current.
+        pub client: Option<&'static str>,
+    }
+
+    impl CaptureSite {
+        fn with_client(&self, f: impl FnOnce(&Client)) {
+            match self.client {
+                None => {
+                    holder::with_current(f);
+                }
+                Some(name) => {
+                    if let Some(client) = holder::named_client(name) {
+                        f(&client);
+                    }
+                }
+            }
+        }
+
+        fn call_site(&self) -> CallSite {
+            CallSite {
+                file: self.module.to_owned(),
+                line: 0,
+                module: self.module.to_owned(),
+                function: self.function.to_owned(),
+            }
+        }
+    }
+
+    /// Reports a panic of the function when dropped while it unwinds.
+    #[must_use]
+    pub struct CaptureGuard {
+        site: &'static CaptureSite,
+        /// A function that starts while its thread unwinds (in a `Drop`)
+        /// reports only a panic of its own.
+        was_panicking: bool,
+    }
+
+    /// Starts the guard of an annotated call; installs, once, the panic
+    /// hook that keeps each panic's message and stack.
+    #[inline]
+    pub fn capture_enter(site: &'static CaptureSite) -> CaptureGuard {
+        raven::keep_panics();
+        CaptureGuard {
+            site,
+            was_panicking: std::thread::panicking(),
+        }
+    }
+
+    impl Drop for CaptureGuard {
+        fn drop(&mut self) {
+            if !std::thread::panicking() || self.was_panicking {
+                return;
+            }
+            // The innermost annotated function reports the panic; the
+            // others it unwinds through find it reported.
+            let seen = match raven::take_panic() {
+                PanicState::Reported => return,
+                PanicState::Seen(seen) => seen,
+                PanicState::Unseen => {
+                    raven::SeenPanic::unseen(self.site.module, self.site.function)
+                }
+            };
+            self.site.with_client(|client| {
+                if let Some(message) = raven::panic_message(client, seen) {
+                    raven::send_aside(client, message);
+                }
+            });
+        }
+    }
+
+    /// Wraps a returned error to report it (see [`CaptureError`]).
+    pub struct ErrProbe<'a, T: ?Sized>(pub &'a T);
+
+    /// Chosen by method resolution when the error is a `std::error::Error`.
+    pub trait CaptureError {
+        /// Sends the error's `sentry` message.
+        fn metlog_capture(&self, site: &'static CaptureSite);
+    }
+
+    impl<T: std::error::Error + ?Sized> CaptureError for ErrProbe<'_, T> {
+        fn metlog_capture(&self, site: &'static CaptureSite) {
+            capture_error(site, self.0);
+        }
+    }
+
+    /// The fallback for what derefs to one: `anyhow::Error`, `Box<dyn Error>`.
+    pub trait CaptureDerefError {
+        /// Sends the error's `sentry` message.
+        fn metlog_capture(&self, site: &'static CaptureSite);
+    }
+
+    impl<T, U> CaptureDerefError for &ErrProbe<'_, T>
+    where
+        T: std::ops::Deref<Target = U> + ?Sized,
+        U: std::error::Error + ?Sized,
+    {
+        fn metlog_capture(&self, site: &'static CaptureSite) {
+            capture_error(site, &**self.0);
+        }
+    }
+
+    fn capture_error<E: std::error::Error + ?Sized>(site: &'static CaptureSite, error: &E) {
+        let trace = backtrace::Backtrace::new_unresolved();
+        site.with_client(|client| {
+            let made =
+                client.raven_error_message(&"", error, trace, &site.call_site(), Fields::new());
+            if let Some(message) = made {
+                client.dispatch_message(message);
+            }
+        });
+    }
+}

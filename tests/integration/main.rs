@@ -30,6 +30,7 @@ mod metlog_py_ini;
 mod peers;
 mod plugins;
 mod quickstart;
+mod raven;
 mod reliability;
 mod router_sentry;
 mod senders;

@@ -280,12 +280,8 @@ fn metlog_sentry_dsn_stops_for_good_at_a_message_without_a_dsn() {
     assert!(requests_for(&dsn.key).is_empty(), "the next event is lost");
 }
 
-/// The crate's own `sentry` messages through the router (issue 23's "Done
-/// when"). TO ENABLE after merging branch `i23-raven` (`plugin::raven`,
-/// `#[metlog::capture_stack]`): delete the `#[cfg(raven_api)]` below and
-/// `cfg(raven_api)` in tests/Cargo.toml's `unexpected_cfgs`. Until then it
-/// is not compiled (try it with `RUSTFLAGS="--cfg raven_api"`).
-#[cfg(raven_api)]
+/// The crate's own `sentry` messages (`plugin::raven`) through the router:
+/// issue 23's "Done when".
 mod from_the_crate {
     use super::{assert_delivered, decode_event, dsn, requests_for, run_ok, Dsn};
     use crate::support;
@@ -380,6 +376,43 @@ mod from_the_crate {
                     events[1]["message"],
                     "ParseIntError: invalid digit found in string"
                 );
+            },
+        );
+    }
+
+    /// Panics reported by the panics plugin in its Sentry mode (what
+    /// replaces today's `panic` messages for a service with a `raven`
+    /// plugin) carry their DSN: `metlog_sentry_dsn` forwards each once. In a
+    /// process of its own: it installs a panic hook.
+    #[test]
+    #[ignore = "needs ruby and the stand-in Sentry endpoint: run through scripts/test.sh"]
+    fn the_panics_plugins_sentry_reports_reach_sentry_once_each() {
+        support::in_own_process(
+            &support::test_name!(the_panics_plugins_sentry_reports_reach_sentry_once_each),
+            &[],
+            || {
+                let dsn = dsn("/9");
+                let (client, capture) = raven_client(&dsn);
+                let timeout = std::time::Duration::from_secs(5);
+                metlog::plugin::panics::install_sentry(Some(client), timeout);
+                for _ in 0..2 {
+                    assert!(std::thread::spawn(|| panic!("boom in a thread"))
+                        .join()
+                        .is_err());
+                }
+                let messages = capture.messages();
+                assert_eq!(messages.len(), 2, "{messages:#?}");
+                assert_carries_its_dsn(&messages, &dsn);
+                run_ok("metlog_sentry_dsn", None, &messages);
+                let requests = requests_for(&dsn.key);
+                assert_eq!(requests.len(), 2, "each once");
+                for (req, msg) in requests.iter().zip(&messages) {
+                    assert_delivered(req, msg, &dsn.key, "9");
+                    assert_eq!(
+                        decode_event(&req.body)["message"],
+                        "panic: boom in a thread"
+                    );
+                }
             },
         );
     }

@@ -42,12 +42,23 @@ pub type Provider =
 pub mod cef;
 pub mod panics;
 pub mod process;
+#[cfg(feature = "raven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "raven")))]
+pub mod raven;
 
 /// The built-in provider of `cef` plugins, under our name and metlog-py's.
 const CEF_PROVIDERS: [&str; 3] = [
     "cef",
     "metlog_cef.cef_plugin:config_plugin",
     "metlog_cef.cef_plugin.config_plugin",
+];
+
+/// The built-in provider of `raven` plugins (feature `raven`), under our
+/// name and metlog-raven's.
+const RAVEN_PROVIDERS: [&str; 3] = [
+    "raven",
+    "metlog_raven.raven_plugin:config_plugin",
+    "metlog_raven.raven_plugin.config_plugin",
 ];
 
 /// Registered providers; the built-in ones answer when none of their
@@ -58,6 +69,9 @@ static PROVIDERS: RwLock<BTreeMap<String, Provider>> = RwLock::new(BTreeMap::new
 /// section is called: metlog-py binds a plugin under its provider's
 /// `metlog_name` (metlog-cef's is `cef`), not the section's suffix.
 pub(crate) fn bound_name(provider: &str) -> Option<&'static str> {
+    if RAVEN_PROVIDERS.contains(&provider) {
+        return Some("raven");
+    }
     CEF_PROVIDERS.contains(&provider).then_some("cef")
 }
 
@@ -73,13 +87,29 @@ pub fn register_provider(name: impl Into<String>, provider: Provider) {
 /// The provider registered under `name`.
 pub(crate) fn provider(name: &str) -> Option<Provider> {
     let registered = PROVIDERS.read().unwrap_or_else(PoisonError::into_inner);
-    let builtin = || bound_name(name).map(|_| cef::provider as Provider);
+    let builtin = || match bound_name(name)? {
+        "raven" => Some(raven_provider as Provider),
+        _ => Some(cef::provider as Provider),
+    };
     registered.get(name).copied().or_else(builtin)
 }
 
+#[cfg(feature = "raven")]
+use raven::provider as raven_provider;
+
+/// Without the `raven` feature, a `raven` section is an error that says so.
+#[cfg(not(feature = "raven"))]
+fn raven_provider(_: &BTreeMap<String, ConfigValue>) -> Result<Box<dyn Any + Send + Sync>, String> {
+    Err(
+        "metlog was built without its `raven` feature (Sentry events): enable it in \
+         Cargo.toml (`metlog = { …, features = [\"raven\"] }`)"
+            .to_owned(),
+    )
+}
+
 /// Plugins that act on the client rather than being looked up on it: the
-/// panic hook (`provider = panics`, option `flush_timeout` in seconds,
-/// default 2) and periodic process statistics (`provider = process`,
+/// panic hook (`provider = panics`, options `flush_timeout` in seconds,
+/// default 2, and `sentry`: `sentry` messages instead of `panic` ones) and periodic process statistics (`provider = process`,
 /// options `prefix`, default `<logger>.process`, and `interval` in seconds,
 /// default 10; the reporter runs for the rest of the process).
 pub(crate) fn attaches(provider: &str) -> bool {
@@ -116,8 +146,16 @@ pub(crate) fn attach(
     };
     match provider {
         "panics" => {
-            only(&["flush_timeout"])?;
-            panics::install(Some(client.clone()), seconds("flush_timeout", 2.0)?);
+            only(&["flush_timeout", "sentry"])?;
+            let sentry = match options.get("sentry") {
+                None => false,
+                Some(v) => v.as_bool().ok_or("`sentry` must be true or false")?,
+            };
+            if sentry && cfg!(not(feature = "raven")) {
+                return Err(raven_provider(options).err().unwrap_or_default());
+            }
+            let timeout = seconds("flush_timeout", 2.0)?;
+            panics::install_as(Some(client.clone()), timeout, sentry);
         }
         _ => {
             only(&["prefix", "interval"])?;

@@ -9,6 +9,11 @@
 //! leaves before a dying process does, and the previously installed hook
 //! runs as before (the usual "thread panicked at" report still prints).
 //!
+//! With the `raven` feature, [`install_sentry`] sends `sentry` messages
+//! instead (through the client's plugin `raven`, as metlog-raven reports
+//! an exception; config: `sentry = true` in the panics section), which the
+//! router forwards to Sentry.
+//!
 //! ```
 //! use std::time::Duration;
 //! # let capture = metlog::sender::CaptureSender::new();
@@ -28,6 +33,35 @@ use crate::{Client, Fields, Severity, SharedStr};
 /// Installs the hook, chaining to the current one. `client`: where to
 /// report, or `None` for the current client at the time of each panic.
 pub fn install(client: Option<Client>, flush_timeout: Duration) {
+    install_as(client, flush_timeout, false);
+}
+
+/// Installs the hook, as [`install`] does, sending each panic as a
+/// `sentry` message through the client's plugin
+/// [`raven`](crate::plugin::raven) (type `panic`, the panic's message and
+/// the backtrace at the panic). A client without that plugin sends nothing
+/// for a panic, and says so once.
+///
+/// ```
+/// use std::time::Duration;
+/// use metlog::plugin::raven::Raven;
+/// # let capture = metlog::sender::CaptureSender::new();
+/// let client = metlog::Client::builder("app")
+///     .plugin("raven", Raven::new("http://public:secret@sentry.example.com/2").unwrap())
+/// #   .sender(capture.clone())
+///     .build();
+/// metlog::plugin::panics::install_sentry(Some(client), Duration::from_secs(2));
+/// let _ = std::thread::spawn(|| panic!("boom")).join();
+/// # let _ = std::panic::take_hook();
+/// # assert_eq!(capture.messages()[0].kind, "sentry");
+/// ```
+#[cfg(feature = "raven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "raven")))]
+pub fn install_sentry(client: Option<Client>, flush_timeout: Duration) {
+    install_as(client, flush_timeout, true);
+}
+
+pub(crate) fn install_as(client: Option<Client>, flush_timeout: Duration, sentry: bool) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A panic of the reporting itself (a sender's, a filter's) is not
@@ -37,7 +71,7 @@ pub fn install(client: Option<Client>, flush_timeout: Duration) {
         // report back into the worker that panicked.
         let own_thread = crate::process::is_inside(crate::process::Within::OwnThread);
         if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
-            crate::bridge::with_client(&client, |c| report(c, info, flush_timeout));
+            crate::bridge::with_client(&client, |c| report(c, info, flush_timeout, sentry));
         }
         previous(info);
     }));
@@ -64,34 +98,16 @@ fn bounded(mut backtrace: String) -> String {
     backtrace
 }
 
-fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
+fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration, sentry: bool) {
     if !client.is_active() {
         return;
     }
-    let payload = info.payload();
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+    let msg = if sentry {
+        sentry_message(client, info)
     } else {
-        "(a panic with a non-string payload)".to_owned()
+        Some(panic_message(client, info))
     };
-    let mut fields = Fields::new();
-    if let Some(location) = info.location() {
-        // `file:line:column`.
-        fields.insert("location", location.to_string());
-    }
-    let thread = std::thread::current();
-    fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
-    fields.insert("backtrace", bounded(Backtrace::force_capture().to_string()));
-    let msg = client.make_message(
-        SharedStr::from_static("panic"),
-        None,
-        Some(Severity::Critical),
-        SharedStr::from(message),
-        fields,
-        None,
-    );
+    let Some(msg) = msg else { return };
     // Filters and senders are the application's code, and a panic inside a
     // panic hook aborts the process (no unwinding can catch it): they run
     // on a thread of their own, where the client catches and counts it.
@@ -111,6 +127,44 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration) {
     if delivered.is_ok() {
         let _ = finished.recv_timeout(flush_timeout + Duration::from_secs(1));
     }
+}
+
+#[cfg(feature = "raven")]
+fn sentry_message(client: &Client, info: &PanicHookInfo<'_>) -> Option<crate::Message> {
+    crate::plugin::raven::panic_message(client, crate::plugin::raven::SeenPanic::new(info))
+}
+
+#[cfg(not(feature = "raven"))]
+fn sentry_message(_: &Client, _: &PanicHookInfo<'_>) -> Option<crate::Message> {
+    None
+}
+
+/// The `panic` message.
+fn panic_message(client: &Client, info: &PanicHookInfo<'_>) -> crate::Message {
+    let payload = info.payload();
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with a non-string payload)".to_owned()
+    };
+    let mut fields = Fields::new();
+    if let Some(location) = info.location() {
+        // `file:line:column`.
+        fields.insert("location", location.to_string());
+    }
+    let thread = std::thread::current();
+    fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
+    fields.insert("backtrace", bounded(Backtrace::force_capture().to_string()));
+    client.make_message(
+        SharedStr::from_static("panic"),
+        None,
+        Some(Severity::Critical),
+        SharedStr::from(message),
+        fields,
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,140 @@
+//! `#[metlog::capture_stack]`: a guard that reports a panic of the
+//! function as a `sentry` message (the unwind goes on), and with `err` a
+//! returned `Err` too.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Error, Expr, Lit, Meta, Token};
+
+/// The attribute's options.
+struct Options {
+    err: bool,
+    client: Option<String>,
+}
+
+fn parse_options(args: TokenStream) -> syn::Result<Options> {
+    let mut options = Options {
+        err: false,
+        client: None,
+    };
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
+    for meta in metas {
+        match &meta {
+            Meta::Path(path) if path.is_ident("err") && !options.err => options.err = true,
+            Meta::NameValue(nv) if nv.path.is_ident("client") && options.client.is_none() => {
+                match &nv.value {
+                    Expr::Lit(lit) => match &lit.lit {
+                        Lit::Str(s) if !s.value().is_empty() => options.client = Some(s.value()),
+                        _ => {
+                            return Err(Error::new_spanned(
+                                &nv.value,
+                                "`client` takes the name of a client: client = \"name\"",
+                            ))
+                        }
+                    },
+                    other => {
+                        return Err(Error::new_spanned(
+                            other,
+                            "`client` takes the name of a client: client = \"name\"",
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::new_spanned(
+                    &meta,
+                    "#[metlog::capture_stack] takes `err` and `client = \"name\"`, each once",
+                ))
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// Whether the return type is written as a `Result` (`err` needs one).
+fn returns_result(output: &syn::ReturnType) -> bool {
+    match output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident.to_string().ends_with("Result")),
+            _ => false,
+        },
+        syn::ReturnType::Default => false,
+    }
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(out) => out,
+        Err(err) => {
+            let mut out = item;
+            out.extend(err.to_compile_error());
+            out
+        }
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = parse_options(args)?;
+    let mut function: syn::ItemFn = syn::parse2(item).map_err(|_| {
+        Error::new(
+            Span::call_site(),
+            "#[metlog::capture_stack] goes on a function (fn or async fn)",
+        )
+    })?;
+    let sig = &function.sig;
+    if options.err && !returns_result(&sig.output) {
+        return Err(Error::new_spanned(
+            &sig.output,
+            "#[metlog::capture_stack(err)] needs a function whose return type is a `Result` \
+             (named as such: not `impl Trait` or an alias under another name)",
+        ));
+    }
+    let name = sig.ident.to_string();
+    let client = match &options.client {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
+    };
+    let setup = quote! {
+        static __METLOG_CAPTURE: ::metlog::__private::CaptureSite = ::metlog::__private::CaptureSite {
+            function: #name,
+            module: ::core::module_path!(),
+            client: #client,
+        };
+        let __metlog_capture = ::metlog::__private::capture_enter(&__METLOG_CAPTURE);
+    };
+    let block = &function.block;
+    let body = if options.err {
+        let syn::ReturnType::Type(_, ret) = &sig.output else {
+            unreachable!("checked above")
+        };
+        let run = if sig.asyncness.is_some() {
+            quote!(async move { let __metlog_r: #ret = #block; __metlog_r }.await)
+        } else {
+            quote!((move || { let __metlog_r: #ret = #block; __metlog_r })())
+        };
+        quote! {{
+            #setup
+            let __metlog_result: #ret = #run;
+            if let ::core::result::Result::Err(__metlog_error) = &__metlog_result {
+                #[allow(unused_imports)]
+                use ::metlog::__private::{CaptureDerefError as _, CaptureError as _};
+                (&::metlog::__private::ErrProbe(__metlog_error)).metlog_capture(&__METLOG_CAPTURE);
+            }
+            __metlog_result
+        }}
+    } else {
+        let stmts = &block.stmts;
+        quote! {{
+            #setup
+            #(#stmts)*
+        }}
+    };
+    function.block = syn::parse2(body)?;
+    Ok(quote!(#function))
+}

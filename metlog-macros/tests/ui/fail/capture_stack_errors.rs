@@ -1,0 +1,20 @@
+#[metlog::capture_stack(err)]
+fn not_a_result() -> u8 {
+    1
+}
+
+#[metlog::capture_stack(errors)]
+fn unknown_option() {}
+
+#[metlog::capture_stack(client = 3)]
+fn client_not_text() {}
+
+#[metlog::capture_stack]
+struct NotAFunction;
+
+#[metlog::capture_stack(err)]
+fn not_an_error() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

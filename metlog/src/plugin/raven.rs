@@ -1,0 +1,721 @@
+//! Errors and panics for Sentry (metlog-raven 0.5): `sentry` messages whose
+//! payload is the Sentry event raven 3.1.16 builds, so the router's Sentry
+//! outputs (`metlog_sentry`, `metlog_sentry_dsn`) forward a Rust service's
+//! errors as they forward a Python one's.
+//!
+//! Bind a [`Raven`] (built from the project's DSN) as the plugin `raven`,
+//! then report errors with [`Client::raven`], panics and returned errors
+//! with `#[metlog::capture_stack]`, or every panic with the panics plugin's
+//! [`install_sentry`](crate::plugin::panics::install_sentry).
+//!
+//! ```
+//! use metlog::plugin::raven::Raven;
+//! # let capture = metlog::sender::CaptureSender::new();
+//! let raven = Raven::new("https://public:secret@sentry.example.com/2").unwrap();
+//! let client = metlog::Client::builder("app")
+//!     .plugin("raven", raven)
+//! #   .sender(capture.clone())
+//!     .build();
+//! let err = "x1".parse::<u8>().unwrap_err();
+//! client.raven("cannot read the count", &err);
+//! # let msg = &capture.messages()[0];
+//! # assert_eq!(msg.kind, "sentry");
+//! # assert_eq!(msg.fields.get("msg").unwrap().as_str(), Some("cannot read the count"));
+//! ```
+//!
+//! # The message
+//!
+//! Type `sentry`; logger the client's (the plugin's [`Raven::logger`]
+//! overrides it); severity 3 ([`Raven::severity`] overrides it); fields
+//! `epoch_timestamp` (seconds since the epoch, a number), `msg` (the caller's
+//! text, `""` for `capture_stack`), `dsn`, and the call's own fields
+//! ([`Client::raven_fields`]). The payload is `base64(zlib(json(event)))`
+//! (standard alphabet, `=` padding, one line), which raven's
+//! `Client.decode` reads back. The event: `project` (the DSN's project),
+//! `event_id` (32 lowercase hex digits), `message` (`"<Type>: <value>"`),
+//! `level` 40, `culprit` (`"<module> in <function>"` of the innermost frame
+//! outside std, core, alloc and metlog), `timestamp` (UTC,
+//! `%Y-%m-%dT%H:%M:%SZ`), `sentry.interfaces.Exception` (`type`, `value`,
+//! `module`), `sentry.interfaces.Stacktrace` (`frames`, the outermost call
+//! first: `filename`, `abs_path`, `module`, `function`, `lineno` each) and
+//! `extra` (`msg`, `logger` — the plugin's option, `null` without one, as
+//! metlog-raven — `severity`, and the call's fields). Nothing else at the
+//! top level: Sentry 5 refuses unknown keys.
+//!
+//! An error's `type` is its Rust type's name and `module` its path
+//! (`ParseIntError`, `core::num::error`); behind a trait object (`&*boxed`,
+//! `&*anyhow_err`) the type is unknown to the compiler, so it is the name
+//! its `Debug` output starts with (`Custom { .. }` gives `Custom`), else
+//! `Error`, with module `dyn`. Its `value` is its message and its
+//! sources', joined by `": "`. A panic's type is `panic`, module
+//! `core::panic`, value the panic's message.
+//!
+//! Frames come from a backtrace taken at the call (an error) or at the
+//! panic (a panic), read with the `backtrace` crate; without debug
+//! information there are none, and the call's (or the panic's) file and
+//! line stand in as the one frame.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::SystemTime;
+
+use serde_json::{json, Value as Json};
+
+use crate::{Client, Fields, Message, Severity, SharedStr};
+
+/// A Sentry project to report to, bound on a client as the plugin `raven`
+/// (config: `[metlog_plugin_raven]` with `provider = raven` or
+/// metlog-raven's `metlog_raven.raven_plugin:config_plugin`; options `dsn`
+/// (required), `logger`, `severity`, and the deprecated
+/// `sentry_project_id`, accepted and ignored: the DSN names the project).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Raven {
+    dsn: String,
+    project: String,
+    logger: Option<String>,
+    severity: Severity,
+}
+
+impl Raven {
+    /// Reads a DSN, `http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT` or
+    /// the same with `udp://` (the router's `metlog_sentry_dsn` sends a
+    /// datagram): an `Err` says what is wrong with it.
+    ///
+    /// ```
+    /// use metlog::plugin::raven::Raven;
+    /// assert_eq!(Raven::new("http://pub:sec@localhost:9000/sentry/7").unwrap().project(), "7");
+    /// assert!(Raven::new("http://localhost:9000/7").unwrap_err().contains("PUBLIC:SECRET@"));
+    /// ```
+    pub fn new(dsn: impl Into<String>) -> Result<Raven, String> {
+        let dsn = dsn.into();
+        let project = parse_dsn(&dsn).map_err(|why| {
+            format!(
+                "invalid Sentry DSN {dsn:?}: {why} (expected \
+                 http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT, or udp://…)"
+            )
+        })?;
+        Ok(Raven {
+            project: project.to_owned(),
+            dsn,
+            logger: None,
+            severity: Severity::Error,
+        })
+    }
+
+    /// The messages' logger (default: the client's), as metlog-raven's
+    /// `logger` option; also the event's `extra.logger`.
+    pub fn logger(mut self, logger: impl Into<String>) -> Raven {
+        self.logger = Some(logger.into());
+        self
+    }
+
+    /// The messages' severity (default: [`Severity::Error`], 3).
+    pub fn severity(mut self, severity: Severity) -> Raven {
+        self.severity = severity;
+        self
+    }
+
+    /// The DSN, as given.
+    pub fn dsn(&self) -> &str {
+        &self.dsn
+    }
+
+    /// The DSN's project id: the event's `project`.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+}
+
+/// The project of a valid DSN.
+fn parse_dsn(dsn: &str) -> Result<&str, &'static str> {
+    let (scheme, rest) = dsn.split_once("://").ok_or("no scheme")?;
+    if !matches!(scheme, "http" | "https" | "udp") {
+        return Err("the scheme must be http, https or udp");
+    }
+    let (keys, rest) = rest
+        .split_once('@')
+        .ok_or("no PUBLIC:SECRET@ before the host")?;
+    let (public, secret) = keys
+        .split_once(':')
+        .ok_or("no :SECRET after the public key")?;
+    if public.is_empty() || secret.is_empty() || keys.contains(['/', ' ']) {
+        return Err("the public and secret keys must not be empty");
+    }
+    let (authority, path) = rest.split_once('/').ok_or("no /PROJECT after the host")?;
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
+        return Err("no host");
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err("the port must be a number from 1 to 65535");
+    }
+    let project = path.rsplit('/').next().unwrap_or("");
+    let good = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if project.is_empty() || !project.chars().all(good) || path.contains(['?', '#']) {
+        return Err("the path must end in the project id");
+    }
+    Ok(project)
+}
+
+/// `client.raven(...)`: metlog-raven's method.
+impl Client {
+    /// Reports `error` to Sentry: one `sentry` message (see the
+    /// [module docs](crate::plugin::raven)) with `text` as `fields.msg`,
+    /// through the client's plugin `raven`. A client without one sends
+    /// nothing, and says so once (the router could not forward it).
+    ///
+    /// An `anyhow::Error` or a `Box<dyn Error>` is passed as `&*err`, as
+    /// for [`exception`](Client::exception).
+    #[track_caller]
+    pub fn raven<E>(&self, text: impl fmt::Display, error: &E)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        self.raven_fields(text, error, Fields::new());
+    }
+
+    /// [`raven`](Client::raven) with fields of the caller's, sent as
+    /// metlog-raven sends its keyword arguments (in `fields`) and in the
+    /// event's `extra`.
+    #[track_caller]
+    pub fn raven_fields<E>(&self, text: impl fmt::Display, error: &E, fields: Fields)
+    where
+        E: std::error::Error + ?Sized,
+    {
+        let site = CallSite::caller(Location::caller());
+        let trace = backtrace::Backtrace::new_unresolved();
+        let Some(message) = self.raven_error_message(&text, error, trace, &site, fields) else {
+            return;
+        };
+        self.dispatch_message(message);
+    }
+
+    /// The `sentry` message for an error, or `None` (nothing to send).
+    pub(crate) fn raven_error_message<E>(
+        &self,
+        text: &dyn fmt::Display,
+        error: &E,
+        trace: backtrace::Backtrace,
+        site: &CallSite,
+        fields: Fields,
+    ) -> Option<Message>
+    where
+        E: std::error::Error + ?Sized,
+    {
+        let raven = self.raven_plugin()?;
+        let (mut msg, mut value) = (String::new(), String::new());
+        self.format(|_| {
+            write!(msg, "{text}")?;
+            write!(value, "{error}")?;
+            let mut source = error.source();
+            // As `exception`: a chain followed 64 deep at most (it may loop).
+            for _ in 0..64 {
+                let Some(cause) = source else { break };
+                write!(value, ": {cause}")?;
+                source = cause.source();
+            }
+            Ok(())
+        })?;
+        let (kind, module) = error_type::<E>(error);
+        let exception = Exception {
+            kind,
+            module,
+            value,
+        };
+        Some(self.sentry_message(raven, msg, &exception, trace, site, fields))
+    }
+
+    /// The client's `raven` plugin; without one, says so once per process.
+    fn raven_plugin(&self) -> Option<&Raven> {
+        static REPORTED: AtomicBool = AtomicBool::new(false);
+        if !self.is_active() {
+            return None;
+        }
+        let raven = self.plugin::<Raven>("raven");
+        if raven.is_none() && !REPORTED.swap(true, Relaxed) {
+            crate::report::report(format_args!(
+                "client {:?}: an error or panic for Sentry was not sent: the client has no \
+                 `raven` plugin (bind a metlog::plugin::raven::Raven with the project's DSN, \
+                 or configure [..._plugin_raven] with `dsn`); further ones are dropped silently",
+                self.logger()
+            ));
+        }
+        raven
+    }
+
+    /// The envelope around the event.
+    fn sentry_message(
+        &self,
+        raven: &Raven,
+        msg: String,
+        exception: &Exception,
+        trace: backtrace::Backtrace,
+        site: &CallSite,
+        mut fields: Fields,
+    ) -> Message {
+        let now = SystemTime::now();
+        let epoch = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let event = event(raven, &msg, exception, trace, site, &fields, now);
+        fields.insert("epoch_timestamp", epoch);
+        fields.insert("msg", msg);
+        fields.insert("dsn", raven.dsn.clone());
+        self.make_message(
+            SharedStr::from_static("sentry"),
+            raven.logger.clone().map(SharedStr::from),
+            Some(raven.severity),
+            SharedStr::from(encode(&event)),
+            fields,
+            Some(now),
+        )
+    }
+}
+
+/// What the event's `sentry.interfaces.Exception` says.
+struct Exception {
+    kind: String,
+    module: String,
+    value: String,
+}
+
+/// Where the report was made: the frame that stands in when the backtrace
+/// has none.
+pub(crate) struct CallSite {
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    pub(crate) module: String,
+    pub(crate) function: String,
+}
+
+impl CallSite {
+    fn caller(location: &Location<'_>) -> CallSite {
+        CallSite {
+            file: location.file().to_owned(),
+            line: location.line(),
+            module: location.file().to_owned(),
+            function: "<unknown>".to_owned(),
+        }
+    }
+}
+
+/// The error's type name and module (see the module docs).
+fn error_type<E: std::error::Error + ?Sized>(error: &E) -> (String, String) {
+    let name = std::any::type_name::<E>();
+    if !name.starts_with("dyn ") {
+        // Generic arguments aside, the path's last segment is the type.
+        let bare = name.split('<').next().unwrap_or(name);
+        return match bare.rsplit_once("::") {
+            Some((module, kind)) => (format!("{kind}{}", &name[bare.len()..]), module.to_owned()),
+            None => (name.to_owned(), String::new()),
+        };
+    }
+    let mut debug = String::new();
+    let _ = write!(Limited(&mut debug, 128), "{error:?}");
+    let ident: String = debug
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let is_type = ident.chars().next().is_some_and(char::is_uppercase);
+    let kind = if is_type { ident } else { "Error".to_owned() };
+    (kind, "dyn".to_owned())
+}
+
+/// A writer that stops (with an error) after `.1` bytes: a `Debug` output
+/// read only for its first word.
+struct Limited<'a>(&'a mut String, usize);
+
+impl fmt::Write for Limited<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.push_str(s);
+        if self.0.len() > self.1 {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Frames of metlog's own machinery, the backtrace reader's and the
+/// standard library's (the panic's), dropped from the innermost end.
+fn is_machinery(function: &str) -> bool {
+    let f = function.trim_start_matches('<');
+    [
+        "std::",
+        "core::",
+        "alloc::",
+        "backtrace::",
+        "metlog::",
+        "__rustc",
+        "rust_begin_unwind",
+        "rust_panic",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+}
+
+/// Not the application's: the culprit is the innermost frame that is.
+fn is_library(function: &str) -> bool {
+    let f = function.trim_start_matches('<');
+    is_machinery(function)
+        || ["test::", "tokio::", "__libc", "_start"]
+            .iter()
+            .any(|p| f.starts_with(p))
+}
+
+/// One frame: `(module, function, file, line)`.
+type Frame = (String, String, String, u32);
+
+/// The frames of `trace`, outermost first, the innermost machinery left
+/// out; at most the innermost 64.
+fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
+    trace.resolve();
+    let mut frames: Vec<Frame> = Vec::new();
+    for symbol in trace
+        .frames()
+        .iter()
+        .flat_map(backtrace::BacktraceFrame::symbols)
+    {
+        let (Some(name), Some(file), Some(line)) =
+            (symbol.name(), symbol.filename(), symbol.lineno())
+        else {
+            continue;
+        };
+        // `{:#}`: without the hash suffix.
+        let name = format!("{name:#}");
+        if frames.is_empty() && is_machinery(&name) {
+            continue;
+        }
+        let (module, function) = split_path(&name);
+        frames.push((module, function, file.display().to_string(), line));
+        if frames.len() == 64 {
+            break;
+        }
+    }
+    if frames.is_empty() {
+        frames.push((
+            site.module.clone(),
+            site.function.clone(),
+            site.file.clone(),
+            site.line,
+        ));
+    }
+    frames.reverse();
+    frames
+}
+
+/// `a::b::<T as c::D>::f` → (`a::b::<T as c::D>`, `f`): the last `::`
+/// outside angle brackets.
+fn split_path(name: &str) -> (String, String) {
+    let mut depth = 0i32;
+    let mut cut = None;
+    let bytes = name.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => depth -= 1,
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => cut = Some(i),
+            _ => {}
+        }
+    }
+    match cut {
+        // `f::{{closure}}`: the function is `f::{{closure}}`'s `f`, kept whole.
+        Some(i) if name[i + 2..].starts_with("{{") => {
+            let (module, function) = split_path(&name[..i]);
+            (module, format!("{function}{}", &name[i..]))
+        }
+        Some(i) => (name[..i].to_owned(), name[i + 2..].to_owned()),
+        None => (String::new(), name.to_owned()),
+    }
+}
+
+/// The Sentry event, as raven 3.1.16 builds it (the keys Sentry 5 takes).
+fn event(
+    raven: &Raven,
+    msg: &str,
+    exception: &Exception,
+    trace: backtrace::Backtrace,
+    site: &CallSite,
+    fields: &Fields,
+    now: SystemTime,
+) -> Json {
+    let frames = frames(trace, site);
+    let culprit = frames
+        .iter()
+        .rev()
+        .find(|(module, function, ..)| !is_library(&format!("{module}::{function}")))
+        .or(frames.last())
+        .map(|(module, function, ..)| format!("{module} in {function}"));
+    let frames: Vec<Json> = frames
+        .into_iter()
+        .map(|(module, function, file, line)| {
+            json!({"filename": file, "abs_path": file, "module": module,
+                   "function": function, "lineno": line})
+        })
+        .collect();
+    let mut extra = serde_json::Map::new();
+    for (key, value) in fields.iter() {
+        extra.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Json::Null),
+        );
+    }
+    extra.insert("msg".into(), msg.into());
+    extra.insert("logger".into(), raven.logger.clone().into());
+    extra.insert("severity".into(), (raven.severity as u8).into());
+    let stamp = crate::timestamp::format_micros(now);
+    let stamp = format!("{}Z", String::from_utf8_lossy(&stamp[..19]));
+    json!({
+        "project": raven.project,
+        "event_id": event_id(),
+        "message": format!("{}: {}", exception.kind, exception.value),
+        "level": 40,
+        "culprit": culprit,
+        "timestamp": stamp,
+        "sentry.interfaces.Exception": {
+            "type": exception.kind, "value": exception.value, "module": exception.module,
+        },
+        "sentry.interfaces.Stacktrace": {"frames": frames},
+        "extra": extra,
+    })
+}
+
+/// 32 lowercase hex digits, random (std's randomly keyed hasher, fed the
+/// time and a counter).
+fn event_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let state = std::collections::hash_map::RandomState::new();
+    let mut id = String::with_capacity(32);
+    for half in 0..2u8 {
+        let mut hasher = state.build_hasher();
+        hasher.write_u8(half);
+        hasher.write_u64(COUNTER.fetch_add(1, Relaxed));
+        hasher.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let _ = write!(id, "{:016x}", hasher.finish());
+    }
+    id
+}
+
+/// `base64(zlib(json))`, as raven's `Client.encode`.
+fn encode(event: &Json) -> String {
+    use base64::Engine as _;
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut zlib, event);
+    let compressed = zlib.finish().unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(compressed)
+}
+
+/// What a thread's panic hook left for `#[metlog::capture_stack]`.
+#[derive(Default)]
+pub(crate) enum PanicState {
+    /// No panic seen on this thread (the hook replaced by another).
+    #[default]
+    Unseen,
+    /// The last panic, not yet reported.
+    Seen(SeenPanic),
+    /// The last panic, reported by an annotated function it unwound through.
+    Reported,
+}
+
+thread_local! {
+    /// The last panic of this thread, as the hook saw it.
+    static LAST_PANIC: RefCell<PanicState> = const { RefCell::new(PanicState::Unseen) };
+}
+
+/// A panic, as the hook saw it: its message, where, and the stack then.
+pub(crate) struct SeenPanic {
+    message: String,
+    site: CallSite,
+    trace: backtrace::Backtrace,
+}
+
+impl SeenPanic {
+    /// Reads a panic in a panic hook (the stack unresolved: resolving it
+    /// waits for the report).
+    pub(crate) fn new(info: &std::panic::PanicHookInfo<'_>) -> SeenPanic {
+        let payload = info.payload();
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "(a panic with a non-string payload)".to_owned()
+        };
+        let site = match info.location() {
+            Some(location) => CallSite::caller(location),
+            None => CallSite::caller(Location::caller()),
+        };
+        SeenPanic {
+            message,
+            site,
+            trace: backtrace::Backtrace::new_unresolved(),
+        }
+    }
+
+    /// A panic seen where no hook could: from a guard dropped while its
+    /// thread unwinds.
+    pub(crate) fn unseen(module: &str, function: &str) -> SeenPanic {
+        let mut site = CallSite::caller(Location::caller());
+        site.module = module.to_owned();
+        site.function = function.to_owned();
+        SeenPanic {
+            message: "(the panic's message is unknown: another panic hook replaced metlog's)"
+                .to_owned(),
+            site,
+            trace: backtrace::Backtrace::new_unresolved(),
+        }
+    }
+}
+
+/// Installs, once, the panic hook that keeps each panic of a thread for
+/// `#[metlog::capture_stack]` (chaining to the hook installed before).
+pub(crate) fn keep_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let seen = SeenPanic::new(info);
+            let _ = LAST_PANIC.try_with(|last| last.replace(PanicState::Seen(seen)));
+            previous(info);
+        }));
+    });
+}
+
+/// This thread's last panic, as the hook kept it; marked reported.
+pub(crate) fn take_panic() -> PanicState {
+    LAST_PANIC
+        .try_with(|last| last.replace(PanicState::Reported))
+        .unwrap_or(PanicState::Reported)
+}
+
+/// The `sentry` message for a panic (`msg` empty), or `None`.
+pub(crate) fn panic_message(client: &Client, seen: SeenPanic) -> Option<Message> {
+    let raven = client.raven_plugin()?;
+    let exception = Exception {
+        kind: "panic".to_owned(),
+        module: "core::panic".to_owned(),
+        value: seen.message,
+    };
+    Some(client.sentry_message(
+        raven,
+        String::new(),
+        &exception,
+        seen.trace,
+        &seen.site,
+        Fields::new(),
+    ))
+}
+
+/// Sends `message` from a thread of its own, waiting a little for it:
+/// called while the caller unwinds or inside a panic hook, where a panic of
+/// a filter or sender would abort the process.
+pub(crate) fn send_aside(client: &Client, message: Message) {
+    let client = client.clone();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("metlog-sentry-report".into())
+        .spawn(move || {
+            client.dispatch_message(message);
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = finished.recv_timeout(std::time::Duration::from_secs(2));
+    }
+}
+
+/// The configuration provider (`provider = raven`, or metlog-raven's
+/// `metlog_raven.raven_plugin:config_plugin`).
+pub(crate) fn provider(
+    options: &std::collections::BTreeMap<String, crate::config_value::ConfigValue>,
+) -> Result<Box<dyn std::any::Any + Send + Sync>, String> {
+    let text = |key: &str| {
+        options
+            .get(key)
+            .map(|v| v.as_string().ok_or_else(|| format!("`{key}` must be text")))
+            .transpose()
+    };
+    if let Some(other) = options
+        .keys()
+        .find(|k| !["dsn", "logger", "severity", "sentry_project_id"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown option `{other}` (expected dsn, logger, severity, sentry_project_id)"
+        ));
+    }
+    let dsn = text("dsn")?.filter(|d| !d.trim().is_empty()).ok_or(
+        "`dsn` is required: the Sentry project's DSN, \
+         http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT (`sentry_project_id` alone is \
+         not enough: the router needs the DSN to forward the event)",
+    )?;
+    let mut raven = Raven::new(dsn.trim())?;
+    if let Some(logger) = text("logger")? {
+        raven = raven.logger(logger);
+    }
+    if let Some(severity) = text("severity")? {
+        let severity: Severity = severity
+            .trim()
+            .parse()
+            .map_err(|e| format!("`severity`: {e}"))?;
+        raven = raven.severity(severity);
+    }
+    // `sentry_project_id`: deprecated in metlog-raven (used only without a
+    // DSN, which the router cannot forward): accepted, and the DSN's
+    // project wins.
+    Ok(Box::new(raven))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsns() {
+        for good in [
+            "http://a:b@h/1",
+            "https://a:b@h:9000/2",
+            "udp://a:b@h:9001/sentry/x/3",
+        ] {
+            assert!(Raven::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a:b@h/1",
+            "ftp://a:b@h/1",
+            "http://h/1",
+            "http://a@h/1",
+            "http://:b@h/1",
+            "http://a:b@/1",
+            "http://a:b@h:x/1",
+            "http://a:b@h",
+            "http://a:b@h/",
+            "http://a:b@h/1?x",
+        ] {
+            assert!(Raven::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(split_path("a::b::f"), ("a::b".into(), "f".into()));
+        assert_eq!(
+            split_path("a::f::{{closure}}"),
+            ("a".into(), "f::{{closure}}".into())
+        );
+        assert_eq!(
+            split_path("<a::T as b::U>::f"),
+            ("<a::T as b::U>".into(), "f".into())
+        );
+        assert_eq!(split_path("main"), (String::new(), "main".into()));
+    }
+}
