@@ -6,7 +6,10 @@
 #   source scripts/peers.sh && peers_start   # installs, starts, waits, exports
 #   peers_stop                               # stops them (by PID)
 #
-# Peers: Etsy statsd (npm), rsyslog (apt), a ZeroMQ SUB peer (python3-zmq).
+# Peers: Etsy statsd (npm), rsyslog (apt), a ZeroMQ SUB peer (python3-zmq),
+# and for the router's Sentry outputs: ruby (apt), which runs
+# logstash-metlog's code (tests/router/), and a stand-in Sentry store
+# endpoint (tests/router/sentry_store.py) recording what they post.
 # Every wait is bounded; a peer that does not come up fails the run.
 
 PEERS_DIR=${PEERS_DIR:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.peers"}
@@ -14,6 +17,7 @@ STATSD_PORT=${STATSD_PORT:-18125}
 STATSD_MGMT_PORT=${STATSD_MGMT_PORT:-18126}
 RSYSLOG_PORT=${RSYSLOG_PORT:-15514}
 ZMQ_PORT=${ZMQ_PORT:-15555}
+SENTRY_PORT=${SENTRY_PORT:-18600}
 
 peers_log() { printf 'peers: %s\n' "$*" >&2; }
 
@@ -116,6 +120,17 @@ PY
   peers_wait_tcp $((ZMQ_PORT + 1))
 }
 
+peers_start_sentry() {
+  local dir=$PEERS_DIR/sentry root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  peers_apt_install ruby
+  mkdir -p "$dir"
+  : >"$dir/requests.jsonl"
+  /usr/bin/python3 "$root/tests/router/sentry_store.py" "$SENTRY_PORT" "$dir/requests.jsonl" >"$dir/log" 2>&1 &
+  echo $! >"$dir/pid"
+  peers_wait_tcp "$SENTRY_PORT"
+}
+
 peers_stop() {
   local pidfile
   for pidfile in "$PEERS_DIR"/*/pid; do
@@ -131,11 +146,14 @@ peers_start() {
   peers_start_statsd || return 1
   peers_start_rsyslog || return 1
   peers_start_zmq || return 1
+  peers_start_sentry || return 1
   export METLOG_TEST_STATSD="127.0.0.1:$STATSD_PORT"
   export METLOG_TEST_STATSD_MGMT="127.0.0.1:$STATSD_MGMT_PORT"
   export METLOG_TEST_RSYSLOG="127.0.0.1:$RSYSLOG_PORT"
   export METLOG_TEST_RSYSLOG_OUT="$PEERS_DIR/rsyslog/out.json"
   export METLOG_TEST_ZMQ="tcp://127.0.0.1:$ZMQ_PORT"
   export METLOG_TEST_ZMQ_OUT="$PEERS_DIR/zmq/received.jsonl"
-  peers_log "statsd $METLOG_TEST_STATSD, rsyslog $METLOG_TEST_RSYSLOG, zmq SUB $METLOG_TEST_ZMQ"
+  export METLOG_TEST_SENTRY="127.0.0.1:$SENTRY_PORT"
+  export METLOG_TEST_SENTRY_OUT="$PEERS_DIR/sentry/requests.jsonl"
+  peers_log "statsd $METLOG_TEST_STATSD, rsyslog $METLOG_TEST_RSYSLOG, zmq SUB $METLOG_TEST_ZMQ, sentry $METLOG_TEST_SENTRY"
 }

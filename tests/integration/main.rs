@@ -32,6 +32,7 @@ mod plugins;
 mod quickstart;
 mod raven;
 mod reliability;
+mod router_sentry;
 mod senders;
 mod shared_sender;
 mod tcp_pause;

@@ -230,7 +230,15 @@ pub fn harness_name(module_path: &str, function: &str) -> String {
 /// harness's name for it: [`test_name!`].
 pub fn run_child(test: &str, mode: &str, env: &[(&str, &str)]) -> (String, String) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        // `--include-ignored`: the named test runs in the child even when it
+        // is one of the ignored (peer) tests, never passes there unrun.
+        .args([
+            "--exact",
+            test,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("METLOG_TEST_CHILD", mode)
         .envs(env.iter().copied())
         .output()
