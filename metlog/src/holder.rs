@@ -24,10 +24,6 @@ use crate::{Client, Counter, MessageBuilder, SharedStr, Text, Timer};
 /// per-thread slot); changed only under the named clients' write lock.
 static GLOBAL: ArcSwapOption<Client> = ArcSwapOption::const_empty();
 
-/// The global client as a call reads it: a guard of [`GLOBAL`], which
-/// keeps it alive without a write to its reference count.
-pub(crate) type GlobalGuard = arc_swap::Guard<Option<Arc<Client>>>;
-
 /// Bumped after every change of [`GLOBAL`]: what an annotated site learnt
 /// about the global client holds while this stays the same.
 static GENERATION: AtomicU64 = AtomicU64::new(1);

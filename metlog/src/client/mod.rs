@@ -110,6 +110,10 @@ impl DisabledTimers {
     }
 }
 
+/// The global client as a call reads it (`holder`'s swap): a guard that
+/// keeps it alive without a write to its reference count.
+pub(crate) type GlobalGuard = arc_swap::Guard<Option<Arc<Client>>>;
+
 /// A client to send through, borrowed or owned; `None` makes builders no-ops.
 pub(crate) enum ClientRef<'c> {
     None,
@@ -117,7 +121,7 @@ pub(crate) enum ClientRef<'c> {
     Owned(Client),
     /// The global client as read (`holder`): held without touching its
     /// reference count, which every thread's call would otherwise write.
-    Global(crate::holder::GlobalGuard),
+    Global(GlobalGuard),
 }
 
 impl ClientRef<'_> {
