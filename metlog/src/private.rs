@@ -390,15 +390,23 @@ mod capture {
     #[inline]
     pub fn capture_enter(site: &'static CaptureSite) -> CaptureGuard {
         raven::keep_panics();
+        let was_panicking = std::thread::panicking();
+        if !was_panicking {
+            raven::forget_panic();
+        }
         CaptureGuard {
             site,
-            was_panicking: std::thread::panicking(),
+            was_panicking,
         }
     }
 
     impl Drop for CaptureGuard {
         fn drop(&mut self) {
-            if !std::thread::panicking() || self.was_panicking {
+            // The panics plugin in Sentry mode reports every panic itself.
+            if !std::thread::panicking()
+                || self.was_panicking
+                || crate::plugin::panics::reports_to_sentry()
+            {
                 return;
             }
             // The innermost annotated function reports the panic; the

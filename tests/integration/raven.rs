@@ -579,3 +579,91 @@ fn compare_with_fixtures() {
     }
     assert_eq!(cases, 4);
 }
+
+/// An error whose `Debug` panics.
+struct PanicDebug;
+
+impl fmt::Debug for PanicDebug {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("debug boom")
+    }
+}
+
+impl fmt::Display for PanicDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("pd")
+    }
+}
+
+impl std::error::Error for PanicDebug {}
+
+/// An error whose `Debug` goes on writing after its writer refused.
+struct Chatty;
+
+impl fmt::Debug for Chatty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for _ in 0..100_000 {
+            let _ = f.write_str("Aaaaaaaaaa");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Chatty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("chatty")
+    }
+}
+
+impl std::error::Error for Chatty {}
+
+/// What an outside attack found (each failed before its fix): a trait
+/// object's panicking `Debug` reached the caller; a `Debug` past its limit
+/// made a megabyte type name; metlog's own probe was named the culprit of
+/// an `anyhow` error; after a panic hook that does not chain, a thread's
+/// panics went unreported for good; with the panics plugin in Sentry mode
+/// a panic was reported twice.
+#[test]
+fn what_the_attack_found_stays_fixed() {
+    support::in_own_process(
+        &support::test_name!(what_the_attack_found_stays_fixed),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-capture", client.clone());
+            let panicking: Box<dyn std::error::Error + Send + Sync> = Box::new(PanicDebug);
+            let call = std::panic::AssertUnwindSafe(|| client.raven("x", &*panicking));
+            assert!(
+                std::panic::catch_unwind(call).is_ok(),
+                "not the caller's panic"
+            );
+            let chatty: Box<dyn std::error::Error + Send + Sync> = Box::new(Chatty);
+            client.raven("y", &*chatty);
+            assert!(fail_anyhow().is_err());
+            // Reported, then a hook that does not chain: later panics are
+            // still reported (their message unknown).
+            assert!(std::panic::catch_unwind(|| panics("")).is_err());
+            std::panic::set_hook(Box::new(|_| {}));
+            assert!(std::panic::catch_unwind(|| panics("")).is_err());
+            assert!(std::panic::catch_unwind(|| panics("")).is_err());
+            // The panics plugin in Sentry mode reports it; the attribute
+            // leaves it to the plugin: once.
+            metlog::plugin::panics::install_sentry(
+                Some(client.clone()),
+                std::time::Duration::from_secs(5),
+            );
+            assert!(std::panic::catch_unwind(|| panics("")).is_err());
+            let messages = capture.messages();
+            assert_eq!(messages.len(), 7, "{messages:#?}");
+            let events: Vec<Value> = messages.iter().map(decode).collect();
+            let kind = |i: usize| events[i]["sentry.interfaces.Exception"]["type"].clone();
+            assert_eq!(kind(0), "Error", "a Debug that panics names no type");
+            assert!(kind(1).as_str().unwrap().len() <= 128, "{}", kind(1));
+            let culprit = events[2]["culprit"].as_str().unwrap();
+            assert!(!culprit.contains("metlog::"), "{culprit}");
+            for i in 3..7 {
+                assert_eq!(kind(i), "panic", "{:?}", events[i]);
+            }
+        },
+    );
+}

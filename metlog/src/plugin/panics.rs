@@ -61,7 +61,21 @@ pub fn install_sentry(client: Option<Client>, flush_timeout: Duration) {
     install_as(client, flush_timeout, true);
 }
 
+/// Set once a panics plugin in Sentry mode is installed: it reports every
+/// panic, and `#[metlog::capture_stack]` leaves panics to it (each
+/// reported once).
+static SENTRY_HOOK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a panics plugin in Sentry mode reports every panic.
+#[cfg(feature = "raven")]
+pub(crate) fn reports_to_sentry() -> bool {
+    SENTRY_HOOK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn install_as(client: Option<Client>, flush_timeout: Duration, sentry: bool) {
+    if sentry {
+        SENTRY_HOOK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A panic of the reporting itself (a sender's, a filter's) is not

@@ -11,7 +11,7 @@
 //! ```
 //! use metlog::plugin::raven::Raven;
 //! # let capture = metlog::sender::CaptureSender::new();
-//! let raven = Raven::new("https://public:secret@sentry.example.com/2").unwrap();
+//! let raven = Raven::new("http://public:secret@sentry.example.com/2").unwrap();
 //! let client = metlog::Client::builder("app")
 //!     .plugin("raven", raven)
 //! #   .sender(capture.clone())
@@ -79,7 +79,7 @@ pub struct Raven {
 }
 
 impl Raven {
-    /// Reads a DSN, `http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT` or
+    /// Reads a DSN, `http://PUBLIC:SECRET@host[:port]/[path/]PROJECT` or
     /// the same with `udp://` (the router's `metlog_sentry_dsn` sends a
     /// datagram): an `Err` says what is wrong with it.
     ///
@@ -93,7 +93,7 @@ impl Raven {
         let project = parse_dsn(&dsn).map_err(|why| {
             format!(
                 "invalid Sentry DSN {dsn:?}: {why} (expected \
-                 http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT, or udp://…)"
+                 http://PUBLIC:SECRET@host[:port]/[path/]PROJECT, or udp://…)"
             )
         })?;
         Ok(Raven {
@@ -128,11 +128,21 @@ impl Raven {
     }
 }
 
-/// The project of a valid DSN.
+/// The project of a valid DSN: one the router's `metlog_sentry_dsn`
+/// output can send to. It handles `http://` and `udp://` only (`https://`
+/// gives it no client), and Ruby's `URI.parse` raises on anything outside
+/// RFC 3986 — either kills the output's only sending thread, and with it
+/// every later event of every service. So: those two schemes, keys of
+/// URL-safe characters (a `,` would add a key to the router's
+/// `X-Sentry-Auth` header), a host name, IPv4 or bracketed IPv6 address,
+/// a port of digits.
 fn parse_dsn(dsn: &str) -> Result<&str, &'static str> {
     let (scheme, rest) = dsn.split_once("://").ok_or("no scheme")?;
-    if !matches!(scheme, "http" | "https" | "udp") {
-        return Err("the scheme must be http, https or udp");
+    if !matches!(scheme, "http" | "udp") {
+        return Err(
+            "the scheme must be http or udp, the two the router's metlog_sentry_dsn \
+                    output sends to",
+        );
     }
     let (keys, rest) = rest
         .split_once('@')
@@ -140,24 +150,48 @@ fn parse_dsn(dsn: &str) -> Result<&str, &'static str> {
     let (public, secret) = keys
         .split_once(':')
         .ok_or("no :SECRET after the public key")?;
-    if public.is_empty() || secret.is_empty() || keys.contains(['/', ' ']) {
+    let key_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    if public.is_empty() || secret.is_empty() {
         return Err("the public and secret keys must not be empty");
     }
-    let (authority, path) = rest.split_once('/').ok_or("no /PROJECT after the host")?;
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    };
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
-        return Err("no host");
+    if !public.chars().chain(secret.chars()).all(key_char) {
+        return Err("the keys may hold letters, digits and - . _ ~ only");
     }
-    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+    let (authority, path) = rest.split_once('/').ok_or("no /PROJECT after the host")?;
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (address, after) = v6.split_once(']').ok_or("an unclosed [ in the host")?;
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err("the brackets hold no IPv6 address");
+            }
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("text after the IPv6 address")?,
+                ),
+            };
+            (address, port)
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':');
+    if host.is_empty() || host.len() > 253 || !host.chars().all(host_char) {
+        return Err("no host name or address (letters, digits, - and . only)");
+    }
+    let port_ok =
+        |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|p| p > 0);
+    if port.is_some_and(|p| !port_ok(p)) {
         return Err("the port must be a number from 1 to 65535");
     }
     let project = path.rsplit('/').next().unwrap_or("");
-    let good = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if project.is_empty() || !project.chars().all(good) || path.contains(['?', '#']) {
-        return Err("the path must end in the project id");
+    let path_char = |c: char| key_char(c) || c == '/';
+    if project.is_empty() || !project.chars().all(key_char) || !path.chars().all(path_char) {
+        return Err("the path must end in the project id (letters, digits, - . _ ~)");
     }
     Ok(project)
 }
@@ -315,8 +349,14 @@ fn error_type<E: std::error::Error + ?Sized>(error: &E) -> (String, String) {
             None => (name.to_owned(), String::new()),
         };
     }
+    // A `Debug` that panics costs the type name, not the caller's call.
     let mut debug = String::new();
-    let _ = write!(Limited(&mut debug, 128), "{error:?}");
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = write!(Limited(&mut debug, 128), "{error:?}");
+    }));
+    if read.is_err() {
+        debug.clear();
+    }
     let ident: String = debug
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
@@ -331,20 +371,27 @@ fn error_type<E: std::error::Error + ?Sized>(error: &E) -> (String, String) {
 struct Limited<'a>(&'a mut String, usize);
 
 impl fmt::Write for Limited<'_> {
+    /// Keeps nothing past the limit, also from a `Debug` that goes on
+    /// writing after an error.
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.push_str(s);
-        if self.0.len() > self.1 {
-            Err(fmt::Error)
-        } else {
-            Ok(())
+        let room = self.1.saturating_sub(self.0.len());
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
         }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.0.push_str(&s[..cut]);
+        Err(fmt::Error)
     }
 }
 
 /// Frames of metlog's own machinery, the backtrace reader's and the
 /// standard library's (the panic's), dropped from the innermost end.
 fn is_machinery(function: &str) -> bool {
-    let f = function.trim_start_matches('<');
+    let f = function.trim_start_matches(['<', '&']);
     [
         "std::",
         "core::",
@@ -361,7 +408,7 @@ fn is_machinery(function: &str) -> bool {
 
 /// Not the application's: the culprit is the innermost frame that is.
 fn is_library(function: &str) -> bool {
-    let f = function.trim_start_matches('<');
+    let f = function.trim_start_matches(['<', '&']);
     is_machinery(function)
         || ["test::", "tokio::", "__libc", "_start"]
             .iter()
@@ -593,6 +640,14 @@ pub(crate) fn keep_panics() {
     });
 }
 
+/// Forgets this thread's last panic: an annotated call starting (not
+/// while unwinding) is past it. Otherwise a panic reported once would
+/// leave the state `Reported` for every later panic a hook that does not
+/// chain to ours hides.
+pub(crate) fn forget_panic() {
+    let _ = LAST_PANIC.try_with(|last| last.replace(PanicState::Unseen));
+}
+
 /// This thread's last panic, as the hook kept it; marked reported.
 pub(crate) fn take_panic() -> PanicState {
     LAST_PANIC
@@ -656,7 +711,7 @@ pub(crate) fn provider(
     }
     let dsn = text("dsn")?.filter(|d| !d.trim().is_empty()).ok_or(
         "`dsn` is required: the Sentry project's DSN, \
-         http(s)://PUBLIC:SECRET@host[:port]/[path/]PROJECT (`sentry_project_id` alone is \
+         http://PUBLIC:SECRET@host[:port]/[path/]PROJECT (`sentry_project_id` alone is \
          not enough: the router needs the DSN to forward the event)",
     )?;
     let mut raven = Raven::new(dsn.trim())?;
@@ -684,8 +739,11 @@ mod tests {
     fn dsns() {
         for good in [
             "http://a:b@h/1",
-            "https://a:b@h:9000/2",
+            "http://a:b@h:9000/2",
             "udp://a:b@h:9001/sentry/x/3",
+            "http://a:b@[::1]/4",
+            "http://a:b@[::1]:9000/4",
+            "http://0123abc:fed.c_b@sentry-1.example.com/12",
         ] {
             assert!(Raven::new(good).is_ok(), "{good}");
         }
@@ -700,6 +758,18 @@ mod tests {
             "http://a:b@h",
             "http://a:b@h/",
             "http://a:b@h/1?x",
+            // What kills the router's metlog_sentry_dsn thread (attack F1).
+            "https://a:b@h/1",
+            "http://a:b@h:+9000/1",
+            "http://a:b@hôst/1",
+            "http://a:b@h:9000:1/1",
+            "http://a:b@h;x:9000/1",
+            "http://a:b@h?x/1",
+            "http://a\"x:b@h/1",
+            "http://a,sentry_key=evil:b@h/1",
+            "http://a:b@[::1/1",
+            "http://a:b@[zz]/1",
+            "http://a:b@h/x y/1",
         ] {
             assert!(Raven::new(bad).is_err(), "{bad}");
         }
