@@ -113,10 +113,22 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         let syn::ReturnType::Type(_, ret) = &sig.output else {
             unreachable!("checked above")
         };
+        // As the timer's: `impl Trait` left to inference, and a moved token
+        // making the closure `FnOnce`, so the body may return borrows of
+        // the arguments it owns; its `return`s and `?`s land here.
+        let ret = crate::expand::impl_trait_inferred(ret);
+        let stmts = &block.stmts;
         let run = if sig.asyncness.is_some() {
-            quote!(async move { let __metlog_r: #ret = #block; __metlog_r }.await)
+            quote!(async move { #(#stmts)* }.await)
         } else {
-            quote!((move || { let __metlog_r: #ret = #block; __metlog_r })())
+            quote! {{
+                let __metlog_once = ::metlog::__private::OnceToken;
+                #[allow(clippy::redundant_closure_call)]
+                (move || -> #ret {
+                    __metlog_once.consume();
+                    #(#stmts)*
+                })()
+            }}
         };
         quote! {{
             #setup

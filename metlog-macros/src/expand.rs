@@ -542,7 +542,7 @@ fn probed(ty: &Type) -> bool {
 
 /// The type with every `impl Trait` in it replaced by `_`: the same type as
 /// far as the body is concerned, in a form it can name.
-fn impl_trait_inferred(ty: &Type) -> Type {
+pub(crate) fn impl_trait_inferred(ty: &Type) -> Type {
     struct Infer;
     impl syn::visit_mut::VisitMut for Infer {
         fn visit_type_mut(&mut self, ty: &mut Type) {

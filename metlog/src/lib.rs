@@ -258,6 +258,14 @@ pub use message::Message;
 /// annotated functions report a panic once, from the innermost. On an
 /// `async fn` it works the same: a panic while the future is polled is
 /// reported, a dropped future is not; `err` looks at the future's output.
+/// A function may return what it could without the attribute: borrows of
+/// its arguments, `Result<impl Trait, E>`.
+///
+/// Under `panic = "abort"` no function unwinds, so the attribute reports
+/// no panic: install the panics plugin in Sentry mode
+/// ([`plugin::panics::install_sentry`]), whose hook reports before the
+/// abort. With that plugin installed, the attribute leaves panics to it
+/// (each is reported once) and reports only `Err`s.
 ///
 /// ```
 /// use metlog::plugin::raven::Raven;

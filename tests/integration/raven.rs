@@ -670,3 +670,56 @@ fn what_the_attack_found_stays_fixed() {
         },
     );
 }
+
+/// Returns a borrow of an argument it owns (the attribute's closure was
+/// `FnMut`, which cannot).
+#[metlog::capture_stack(err, client = "raven-capture")]
+fn first(v: &mut Vec<u8>) -> Result<&mut u8, std::io::Error> {
+    v.get_mut(0).ok_or_else(|| std::io::Error::other("empty"))
+}
+
+/// Returns `impl Trait` inside the `Result` (the attribute wrote it as a
+/// variable's type, which Rust refuses).
+#[metlog::capture_stack(err, client = "raven-capture")]
+fn digits(text: &str) -> Result<impl Iterator<Item = u8> + '_, std::io::Error> {
+    if text.is_empty() {
+        return Err(std::io::Error::other("no digits"));
+    }
+    Ok(text.bytes().map(|b| b - b'0'))
+}
+
+/// Always panics (the attribute drew `unreachable_code` in the user's
+/// crate, an error under `deny(warnings)`).
+#[deny(warnings)]
+#[metlog::capture_stack(err, client = "raven-capture")]
+fn always_panics() -> Result<(), std::io::Error> {
+    panic!("always")
+}
+
+/// `capture_stack(err)` takes what the function could return without it:
+/// borrows of its arguments and `impl Trait` (attack F6); each `Err` is
+/// reported once.
+#[test]
+fn capture_stack_err_takes_borrowed_and_impl_trait_returns() {
+    support::in_own_process(
+        &support::test_name!(capture_stack_err_takes_borrowed_and_impl_trait_returns),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-capture", client);
+            let mut v = vec![7];
+            *first(&mut v).unwrap() += 1;
+            assert_eq!(v, [8]);
+            assert!(first(&mut Vec::new()).is_err());
+            assert_eq!(digits("12").unwrap().collect::<Vec<_>>(), [1, 2]);
+            assert!(digits("").is_err());
+            assert!(std::panic::catch_unwind(always_panics).is_err());
+            let kinds: Vec<Value> = capture
+                .messages()
+                .iter()
+                .map(|m| decode(m)["sentry.interfaces.Exception"]["value"].clone())
+                .collect();
+            assert_eq!(kinds, ["empty", "no digits", "always"]);
+        },
+    );
+}
