@@ -674,7 +674,7 @@ fn what_the_attack_found_stays_fixed() {
 /// Returns a borrow of an argument it owns (the attribute's closure was
 /// `FnMut`, which cannot).
 #[metlog::capture_stack(err, client = "raven-capture")]
-fn first(v: &mut Vec<u8>) -> Result<&mut u8, std::io::Error> {
+fn first(v: &mut [u8]) -> Result<&mut u8, std::io::Error> {
     v.get_mut(0).ok_or_else(|| std::io::Error::other("empty"))
 }
 
@@ -710,7 +710,7 @@ fn capture_stack_err_takes_borrowed_and_impl_trait_returns() {
             let mut v = vec![7];
             *first(&mut v).unwrap() += 1;
             assert_eq!(v, [8]);
-            assert!(first(&mut Vec::new()).is_err());
+            assert!(first(&mut []).is_err());
             assert_eq!(digits("12").unwrap().collect::<Vec<_>>(), [1, 2]);
             assert!(digits("").is_err());
             assert!(std::panic::catch_unwind(always_panics).is_err());
