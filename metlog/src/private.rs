@@ -358,11 +358,22 @@ mod capture {
                 None => {
                     holder::with_current(f);
                 }
-                Some(name) => {
-                    if let Some(client) = holder::named_client(name) {
-                        f(&client);
+                Some(name) => match holder::named_client(name) {
+                    Some(client) => f(&client),
+                    // A panic or error for Sentry would vanish unsaid.
+                    None => {
+                        static SAID: std::sync::atomic::AtomicBool =
+                            std::sync::atomic::AtomicBool::new(false);
+                        if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            crate::report::report(format_args!(
+                                "#[metlog::capture_stack(client = {name:?})] in {}: no client \
+                                 of that name is set, so a panic or error it caught was not \
+                                 sent (metlog::set_client); said once",
+                                self.function
+                            ));
+                        }
                     }
-                }
+                },
             }
         }
 

@@ -723,3 +723,29 @@ fn capture_stack_err_takes_borrowed_and_impl_trait_returns() {
         },
     );
 }
+
+#[metlog::capture_stack(client = "nobody-set-this")]
+fn panics_for_nobody() {
+    panic!("unheard")
+}
+
+/// A `capture_stack` naming a client nobody set says so, once, rather than
+/// lose the panic unsaid (attack F9).
+#[test]
+fn capture_stack_to_a_missing_client_says_so_once() {
+    support::in_own_process(
+        &support::test_name!(capture_stack_to_a_missing_client_says_so_once),
+        &[],
+        || {
+            support::collect_reports();
+            assert!(std::panic::catch_unwind(panics_for_nobody).is_err());
+            assert!(std::panic::catch_unwind(panics_for_nobody).is_err());
+            let reports: Vec<String> = support::reports()
+                .into_iter()
+                .filter(|r| r.contains("capture_stack"))
+                .collect();
+            assert_eq!(reports.len(), 1, "{reports:?}");
+            assert!(reports[0].contains("\"nobody-set-this\""), "{reports:?}");
+        },
+    );
+}

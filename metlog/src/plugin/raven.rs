@@ -138,6 +138,8 @@ impl Raven {
 /// a port of digits.
 fn parse_dsn(dsn: &str) -> Result<&str, &'static str> {
     let (scheme, rest) = dsn.split_once("://").ok_or("no scheme")?;
+    // Lower case only: the router compares `http://` exactly (`HTTP://`
+    // would get no client there).
     if !matches!(scheme, "http" | "udp") {
         return Err(
             "the scheme must be http or udp, the two the router's metlog_sentry_dsn \
