@@ -160,8 +160,14 @@ impl Identity {
 
 pub(crate) fn identity() -> &'static Identity {
     static IDENTITY: OnceLock<Identity> = OnceLock::new();
+    if let Some(identity) = IDENTITY.get() {
+        return identity;
+    }
+    // Before it is made: a fork waits until it is made (the child of a
+    // fork made meanwhile would wait for it for ever — seen: 1 in 300).
+    crate::process::hold_across_fork(crate::process::ForkLock::Identity, || Box::new(identity()));
+    crate::process::watch_forks();
     IDENTITY.get_or_init(|| {
-        crate::process::watch_forks();
         Identity {
             // Leaked once per process so every message can refer to it
             // without a reference count (no shared cache line written per

@@ -442,15 +442,19 @@ pub(crate) fn watch_forks() {
 /// both sides.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ForkLock {
+    /// The process's identity (host name), made once: a fork while another
+    /// thread makes it would leave the child waiting on it for ever. Taken
+    /// first (making it takes no other).
+    Identity = 0,
     /// The named-client registry.
-    NamedClients = 0,
+    NamedClients = 1,
     /// The list of live background queues.
-    LiveQueues = 1,
+    LiveQueues = 2,
 }
 
 /// How to take each [`ForkLock`]: the guard, kept until after the fork.
 type Take = fn() -> Box<dyn std::any::Any>;
-static FORK_LOCKS: [OnceLock<Take>; 2] = [OnceLock::new(), OnceLock::new()];
+static FORK_LOCKS: [OnceLock<Take>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
 thread_local! {
     /// The guards the forking thread holds across the fork.
