@@ -958,13 +958,15 @@ pub(crate) fn whole_millis(elapsed: Duration) -> u64 {
         .saturating_add(rounded)
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+/// A panic's text: its `&str` or `String` payload (the panics plugin and
+/// the Sentry capture read it too).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = panic.downcast_ref::<&'static str>() {
         s
     } else if let Some(s) = panic.downcast_ref::<String>() {
         s
     } else {
-        "(non-string panic payload)"
+        "(a panic with a non-string payload)"
     }
 }
 

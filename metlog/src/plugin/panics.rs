@@ -155,14 +155,7 @@ fn sentry_message(_: &Client, _: &PanicHookInfo<'_>) -> Option<crate::Message> {
 
 /// The `panic` message.
 fn panic_message(client: &Client, info: &PanicHookInfo<'_>) -> crate::Message {
-    let payload = info.payload();
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a panic with a non-string payload)".to_owned()
-    };
+    let message = crate::client::panic_message(info.payload()).to_owned();
     let mut fields = Fields::new();
     if let Some(location) = info.location() {
         // `file:line:column`.

@@ -594,14 +594,7 @@ impl SeenPanic {
     /// Reads a panic in a panic hook (the stack unresolved: resolving it
     /// waits for the report).
     pub(crate) fn new(info: &std::panic::PanicHookInfo<'_>) -> SeenPanic {
-        let payload = info.payload();
-        let message = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "(a panic with a non-string payload)".to_owned()
-        };
+        let message = crate::client::panic_message(info.payload()).to_owned();
         let site = match info.location() {
             Some(location) => CallSite::caller(location),
             None => CallSite::caller(Location::caller()),
