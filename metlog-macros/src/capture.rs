@@ -87,14 +87,8 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             "#[metlog::capture_stack] goes on a function (fn or async fn)",
         )
     })?;
+    check(&options, &function)?;
     let sig = &function.sig;
-    if options.err && !returns_result(&sig.output) {
-        return Err(Error::new_spanned(
-            &sig.output,
-            "#[metlog::capture_stack(err)] needs a function whose return type is a `Result` \
-             (named as such: not `impl Trait` or an alias under another name)",
-        ));
-    }
     let name = sig.ident.to_string();
     let client = match &options.client {
         Some(name) => quote!(::core::option::Option::Some(#name)),
@@ -106,33 +100,20 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             module: ::core::module_path!(),
             client: #client,
         };
-        let __metlog_capture = ::metlog::__private::capture_enter(&__METLOG_CAPTURE);
     };
-    let block = &function.block;
+    let output = match &sig.output {
+        syn::ReturnType::Type(_, ty) => Some(crate::expand::impl_trait_inferred(ty)),
+        syn::ReturnType::Default => None,
+    };
+    let nameable = output
+        .as_ref()
+        .filter(|ty| !matches!(ty, syn::Type::Infer(_)));
+    let run = run(sig, &function.block.stmts, output.as_ref(), nameable);
     let body = if options.err {
-        let syn::ReturnType::Type(_, ret) = &sig.output else {
-            unreachable!("checked above")
-        };
-        // As the timer's: `impl Trait` left to inference, and a moved token
-        // making the closure `FnOnce`, so the body may return borrows of
-        // the arguments it owns; its `return`s and `?`s land here.
-        let ret = crate::expand::impl_trait_inferred(ret);
-        let stmts = &block.stmts;
-        let run = if sig.asyncness.is_some() {
-            quote!(async move { #(#stmts)* }.await)
-        } else {
-            quote! {{
-                let __metlog_once = ::metlog::__private::OnceToken;
-                #[allow(clippy::redundant_closure_call)]
-                (move || -> #ret {
-                    __metlog_once.consume();
-                    #(#stmts)*
-                })()
-            }}
-        };
+        let ret = nameable.map(|ty| quote!(: #ty));
         quote! {{
             #setup
-            let __metlog_result: #ret = #run;
+            let __metlog_result #ret = #run;
             if let ::core::result::Result::Err(__metlog_error) = &__metlog_result {
                 #[allow(unused_imports)]
                 use ::metlog::__private::{CaptureDerefError as _, CaptureError as _};
@@ -141,12 +122,63 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             __metlog_result
         }}
     } else {
-        let stmts = &block.stmts;
         quote! {{
             #setup
-            #(#stmts)*
+            #run
         }}
     };
     function.block = syn::parse2(body)?;
     Ok(quote!(#function))
+}
+
+/// What the attribute cannot take, said at the token.
+fn check(options: &Options, function: &syn::ItemFn) -> syn::Result<()> {
+    if options.err && !returns_result(&function.sig.output) {
+        return Err(Error::new_spanned(
+            &function.sig.output,
+            "#[metlog::capture_stack(err)] needs a function whose return type is a `Result` \
+             (named as such: not `impl Trait` or an alias under another name)",
+        ));
+    }
+    if let Some(attr) = function
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("track_caller"))
+    {
+        return Err(Error::new_spanned(
+            attr,
+            "#[metlog::capture_stack] cannot go with #[track_caller]: it runs the body in a \
+             closure (to catch its panics), where a panic's location would be the function's \
+             line rather than its caller's",
+        ));
+    }
+    Ok(())
+}
+
+/// The call of the body, inside `catch_unwind` (its panic is reported, then
+/// unwinds on), run as the timer macros run theirs: a closure made `FnOnce`
+/// by a moved token, so it may return borrows of the arguments it owns,
+/// `impl Trait` left to inference; `return`s and `?`s land here.
+fn run(
+    sig: &syn::Signature,
+    stmts: &[syn::Stmt],
+    output: Option<&syn::Type>,
+    nameable: Option<&syn::Type>,
+) -> TokenStream {
+    if sig.asyncness.is_some() {
+        let (_, fix_type) = crate::expand::async_return_type(output, nameable);
+        quote!(::metlog::__private::capture_future(
+            &__METLOG_CAPTURE,
+            async move { #fix_type #(#stmts)* },
+        ).await)
+    } else {
+        let ret = output.map_or_else(|| quote!(()), |ty| quote!(#ty));
+        quote! {{
+            let __metlog_once = ::metlog::__private::OnceToken;
+            ::metlog::__private::capture_call(&__METLOG_CAPTURE, move || -> #ret {
+                __metlog_once.consume();
+                #(#stmts)*
+            })
+        }}
+    }
 }

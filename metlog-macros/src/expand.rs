@@ -148,7 +148,10 @@ fn type_name(ty: &Type) -> String {
 
 /// An `async fn`'s inner future: the annotation of its result, and the
 /// statement that tells it its return type.
-fn async_return_type(output: Option<&Type>, nameable: Option<&Type>) -> (TokenStream, TokenStream) {
+pub(crate) fn async_return_type(
+    output: Option<&Type>,
+    nameable: Option<&Type>,
+) -> (TokenStream, TokenStream) {
     match (output, nameable) {
         (None, _) => (quote!(: ()), quote!()),
         (Some(_), Some(ty)) => (

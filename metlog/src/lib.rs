@@ -252,14 +252,19 @@ pub use message::Message;
 /// `anyhow::Error`, `Box<dyn Error>`); `client = "name"` reports to a named
 /// client instead of the current one.
 ///
-/// The panic is read by a panic hook installed when the first annotated
-/// function runs (it chains to the hook before it; one installed later
-/// that does not chain leaves the panic's message unknown). Nested
-/// annotated functions report a panic once, from the innermost. On an
-/// `async fn` it works the same: a panic while the future is polled is
-/// reported, a dropped future is not; `err` looks at the future's output.
-/// A function may return what it could without the attribute: borrows of
-/// its arguments, `Result<impl Trait, E>`.
+/// The body runs inside `catch_unwind`: the panic that leaves it is
+/// reported, then resumed with the same payload (the caller sees the same
+/// panic; the panic hook runs once, at the panic). Its stack comes from a
+/// panic hook installed when the first annotated function runs (it chains
+/// to the hook before it; after one installed later that does not chain,
+/// the stack is the annotated function's). A panic a `Drop` catches on the
+/// way out is not the one reported. Nested annotated functions report a
+/// panic once, from the innermost. On an `async fn` it works the same: a
+/// panic while the future is polled is reported, a dropped future is not;
+/// `err` looks at the future's output. A function may return what it could
+/// without the attribute: borrows of its arguments, `Result<impl Trait, E>`.
+/// It cannot go with `#[track_caller]` (a compile error says why): in the
+/// closure the body runs in, a panic would no longer name the caller's line.
 ///
 /// Under `panic = "abort"` no function unwinds, so the attribute reports
 /// no panic: install the panics plugin in Sentry mode

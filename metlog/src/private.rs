@@ -339,7 +339,11 @@ pub use capture::*;
 
 #[cfg(feature = "raven")]
 mod capture {
-    use crate::plugin::raven::{self, CallSite, PanicState};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use crate::plugin::raven::{self, CallSite};
     use crate::{holder, Client, Fields};
 
     /// The function `#[metlog::capture_stack]` annotates.
@@ -387,54 +391,79 @@ mod capture {
         }
     }
 
-    /// Reports a panic of the function when dropped while it unwinds.
-    #[must_use]
-    pub struct CaptureGuard {
-        site: &'static CaptureSite,
-        /// A function that starts while its thread unwinds (in a `Drop`)
-        /// reports only a panic of its own.
-        was_panicking: bool,
-    }
-
-    /// Starts the guard of an annotated call; installs, once, the panic
-    /// hook that keeps each panic's message and stack.
+    /// Runs the body of a function `#[metlog::capture_stack]` annotates:
+    /// a panic is reported, then goes on unwinding (the same payload).
     #[inline]
-    pub fn capture_enter(site: &'static CaptureSite) -> CaptureGuard {
-        raven::keep_panics();
-        let was_panicking = std::thread::panicking();
-        if !was_panicking {
-            raven::forget_panic();
-        }
-        CaptureGuard {
-            site,
-            was_panicking,
+    pub fn capture_call<R>(site: &'static CaptureSite, body: impl FnOnce() -> R) -> R {
+        start();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+            Ok(value) => value,
+            Err(payload) => caught(site, payload),
         }
     }
 
-    impl Drop for CaptureGuard {
-        fn drop(&mut self) {
-            // The panics plugin in Sentry mode reports every panic itself.
-            if !std::thread::panicking()
-                || self.was_panicking
-                || crate::plugin::panics::reports_to_sentry()
-            {
-                return;
-            }
-            // The innermost annotated function reports the panic; the
-            // others it unwinds through find it reported.
-            let seen = match raven::take_panic() {
-                PanicState::Reported => return,
-                PanicState::Seen(seen) => seen,
-                PanicState::Unseen => {
-                    raven::SeenPanic::unseen(self.site.module, self.site.function)
-                }
-            };
-            self.site.with_client(|client| {
-                if let Some(message) = raven::panic_message(client, seen) {
-                    raven::send_aside(client, message);
-                }
-            });
+    /// Runs an annotated `async fn`'s body, as [`capture_call`] runs a
+    /// function's: each poll.
+    pub fn capture_future<F: Future>(site: &'static CaptureSite, body: F) -> CaptureFuture<F> {
+        CaptureFuture {
+            body,
+            site,
+            started: false,
         }
+    }
+
+    pin_project_lite::pin_project! {
+        /// An annotated `async fn`'s body (see [`capture_future`]).
+        pub struct CaptureFuture<F> {
+            #[pin]
+            body: F,
+            site: &'static CaptureSite,
+            started: bool,
+        }
+    }
+
+    impl<F: Future> Future for CaptureFuture<F> {
+        type Output = F::Output;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            let this = self.project();
+            if !*this.started {
+                *this.started = true;
+                start();
+            }
+            let body = this.body;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.poll(cx))) {
+                Ok(poll) => poll,
+                Err(payload) => caught(this.site, payload),
+            }
+        }
+    }
+
+    /// An annotated call starts: past the thread's earlier panics, unless
+    /// it runs in a `Drop` while one unwinds.
+    fn start() {
+        raven::keep_panics();
+        if !std::thread::panicking() {
+            raven::forget_panics();
+        }
+    }
+
+    /// Reports the panic `payload` of an annotated call (unless an annotated
+    /// call inside reported it, or the panics plugin reports every panic),
+    /// then lets it unwind on.
+    #[cold]
+    fn caught(site: &'static CaptureSite, payload: Box<dyn std::any::Any + Send>) -> ! {
+        if !crate::plugin::panics::reports_to_sentry() {
+            let message = crate::client::panic_message(&*payload);
+            if let Some(seen) = raven::claim_panic(message, site.call_site()) {
+                site.with_client(|client| {
+                    if let Some(message) = raven::panic_message(client, seen) {
+                        client.dispatch_message(message);
+                    }
+                });
+            }
+        }
+        std::panic::resume_unwind(payload)
     }
 
     /// Wraps a returned error to report it (see [`CaptureError`]).

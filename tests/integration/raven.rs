@@ -362,6 +362,42 @@ fn every_kind_reads_back_as_sentry_5_takes_it() {
             assert_eq!(message(4), "panic: empty text");
             assert_eq!(message(5), "panic: empty async text");
             assert_eq!(raising_function(&events[5]), "panics_plain");
+            // The attribute's own frames are folded away: the stacks read as
+            // without it.
+            let functions = |i: usize| -> Vec<String> {
+                let frames = events[i]["sentry.interfaces.Stacktrace"]["frames"].as_array();
+                let frames = frames.unwrap().iter().rev();
+                frames
+                    .map(|f| format!("{}::{}", f["module"].as_str().unwrap(), f["function"]))
+                    .collect()
+            };
+            assert_eq!(
+                functions(4)[..3],
+                [
+                    "integration::raven::\"panics\"",
+                    "integration::raven::\"outer\"",
+                    "core::ops::function::FnOnce::\"call_once\""
+                ],
+                "{:#?}",
+                functions(4)
+            );
+            assert_eq!(
+                functions(5)[..3],
+                [
+                    "integration::raven::\"panics_plain\"",
+                    "integration::raven::\"panics_async::{{closure}}\"",
+                    "integration::support::\"block_on\""
+                ],
+                "{:#?}",
+                functions(5)
+            );
+            for i in 0..events.len() {
+                assert!(
+                    !functions(i).iter().any(|f| f.starts_with("metlog::")),
+                    "{:#?}",
+                    functions(i)
+                );
+            }
             assert_eq!(message(6), "ParseIntError: invalid digit found in string");
             assert_eq!(events[6]["culprit"], "integration::raven in parse");
             assert_eq!(message(7), "Error: no such user");
@@ -641,7 +677,7 @@ fn what_the_attack_found_stays_fixed() {
             client.raven("y", &*chatty);
             assert!(fail_anyhow().is_err());
             // Reported, then a hook that does not chain: later panics are
-            // still reported (their message unknown).
+            // still reported (with their message).
             assert!(std::panic::catch_unwind(|| panics("")).is_err());
             std::panic::set_hook(Box::new(|_| {}));
             assert!(std::panic::catch_unwind(|| panics("")).is_err());
@@ -746,6 +782,229 @@ fn capture_stack_to_a_missing_client_says_so_once() {
                 .collect();
             assert_eq!(reports.len(), 1, "{reports:?}");
             assert!(reports[0].contains("\"nobody-set-this\""), "{reports:?}");
+        },
+    );
+}
+
+/// A value whose `Drop` catches a panic of its own, as a thread unwinds
+/// past it from another.
+struct CatchesInItsDrop;
+
+impl Drop for CatchesInItsDrop {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| panic!("caught inside a drop"));
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn panics_past_a_catching_drop() {
+    let _catches = CatchesInItsDrop;
+    panic!("the panic that unwinds");
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn catches_a_panic_then_panics() {
+    let _ = std::panic::catch_unwind(|| panic!("caught early"));
+    panic!("the later panic");
+}
+
+/// Runs in a `Drop` while its thread unwinds, and panics itself (caught
+/// by the `Drop`).
+#[metlog::capture_stack(client = "raven-capture")]
+fn annotated_panicking_in_a_drop() {
+    panic!("inside the drop's call");
+}
+
+struct CallsAnnotatedInItsDrop;
+
+impl Drop for CallsAnnotatedInItsDrop {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(annotated_panicking_in_a_drop);
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn panics_past_an_annotated_drop() {
+    let _calls = CallsAnnotatedInItsDrop;
+    panic!("the outer panic");
+}
+
+/// The panic reported is the one that unwinds out of the function: not a
+/// panic a `Drop` caught on the way (attack F4), nor one the function
+/// caught earlier; an annotated call inside a `Drop` reports its own; and
+/// after a hook that does not chain, the message is still the panic's.
+#[test]
+fn the_panic_reported_is_the_one_that_unwinds() {
+    support::in_own_process(
+        &support::test_name!(the_panic_reported_is_the_one_that_unwinds),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-capture", client);
+            assert!(std::panic::catch_unwind(panics_past_a_catching_drop).is_err());
+            assert!(std::panic::catch_unwind(catches_a_panic_then_panics).is_err());
+            assert!(std::panic::catch_unwind(panics_past_an_annotated_drop).is_err());
+            std::panic::set_hook(Box::new(|_| {}));
+            assert!(std::panic::catch_unwind(|| panics("")).is_err());
+            let values: Vec<Value> = capture
+                .messages()
+                .iter()
+                .map(|m| decode(m)["sentry.interfaces.Exception"]["value"].clone())
+                .collect();
+            assert_eq!(
+                values,
+                [
+                    "the panic that unwinds",
+                    "the later panic",
+                    "inside the drop's call",
+                    "the outer panic",
+                    "empty text",
+                ]
+            );
+        },
+    );
+}
+
+/// Recurses `depth` calls deep, then fails.
+fn deep(depth: u32, client: &Client) {
+    if depth == 0 {
+        client.raven("deep", &ValueError(None));
+    } else {
+        deep(depth - 1, client);
+    }
+    std::hint::black_box(depth);
+}
+
+/// Every string and list of the event within raven's limits (400
+/// characters, 50 entries), `fields.msg` cut as the event's, so a report
+/// fits a datagram whatever the error says (attack F11: a 3.6 MB text made
+/// a 3.6 MB message); a deep stack keeps its innermost 50 frames.
+#[test]
+fn huge_texts_and_stacks_are_cut_as_raven_cuts_them() {
+    #[derive(Debug)]
+    struct Huge;
+    impl fmt::Display for Huge {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&"é".repeat(1 << 20))
+        }
+    }
+    impl std::error::Error for Huge {}
+
+    let (client, capture) = client(raven());
+    let mut fields = Fields::new();
+    for i in 0..100 {
+        fields.insert(format!("f{i:03}"), "v".repeat(30));
+    }
+    client.raven_fields("x".repeat(3_600_000), &Huge, fields);
+    deep(200, &client);
+    let messages = capture.messages();
+    let json = messages[0].to_json();
+    assert!(json.len() < 65_507, "{} bytes", json.len());
+    assert_eq!(
+        messages[0].fields.get("msg").unwrap().as_str(),
+        Some(&*"x".repeat(400))
+    );
+    fn check(value: &Value) {
+        match value {
+            Value::String(s) => assert!(s.chars().count() <= 400, "{} chars", s.len()),
+            Value::Array(items) => {
+                assert!(items.len() <= 50, "{} items", items.len());
+                items.iter().for_each(check);
+            }
+            Value::Object(map) => {
+                assert!(map.len() <= 50, "{} entries", map.len());
+                map.values().for_each(check);
+            }
+            _ => {}
+        }
+    }
+    let event = decode(&messages[0]);
+    check(&event);
+    let extra = event["extra"].as_object().unwrap();
+    assert_eq!(extra["msg"].as_str().unwrap(), "x".repeat(400));
+    assert!(extra.contains_key("logger") && extra.contains_key("severity"));
+    assert_eq!(
+        event["sentry.interfaces.Exception"]["value"],
+        "é".repeat(400)
+    );
+    let deep_event = decode(&messages[1]);
+    check(&deep_event);
+    let frames = deep_event["sentry.interfaces.Stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
+    assert_eq!(frames.len(), 50);
+    assert_eq!(raising_function(&deep_event), "deep");
+}
+
+/// Forms the attribute takes, as the function would without it.
+struct Counter(Vec<u8>);
+
+impl Counter {
+    #[metlog::capture_stack(client = "raven-capture")]
+    fn first(&mut self) -> &mut u8 {
+        &mut self.0[0]
+    }
+
+    #[metlog::capture_stack(client = "raven-capture")]
+    fn into_len(self) -> usize {
+        self.0.len()
+    }
+
+    #[metlog::capture_stack(client = "raven-capture")]
+    fn bytes(&self) -> impl Iterator<Item = &u8> + '_ {
+        self.0.iter()
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn largest<T: PartialOrd + Copy>(items: &[T]) -> Option<T> {
+    let mut best = *items.first()?;
+    for &item in items {
+        if item > best {
+            return Some(item);
+        }
+        best = item;
+    }
+    Some(best)
+}
+
+/// # Safety
+/// `p` points to a readable `u8`.
+#[allow(unsafe_code)]
+#[metlog::capture_stack(client = "raven-capture")]
+unsafe fn read(p: *const u8) -> u8 {
+    *p
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn diverges() -> ! {
+    panic!("diverges")
+}
+
+#[test]
+fn capture_stack_takes_methods_generics_unsafe_and_never() {
+    support::in_own_process(
+        &support::test_name!(capture_stack_takes_methods_generics_unsafe_and_never),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-capture", client);
+            let mut counter = Counter(vec![1, 2]);
+            *counter.first() += 1;
+            assert_eq!(counter.bytes().copied().collect::<Vec<_>>(), [2, 2]);
+            assert_eq!(counter.into_len(), 2);
+            assert_eq!(largest(&[1, 3, 2]), Some(3));
+            assert_eq!(largest::<u8>(&[]), None);
+            #[allow(unsafe_code)]
+            let byte = unsafe { read(&7) };
+            assert_eq!(byte, 7);
+            assert!(std::panic::catch_unwind(|| diverges()).is_err());
+            let values: Vec<Value> = capture
+                .messages()
+                .iter()
+                .map(|m| decode(m)["sentry.interfaces.Exception"]["value"].clone())
+                .collect();
+            assert_eq!(values, ["diverges"]);
         },
     );
 }

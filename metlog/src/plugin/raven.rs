@@ -54,6 +54,12 @@
 //! panic (a panic), read with the `backtrace` crate; without debug
 //! information there are none, and the call's (or the panic's) file and
 //! line stand in as the one frame.
+//!
+//! As raven cuts an event, every string in it is cut to 400 characters and
+//! every list and map to 50 entries (a stack keeps its innermost 50
+//! frames; `extra` keeps `msg`, `logger` and `severity` and 47 of the
+//! call's fields); `fields.msg` is cut as the event's. A report then fits
+//! one datagram whatever the error says.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -298,6 +304,9 @@ impl Client {
         let epoch = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
+        // `msg` as in the event (metlog-raven sends it whole in `fields`).
+        let mut msg = msg;
+        cut_chars(&mut msg);
         let event = event(raven, &msg, exception, trace, site, &fields, now);
         fields.insert("epoch_timestamp", epoch);
         fields.insert("msg", msg);
@@ -420,11 +429,18 @@ fn is_library(function: &str) -> bool {
 /// One frame: `(module, function, file, line)`.
 type Frame = (String, String, String, u32);
 
+/// How many frames an event holds: raven's limit for any list
+/// (`list_max_length`, 50). raven keeps a stack's outermost 50; these are
+/// the innermost, where the error or panic happened.
+const MAX_FRAMES: usize = 50;
+
 /// The frames of `trace`, outermost first, the innermost machinery left
-/// out; at most the innermost 64.
+/// out, and the frames `#[metlog::capture_stack]` adds folded away; at
+/// most the innermost [`MAX_FRAMES`].
 fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
     trace.resolve();
-    let mut frames: Vec<Frame> = Vec::new();
+    // Innermost first: (name, file, line).
+    let mut named: Vec<(String, String, u32)> = Vec::new();
     for symbol in trace
         .frames()
         .iter()
@@ -437,15 +453,32 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
         };
         // `{:#}`: without the hash suffix.
         let name = format!("{name:#}");
-        if frames.is_empty() && is_machinery(&name) {
+        if named.is_empty() && is_machinery(&name) {
             continue;
         }
-        let (module, function) = split_path(&name);
-        frames.push((module, function, file.display().to_string(), line));
-        if frames.len() == 64 {
+        named.push((name, file.display().to_string(), line));
+        // A bound on the work for a runaway recursion's stack.
+        if named.len() == 8 * MAX_FRAMES {
             break;
         }
     }
+    let mut at = 0;
+    while at < named.len() {
+        let (name, ..) = &named[at];
+        if is_capture(name) && !name.ends_with("{{closure}}") && at + 1 < named.len() {
+            at = fold_capture(&mut named, at);
+        } else {
+            at += 1;
+        }
+    }
+    named.truncate(MAX_FRAMES);
+    let mut frames: Vec<Frame> = named
+        .into_iter()
+        .map(|(name, file, line)| {
+            let (module, function) = split_path(&name);
+            (module, function, file, line)
+        })
+        .collect();
     if frames.is_empty() {
         frames.push((
             site.module.clone(),
@@ -456,6 +489,39 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
     }
     frames.reverse();
     frames
+}
+
+/// `#[metlog::capture_stack]`'s own frames (`capture_call`,
+/// `CaptureFuture::poll`).
+fn is_capture(name: &str) -> bool {
+    name.trim_start_matches('<')
+        .starts_with("metlog::__private::capture::")
+}
+
+/// Folds away the frames the attribute adds around a body: at `at` its
+/// `capture_call`, inside it `catch_unwind`'s frames, then the body's
+/// closure (`f::{{closure}}`), outside it the annotated function `f`. The
+/// stack then reads as without the attribute: the closure's frame, with
+/// its line, named `f`.
+fn fold_capture(named: &mut Vec<(String, String, u32)>, at: usize) -> usize {
+    let outer = named.remove(at + 1);
+    named.remove(at);
+    let mut inner = at;
+    while inner > 0 && is_machinery(&named[inner - 1].0) {
+        inner -= 1;
+        named.remove(inner);
+    }
+    match inner.checked_sub(1).map(|i| &mut named[i].0) {
+        Some(body) if body.strip_suffix("::{{closure}}") == Some(outer.0.as_str()) => {
+            body.truncate(outer.0.len());
+            inner
+        }
+        // Not the closure (inlined away): the function's own frame stands.
+        _ => {
+            named.insert(inner, outer);
+            inner + 1
+        }
+    }
 }
 
 /// `a::b::<T as c::D>::f` → (`a::b::<T as c::D>`, `f`): the last `::`
@@ -508,7 +574,8 @@ fn event(
         })
         .collect();
     let mut extra = serde_json::Map::new();
-    for (key, value) in fields.iter() {
+    // Room left for the three below within raven's limit.
+    for (key, value) in fields.iter().take(MAX_ITEMS - 3) {
         extra.insert(
             key.to_string(),
             serde_json::to_value(value).unwrap_or(Json::Null),
@@ -519,7 +586,7 @@ fn event(
     extra.insert("severity".into(), (raven.severity as u8).into());
     let stamp = crate::timestamp::format_micros(now);
     let stamp = format!("{}Z", String::from_utf8_lossy(&stamp[..19]));
-    json!({
+    let mut event = json!({
         "project": raven.project,
         "event_id": event_id(),
         "message": format!("{}: {}", exception.kind, exception.value),
@@ -531,7 +598,42 @@ fn event(
         },
         "sentry.interfaces.Stacktrace": {"frames": frames},
         "extra": extra,
-    })
+    });
+    trim(&mut event);
+    event
+}
+
+/// raven's limits on what an event holds (`string_max_length`,
+/// `list_max_length`): it cuts every string and list of the event to them,
+/// which keeps a report within a datagram whatever the error says.
+const MAX_CHARS: usize = 400;
+const MAX_ITEMS: usize = 50;
+
+/// Cuts the event as raven's `transform` does: strings to [`MAX_CHARS`]
+/// characters, lists and maps to [`MAX_ITEMS`] entries.
+fn trim(value: &mut Json) {
+    match value {
+        Json::String(text) => cut_chars(text),
+        Json::Array(items) => {
+            items.truncate(MAX_ITEMS);
+            items.iter_mut().for_each(trim);
+        }
+        Json::Object(map) => {
+            let past: Vec<String> = map.keys().skip(MAX_ITEMS).cloned().collect();
+            for key in past {
+                map.remove(&key);
+            }
+            map.values_mut().for_each(trim);
+        }
+        _ => {}
+    }
+}
+
+/// The first [`MAX_CHARS`] characters of `text`.
+fn cut_chars(text: &mut String) {
+    if let Some((at, _)) = text.char_indices().nth(MAX_CHARS) {
+        text.truncate(at);
+    }
 }
 
 /// 32 lowercase hex digits, random (std's randomly keyed hasher, fed the
@@ -566,21 +668,21 @@ fn encode(event: &Json) -> String {
     base64::engine::general_purpose::STANDARD.encode(compressed)
 }
 
-/// What a thread's panic hook left for `#[metlog::capture_stack]`.
-#[derive(Default)]
-pub(crate) enum PanicState {
-    /// No panic seen on this thread (the hook replaced by another).
-    #[default]
-    Unseen,
-    /// The last panic, not yet reported.
-    Seen(SeenPanic),
-    /// The last panic, reported by an annotated function it unwound through.
-    Reported,
+thread_local! {
+    /// This thread's latest panics, as the hook saw them (the newest last):
+    /// `#[metlog::capture_stack]` finds the one it caught among them by its
+    /// message. More than the last one: a `Drop` may catch a panic of its
+    /// own while the thread unwinds from another.
+    static PANICS: RefCell<Vec<KeptPanic>> = const { RefCell::new(Vec::new()) };
 }
 
-thread_local! {
-    /// The last panic of this thread, as the hook saw it.
-    static LAST_PANIC: RefCell<PanicState> = const { RefCell::new(PanicState::Unseen) };
+/// How many panics a thread keeps for `#[metlog::capture_stack]`.
+const KEPT_PANICS: usize = 8;
+
+/// A panic the hook saw; `seen` is taken once it is reported.
+struct KeptPanic {
+    message: String,
+    seen: Option<SeenPanic>,
 }
 
 /// A panic, as the hook saw it: its message, where, and the stack then.
@@ -605,20 +707,6 @@ impl SeenPanic {
             trace: backtrace::Backtrace::new_unresolved(),
         }
     }
-
-    /// A panic seen where no hook could: from a guard dropped while its
-    /// thread unwinds.
-    pub(crate) fn unseen(module: &str, function: &str) -> SeenPanic {
-        let mut site = CallSite::caller(Location::caller());
-        site.module = module.to_owned();
-        site.function = function.to_owned();
-        SeenPanic {
-            message: "(the panic's message is unknown: another panic hook replaced metlog's)"
-                .to_owned(),
-            site,
-            trace: backtrace::Backtrace::new_unresolved(),
-        }
-    }
 }
 
 /// Installs, once, the panic hook that keeps each panic of a thread for
@@ -628,26 +716,53 @@ pub(crate) fn keep_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let seen = SeenPanic::new(info);
-            let _ = LAST_PANIC.try_with(|last| last.replace(PanicState::Seen(seen)));
+            keep(KeptPanic {
+                message: crate::client::panic_message(info.payload()).to_owned(),
+                seen: Some(SeenPanic::new(info)),
+            });
             previous(info);
         }));
     });
 }
 
-/// Forgets this thread's last panic: an annotated call starting (not
-/// while unwinding) is past it. Otherwise a panic reported once would
-/// leave the state `Reported` for every later panic a hook that does not
-/// chain to ours hides.
-pub(crate) fn forget_panic() {
-    let _ = LAST_PANIC.try_with(|last| last.replace(PanicState::Unseen));
+fn keep(panic: KeptPanic) {
+    let _ = PANICS.try_with(|panics| {
+        let mut panics = panics.borrow_mut();
+        if panics.len() == KEPT_PANICS {
+            panics.remove(0);
+        }
+        panics.push(panic);
+    });
 }
 
-/// This thread's last panic, as the hook kept it; marked reported.
-pub(crate) fn take_panic() -> PanicState {
-    LAST_PANIC
-        .try_with(|last| last.replace(PanicState::Reported))
-        .unwrap_or(PanicState::Reported)
+/// Forgets this thread's panics: an annotated call starting (not while
+/// unwinding) is past them.
+pub(crate) fn forget_panics() {
+    let _ = PANICS.try_with(|panics| panics.borrow_mut().clear());
+}
+
+/// The panic `#[metlog::capture_stack]` caught, whose message is
+/// `message`, if no annotated function reported it yet: the newest the
+/// hook saw with that message, else (another hook replaced metlog's) the
+/// panic as seen from `site`, the annotated function. Marked reported.
+pub(crate) fn claim_panic(message: &str, site: CallSite) -> Option<SeenPanic> {
+    let found = PANICS.try_with(|panics| {
+        let mut panics = panics.borrow_mut();
+        let kept = panics.iter_mut().rev().find(|p| p.message == message)?;
+        Some(kept.seen.take())
+    });
+    if let Ok(Some(seen)) = found {
+        return seen;
+    }
+    keep(KeptPanic {
+        message: message.to_owned(),
+        seen: None,
+    });
+    Some(SeenPanic {
+        message: message.to_owned(),
+        site,
+        trace: backtrace::Backtrace::new_unresolved(),
+    })
 }
 
 /// The `sentry` message for a panic (`msg` empty), or `None`.
@@ -666,23 +781,6 @@ pub(crate) fn panic_message(client: &Client, seen: SeenPanic) -> Option<Message>
         &seen.site,
         Fields::new(),
     ))
-}
-
-/// Sends `message` from a thread of its own, waiting a little for it:
-/// called while the caller unwinds or inside a panic hook, where a panic of
-/// a filter or sender would abort the process.
-pub(crate) fn send_aside(client: &Client, message: Message) {
-    let client = client.clone();
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("metlog-sentry-report".into())
-        .spawn(move || {
-            client.dispatch_message(message);
-            let _ = done.send(());
-        });
-    if spawned.is_ok() {
-        let _ = finished.recv_timeout(std::time::Duration::from_secs(2));
-    }
 }
 
 /// The configuration provider (`provider = raven`, or metlog-raven's

@@ -17,4 +17,8 @@ fn not_an_error() -> Result<(), String> {
     Ok(())
 }
 
+#[track_caller]
+#[metlog::capture_stack]
+fn tracks_its_caller() {}
+
 fn main() {}
