@@ -1008,3 +1008,35 @@ fn capture_stack_takes_methods_generics_unsafe_and_never() {
         },
     );
 }
+
+/// The README's Sentry configuration, as written there: a panic on any
+/// thread becomes one `sentry` message for the DSN it names.
+#[test]
+fn the_readme_sentry_configuration_reports_panics() {
+    support::in_own_process(
+        &support::test_name!(the_readme_sentry_configuration_reports_panics),
+        &[],
+        || {
+            let readme = include_str!("../../README.md");
+            let ini = readme
+                .split("```ini\n")
+                .find(|block| block.starts_with("[metlog_plugin_raven]"))
+                .expect("the README's Sentry configuration")
+                .split("```")
+                .next()
+                .unwrap();
+            let text = format!("[metlog]\nlogger = myapp\nsender_class = capture\n{ini}");
+            let client = metlog::config::from_ini_str(&text, "metlog").unwrap();
+            let capture = client.sender_as::<CaptureSender>().unwrap().clone();
+            assert!(std::thread::spawn(|| panic!("from the README"))
+                .join()
+                .is_err());
+            let messages = capture.messages();
+            assert_eq!(messages.len(), 1, "{messages:#?}");
+            let dsn = messages[0].fields.get("dsn").unwrap().as_str().unwrap();
+            assert!(ini.contains(&format!("dsn = {dsn}\n")), "{dsn}");
+            let event = check_event("README", &messages[0]);
+            assert_eq!(event["message"], "panic: from the README");
+        },
+    );
+}
