@@ -15,19 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python2=${PYTHON2:-}
-if [ -z "$python2" ]; then
-    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python" "$(command -v python2.7 || true)"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-            python2=$candidate
-            break
-        fi
-    done
-fi
-if [ -z "$python2" ]; then
-    echo "metlog-py-golden.sh: no Python 2.7 found (set PYTHON2)" >&2
-    exit 1
-fi
+source "$root/scripts/python2.sh"
 
 PYTHONWARNINGS=ignore "$python2" -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$work/src" metlog-py==0.10.0 metlog-cef==0.2 cef==0.5

@@ -18,7 +18,7 @@ peers_start
 # raven 3.1.16 and metlog-raven 0.5 under Python 2.7, for the test that
 # reads the crate's `sentry` messages back with raven's own decoder
 # (tests/integration/raven.rs): installed once into target/.
-python2=${PYTHON2:-${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python}
+source scripts/python2.sh
 raven_py=$PWD/target/python2-raven
 if [ ! -d "$raven_py/metlog_raven" ]; then
     PYTHONWARNINGS=ignore "$python2" -m pip install --quiet --disable-pip-version-check --no-deps \
