@@ -918,13 +918,14 @@ where
     Ok(())
 }
 
-/// How much of a backtrace [`Client::exception`] sends: syslog daemons cut
-/// messages at 8 KB by default (rsyslog), which would break the JSON.
+/// How much of a backtrace [`Client::exception`] and the panics plugin
+/// send: syslog daemons cut messages at 8 KB by default (rsyslog), which
+/// would break the JSON.
 const MAX_BACKTRACE: usize = 4096;
 
 /// The first [`MAX_BACKTRACE`] bytes of `backtrace` at most, cut at a line
 /// end (a line end is one byte, never inside a character), said when cut.
-fn bounded_backtrace(mut backtrace: String) -> String {
+pub(crate) fn bounded_backtrace(mut backtrace: String) -> String {
     backtrace.truncate(backtrace.trim_end().len());
     if backtrace.len() > MAX_BACKTRACE {
         let bytes = &backtrace.as_bytes()[..MAX_BACKTRACE];
@@ -1082,6 +1083,11 @@ mod tests {
             let kept = cut.strip_suffix("\n(backtrace truncated)").unwrap();
             assert!(backtrace.starts_with(kept) && kept.ends_with(line.trim_end()));
         }
+        // One line longer than the limit: nothing of it is kept.
+        assert_eq!(
+            bounded_backtrace("é".repeat(5_000)),
+            "\n(backtrace truncated)"
+        );
     }
 
     #[test]

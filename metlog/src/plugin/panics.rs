@@ -91,27 +91,6 @@ pub(crate) fn install_as(client: Option<Client>, flush_timeout: Duration, sentry
     }));
 }
 
-/// Backtraces can run to tens of kilobytes; syslog daemons cut messages at
-/// 8 KB by default (rsyslog), which would break the JSON. Keep the first
-/// frames, whole lines only.
-const MAX_BACKTRACE: usize = 4096;
-
-/// The first [`MAX_BACKTRACE`] bytes at most, cut at a line end. Runs inside
-/// the panic hook, where a panic aborts the process: never cuts inside a
-/// character (function names may be non-ASCII).
-fn bounded(mut backtrace: String) -> String {
-    if backtrace.len() <= MAX_BACKTRACE {
-        return backtrace;
-    }
-    // A line end is one byte, never part of another character: the bytes
-    // can be searched as they are.
-    let bytes = &backtrace.as_bytes()[..MAX_BACKTRACE];
-    let cut = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-    backtrace.truncate(cut);
-    backtrace.push_str("\n(backtrace truncated)");
-    backtrace
-}
-
 fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration, sentry: bool) {
     if !client.is_active() {
         return;
@@ -163,7 +142,10 @@ fn panic_message(client: &Client, info: &PanicHookInfo<'_>) -> crate::Message {
     }
     let thread = std::thread::current();
     fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
-    fields.insert("backtrace", bounded(Backtrace::force_capture().to_string()));
+    fields.insert(
+        "backtrace",
+        crate::client::bounded_backtrace(Backtrace::force_capture().to_string()),
+    );
     client.make_message(
         SharedStr::from_static("panic"),
         None,
@@ -172,24 +154,4 @@ fn panic_message(client: &Client, info: &PanicHookInfo<'_>) -> crate::Message {
         fields,
         None,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_long_backtrace_is_cut_at_a_line_end_never_inside_a_character() {
-        for shift in 0..4 {
-            // Three-byte characters straddling the limit at every offset.
-            let line = format!("{}{}\n", "x".repeat(shift), "€".repeat(100));
-            let backtrace = line.repeat(40);
-            let cut = bounded(backtrace.clone());
-            assert!(cut.len() <= MAX_BACKTRACE + 30, "{}", cut.len());
-            assert!(cut.ends_with("\n(backtrace truncated)"));
-            assert!(backtrace.starts_with(cut.trim_end_matches("\n(backtrace truncated)")));
-        }
-        // One line longer than the limit: nothing of it is kept.
-        assert_eq!(bounded("é".repeat(5_000)), "\n(backtrace truncated)");
-    }
 }
