@@ -1,6 +1,6 @@
-//! `#[metlog::capture_stack]`: a guard that reports a panic of the
-//! function as a `sentry` message (the unwind goes on), and with `err` a
-//! returned `Err` too.
+//! `#[metlog::capture_stack]`: the body runs in `catch_unwind`; a panic is
+//! reported as a `sentry` message and resumed, and with `err` a returned
+//! `Err` is reported too.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
