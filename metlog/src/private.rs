@@ -403,13 +403,9 @@ mod capture {
     }
 
     /// Runs an annotated `async fn`'s body, as [`capture_call`] runs a
-    /// function's: each poll.
+    /// function's, poll by poll.
     pub fn capture_future<F: Future>(site: &'static CaptureSite, body: F) -> CaptureFuture<F> {
-        CaptureFuture {
-            body,
-            site,
-            started: false,
-        }
+        CaptureFuture { body, site }
     }
 
     pin_project_lite::pin_project! {
@@ -418,7 +414,6 @@ mod capture {
             #[pin]
             body: F,
             site: &'static CaptureSite,
-            started: bool,
         }
     }
 
@@ -427,10 +422,8 @@ mod capture {
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
             let this = self.project();
-            if !*this.started {
-                *this.started = true;
-                start();
-            }
+            // Each poll may run on another thread: each starts afresh.
+            start();
             let body = this.body;
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.poll(cx))) {
                 Ok(poll) => poll,

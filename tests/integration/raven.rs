@@ -1040,3 +1040,62 @@ fn the_readme_sentry_configuration_reports_panics() {
         },
     );
 }
+
+/// Pending once, then ready.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+async fn panics_on_its_second_poll() {
+    YieldOnce(false).await;
+    panic!("boom");
+}
+
+fn stale_panic() {
+    panic!("boom");
+}
+
+/// Each poll of an annotated `async fn` starts afresh: a panic caught
+/// between two polls (on that thread, maybe another than the first poll's)
+/// is not taken for the future's own, even with the same message and a
+/// hook that does not chain hiding the future's.
+#[test]
+fn each_poll_of_an_annotated_future_starts_afresh() {
+    support::in_own_process(
+        &support::test_name!(each_poll_of_an_annotated_future_starts_afresh),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-capture", client);
+            let waker = support::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut future = Box::pin(panics_on_its_second_poll());
+            assert!(std::future::Future::poll(future.as_mut(), &mut cx).is_pending());
+            assert!(std::panic::catch_unwind(stale_panic).is_err());
+            std::panic::set_hook(Box::new(|_| {}));
+            let second = std::panic::AssertUnwindSafe(|| {
+                std::future::Future::poll(future.as_mut(), &mut cx)
+            });
+            assert!(std::panic::catch_unwind(second).is_err());
+            let messages = capture.messages();
+            assert_eq!(messages.len(), 1);
+            let event = decode(&messages[0]);
+            assert_eq!(event["message"], "panic: boom");
+            let frames = event["sentry.interfaces.Stacktrace"]["frames"].to_string();
+            assert!(!frames.contains("stale_panic"), "{frames}");
+        },
+    );
+}
