@@ -133,6 +133,12 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
 /// What the attribute cannot take, said at the token.
 fn check(options: &Options, function: &syn::ItemFn) -> syn::Result<()> {
+    if let Some(constness) = &function.sig.constness {
+        return Err(Error::new(
+            constness.span,
+            "#[metlog::capture_stack] cannot go on a `const fn`: it reports at run time",
+        ));
+    }
     if options.err && !returns_result(&function.sig.output) {
         return Err(Error::new_spanned(
             &function.sig.output,

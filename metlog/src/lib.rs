@@ -258,19 +258,22 @@ pub use message::Message;
 /// panic hook installed when the first annotated function runs (it chains
 /// to the hook before it; after one installed later that does not chain,
 /// the stack is the annotated function's). A panic a `Drop` catches on the
-/// way out is not the one reported. Nested annotated functions report a
-/// panic once, from the innermost. On an `async fn` it works the same: a
-/// panic while the future is polled is reported, a dropped future is not;
-/// `err` looks at the future's output. A function may return what it could
-/// without the attribute: borrows of its arguments, `Result<impl Trait, E>`.
-/// It cannot go with `#[track_caller]` (a compile error says why): in the
-/// closure the body runs in, a panic would no longer name the caller's line.
+/// way out is not the one reported — unless its text is the same fixed
+/// text (two `unwrap()`s on `None`): the hook's panics are told from the
+/// payload by their text, exactly for a formatted one. Nested annotated
+/// functions report a panic once, from the innermost. On an `async fn` it
+/// works the same: a panic while the future is polled is reported, a
+/// dropped future is not; `err` looks at the future's output. A function
+/// may return what it could without the attribute: borrows of its
+/// arguments, `Result<impl Trait, E>`.
 ///
 /// Under `panic = "abort"` no function unwinds, so the attribute reports
 /// no panic: install the panics plugin in Sentry mode
 /// ([`plugin::panics::install_sentry`]), whose hook reports before the
-/// abort. With that plugin installed, the attribute leaves panics to it
-/// (each is reported once) and reports only `Err`s.
+/// abort. The panics that plugin reports (to its own client), the
+/// attribute leaves be: each is reported once. After a hook that does not
+/// chain replaced the plugin's, the attribute reports them again.
+/// Not a `const fn`, nor with `#[track_caller]` (compile errors say why).
 ///
 /// ```
 /// use metlog::plugin::raven::Raven;

@@ -442,20 +442,19 @@ mod capture {
     }
 
     /// Reports the panic `payload` of an annotated call (unless an annotated
-    /// call inside reported it, or the panics plugin reports every panic),
-    /// then lets it unwind on.
+    /// call inside reported it, or the panics plugin did), then lets it
+    /// unwind on.
     #[cold]
     fn caught(site: &'static CaptureSite, payload: Box<dyn std::any::Any + Send>) -> ! {
-        if !crate::plugin::panics::reports_to_sentry() {
-            let message = crate::client::panic_message(&*payload);
-            if let Some(seen) = raven::claim_panic(message, site.call_site()) {
-                site.with_client(|client| {
-                    if let Some(message) = raven::panic_message(client, seen) {
-                        client.dispatch_message(message);
-                    }
-                });
-            }
+        if let Some(seen) = raven::claim_panic(&*payload, site.call_site()) {
+            site.with_client(|client| {
+                if let Some(message) = raven::panic_message(client, seen) {
+                    client.dispatch_message(message);
+                }
+            });
         }
+        // After the report: a sender may run annotated code of its own.
+        raven::resumed(&*payload);
         std::panic::resume_unwind(payload)
     }
 
@@ -491,7 +490,7 @@ mod capture {
     }
 
     fn capture_error<E: std::error::Error + ?Sized>(site: &'static CaptureSite, error: &E) {
-        let trace = backtrace::Backtrace::new_unresolved();
+        let trace = crate::process::walking_stack(backtrace::Backtrace::new_unresolved);
         site.with_client(|client| {
             let made =
                 client.raven_error_message(&"", error, trace, &site.call_site(), Fields::new());

@@ -20,7 +20,7 @@
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long delivery at exit may take, for all clients and senders together:
@@ -450,11 +450,47 @@ pub(crate) enum ForkLock {
     NamedClients = 1,
     /// The list of live background queues.
     LiveQueues = 2,
+    /// Our walks of the stack ([`walking_stack`]).
+    StackWalk = 3,
 }
 
 /// How to take each [`ForkLock`]: the guard, kept until after the fork.
 type Take = fn() -> Box<dyn std::any::Any>;
-static FORK_LOCKS: [OnceLock<Take>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+static FORK_LOCKS: [OnceLock<Take>; 4] = [const { OnceLock::new() }; 4];
+
+/// Held while one of our threads walks or reads the stack.
+static STACK_WALKS: Mutex<()> = Mutex::new(());
+
+/// Runs `walk`, which walks the stack or resolves a backtrace (std's
+/// `Backtrace`, the `backtrace` crate). Each holds a process-wide lock while
+/// it does: a fork while another thread walks would leave the child's
+/// first panic waiting for ever, its hook walking the stack too. So walks
+/// take this lock, which the forking thread holds across the fork.
+pub(crate) fn walking_stack<R>(walk: impl FnOnce() -> R) -> R {
+    static HELD: Once = Once::new();
+    HELD.call_once(|| {
+        watch_forks();
+        hold_across_fork(ForkLock::StackWalk, || {
+            Box::new(STACK_WALKS.lock().unwrap_or_else(PoisonError::into_inner))
+        });
+    });
+    thread_local! {
+        static WALKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    // A panic inside a walk (its hook walks again) must not wait for itself.
+    if WALKING.try_with(|walking| walking.replace(true)) != Ok(false) {
+        return walk();
+    }
+    struct Walked;
+    impl Drop for Walked {
+        fn drop(&mut self) {
+            let _ = WALKING.try_with(|walking| walking.set(false));
+        }
+    }
+    let _walked = Walked;
+    let _walking = STACK_WALKS.lock().unwrap_or_else(PoisonError::into_inner);
+    walk()
+}
 
 thread_local! {
     /// The guards the forking thread holds across the fork.

@@ -1099,3 +1099,130 @@ fn each_poll_of_an_annotated_future_starts_afresh() {
         },
     );
 }
+
+#[inline(never)]
+fn cleanup_step(n: u8) {
+    panic!("missing {n}");
+}
+
+#[inline(never)]
+fn real_bug(n: u8) {
+    panic!("missing {n}");
+}
+
+/// Catches a panic with the same text as the one it unwinds from.
+struct CatchesTheSameText;
+
+impl Drop for CatchesTheSameText {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| cleanup_step(7));
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn same_text_past_a_drop() {
+    let _catches = CatchesTheSameText;
+    real_bug(7);
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn annotated_dup() {
+    panic!("dup");
+}
+
+struct CallsAnnotatedDup;
+
+impl Drop for CallsAnnotatedDup {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(annotated_dup);
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn dup_past_an_annotated_drop() {
+    let _calls = CallsAnnotatedDup;
+    panic!("dup");
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn helper() {}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn inner() {
+    panic!("inner boom");
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn outer_of_inner() {
+    inner();
+}
+
+/// Catches 8 panics of other texts: more than a thread keeps.
+struct CatchesEight;
+
+impl Drop for CatchesEight {
+    fn drop(&mut self) {
+        for i in 0..8 {
+            let _ = std::panic::catch_unwind(|| panic!("other {i}"));
+        }
+    }
+}
+
+#[metlog::capture_stack(client = "raven-capture")]
+fn outer_past_eight() {
+    let _catches = CatchesEight;
+    inner();
+}
+
+/// A sender that runs annotated code before it forwards.
+struct CallsHelper(CaptureSender);
+
+impl metlog::sender::Sender for CallsHelper {
+    fn send(&self, record: metlog::Record<'_>) -> Result<(), metlog::sender::SendError> {
+        helper();
+        self.0.send(record)
+    }
+}
+
+/// What the second outside attack found (each failed before its fix): a
+/// formatted panic a `Drop` caught with the same text was reported for the
+/// one leaving; a `Drop` calling an annotated function panicking with the
+/// same text lost the one leaving; nested annotated functions reported a
+/// panic twice when the thread's record of it was gone (a sender running
+/// annotated code, a `Drop` catching 8 panics); after the panics plugin's
+/// hook was replaced by one that does not chain, annotated functions
+/// reported nothing.
+#[test]
+fn what_the_second_attack_found_stays_fixed() {
+    support::in_own_process(
+        &support::test_name!(what_the_second_attack_found_stays_fixed),
+        &[],
+        || {
+            let capture = CaptureSender::new();
+            let client = Client::builder("myapp")
+                .plugin("raven", raven())
+                .sender(CallsHelper(capture.clone()))
+                .build();
+            metlog::set_client("raven-capture", client.clone());
+            let innermost = |i: usize| raising_function(&decode(&capture.messages()[i]));
+            assert!(std::panic::catch_unwind(same_text_past_a_drop).is_err());
+            assert_eq!(capture.messages().len(), 1);
+            assert_eq!(innermost(0), "real_bug");
+            assert!(std::panic::catch_unwind(dup_past_an_annotated_drop).is_err());
+            assert_eq!(capture.messages().len(), 3, "both reported");
+            assert_eq!(innermost(1), "annotated_dup");
+            assert_eq!(innermost(2), "dup_past_an_annotated_drop");
+            assert!(std::panic::catch_unwind(outer_of_inner).is_err());
+            assert!(std::panic::catch_unwind(outer_past_eight).is_err());
+            assert_eq!(capture.messages().len(), 5, "once each");
+            assert_eq!(
+                (innermost(3), innermost(4)),
+                ("inner".into(), "inner".into())
+            );
+            metlog::plugin::panics::install_sentry(Some(client), std::time::Duration::from_secs(5));
+            std::panic::set_hook(Box::new(|_| {}));
+            assert!(std::panic::catch_unwind(inner).is_err());
+            assert_eq!(capture.messages().len(), 6, "reported by the attribute");
+        },
+    );
+}

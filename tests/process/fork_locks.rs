@@ -60,3 +60,71 @@ fn a_child_forked_while_the_registry_is_busy_exits() {
         },
     );
 }
+
+#[metlog::capture_stack]
+fn panics_in_the_child() {
+    panic!("in the child");
+}
+
+/// A fork while another thread walks the stack for a Sentry report (the
+/// `backtrace` crate holds a process-wide lock then): the child's first
+/// panic, whose hook walks the stack too, is reported rather than waiting
+/// for ever (1 child in 15 hung).
+#[test]
+fn a_child_forked_while_a_stack_is_walked_reports_its_panic() {
+    support::in_own_process(
+        &support::test_name!(a_child_forked_while_a_stack_is_walked_reports_its_panic),
+        &[],
+        || {
+            let capture = metlog::sender::CaptureSender::ring(1);
+            let raven = metlog::plugin::raven::Raven::new("http://public:secret@localhost:9000/2");
+            let client = Client::builder("forked")
+                .plugin("raven", raven.unwrap())
+                .sender(capture.clone())
+                .build();
+            metlog::set_global_client(client.clone()).unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let walker = {
+                let (stop, client) = (stop.clone(), client.clone());
+                std::thread::spawn(move || {
+                    let err = "x".parse::<u8>().unwrap_err();
+                    while !stop.load(Ordering::Relaxed) {
+                        client.raven("walking", &err);
+                    }
+                })
+            };
+            std::thread::sleep(Duration::from_millis(50));
+            // Its hook installed (each panic's stack is walked in it).
+            let _ = std::panic::catch_unwind(panics_in_the_child);
+            let mut hung = 0;
+            for _ in 0..60 {
+                // SAFETY: the child only calls into metlog and exits.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    let before = capture.dropped();
+                    let _ = std::panic::catch_unwind(panics_in_the_child);
+                    let reported =
+                        capture.messages()[0].fields.get("msg").unwrap().as_str() == Some("");
+                    std::process::exit(if reported && capture.dropped() == before + 1 {
+                        0
+                    } else {
+                        3
+                    });
+                }
+                assert!(pid > 0, "fork failed");
+                match children::wait_or_kill(pid, support::PATIENCE) {
+                    Ended::Exited(code) => {
+                        assert_eq!(code, 0, "the child's panic was not reported")
+                    }
+                    Ended::Hung => hung += 1,
+                }
+                if hung > 0 {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            walker.join().unwrap();
+            assert_eq!(hung, 0, "a forked child hung walking its stack");
+        },
+    );
+}

@@ -572,7 +572,7 @@ impl Client {
         if !self.is_active() {
             return;
         }
-        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = crate::process::walking_stack(std::backtrace::Backtrace::capture);
         let mut error_text = String::new();
         let mut causes = Vec::new();
         let payload = self.format(|payload| {
@@ -588,7 +588,8 @@ impl Client {
             }
             write_causes(payload, error, &mut causes)?;
             if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-                let frames = bounded_backtrace(backtrace.to_string());
+                let frames = crate::process::walking_stack(|| backtrace.to_string());
+                let frames = bounded_backtrace(frames);
                 write!(payload, "\nStack backtrace:\n{frames}")?;
             }
             Ok(())

@@ -61,21 +61,7 @@ pub fn install_sentry(client: Option<Client>, flush_timeout: Duration) {
     install_as(client, flush_timeout, true);
 }
 
-/// Set once a panics plugin in Sentry mode is installed: it reports every
-/// panic, and `#[metlog::capture_stack]` leaves panics to it (each
-/// reported once).
-static SENTRY_HOOK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether a panics plugin in Sentry mode reports every panic.
-#[cfg(feature = "raven")]
-pub(crate) fn reports_to_sentry() -> bool {
-    SENTRY_HOOK.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 pub(crate) fn install_as(client: Option<Client>, flush_timeout: Duration, sentry: bool) {
-    if sentry {
-        SENTRY_HOOK.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A panic of the reporting itself (a sender's, a filter's) is not
@@ -85,22 +71,36 @@ pub(crate) fn install_as(client: Option<Client>, flush_timeout: Duration, sentry
         // report back into the worker that panicked.
         let own_thread = crate::process::is_inside(crate::process::Within::OwnThread);
         if !crate::process::is_inside(crate::process::Within::PanicReport) && !own_thread {
-            crate::bridge::with_client(&client, |c| report(c, info, flush_timeout, sentry));
+            let mut reported = false;
+            crate::bridge::with_client(&client, |c| {
+                reported = report(c, info, flush_timeout, sentry);
+            });
+            // `#[metlog::capture_stack]` then leaves this panic be: once.
+            #[cfg(feature = "raven")]
+            if sentry && reported {
+                crate::plugin::raven::reported_by_plugin(info);
+            }
         }
         previous(info);
     }));
 }
 
-fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration, sentry: bool) {
+/// Sends the panic's message; whether there was one to send.
+fn report(
+    client: &Client,
+    info: &PanicHookInfo<'_>,
+    flush_timeout: Duration,
+    sentry: bool,
+) -> bool {
     if !client.is_active() {
-        return;
+        return false;
     }
     let msg = if sentry {
         sentry_message(client, info)
     } else {
         Some(panic_message(client, info))
     };
-    let Some(msg) = msg else { return };
+    let Some(msg) = msg else { return false };
     // Filters and senders are the application's code, and a panic inside a
     // panic hook aborts the process (no unwinding can catch it): they run
     // on a thread of their own, where the client catches and counts it.
@@ -120,6 +120,7 @@ fn report(client: &Client, info: &PanicHookInfo<'_>, flush_timeout: Duration, se
     if delivered.is_ok() {
         let _ = finished.recv_timeout(flush_timeout + Duration::from_secs(1));
     }
+    true
 }
 
 #[cfg(feature = "raven")]
@@ -144,7 +145,9 @@ fn panic_message(client: &Client, info: &PanicHookInfo<'_>) -> crate::Message {
     fields.insert("thread", thread.name().unwrap_or("unnamed").to_owned());
     fields.insert(
         "backtrace",
-        crate::client::bounded_backtrace(Backtrace::force_capture().to_string()),
+        crate::client::bounded_backtrace(crate::process::walking_stack(|| {
+            Backtrace::force_capture().to_string()
+        })),
     );
     client.make_message(
         SharedStr::from_static("panic"),

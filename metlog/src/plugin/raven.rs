@@ -230,7 +230,7 @@ impl Client {
         E: std::error::Error + ?Sized,
     {
         let site = CallSite::caller(Location::caller());
-        let trace = backtrace::Backtrace::new_unresolved();
+        let trace = crate::process::walking_stack(backtrace::Backtrace::new_unresolved);
         let Some(message) = self.raven_error_message(&text, error, trace, &site, fields) else {
             return;
         };
@@ -351,7 +351,18 @@ impl CallSite {
 
 /// The error's type name and module (see the module docs).
 fn error_type<E: std::error::Error + ?Sized>(error: &E) -> (String, String) {
-    let name = std::any::type_name::<E>();
+    let mut name = std::any::type_name::<E>();
+    // The error a reference or a `Box`/`Arc` holds is the one named.
+    loop {
+        name = name.trim_start_matches('&').trim_start_matches("mut ");
+        let inner = ["alloc::boxed::Box<", "alloc::sync::Arc<"]
+            .iter()
+            .find_map(|wrapper| name.strip_prefix(wrapper)?.strip_suffix('>'));
+        match inner {
+            Some(inner) => name = inner,
+            None => break,
+        }
+    }
     if !name.starts_with("dyn ") {
         // Generic arguments aside, the path's last segment is the type.
         let bare = name.split('<').next().unwrap_or(name);
@@ -402,7 +413,7 @@ impl fmt::Write for Limited<'_> {
 /// Frames of metlog's own machinery, the backtrace reader's and the
 /// standard library's (the panic's), dropped from the innermost end.
 fn is_machinery(function: &str) -> bool {
-    let f = function.trim_start_matches(['<', '&']);
+    let f = function.trim_start_matches(['<', '&', ':']);
     [
         "std::",
         "core::",
@@ -419,7 +430,7 @@ fn is_machinery(function: &str) -> bool {
 
 /// Not the application's: the culprit is the innermost frame that is.
 fn is_library(function: &str) -> bool {
-    let f = function.trim_start_matches(['<', '&']);
+    let f = function.trim_start_matches(['<', '&', ':']);
     is_machinery(function)
         || ["test::", "tokio::", "__libc", "_start"]
             .iter()
@@ -438,7 +449,7 @@ const MAX_FRAMES: usize = 50;
 /// out, and the frames `#[metlog::capture_stack]` adds folded away; at
 /// most the innermost [`MAX_FRAMES`].
 fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
-    trace.resolve();
+    crate::process::walking_stack(|| trace.resolve());
     // Innermost first: (name, file, line).
     let mut named: Vec<(String, String, u32)> = Vec::new();
     for symbol in trace
@@ -462,6 +473,14 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
             break;
         }
     }
+    application_frames(named, site)
+}
+
+/// The event's frames from the stack's, innermost first as
+/// `(name, file, line)`: the attribute's own frames folded away, at most
+/// [`MAX_FRAMES`], outermost first; `site` stands in for a stack with none
+/// of the application's.
+fn application_frames(mut named: Vec<(String, String, u32)>, site: &CallSite) -> Vec<Frame> {
     let mut at = 0;
     while at < named.len() {
         let (name, ..) = &named[at];
@@ -472,6 +491,11 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
         }
     }
     named.truncate(MAX_FRAMES);
+    // Without debug information only the C library's frames have a file
+    // and line (when its debug symbols are installed): not the stack.
+    if named.iter().all(|(name, ..)| is_library(name)) {
+        named.clear();
+    }
     let mut frames: Vec<Frame> = named
         .into_iter()
         .map(|(name, file, line)| {
@@ -511,17 +535,19 @@ fn fold_capture(named: &mut Vec<(String, String, u32)>, at: usize) -> usize {
         inner -= 1;
         named.remove(inner);
     }
-    match inner.checked_sub(1).map(|i| &mut named[i].0) {
-        Some(body) if body.strip_suffix("::{{closure}}") == Some(outer.0.as_str()) => {
-            body.truncate(outer.0.len());
-            inner
-        }
+    let body = format!("{}::{{{{closure}}}}", outer.0);
+    if inner == 0 || !named[inner - 1].0.starts_with(&body) {
         // Not the closure (inlined away): the function's own frame stands.
-        _ => {
-            named.insert(inner, outer);
-            inner + 1
+        named.insert(inner, outer);
+        return inner + 1;
+    }
+    // The body's frame and its own closures': one `::{{closure}}` less.
+    for (name, ..) in &mut named[..inner] {
+        if name.starts_with(&body) {
+            name.replace_range(..body.len(), &outer.0);
         }
     }
+    inner
 }
 
 /// `a::b::<T as c::D>::f` → (`a::b::<T as c::D>`, `f`): the last `::`
@@ -669,20 +695,59 @@ fn encode(event: &Json) -> String {
 }
 
 thread_local! {
-    /// This thread's latest panics, as the hook saw them (the newest last):
-    /// `#[metlog::capture_stack]` finds the one it caught among them by its
-    /// message. More than the last one: a `Drop` may catch a panic of its
-    /// own while the thread unwinds from another.
-    static PANICS: RefCell<Vec<KeptPanic>> = const { RefCell::new(Vec::new()) };
+    /// What this thread's panics left for `#[metlog::capture_stack]`.
+    static PANICS: RefCell<ThreadPanics> = const {
+        RefCell::new(ThreadPanics { kept: Vec::new(), plugin_reported: Vec::new(), resumed: 0 })
+    };
 }
 
 /// How many panics a thread keeps for `#[metlog::capture_stack]`.
 const KEPT_PANICS: usize = 8;
 
-/// A panic the hook saw; `seen` is taken once it is reported.
-struct KeptPanic {
+struct ThreadPanics {
+    /// The latest panics, as the hook saw them (the newest last): more
+    /// than the last one, as a `Drop` may catch a panic of its own while
+    /// the thread unwinds from another. `seen` is taken once reported.
+    kept: Vec<(PanicKey, Option<SeenPanic>)>,
+    /// The latest panics the panics plugin reported to Sentry.
+    plugin_reported: Vec<PanicKey>,
+    /// The address of the payload an annotated call reported and resumed:
+    /// the calls it unwinds through next catch the same box.
+    resumed: usize,
+}
+
+/// What tells a panic from another: its message, and where the text lives.
+/// A formatted message's `String` moves from the hook to the unwinding
+/// payload, buffer and all, so such a panic is told apart exactly; two
+/// panics with the same fixed text (`unwrap()` on `None`) are not.
+#[derive(PartialEq)]
+struct PanicKey {
     message: String,
-    seen: Option<SeenPanic>,
+    text_at: usize,
+}
+
+impl PanicKey {
+    fn of(payload: &(dyn std::any::Any + Send)) -> PanicKey {
+        let text_at = if let Some(text) = payload.downcast_ref::<String>() {
+            text.as_ptr() as usize
+        } else if let Some(text) = payload.downcast_ref::<&'static str>() {
+            text.as_ptr() as usize
+        } else {
+            0
+        };
+        PanicKey {
+            message: crate::client::panic_message(payload).to_owned(),
+            text_at,
+        }
+    }
+}
+
+/// Adds `item` to a list of at most [`KEPT_PANICS`], the oldest forgotten.
+fn push_bounded<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == KEPT_PANICS {
+        list.remove(0);
+    }
+    list.push(item);
 }
 
 /// A panic, as the hook saw it: its message, where, and the stack then.
@@ -704,7 +769,7 @@ impl SeenPanic {
         SeenPanic {
             message,
             site,
-            trace: backtrace::Backtrace::new_unresolved(),
+            trace: crate::process::walking_stack(backtrace::Backtrace::new_unresolved),
         }
     }
 }
@@ -716,53 +781,73 @@ pub(crate) fn keep_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            keep(KeptPanic {
-                message: crate::client::panic_message(info.payload()).to_owned(),
-                seen: Some(SeenPanic::new(info)),
-            });
+            let kept = (PanicKey::of(info.payload()), Some(SeenPanic::new(info)));
+            let _ = PANICS.try_with(|panics| push_bounded(&mut panics.borrow_mut().kept, kept));
             previous(info);
         }));
     });
 }
 
-fn keep(panic: KeptPanic) {
-    let _ = PANICS.try_with(|panics| {
-        let mut panics = panics.borrow_mut();
-        if panics.len() == KEPT_PANICS {
-            panics.remove(0);
-        }
-        panics.push(panic);
-    });
+/// The panics plugin reported this panic (in its hook, on the panicking
+/// thread): `#[metlog::capture_stack]` leaves it be.
+pub(crate) fn reported_by_plugin(info: &std::panic::PanicHookInfo<'_>) {
+    let key = PanicKey::of(info.payload());
+    let _ = PANICS.try_with(|panics| push_bounded(&mut panics.borrow_mut().plugin_reported, key));
 }
 
 /// Forgets this thread's panics: an annotated call starting (not while
 /// unwinding) is past them.
 pub(crate) fn forget_panics() {
-    let _ = PANICS.try_with(|panics| panics.borrow_mut().clear());
+    let _ = PANICS.try_with(|panics| {
+        let mut panics = panics.borrow_mut();
+        panics.kept.clear();
+        panics.plugin_reported.clear();
+        panics.resumed = 0;
+    });
 }
 
-/// The panic `#[metlog::capture_stack]` caught, whose message is
-/// `message`, if no annotated function reported it yet: the newest the
-/// hook saw with that message, else (another hook replaced metlog's) the
-/// panic as seen from `site`, the annotated function. Marked reported.
-pub(crate) fn claim_panic(message: &str, site: CallSite) -> Option<SeenPanic> {
+/// The panic `#[metlog::capture_stack]` caught (`payload`), unless it is
+/// reported already (by an annotated call it unwound from, or the panics
+/// plugin): the newest unreported one the hook saw like it, else (another
+/// hook replaced metlog's) the panic as seen from `site`. Marked reported.
+pub(crate) fn claim_panic(
+    payload: &(dyn std::any::Any + Send),
+    site: CallSite,
+) -> Option<SeenPanic> {
+    let key = PanicKey::of(payload);
+    let address = std::ptr::from_ref(payload).cast::<()>() as usize;
     let found = PANICS.try_with(|panics| {
         let mut panics = panics.borrow_mut();
-        let kept = panics.iter_mut().rev().find(|p| p.message == message)?;
-        Some(kept.seen.take())
+        if panics.resumed == address || panics.plugin_reported.contains(&key) {
+            return Some(None);
+        }
+        let seen_like = panics.kept.iter().any(|(k, _)| *k == key);
+        let unreported = panics
+            .kept
+            .iter_mut()
+            .rev()
+            .find(|(k, seen)| *k == key && seen.is_some());
+        match unreported {
+            Some((_, seen)) => Some(seen.take()),
+            // Each like it reported: this one, by a call it unwound from.
+            None if seen_like => Some(None),
+            None => None,
+        }
     });
     if let Ok(Some(seen)) = found {
         return seen;
     }
-    keep(KeptPanic {
-        message: message.to_owned(),
-        seen: None,
-    });
     Some(SeenPanic {
-        message: message.to_owned(),
+        message: key.message,
         site,
-        trace: backtrace::Backtrace::new_unresolved(),
+        trace: crate::process::walking_stack(backtrace::Backtrace::new_unresolved),
     })
+}
+
+/// An annotated call reported `payload` and resumes it.
+pub(crate) fn resumed(payload: &(dyn std::any::Any + Send)) {
+    let address = std::ptr::from_ref(payload).cast::<()>() as usize;
+    let _ = PANICS.try_with(|panics| panics.borrow_mut().resumed = address);
 }
 
 /// The `sentry` message for a panic (`msg` empty), or `None`.
@@ -827,6 +912,101 @@ pub(crate) fn provider(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn named(names: &[&str]) -> Vec<(String, String, u32)> {
+        names
+            .iter()
+            .map(|n| ((*n).to_owned(), "f.rs".to_owned(), 1))
+            .collect()
+    }
+
+    fn functions(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .rev()
+            .map(|(m, f, ..)| format!("{m}::{f}"))
+            .collect()
+    }
+
+    fn site() -> CallSite {
+        CallSite::caller(Location::caller())
+    }
+
+    /// The attribute's frames fold away, its closures' names with them
+    /// (attack: a closure inside read `f::{{closure}}::{{closure}}`).
+    #[test]
+    fn the_attributes_frames_fold_away() {
+        let stack = named(&[
+            "app::f::{{closure}}::{{closure}}",
+            "core::iter::Iterator::for_each",
+            "app::f::{{closure}}",
+            "core::panic::unwind_safe::call_once",
+            "std::panicking::catch_unwind",
+            "metlog::__private::capture::capture_call",
+            "app::f",
+            "app::main",
+        ]);
+        assert_eq!(
+            functions(&application_frames(stack, &site())),
+            [
+                "app::f::{{closure}}",
+                "core::iter::Iterator::for_each",
+                "app::f",
+                "app::main"
+            ]
+        );
+        // An `async fn`: its body is a closure already.
+        let stack = named(&[
+            "app::g",
+            "app::h::{{closure}}::{{closure}}",
+            "<metlog::__private::capture::CaptureFuture<F> as core::future::future::Future>::poll::{{closure}}",
+            "std::panicking::catch_unwind",
+            "<metlog::__private::capture::CaptureFuture<F> as core::future::future::Future>::poll",
+            "app::h::{{closure}}",
+            "app::run",
+        ]);
+        assert_eq!(
+            functions(&application_frames(stack, &site())),
+            ["app::g", "app::h::{{closure}}", "app::run"]
+        );
+    }
+
+    /// A stack with only the C library's frames (a release build without
+    /// debug information, libc's symbols installed) is no stack: the site
+    /// stands in (attack: every event named `__libc_start_call_main`).
+    #[test]
+    fn a_stack_of_libc_alone_gives_the_site() {
+        let stack = named(&["__libc_start_call_main", "__libc_start_main_impl", "_start"]);
+        let frames = application_frames(stack, &site());
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].2, file!());
+    }
+
+    /// The error a reference, `Box` or `Arc` holds is the one named.
+    #[test]
+    fn wrapped_errors_are_named_by_what_they_hold() {
+        #[derive(Debug)]
+        struct Oops;
+        impl fmt::Display for Oops {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("oops")
+            }
+        }
+        impl std::error::Error for Oops {}
+        let module = format!(
+            "{}::wrapped_errors_are_named_by_what_they_hold",
+            module_path!()
+        );
+        let boxed = Box::new(Oops);
+        assert_eq!(error_type(&boxed), ("Oops".to_owned(), module.clone()));
+        assert_eq!(
+            error_type(&std::sync::Arc::new(Oops)),
+            ("Oops".to_owned(), module.clone())
+        );
+        assert_eq!(error_type(&&Oops), ("Oops".to_owned(), module));
+        let shared: std::sync::Arc<dyn std::error::Error + Send + Sync> = std::sync::Arc::new(Oops);
+        assert_eq!(error_type(&shared), ("Oops".to_owned(), "dyn".to_owned()));
+    }
 
     #[test]
     fn dsns() {

@@ -21,4 +21,9 @@ fn not_an_error() -> Result<(), String> {
 #[metlog::capture_stack]
 fn tracks_its_caller() {}
 
+#[metlog::capture_stack]
+const fn constant() -> u8 {
+    1
+}
+
 fn main() {}
