@@ -59,7 +59,8 @@
 //! every list and map to 50 entries (a stack keeps its innermost 50
 //! frames; `extra` keeps `msg`, `logger` and `severity` and 47 of the
 //! call's fields); `fields.msg` is cut as the event's. A report then fits
-//! one datagram whatever the error says.
+//! one datagram whatever the error says (the call's own fields go whole
+//! into the envelope's `fields`, as metlog-raven sends them).
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
