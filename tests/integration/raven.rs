@@ -1226,3 +1226,68 @@ fn what_the_second_attack_found_stays_fixed() {
         },
     );
 }
+
+#[metlog::capture_stack(client = "raven-third")]
+fn tiny(i: u32) {
+    panic!("tiny {i}");
+}
+
+/// Runs `.0` annotated calls that panic, as it is dropped.
+struct Noisy(u32);
+
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        for i in 0..self.0 {
+            let _ = std::panic::catch_unwind(|| tiny(i));
+        }
+    }
+}
+
+#[metlog::capture_stack(client = "raven-third")]
+fn the_real_one() {
+    panic!("the real one {}", std::hint::black_box(7));
+}
+
+#[metlog::capture_stack(client = "raven-third")]
+fn past_noisy_drops(n: u32) {
+    let _noisy = Noisy(n);
+    the_real_one();
+}
+
+/// What the third outside attack found (failed before its fix): a panic
+/// was reported twice once a `Drop` had reported 8 others while it
+/// unwound. (A new panic in the box of one reported before: the unit test
+/// `plugin::raven::tests::a_new_panic_in_a_reported_ones_box_is_reported`.)
+#[test]
+fn what_the_third_attack_found_stays_fixed() {
+    support::in_own_process(
+        &support::test_name!(what_the_third_attack_found_stays_fixed),
+        &[],
+        || {
+            let (client, capture) = client(raven());
+            metlog::set_client("raven-third", client);
+            let values = |from: usize| -> Vec<String> {
+                capture.messages()[from..]
+                    .iter()
+                    .map(|m| {
+                        decode(m)["sentry.interfaces.Exception"]["value"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            };
+            for n in [8, 9, 20] {
+                let from = capture.messages().len();
+                assert!(std::panic::catch_unwind(|| past_noisy_drops(n)).is_err());
+                let reported = values(from);
+                let real = reported.iter().filter(|v| *v == "the real one 7").count();
+                assert_eq!(
+                    (real, reported.len()),
+                    (1, n as usize + 1),
+                    "n = {n}: {reported:?}"
+                );
+            }
+        },
+    );
+}

@@ -482,11 +482,13 @@ fn frames(mut trace: backtrace::Backtrace, site: &CallSite) -> Vec<Frame> {
 /// [`MAX_FRAMES`], outermost first; `site` stands in for a stack with none
 /// of the application's.
 fn application_frames(mut named: Vec<(String, String, u32)>, site: &CallSite) -> Vec<Frame> {
-    let mut at = 0;
+    // Frames below `folded` belong to an annotated call folded already.
+    let (mut at, mut folded) = (0, 0);
     while at < named.len() {
         let (name, ..) = &named[at];
         if is_capture(name) && !name.ends_with("{{closure}}") && at + 1 < named.len() {
-            at = fold_capture(&mut named, at);
+            at = fold_capture(&mut named, folded, at);
+            folded = at;
         } else {
             at += 1;
         }
@@ -523,12 +525,13 @@ fn is_capture(name: &str) -> bool {
         .starts_with("metlog::__private::capture::")
 }
 
-/// Folds away the frames the attribute adds around a body: at `at` its
+/// Folds away the frames the attribute adds around a body (the frames
+/// below `folded` are an inner annotated call's, folded already): at `at` its
 /// `capture_call`, inside it `catch_unwind`'s frames, then the body's
 /// closure (`f::{{closure}}`), outside it the annotated function `f`. The
 /// stack then reads as without the attribute: the closure's frame, with
 /// its line, named `f`.
-fn fold_capture(named: &mut Vec<(String, String, u32)>, at: usize) -> usize {
+fn fold_capture(named: &mut Vec<(String, String, u32)>, folded: usize, at: usize) -> usize {
     let outer = named.remove(at + 1);
     named.remove(at);
     let mut inner = at;
@@ -537,13 +540,13 @@ fn fold_capture(named: &mut Vec<(String, String, u32)>, at: usize) -> usize {
         named.remove(inner);
     }
     let body = format!("{}::{{{{closure}}}}", outer.0);
-    if inner == 0 || !named[inner - 1].0.starts_with(&body) {
+    if inner <= folded || !named[inner - 1].0.starts_with(&body) {
         // Not the closure (inlined away): the function's own frame stands.
         named.insert(inner, outer);
         return inner + 1;
     }
     // The body's frame and its own closures': one `::{{closure}}` less.
-    for (name, ..) in &mut named[..inner] {
+    for (name, ..) in &mut named[folded..inner] {
         if name.starts_with(&body) {
             name.replace_range(..body.len(), &outer.0);
         }
@@ -698,7 +701,7 @@ fn encode(event: &Json) -> String {
 thread_local! {
     /// What this thread's panics left for `#[metlog::capture_stack]`.
     static PANICS: RefCell<ThreadPanics> = const {
-        RefCell::new(ThreadPanics { kept: Vec::new(), plugin_reported: Vec::new(), resumed: 0 })
+        RefCell::new(ThreadPanics { kept: Vec::new(), plugin_reported: Vec::new(), resumed: Vec::new() })
     };
 }
 
@@ -712,22 +715,33 @@ struct ThreadPanics {
     kept: Vec<(PanicKey, Option<SeenPanic>)>,
     /// The latest panics the panics plugin reported to Sentry.
     plugin_reported: Vec<PanicKey>,
-    /// The address of the payload an annotated call reported and resumed:
-    /// the calls it unwinds through next catch the same box.
-    resumed: usize,
+    /// The payloads annotated calls reported and resumed (the newest
+    /// last, at most [`MAX_RESUMED`]), by key and box: the calls they
+    /// unwind through next catch the same box.
+    resumed: Vec<(u64, usize)>,
 }
+
+/// How many resumed payloads a thread remembers (`Drop`s may report many
+/// while one unwinds).
+const MAX_RESUMED: usize = 256;
 
 /// What tells a panic from another: its message, and where the text lives.
 /// A formatted message's `String` moves from the hook to the unwinding
 /// payload, buffer and all, so such a panic is told apart exactly; two
 /// panics with the same fixed text (`unwrap()` on `None`) are not.
-#[derive(PartialEq)]
+#[derive(PartialEq, Hash)]
 struct PanicKey {
     message: String,
     text_at: usize,
 }
 
 impl PanicKey {
+    /// A digest, for remembering many.
+    fn id(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(self)
+    }
+
     fn of(payload: &(dyn std::any::Any + Send)) -> PanicKey {
         let text_at = if let Some(text) = payload.downcast_ref::<String>() {
             text.as_ptr() as usize
@@ -743,9 +757,9 @@ impl PanicKey {
     }
 }
 
-/// Adds `item` to a list of at most [`KEPT_PANICS`], the oldest forgotten.
-fn push_bounded<T>(list: &mut Vec<T>, item: T) {
-    if list.len() == KEPT_PANICS {
+/// Adds `item` to a list of at most `limit`, the oldest forgotten.
+fn push_bounded<T>(list: &mut Vec<T>, item: T, limit: usize) {
+    if list.len() == limit {
         list.remove(0);
     }
     list.push(item);
@@ -783,7 +797,9 @@ pub(crate) fn keep_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let kept = (PanicKey::of(info.payload()), Some(SeenPanic::new(info)));
-            let _ = PANICS.try_with(|panics| push_bounded(&mut panics.borrow_mut().kept, kept));
+            let _ = PANICS.try_with(|panics| {
+                push_bounded(&mut panics.borrow_mut().kept, kept, KEPT_PANICS);
+            });
             previous(info);
         }));
     });
@@ -793,7 +809,9 @@ pub(crate) fn keep_panics() {
 /// thread): `#[metlog::capture_stack]` leaves it be.
 pub(crate) fn reported_by_plugin(info: &std::panic::PanicHookInfo<'_>) {
     let key = PanicKey::of(info.payload());
-    let _ = PANICS.try_with(|panics| push_bounded(&mut panics.borrow_mut().plugin_reported, key));
+    let _ = PANICS.try_with(|panics| {
+        push_bounded(&mut panics.borrow_mut().plugin_reported, key, KEPT_PANICS);
+    });
 }
 
 /// Forgets this thread's panics: an annotated call starting (not while
@@ -803,35 +821,37 @@ pub(crate) fn forget_panics() {
         let mut panics = panics.borrow_mut();
         panics.kept.clear();
         panics.plugin_reported.clear();
-        panics.resumed = 0;
+        // A box may be reused by a new panic of the same fixed text.
+        panics.resumed.clear();
     });
 }
 
 /// The panic `#[metlog::capture_stack]` caught (`payload`), unless it is
-/// reported already (by an annotated call it unwound from, or the panics
-/// plugin): the newest unreported one the hook saw like it, else (another
+/// reported already (by the panics plugin, or an annotated call it unwound
+/// from): the newest unreported one the hook saw like it, else (another
 /// hook replaced metlog's) the panic as seen from `site`. Marked reported.
 pub(crate) fn claim_panic(
     payload: &(dyn std::any::Any + Send),
     site: CallSite,
 ) -> Option<SeenPanic> {
     let key = PanicKey::of(payload);
-    let address = std::ptr::from_ref(payload).cast::<()>() as usize;
+    let resumed = (key.id(), address_of(payload));
     let found = PANICS.try_with(|panics| {
         let mut panics = panics.borrow_mut();
-        if panics.resumed == address || panics.plugin_reported.contains(&key) {
+        if panics.plugin_reported.contains(&key) {
             return Some(None);
         }
-        let seen_like = panics.kept.iter().any(|(k, _)| *k == key);
+        let reported =
+            panics.kept.iter().any(|(k, _)| *k == key) || panics.resumed.contains(&resumed);
         let unreported = panics
             .kept
             .iter_mut()
             .rev()
             .find(|(k, seen)| *k == key && seen.is_some());
         match unreported {
+            // Unreported: a new panic, also in a box a reported one left.
             Some((_, seen)) => Some(seen.take()),
-            // Each like it reported: this one, by a call it unwound from.
-            None if seen_like => Some(None),
+            None if reported => Some(None),
             None => None,
         }
     });
@@ -847,8 +867,15 @@ pub(crate) fn claim_panic(
 
 /// An annotated call reported `payload` and resumes it.
 pub(crate) fn resumed(payload: &(dyn std::any::Any + Send)) {
-    let address = std::ptr::from_ref(payload).cast::<()>() as usize;
-    let _ = PANICS.try_with(|panics| panics.borrow_mut().resumed = address);
+    let resumed = (PanicKey::of(payload).id(), address_of(payload));
+    let _ = PANICS.try_with(|panics| {
+        push_bounded(&mut panics.borrow_mut().resumed, resumed, MAX_RESUMED);
+    });
+}
+
+/// Where a payload's box is: the same box unwinds on when resumed.
+fn address_of(payload: &(dyn std::any::Any + Send)) -> usize {
+    std::ptr::from_ref(payload).cast::<()>() as usize
 }
 
 /// The `sentry` message for a panic (`msg` empty), or `None`.
@@ -970,6 +997,54 @@ mod tests {
             functions(&application_frames(stack, &site())),
             ["app::g", "app::h::{{closure}}", "app::run"]
         );
+    }
+
+    /// Recursive annotated calls fold each their own frames: a closure in
+    /// the innermost keeps its name (attack: each fold stripped it again).
+    #[test]
+    fn recursive_annotated_calls_fold_each_their_own() {
+        let call = [
+            "std::panicking::catch_unwind",
+            "metlog::__private::capture::capture_call",
+        ];
+        let mut stack = vec![
+            "app::helper",
+            "app::rec::{{closure}}::{{closure}}",
+            "app::rec::{{closure}}",
+        ];
+        for _ in 0..2 {
+            stack.extend(call);
+            stack.extend(["app::rec", "app::rec::{{closure}}"]);
+        }
+        stack.extend(call);
+        stack.extend(["app::rec", "app::main"]);
+        assert_eq!(
+            functions(&application_frames(named(&stack), &site())),
+            [
+                "app::helper",
+                "app::rec::{{closure}}",
+                "app::rec",
+                "app::rec",
+                "app::rec",
+                "app::main"
+            ]
+        );
+    }
+
+    /// A payload an annotated call reported and resumed is known by its box
+    /// and text; a new panic whose box takes the old one's place is not it
+    /// (attack: taken for it by the box alone, and lost).
+    #[test]
+    fn a_new_panic_in_a_reported_ones_box_is_reported() {
+        let mut payload: Box<dyn std::any::Any + Send> = Box::new(String::from("first 1"));
+        resumed(&*payload);
+        assert!(
+            claim_panic(&*payload, site()).is_none(),
+            "the same panic, resumed"
+        );
+        *payload.downcast_mut::<String>().unwrap() = String::from("second 2");
+        let claimed = claim_panic(&*payload, site()).expect("a new panic");
+        assert_eq!(claimed.message, "second 2");
     }
 
     /// A stack with only the C library's frames (a release build without
