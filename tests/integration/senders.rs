@@ -766,3 +766,20 @@ fn debug_capture_sender_keeps_the_newest_100_as_metlog_py() {
     assert_eq!(capture.len(), 150);
     assert_eq!(capture.messages()[0].fields["name"].to_string(), "n0");
 }
+
+/// A ring with no room keeps nothing, but every message counts as sent
+/// (and dropped) — it counted none sent; a bounded capture that is full
+/// refuses.
+#[test]
+fn a_capture_ring_without_room_sends_and_forgets() {
+    let ring = CaptureSender::ring(0);
+    let client = Client::builder("t").sender(ring.clone()).build();
+    client.incr("a");
+    client.incr("b");
+    assert_eq!((ring.messages().len(), ring.dropped()), (0, 2));
+    assert_eq!((client.stats().sent, client.stats().failed), (2, 0));
+    let full = CaptureSender::with_capacity(0);
+    let client = Client::builder("t").sender(full.clone()).build();
+    client.incr("a");
+    assert_eq!((client.stats().sent, client.stats().dropped), (0, 1));
+}
