@@ -1257,7 +1257,7 @@ fn past_noisy_drops(n: u32) {
 /// What the third outside attack found (failed before its fix): a panic
 /// was reported twice once a `Drop` had reported 8 others while it
 /// unwound. (A new panic in the box of one reported before: the unit test
-/// `plugin::raven::tests::a_new_panic_in_a_reported_ones_box_is_reported`.)
+/// `plugin::raven::caught::tests::a_new_panic_in_a_reported_ones_box_is_reported`.)
 #[test]
 fn what_the_third_attack_found_stays_fixed() {
     support::in_own_process(
