@@ -1,6 +1,6 @@
 //! [`Message`]: the metlog envelope, version 0.8.
 
-use std::sync::OnceLock;
+use crate::process::identity;
 
 use serde::Deserialize as _;
 use std::time::SystemTime;
@@ -143,43 +143,6 @@ impl Message {
     pub fn field(&self, key: &str) -> Option<&crate::Value> {
         self.fields.get(key)
     }
-}
-
-/// This process's host name (read once) and id (also after a fork).
-pub(crate) struct Identity {
-    pub(crate) hostname: &'static str,
-}
-
-impl Identity {
-    /// The process id: the child's in the child of a fork.
-    #[inline]
-    pub(crate) fn pid(&self) -> u32 {
-        crate::process::pid()
-    }
-}
-
-pub(crate) fn identity() -> &'static Identity {
-    static IDENTITY: OnceLock<Identity> = OnceLock::new();
-    if let Some(identity) = IDENTITY.get() {
-        return identity;
-    }
-    // Before it is made: a fork waits until it is made (the child of a
-    // fork made meanwhile would wait for it for ever — seen: 1 in 300).
-    crate::process::hold_across_fork(crate::process::ForkLock::Identity, || Box::new(identity()));
-    crate::process::watch_forks();
-    IDENTITY.get_or_init(|| {
-        Identity {
-            // Leaked once per process so every message can refer to it
-            // without a reference count (no shared cache line written per
-            // message).
-            hostname: Box::leak(
-                gethostname::gethostname()
-                    .to_string_lossy()
-                    .into_owned()
-                    .into_boxed_str(),
-            ),
-        }
-    })
 }
 
 impl serde::Serialize for Message {

@@ -442,21 +442,53 @@ pub(crate) fn watch_forks() {
 /// both sides.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ForkLock {
-    /// The process's identity (host name), made once: a fork while another
-    /// thread makes it would leave the child waiting on it for ever. Taken
-    /// first (making it takes no other).
-    Identity = 0,
     /// The named-client registry.
-    NamedClients = 1,
+    NamedClients = 0,
     /// The list of live background queues.
-    LiveQueues = 2,
-    /// Our walks of the stack ([`walking_stack`]).
-    StackWalk = 3,
+    LiveQueues = 1,
 }
 
 /// How to take each [`ForkLock`]: the guard, kept until after the fork.
 type Take = fn() -> Box<dyn std::any::Any>;
-static FORK_LOCKS: [OnceLock<Take>; 4] = [const { OnceLock::new() }; 4];
+static FORK_LOCKS: [OnceLock<Take>; 2] = [const { OnceLock::new() }; 2];
+
+/// This process's host name (read once) and id (also after a fork).
+pub(crate) struct Identity {
+    pub(crate) hostname: &'static str,
+}
+
+impl Identity {
+    /// The process id: the child's in the child of a fork.
+    #[inline]
+    pub(crate) fn pid(&self) -> u32 {
+        pid()
+    }
+}
+
+/// This process's identity, made once. A fork waits until it is made (its
+/// handler makes it, or waits for the thread making it): the child of a
+/// fork made meanwhile would wait for it for ever (seen: 1 in 300).
+pub(crate) fn identity() -> &'static Identity {
+    static IDENTITY: OnceLock<Identity> = OnceLock::new();
+    if let Some(identity) = IDENTITY.get() {
+        return identity;
+    }
+    // The fork handler first: a fork from now on makes it before forking.
+    watch_forks();
+    IDENTITY.get_or_init(|| {
+        Identity {
+            // Leaked once per process so every message can refer to it
+            // without a reference count (no shared cache line written per
+            // message).
+            hostname: Box::leak(
+                gethostname::gethostname()
+                    .to_string_lossy()
+                    .into_owned()
+                    .into_boxed_str(),
+            ),
+        }
+    })
+}
 
 /// Held while one of our threads walks or reads the stack.
 static STACK_WALKS: Mutex<()> = Mutex::new(());
@@ -467,13 +499,7 @@ static STACK_WALKS: Mutex<()> = Mutex::new(());
 /// first panic waiting for ever, its hook walking the stack too. So walks
 /// take this lock, which the forking thread holds across the fork.
 pub(crate) fn walking_stack<R>(walk: impl FnOnce() -> R) -> R {
-    static HELD: Once = Once::new();
-    HELD.call_once(|| {
-        watch_forks();
-        hold_across_fork(ForkLock::StackWalk, || {
-            Box::new(STACK_WALKS.lock().unwrap_or_else(PoisonError::into_inner))
-        });
-    });
+    watch_forks();
     thread_local! {
         static WALKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
@@ -498,20 +524,41 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Held by the forking thread from its first fork handler to its last:
+/// registering a [`ForkLock`] waits for a fork under way, so no lock is
+/// first taken between a fork's handler and the fork itself.
+static FORKING: Mutex<()> = Mutex::new(());
+
 /// Makes `lock` one the forking thread holds across a fork; `take` locks it
-/// and returns the guard.
+/// and returns the guard. Call it before the lock is first taken.
 pub(crate) fn hold_across_fork(lock: ForkLock, take: Take) {
-    let _ = FORK_LOCKS[lock as usize].set(take);
+    let slot = &FORK_LOCKS[lock as usize];
+    if slot.get().is_none() {
+        watch_forks();
+        let _forking = FORKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = slot.set(take);
+    }
 }
 
 #[cfg(unix)]
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
+        // Made (or waited for) here, not registered on first use: a thread
+        // beginning to make it after this handler ran would leave it half
+        // made in the child.
+        identity();
         let _ = HELD_ACROSS_FORK.try_with(|held| {
             let mut held = held.borrow_mut();
+            held.push(Box::new(
+                FORKING.lock().unwrap_or_else(PoisonError::into_inner),
+            ));
             for take in FORK_LOCKS.iter().filter_map(OnceLock::get) {
                 held.push(take());
             }
+            // Always, for the same reason: no walk begins until the fork.
+            held.push(Box::new(
+                STACK_WALKS.lock().unwrap_or_else(PoisonError::into_inner),
+            ));
         });
     });
 }

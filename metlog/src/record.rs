@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use crate::envelope::{Envelope, FieldsView, Payload};
-use crate::message::identity;
+use crate::process::identity;
 use crate::site::{Kind, Site, OUTCOMES};
 use crate::{Fields, Message, Severity, SharedStr, Text};
 

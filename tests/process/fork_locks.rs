@@ -61,6 +61,10 @@ fn a_child_forked_while_the_registry_is_busy_exits() {
     );
 }
 
+fn raven_for_walks() -> metlog::plugin::raven::Raven {
+    metlog::plugin::raven::Raven::new("http://public:secret@localhost:9000/2").unwrap()
+}
+
 #[metlog::capture_stack]
 fn panics_in_the_child() {
     panic!("in the child");
@@ -77,15 +81,21 @@ fn a_child_forked_while_a_stack_is_walked_reports_its_panic() {
         &[],
         || {
             let capture = metlog::sender::CaptureSender::ring(1);
-            let raven = metlog::plugin::raven::Raven::new("http://public:secret@localhost:9000/2");
             let client = Client::builder("forked")
-                .plugin("raven", raven.unwrap())
+                .plugin("raven", raven_for_walks())
                 .sender(capture.clone())
                 .build();
-            metlog::set_global_client(client.clone()).unwrap();
+            metlog::set_global_client(client).unwrap();
+            // The walker reports through a client of its own: the capture's
+            // lock held at a fork would hang the child in the capture, not
+            // in the walk this test is about.
+            let walking = Client::builder("walker")
+                .plugin("raven", raven_for_walks())
+                .sender(NullSender)
+                .build();
             let stop = Arc::new(AtomicBool::new(false));
             let walker = {
-                let (stop, client) = (stop.clone(), client.clone());
+                let (stop, client) = (stop.clone(), walking);
                 std::thread::spawn(move || {
                     let err = "x".parse::<u8>().unwrap_err();
                     while !stop.load(Ordering::Relaxed) {

@@ -16,7 +16,7 @@ pub use message_builder::{Count, Counter, MessageBuilder};
 pub use timer::Timer;
 
 use crate::filter::Filter;
-use crate::message::identity;
+use crate::process::identity;
 use crate::record::{Body, ClientDefaults, Record};
 use crate::sender::{Delivery, Held, SendError, SendErrorKind, Sender};
 use crate::site::Kind;

@@ -303,7 +303,7 @@ impl Line {
         let host = cef
             .host
             .as_deref()
-            .unwrap_or(crate::message::identity().hostname);
+            .unwrap_or(crate::process::identity().hostname);
         // A space or line break in the host would shift the fields a
         // syslog-style reader finds before `CEF:`.
         text.extend(host.chars().map(|c| {

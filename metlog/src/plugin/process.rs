@@ -78,7 +78,7 @@ fn read_keyed(path: &str, wanted: [(&str, &'static str, f64); 2], stats: &mut Ve
 /// Sends one reading through `client` under `prefix`; returns how many
 /// statistics were sent.
 pub fn send(client: &Client, prefix: &str) -> usize {
-    let identity = crate::message::identity();
+    let identity = crate::process::identity();
     // Dots in a host name would split the statsd hierarchy.
     let host = identity.hostname.replace('.', "_");
     let stats = collect();

@@ -18,7 +18,8 @@ use crate::{Message, Record};
 /// or, made by [`ring`](CaptureSender::ring), the oldest are forgotten to
 /// make room, as metlog-py's `DebugCaptureSender` (a `deque(maxlen=100)`)
 /// keeps the newest 100: configured under that class name, a capture is
-/// such a ring of 100.
+/// such a ring of 100. A test tool, not fork-safe: the child of a fork made
+/// while another thread sends through it finds it locked for ever.
 ///
 /// ```
 /// use metlog::sender::CaptureSender;
