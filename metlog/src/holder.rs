@@ -430,12 +430,15 @@ fn registry_mut() -> RwLockWriteGuard<'static, Named> {
 
 fn registry() -> &'static RwLock<Named> {
     static NAMED: OnceLock<RwLock<Named>> = OnceLock::new();
-    NAMED.get_or_init(|| {
-        crate::process::hold_across_fork(crate::process::ForkLock::NamedClients, || {
-            Box::new(registry_mut())
-        });
-        RwLock::default()
-    })
+    if let Some(named) = NAMED.get() {
+        return named;
+    }
+    // Registered before it is made, not while: registering waits for a
+    // fork under way, which would copy it half made into the child.
+    crate::process::hold_across_fork(crate::process::ForkLock::NamedClients, || {
+        Box::new(registry_mut())
+    });
+    NAMED.get_or_init(RwLock::default)
 }
 
 /// Registers `client` under `name`, returning the client it replaces.

@@ -420,8 +420,35 @@ pub(crate) fn pid() -> u32 {
 pub(crate) fn watch_forks() {
     #[cfg(unix)]
     {
-        static WATCHING: Once = Once::new();
-        WATCHING.call_once(|| {
+        // 0: not yet; DONE; else the id of the process whose thread is
+        // registering. Not a `Once`: a fork's child would copy it mid-run
+        // and wait for ever; here a child finding its parent's id
+        // registers itself.
+        const DONE: u32 = u32::MAX;
+        static WATCHING: AtomicU32 = AtomicU32::new(0);
+        let state = WATCHING.load(Ordering::Acquire);
+        if state == DONE {
+            return;
+        }
+        let me = std::process::id();
+        let mut seen = state;
+        loop {
+            if seen == DONE {
+                return;
+            }
+            if seen == me {
+                // Another thread here registers: wait for it, so no thread
+                // goes on to make what a fork must not copy half made.
+                std::thread::yield_now();
+                seen = WATCHING.load(Ordering::Acquire);
+                continue;
+            }
+            match WATCHING.compare_exchange(seen, me, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        {
             // SAFETY: the three are `extern "C" fn()`s that never unwind.
             // `in_child` runs in the child of a multithreaded fork, where
             // only async-signal-safe work is sound: it stores to atomics,
@@ -430,7 +457,8 @@ pub(crate) fn watch_forks() {
             // Registering has no other precondition.
             let _ =
                 unsafe { libc::pthread_atfork(Some(before_fork), Some(in_parent), Some(in_child)) };
-        });
+        }
+        WATCHING.store(DONE, Ordering::Release);
     }
 }
 
@@ -490,6 +518,21 @@ pub(crate) fn identity() -> &'static Identity {
     })
 }
 
+/// Runs `f` once per process (`state` starts at 0), but never waits for
+/// another thread running it, as `Once` does: a fork's child copies a
+/// `Once` mid-run as running for ever, and would wait for it for ever.
+/// Callers that find it running go on as if it were done.
+pub(crate) fn once_unwaited(state: &AtomicU8, f: impl FnOnce()) {
+    if state.load(Ordering::Acquire) == 0
+        && state
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    {
+        f();
+        state.store(2, Ordering::Release);
+    }
+}
+
 /// Held while one of our threads walks or reads the stack.
 static STACK_WALKS: Mutex<()> = Mutex::new(());
 
@@ -544,11 +587,17 @@ pub(crate) fn hold_across_fork(lock: ForkLock, take: Take) {
 extern "C" fn before_fork() {
     let _ = std::panic::catch_unwind(|| {
         // Made (or waited for) here, not registered on first use: a thread
-        // beginning to make it after this handler ran would leave it half
-        // made in the child.
+        // beginning to make them after this handler ran would leave them
+        // half made in the child. The clock's calibration takes long.
         identity();
+        crate::clock::calibrate();
         let _ = HELD_ACROSS_FORK.try_with(|held| {
             let mut held = held.borrow_mut();
+            // Registered twice (a child that registered again what its
+            // parent had registered just before the fork): once is enough.
+            if !held.is_empty() {
+                return;
+            }
             held.push(Box::new(
                 FORKING.lock().unwrap_or_else(PoisonError::into_inner),
             ));

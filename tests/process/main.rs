@@ -15,7 +15,7 @@ mod exit_delivery;
 mod file_limits;
 mod fork;
 mod fork_exit;
-mod fork_identity;
+mod fork_first_use;
 mod fork_locks;
 mod fork_println;
 mod fork_router;

@@ -127,6 +127,8 @@ impl ClientBuilder {
         });
         let sender_name = sender.as_ref().map_or("no sender", |held| held.name);
         // The caller's clock is calibrated now, not in the first call.
+        // The fork handler first: a fork from now on waits for it.
+        crate::process::watch_forks();
         crate::clock::calibrate();
         // From the first client on, forks are counted: a sender made later,
         // or lazily (stdout's), still knows it is in a child.

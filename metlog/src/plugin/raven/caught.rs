@@ -101,8 +101,8 @@ impl SeenPanic {
 /// Installs, once, the panic hook that keeps each panic of a thread for
 /// `#[metlog::capture_stack]` (chaining to the hook installed before).
 pub(crate) fn keep_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+    static KEEPING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    crate::process::once_unwaited(&KEEPING, || {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let kept = (PanicKey::of(info.payload()), Some(SeenPanic::new(info)));
