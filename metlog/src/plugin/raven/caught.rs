@@ -103,14 +103,18 @@ impl SeenPanic {
 pub(crate) fn keep_panics() {
     static KEEPING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
     crate::process::once_unwaited(&KEEPING, || {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let kept = (PanicKey::of(info.payload()), Some(SeenPanic::new(info)));
-            let _ = PANICS.try_with(|panics| {
-                push_bounded(&mut panics.borrow_mut().kept, kept, KEPT_PANICS);
-            });
-            previous(info);
-        }));
+        // Under the lock forks wait for: a fork while std's hook lock is
+        // held for writing would leave the child's every panic waiting.
+        crate::process::walking_stack(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let kept = (PanicKey::of(info.payload()), Some(SeenPanic::new(info)));
+                let _ = PANICS.try_with(|panics| {
+                    push_bounded(&mut panics.borrow_mut().kept, kept, KEPT_PANICS);
+                });
+                previous(info);
+            }));
+        });
     });
 }
 
