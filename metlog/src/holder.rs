@@ -425,6 +425,8 @@ struct Named {
 
 /// The named clients, to change (also held to change the global client).
 fn registry_mut() -> RwLockWriteGuard<'static, Named> {
+    #[cfg(test)]
+    tests::WRITE_LOCKS.with(|taken| taken.set(taken.get() + 1));
     registry().write().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -641,25 +643,29 @@ mod tests {
         }
     }
 
+    std::thread_local! {
+        /// How many times this thread took the registry's write lock.
+        pub(super) static WRITE_LOCKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
     /// Past the limit of remembered names, asking for an unknown one takes
-    /// no write lock (and scans nothing): it returns while another thread
-    /// holds the registry for reading, as every lookup does.
+    /// no write lock (which every other thread's lookup would wait for).
+    /// Counted per thread: holding a read lock to show it would deadlock
+    /// with any other test queuing a writer meanwhile.
     #[test]
     fn an_unknown_name_past_the_limit_takes_no_write_lock() {
         for i in 0..MAX_UNCONFIGURED {
             let _ = get_client(&format!("holder-test-unconfigured-{i}"));
         }
         assert!(UNCONFIGURED.load(Ordering::Relaxed) >= MAX_UNCONFIGURED);
-        let reading = registry().read().unwrap();
-        let (done, answer) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let client = get_client("holder-test-one-more");
-            let _ = done.send(client.is_active());
-        });
-        // Only a failure waits this long: a write lock would wait for `reading`.
-        let active = answer.recv_timeout(std::time::Duration::from_secs(30));
-        drop(reading);
-        assert_eq!(active, Ok(false), "get_client waited for the write lock");
+        let writes = WRITE_LOCKS.with(std::cell::Cell::get);
+        let client = get_client("holder-test-one-more");
+        assert!(!client.is_active());
+        assert_eq!(
+            WRITE_LOCKS.with(std::cell::Cell::get),
+            writes,
+            "get_client took the write lock"
+        );
         // Replacing and removing keep the count.
         let before = UNCONFIGURED.load(Ordering::Relaxed);
         let active = Client::builder("x")
