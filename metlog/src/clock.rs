@@ -76,10 +76,24 @@ pub(crate) fn wall(at: Tick) -> SystemTime {
 fn renew(anchor: &Cell<(u64, SystemTime)>, at: Tick) -> SystemTime {
     #[cfg(test)]
     RENEWALS.with(|n| n.set(n.get() + 1));
-    let before = CLOCK.raw();
-    let wall = SystemTime::now();
-    let after = CLOCK.raw();
-    let then = before + after.saturating_sub(before) / 2;
+    // A reading the thread was preempted in the middle of misplaces the
+    // anchor by half the pause, for the anchor's whole life: a wide one is
+    // read again, and the narrowest of three kept.
+    let (mut then, mut wall, mut width) = (0, UNIX_EPOCH, u64::MAX);
+    for _ in 0..3 {
+        let before = CLOCK.raw();
+        #[cfg(test)]
+        tests::pause_if_asked();
+        let read = SystemTime::now();
+        let after = CLOCK.raw();
+        if after.saturating_sub(before) < width {
+            width = after.saturating_sub(before);
+            (then, wall) = (before + width / 2, read);
+        }
+        if CLOCK.delta_as_nanos(before, after) < 1_000 {
+            break;
+        }
+    }
     anchor.set((then, wall));
     if at.0 >= then {
         wall + Duration::from_nanos(CLOCK.delta_as_nanos(then, at.0))
@@ -97,6 +111,40 @@ pub(crate) fn now() -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Readings of the wall clock still to be paused in the middle of.
+        static PAUSES: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Stands for the thread being preempted between the counter's and the
+    /// wall clock's readings.
+    pub(super) fn pause_if_asked() {
+        if PAUSES.with(|pauses| pauses.replace(pauses.get().saturating_sub(1))) > 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// An anchor whose reading was interrupted is read again: its first
+    /// reading paused for 2 ms, the times derived stay within microseconds.
+    #[test]
+    fn an_interrupted_anchor_reading_is_read_again() {
+        ANCHOR.with(|anchor| anchor.set((0, UNIX_EPOCH)));
+        PAUSES.with(|pauses| pauses.set(1));
+        let before = SystemTime::now();
+        let derived = now();
+        let after = SystemTime::now();
+        let slack = Duration::from_micros(5);
+        assert!(derived + slack >= before, "{derived:?} before {before:?}");
+        assert!(derived <= after + slack, "{derived:?} after {after:?}");
+        // Derived from that anchor (a misplaced one would put them half
+        // the pause late).
+        let before = SystemTime::now();
+        let derived = now();
+        let after = SystemTime::now();
+        assert!(derived + slack >= before, "{derived:?} before {before:?}");
+        assert!(derived <= after + slack, "{derived:?} after {after:?}");
+    }
 
     /// Derived times stay within a few microseconds of the wall clock read
     /// around them (the JSON timestamp's own resolution is a microsecond).

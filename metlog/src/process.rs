@@ -518,21 +518,6 @@ pub(crate) fn identity() -> &'static Identity {
     })
 }
 
-/// Runs `f` once per process (`state` starts at 0), but never waits for
-/// another thread running it, as `Once` does: a fork's child copies a
-/// `Once` mid-run as running for ever, and would wait for it for ever.
-/// Callers that find it running go on as if it were done.
-pub(crate) fn once_unwaited(state: &AtomicU8, f: impl FnOnce()) {
-    if state.load(Ordering::Acquire) == 0
-        && state
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    {
-        f();
-        state.store(2, Ordering::Release);
-    }
-}
-
 /// Held while one of our threads walks or reads the stack.
 static STACK_WALKS: Mutex<()> = Mutex::new(());
 

@@ -161,7 +161,7 @@ fn what_zeromq_holds_at_exit_still_reaches_a_slow_subscriber() {
         &support::test_name!(what_zeromq_holds_at_exit_still_reaches_a_slow_subscriber),
         "flush-then-exit",
         &endpoint,
-        20_000,
+        8_000,
     );
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -112,6 +112,26 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// The CPU time `work` took on this thread: a complexity guard's measure,
+/// which other threads and processes on a busy machine do not lengthen (its
+/// wall-clock time they do, without limit).
+#[allow(unsafe_code)] // clock_gettime
+pub fn thread_cpu_time(work: impl FnOnce()) -> std::time::Duration {
+    let now = || {
+        let mut time = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `time` is a valid timespec to write to.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+        assert_eq!(status, 0, "clock_gettime");
+        std::time::Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+    };
+    let started = now();
+    work();
+    now() - started
+}
+
 /// Whether the TCP connection from `local` to `remote` (IPv4) is still
 /// established on this machine (Linux: `/proc/net/tcp`): once its peer has
 /// closed it, it is in `CLOSE_WAIT` (a FIN came) or gone (a reset came).

@@ -338,7 +338,10 @@ impl Transport for StreamTransport {
             }
             self.write_backlog(outcome);
             if !self.backlog.is_empty() {
-                std::thread::sleep(Duration::from_millis(20));
+                // Not past the deadline: the exit waits for this worker
+                // only a moment beyond it.
+                let left = deadline.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(Duration::from_millis(20)));
             }
         }
         outcome.failed(self.backlog.len(), &self.unreachable(" at shutdown"));

@@ -101,8 +101,10 @@ impl SeenPanic {
 /// Installs, once, the panic hook that keeps each panic of a thread for
 /// `#[metlog::capture_stack]` (chaining to the hook installed before).
 pub(crate) fn keep_panics() {
-    static KEEPING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-    crate::process::once_unwaited(&KEEPING, || {
+    // Not a `Once`: a thread finding it under way goes on rather than
+    // waiting (a fork's child would copy a `Once` running for ever).
+    static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !INSTALLED.swap(true, std::sync::atomic::Ordering::AcqRel) {
         // Under the lock forks wait for: a fork while std's hook lock is
         // held for writing would leave the child's every panic waiting.
         crate::process::walking_stack(|| {
@@ -115,7 +117,7 @@ pub(crate) fn keep_panics() {
                 previous(info);
             }));
         });
-    });
+    }
 }
 
 /// The panics plugin reported this panic (in its hook, on the panicking
