@@ -77,8 +77,9 @@ fn renew(anchor: &Cell<(u64, SystemTime)>, at: Tick) -> SystemTime {
     #[cfg(test)]
     RENEWALS.with(|n| n.set(n.get() + 1));
     // A reading the thread was preempted in the middle of misplaces the
-    // anchor by half the pause, for the anchor's whole life: a wide one is
-    // read again, and the narrowest of three kept.
+    // anchor by half the pause, for the anchor's whole life: one wider than
+    // 2 us (a read takes tens of nanoseconds; 1 us off is the timestamp's
+    // resolution) is read again, and the narrowest of three kept.
     let (mut then, mut wall, mut width) = (0, UNIX_EPOCH, u64::MAX);
     for _ in 0..3 {
         let before = CLOCK.raw();
@@ -90,7 +91,7 @@ fn renew(anchor: &Cell<(u64, SystemTime)>, at: Tick) -> SystemTime {
             width = after.saturating_sub(before);
             (then, wall) = (before + width / 2, read);
         }
-        if CLOCK.delta_as_nanos(before, after) < 1_000 {
+        if CLOCK.delta_as_nanos(before, after) < 2_000 {
             break;
         }
     }
