@@ -32,6 +32,14 @@ fn child(mode: &str) {
         }
         std::process::exit(0);
     }
+    if mode == "large" {
+        // 20 MB, more than the socket buffers of a peer that stops reading.
+        let text = "x".repeat(1_000);
+        for _ in 0..MESSAGES {
+            client.info(text.as_str());
+        }
+        std::process::exit(0);
+    }
     if mode == "dropped" {
         // Dropped as `main` ends: the drop does not wait, its worker drains.
         for _ in 0..MESSAGES {
@@ -58,25 +66,73 @@ fn child(mode: &str) {
     }
 }
 
-/// Runs this binary's `test` as a child in `mode`, sending to a listener
-/// here; what the child printed, and how many lines the listener read.
-fn run(test: &str, mode: &str, listening: bool) -> (Output, usize) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut addr = listener.local_addr().unwrap().to_string();
-    if !listening {
-        drop(listener);
-        let output = spawn(test, mode, &addr);
-        return (output, 0);
+/// The peer a child sends to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// Reads every line.
+    Reads,
+    /// Nobody listens: connecting is refused.
+    Refuses,
+    /// Takes the connection, then never reads.
+    NeverReads,
+    /// A listener whose queue of connections is full: a connect hangs
+    /// unanswered.
+    NeverAnswers,
+}
+
+/// Runs this binary's `test` as a child in `mode`, sending to `peer`; what
+/// the child printed, and how many lines the peer read.
+fn run(test: &str, mode: &str, peer: Peer) -> (Output, usize) {
+    match peer {
+        Peer::Reads => {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let reader = std::thread::spawn(move || {
+                let Ok((conn, _)) = listener.accept() else {
+                    return 0;
+                };
+                BufReader::new(conn).lines().map_while(Result::ok).count()
+            });
+            let output = spawn(test, mode, &addr);
+            (output, reader.join().unwrap())
+        }
+        Peer::Refuses => {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            drop(listener);
+            (spawn(test, mode, &addr), 0)
+        }
+        Peer::NeverReads => {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            // Accepted by the kernel, held here unread until the child ends.
+            let output = spawn(test, mode, &addr);
+            drop(listener);
+            (output, 0)
+        }
+        Peer::NeverAnswers => {
+            use socket2::{Domain, Socket, Type};
+            let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            listener
+                .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+                .unwrap();
+            listener.listen(0).unwrap();
+            let addr = listener.local_addr().unwrap().as_socket().unwrap();
+            // Connections no one accepts fill its queue, until one is
+            // left unanswered: every connect after hangs as well.
+            let mut queued = Vec::new();
+            loop {
+                assert!(queued.len() < 16, "the queue of connections never filled");
+                match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                    Ok(stream) => queued.push(stream),
+                    Err(_) => break,
+                }
+            }
+            let output = spawn(test, mode, &addr.to_string());
+            drop((listener, queued));
+            (output, 0)
+        }
     }
-    let reader = std::thread::spawn(move || {
-        let Ok((conn, _)) = listener.accept() else {
-            return 0;
-        };
-        BufReader::new(conn).lines().map_while(Result::ok).count()
-    });
-    let output = spawn(test, mode, &addr);
-    addr.clear();
-    (output, reader.join().unwrap())
 }
 
 fn spawn(test: &str, mode: &str, addr: &str) -> Output {
@@ -122,7 +178,7 @@ fn a_panic_delivers_everything_queued() {
     let (output, received) = run(
         &support::test_name!(a_panic_delivers_everything_queued),
         "panic",
-        true,
+        Peer::Reads,
     );
     assert!(!output.status.success(), "the child panicked");
     assert_eq!(received, MESSAGES);
@@ -154,7 +210,7 @@ fn named_clients_are_delivered_too() {
 
 /// Runs the child in `mode`, which succeeds; the listener got every message.
 fn everything_arrives(test: &str, mode: &str) {
-    let (output, received) = run(test, mode, true);
+    let (output, received) = run(test, mode, Peer::Reads);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(received, MESSAGES);
 }
@@ -169,15 +225,16 @@ fn what_cannot_be_delivered_at_exit_is_reported() {
     let report = the_one_exit_report(
         &support::test_name!(what_cannot_be_delivered_at_exit_is_reported),
         "return",
+        Peer::Refuses,
     );
     assert!(report.contains("message(s) waiting"), "{report}");
     assert!(report.contains("those messages are lost"), "{report}");
 }
 
-/// Runs the child in `mode` with nobody listening; the one report at exit
-/// it must make.
-fn the_one_exit_report(test: &str, mode: &str) -> String {
-    let (output, _) = run(test, mode, false);
+/// Runs the child in `mode`, sending to `peer`, which takes nothing; the
+/// one report at exit it must make.
+fn the_one_exit_report(test: &str, mode: &str, peer: Peer) -> String {
+    let (output, _) = run(test, mode, peer);
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reports: Vec<&str> = stderr
@@ -209,8 +266,42 @@ fn what_a_local_client_cannot_deliver_at_exit_is_reported() {
     let report = the_one_exit_report(
         &support::test_name!(what_a_local_client_cannot_deliver_at_exit_is_reported),
         "local",
+        Peer::Refuses,
     );
     assert!(report.contains("sender tcp"), "{report}");
+    assert!(report.contains("message(s) waiting"), "{report}");
+}
+
+/// A peer that takes the connection and stops reading: the exit's last
+/// write waits no longer than the exit's time, and the loss is reported
+/// once (the write, given its usual 2 s, outlasted the exit, which said a
+/// sender was still writing — every time).
+#[test]
+fn a_peer_that_stops_reading_holds_the_exit_no_longer_than_its_time() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let report = the_one_exit_report(
+        &support::test_name!(a_peer_that_stops_reading_holds_the_exit_no_longer_than_its_time),
+        "large",
+        Peer::NeverReads,
+    );
+    assert!(report.contains("message(s) waiting"), "{report}");
+}
+
+/// A peer whose connects hang unanswered: no connect outlasts the exit's
+/// time (one given its usual second did, and the exit said a sender was
+/// still writing).
+#[test]
+fn a_peer_that_never_answers_holds_the_exit_no_longer_than_its_time() {
+    if let Some(mode) = child_mode() {
+        return child(&mode);
+    }
+    let report = the_one_exit_report(
+        &support::test_name!(a_peer_that_never_answers_holds_the_exit_no_longer_than_its_time),
+        "local",
+        Peer::NeverAnswers,
+    );
     assert!(report.contains("message(s) waiting"), "{report}");
 }
 
@@ -309,7 +400,7 @@ fn what_is_sent_after_the_delivery_at_exit_is_reported() {
     let (output, received) = run(
         &support::test_name!(what_is_sent_after_the_delivery_at_exit_is_reported),
         "late",
-        true,
+        Peer::Reads,
     );
     assert!(output.status.success(), "{output:?}");
     assert_eq!(received, 10);
@@ -370,7 +461,7 @@ fn nothing_is_left_queued_after_the_exit() {
     let (output, received) = run(
         &support::test_name!(nothing_is_left_queued_after_the_exit),
         "flood",
-        true,
+        Peer::Reads,
     );
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -527,7 +618,7 @@ fn a_flush_guard_and_the_exit_share_one_budget() {
     let (output, _) = run(
         &support::test_name!(a_flush_guard_and_the_exit_share_one_budget),
         "guard",
-        false,
+        Peer::Refuses,
     );
     let took = started.elapsed();
     assert!(output.status.success(), "{output:?}");

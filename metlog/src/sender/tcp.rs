@@ -16,7 +16,12 @@ use crate::Envelope;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a write waits for a peer that does not read...
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// ...in slices this long, between which the worker looks at the time it
+/// has (the exit's, or the close's): a write begun before the exit does
+/// not outlast it.
+const WRITE_SLICE: Duration = Duration::from_millis(20);
 /// How long a write to a peer that stopped sending is given to draw a reset.
 const EOF_PROBE: Duration = Duration::from_millis(20);
 
@@ -47,6 +52,8 @@ pub(crate) struct StreamTransport {
     /// same connection — a new one would carry its start twice, and the old
     /// one a cut line.
     resume: Option<(usize, usize)>,
+    /// When a closing sender's time is up.
+    closing: Option<Instant>,
 }
 
 /// How a chunk's write went.
@@ -77,6 +84,7 @@ impl StreamTransport {
             next_attempt: Instant::now(),
             backoff: MIN_BACKOFF,
             resume: None,
+            closing: None,
         }
     }
 
@@ -117,7 +125,7 @@ impl StreamTransport {
         };
         let mut error = None;
         for addr in &addrs {
-            match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+            match TcpStream::connect_timeout(addr, self.within_time(CONNECT_TIMEOUT)) {
                 Ok(stream) => {
                     self.connected(stream);
                     return true;
@@ -139,10 +147,10 @@ impl StreamTransport {
     /// been reported unreachable).
     fn connected(&mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        // A peer that stops reading blocks this worker at most this long
-        // per write; the caller is never blocked (the queue fills and
-        // drops instead).
-        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        // A peer that stops reading blocks this worker a slice at a time
+        // (see `write_confirmed`); the caller is never blocked (the queue
+        // fills and drops instead).
+        let _ = stream.set_write_timeout(Some(WRITE_SLICE));
         self.stream = Some(stream);
         self.peer_eof = false;
         self.backoff = MIN_BACKOFF;
@@ -236,6 +244,7 @@ impl StreamTransport {
     /// answers a write with a reset: waited for briefly, so a chunk it drops
     /// is sent again rather than counted as delivered.
     fn write_confirmed(&mut self, chunk: &[u8], from: usize) -> Progress {
+        let give_up = Instant::now() + self.within_time(WRITE_TIMEOUT);
         let Some(stream) = self.stream.as_mut() else {
             return Progress::Failed;
         };
@@ -245,14 +254,17 @@ impl StreamTransport {
                 Ok(0) => return Progress::Failed,
                 Ok(n) => at += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The write timeout: a peer alive but not reading.
+                // A slice's timeout: a peer alive but not reading.
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Progress::Stalled(at);
+                    // Another slice would end past the time given up.
+                    if Instant::now() + WRITE_SLICE > give_up {
+                        return Progress::Stalled(at);
+                    }
                 }
                 Err(_) => return Progress::Failed,
             }
@@ -268,6 +280,18 @@ impl StreamTransport {
         } else {
             Progress::Written
         }
+    }
+
+    /// `limit`, or less when the time to close or the exit's time ends
+    /// sooner (at least a millisecond).
+    fn within_time(&self, limit: Duration) -> Duration {
+        let ends = [self.closing, crate::process::exit_deadline()];
+        let left = ends
+            .into_iter()
+            .flatten()
+            .map(|end| end.saturating_duration_since(Instant::now()))
+            .fold(limit, Duration::min);
+        left.max(Duration::from_millis(1))
     }
 
     /// Why messages were lost: the peer unreachable, and `then`.
@@ -328,14 +352,10 @@ impl Transport for StreamTransport {
     }
 
     fn close(&mut self, outcome: &Outcome, deadline: Instant) {
+        // A peer that stopped reading holds a write no longer than the time
+        // left.
+        self.closing = Some(deadline);
         while !self.backlog.is_empty() && Instant::now() < deadline {
-            // A peer that stopped reading holds a write no longer than the
-            // time left.
-            if let Some(stream) = &self.stream {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let _ = stream
-                    .set_write_timeout(Some(left.clamp(Duration::from_millis(1), WRITE_TIMEOUT)));
-            }
             self.write_backlog(outcome);
             if !self.backlog.is_empty() {
                 // Not past the deadline: the exit waits for this worker
