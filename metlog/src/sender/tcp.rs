@@ -244,7 +244,7 @@ impl StreamTransport {
     /// answers a write with a reset: waited for briefly, so a chunk it drops
     /// is sent again rather than counted as delivered.
     fn write_confirmed(&mut self, chunk: &[u8], from: usize) -> Progress {
-        let give_up = Instant::now() + self.within_time(WRITE_TIMEOUT);
+        let (closing, give_up) = (self.closing, Instant::now() + WRITE_TIMEOUT);
         let Some(stream) = self.stream.as_mut() else {
             return Progress::Failed;
         };
@@ -261,8 +261,15 @@ impl StreamTransport {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    // Another slice would end past the time given up.
-                    if Instant::now() + WRITE_SLICE > give_up {
+                    // Another slice would end past the write's time, or
+                    // the exit's or the close's (looked at each slice: the
+                    // exit may have begun since the write did).
+                    let ends = [Some(give_up), closing, crate::process::exit_deadline()];
+                    if ends
+                        .into_iter()
+                        .flatten()
+                        .any(|end| Instant::now() + WRITE_SLICE > end)
+                    {
                         return Progress::Stalled(at);
                     }
                 }
