@@ -244,37 +244,51 @@ impl StreamTransport {
     /// answers a write with a reset: waited for briefly, so a chunk it drops
     /// is sent again rather than counted as delivered.
     fn write_confirmed(&mut self, chunk: &[u8], from: usize) -> Progress {
-        let (closing, give_up) = (self.closing, Instant::now() + WRITE_TIMEOUT);
+        let ends = [Some(Instant::now() + WRITE_TIMEOUT), self.closing];
         let Some(stream) = self.stream.as_mut() else {
             return Progress::Failed;
         };
+        let mut slice = WRITE_SLICE;
         let mut at = from;
-        while at < chunk.len() {
+        let progress = loop {
+            if at == chunk.len() {
+                break Progress::Written;
+            }
+            // The time to the nearest end, looked at before each write: the
+            // exit may have begun since this write did.
+            let left = ends
+                .into_iter()
+                .chain([crate::process::exit_deadline()])
+                .flatten()
+                .map(|end| end.saturating_duration_since(Instant::now()))
+                .fold(WRITE_SLICE, Duration::min);
+            if left.is_zero() {
+                break Progress::Stalled(at);
+            }
+            if left != slice {
+                slice = left.max(Duration::from_millis(1));
+                let _ = stream.set_write_timeout(Some(slice));
+            }
             match stream.write(&chunk[at..]) {
-                Ok(0) => return Progress::Failed,
+                Ok(0) => break Progress::Failed,
                 Ok(n) => at += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A slice's timeout: a peer alive but not reading.
+                // Interrupted, or a slice's timeout: a peer alive but not
+                // reading.
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    // Another slice would end past the write's time, or
-                    // the exit's or the close's (looked at each slice: the
-                    // exit may have begun since the write did).
-                    let ends = [Some(give_up), closing, crate::process::exit_deadline()];
-                    if ends
-                        .into_iter()
-                        .flatten()
-                        .any(|end| Instant::now() + WRITE_SLICE > end)
-                    {
-                        return Progress::Stalled(at);
-                    }
-                }
-                Err(_) => return Progress::Failed,
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break Progress::Failed,
             }
+        };
+        if slice != WRITE_SLICE {
+            let _ = stream.set_write_timeout(Some(WRITE_SLICE));
+        }
+        if !matches!(progress, Progress::Written) {
+            return progress;
         }
         if !self.peer_eof {
             return Progress::Written;
