@@ -25,6 +25,18 @@ const WRITE_SLICE: Duration = Duration::from_millis(20);
 /// How long a write to a peer that stopped sending is given to draw a reset.
 const EOF_PROBE: Duration = Duration::from_millis(20);
 
+/// `limit`, or the time to the nearest of `ends` and the exit's deadline
+/// when that is sooner (zero once one has passed): no connect or write
+/// outlasts the exit, or a closing sender's time.
+fn time_left(ends: [Option<Instant>; 2], limit: Duration) -> Duration {
+    let now = Instant::now();
+    ends.into_iter()
+        .chain([crate::process::exit_deadline()])
+        .flatten()
+        .map(|end| end.saturating_duration_since(now))
+        .fold(limit, Duration::min)
+}
+
 /// Writes framed messages to a TCP peer, keeping them in a bounded backlog
 /// while it is unreachable.
 pub(crate) struct StreamTransport {
@@ -125,7 +137,10 @@ impl StreamTransport {
         };
         let mut error = None;
         for addr in &addrs {
-            match TcpStream::connect_timeout(addr, self.within_time(CONNECT_TIMEOUT)) {
+            match TcpStream::connect_timeout(
+                addr,
+                time_left([self.closing, None], CONNECT_TIMEOUT).max(Duration::from_millis(1)),
+            ) {
                 Ok(stream) => {
                     self.connected(stream);
                     return true;
@@ -256,12 +271,7 @@ impl StreamTransport {
             }
             // The time to the nearest end, looked at before each write: the
             // exit may have begun since this write did.
-            let left = ends
-                .into_iter()
-                .chain([crate::process::exit_deadline()])
-                .flatten()
-                .map(|end| end.saturating_duration_since(Instant::now()))
-                .fold(WRITE_SLICE, Duration::min);
+            let left = time_left(ends, WRITE_SLICE);
             if left.is_zero() {
                 break Progress::Stalled(at);
             }
@@ -301,18 +311,6 @@ impl StreamTransport {
         } else {
             Progress::Written
         }
-    }
-
-    /// `limit`, or less when the time to close or the exit's time ends
-    /// sooner (at least a millisecond).
-    fn within_time(&self, limit: Duration) -> Duration {
-        let ends = [self.closing, crate::process::exit_deadline()];
-        let left = ends
-            .into_iter()
-            .flatten()
-            .map(|end| end.saturating_duration_since(Instant::now()))
-            .fold(limit, Duration::min);
-        left.max(Duration::from_millis(1))
     }
 
     /// Why messages were lost: the peer unreachable, and `then`.
